@@ -1,0 +1,121 @@
+"""The one error hierarchy of promptship.
+
+Every failure a user can cause or meet is a :class:`PromptshipError`. Each
+carries the process exit code the CLI's single handler uses (0 ok, 1 findings
+or a denied gate, 2 usage, 3 internal). Exceptions never print; the CLI does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "BundleError",
+    "ChannelError",
+    "GitError",
+    "InputError",
+    "Location",
+    "PromptshipError",
+    "ProviderError",
+    "SignatureError",
+    "StoreError",
+    "TemplateError",
+    "UsageError",
+    "ValidationFailed",
+    "YamlError",
+]
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in a file: 1-based line and column."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class PromptshipError(Exception):
+    """Root of every error promptship raises on purpose.
+
+    Args:
+        message: What went wrong, one sentence.
+        hint: What to do about it.
+        location: Where, when it is a place in a file.
+    """
+
+    exit_code: int = EXIT_FINDINGS
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, location: Location | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.location = location
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class UsageError(PromptshipError):
+    """Bad arguments: an unknown prompt id, a missing file, a bad ref."""
+
+    exit_code = EXIT_USAGE
+
+
+class YamlError(PromptshipError):
+    """A YAML file breaks the loading rules (syntax, duplicates, aliases, tags, size)."""
+
+
+class ValidationFailed(PromptshipError):
+    """Validation produced findings; raised where a clean registry is required."""
+
+
+class TemplateError(PromptshipError):
+    """A template does not compile, escapes the sandbox, or fails to render."""
+
+
+class InputError(PromptshipError):
+    """Render inputs do not satisfy the prompt's ``inputs`` schema."""
+
+
+class GitError(UsageError):
+    """A git repository, ref or object cannot be read."""
+
+
+class BundleError(PromptshipError):
+    """A bundle is malformed, tampered with, or does not match its manifest."""
+
+
+class SignatureError(PromptshipError):
+    """A signature is missing, malformed, or not by an allowed signer."""
+
+
+class ChannelError(PromptshipError):
+    """A channel pointer is expired, replayed, for another environment, or inconsistent."""
+
+
+class StoreError(PromptshipError):
+    """A bundle store cannot be read or written."""
+
+
+class ProviderError(PromptshipError):
+    """A model provider failed or answered something unusable."""

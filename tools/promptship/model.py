@@ -1,0 +1,128 @@
+"""Values shared by every layer: findings, snapshots of a registry tree.
+
+A :class:`Snapshot` is the registry as files at one point (a git commit, the
+index, the working tree, or memory in tests). Pure modules take snapshots and
+values; adapters build snapshots from the outside world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from promptship.errors import Location
+
+__all__ = [
+    "Finding",
+    "MemorySnapshot",
+    "Severity",
+    "Snapshot",
+]
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found in the registry, reported with everything needed to fix it.
+
+    Attributes:
+        code: A stable short name (``yaml.duplicate-key``, ``schema``, ``template.undeclared``).
+        message: What is wrong.
+        location: Where (file, line, column), when known.
+        pointer: The JSON pointer inside the document, when known.
+        hint: How to fix it.
+        severity: ``error`` fails validation; ``warning`` does not.
+    """
+
+    code: str
+    message: str
+    location: Location | None = None
+    pointer: str | None = None
+    hint: str | None = None
+    severity: Severity = "error"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        """Order findings by file, line, column, then code."""
+        loc = self.location or Location("")
+        return (loc.file, loc.line, loc.col, self.code)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form."""
+        loc = self.location
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "file": loc.file if loc else None,
+            "line": loc.line if loc else None,
+            "col": loc.col if loc else None,
+            "pointer": self.pointer,
+            "hint": self.hint,
+        }
+
+
+@runtime_checkable
+class Snapshot(Protocol):
+    """Read-only view of a tree of files at one point in time.
+
+    Paths are POSIX, relative to the repository root (``registry/support/triage.yaml``).
+    """
+
+    @property
+    def label(self) -> str:
+        """Human-readable name of the point in time (``working tree``, ``main@1a2b3c4``)."""
+        ...
+
+    def list_files(self, prefix: str = "") -> list[str]:
+        """All file paths under ``prefix`` (a folder path ending in ``/``, or ``""``), sorted."""
+        ...
+
+    def read(self, path: str) -> bytes:
+        """The bytes of one file; raises :class:`~promptship.errors.UsageError` if absent."""
+        ...
+
+    def blob_id(self, path: str) -> str | None:
+        """A content id (git blob sha) for caching, or ``None`` when unknown."""
+        ...
+
+
+@dataclass(frozen=True)
+class MemorySnapshot:
+    """A snapshot held in memory: the in-memory fake for tests and generated registries."""
+
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    label: str = "memory"
+
+    def list_files(self, prefix: str = "") -> list[str]:
+        """All paths under ``prefix``, sorted."""
+        return sorted(p for p in self.files if p.startswith(prefix))
+
+    def read(self, path: str) -> bytes:
+        """The file's bytes."""
+        from promptship.errors import UsageError
+
+        try:
+            return self.files[path]
+        except KeyError:
+            raise UsageError(f"{path}: no such file in {self.label}") from None
+
+    def blob_id(self, path: str) -> str | None:
+        """Memory snapshots have no content ids."""
+        return None
+
+    @classmethod
+    def from_texts(cls, files: Mapping[str, str], label: str = "memory") -> MemorySnapshot:
+        """Build from text contents (encoded as UTF-8)."""
+        return cls({p: t.encode() for p, t in files.items()}, label)
+
+    def with_files(self, changes: Iterable[tuple[str, bytes | None]]) -> MemorySnapshot:
+        """A copy with files added, replaced, or (``None``) removed."""
+        files = dict(self.files)
+        for path, data in changes:
+            if data is None:
+                files.pop(path, None)
+            else:
+                files[path] = data
+        return MemorySnapshot(files, self.label)
