@@ -28,6 +28,8 @@ LAYERS: dict[str, int] = {
     "manifest": PURE,
     "redact": PURE,
     "semver": PURE,
+    "assertions": PURE,
+    "templates": PURE,
     "schemas": ADAPTER,
     "yamlio": ADAPTER,
     "gitsource": ADAPTER,
