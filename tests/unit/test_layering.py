@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "semver": PURE,
     "assertions": PURE,
     "templates": PURE,
+    "views": PURE,
     "schemas": ADAPTER,
     "yamlio": ADAPTER,
     "gitsource": ADAPTER,

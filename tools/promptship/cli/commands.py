@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from promptship.cli import explain, new, render, validate
+
+__all__ = ["explain", "new", "render", "validate"]
