@@ -172,9 +172,10 @@ class _Merge:
     def merge_map(
         self, target: dict[str, Any], overlay: Mapping[str, Any], at: Path, rel: Path
     ) -> None:
-        if not self.check_keys(overlay, rel, allow_patch=False):
-            return
+        self.check_keys(overlay, rel, allow_patch=False)
         for key, value in overlay.items():
+            if key.startswith("$"):
+                continue
             self.merge_key(target, key, value, (*at, key), (*rel, key))
 
     def merge_key(self, target: dict[str, Any], key: str, value: Any, at: Path, rel: Path) -> None:
