@@ -8,9 +8,20 @@ from promptship import yamlio
 from promptship.errors import YamlError
 
 
+@pytest.fixture(params=["c", "pure"], autouse=True)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every test runs with libyaml's parser and with the pure-Python one."""
+    global ENGINE
+    ENGINE = request.param
+    return ENGINE
+
+
+ENGINE = "c"
+
+
 def load(text: str | bytes, **kw):  # type: ignore[no-untyped-def]
     data = text.encode() if isinstance(text, str) else text
-    return yamlio.load(data, "f.yaml", **kw)
+    return yamlio.load(data, "f.yaml", engine=ENGINE, **kw)
 
 
 def test_values_and_positions() -> None:
