@@ -135,7 +135,7 @@ def validate(snapshot: Snapshot) -> tuple[RegistryFiles, list[Finding]]:
     """Load a snapshot's registry and run every check on it."""
     files = load_files(snapshot)
     validators = {
-        name: schemas.validator(name) for name in ("prompt", "overlay", "fragment", "environment")
+        name: schemas.fast_validator(name) for name in ("prompt", "overlay", "fragment", "environment")
     }
     return files, validate_registry(files, validators)
 

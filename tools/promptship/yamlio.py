@@ -114,7 +114,7 @@ class _Frame:
 
 
 try:  # libyaml's event parser, shipped by ruamel.yaml.clib: ~25x faster than pure Python
-    from ruamel.yaml.cyaml import CParser as _CParser
+    from ruamel.yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - the pure parser gives the same events
     _CParser = None
 
