@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "variants": PURE,
     "owners": PURE,
     "diff": PURE,
+    "diffreport": PURE,
     "gate": PURE,
     "manifest": PURE,
     "redact": PURE,
