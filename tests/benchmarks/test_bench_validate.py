@@ -55,7 +55,16 @@ def test_validate_scaling(tmp_path: Path, n: int) -> None:
     floor_s, pure_s, floor_rss = (float(x) for x in floor_out)
     # A fresh process each time: cold imports, cold caches, like CI.
     elapsed, rss, out = _timed(
-        [sys.executable, "-m", "promptship", "validate", "--root", str(tmp_path), "--format", "json"]
+        [
+            sys.executable,
+            "-m",
+            "promptship",
+            "validate",
+            "--root",
+            str(tmp_path),
+            "--format",
+            "json",
+        ]
     )
     result = json.loads(out[: out.rindex("}") + 1])
     print(

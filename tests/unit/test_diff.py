@@ -55,8 +55,17 @@ def test_formatting_and_comments_are_no_change(changes: bool) -> None:
 def test_parameter_change_is_behavioural_in_every_environment() -> None:
     head = edit(TRIAGE, "    temperature: 0\n", "    temperature: 0.3\n")
     [d] = run(head)
-    assert (d.prompt_id, d.status, d.cls, d.required_bump) == ("support/triage", "changed", "behavioural", "minor")
-    assert {e.env for e in d.envs if e.status == "changed"} == {PROMPT_LEVEL, "staging", "production"}
+    assert (d.prompt_id, d.status, d.cls, d.required_bump) == (
+        "support/triage",
+        "changed",
+        "behavioural",
+        "minor",
+    )
+    assert {e.env for e in d.envs if e.status == "changed"} == {
+        PROMPT_LEVEL,
+        "staging",
+        "production",
+    }
     [change] = next(e for e in d.envs if e.env == "production").changes
     assert (change.path, change.old, change.new) == ("model.parameters.temperature", 0, 0.3)
 
@@ -68,9 +77,12 @@ def test_change_masked_by_an_overlay_does_not_show_in_that_environment() -> None
 
 
 def test_required_input_added_is_breaking() -> None:
-    head = edit(TRIAGE, "  required:\n    - subject\n", "  required:\n    - customer_tier\n    - subject\n")
+    head = edit(
+        TRIAGE, "  required:\n    - subject\n", "  required:\n    - customer_tier\n    - subject\n"
+    )
     [d] = run(head)
-    assert d.cls == "breaking" and d.required_bump == "major"
+    assert d.cls == "breaking"
+    assert d.required_bump == "major"
     reasons = [c.reason for e in d.envs for c in e.changes]
     assert "input 'customer_tier' is now required" in reasons
 
@@ -78,7 +90,11 @@ def test_required_input_added_is_breaking() -> None:
 def test_enum_narrowed_is_breaking_widened_is_not() -> None:
     narrowed = edit(TRIAGE, "enum: [email, chat, web_form, social]", "enum: [email, chat]")
     assert run(narrowed)[0].cls == "breaking"
-    widened = edit(TRIAGE, "enum: [email, chat, web_form, social]", "enum: [email, chat, web_form, social, phone]")
+    widened = edit(
+        TRIAGE,
+        "enum: [email, chat, web_form, social]",
+        "enum: [email, chat, web_form, social, phone]",
+    )
     assert run(widened)[0].cls == "behavioural"
 
 
@@ -99,7 +115,13 @@ def test_text_change_has_word_diff() -> None:
 def test_fragment_edit_reaches_every_includer() -> None:
     frag = "registry/_fragments/safety_policy.yaml"
     text = BASE.read(frag).decode()
-    head = MemorySnapshot({**BASE.files, frag: text.replace("text: |\n", "text: |\n  Be extra careful.\n", 1).encode()}, "head")
+    head = MemorySnapshot(
+        {
+            **BASE.files,
+            frag: text.replace("text: |\n", "text: |\n  Be extra careful.\n", 1).encode(),
+        },
+        "head",
+    )
     includers = {
         p.removeprefix("registry/").removesuffix(".yaml")
         for p, b in BASE.files.items()
@@ -114,7 +136,9 @@ def test_fragment_edit_reaches_every_includer() -> None:
 def test_overlay_only_change_shows_only_in_its_environment() -> None:
     path = "environments/production/support/triage.yaml"
     assert path in BASE.files
-    head = MemorySnapshot({**BASE.files, path: BASE.read(path).replace(b"name: gpt-4o", b"name: gpt-4.1", 1)}, "head")
+    head = MemorySnapshot(
+        {**BASE.files, path: BASE.read(path).replace(b"name: gpt-4o", b"name: gpt-4.1", 1)}, "head"
+    )
     [d] = run(head)
     assert [e.env for e in d.envs if e.status == "changed"] == ["production"]
     assert d.required_bump == "none"  # the prompt file itself did not change
@@ -124,9 +148,21 @@ def test_environment_defaults_change_reaches_all_prompts() -> None:
     env = "environments/staging.yaml"
     text = BASE.read(env).decode()
     assert "defaults:\n" in text
-    head = MemorySnapshot({**BASE.files, env: text.replace("defaults:\n", "defaults:\n  description: Staging copy.\n", 1).encode()}, "head")
+    head = MemorySnapshot(
+        {
+            **BASE.files,
+            env: text.replace(
+                "defaults:\n", "defaults:\n  description: Staging copy.\n", 1
+            ).encode(),
+        },
+        "head",
+    )
     diffs = run(head)
-    prompts = {p for p in BASE.files if p.startswith("registry/") and "_fragments" not in p and not p.endswith(".evals.yaml")}
+    prompts = {
+        p
+        for p in BASE.files
+        if p.startswith("registry/") and "_fragments" not in p and not p.endswith(".evals.yaml")
+    }
     assert len(diffs) == len(prompts)
     assert all([e.env for e in d.envs if e.status == "changed"] == ["staging"] for d in diffs)
 
@@ -134,10 +170,12 @@ def test_environment_defaults_change_reaches_all_prompts() -> None:
 def test_added_removed_and_renamed() -> None:
     files = dict(BASE.files)
     body = files.pop(TRIAGE)
-    files["registry/support/triage_v2.yaml"] = body.replace(b"id: support/triage", b"id: support/triage_v2")
-    files["registry/support/newbie.yaml"] = BASE.read("registry/growth/nps_theme_tagging.yaml").replace(
-        b"id: growth/nps_theme_tagging", b"id: support/newbie"
+    files["registry/support/triage_v2.yaml"] = body.replace(
+        b"id: support/triage", b"id: support/triage_v2"
     )
+    files["registry/support/newbie.yaml"] = BASE.read(
+        "registry/growth/nps_theme_tagging.yaml"
+    ).replace(b"id: growth/nps_theme_tagging", b"id: support/newbie")
     head = MemorySnapshot(files, "head")
     by_id = {d.prompt_id: d for d in run(head, changes=False)}
     assert by_id["support/triage_v2"].status == "renamed"
@@ -146,9 +184,15 @@ def test_added_removed_and_renamed() -> None:
     with_git = semantic_diff(
         Side(BASE),
         Side(head),
-        [PathChange("renamed", "registry/support/triage_v2.yaml", TRIAGE), PathChange("added", "registry/support/newbie.yaml")],
+        [
+            PathChange("renamed", "registry/support/triage_v2.yaml", TRIAGE),
+            PathChange("added", "registry/support/newbie.yaml"),
+        ],
     )
-    assert {(d.prompt_id, d.status) for d in with_git} == {("support/triage_v2", "renamed"), ("support/newbie", "added")}
+    assert {(d.prompt_id, d.status) for d in with_git} == {
+        ("support/triage_v2", "renamed"),
+        ("support/newbie", "added"),
+    }
     removed = MemorySnapshot({p: b for p, b in BASE.files.items() if p != TRIAGE}, "head")
     [gone] = run(removed)
     assert (gone.status, gone.cls, gone.required_bump) == ("removed", "breaking", "major")
@@ -160,7 +204,8 @@ def test_reports() -> None:
     text = to_text(diffs, "base", "head")
     assert "model.parameters.max_tokens: 300 → 400" in text
     md = to_markdown(diffs, "base", "head")
-    assert md.startswith(MARKER) and "| `support/triage` | changed |" in md
+    assert md.startswith(MARKER)
+    assert "| `support/triage` | changed |" in md
     js = to_json(diffs, "base", "head")
     assert js["summary"] == {"changed": 1, "breaking": 0, "behavioural": 1, "metadata": 0}
     assert to_text([], "a", "b").endswith("no semantic change\n")
@@ -170,7 +215,9 @@ def test_markdown_stays_under_the_comment_limit() -> None:
     frag = "registry/_fragments/safety_policy.yaml"
     text = BASE.read(frag).decode()
     huge = "x" * 30_000
-    head = MemorySnapshot({**BASE.files, frag: text.replace("text: |\n", f"text: |\n  {huge}\n", 1).encode()}, "head")
+    head = MemorySnapshot(
+        {**BASE.files, frag: text.replace("text: |\n", f"text: |\n  {huge}\n", 1).encode()}, "head"
+    )
     md = to_markdown(run(head), "base", "head", limit=20_000)
     assert len(md) <= 20_000
     assert "Truncated" in md

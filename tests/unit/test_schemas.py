@@ -14,7 +14,12 @@ from promptship import schemas, yamlio
 from promptship.registry import classify
 
 ROOT = Path(__file__).resolve().parents[2]
-KIND_TO_SCHEMA = {"prompt": "prompt", "fragment": "fragment", "environment": "environment", "overlay": "overlay"}
+KIND_TO_SCHEMA = {
+    "prompt": "prompt",
+    "fragment": "fragment",
+    "environment": "environment",
+    "overlay": "overlay",
+}
 
 
 def _registry_files() -> list[tuple[str, str]]:
@@ -77,7 +82,8 @@ def _mutations(data: dict[str, Any]) -> list[dict[str, Any]]:
 def test_fast_validator_agrees_with_reference(path: str, schema: str) -> None:
     data = yamlio.load((ROOT / path).read_bytes(), path).data
     fast, full = schemas.fast_validator(schema), schemas.validator(schema)
-    assert fast.is_valid(data) and full.is_valid(data)
+    assert fast.is_valid(data)
+    assert full.is_valid(data)
     for broken in _mutations(data):
         assert fast.is_valid(broken) == full.is_valid(broken), broken
         assert bool(list(fast.iter_errors(broken))) == (not full.is_valid(broken))
