@@ -110,6 +110,7 @@ def test_text_change_has_word_diff() -> None:
     change = next(c for c in d.envs[0].changes if c.path == "messages.system.content")
     assert change.words is not None
     assert "You [-do not-]{+never+} answer the customer." in change.words
+    assert d.required_bump == "minor"  # text changes need minor; parameter-only changes patch
 
 
 def test_fragment_edit_reaches_every_includer() -> None:

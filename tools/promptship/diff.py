@@ -144,8 +144,17 @@ class PromptDiff:
 
     @property
     def required_bump(self) -> Bump:
-        """The smallest version bump the prompt's own changes need."""
-        return BUMP_FOR[self.own_cls]
+        """The smallest version bump the prompt's own changes need.
+
+        Breaking: major. Behavioural: minor, or patch when every behavioural
+        change is a sampling parameter (``model.parameters.*``). Metadata: none.
+        """
+        cls = self.own_cls
+        if cls == "behavioural":
+            own = [c for e in self.envs if e.env == PROMPT_LEVEL for c in e.changes]
+            if all(c.path.startswith("model.parameters.") for c in own if c.cls == "behavioural"):
+                return "patch"
+        return BUMP_FOR[cls]
 
 
 def comparable(view: Mapping[str, Any], extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
