@@ -59,7 +59,7 @@ def test_parameter_change_is_behavioural_in_every_environment() -> None:
         "support/triage",
         "changed",
         "behavioural",
-        "minor",
+        "patch",
     )
     assert {e.env for e in d.envs if e.status == "changed"} == {
         PROMPT_LEVEL,
