@@ -15,13 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptship.diff import PROMPT_LEVEL, EnvDiff, PromptDiff, Status, comparable, compare_views
-from promptship.errors import PromptshipError
-from promptship.model import PathChange, RegistryFiles, Snapshot
+from promptship.errors import Location, PromptshipError, UsageError
+from promptship.gitsource import GitRepo
+from promptship.model import Finding, PathChange, RegistryFiles, Snapshot
 from promptship.registry import classify, load_files
+from promptship.semver import version_problem
 from promptship.templates import TemplateEngine
 from promptship.views import resolve
 
-__all__ = ["Side", "affected_prompts", "prompt_views", "semantic_diff"]
+__all__ = [
+    "Side",
+    "affected_prompts",
+    "check_versions",
+    "git_sides",
+    "prompt_views",
+    "semantic_diff",
+]
 
 _INCLUDE = re.compile(rb"""\{%-?\s*include\s+["']([a-z0-9_-]+)["']""")
 
@@ -290,3 +299,43 @@ def _content_renames(
                 out[b] = g
                 break
     return out
+
+
+def check_versions(base: Side, head: Side, changes: Sequence[PathChange] | None) -> tuple[list[PromptDiff], list[Finding]]:
+    """Every changed prompt's version step against what its changes require."""
+    diffs = semantic_diff(base, head, changes)
+    findings: list[Finding] = []
+    for d in diffs:
+        problem = version_problem(d.old_version, d.new_version, d.required_bump, d.status)
+        if problem is None:
+            continue
+        doc = head.files({d.prompt_id}).prompts.get(d.prompt_id)
+        location = doc.location(("version",)) if doc else Location(f"registry/{d.prompt_id}.yaml")
+        message, hint = problem
+        findings.append(Finding("version", f"{d.prompt_id}: {message}", location, "/version", hint=hint))
+    return diffs, findings
+
+
+def git_sides(repo: GitRepo, base: str | None, head: str | None) -> tuple[Side, Side, list[PathChange]]:
+    """Both sides of a diff in a git repository, and the registry paths that changed.
+
+    Args:
+        repo: The repository.
+        base: The old ref; ``None`` means the merge base of the default branch and HEAD.
+        head: The new ref; ``None`` means the working tree.
+    """
+    if base is None:
+        default = repo.default_branch()
+        found = repo.merge_base(default, "HEAD")
+        if found is None:
+            raise UsageError(f"HEAD shares no history with {default}", hint="name the base ref explicitly")
+        base = found
+    base_sha = repo.resolve(base)
+    head_sha = repo.resolve(head) if head is not None else None
+    before = Side(repo.snapshot(base_sha), at_commit=repo.snapshot)
+    after = Side(repo.snapshot(head_sha) if head_sha else repo.worktree_snapshot(), at_commit=repo.snapshot)
+    changes = [
+        PathChange(c.status, c.path, c.old_path)
+        for c in repo.changed_paths(base_sha, head_sha, prefixes=("registry/", "environments/"))
+    ]
+    return before, after, changes
