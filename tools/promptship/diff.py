@@ -128,9 +128,11 @@ class PromptDiff:
 
     @property
     def cls(self) -> ChangeClass:
-        """The most severe classification over every environment."""
+        """The most severe classification over every environment (a new prompt is behavioural)."""
         if self.status == "removed":
             return "breaking"
+        if self.status == "added":
+            return "behavioural"
         return max_class(e.cls for e in self.envs)
 
     @property

@@ -301,7 +301,9 @@ def _content_renames(
     return out
 
 
-def check_versions(base: Side, head: Side, changes: Sequence[PathChange] | None) -> tuple[list[PromptDiff], list[Finding]]:
+def check_versions(
+    base: Side, head: Side, changes: Sequence[PathChange] | None
+) -> tuple[list[PromptDiff], list[Finding]]:
     """Every changed prompt's version step against what its changes require."""
     diffs = semantic_diff(base, head, changes)
     findings: list[Finding] = []
@@ -312,11 +314,15 @@ def check_versions(base: Side, head: Side, changes: Sequence[PathChange] | None)
         doc = head.files({d.prompt_id}).prompts.get(d.prompt_id)
         location = doc.location(("version",)) if doc else Location(f"registry/{d.prompt_id}.yaml")
         message, hint = problem
-        findings.append(Finding("version", f"{d.prompt_id}: {message}", location, "/version", hint=hint))
+        findings.append(
+            Finding("version", f"{d.prompt_id}: {message}", location, "/version", hint=hint)
+        )
     return diffs, findings
 
 
-def git_sides(repo: GitRepo, base: str | None, head: str | None) -> tuple[Side, Side, list[PathChange]]:
+def git_sides(
+    repo: GitRepo, base: str | None, head: str | None
+) -> tuple[Side, Side, list[PathChange]]:
     """Both sides of a diff in a git repository, and the registry paths that changed.
 
     Args:
@@ -328,12 +334,16 @@ def git_sides(repo: GitRepo, base: str | None, head: str | None) -> tuple[Side, 
         default = repo.default_branch()
         found = repo.merge_base(default, "HEAD")
         if found is None:
-            raise UsageError(f"HEAD shares no history with {default}", hint="name the base ref explicitly")
+            raise UsageError(
+                f"HEAD shares no history with {default}", hint="name the base ref explicitly"
+            )
         base = found
     base_sha = repo.resolve(base)
     head_sha = repo.resolve(head) if head is not None else None
     before = Side(repo.snapshot(base_sha), at_commit=repo.snapshot)
-    after = Side(repo.snapshot(head_sha) if head_sha else repo.worktree_snapshot(), at_commit=repo.snapshot)
+    after = Side(
+        repo.snapshot(head_sha) if head_sha else repo.worktree_snapshot(), at_commit=repo.snapshot
+    )
     changes = [
         PathChange(c.status, c.path, c.old_path)
         for c in repo.changed_paths(base_sha, head_sha, prefixes=("registry/", "environments/"))

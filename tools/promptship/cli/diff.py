@@ -13,9 +13,12 @@ from promptship.cli._app import cli
 from promptship.cli._common import format_option, report_findings, root_option
 from promptship.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.gitsource import open_repository
+from promptship.model import PathChange
 
 
-def _sides(root: Path | None, base: str | None, head: str | None) -> tuple[history.Side, history.Side, list[history.PathChange]]:
+def _sides(
+    root: Path | None, base: str | None, head: str | None
+) -> tuple[history.Side, history.Side, list[PathChange]]:
     repo = open_repository(root or Path.cwd())
     return history.git_sides(repo, base, head)
 
@@ -23,10 +26,17 @@ def _sides(root: Path | None, base: str | None, head: str | None) -> tuple[histo
 @cli.command()
 @click.argument("base", required=False)
 @click.argument("head", required=False)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report to this file.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report to this file.",
+)
 @root_option
 @format_option("text", "markdown", "json")
-def diff(base: str | None, head: str | None, output: Path | None, root: Path | None, fmt: str) -> int:
+def diff(
+    base: str | None, head: str | None, output: Path | None, root: Path | None, fmt: str
+) -> int:
     """What changes in each environment between two refs, after overlays.
 
     BASE defaults to the merge base of the default branch and HEAD; HEAD
@@ -48,11 +58,18 @@ def diff(base: str | None, head: str | None, output: Path | None, root: Path | N
     diffs = history.semantic_diff(before, after, changes)
     base_label, head_label = before.snapshot.label, after.snapshot.label
     if fmt == "json":
-        text = json.dumps(diffreport.to_json(diffs, base_label, head_label), indent=2, ensure_ascii=False) + "\n"
+        text = (
+            json.dumps(
+                diffreport.to_json(diffs, base_label, head_label), indent=2, ensure_ascii=False
+            )
+            + "\n"
+        )
     elif fmt == "markdown":
         text = diffreport.to_markdown(diffs, base_label, head_label)
     else:
-        text = diffreport.to_text(diffs, base_label, head_label, color=sys.stdout.isatty() and output is None)
+        text = diffreport.to_text(
+            diffs, base_label, head_label, color=sys.stdout.isatty() and output is None
+        )
     if output is not None:
         tmp = output.with_name(f".{output.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
