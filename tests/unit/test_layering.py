@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     "release": USECASE,
     "evals": USECASE,
     "history": USECASE,
+    "timeline": USECASE,
     "client": TOP,
     "cli": TOP,
 }
