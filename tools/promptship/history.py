@@ -9,6 +9,8 @@ both sides, resolve every environment's view and compare.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,13 +19,14 @@ from typing import Any
 from promptship.diff import PROMPT_LEVEL, EnvDiff, PromptDiff, Status, comparable, compare_views
 from promptship.errors import Location, PromptshipError, UsageError
 from promptship.gitsource import GitRepo
-from promptship.model import Finding, PathChange, RegistryFiles, Snapshot
+from promptship.model import Finding, ParseCache, PathChange, RegistryFiles, Snapshot
 from promptship.registry import classify, load_files
 from promptship.semver import version_problem
 from promptship.templates import TemplateEngine
 from promptship.views import resolve
 
 __all__ = [
+    "Includes",
     "Side",
     "affected_prompts",
     "check_versions",
@@ -43,10 +46,12 @@ class Side:
         snapshot: The registry at this point.
         at_commit: Returns the snapshot of a commit (for environments pinned by a
             ``release`` block); ``None`` when not in git (pins are then ignored).
+        cache: Parsed documents by blob id, shared by both sides of a diff.
     """
 
     snapshot: Snapshot
     at_commit: Callable[[str], Snapshot] | None = None
+    cache: ParseCache | None = None
     _cache: dict[tuple[str, frozenset[str] | None], RegistryFiles] = field(default_factory=dict)
 
     def files(self, prompt_ids: Iterable[str] | None, commit: str | None = None) -> RegistryFiles:
@@ -57,7 +62,7 @@ class Side:
             snap = self.snapshot
             if commit is not None and self.at_commit is not None:
                 snap = self.at_commit(commit)
-            self._cache[key] = load_files(snap, ids)
+            self._cache[key] = load_files(snap, ids, cache=self.cache)
         return self._cache[key]
 
 
@@ -141,14 +146,56 @@ def _including(snapshot: Snapshot, fragments: set[str]) -> set[str]:
     return found
 
 
+class Includes:
+    """The fragments a template includes, directly or through other fragments.
+
+    Jinja's analysis costs about a millisecond a template; a change that reaches
+    every prompt (an environment's defaults) asks for the same texts in every
+    environment and on both sides, so answers are memoised by fragment set and
+    source. One instance serves a whole diff.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, str], frozenset[str]] = {}
+        self._engines: dict[str, TemplateEngine] = {}
+        self._finders: dict[int, tuple[RegistryFiles, Callable[[str], frozenset[str]]]] = {}
+
+    def finder(self, files: RegistryFiles) -> Callable[[str], frozenset[str]]:
+        """A function from a template source to the fragment ids it uses, for ``files``."""
+        known = self._finders.get(id(files))
+        if known is not None and known[0] is files:
+            return known[1]
+        texts = files.fragment_texts()
+        digest = hashlib.sha256(
+            json.dumps(sorted(texts.items()), ensure_ascii=False).encode()
+        ).hexdigest()
+
+        def find(source: str) -> frozenset[str]:
+            found = self._memo.get((digest, source))
+            if found is None:
+                engine = self._engines.get(digest)
+                if engine is None:
+                    engine = self._engines[digest] = TemplateEngine(texts)
+                found = self._memo[(digest, source)] = engine.includes(source)
+            return found
+
+        self._finders[id(files)] = (files, find)
+        return find
+
+
 def prompt_views(
-    files: RegistryFiles, prompt_id: str, envs: Iterable[str]
+    files: RegistryFiles,
+    prompt_id: str,
+    envs: Iterable[str],
+    *,
+    includes: Includes | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The comparable views of one prompt: the prompt file's own, then each environment's."""
     out: dict[str, dict[str, Any]] = {}
     if prompt_id not in files.prompts:
         return out
-    engine = TemplateEngine(files.fragment_texts())
+    find = (includes or Includes()).finder(files)
+    fragments = files.fragment_texts()
     doc = files.prompts[prompt_id].data
     variants = doc.get("variants") if isinstance(doc, dict) else None
     for env in (None, *envs):
@@ -159,7 +206,7 @@ def prompt_views(
         except PromptshipError:
             continue
         extras: dict[str, Any] = {
-            "fragments": _fragments_used(engine, view.data),
+            "fragments": _fragments_used(find, fragments, view.data),
             "variants": variants,
         }
         if env is not None:
@@ -168,14 +215,16 @@ def prompt_views(
     return out
 
 
-def _fragments_used(engine: TemplateEngine, view: Mapping[str, Any]) -> dict[str, str]:
+def _fragments_used(
+    find: Callable[[str], frozenset[str]], fragments: Mapping[str, str], view: Mapping[str, Any]
+) -> dict[str, str]:
     sources = [view["text"]] if isinstance(view.get("text"), str) else []
     sources += [m.get("content", "") for m in view.get("messages", []) if isinstance(m, dict)]
     names: set[str] = set()
     for source in sources:
         if isinstance(source, str) and "include" in source:
-            names |= engine.analyse(source).includes
-    return {n: engine.fragments[n] for n in sorted(names)}
+            names |= find(source)
+    return {n: fragments[n] for n in sorted(names)}
 
 
 def _experiment(files: RegistryFiles, env: str, prompt_id: str) -> dict[str, Any] | None:
@@ -194,20 +243,22 @@ def _pin(files: RegistryFiles, env: str) -> str | None:
 
 
 def _side_views(
-    side: Side, ids: set[str] | None, envs: list[str]
+    side: Side, ids: set[str] | None, envs: list[str], includes: Includes
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """Views by prompt id, then environment,, honouring pinned environments."""
+    """Views by prompt id, then environment, honouring pinned environments."""
     current = side.files(ids)
     out: dict[str, dict[str, dict[str, Any]]] = {}
+    pinned_here = side.at_commit is not None
+    live = [e for e in envs if not (pinned_here and _pin(current, e))]
     for prompt_id in current.prompts:
-        out[prompt_id] = prompt_views(current, prompt_id, [e for e in envs if not _pin(current, e)])
+        out[prompt_id] = prompt_views(current, prompt_id, live, includes=includes)
     for env in envs:
         commit = _pin(current, env)
-        if commit is None or side.at_commit is None:
+        if commit is None or not pinned_here:
             continue
         pinned = side.files(ids, commit)
         for prompt_id in pinned.prompts:
-            views = prompt_views(pinned, prompt_id, [env])
+            views = prompt_views(pinned, prompt_id, [env], includes=includes)
             if env in views:
                 out.setdefault(prompt_id, {})[env] = views[env]
     return out
@@ -230,8 +281,9 @@ def semantic_diff(
         if ids is not None:
             ids |= set(renames.values())
     envs = sorted(set(base.files(()).environments) | set(head.files(()).environments))
-    old = _side_views(base, ids, envs)
-    new = _side_views(head, ids, envs)
+    includes = Includes()
+    old = _side_views(base, ids, envs, includes)
+    new = _side_views(head, ids, envs, includes)
     if changes is None:
         renames = _content_renames(old, new)
     diffs: list[PromptDiff] = []
@@ -321,7 +373,7 @@ def check_versions(
 
 
 def git_sides(
-    repo: GitRepo, base: str | None, head: str | None
+    repo: GitRepo, base: str | None, head: str | None, *, cache: ParseCache | None = None
 ) -> tuple[Side, Side, list[PathChange]]:
     """Both sides of a diff in a git repository, and the registry paths that changed.
 
@@ -329,6 +381,7 @@ def git_sides(
         repo: The repository.
         base: The old ref; ``None`` means the merge base of the default branch and HEAD.
         head: The new ref; ``None`` means the working tree.
+        cache: Parsed documents by blob id (see :mod:`promptship.cache`).
     """
     if base is None:
         default = repo.default_branch()
@@ -340,9 +393,11 @@ def git_sides(
         base = found
     base_sha = repo.resolve(base)
     head_sha = repo.resolve(head) if head is not None else None
-    before = Side(repo.snapshot(base_sha), at_commit=repo.snapshot)
+    before = Side(repo.snapshot(base_sha), at_commit=repo.snapshot, cache=cache)
     after = Side(
-        repo.snapshot(head_sha) if head_sha else repo.worktree_snapshot(), at_commit=repo.snapshot
+        repo.snapshot(head_sha) if head_sha else repo.worktree_snapshot(),
+        at_commit=repo.snapshot,
+        cache=cache,
     )
     changes = [
         PathChange(c.status, c.path, c.old_path)

@@ -18,6 +18,7 @@ __all__ = [
     "YamlDoc",
     "Finding",
     "MemorySnapshot",
+    "ParseCache",
     "PathChange",
     "RegistryFiles",
     "Severity",
@@ -168,6 +169,25 @@ class YamlDoc:
         if pos is not None:
             return Location(self.path, pos[0], pos[1])
         return self.location(at)
+
+
+@runtime_checkable
+class ParseCache(Protocol):
+    """Parsed YAML documents by content id, so an unchanged file is parsed once.
+
+    Keys are git blob ids (:meth:`Snapshot.blob_id`): the same bytes always parse
+    to the same values and positions, wherever the file lives. Implementations
+    are best effort: ``get`` answers ``None`` for anything missing, stale or
+    unreadable, and ``put`` never fails the caller.
+    """
+
+    def get(self, blob_id: str, path: str) -> YamlDoc | None:
+        """The document parsed from blob ``blob_id``, reported as ``path``; ``None`` on a miss."""
+        ...
+
+    def put(self, blob_id: str, doc: YamlDoc) -> None:
+        """Remember the document parsed from blob ``blob_id``."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import re
 from collections.abc import Collection
 
 from promptship import schemas, yamlio
-from promptship.errors import Location, UsageError, ValidationFailed, YamlError
-from promptship.model import Finding, RegistryFiles, Snapshot, YamlDoc
+from promptship.errors import GitError, Location, UsageError, ValidationFailed, YamlError
+from promptship.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
 from promptship.overlay import Resolved
 from promptship.owners import Owners
 from promptship.render import CompiledPrompt
@@ -34,6 +34,7 @@ _FRAGMENT = re.compile(rf"^registry/_fragments/({_PART})\.yaml$")
 _ENV = re.compile(r"^environments/([a-z][a-z0-9-]{0,31})\.yaml$")
 _OVERLAY = re.compile(rf"^environments/([a-z][a-z0-9-]{{0,31}})/({_PART})/({_PART})\.yaml$")
 _IGNORED = {"environments/allowed_signers"}
+_PROMPT_ID = re.compile(rf"^{_PART}/{_PART}$")
 
 Kind = tuple[str, str | tuple[str, str]]
 
@@ -78,13 +79,64 @@ def _wanted(kind: Kind, prompt_ids: Collection[str]) -> bool:
     return True
 
 
-def load_files(snapshot: Snapshot, prompt_ids: Collection[str] | None = None) -> RegistryFiles:
+def _parse(snapshot: Snapshot, path: str, cache: ParseCache | None) -> YamlDoc:
+    """Parse one file, through ``cache`` when the snapshot knows the file's blob id."""
+    blob = snapshot.blob_id(path) if cache is not None else None
+    if cache is None or blob is None:
+        return yamlio.load(snapshot.read(path), path)
+    doc = cache.get(blob, path)
+    if doc is None:
+        doc = yamlio.load(snapshot.read(path), path)
+        cache.put(blob, doc)
+    return doc
+
+
+def _subset_paths(snapshot: Snapshot, prompt_ids: Collection[str]) -> list[str]:
+    """The files a partial load reads, found without listing the prompt folders.
+
+    Fragments and ``environments/`` are listed; a prompt and its suite are
+    looked up by path, so the work follows ``prompt_ids``, not the registry's size.
+    """
+    env_files = snapshot.list_files("environments/")
+    present = set(env_files)
+    envs = [m[1] for p in env_files if p.count("/") == 1 and (m := _ENV.match(p))]
+    paths = snapshot.list_files("registry/_fragments/")
+    paths += [f"environments/{env}.yaml" for env in envs]
+    for prompt_id in sorted(set(prompt_ids)):
+        if not _PROMPT_ID.match(prompt_id):
+            continue  # not a prompt id: nothing to look up, and never a path outside registry/
+        paths += [f"registry/{prompt_id}.yaml", f"registry/{prompt_id}.evals.yaml"]
+        paths += [o for env in envs if (o := f"environments/{env}/{prompt_id}.yaml") in present]
+    return paths
+
+
+def _codeowners(snapshot: Snapshot) -> tuple[str, str]:
+    """The first CODEOWNERS file GitHub would use, looked up by path ("" when none)."""
+    for candidate in CODEOWNERS_PATHS:
+        try:
+            data = snapshot.read(candidate)
+        except GitError:
+            raise
+        except UsageError:
+            continue  # absent (or not a regular file)
+        return data.decode("utf-8", "replace"), candidate
+    return "", "CODEOWNERS"
+
+
+def load_files(
+    snapshot: Snapshot,
+    prompt_ids: Collection[str] | None = None,
+    *,
+    cache: ParseCache | None = None,
+) -> RegistryFiles:
     """Read and parse the registry files of a snapshot; problems become findings.
 
     Args:
         snapshot: Where to read.
         prompt_ids: Load only these prompts (and their overlays and suites);
-            fragments, environments and CODEOWNERS are always loaded.
+            fragments, environments and CODEOWNERS are always loaded. A partial
+            load looks the prompts up by path and reports no layout findings.
+        cache: Parsed documents by blob id, used when the snapshot knows blob ids.
     """
     prompts: dict[str, YamlDoc] = {}
     fragments: dict[str, YamlDoc] = {}
@@ -92,7 +144,10 @@ def load_files(snapshot: Snapshot, prompt_ids: Collection[str] | None = None) ->
     overlays: dict[tuple[str, str], YamlDoc] = {}
     suites: dict[str, YamlDoc] = {}
     findings: list[Finding] = []
-    paths = snapshot.list_files("registry/") + snapshot.list_files("environments/")
+    if prompt_ids is None:
+        paths = snapshot.list_files("registry/") + snapshot.list_files("environments/")
+    else:
+        paths = _subset_paths(snapshot, prompt_ids)
     for path in paths:
         if path in _IGNORED or path.rsplit("/", 1)[-1].startswith("."):
             continue
@@ -105,10 +160,16 @@ def load_files(snapshot: Snapshot, prompt_ids: Collection[str] | None = None) ->
         if prompt_ids is not None and not _wanted(kind, prompt_ids):
             continue
         try:
-            doc = yamlio.load(snapshot.read(path), path)
+            doc = _parse(snapshot, path, cache)
+        except GitError:
+            raise
         except YamlError as e:
             findings.append(Finding("yaml", e.message, e.location, hint=e.hint))
             continue
+        except UsageError:
+            if prompt_ids is None:
+                raise
+            continue  # a looked-up prompt or suite that is not there
         if not isinstance(doc.data, dict):
             findings.append(
                 Finding(
@@ -130,13 +191,6 @@ def load_files(snapshot: Snapshot, prompt_ids: Collection[str] | None = None) ->
             environments[key] = doc
         elif what == "overlay" and isinstance(key, tuple):
             overlays[key] = doc
-    codeowners = ("", "CODEOWNERS")
-    present = set(snapshot.list_files(".github/") + snapshot.list_files("docs/"))
-    present.update(p for p in snapshot.list_files("CODEOWNERS") if p == "CODEOWNERS")
-    for candidate in CODEOWNERS_PATHS:
-        if candidate in present:
-            codeowners = (snapshot.read(candidate).decode("utf-8", "replace"), candidate)
-            break
     return RegistryFiles(
         snapshot.label,
         prompts,
@@ -144,14 +198,16 @@ def load_files(snapshot: Snapshot, prompt_ids: Collection[str] | None = None) ->
         environments,
         overlays,
         suites,
-        codeowners,
+        _codeowners(snapshot),
         tuple(findings),
     )
 
 
-def validate(snapshot: Snapshot) -> tuple[RegistryFiles, list[Finding]]:
-    """Load a snapshot's registry and run every check on it."""
-    files = load_files(snapshot)
+def validate(
+    snapshot: Snapshot, *, cache: ParseCache | None = None
+) -> tuple[RegistryFiles, list[Finding]]:
+    """Load a snapshot's registry (through ``cache`` when given) and run every check on it."""
+    files = load_files(snapshot, cache=cache)
     validators = {
         name: schemas.fast_validator(name)
         for name in ("prompt", "overlay", "fragment", "environment")
@@ -190,8 +246,6 @@ def explain(
     view, _problems = resolve(files, prompt_id, env, variant, track=True)
     return view
 
-
-_PROMPT_ID = re.compile(rf"^{_PART}/{_PART}$")
 
 _SCAFFOLD_CHAT = """\
 # yaml-language-server: $schema=../../schemas/prompt.schema.json

@@ -106,6 +106,28 @@ class TemplateEngine:
         self._walk(ast, variables, includes, problems, chain=())
         return Analysis(frozenset(variables), frozenset(includes), tuple(problems))
 
+    def includes(self, source: str) -> frozenset[str]:
+        """The known fragments a template includes, directly or through other fragments.
+
+        The same set as :meth:`analyse` reports, without its variable and safety
+        analysis (which costs most of the time); a template that does not parse
+        includes nothing.
+        """
+        try:
+            pending = [self._parse(source)]
+        except jinja2.TemplateSyntaxError:
+            return frozenset()
+        found: set[str] = set()
+        while pending:
+            for name in meta.find_referenced_templates(pending.pop()):
+                if name is None or name in found or name not in self.fragments:
+                    continue
+                found.add(name)
+                sub = self._fragment_ast(name)
+                if not isinstance(sub, str):
+                    pending.append(sub)
+        return frozenset(found)
+
     def _walk(
         self,
         ast: nodes.Template,

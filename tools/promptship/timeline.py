@@ -15,7 +15,7 @@ from promptship.diff import ChangeClass, PromptDiff
 from promptship.errors import UsageError
 from promptship.gitsource import CommitInfo, GitRepo
 from promptship.history import Side, semantic_diff
-from promptship.model import PathChange
+from promptship.model import ParseCache, PathChange
 from promptship.registry import load_files
 from promptship.views import resolve
 
@@ -44,8 +44,8 @@ class Shown:
     view: dict[str, Any]
 
 
-def _paths(repo: GitRepo, ref: str, prompt_id: str) -> list[str]:
-    files = load_files(repo.snapshot(ref), {prompt_id})
+def _paths(repo: GitRepo, ref: str, prompt_id: str, cache: ParseCache | None) -> list[str]:
+    files = load_files(repo.snapshot(ref), {prompt_id}, cache=cache)
     paths = [f"registry/{prompt_id}.yaml"]
     paths += [f"environments/{env}/{prompt_id}.yaml" for env in files.environments]
     paths += [f"environments/{env}.yaml" for env in files.environments]
@@ -53,17 +53,24 @@ def _paths(repo: GitRepo, ref: str, prompt_id: str) -> list[str]:
     return paths
 
 
-def log(repo: GitRepo, prompt_id: str, ref: str = "HEAD", *, limit: int = 50) -> Iterator[LogEntry]:
+def log(
+    repo: GitRepo,
+    prompt_id: str,
+    ref: str = "HEAD",
+    *,
+    limit: int = 50,
+    cache: ParseCache | None = None,
+) -> Iterator[LogEntry]:
     """Commits (first-parent, newest first) that changed what ``prompt_id`` serves anywhere."""
     count = 0
-    for info in repo.log_paths(ref, _paths(repo, ref, prompt_id)):
+    for info in repo.log_paths(ref, _paths(repo, ref, prompt_id, cache)):
         parent = info.parents[0] if info.parents else None
-        after = Side(repo.snapshot(info.sha), at_commit=repo.snapshot)
+        after = Side(repo.snapshot(info.sha), at_commit=repo.snapshot, cache=cache)
         version = _version(after, prompt_id)
         if parent is None:
             entry = LogEntry(info, version, "added" if version else "absent", "behavioural", None)
         else:
-            before = Side(repo.snapshot(parent), at_commit=repo.snapshot)
+            before = Side(repo.snapshot(parent), at_commit=repo.snapshot, cache=cache)
             changes = [
                 PathChange(c.status, c.path, c.old_path)
                 for c in repo.changed_paths(parent, info.sha)
@@ -94,6 +101,7 @@ def show(
     at: datetime | None = None,
     env: str | None = None,
     branch: str | None = None,
+    cache: ParseCache | None = None,
 ) -> Shown:
     """A prompt as it was: at a ref, at a version, or at a moment, in an environment's view.
 
@@ -110,7 +118,7 @@ def show(
         sha = next(
             (
                 e.commit.sha
-                for e in log(repo, prompt_id, branch, limit=10_000)
+                for e in log(repo, prompt_id, branch, limit=10_000, cache=cache)
                 if e.version == version
             ),
             None,
@@ -127,7 +135,7 @@ def show(
         sha = found
     else:
         sha = repo.resolve(ref or branch)
-    files = load_files(repo.snapshot(sha), {prompt_id})
+    files = load_files(repo.snapshot(sha), {prompt_id}, cache=cache)
     content_commit = sha
     if env is not None:
         doc = files.environments.get(env)
@@ -136,7 +144,7 @@ def show(
         )
         if isinstance(release, dict) and isinstance(release.get("source_commit"), str):
             content_commit = release["source_commit"]
-            files = load_files(repo.snapshot(content_commit), {prompt_id})
+            files = load_files(repo.snapshot(content_commit), {prompt_id}, cache=cache)
     if prompt_id not in files.prompts:
         raise UsageError(f"{prompt_id} does not exist at {sha[:12]}")
     view, _problems = resolve(files, prompt_id, env)

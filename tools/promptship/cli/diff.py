@@ -10,6 +10,7 @@ import click
 
 from promptship import diffreport, history
 from promptship.cli._app import cli
+from promptship.cli._cache import cache_options, repo_cache
 from promptship.cli._common import format_option, report_findings, root_option
 from promptship.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.gitsource import open_repository
@@ -17,10 +18,14 @@ from promptship.model import PathChange
 
 
 def _sides(
-    root: Path | None, base: str | None, head: str | None
+    root: Path | None,
+    base: str | None,
+    head: str | None,
+    cache_dir: Path | None,
+    no_cache: bool,
 ) -> tuple[history.Side, history.Side, list[PathChange]]:
     repo = open_repository(root or Path.cwd())
-    return history.git_sides(repo, base, head)
+    return history.git_sides(repo, base, head, cache=repo_cache(repo, cache_dir, no_cache))
 
 
 @cli.command()
@@ -34,8 +39,15 @@ def _sides(
 )
 @root_option
 @format_option("text", "markdown", "json")
+@cache_options
 def diff(
-    base: str | None, head: str | None, output: Path | None, root: Path | None, fmt: str
+    base: str | None,
+    head: str | None,
+    output: Path | None,
+    root: Path | None,
+    fmt: str,
+    cache_dir: Path | None,
+    no_cache: bool,
 ) -> int:
     """What changes in each environment between two refs, after overlays.
 
@@ -54,7 +66,7 @@ def diff(
       promptship diff main HEAD --format markdown -o comment.md   # the PR comment
       promptship diff v1.4 v1.5 --format json
     """
-    before, after, changes = _sides(root, base, head)
+    before, after, changes = _sides(root, base, head, cache_dir, no_cache)
     diffs = history.semantic_diff(before, after, changes)
     base_label, head_label = before.snapshot.label, after.snapshot.label
     if fmt == "json":
@@ -83,7 +95,15 @@ def diff(
 @click.argument("head", required=False)
 @root_option
 @format_option("text", "json", "github")
-def check_versions(base: str | None, head: str | None, root: Path | None, fmt: str) -> int:
+@cache_options
+def check_versions(
+    base: str | None,
+    head: str | None,
+    root: Path | None,
+    fmt: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+) -> int:
     """Check that every changed prompt's version rises as far as its changes need.
 
     \b
@@ -100,7 +120,7 @@ def check_versions(base: str | None, head: str | None, root: Path | None, fmt: s
       promptship check-versions               # merge base of main .. working tree
       promptship check-versions origin/main HEAD --format github
     """
-    before, after, changes = _sides(root, base, head)
+    before, after, changes = _sides(root, base, head, cache_dir, no_cache)
     diffs, findings = history.check_versions(before, after, changes)
     report_findings(findings, fmt, f"{len(diffs)} changed prompt(s) checked")
     return EXIT_FINDINGS if findings else EXIT_OK

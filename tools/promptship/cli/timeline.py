@@ -10,6 +10,7 @@ import click
 
 from promptship import timeline, yamlio
 from promptship.cli._app import cli
+from promptship.cli._cache import cache_options, repo_cache
 from promptship.cli._common import format_option, root_option
 from promptship.errors import UsageError
 from promptship.gitsource import open_repository
@@ -21,7 +22,16 @@ from promptship.gitsource import open_repository
 @click.option("--limit", "-n", default=50, show_default=True, help="At most this many entries.")
 @root_option
 @format_option("text", "json")
-def log(prompt_id: str, ref: str, limit: int, root: Path | None, fmt: str) -> int:
+@cache_options
+def log(
+    prompt_id: str,
+    ref: str,
+    limit: int,
+    root: Path | None,
+    fmt: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+) -> int:
     """Each change to what prompt ID serves: commit, author, date, version, class.
 
     Follows the first-parent history of REF (what landed on the branch) and
@@ -34,7 +44,8 @@ def log(prompt_id: str, ref: str, limit: int, root: Path | None, fmt: str) -> in
       promptship log support/triage -n 10
     """
     repo = open_repository(root or Path.cwd())
-    entries = list(timeline.log(repo, prompt_id, ref, limit=limit))
+    cache = repo_cache(repo, cache_dir, no_cache)
+    entries = list(timeline.log(repo, prompt_id, ref, limit=limit, cache=cache))
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -89,6 +100,7 @@ def _when(text: str) -> datetime:
 @click.option("--branch", default=None, help="Branch for --version and --at (default: HEAD).")
 @root_option
 @format_option("yaml", "json", default="yaml")
+@cache_options
 def show(
     prompt_id: str,
     ref: str | None,
@@ -98,6 +110,8 @@ def show(
     branch: str | None,
     root: Path | None,
     fmt: str,
+    cache_dir: Path | None,
+    no_cache: bool,
 ) -> int:
     """What prompt ID was at a ref, a version or a moment: "what ran at time T".
 
@@ -115,6 +129,7 @@ def show(
         at=_when(at) if at else None,
         env=env,
         branch=branch,
+        cache=repo_cache(repo, cache_dir, no_cache),
     )
     meta = {
         "prompt": shown.prompt_id,

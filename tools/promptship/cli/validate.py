@@ -8,6 +8,7 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
+from promptship.cli._cache import cache_options, repo_cache
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
 from promptship.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.gitsource import open_repository
@@ -22,7 +23,15 @@ from promptship.gitsource import open_repository
 )
 @root_option
 @format_option("text", "json", "github")
-def validate(paths: tuple[Path, ...], ref: str | None, root: Path | None, fmt: str) -> int:
+@cache_options
+def validate(
+    paths: tuple[Path, ...],
+    ref: str | None,
+    root: Path | None,
+    fmt: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+) -> int:
     """Check every prompt, fragment, overlay and environment.
 
     The whole registry is always checked (an overlay can break a prompt it does
@@ -43,9 +52,12 @@ def validate(paths: tuple[Path, ...], ref: str | None, root: Path | None, fmt: s
       promptship validate --ref origin/main
     """
     snapshot = working_tree(root)
+    cache = None
     if ref is not None:
-        snapshot = open_repository(root or Path.cwd()).snapshot(ref)
-    files, findings = registry.validate(snapshot)
+        repo = open_repository(root or Path.cwd())
+        snapshot = repo.snapshot(ref)
+        cache = repo_cache(repo, cache_dir, no_cache)
+    files, findings = registry.validate(snapshot, cache=cache)
     if paths:
         base = getattr(snapshot, "root", Path.cwd())
         wanted = [_relative(p, base) for p in paths]
