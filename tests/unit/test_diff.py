@@ -219,8 +219,8 @@ def test_markdown_stays_under_the_comment_limit() -> None:
     head = MemorySnapshot(
         {**BASE.files, frag: text.replace("text: |\n", f"text: |\n  {huge}\n", 1).encode()}, "head"
     )
-    md = to_markdown(run(head), "base", "head", limit=20_000)
-    assert len(md) <= 20_000
+    md = to_markdown(run(head), "base", "head", limit=8_000)
+    assert len(md) <= 8_000
     assert "Truncated" in md
     assert len(to_markdown(run(head), "base", "head")) <= COMMENT_LIMIT
 

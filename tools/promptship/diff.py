@@ -338,7 +338,11 @@ def compare_views(
     a, b = _prune(old, new)
     if not a and not b:
         return EnvDiff(env, "unchanged")
-    tree = DeepDiff(a, b, view="tree", verbose_level=2, ignore_order=False)
+    # threshold_to_diff_deeper=0: report every key of a mapping, even when the two
+    # sides share few keys (deepdiff's default reports such a mapping as one change).
+    tree = DeepDiff(
+        a, b, view="tree", verbose_level=2, ignore_order=False, threshold_to_diff_deeper=0
+    )
     changes: list[Change] = []
     for report, levels in sorted(tree.items()):
         for level in levels:

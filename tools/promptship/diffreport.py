@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,16 +26,33 @@ def _value(v: Any, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _long_text(c: Change) -> bool:
+    """Whether a changed text is too long for one ``old → new`` line (its word diff follows)."""
+    return c.words is not None and any("\n" in str(v) or len(str(v)) > 40 for v in (c.old, c.new))
+
+
 def _change_line(c: Change) -> str:
     if c.kind == "added":
         body = f"+ {c.path}: {_value(c.new)}"
     elif c.kind == "removed":
         body = f"- {c.path}: {_value(c.old)}"
-    elif c.words is not None and ("\n" in str(c.old) or len(str(c.old)) > 60):
+    elif _long_text(c):
         body = f"~ {c.path}: (text changed)"
     else:
         body = f"~ {c.path}: {_value(c.old, 40)} → {_value(c.new, 40)}"
     return body + (f"   [{c.cls}: {c.reason}]" if c.reason else f"   [{c.cls}]")
+
+
+def _same_as_prompt_file(d: PromptDiff) -> list[str]:
+    """Environments whose changes are exactly the prompt file's own (shown once, not again)."""
+    own = next((e for e in d.envs if e.env == PROMPT_LEVEL), None)
+    if own is None or own.status == "unchanged":
+        return []
+    return [
+        e.env
+        for e in d.envs
+        if e.env != PROMPT_LEVEL and e.status == own.status and e.changes == own.changes
+    ]
 
 
 def _headline(d: PromptDiff) -> str:
@@ -43,7 +62,10 @@ def _headline(d: PromptDiff) -> str:
     elif d.new_version or d.old_version:
         version = f" {d.new_version or d.old_version}"
     renamed = f" (renamed from {d.renamed_from})" if d.renamed_from else ""
-    return f"{d.prompt_id}{renamed}{version}: {d.status}, {d.cls}, needs {d.required_bump} bump"
+    bump = (
+        "no version bump needed" if d.required_bump == "none" else f"needs a {d.required_bump} bump"
+    )
+    return f"{d.prompt_id}{renamed}{version}: {d.status}, {d.cls}, {bump}"
 
 
 def to_text(diffs: Sequence[PromptDiff], base: str, head: str, *, color: bool = False) -> str:
@@ -61,16 +83,18 @@ def to_text(diffs: Sequence[PromptDiff], base: str, head: str, *, color: bool = 
     for d in changed:
         lines.append("")
         lines.append(paint(_headline(d), colour[d.cls]))
+        same = _same_as_prompt_file(d)
         for env in d.envs:
-            if env.status == "unchanged":
+            if env.status == "unchanged" or env.env in same:
                 continue
             where = "prompt file" if env.env == PROMPT_LEVEL else env.env
-            lines.append(f"  [{where}] {env.status}")
+            also = f" (the same in {', '.join(same)})" if env.env == PROMPT_LEVEL and same else ""
+            lines.append(f"  [{where}] {env.status}{also}")
             for c in env.changes:
                 line = _change_line(c)
                 code = {"added": "32", "removed": "31", "changed": "33"}[c.kind]
                 lines.append("    " + paint(line, code))
-                if c.words is not None and c.kind == "changed":
+                if _long_text(c) and c.kind == "changed" and c.words is not None:
                     words = c.words
                     if color:
                         words = words.replace("[-", "\x1b[31m[-").replace("-]", "-]\x1b[0m")
@@ -88,7 +112,19 @@ def to_text(diffs: Sequence[PromptDiff], base: str, head: str, *, color: bool = 
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a table cell: no HTML (prompt files are written by PR authors), no cell breaks."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(body: str, info: str) -> list[str]:
+    """A fenced code block that ``body`` cannot close, whatever backticks it holds.
+
+    Prompt texts come from the pull request under review: outside a fence, a
+    line such as ``</details>`` would reshape the comment a reviewer trusts.
+    """
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, body, fence]
 
 
 def _md_prompt(d: PromptDiff) -> str:
@@ -98,23 +134,26 @@ def _md_prompt(d: PromptDiff) -> str:
     ]
     if d.renamed_from:
         out.append(f"Renamed from `{d.renamed_from}`.")
+        out.append("")
+    same = _same_as_prompt_file(d)
     for env in d.envs:
-        if env.status == "unchanged":
+        if env.status == "unchanged" or env.env in same:
             continue
         where = "prompt file" if env.env == PROMPT_LEVEL else f"`{env.env}`"
-        out.append(f"**{where}**: {env.status}")
+        also = ""
+        if env.env == PROMPT_LEVEL and same:
+            also = " (the same in " + ", ".join(f"`{e}`" for e in same) + ")"
+        out.append(f"**{where}**: {env.status}{also}")
         out.append("")
         if env.changes:
-            out.append("```diff")
+            signs = {"added": "+", "removed": "-", "changed": "!"}
+            body = "\n".join(f"{signs[c.kind]} {_change_line(c)[2:]}" for c in env.changes)
+            out.extend(_fence(body, "diff"))
             for c in env.changes:
-                sign = {"added": "+", "removed": "-", "changed": "!"}[c.kind]
-                out.append(f"{sign} {_change_line(c)[2:]}")
-            out.append("```")
-            for c in env.changes:
-                if c.words is not None and c.kind == "changed" and c.words.strip():
-                    out.append(f"<sub>`{c.path}` word diff</sub>")
+                if _long_text(c) and c.kind == "changed" and c.words and c.words.strip():
+                    out.append(f"<sub><code>{html.escape(c.path)}</code> word diff</sub>")
                     out.append("")
-                    out.append("> " + c.words.replace("\n", "\n> "))
+                    out.extend(_fence(c.words.rstrip("\n"), "text"))
                     out.append("")
     out.append("</details>")
     return "\n".join(out) + "\n"

@@ -303,7 +303,10 @@ def semantic_diff(
 def _version(files: RegistryFiles, prompt_id: str) -> str | None:
     doc = files.prompts.get(prompt_id)
     version = doc.data.get("version") if doc and isinstance(doc.data, dict) else None
-    return version if isinstance(version, str) else None
+    if isinstance(version, dict | list) or version is None:
+        return None
+    # A YAML number (``version: 1.3``) is still a version someone wrote: judge it.
+    return version if isinstance(version, str) else str(version)
 
 
 def _prompt_diff(
@@ -360,7 +363,9 @@ def check_versions(
     diffs = semantic_diff(base, head, changes)
     findings: list[Finding] = []
     for d in diffs:
-        problem = version_problem(d.old_version, d.new_version, d.required_bump, d.status)
+        problem = version_problem(
+            d.old_version, d.new_version, d.required_bump, d.status, d.own_cls
+        )
         if problem is None:
             continue
         doc = head.files({d.prompt_id}).prompts.get(d.prompt_id)
@@ -384,6 +389,7 @@ def git_sides(
         cache: Parsed documents by blob id (see :mod:`promptship.cache`).
     """
     if base is None:
+        repo.resolve("HEAD")  # an unborn branch says so before "no default branch" does
         default = repo.default_branch()
         found = repo.merge_base(default, "HEAD")
         if found is None:

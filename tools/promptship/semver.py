@@ -69,7 +69,7 @@ def at_least(have: Bump, need: Bump) -> bool:
 
 
 def version_problem(
-    old: str | None, new: str | None, required: Bump, status: str
+    old: str | None, new: str | None, required: Bump, status: str, cls: str | None = None
 ) -> tuple[str, str] | None:
     """Why a prompt's version step is wrong, and the fix; ``None`` when it is right.
 
@@ -78,7 +78,10 @@ def version_problem(
         new: The version on the head side (``None`` for a removed prompt).
         required: The smallest bump the changes need.
         status: The prompt's diff status.
+        cls: The change class behind ``required`` (``breaking``, ``behavioural``),
+            named in the message; the bump is named when it is not given.
     """
+    what = cls or required
     if new is None or status == "removed":
         return None
     parsed_new = parse(new)
@@ -102,11 +105,11 @@ def version_problem(
         want = next_version(parsed_old, need)
         if have == "none":
             return (
-                f"content changed ({required} change) but version {new} was reused",
+                f"content changed ({what} change) but version {new} was reused",
                 f"a version names one content; set version: {want}",
             )
         return (
-            f"{required} change needs at least a {need} bump, got {old} → {new}",
+            f"{what} change needs at least a {need} bump, got {old} → {new}",
             f"set version: {want}",
         )
     return None

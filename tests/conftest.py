@@ -1,0 +1,60 @@
+"""Options and fixtures shared by every test folder.
+
+``pytest --regen-golden`` rewrites the golden files under ``tests/golden/``
+from the current output instead of comparing with them; review the result
+with ``git diff tests/golden`` before committing it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--regen-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite tests/golden/ files from the current output instead of comparing.",
+    )
+
+
+Golden = Callable[[str, str], None]
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Golden:
+    """``golden(name, text)``: compare ``text`` with ``tests/golden/<name>`` (or rewrite it)."""
+    regen = bool(request.config.getoption("--regen-golden"))
+
+    def check(name: str, actual: str) -> None:
+        path = GOLDEN / name
+        if regen:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(actual.encode("utf-8"))
+            return
+        if not path.exists():
+            pytest.fail(f"missing golden file {path}; create it with `pytest --regen-golden`")
+        expected = path.read_bytes().decode("utf-8")
+        if actual != expected:
+            diff = "".join(
+                difflib.unified_diff(
+                    expected.splitlines(keepends=True),
+                    actual.splitlines(keepends=True),
+                    f"tests/golden/{name}",
+                    "actual output",
+                )
+            )
+            pytest.fail(
+                f"output differs from tests/golden/{name}:\n{diff}\n"
+                "If the change is intended, run `pytest --regen-golden` and review `git diff tests/golden`.",
+                pytrace=False,
+            )
+
+    return check
