@@ -125,7 +125,7 @@ def _explain(err: SchemaViolation, locate: Any, key_locate: Any, what: str) -> l
             Finding(
                 "schema.required",
                 f"missing required field '{missing}' in {what}",
-                locate(path),
+                locate((*path, missing)),
                 ptr,
                 hint=f"add '{missing}' at {ptr}",
             )
@@ -368,11 +368,12 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
 
 def _origin_locator(view: Resolved, doc: YamlDoc) -> Any:
     origins = view.origins or {}
+    deleted = dict(view.deleted)
 
     def locate(path: DocPath) -> Location:
         probe = path
         while probe:
-            o = origins.get(probe)
+            o = origins.get(probe) or deleted.get(probe)
             if o is not None:
                 return o.location
             hits = [o for p, o in origins.items() if p[: len(probe)] == probe]
