@@ -101,6 +101,17 @@ def schema_findings(
 def _explain(err: SchemaViolation, locate: Any, key_locate: Any, what: str) -> list[Finding]:
     path: DocPath = tuple(err.absolute_path)
     ptr = pointer(path) or "/"
+    if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+        at = (*path, err.instance)
+        return [
+            Finding(
+                "schema",
+                f"{pointer(at)}: the name '{err.instance}' is not allowed here",
+                key_locate(at),
+                pointer(at),
+                hint=f"rename or remove it; see the {what} schema",
+            )
+        ]
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         schema = err.schema if isinstance(err.schema, dict) else {}
         known = set(schema.get("properties", {}))
