@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import POSITIVE, Cli
+from .conftest import NEGATIVE, POSITIVE, Cli
 
 MINIMAL = POSITIVE / "minimal_chat"
 TEXT = POSITIVE / "text_prompt"
@@ -207,3 +207,13 @@ def test_broken_overlay_refuses_to_render(cli: Cli, copy_case: Callable[..., Pat
     assert result.exit == 1
     assert "support/triage cannot be resolved in staging" in result.err
     assert "environments/staging/support/triage.yaml:3:12" in result.err
+
+
+def test_a_parameter_cannot_override_the_model(cli: Cli) -> None:
+    # validate refuses the prompt (negative/parameters_reserved_key); render of the
+    # draft still sends the prompt's model, not the parameter's.
+    case = NEGATIVE / "parameters_reserved_key"
+    args = ("support/triage", "--env", "staging", "--input", "ticket=x", "--format", "json")
+    result = render(cli, case, *args)
+    assert result.exit == 0, result.err
+    assert json.loads(result.out)["model"] == "gpt-4o-mini"
