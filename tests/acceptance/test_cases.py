@@ -86,7 +86,8 @@ def test_negative_case_reports_its_findings(cli: Cli, case: Path) -> None:
     for f in found:
         # Every finding says how to fix it and points into a file of the case.
         assert f["hint"], f
-        assert f["file"] and (case / f["file"]).is_file(), f
+        assert f["file"], f
+        assert (case / f["file"]).is_file(), f
         if f["line"]:
             lines = (case / f["file"]).read_text("utf-8").splitlines()
             assert 1 <= f["line"] <= len(lines), f

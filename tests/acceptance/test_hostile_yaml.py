@@ -62,7 +62,12 @@ CASES = {
     "billion-laughs": (_billion_laughs(), 1, 4, "anchor '&a' is not allowed"),
     "alias-only": (b"id: *x\n", 1, 5, "alias '*x' is not allowed"),
     "nesting-flow-lists": (b"[" * 10_000 + b"]" * 10_000 + b"\n", 1, 65, "nesting deeper than 64"),
-    "nesting-flow-maps": (b"{a: " * 10_000 + b"1" + b"}" * 10_000 + b"\n", 1, 257, "nesting deeper"),
+    "nesting-flow-maps": (
+        b"{a: " * 10_000 + b"1" + b"}" * 10_000 + b"\n",
+        1,
+        257,
+        "nesting deeper",
+    ),
     "nesting-block-maps": (
         "".join("  " * i + "a:\n" for i in range(200)).encode(),
         65,

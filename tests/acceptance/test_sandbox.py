@@ -21,7 +21,9 @@ def test_every_listed_escape_has_a_case() -> None:
 
 @pytest.mark.parametrize("case", SANDBOX_CASES, ids=lambda p: p.name)
 def test_render_refuses_escapes(cli: Cli, case: Path) -> None:
-    result = cli("render", "support/triage", "--env", "staging", "--input", "ticket=x", "--root", case)
+    result = cli(
+        "render", "support/triage", "--env", "staging", "--input", "ticket=x", "--root", case
+    )
     assert result.exit == 1, (result.out, result.err)
     assert result.out == ""
     assert "error:" in result.err
@@ -47,7 +49,9 @@ ESCAPES_WITH_SIDE_EFFECTS = {
 }
 
 
-@pytest.mark.parametrize("template", ESCAPES_WITH_SIDE_EFFECTS.values(), ids=list(ESCAPES_WITH_SIDE_EFFECTS))
+@pytest.mark.parametrize(
+    "template", ESCAPES_WITH_SIDE_EFFECTS.values(), ids=list(ESCAPES_WITH_SIDE_EFFECTS)
+)
 def test_escapes_are_found_by_validate_and_never_run(
     cli: Cli, copy_case: Callable[..., Path], tmp_path: Path, template: str
 ) -> None:
@@ -59,7 +63,9 @@ def test_escapes_are_found_by_validate_and_never_run(
     assert findings, "validate must refuse a sandbox escape"
     assert {f["code"] for f in findings} == {"template"}
     assert all((f["file"], f["line"], f["col"]) == (PROMPT, 22, 14) for f in findings)
-    rendered = cli("render", "support/triage", "--env", "staging", "--input", "ticket=x", "--root", root)
+    rendered = cli(
+        "render", "support/triage", "--env", "staging", "--input", "ticket=x", "--root", root
+    )
     assert rendered.exit == 1
     assert rendered.out == ""
     assert "__globals__" not in rendered.out
