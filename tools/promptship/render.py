@@ -43,6 +43,7 @@ class Rendered:
     def to_openai(self) -> dict[str, Any]:
         """The request body of an OpenAI-compatible chat (or completions) call."""
         body: dict[str, Any] = {"model": self.model, **self.parameters}
+        body["model"] = self.model  # a parameter never overrides the prompt's model
         if self.messages is not None:
             body["messages"] = self.messages
         else:

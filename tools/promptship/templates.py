@@ -10,6 +10,7 @@ pieces and values, skipping the Jinja machinery on the hot path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,8 @@ class Analysis:
 
 
 _FORBIDDEN_TAGS = (nodes.Extends, nodes.Import, nodes.FromImport)
+_PRIVATE_FIELD = re.compile(r"\{[^{}]*[.\[]_")
+"""A str.format field that reaches a private name: ``{0.__class__}``, ``{0[_x]}``."""
 
 
 class TemplateEngine:
@@ -184,6 +187,20 @@ def _unsafe(ast: nodes.Template) -> list[str]:
             and node.arg.value.startswith("_")
         ):
             problems.append(f"line {node.lineno}: access to private item '{node.arg.value}'")
+        elif isinstance(node, nodes.Filter) and node.name == "attr":
+            name = node.args[0] if node.args else None
+            if not (isinstance(name, nodes.Const) and isinstance(name.value, str)):
+                problems.append(f"line {node.lineno}: attr needs a literal attribute name")
+            elif name.value.startswith("_"):
+                problems.append(f"line {node.lineno}: access to private attribute '{name.value}'")
+        elif (
+            isinstance(node, nodes.Getattr)
+            and node.attr in ("format", "format_map")
+            and isinstance(node.node, nodes.Const)
+            and isinstance(node.node.value, str)
+            and _PRIVATE_FIELD.search(node.node.value)
+        ):
+            problems.append(f"line {node.lineno}: format string reaches a private attribute")
     return problems
 
 
