@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "variants": PURE,
     "owners": PURE,
     "diff": PURE,
+    "diffreport": PURE,
     "gate": PURE,
     "manifest": PURE,
     "redact": PURE,
@@ -45,6 +46,7 @@ LAYERS: dict[str, int] = {
     "release": USECASE,
     "evals": USECASE,
     "history": USECASE,
+    "timeline": USECASE,
     "client": TOP,
     "cli": TOP,
 }

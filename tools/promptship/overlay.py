@@ -102,11 +102,15 @@ def leaf_paths(value: Any, prefix: Path = ()) -> list[Path]:
 def base(
     data: Mapping[str, Any], locate: Callable[[Path], Location], layer: str, *, track: bool
 ) -> Resolved:
-    """The starting point: a prompt file's own values, every leaf ``set`` by it."""
+    """The starting point: a prompt file's own values, every leaf ``set`` by it.
+
+    The result shares ``data``'s containers (no copy); :func:`apply` never
+    mutates its input, so nothing downstream changes them.
+    """
     origins = None
     if track:
         origins = {p: Origin(locate(p), "set", layer) for p in leaf_paths(dict(data))}
-    return Resolved(_copy(data), origins)
+    return Resolved(dict(data), origins)
 
 
 def _copy(value: Any) -> Any:
@@ -172,9 +176,10 @@ class _Merge:
     def merge_map(
         self, target: dict[str, Any], overlay: Mapping[str, Any], at: Path, rel: Path
     ) -> None:
-        if not self.check_keys(overlay, rel, allow_patch=False):
-            return
+        self.check_keys(overlay, rel, allow_patch=False)
         for key, value in overlay.items():
+            if key.startswith("$"):
+                continue
             self.merge_key(target, key, value, (*at, key), (*rel, key))
         self.settle(target, at, rel)
 
