@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptship import yamlio
+from promptship.errors import Location
 from promptship.model import YamlDoc
 from promptship.overlay import DELETE, Layer, Resolved, apply, base, leaf_paths
 
@@ -86,7 +87,7 @@ def test_empty_overlay_is_the_identity(data: dict[str, Any]) -> None:
     start, _ = _resolved(data)
     for track in (True, False):
         probe = start if track else Resolved(start.data)
-        out, findings = apply(probe, Layer("empty", {}, lambda p: yamlio.Location("x")))
+        out, findings = apply(probe, Layer("empty", {}, lambda p: Location("x")))
         assert findings == []
         assert out.data == probe.data
         assert out.origins == probe.origins

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NEGATIVE, POSITIVE, Cli
+from .conftest import NEGATIVE, POSITIVE, Cli, Result
 
 MINIMAL = POSITIVE / "minimal_chat"
 TEXT = POSITIVE / "text_prompt"
@@ -18,7 +18,7 @@ OUTPUT = POSITIVE / "output_schema"
 VARIANTS = POSITIVE / "variants_experiment"
 
 
-def render(cli: Cli, root: Path, *args: str):  # type: ignore[no-untyped-def]
+def render(cli: Cli, root: Path, *args: str) -> Result:
     return cli("render", *args, "--root", root)
 
 
