@@ -65,6 +65,27 @@ _PRIVATE_FIELD = re.compile(r"\{[^{}]*[.\[]_")
 """A str.format field that reaches a private name: ``{0.__class__}``, ``{0[_x]}``."""
 
 
+MAX_PRODUCT = 1_000_000
+"""Largest string, list or number a template's ``*`` or ``**`` may produce."""
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with ``*`` and ``**`` unable to allocate without bound."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int) and isinstance(left, int) and abs(right) > 64:
+                raise jinja2.exceptions.SecurityError("exponent too large in template")
+            return left**right
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(count, int):
+                if len(seq) * count > MAX_PRODUCT:
+                    raise jinja2.exceptions.SecurityError("repetition too large in template")
+        return left * right
+
+
 class TemplateEngine:
     """Compiles and analyses templates against one set of fragments.
 
@@ -74,7 +95,7 @@ class TemplateEngine:
 
     def __init__(self, fragments: Mapping[str, str]) -> None:
         self.fragments = dict(fragments)
-        self.env = ImmutableSandboxedEnvironment(
+        self.env = _Sandbox(
             loader=_FragmentLoader(self.fragments),
             undefined=jinja2.StrictUndefined,
             autoescape=False,

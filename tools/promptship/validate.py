@@ -202,6 +202,16 @@ def _check_fragment(run: _Run, name: str, doc: YamlDoc) -> None:
             )
         )
     _check_owner(run, doc, doc.data.get("owner"), ("owner",))
+    for problem in run.analyse(doc.data["text"]).problems:
+        run.add(
+            Finding(
+                "template",
+                f"fragment template {problem}",
+                doc.location(("text",)),
+                "/text",
+                hint="fragments follow the same template rules as prompts",
+            )
+        )
 
 
 def _check_environment(run: _Run, name: str, doc: YamlDoc) -> None:
