@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 import pygit2
-from pygit2.enums import DeltaStatus, DiffFind, DiffOption, SortMode
+from pygit2.enums import SortMode
 
 from promptship.errors import GitError, UsageError
 from promptship.gitsource._common import (
@@ -16,17 +16,15 @@ from promptship.gitsource._common import (
     SHALLOW_HINT,
     Change,
     CommitInfo,
-    check_path_text,
     commit_info_of,
-    is_regular,
     short_sha,
 )
+from promptship.gitsource._diffs import tree_changes, workdir_changes
 from promptship.gitsource._snapshots import GitSnapshot, IndexSnapshot, WorktreeSnapshot
 
 __all__ = ["GitRepo", "open_repository"]
 
 _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
-_ZERO = "0" * 40
 
 
 def open_repository(path: str | os.PathLike[str], *, require_worktree: bool = False) -> GitRepo:
@@ -256,28 +254,11 @@ class GitRepo:
             The changes, sorted by path.
         """
         old = self._commit(base).tree
-        try:
-            if head is None:
-                self._need_workdir("working tree")
-                index = self._repo.index
-                index.read(False)
-                untracked = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS
-                # As git_diff_tree_to_workdir_with_index: tree→index, then index→disk.
-                # The first diff must carry INCLUDE_UNTRACKED too, or merge drops them.
-                diff = old.diff_to_index(index, untracked)
-                diff.merge(index.diff_to_workdir(untracked))
-                diff.find_similar(DiffFind.FIND_RENAMES | DiffFind.FIND_FOR_UNTRACKED)
-            else:
-                diff = old.diff_to_tree(self._commit(head).tree)
-                diff.find_similar(DiffFind.FIND_RENAMES)
-            deltas = list(diff.deltas)
-        except pygit2.GitError as e:
-            raise GitError(f"cannot compare {base} with {head or 'the working tree'}: {e}") from e
-        changes: list[Change] = []
-        for delta in deltas:
-            changes.extend(_to_changes(delta, prefixes))
-        changes.sort(key=lambda c: (c.path, c.old_path or ""))
-        return changes
+        if head is None:
+            self._need_workdir("working tree")
+            return workdir_changes(self._repo, old, prefixes)
+        new = self._commit(head).tree
+        return tree_changes(self._repo, old, new, prefixes, f"{base}..{head}")
 
     # -- history ------------------------------------------------------------
 
@@ -423,36 +404,3 @@ def _path_ids(tree: pygit2.Tree, paths: tuple[str, ...]) -> tuple[str | None, ..
                 hint="the repository is corrupt, or a commit hostile: run `git fsck`",
             ) from e
     return tuple(out)
-
-
-def _keep(path: str | None, prefixes: tuple[str, ...]) -> bool:
-    return path is not None and (not prefixes or path.startswith(prefixes))
-
-
-def _to_changes(delta: pygit2.DiffDelta, prefixes: tuple[str, ...]) -> list[Change]:
-    """Turn one libgit2 delta into promptship changes (zero, one or two)."""
-    status = delta.status
-    old_ok = is_regular(int(delta.old_file.mode))
-    new_ok = is_regular(int(delta.new_file.mode))
-    old = check_path_text(delta.old_file.path) if old_ok else None
-    new = check_path_text(delta.new_file.path) if new_ok else None
-    if status in (DeltaStatus.ADDED, DeltaStatus.UNTRACKED):
-        old = None
-    elif status == DeltaStatus.DELETED:
-        new = None
-    elif status not in (DeltaStatus.MODIFIED, DeltaStatus.RENAMED, DeltaStatus.TYPECHANGE):
-        return []
-    old = old if _keep(old, prefixes) else None
-    new = new if _keep(new, prefixes) else None
-    if old is not None and new is not None:
-        if old != new:
-            return [Change("renamed", new, old)]
-        old_id, new_id = str(delta.old_file.id), str(delta.new_file.id)
-        if old_id == new_id and _ZERO not in (old_id, new_id):
-            return []  # mode-only change
-        return [Change("modified", new)]
-    if new is not None:
-        return [Change("added", new)]
-    if old is not None:
-        return [Change("deleted", old)]
-    return []
