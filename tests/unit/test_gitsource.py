@@ -736,6 +736,20 @@ def test_shallow_clone_reads_the_tip_and_explains_what_is_missing(
     assert g.commit_at("HEAD", EPOCH + timedelta(days=1)) == linear[-1]
 
 
+def test_a_linked_worktree_of_a_shallow_clone_knows_its_cut(
+    tmp_path: Path, repo: pygit2.Repository, linear: list[str]
+) -> None:
+    clone = shallow_clone(repo.workdir, tmp_path / "s3", depth=2)
+    git(clone.workdir, "worktree", "add", "-q", "-b", "side", str(tmp_path / "s3-linked"))
+    g = open_repository(tmp_path / "s3-linked")
+    assert g.is_shallow
+    # libgit2 does not see the cut from a linked worktree; promptship still must.
+    with pytest.raises(GitError, match="in this shallow clone"):
+        g.first_parent_count("HEAD")
+    with pytest.raises(GitError, match="in this shallow clone"):
+        g.resolve("HEAD~2")
+
+
 def test_shallow_log_yields_up_to_the_cut(
     tmp_path: Path, repo: pygit2.Repository, linear: list[str]
 ) -> None:

@@ -29,12 +29,10 @@ def _in_prefix(listing: list[str], prefix: str) -> list[str]:
     """The slice of a sorted list of paths that start with ``prefix``."""
     if not prefix:
         return list(listing)
-    out: list[str] = []
-    for path in listing[bisect_left(listing, prefix) :]:
-        if not path.startswith(prefix):
-            break
-        out.append(path)
-    return out
+    start = end = bisect_left(listing, prefix)
+    while end < len(listing) and listing[end].startswith(prefix):
+        end += 1
+    return listing[start:end]
 
 
 def _bad_path(path: str) -> bool:
@@ -101,7 +99,8 @@ class GitSnapshot(_BlobSnapshot):
         """All regular files whose path starts with ``prefix``, sorted.
 
         Raises:
-            GitError: A file name under the folder is not valid UTF-8.
+            GitError: A name under the folder is not UTF-8 or is hostile (``..``),
+                or a tree object is missing or malformed.
         """
         return _in_prefix(self._listing(prefix.rpartition("/")[0]), prefix)
 
