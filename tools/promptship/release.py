@@ -10,7 +10,7 @@ the same commit gives the same bytes on any machine.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -131,9 +131,10 @@ class ReleasePlan:
         env: The environment.
         number: The release number (staging: first-parent commits of the built
             commit; a pinned environment: its ``release.number``).
-        built_commit: The commit the build was asked for (its time is ``created``).
+        built_commit: The commit the build was asked for.
         source_commit: The commit whose content is released (the pin, if any).
-        created: The built commit's time: every tar member's mtime.
+        created: The source commit's time: every tar member's mtime, so the
+            bundle depends on nothing but the source commit and the release number.
         expires: ``created`` plus the policy's ``bundle_expiry_days``.
         pinned_digest: The digest the pin promises, when pinned (the build must match it).
     """
@@ -152,10 +153,17 @@ def plan_release(
     env: str,
     *,
     built_commit: str,
-    commit_time: datetime,
     first_parent_count: int,
+    commit_time: Callable[[str], datetime],
 ) -> ReleasePlan:
     """Decide release number, source commit and validity from the environment file.
+
+    Args:
+        env_files: The registry at the built commit (its environment files matter).
+        env: The environment to release.
+        built_commit: The commit being built.
+        first_parent_count: Its first-parent commit count (the staging release number).
+        commit_time: Gives a commit's time.
 
     Raises:
         ValidationFailed: When the environment does not exist.
@@ -168,15 +176,14 @@ def plan_release(
     days = int(data.get("policy", {}).get("bundle_expiry_days", 30))
     release = data.get("release")
     if isinstance(release, dict):
-        number, source, pinned = (
-            int(release["number"]),
-            str(release["source_commit"]),
-            str(release["bundle_digest"]),
-        )
+        number = int(release["number"])
+        source = str(release["source_commit"])
+        pinned: str | None = str(release["bundle_digest"])
     else:
         number, source, pinned = first_parent_count, built_commit, None
+    created = commit_time(source)
     return ReleasePlan(
-        env, number, built_commit, source, commit_time, commit_time + timedelta(days=days), pinned
+        env, number, built_commit, source, created, created + timedelta(days=days), pinned
     )
 
 
