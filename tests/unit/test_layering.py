@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "manifest": PURE,
     "redact": PURE,
     "semver": PURE,
+    "signers": PURE,
     "assertions": PURE,
     "templates": PURE,
     "schemas": ADAPTER,
