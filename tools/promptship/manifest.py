@@ -25,6 +25,8 @@ from promptship.errors import BundleError, ChannelError, PromptshipError
 
 __all__ = [
     "CHANNEL_SCHEMA",
+    "DEFAULT_MAX_CHANNEL_BYTES",
+    "DEFAULT_MAX_MANIFEST_BYTES",
     "MANIFEST_NAME",
     "MANIFEST_SCHEMA",
     "ChannelPointer",
@@ -32,10 +34,12 @@ __all__ = [
     "Manifest",
     "build_manifest",
     "encode_channel",
+    "encode_envelope",
     "encode_manifest",
     "format_time",
     "manifest_digest",
     "parse_channel",
+    "parse_envelope",
     "parse_manifest",
     "parse_time",
     "path_problem",
@@ -458,3 +462,30 @@ def parse_channel(data: bytes, *, max_bytes: int = DEFAULT_MAX_CHANNEL_BYTES) ->
     """
     c = _Checker("channel", ChannelError)
     return _check_channel(_load_canonical(data, c, max_bytes), c)
+
+
+def encode_envelope(payload: bytes, signature: str) -> bytes:
+    """A signed channel file: canonical ``{"payload": <pointer JSON as a string>, "signature": …}``.
+
+    One file carries both, so replacing it is one atomic step (a pointer and a
+    separate ``.sig`` could be seen half-updated).
+    """
+    c = _Checker("channel envelope", ChannelError)
+    return _canonical({"payload": payload.decode("utf-8"), "signature": signature}, c)
+
+
+def parse_envelope(data: bytes, *, max_bytes: int = DEFAULT_MAX_CHANNEL_BYTES) -> tuple[bytes, str]:
+    """The payload bytes and armored signature of a channel file; nothing is verified yet.
+
+    Raises:
+        ChannelError: Oversize, not JSON, duplicate keys, not canonical, or not
+            exactly the two string fields.
+    """
+    c = _Checker("channel envelope", ChannelError)
+    doc = _load_canonical(data, c, max_bytes)
+    c.keys(doc, {"payload", "signature"}, set())
+    if not isinstance(doc["payload"], str):
+        raise c.fail("payload", "must be a string")
+    if not isinstance(doc["signature"], str):
+        raise c.fail("signature", "must be a string")
+    return doc["payload"].encode("utf-8"), doc["signature"]
