@@ -547,3 +547,52 @@ def test_non_zero_member_padding_is_refused() -> None:
     assert manifest_size % 512
     with pytest.raises(BundleError, match=r"padding after member 'manifest\.json' is not zero"):
         b.read_bundle(tar[:pad] + b"\x01" + tar[pad + 1 :])
+
+
+def test_an_auditor_verifies_with_tar_ssh_keygen_and_sha256sum(
+    tmp_path: Path, keypairs: dict[str, KeyPair], ssh_keygen: str
+) -> None:
+    """The command lines of docs/bundles.md, "Verifying without promptship"."""
+    tar, sha256sum = shutil.which("tar"), shutil.which("sha256sum")
+    if tar is None or sha256sum is None:
+        pytest.skip("tar or sha256sum missing")
+    pair = keypairs["production"]
+    bundle = _build()
+    hexdigest = bundle.digest.removeprefix("sha256:")
+    (tmp_path / f"{hexdigest}.tar").write_bytes(bundle.tar)
+    (tmp_path / f"{hexdigest}.tar.sig").write_text(_sign(bundle, pair))
+    (tmp_path / "allowed_signers").write_text(f"production@promptship {pair.public}\n")
+    (tmp_path / "out").mkdir()
+    script = f"""
+set -eu
+tar -xf {hexdigest}.tar -C out
+test "$(sha256sum < out/manifest.json | cut -d' ' -f1)" = {hexdigest}
+{ssh_keygen} -Y verify -f allowed_signers -I production@promptship \\
+    -n promptship-bundle@v1 -s {hexdigest}.tar.sig < out/manifest.json
+"""
+    done = subprocess.run(
+        ["/bin/sh", "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'Good "promptship-bundle@v1" signature for production@promptship' in done.stdout
+    manifest = json.loads((tmp_path / "out/manifest.json").read_bytes())
+    sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in manifest["files"])
+    checked = subprocess.run(
+        [sha256sum, "-c"],
+        input=sums,
+        cwd=tmp_path / "out",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout
+    (tmp_path / "out/index.json").write_bytes(b"{}")
+    tampered = subprocess.run(
+        [sha256sum, "-c"],
+        input=sums,
+        cwd=tmp_path / "out",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tampered.returncode != 0
