@@ -203,11 +203,13 @@ def test_existing_different_content_at_a_digest_is_an_error(
     first = _publish(tmp_path, keypairs, allowed, bundle)
     _publish(tmp_path, keypairs, allowed, bundle)  # identical content again is fine
     path = store.bundle_path(tmp_path, bundle.digest)
-    path.write_bytes(bundle.tar[:-1] + b"\x01")
     before = (tmp_path / "channels/production.json").read_bytes()
-    with pytest.raises(StoreError, match="exists with different content"):
-        _publish(tmp_path, keypairs, allowed, bundle)
-    assert (tmp_path / "channels/production.json").read_bytes() == before
+    for corrupt in (bundle.tar[:-1] + b"\x01", bundle.tar[:512], bundle.tar + bytes(512)):
+        path.write_bytes(corrupt)
+        with pytest.raises(StoreError, match="exists with different content"):
+            _publish(tmp_path, keypairs, allowed, bundle)
+        assert (tmp_path / "channels/production.json").read_bytes() == before
+        assert path.read_bytes() == corrupt
     assert first.pointer.seq == 1
 
 

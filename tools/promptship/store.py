@@ -176,16 +176,13 @@ def _read_capped(path: Path, cap: int, what: str) -> bytes:
 def _write_once(path: Path, data: bytes) -> None:
     """Write an immutable, content-addressed file; the same content again is fine."""
     try:
-        existing = _read_capped(path, len(data), "existing file")
+        size = path.stat().st_size
     except FileNotFoundError:
         _write_atomic(path, data)
         return
-    except StoreError as e:
-        raise StoreError(
-            f"{path} exists with different content",
-            hint="content-addressed files never change; the store is corrupt or was tampered with",
-        ) from e
-    if existing != data:
+    except OSError as e:
+        raise StoreError(f"{path}: cannot read: {e.strerror or e}") from e
+    if size != len(data) or _read_capped(path, len(data), "existing file") != data:
         raise StoreError(
             f"{path} exists with different content",
             hint="content-addressed files never change; the store is corrupt or was tampered with",
