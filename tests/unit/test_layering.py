@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "variants": PURE,
     "owners": PURE,
     "diff": PURE,
+    "diffreport": PURE,
     "gate": PURE,
     "manifest": PURE,
     "redact": PURE,
@@ -31,6 +32,7 @@ LAYERS: dict[str, int] = {
     "signers": PURE,
     "assertions": PURE,
     "templates": PURE,
+    "views": PURE,
     "schemas": ADAPTER,
     "yamlio": ADAPTER,
     "gitsource": ADAPTER,
@@ -45,6 +47,7 @@ LAYERS: dict[str, int] = {
     "release": USECASE,
     "evals": USECASE,
     "history": USECASE,
+    "timeline": USECASE,
     "client": TOP,
     "cli": TOP,
 }
