@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
 
 import pytest
 
 from promptship import signing
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    pem: bytes = field(repr=False)
-    public: str
-    key: signing.SigningKey
+from signkeys import KeyPair, make_keypair
 
 
 @pytest.fixture(scope="session")
 def keypairs() -> dict[str, KeyPair]:
     """One Ed25519 key per environment name (plus an outsider nobody lists)."""
-    out: dict[str, KeyPair] = {}
-    for env in ("production", "staging", "outsider"):
-        pem, public = signing.generate_keypair(f"{env}@promptship")
-        out[env] = KeyPair(pem, public, signing.load_private_key(pem, source=f"{env}.key"))
-    return out
+    return {env: make_keypair(env) for env in ("production", "staging", "outsider")}
 
 
 @pytest.fixture(scope="session")

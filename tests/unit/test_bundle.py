@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KeyPair
 
 from promptship import bundle as b
 from promptship import manifest as m
@@ -29,6 +28,7 @@ from promptship.errors import (
     SignatureKeyNotAllowed,
     SignatureUnknownKey,
 )
+from signkeys import KeyPair
 
 CREATED = datetime(2025, 5, 1, 9, 30, 15, tzinfo=UTC)
 EXPIRES = CREATED + timedelta(days=30)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import KeyPair
 
 from promptship import signing
 from promptship.errors import (
@@ -23,6 +22,7 @@ from promptship.errors import (
     SignatureUnknownKey,
     UsageError,
 )
+from signkeys import KeyPair
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 PROD = "production@promptship"

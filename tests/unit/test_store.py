@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KeyPair
 
 from promptship import bundle as b
 from promptship import manifest as m
@@ -27,6 +26,7 @@ from promptship.errors import (
     SignatureNamespaceMismatch,
     StoreError,
 )
+from signkeys import KeyPair
 
 CREATED = datetime(2025, 5, 1, 9, 30, 15, tzinfo=UTC)
 NOW = datetime(2025, 5, 2, 12, 0, tzinfo=UTC)
