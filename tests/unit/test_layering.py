@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "manifest": PURE,
     "redact": PURE,
     "semver": PURE,
+    "signers": PURE,
     "assertions": PURE,
     "templates": PURE,
     "views": PURE,
