@@ -17,14 +17,19 @@ from typing import Any
 
 import rfc8785
 
-from promptship.errors import ValidationFailed
+from promptship.bundle import Bundle, build_bundle
+from promptship.errors import BundleError, ValidationFailed
+from promptship.gitsource import GitRepo
 from promptship.model import Finding, RegistryFiles, Snapshot
-from promptship.registry import validate
+from promptship.registry import load_files, validate
 from promptship.templates import TemplateEngine
 from promptship.views import resolve, variant_names
 
 __all__ = [
     "BUNDLE_ENV_SCHEMA",
+    "Built",
+    "build_from_git",
+    "check_pin",
     "BUNDLE_PROMPT_SCHEMA",
     "ReleasePlan",
     "bundle_files",
@@ -207,3 +212,60 @@ def _failed(errors: list[Finding]) -> ValidationFailed:
         location=first.location,
         hint="run `promptship validate` and fix them before releasing",
     )
+
+
+@dataclass(frozen=True)
+class Built:
+    """A bundle built from git, with the plan that decided its release fields."""
+
+    bundle: Bundle
+    plan: ReleasePlan
+    prompts: int
+
+
+def build_from_git(repo: GitRepo, env: str, ref: str = "HEAD") -> Built:
+    """Build ``env``'s bundle for the commit ``ref`` (a pinned environment: its release).
+
+    The bytes depend only on the released content, the release number and the
+    environment's expiry policy, so any machine rebuilds the same digest.
+
+    Raises:
+        ValidationFailed: The registry at the source commit has errors.
+        BundleError: A pinned environment's rebuild does not match its pinned digest.
+        GitError: A ref or commit cannot be read.
+    """
+    built = repo.resolve(ref)
+    env_files = load_files(repo.snapshot(built), ())
+    plan = plan_release(
+        env_files,
+        env,
+        built_commit=built,
+        first_parent_count=repo.first_parent_count(built),
+        commit_time=lambda sha: repo.commit_info(sha).time,
+    )
+    files = checked_files(repo.snapshot(plan.source_commit))
+    contents = bundle_files(files, env, plan.number, plan.source_commit)
+    bundle = build_bundle(
+        contents,
+        environment=env,
+        release=plan.number,
+        source_commit=plan.source_commit,
+        created=plan.created,
+        expires=plan.expires,
+    )
+    return Built(bundle, plan, len(files.prompts))
+
+
+def check_pin(built: Built) -> None:
+    """Refuse a pinned environment's bundle whose digest differs from the pin.
+
+    Raises:
+        BundleError: The digests differ.
+    """
+    pinned = built.plan.pinned_digest
+    if pinned is not None and pinned != built.bundle.digest:
+        raise BundleError(
+            f"rebuilt {built.plan.env} release {built.plan.number} is {built.bundle.digest}, "
+            f"but the environment pins {pinned}",
+            hint="the pinned content or policy changed since promotion; promote again",
+        )
