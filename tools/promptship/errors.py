@@ -22,6 +22,7 @@ __all__ = [
     "PromptshipError",
     "ProviderError",
     "SignatureError",
+    "SinkError",
     "StoreError",
     "TemplateError",
     "UsageError",
@@ -115,6 +116,10 @@ class ChannelError(PromptshipError):
 
 class StoreError(PromptshipError):
     """A bundle store cannot be read or written."""
+
+
+class SinkError(PromptshipError):
+    """An event sink cannot be opened, written or closed, or its extra is not installed."""
 
 
 class ProviderError(PromptshipError):
