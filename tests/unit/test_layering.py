@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "store": ADAPTER,
     "providers": ADAPTER,
     "events": ADAPTER,
+    "sinks": ADAPTER,
     "cache": ADAPTER,
     "registry": USECASE,
     "release": USECASE,

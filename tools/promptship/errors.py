@@ -28,6 +28,7 @@ __all__ = [
     "SignatureMalformed",
     "SignatureNamespaceMismatch",
     "SignatureUnknownKey",
+    "SinkError",
     "StoreError",
     "TemplateError",
     "UsageError",
@@ -145,6 +146,10 @@ class ChannelError(PromptshipError):
 
 class StoreError(PromptshipError):
     """A bundle store cannot be read or written."""
+
+
+class SinkError(PromptshipError):
+    """An event sink cannot be opened, written or closed, or its extra is not installed."""
 
 
 class ProviderError(PromptshipError):
