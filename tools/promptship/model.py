@@ -9,18 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from promptship.errors import Location
 
 __all__ = [
+    "DocPath",
+    "YamlDoc",
     "Finding",
     "MemorySnapshot",
+    "PathChange",
+    "RegistryFiles",
     "Severity",
     "Snapshot",
 ]
 
 Severity = Literal["error", "warning"]
+
+DocPath = tuple[str | int, ...]
+"""A position inside a document: keys and list indexes from the root."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +133,87 @@ class MemorySnapshot:
             else:
                 files[path] = data
         return MemorySnapshot(files, self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDoc:
+    """A loaded YAML file: plain values and where each came from.
+
+    Attributes:
+        path: The file's path, as reported in messages.
+        data: Plain values (dict, list, str, int, float, bool, None).
+        values: Line and column (1-based) of every value, by document path.
+        keys: Line and column (1-based) of every mapping key, by the path of its value.
+    """
+
+    path: str
+    data: Any
+    values: dict[DocPath, tuple[int, int]]
+    keys: dict[DocPath, tuple[int, int]]
+
+    def location(self, at: DocPath = ()) -> Location:
+        """The location of the value at ``at``, or of its nearest located ancestor."""
+        probe = at
+        while True:
+            pos = self.values.get(probe)
+            if pos is not None:
+                return Location(self.path, pos[0], pos[1])
+            if not probe:
+                return Location(self.path, 1, 1)
+            probe = probe[:-1]
+
+    def key_location(self, at: DocPath) -> Location:
+        """The location of the key whose value is at ``at`` (falls back to the value)."""
+        pos = self.keys.get(at)
+        if pos is not None:
+            return Location(self.path, pos[0], pos[1])
+        return self.location(at)
+
+
+@dataclass(frozen=True)
+class RegistryFiles:
+    """The registry's documents, loaded and sorted by kind, as found at one point in time.
+
+    Attributes:
+        label: Where they were read from (``working tree``, ``main@1a2b3c4``).
+        prompts: Prompt id (from the path) to its document.
+        fragments: Fragment id (the file stem) to its document.
+        environments: Environment name to ``environments/<env>.yaml``.
+        overlays: ``(environment, prompt id)`` to its per-prompt overlay.
+        suites: Prompt id to its eval suite document.
+        codeowners: The CODEOWNERS text ("" when absent) and its path.
+        findings: Problems met while loading (YAML errors, misplaced files).
+    """
+
+    label: str
+    prompts: Mapping[str, YamlDoc]
+    fragments: Mapping[str, YamlDoc]
+    environments: Mapping[str, YamlDoc]
+    overlays: Mapping[tuple[str, str], YamlDoc]
+    suites: Mapping[str, YamlDoc]
+    codeowners: tuple[str, str]
+    findings: tuple[Finding, ...] = ()
+
+    def fragment_texts(self) -> dict[str, str]:
+        """Fragment id to template text, for fragments whose ``text`` is a string."""
+        out: dict[str, str] = {}
+        for name, doc in self.fragments.items():
+            text = doc.data.get("text") if isinstance(doc.data, dict) else None
+            if isinstance(text, str):
+                out[name] = text
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PathChange:
+    """A file changed between two trees.
+
+    Attributes:
+        status: ``added``, ``deleted``, ``modified`` or ``renamed``.
+        path: The path on the new side (on the old side for ``deleted``).
+        old_path: The old path of a rename.
+    """
+
+    status: Literal["added", "deleted", "modified", "renamed"]
+    path: str
+    old_path: str | None = None

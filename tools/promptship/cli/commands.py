@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from promptship.cli import diff, explain, new, render, timeline, validate
+
+__all__ = ["diff", "explain", "new", "render", "timeline", "validate"]

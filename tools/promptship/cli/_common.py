@@ -1,0 +1,102 @@
+"""Options and reporting shared by the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import click
+
+from promptship.fssource import DirectorySnapshot, find_root
+from promptship.model import Finding, Snapshot
+
+F = TypeVar("F", bound=Callable[..., Any])
+Format = Literal["text", "json", "github"]
+
+
+def root_option(fn: F) -> F:
+    """``--root``: the registry repository (default: found from the current folder)."""
+    return click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Registry repository root (default: the nearest folder above with registry/).",
+    )(fn)
+
+
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+    """``--format``: how to print the result."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Output format: "
+        + ", ".join(choices)
+        + (" (github = workflow annotations on the PR's lines)" if "github" in choices else ""),
+    )
+
+
+def working_tree(root: Path | None) -> Snapshot:
+    """The snapshot of the working tree at ``root`` (or the discovered root)."""
+    return DirectorySnapshot(find_root(root or Path.cwd()))
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def report_findings(findings: Sequence[Finding], fmt: str, summary: str) -> None:
+    """Print findings once, in the chosen format, with a closing summary (text only)."""
+    if fmt == "json":
+        errors = sum(1 for f in findings if f.severity == "error")
+        click.echo(
+            json.dumps(
+                {
+                    "ok": errors == 0,
+                    "errors": errors,
+                    "warnings": len(findings) - errors,
+                    "findings": [f.to_dict() for f in findings],
+                },
+                indent=2,
+            )
+        )
+        return
+    if fmt == "github":
+        for f in findings:
+            props = [f"title={_gh_escape('promptship ' + f.code, True)}"]
+            if f.location:
+                props.insert(0, f"file={_gh_escape(f.location.file, True)}")
+                if f.location.line:
+                    props.insert(1, f"line={f.location.line},col={f.location.col}")
+            text = f.message + (f" ({f.hint})" if f.hint else "")
+            click.echo(f"::{f.severity} {','.join(props)}::{_gh_escape(text)}")
+    else:
+        color = sys.stdout.isatty()
+        for f in findings:
+            where = f"{f.location}: " if f.location else ""
+            sev = (
+                click.style(f.severity, fg="red" if f.severity == "error" else "yellow", bold=True)
+                if color
+                else f.severity
+            )
+            click.echo(f"{where}{sev}[{f.code}]: {f.message}")
+            if f.hint:
+                click.echo(f"    hint: {f.hint}")
+    counts = Counter(f.severity for f in findings)
+    files = len({f.location.file for f in findings if f.location})
+    if findings:
+        click.echo(
+            f"{counts['error']} error(s), {counts['warning']} warning(s) in {files} file(s); {summary}",
+            err=fmt == "github",
+        )
+    else:
+        click.echo(f"ok: {summary}", err=fmt == "github")

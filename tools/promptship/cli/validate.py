@@ -1,0 +1,74 @@
+"""``promptship validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from promptship import registry
+from promptship.cli._app import cli
+from promptship.cli._common import format_option, report_findings, root_option, working_tree
+from promptship.errors import EXIT_FINDINGS, EXIT_OK
+from promptship.gitsource import open_repository
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--ref",
+    default=None,
+    help="Validate this git ref (branch, tag, sha) straight from the object database.",
+)
+@root_option
+@format_option("text", "json", "github")
+def validate(paths: tuple[Path, ...], ref: str | None, root: Path | None, fmt: str) -> int:
+    """Check every prompt, fragment, overlay and environment.
+
+    The whole registry is always checked (an overlay can break a prompt it does
+    not live beside); PATHS only narrows which files' findings are shown.
+
+    \b
+    Checks: JSON Schemas; ids equal paths; unique message ids; templates
+    compile in the sandbox; variables used == inputs declared; includes
+    resolve without cycles; variants, experiments and splits; metadata.owner
+    against CODEOWNERS; every environment's resolved view of every prompt.
+
+    \b
+    Exit status: 0 clean, 1 findings, 2 usage error, 3 internal error.
+
+    Examples:
+      promptship validate
+      promptship validate registry/support --format github
+      promptship validate --ref origin/main
+    """
+    snapshot = working_tree(root)
+    if ref is not None:
+        snapshot = open_repository(root or Path.cwd()).snapshot(ref)
+    files, findings = registry.validate(snapshot)
+    if paths:
+        base = getattr(snapshot, "root", Path.cwd())
+        wanted = [_relative(p, base) for p in paths]
+        findings = [
+            f
+            for f in findings
+            if f.location
+            and any(
+                f.location.file == w or f.location.file.startswith(w.rstrip("/") + "/")
+                for w in wanted
+            )
+        ]
+    summary = (
+        f"{len(files.prompts)} prompts, {len(files.fragments)} fragments, "
+        f"{len(files.environments)} environments, {len(files.overlays)} overlays checked"
+    )
+    report_findings(findings, fmt, summary)
+    return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _relative(path: Path, base: Path) -> str:
+    full = (Path.cwd() / path).resolve()
+    try:
+        return full.relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
