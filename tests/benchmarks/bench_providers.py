@@ -1,6 +1,7 @@
 """Throughput of OpenAICompatibleProvider against a local server that answers after 50 ms.
 
-Run: ``PYTHONPATH=tools python tests/benchmarks/bench_providers.py [--requests 1000]``
+Run with ``python3 scripts/dev.py bench`` or ``pytest -s tests/benchmarks -k providers``.
+Prints figures; asserts nothing about time.
 
 Three figures from the same run, same server, same thread pool:
 - ideal: concurrency / server delay (16 / 0.05 s = 320 req/s);
@@ -12,22 +13,20 @@ Target: the provider reaches >= 85% of ideal.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for chatserver
 
 from chatserver import ChatServer, Reply
 from promptship.providers import ChatRequest, OpenAICompatibleProvider
 
 TARGET = 0.85
+REQUESTS = 1000
+CONCURRENCY = 16
+DELAY_S = 0.05
 
 
 def _run(n: int, concurrency: int, call: Callable[[int], object]) -> tuple[float, float]:
@@ -39,14 +38,8 @@ def _run(n: int, concurrency: int, call: Callable[[int], object]) -> tuple[float
         return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def main() -> int:
-    """Run the benchmark and print the figures; exit 1 below the target."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--delay-ms", type=float, default=50.0)
-    args = parser.parse_args()
-    n, c, delay = args.requests, args.concurrency, args.delay_ms / 1000.0
+def run(n: int = REQUESTS, c: int = CONCURRENCY, delay: float = DELAY_S) -> float:
+    """Run the benchmark, print the figures, return the provider's fraction of ideal."""
     ideal = c / delay
     req = ChatRequest.chat(
         "bench-model",
@@ -83,6 +76,7 @@ def main() -> int:
             f"CPU {cpu / n * 1000:5.3f} ms/request"
         )
 
+    assert served == 2 * (n + c)  # warm-up and measured calls, for both clients
     print(f"{n} requests, concurrency {c}, server delay {delay * 1000:g} ms, served {served}")
     print(f"{'ideal':<9} {ideal:7.1f} req/s  100.0% of ideal")
     print(line("baseline", base_wall, base_cpu))
@@ -90,8 +84,9 @@ def main() -> int:
     ratio = (n / prov_wall) / ideal
     verdict = "meets" if ratio >= TARGET else "MISSES"
     print(f"provider {verdict} the {TARGET:.0%} target ({ratio:.1%})")
-    return 0 if ratio >= TARGET else 1
+    return ratio
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def test_bench_providers() -> None:
+    print()
+    run()

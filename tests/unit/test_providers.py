@@ -30,6 +30,7 @@ from promptship.providers import (
     from_env,
     request_digest,
 )
+from promptship.render import Rendered
 
 KEY = "sk-test-SECRET-0123456789"
 
@@ -115,7 +116,10 @@ def test_request_is_a_frozen_copy() -> None:
         (lambda: ChatRequest.chat("m", [{"role": "user", "content": 3}]), "content"),
         (lambda: ChatRequest.chat("m", ["user: hi"]), "mapping"),  # type: ignore[list-item]
         (lambda: ChatRequest("m", None, "x", {"model": "other"}), "may not set model"),
-        (lambda: ChatRequest("m", None, "x", {"stream": True}), "stream"),
+        (lambda: ChatRequest("m", None, "x", {"prompt": "y"}), "may not set prompt"),
+        (lambda: ChatRequest("m", None, "x", {"response_format": "json"}), "must be a mapping"),
+        (lambda: ChatRequest.from_openai({"model": "m", "messages": "hi"}), "must be a list"),
+        (lambda: ChatRequest.from_openai({"model": "m"}), "exactly one"),
         (lambda: ChatRequest("m", None, "x", {"temperature": math.nan}), "not a JSON number"),
         (lambda: ChatRequest("m", None, "x", {"stop": {"a", "b"}}), "not a JSON value"),
         (lambda: ChatRequest("m", None, "x", {1: 2}), "not a string"),  # type: ignore[dict-item]
@@ -124,6 +128,41 @@ def test_request_is_a_frozen_copy() -> None:
 def test_malformed_requests_are_refused(build, needle: str) -> None:
     with pytest.raises(UsageError, match=needle):
         build()
+
+
+def test_response_format_as_a_parameter_is_json_mode_and_output_schema_wins() -> None:
+    msgs = [{"role": "user", "content": "x"}]
+    json_mode = {"type": "json_object"}
+    via_param = ChatRequest.chat("m", msgs, {"temperature": 0, "response_format": json_mode})
+    explicit = ChatRequest.chat("m", msgs, {"temperature": 0}, json_mode)
+    assert via_param == explicit
+    assert request_digest(via_param) == request_digest(explicit)
+    assert dict(via_param.parameters) == {"temperature": 0}
+    schema_fmt = {"type": "json_schema", "json_schema": {"name": "o", "schema": {}}}
+    both = ChatRequest.chat("m", msgs, {"response_format": json_mode}, schema_fmt)
+    assert both.response_format == schema_fmt
+
+
+def test_from_openai_takes_what_render_produces() -> None:
+    schema = {"type": "object", "properties": {"label": {"type": "string"}}}
+    rendered = Rendered(
+        messages=[{"role": "system", "content": "Classify."}, {"role": "user", "content": "hi"}],
+        text=None,
+        provider="openai",
+        model="gpt-4o-mini",
+        parameters={"temperature": 0, "response_format": {"type": "json_object"}},
+        output_schema=schema,
+    )
+    req = ChatRequest.from_openai(rendered.to_openai())
+    assert req.model == "gpt-4o-mini"
+    assert req.messages == (Message("system", "Classify."), Message("user", "hi"))
+    assert dict(req.parameters) == {"temperature": 0}
+    assert req.response_format is not None
+    assert req.response_format["json_schema"]["schema"] == schema
+    text = Rendered(None, "Summarise: x", "openai", "m", {"max_tokens": 5}).to_openai()
+    assert ChatRequest.from_openai(text) == ChatRequest(
+        "m", None, "Summarise: x", {"max_tokens": 5}
+    )
 
 
 def test_digest_refuses_integers_json_cannot_carry_exactly() -> None:
@@ -166,6 +205,15 @@ def test_sends_the_exact_request_and_parses_the_answer(chat_server: ChatServer) 
     assert resp.cached is False
     assert resp.latency_ms > 0
     assert resp.raw["choices"][0]["message"]["role"] == "assistant"
+
+
+def test_streaming_parameters_are_not_sent(chat_server: ChatServer) -> None:
+    with make(chat_server) as provider:
+        provider.complete(chat(stream=True, stream_options={"include_usage": True}, top_p=0.5))
+    sent = chat_server.requests[0].json
+    assert "stream" not in sent
+    assert "stream_options" not in sent
+    assert sent["top_p"] == 0.5
 
 
 def test_a_text_prompt_is_sent_as_one_user_message(chat_server: ChatServer) -> None:
@@ -369,6 +417,8 @@ def test_connection_refused_is_retried_then_reported() -> None:
         (Reply(json=[1, 2, 3]), "no choices"),
         (Reply(body=b"[" * 100_000), "not valid JSON"),
         (Reply(body=b'{"choices": NaN}'), "not valid JSON"),
+        (Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}), "unreadable"),
+        (Reply(status=307, headers={"Location": "https://other.example/v1"}), "HTTP 307"),
     ],
 )
 def test_unusable_answers_name_the_endpoint_and_are_not_retried(
@@ -420,7 +470,8 @@ def test_the_api_key_never_leaks(chat_server: ChatServer, caplog: pytest.LogCapt
     texts += [str(e) for e in errors] + [repr(e) for e in errors] + [caplog.text]
     texts += [str(e.__cause__) for e in errors]
     assert "Incorrect API key provided: ***" in str(errors[0])
-    assert "retrying" in caplog.text  # the logs were captured, and still hold no key
+    assert "retrying" in caplog.text  # our logs and httpx's were captured, and hold no key
+    assert "HTTP Request: POST" in caplog.text
     for text in texts:
         assert KEY not in text
         assert "SECRET" not in text

@@ -171,8 +171,11 @@ class OpenAICompatibleProvider:
             ProviderError: The endpoint refused the request, kept failing after
                 every retry, or answered something that is not a chat completion.
         """
-        body: dict[str, Any] = {"model": req.model, "messages": req.chat_messages()}
-        body.update(req.parameters)
+        body: dict[str, Any] = dict(req.parameters)
+        body.pop("stream", None)  # evals read whole answers; a prompt's streaming is the app's
+        body.pop("stream_options", None)
+        body["model"] = req.model
+        body["messages"] = req.chat_messages()
         if req.response_format is not None:
             body["response_format"] = dict(req.response_format)
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -244,6 +247,12 @@ class OpenAICompatibleProvider:
                 )
                 error.__cause__ = e
                 return error
+            except httpx.HTTPError as e:  # e.g. a body that does not decode: not transient
+                raise ProviderError(
+                    f"{self._label}: unreadable answer ({type(e).__name__}: "
+                    f"{self._redact(str(e))[:_MAX_ERROR_CHARS]})",
+                    hint="check base_url points at an OpenAI-compatible API",
+                ) from e
 
     def _http_error(self, reply: _Reply) -> ProviderError:
         detail = self._redact(_error_detail(reply.content))
@@ -253,6 +262,9 @@ class OpenAICompatibleProvider:
             404: "check base_url (usually ending in /v1) and the model name",
             429: "rate limited: lower max_concurrency or retry later",
         }.get(reply.status)
+        if hint is None and 300 <= reply.status < 400:
+            where = reply.headers.get("location", "elsewhere")
+            hint = f"the endpoint redirects to {self._redact(where)[:200]}; use that as base_url"
         if hint is None:
             hint = (
                 "the endpoint is failing; retry later"

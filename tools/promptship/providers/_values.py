@@ -23,8 +23,8 @@ __all__ = [
     "request_digest",
 ]
 
-RESERVED_PARAMETERS = frozenset({"model", "messages", "prompt", "response_format", "stream"})
-"""Body fields a request sets itself; ``parameters`` may not override them."""
+RESERVED_PARAMETERS = frozenset({"model", "messages", "prompt"})
+"""Body fields a request sets itself; ``parameters`` may not override them (as in the prompt schema)."""
 
 
 def plain_json(value: Any, where: str = "value") -> Any:
@@ -132,14 +132,16 @@ class ChatRequest:
         if clash:
             raise UsageError(
                 f"parameters may not set {', '.join(clash)}",
-                hint="the model and messages come from the prompt; streaming is not supported",
+                hint="the model and the messages or prompt come from the prompt itself",
             )
-        object.__setattr__(self, "parameters", MappingProxyType(params))
+        # JSON mode may be asked for as a parameter; an explicit format (output.schema) wins.
+        fmt = params.pop("response_format", None)
         if self.response_format is not None:
             fmt = plain_json(self.response_format, "response_format")
-            if not isinstance(fmt, dict):
-                raise UsageError("response_format must be a mapping")
-            object.__setattr__(self, "response_format", MappingProxyType(fmt))
+        if fmt is not None and not isinstance(fmt, dict):
+            raise UsageError("response_format must be a mapping")
+        object.__setattr__(self, "parameters", MappingProxyType(params))
+        object.__setattr__(self, "response_format", None if fmt is None else MappingProxyType(fmt))
 
     def chat_messages(self) -> list[dict[str, str]]:
         """The messages in the wire shape; a text prompt becomes one user message."""
@@ -156,6 +158,33 @@ class ChatRequest:
             "parameters": plain_json(self.parameters),
             "response_format": plain_json(self.response_format),
         }
+
+    @classmethod
+    def from_openai(cls, body: Mapping[str, Any]) -> ChatRequest:
+        """Build from an OpenAI request body, such as ``render.Rendered.to_openai()`` returns.
+
+        ``model``, ``messages`` or ``prompt`` and ``response_format`` are taken
+        out; every other field is a parameter.
+
+        Raises:
+            UsageError: The body is not a chat or completion request.
+        """
+        if not isinstance(body, Mapping):
+            raise UsageError("a request body must be a mapping")
+        rest = {k: v for k, v in body.items() if k not in RESERVED_PARAMETERS}
+        fmt = rest.pop("response_format", None)
+        messages = body.get("messages")
+        if messages is not None and (
+            isinstance(messages, str | bytes) or not isinstance(messages, Sequence)
+        ):
+            raise UsageError("request messages must be a list")
+        return cls(
+            body.get("model"),  # type: ignore[arg-type]
+            None if messages is None else tuple(Message.from_dict(m) for m in messages),
+            body.get("prompt"),
+            rest,
+            fmt,
+        )
 
     @classmethod
     def chat(
