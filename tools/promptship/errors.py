@@ -16,6 +16,7 @@ __all__ = [
     "EXIT_USAGE",
     "BundleError",
     "ChannelError",
+    "EvalError",
     "GitError",
     "InputError",
     "KeyFileError",
@@ -154,3 +155,7 @@ class SinkError(PromptshipError):
 
 class ProviderError(PromptshipError):
     """A model provider failed or answered something unusable."""
+
+
+class EvalError(PromptshipError):
+    """An eval suite or assertion cannot be run as written (unknown type, bad option)."""
