@@ -10,21 +10,26 @@ the same commit gives the same bytes on any machine.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import rfc8785
 
-from promptship.errors import ValidationFailed
+from promptship.bundle import Bundle, build_bundle
+from promptship.errors import BundleError, ValidationFailed
+from promptship.gitsource import GitRepo
 from promptship.model import Finding, RegistryFiles, Snapshot
-from promptship.registry import validate
+from promptship.registry import load_files, validate
 from promptship.templates import TemplateEngine
 from promptship.views import resolve, variant_names
 
 __all__ = [
     "BUNDLE_ENV_SCHEMA",
+    "Built",
+    "build_from_git",
+    "check_pin",
     "BUNDLE_PROMPT_SCHEMA",
     "ReleasePlan",
     "bundle_files",
@@ -131,9 +136,10 @@ class ReleasePlan:
         env: The environment.
         number: The release number (staging: first-parent commits of the built
             commit; a pinned environment: its ``release.number``).
-        built_commit: The commit the build was asked for (its time is ``created``).
+        built_commit: The commit the build was asked for.
         source_commit: The commit whose content is released (the pin, if any).
-        created: The built commit's time: every tar member's mtime.
+        created: The source commit's time: every tar member's mtime, so the
+            bundle depends on nothing but the source commit and the release number.
         expires: ``created`` plus the policy's ``bundle_expiry_days``.
         pinned_digest: The digest the pin promises, when pinned (the build must match it).
     """
@@ -152,10 +158,17 @@ def plan_release(
     env: str,
     *,
     built_commit: str,
-    commit_time: datetime,
     first_parent_count: int,
+    commit_time: Callable[[str], datetime],
 ) -> ReleasePlan:
     """Decide release number, source commit and validity from the environment file.
+
+    Args:
+        env_files: The registry at the built commit (its environment files matter).
+        env: The environment to release.
+        built_commit: The commit being built.
+        first_parent_count: Its first-parent commit count (the staging release number).
+        commit_time: Gives a commit's time.
 
     Raises:
         ValidationFailed: When the environment does not exist.
@@ -168,15 +181,14 @@ def plan_release(
     days = int(data.get("policy", {}).get("bundle_expiry_days", 30))
     release = data.get("release")
     if isinstance(release, dict):
-        number, source, pinned = (
-            int(release["number"]),
-            str(release["source_commit"]),
-            str(release["bundle_digest"]),
-        )
+        number = int(release["number"])
+        source = str(release["source_commit"])
+        pinned: str | None = str(release["bundle_digest"])
     else:
         number, source, pinned = first_parent_count, built_commit, None
+    created = commit_time(source)
     return ReleasePlan(
-        env, number, built_commit, source, commit_time, commit_time + timedelta(days=days), pinned
+        env, number, built_commit, source, created, created + timedelta(days=days), pinned
     )
 
 
@@ -200,3 +212,60 @@ def _failed(errors: list[Finding]) -> ValidationFailed:
         location=first.location,
         hint="run `promptship validate` and fix them before releasing",
     )
+
+
+@dataclass(frozen=True)
+class Built:
+    """A bundle built from git, with the plan that decided its release fields."""
+
+    bundle: Bundle
+    plan: ReleasePlan
+    prompts: int
+
+
+def build_from_git(repo: GitRepo, env: str, ref: str = "HEAD") -> Built:
+    """Build ``env``'s bundle for the commit ``ref`` (a pinned environment: its release).
+
+    The bytes depend only on the released content, the release number and the
+    environment's expiry policy, so any machine rebuilds the same digest.
+
+    Raises:
+        ValidationFailed: The registry at the source commit has errors.
+        BundleError: A pinned environment's rebuild does not match its pinned digest.
+        GitError: A ref or commit cannot be read.
+    """
+    built = repo.resolve(ref)
+    env_files = load_files(repo.snapshot(built), ())
+    plan = plan_release(
+        env_files,
+        env,
+        built_commit=built,
+        first_parent_count=repo.first_parent_count(built),
+        commit_time=lambda sha: repo.commit_info(sha).time,
+    )
+    files = checked_files(repo.snapshot(plan.source_commit))
+    contents = bundle_files(files, env, plan.number, plan.source_commit)
+    bundle = build_bundle(
+        contents,
+        environment=env,
+        release=plan.number,
+        source_commit=plan.source_commit,
+        created=plan.created,
+        expires=plan.expires,
+    )
+    return Built(bundle, plan, len(files.prompts))
+
+
+def check_pin(built: Built) -> None:
+    """Refuse a pinned environment's bundle whose digest differs from the pin.
+
+    Raises:
+        BundleError: The digests differ.
+    """
+    pinned = built.plan.pinned_digest
+    if pinned is not None and pinned != built.bundle.digest:
+        raise BundleError(
+            f"rebuilt {built.plan.env} release {built.plan.number} is {built.bundle.digest}, "
+            f"but the environment pins {pinned}",
+            hint="the pinned content or policy changed since promotion; promote again",
+        )

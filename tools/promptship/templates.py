@@ -80,9 +80,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise jinja2.exceptions.SecurityError("exponent too large in template")
             return left**right
         for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                if len(seq) * count > MAX_PRODUCT:
-                    raise jinja2.exceptions.SecurityError("repetition too large in template")
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(count, int)
+                and len(seq) * count > MAX_PRODUCT
+            ):
+                raise jinja2.exceptions.SecurityError("repetition too large in template")
         return left * right
 
 
