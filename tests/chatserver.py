@@ -127,6 +127,20 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def do_GET(self) -> None:
+        """Recorded (tests assert nothing fetched), answered 404."""
+        url = urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        rec = Recorded("GET", url.path, url.query, headers, b"", self.client_address[1])
+        with self.server.owner._lock:
+            self.server.owner.requests.append(rec)
+        payload = b'{"error": {"message": "not found"}}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)

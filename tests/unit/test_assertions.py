@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatserver import ChatServer
 from promptship.assertions import (
@@ -375,3 +377,31 @@ def test_a_compiled_assertion_is_reusable_and_plain_data() -> None:
         "message": "contains 'ok'",
         "score": None,
     }
+
+
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=12), st.integers(min_value=-(10**8), max_value=10**8)),
+        max_size=12,
+    )
+)
+def test_json_path_round_trips_any_key(steps: list[str | int]) -> None:
+    def fmt(step: str | int) -> str:
+        if isinstance(step, int):
+            return f"[{step}]"
+        return "['" + step.replace("\\", "\\\\").replace("'", "\\'") + "']"
+
+    assert parse_json_path("$" + "".join(fmt(s) for s in steps)) == tuple(steps)
+
+
+@given(st.text(max_size=40))
+def test_json_path_parser_never_crashes(path: str) -> None:
+    try:
+        steps = parse_json_path("$" + path)
+    except EvalError as e:
+        message = str(e)
+        steps = ()
+    else:
+        message = "json-path"
+    assert "json-path" in message
+    assert all(isinstance(step, str | int) for step in steps)

@@ -117,6 +117,8 @@ class ChatRequest:
                 hint="a prompt file has either `messages` or `text`",
             )
         if self.messages is not None:
+            if not isinstance(self.messages, tuple | list):
+                raise UsageError("messages must be a list of {role, content} messages")
             msgs = tuple(
                 m if isinstance(m, Message) else Message.from_dict(m) for m in self.messages
             )
