@@ -73,7 +73,7 @@ def _pct(samples: list[float], q: float) -> float:
 
 def _row(name: str, samples: list[float]) -> None:
     print(
-        f"  {name:<42} p50 {_pct(samples, 0.5) / 1000:7.2f} µs   "
+        f"  {name:<46} p50 {_pct(samples, 0.5) / 1000:7.2f} µs   "
         f"p99 {_pct(samples, 0.99) / 1000:7.2f} µs   max {max(samples) / 1000:8.1f} µs"
     )
 
@@ -110,7 +110,10 @@ def run() -> None:
         )
         sink = JsonlSink(Path(tmp) / "full.jsonl", max_queue=1)
         sink.emit(events[0])
-        _row("JsonlSink.emit when the queue is full (drop)", _per_call(lambda: sink.emit(events[1]), n))
+        _row(
+            "JsonlSink.emit when the queue is full (drop)",
+            _per_call(lambda: sink.emit(events[1]), n),
+        )
         sink.close()
 
     print("variant assignment:")
@@ -119,25 +122,39 @@ def run() -> None:
     units = [f"user-{i}" for i in range(1000)]
     m = 200_000
     it2 = iter(units * (m // 1000))
-    print(f"  assign(experiment, unit, split)      {_mean_ns(lambda: assign('triage-tone', next(it2), split), m):7.0f} ns/call")
+    print(
+        f"  assign(experiment, unit, split)      {_mean_ns(lambda: assign('triage-tone', next(it2), split), m):7.0f} ns/call"
+    )
     it2 = iter(units * (m // 1000))
-    print(f"  Splitter.assign(unit) (precompiled)  {_mean_ns(lambda: splitter.assign(next(it2)), m):7.0f} ns/call")
+    print(
+        f"  Splitter.assign(unit) (precompiled)  {_mean_ns(lambda: splitter.assign(next(it2)), m):7.0f} ns/call"
+    )
     it2 = iter(units * (m // 1000))
-    print(f"  bucket(experiment, unit)             {_mean_ns(lambda: bucket('triage-tone', next(it2)), m):7.0f} ns/call")
+    print(
+        f"  bucket(experiment, unit)             {_mean_ns(lambda: bucket('triage-tone', next(it2)), m):7.0f} ns/call"
+    )
 
     print("redaction (runs on the writer thread for JsonlSink):")
     sensitive = frozenset({"customer_name"})
-    print(f"  redact_inputs, typical 3-input dict  {_mean_ns(lambda: redact_inputs(INPUTS, sensitive), 20_000) / 1000:7.2f} µs/call")
+    print(
+        f"  redact_inputs, typical 3-input dict  {_mean_ns(lambda: redact_inputs(INPUTS, sensitive), 20_000) / 1000:7.2f} µs/call"
+    )
     secrets = {
         "ticket_text": "card 4111 1111 1111 1111, mail ada@example.com, call +44 20 7946 0958",
         "api": "Bearer sk-abcdefghijklmnopqrstuvwxyz0123",
         "n": 3,
     }
-    print(f"  redact_inputs, 3 inputs full of PII  {_mean_ns(lambda: redact_inputs(secrets, sensitive), 20_000) / 1000:7.2f} µs/call")
+    print(
+        f"  redact_inputs, 3 inputs full of PII  {_mean_ns(lambda: redact_inputs(secrets, sensitive), 20_000) / 1000:7.2f} µs/call"
+    )
     big = {"doc": "lorem ipsum dolor sit amet 12345 " * 200}
-    print(f"  redact_inputs, one 6.6 kB string     {_mean_ns(lambda: redact_inputs(big, sensitive), 2_000) / 1000:7.2f} µs/call")
+    print(
+        f"  redact_inputs, one 6.6 kB string     {_mean_ns(lambda: redact_inputs(big, sensitive), 2_000) / 1000:7.2f} µs/call"
+    )
     it = iter(events)
-    print(f"  RenderEvent.to_dict (redact + format) {_mean_ns(lambda: next(it).to_dict(), 20_000) / 1000:6.2f} µs/call")
+    print(
+        f"  RenderEvent.to_dict (redact + format) {_mean_ns(lambda: next(it).to_dict(), 20_000) / 1000:6.2f} µs/call"
+    )
 
 
 def test_events_benchmark() -> None:
