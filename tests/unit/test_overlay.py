@@ -49,7 +49,14 @@ def test_plain_lists_replace_whole() -> None:
 def test_messages_merge_by_id_and_append() -> None:
     out, problems = apply(
         start(PROMPT),
-        lay({"messages": [{"id": "user", "content": "U2"}, {"id": "extra", "role": "user", "content": "E"}]}),
+        lay(
+            {
+                "messages": [
+                    {"id": "user", "content": "U2"},
+                    {"id": "extra", "role": "user", "content": "E"},
+                ]
+            }
+        ),
     )
     assert problems == []
     assert [m["id"] for m in out.data["messages"]] == ["system", "user", "extra"]
@@ -63,7 +70,12 @@ def test_messages_merge_by_id_and_append() -> None:
 def test_delete_key_and_message_reindexes_origins() -> None:
     out, problems = apply(
         start(PROMPT),
-        lay({"model": {"parameters": {"seed": dict(DELETE)}}, "messages": [{"id": "system", "$patch": "delete"}]}),
+        lay(
+            {
+                "model": {"parameters": {"seed": dict(DELETE)}},
+                "messages": [{"id": "system", "$patch": "delete"}],
+            }
+        ),
     )
     assert problems == []
     assert "seed" not in out.data["model"]["parameters"]
@@ -103,7 +115,10 @@ def test_inputs_are_not_mutated() -> None:
     apply(before, lay({"messages": [{"id": "system", "$patch": "delete"}], "tags": ["z"]}))
     assert repr(before.data) == snapshot
     assert repr(PROMPT["messages"]) == repr(
-        [{"id": "system", "role": "system", "content": "S"}, {"id": "user", "role": "user", "content": "U"}]
+        [
+            {"id": "system", "role": "system", "content": "S"},
+            {"id": "user", "role": "user", "content": "U"},
+        ]
     )
 
 

@@ -5,7 +5,12 @@ import pytest
 from promptship.errors import TemplateError
 from promptship.templates import TemplateEngine
 
-FRAGMENTS = {"tone": "Be kind to {{ name }}.", "outer": "{% include 'tone' %} Also {{ extra }}.", "loop_a": "{% include 'loop_b' %}", "loop_b": "{% include 'loop_a' %}"}
+FRAGMENTS = {
+    "tone": "Be kind to {{ name }}.",
+    "outer": "{% include 'tone' %} Also {{ extra }}.",
+    "loop_a": "{% include 'loop_b' %}",
+    "loop_b": "{% include 'loop_a' %}",
+}
 
 
 def engine() -> TemplateEngine:
@@ -52,7 +57,11 @@ def test_strict_undefined_and_fast_path_agree() -> None:
     e = engine()
     fast = e.compile("Hello {{ name }}, you are {{ age }}.")
     slow = e.compile("Hello {{ name | string }}, you are {{ age }}.")
-    for inputs in ({"name": "Ada", "age": 36}, {"name": None, "age": 1.5}, {"name": True, "age": [1]}):
+    for inputs in (
+        {"name": "Ada", "age": 36},
+        {"name": None, "age": 1.5},
+        {"name": True, "age": [1]},
+    ):
         assert fast(inputs) == slow(inputs)
     for render in (fast, slow):
         with pytest.raises(TemplateError, match="undefined"):
@@ -62,3 +71,16 @@ def test_strict_undefined_and_fast_path_agree() -> None:
 def test_includes_render_with_context() -> None:
     render = engine().compile("{% include 'outer' %}")
     assert render({"name": "Bo", "extra": "thanks"}) == "Be kind to Bo. Also thanks."
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ 'a' * 10**10 }}", "{{ [0] * 2000000 }}", "{{ 2 ** 100000 }}", "{{ 10**7 * 'ab' }}"],
+)
+def test_unbounded_repetition_is_refused_at_render(source: str) -> None:
+    with pytest.raises(TemplateError, match="too large"):
+        engine().compile(source)({})
+
+
+def test_bounded_arithmetic_still_works() -> None:
+    assert engine().compile("{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 6 * 7 }}")({}) == "ababab 1024 42"

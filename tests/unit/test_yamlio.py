@@ -8,9 +8,20 @@ from promptship import yamlio
 from promptship.errors import YamlError
 
 
+@pytest.fixture(params=["c", "pure"], autouse=True)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every test runs with libyaml's parser and with the pure-Python one."""
+    global ENGINE
+    ENGINE = request.param
+    return ENGINE
+
+
+ENGINE = "c"
+
+
 def load(text: str | bytes, **kw):  # type: ignore[no-untyped-def]
     data = text.encode() if isinstance(text, str) else text
-    return yamlio.load(data, "f.yaml", **kw)
+    return yamlio.load(data, "f.yaml", engine=ENGINE, **kw)
 
 
 def test_values_and_positions() -> None:
@@ -70,7 +81,9 @@ def test_billion_laughs_is_refused_at_the_first_alias() -> None:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, 10):
         prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
-        lines.append(f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
+        lines.append(
+            f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]"
+        )
     with pytest.raises(YamlError, match="anchor"):
         load("\n".join(lines))
 

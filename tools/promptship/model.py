@@ -18,6 +18,8 @@ __all__ = [
     "YamlDoc",
     "Finding",
     "MemorySnapshot",
+    "PathChange",
+    "RegistryFiles",
     "Severity",
     "Snapshot",
 ]
@@ -200,3 +202,18 @@ class RegistryFiles:
             if isinstance(text, str):
                 out[name] = text
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class PathChange:
+    """A file changed between two trees.
+
+    Attributes:
+        status: ``added``, ``deleted``, ``modified`` or ``renamed``.
+        path: The path on the new side (on the old side for ``deleted``).
+        old_path: The old path of a rename.
+    """
+
+    status: Literal["added", "deleted", "modified", "renamed"]
+    path: str
+    old_path: str | None = None

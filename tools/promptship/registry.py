@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 
 from promptship import schemas, yamlio
 from promptship.errors import Location, UsageError, ValidationFailed, YamlError
@@ -68,8 +69,23 @@ def _misplaced(path: str) -> Finding:
     return Finding("layout", f"unexpected file {path}", Location(path), hint=hint)
 
 
-def load_files(snapshot: Snapshot) -> RegistryFiles:
-    """Read and parse every registry file of a snapshot; problems become findings."""
+def _wanted(kind: Kind, prompt_ids: Collection[str]) -> bool:
+    what, key = kind
+    if what in {"prompt", "suite"}:
+        return key in prompt_ids
+    if what == "overlay" and isinstance(key, tuple):
+        return key[1] in prompt_ids
+    return True
+
+
+def load_files(snapshot: Snapshot, prompt_ids: Collection[str] | None = None) -> RegistryFiles:
+    """Read and parse the registry files of a snapshot; problems become findings.
+
+    Args:
+        snapshot: Where to read.
+        prompt_ids: Load only these prompts (and their overlays and suites);
+            fragments, environments and CODEOWNERS are always loaded.
+    """
     prompts: dict[str, YamlDoc] = {}
     fragments: dict[str, YamlDoc] = {}
     environments: dict[str, YamlDoc] = {}
@@ -85,6 +101,8 @@ def load_files(snapshot: Snapshot) -> RegistryFiles:
         kind = classify(path)
         if kind is None:
             findings.append(_misplaced(path))
+            continue
+        if prompt_ids is not None and not _wanted(kind, prompt_ids):
             continue
         try:
             doc = yamlio.load(snapshot.read(path), path)
@@ -135,7 +153,8 @@ def validate(snapshot: Snapshot) -> tuple[RegistryFiles, list[Finding]]:
     """Load a snapshot's registry and run every check on it."""
     files = load_files(snapshot)
     validators = {
-        name: schemas.validator(name) for name in ("prompt", "overlay", "fragment", "environment")
+        name: schemas.fast_validator(name)
+        for name in ("prompt", "overlay", "fragment", "environment")
     }
     return files, validate_registry(files, validators)
 

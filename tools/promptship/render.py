@@ -31,6 +31,8 @@ class Rendered:
         model: The model name.
         parameters: Sampling parameters (temperature, max_tokens, …).
         output_schema: JSON Schema of the structured output, when declared.
+        output_format: ``json`` or ``text``, when declared (``json`` without a schema
+            asks for a JSON object).
     """
 
     messages: list[dict[str, str]] | None
@@ -39,10 +41,12 @@ class Rendered:
     model: str
     parameters: dict[str, Any]
     output_schema: dict[str, Any] | None = None
+    output_format: str | None = None
 
     def to_openai(self) -> dict[str, Any]:
         """The request body of an OpenAI-compatible chat (or completions) call."""
         body: dict[str, Any] = {"model": self.model, **self.parameters}
+        body["model"] = self.model  # a parameter never overrides the prompt's model
         if self.messages is not None:
             body["messages"] = self.messages
         else:
@@ -52,6 +56,8 @@ class Rendered:
                 "type": "json_schema",
                 "json_schema": {"name": "output", "schema": self.output_schema, "strict": True},
             }
+        elif self.output_format == "json":
+            body["response_format"] = {"type": "json_object"}
         return body
 
 
@@ -137,7 +143,7 @@ class CompiledPrompt:
         if self._renderers is None:
             self._renderers = self._compile()
         model = self.view["model"]
-        output = self.view.get("output", {}).get("schema")
+        output = self.view.get("output", {})
         renderers = self._renderers
         if isinstance(renderers, list):
             messages = [{"role": role, "content": fn(inputs)} for role, fn in renderers]
@@ -150,5 +156,6 @@ class CompiledPrompt:
             model["provider"],
             model["name"],
             dict(model.get("parameters", {})),
-            output,
+            output.get("schema"),
+            output.get("format"),
         )

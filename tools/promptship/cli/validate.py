@@ -10,13 +10,19 @@ from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
 from promptship.errors import EXIT_FINDINGS, EXIT_OK
+from promptship.gitsource import open_repository
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--ref",
+    default=None,
+    help="Validate this git ref (branch, tag, sha) straight from the object database.",
+)
 @root_option
 @format_option("text", "json", "github")
-def validate(paths: tuple[Path, ...], root: Path | None, fmt: str) -> int:
+def validate(paths: tuple[Path, ...], ref: str | None, root: Path | None, fmt: str) -> int:
     """Check every prompt, fragment, overlay and environment.
 
     The whole registry is always checked (an overlay can break a prompt it does
@@ -34,8 +40,11 @@ def validate(paths: tuple[Path, ...], root: Path | None, fmt: str) -> int:
     Examples:
       promptship validate
       promptship validate registry/support --format github
+      promptship validate --ref origin/main
     """
     snapshot = working_tree(root)
+    if ref is not None:
+        snapshot = open_repository(root or Path.cwd()).snapshot(ref)
     files, findings = registry.validate(snapshot)
     if paths:
         base = getattr(snapshot, "root", Path.cwd())

@@ -1,0 +1,75 @@
+"""Validate benchmark: cold `promptship validate` on synthetic registries vs the ruamel parse floor.
+
+Run: python3 scripts/dev.py bench -k validate
+Prints seconds and peak RSS for 1,000 and 10,000 prompts. Target (issue 2):
+10,000 prompts in under 10 s on 2 cores, within 2x of the parse floor.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.benchmarks.synth import generate
+
+FLOOR = r"""
+import resource, sys, time
+from pathlib import Path
+from ruamel.yaml import YAML
+root = Path(sys.argv[1])
+paths = sorted(p for d in ("registry", "environments") for p in (root / d).rglob("*.yaml"))
+t = time.perf_counter()
+for p in paths:
+    YAML(typ="safe").load(p.read_bytes())  # ruamel's fastest loader (libyaml when installed)
+c_floor = time.perf_counter() - t
+t = time.perf_counter()
+for p in paths[: len(paths) // 10]:
+    YAML(typ="safe", pure=True).load(p.read_bytes())
+pure_floor = (time.perf_counter() - t) * 10
+print(c_floor, pure_floor, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _timed(cmd: list[str]) -> tuple[float, float, str]:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(after, before) / 1024, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("n", [1_000, 10_000])
+def test_validate_scaling(tmp_path: Path, n: int) -> None:
+    generate(tmp_path, n)
+    floor_out = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    floor_s, pure_s, floor_rss = (float(x) for x in floor_out)
+    # A fresh process each time: cold imports, cold caches, like CI.
+    elapsed, rss, out = _timed(
+        [
+            sys.executable,
+            "-m",
+            "promptship",
+            "validate",
+            "--root",
+            str(tmp_path),
+            "--format",
+            "json",
+        ]
+    )
+    result = json.loads(out[: out.rindex("}") + 1])
+    print(
+        f"\nvalidate {n:>6} prompts: {elapsed:6.2f} s (process, cold), peak RSS ~{rss:6.0f} MB | "
+        f"ruamel.yaml load floor: {floor_s:6.2f} s (libyaml), {pure_s:6.2f} s (pure, est.), "
+        f"RSS {floor_rss:5.0f} MB | ratio to floor {elapsed / floor_s:4.2f}x | findings {result['errors']}"
+    )
+    assert result["errors"] == 0, result["findings"][:3]

@@ -1,0 +1,106 @@
+"""``promptship diff`` and ``promptship check-versions``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from promptship import diffreport, history
+from promptship.cli._app import cli
+from promptship.cli._common import format_option, report_findings, root_option
+from promptship.errors import EXIT_FINDINGS, EXIT_OK
+from promptship.gitsource import open_repository
+from promptship.model import PathChange
+
+
+def _sides(
+    root: Path | None, base: str | None, head: str | None
+) -> tuple[history.Side, history.Side, list[PathChange]]:
+    repo = open_repository(root or Path.cwd())
+    return history.git_sides(repo, base, head)
+
+
+@cli.command()
+@click.argument("base", required=False)
+@click.argument("head", required=False)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report to this file.",
+)
+@root_option
+@format_option("text", "markdown", "json")
+def diff(
+    base: str | None, head: str | None, output: Path | None, root: Path | None, fmt: str
+) -> int:
+    """What changes in each environment between two refs, after overlays.
+
+    BASE defaults to the merge base of the default branch and HEAD; HEAD
+    defaults to the working tree (staged, unstaged and untracked files). Both
+    refs are read straight from git's object database: nothing is checked out.
+
+    Every prompt's resolved view (defaults, overlays, fragments, variants) is
+    compared in every environment; formatting, comments, quoting and key order
+    are not changes. Each change is breaking, behavioural or metadata, which
+    decides the version bump it needs (see `promptship check-versions`).
+
+    \b
+    Examples:
+      promptship diff                         # my branch's work against main
+      promptship diff main HEAD --format markdown -o comment.md   # the PR comment
+      promptship diff v1.4 v1.5 --format json
+    """
+    before, after, changes = _sides(root, base, head)
+    diffs = history.semantic_diff(before, after, changes)
+    base_label, head_label = before.snapshot.label, after.snapshot.label
+    if fmt == "json":
+        text = (
+            json.dumps(
+                diffreport.to_json(diffs, base_label, head_label), indent=2, ensure_ascii=False
+            )
+            + "\n"
+        )
+    elif fmt == "markdown":
+        text = diffreport.to_markdown(diffs, base_label, head_label)
+    else:
+        text = diffreport.to_text(
+            diffs, base_label, head_label, color=sys.stdout.isatty() and output is None
+        )
+    if output is not None:
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    click.echo(text, nl=False)
+    return EXIT_OK
+
+
+@cli.command("check-versions")
+@click.argument("base", required=False)
+@click.argument("head", required=False)
+@root_option
+@format_option("text", "json", "github")
+def check_versions(base: str | None, head: str | None, root: Path | None, fmt: str) -> int:
+    """Check that every changed prompt's version rises as far as its changes need.
+
+    \b
+    Rules (the prompt file's own view; environment overlays are gated by review):
+      breaking (required input added, input removed/narrowed, output changed) -> major
+      behavioural (text, messages, fragments, model, variants)                 -> minor
+      behavioural, sampling parameters only (model.parameters.*)               -> patch
+      metadata (description, owner, tags, status)                              -> none
+    Versions never go down, and a version is never reused for other content.
+    Before 1.0.0 a breaking change needs only a minor bump.
+
+    \b
+    Examples:
+      promptship check-versions               # merge base of main .. working tree
+      promptship check-versions origin/main HEAD --format github
+    """
+    before, after, changes = _sides(root, base, head)
+    diffs, findings = history.check_versions(before, after, changes)
+    report_findings(findings, fmt, f"{len(diffs)} changed prompt(s) checked")
+    return EXIT_FINDINGS if findings else EXIT_OK

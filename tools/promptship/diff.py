@@ -1,0 +1,309 @@
+"""Semantic diff of resolved prompts and the version bump it needs (DESIGN §4), pure.
+
+Input: for each prompt and environment, the *resolved* view on each side (the
+use case builds them from two git refs). Messages are compared by id, so a
+reordered file or a moved comment is no change; formatting, comments, quoting
+and key order never reach this module. Each change is classified:
+
+* **breaking**: a required input added, an input removed or narrowed, the
+  output schema changed, the prompt removed;
+* **behavioural**: text, messages, fragments, model, parameters, variants, experiments;
+* **metadata**: owner, tags, description, status, use case.
+
+The classification decides the smallest version bump (``semver`` below).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from deepdiff import DeepDiff
+
+__all__ = [
+    "BUMP_FOR",
+    "Bump",
+    "Change",
+    "ChangeClass",
+    "EnvDiff",
+    "PromptDiff",
+    "Status",
+    "compare_views",
+    "comparable",
+    "max_class",
+    "word_diff",
+]
+
+ChangeClass = Literal["breaking", "behavioural", "metadata", "none"]
+Bump = Literal["major", "minor", "patch", "none"]
+Status = Literal["added", "removed", "renamed", "changed", "unchanged"]
+_RANK: dict[ChangeClass, int] = {"none": 0, "metadata": 1, "behavioural": 2, "breaking": 3}
+BUMP_FOR: dict[ChangeClass, Bump] = {
+    "breaking": "major",
+    "behavioural": "minor",
+    "metadata": "none",
+    "none": "none",
+}
+PROMPT_LEVEL = "(prompt)"
+"""The environment name used for the prompt file's own view (no environment applied)."""
+
+
+def max_class(classes: Any) -> ChangeClass:
+    """The most severe of several classifications (``none`` for none)."""
+    best: ChangeClass = "none"
+    for c in classes:
+        if _RANK[c] > _RANK[best]:
+            best = c
+    return best
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field-level change.
+
+    Attributes:
+        path: Dotted path (``model.parameters.temperature``, ``messages.system.content``).
+        kind: ``added``, ``removed`` or ``changed``.
+        old: The old value (absent for ``added``).
+        new: The new value (absent for ``removed``).
+        cls: Its classification.
+        reason: Why it has that classification, for breaking changes.
+        words: A word-level diff for changed text.
+    """
+
+    path: str
+    kind: Literal["added", "removed", "changed"]
+    old: Any = None
+    new: Any = None
+    cls: ChangeClass = "behavioural"
+    reason: str = ""
+    words: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (see ``schemas/diff.schema.json``)."""
+        out: dict[str, Any] = {"path": self.path, "kind": self.kind, "class": self.cls}
+        if self.kind != "added":
+            out["old"] = self.old
+        if self.kind != "removed":
+            out["new"] = self.new
+        if self.reason:
+            out["reason"] = self.reason
+        if self.words is not None:
+            out["words"] = self.words
+        return out
+
+
+@dataclass(frozen=True)
+class EnvDiff:
+    """The changes of one prompt in one environment's view."""
+
+    env: str
+    status: Status
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def cls(self) -> ChangeClass:
+        """The most severe classification of its changes."""
+        if self.status == "removed":
+            return "breaking"
+        if self.status == "added":
+            return "behavioural"
+        return max_class(c.cls for c in self.changes)
+
+
+@dataclass(frozen=True)
+class PromptDiff:
+    """All changes of one prompt across environments."""
+
+    prompt_id: str
+    status: Status
+    envs: tuple[EnvDiff, ...] = ()
+    renamed_from: str | None = None
+    old_version: str | None = None
+    new_version: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def cls(self) -> ChangeClass:
+        """The most severe classification over every environment (a new prompt is behavioural)."""
+        if self.status == "removed":
+            return "breaking"
+        if self.status == "added":
+            return "behavioural"
+        return max_class(e.cls for e in self.envs)
+
+    @property
+    def own_cls(self) -> ChangeClass:
+        """Classification of the prompt file's own view (what its version answers for)."""
+        if self.status == "removed":
+            return "breaking"
+        if self.status == "added":
+            return "none"
+        return max_class(e.cls for e in self.envs if e.env == PROMPT_LEVEL)
+
+    @property
+    def required_bump(self) -> Bump:
+        """The smallest version bump the prompt's own changes need.
+
+        Breaking: major. Behavioural: minor, or patch when every behavioural
+        change is a sampling parameter (``model.parameters.*``). Metadata: none.
+        """
+        cls = self.own_cls
+        if cls == "behavioural":
+            own = [c for e in self.envs if e.env == PROMPT_LEVEL for c in e.changes]
+            if all(c.path.startswith("model.parameters.") for c in own if c.cls == "behavioural"):
+                return "patch"
+        return BUMP_FOR[cls]
+
+
+def comparable(view: Mapping[str, Any], extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A resolved view in the shape diffs are computed on.
+
+    Messages become a map by id (plus their order), ``version`` is left out (it
+    is what the diff judges), and ``extras`` (inlined fragments, the variant
+    overlays, the environment's experiment) are added under their own keys.
+    """
+    out = {k: v for k, v in view.items() if k not in {"version", "messages"}}
+    inputs = view.get("inputs")
+    if isinstance(inputs, Mapping) and isinstance(inputs.get("required"), list):
+        out["inputs"] = {**inputs, "required": sorted(inputs["required"], key=str)}
+    if "messages" in view:
+        out["messages"] = {
+            m["id"]: {k: v for k, v in m.items() if k != "id"} for m in view["messages"]
+        }
+        out["message_order"] = [m["id"] for m in view["messages"]]
+    if extras:
+        out.update({k: v for k, v in extras.items() if v})
+    return out
+
+
+_METADATA_ROOTS = {"metadata", "description"}
+_TOKEN = re.compile(r"\s+|[^\s]+")
+
+
+def word_diff(old: str, new: str, *, limit: int = 4000) -> str:
+    """A word-level diff: ``[-removed-]{+added+}`` inline, unchanged words kept."""
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append("".join(a[i1:i2]))
+            continue
+        if op in {"delete", "replace"}:
+            out.append("[-" + "".join(a[i1:i2]) + "-]")
+        if op in {"insert", "replace"}:
+            out.append("{+" + "".join(b[j1:j2]) + "+}")
+    text = "".join(out)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _dotted(path: list[Any]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _classify(path: list[Any], old: Any, new: Any, kind: str) -> tuple[ChangeClass, str]:
+    root = path[0] if path else ""
+    if root in _METADATA_ROOTS:
+        return "metadata", ""
+    if root == "output":
+        return "breaking", "the output schema or format changed"
+    if root == "inputs":
+        return _classify_inputs(path, old, new, kind)
+    return "behavioural", ""
+
+
+_NARROWING: dict[str, Callable[[Any, Any], bool]] = {
+    "maxLength": lambda o, n: n is not None and (o is None or n < o),
+    "maximum": lambda o, n: n is not None and (o is None or n < o),
+    "maxItems": lambda o, n: n is not None and (o is None or n < o),
+    "minLength": lambda o, n: n is not None and (o is None or n > o),
+    "minimum": lambda o, n: n is not None and (o is None or n > o),
+    "minItems": lambda o, n: n is not None and (o is None or n > o),
+    "pattern": lambda o, n: n is not None and n != o,
+    "format": lambda o, n: n is not None and n != o,
+    "const": lambda o, n: n is not None and n != o,
+}
+
+
+def _classify_inputs(path: list[Any], old: Any, new: Any, kind: str) -> tuple[ChangeClass, str]:
+    """Inputs changes: breaking when callers that worked before can now fail."""
+    if len(path) >= 2 and path[1] == "required":
+        if kind == "removed":
+            return "behavioural", ""
+        return "breaking", f"input '{new}' is now required"
+    if len(path) >= 2 and path[1] == "additionalProperties":
+        return (
+            ("breaking", "unknown inputs are now refused") if new is False else ("behavioural", "")
+        )
+    if len(path) >= 3 and path[1] == "properties":
+        name = path[2]
+        if len(path) == 3:
+            if kind == "removed":
+                return "breaking", f"input '{name}' was removed"
+            return "behavioural", ""
+        keyword = path[3]
+        if keyword in {"description", "examples", "title", "x-sensitive"}:
+            return "metadata", ""
+        if keyword == "type":
+            return "breaking", f"input '{name}' changed type"
+        if keyword == "enum" and len(path) > 4:
+            if kind == "added":
+                return "behavioural", ""
+            return "breaking", f"input '{name}' accepts fewer values"
+        if keyword == "enum":
+            old_set = set(old) if isinstance(old, list) else set()
+            new_set = set(new) if isinstance(new, list) else set()
+            if kind == "added" or (old_set - new_set):
+                return "breaking", f"input '{name}' accepts fewer values"
+            return "behavioural", ""
+        check = _NARROWING.get(str(keyword))
+        if check is not None and kind in {"added", "changed"}:
+            if check(old if kind == "changed" else None, new):
+                return "breaking", f"input '{name}' {keyword} narrowed"
+            return "behavioural", ""
+        if kind == "removed":
+            return "behavioural", ""
+        return "breaking", f"input '{name}' schema changed ({keyword})"
+    return "behavioural", ""
+
+
+def _absent(value: Any) -> bool:
+    return type(value).__name__ == "NotPresent"
+
+
+def compare_views(
+    env: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> EnvDiff:
+    """The semantic diff of one environment's view (``comparable`` shapes) of one prompt."""
+    if old is None and new is None:
+        return EnvDiff(env, "unchanged")
+    if old is None:
+        return EnvDiff(env, "added")
+    if new is None:
+        return EnvDiff(env, "removed")
+    tree = DeepDiff(dict(old), dict(new), view="tree", verbose_level=2, ignore_order=False)
+    changes: list[Change] = []
+    for report, levels in sorted(tree.items()):
+        for level in levels:
+            path = level.path(output_format="list")
+            t1 = None if _absent(level.t1) else level.t1
+            t2 = None if _absent(level.t2) else level.t2
+            kind: Literal["added", "removed", "changed"]
+            if "added" in report:
+                kind = "added"
+            elif "removed" in report:
+                kind = "removed"
+            else:
+                kind = "changed"
+            cls, reason = _classify(path, t1, t2, kind)
+            words = (
+                word_diff(t1, t2)
+                if isinstance(t1, str) and isinstance(t2, str) and kind == "changed"
+                else None
+            )
+            changes.append(Change(_dotted(path), kind, t1, t2, cls, reason, words))
+    changes.sort(key=lambda c: c.path)
+    return EnvDiff(env, "changed" if changes else "unchanged", tuple(changes))

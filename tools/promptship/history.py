@@ -1,0 +1,351 @@
+"""Semantic diffs between two points of a registry's history (use case, DESIGN §4).
+
+Work is proportional to what changed: from the list of changed paths (git
+knows it without reading a file) we derive the prompts each change can
+reach (a prompt file, its overlays, fragments it includes directly or through
+other fragments, an environment's defaults or experiments), load only those on
+both sides, resolve every environment's view and compare.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptship.diff import PROMPT_LEVEL, EnvDiff, PromptDiff, Status, comparable, compare_views
+from promptship.errors import Location, PromptshipError, UsageError
+from promptship.gitsource import GitRepo
+from promptship.model import Finding, PathChange, RegistryFiles, Snapshot
+from promptship.registry import classify, load_files
+from promptship.semver import version_problem
+from promptship.templates import TemplateEngine
+from promptship.views import resolve
+
+__all__ = [
+    "Side",
+    "affected_prompts",
+    "check_versions",
+    "git_sides",
+    "prompt_views",
+    "semantic_diff",
+]
+
+_INCLUDE = re.compile(rb"""\{%-?\s*include\s+["']([a-z0-9_-]+)["']""")
+
+
+@dataclass
+class Side:
+    """One side of a diff: a snapshot, and how to read a pinned environment's release.
+
+    Attributes:
+        snapshot: The registry at this point.
+        at_commit: Returns the snapshot of a commit (for environments pinned by a
+            ``release`` block); ``None`` when not in git (pins are then ignored).
+    """
+
+    snapshot: Snapshot
+    at_commit: Callable[[str], Snapshot] | None = None
+    _cache: dict[tuple[str, frozenset[str] | None], RegistryFiles] = field(default_factory=dict)
+
+    def files(self, prompt_ids: Iterable[str] | None, commit: str | None = None) -> RegistryFiles:
+        """The registry files (only ``prompt_ids`` when given), at ``commit`` if pinned."""
+        ids = frozenset(prompt_ids) if prompt_ids is not None else None
+        key = (commit or "", ids)
+        if key not in self._cache:
+            snap = self.snapshot
+            if commit is not None and self.at_commit is not None:
+                snap = self.at_commit(commit)
+            self._cache[key] = load_files(snap, ids)
+        return self._cache[key]
+
+
+def _env_payload(files: RegistryFiles, env: str) -> Any:
+    doc = files.environments.get(env)
+    if doc is None or not isinstance(doc.data, dict):
+        return None
+    return {k: doc.data.get(k) for k in ("defaults", "experiments", "release")}
+
+
+def _fragment_closure(names: set[str], texts: Iterable[Mapping[str, str]]) -> set[str]:
+    """Fragments that include any of ``names``, directly or transitively."""
+    reach = set(names)
+    merged: dict[str, set[str]] = {}
+    for side in texts:
+        for name, text in side.items():
+            merged.setdefault(name, set()).update(
+                m.decode() for m in _INCLUDE.findall(text.encode())
+            )
+    grew = True
+    while grew:
+        grew = False
+        for name, includes in merged.items():
+            if name not in reach and includes & reach:
+                reach.add(name)
+                grew = True
+    return reach
+
+
+def affected_prompts(
+    base: Side, head: Side, changes: Sequence[PathChange]
+) -> tuple[set[str] | None, dict[str, str]]:
+    """Prompt ids a set of path changes can reach (``None`` = all), and renames new → old."""
+    ids: set[str] = set()
+    renames: dict[str, str] = {}
+    fragments: set[str] = set()
+    envs: set[str] = set()
+    for change in changes:
+        for path in filter(None, (change.path, change.old_path)):
+            kind = classify(path)
+            if kind is None:
+                continue
+            what, key = kind
+            if what == "prompt" and isinstance(key, str):
+                ids.add(key)
+            elif what == "overlay" and isinstance(key, tuple):
+                ids.add(key[1])
+            elif what == "fragment" and isinstance(key, str):
+                fragments.add(key)
+            elif what == "environment" and isinstance(key, str):
+                envs.add(key)
+        if change.status == "renamed" and change.old_path:
+            old, new = classify(change.old_path), classify(change.path)
+            if old and new and old[0] == new[0] == "prompt":
+                renames[str(new[1])] = str(old[1])
+    base_all, head_all = base.files(()), head.files(())
+    for env in envs:
+        if _env_payload(base_all, env) != _env_payload(head_all, env):
+            return None, renames
+    if fragments:
+        reach = _fragment_closure(fragments, (base_all.fragment_texts(), head_all.fragment_texts()))
+        for side in (base, head):
+            ids |= _including(side.snapshot, reach)
+    return ids, renames
+
+
+def _including(snapshot: Snapshot, fragments: set[str]) -> set[str]:
+    """Prompts whose file or overlays mention an include of one of ``fragments`` (a superset)."""
+    found: set[str] = set()
+    wanted = {f.encode() for f in fragments}
+    for path in snapshot.list_files("registry/") + snapshot.list_files("environments/"):
+        kind = classify(path)
+        if kind is None or kind[0] not in {"prompt", "overlay"}:
+            continue
+        data = snapshot.read(path)
+        if b"include" not in data:
+            continue
+        if any(m in wanted for m in _INCLUDE.findall(data)):
+            key = kind[1]
+            found.add(key if isinstance(key, str) else key[1])
+    return found
+
+
+def prompt_views(
+    files: RegistryFiles, prompt_id: str, envs: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The comparable views of one prompt: the prompt file's own, then each environment's."""
+    out: dict[str, dict[str, Any]] = {}
+    if prompt_id not in files.prompts:
+        return out
+    engine = TemplateEngine(files.fragment_texts())
+    doc = files.prompts[prompt_id].data
+    variants = doc.get("variants") if isinstance(doc, dict) else None
+    for env in (None, *envs):
+        if env is not None and env not in files.environments:
+            continue
+        try:
+            view, _problems = resolve(files, prompt_id, env)
+        except PromptshipError:
+            continue
+        extras: dict[str, Any] = {
+            "fragments": _fragments_used(engine, view.data),
+            "variants": variants,
+        }
+        if env is not None:
+            extras["experiment"] = _experiment(files, env, prompt_id)
+        out[env or PROMPT_LEVEL] = comparable(view.data, extras)
+    return out
+
+
+def _fragments_used(engine: TemplateEngine, view: Mapping[str, Any]) -> dict[str, str]:
+    sources = [view["text"]] if isinstance(view.get("text"), str) else []
+    sources += [m.get("content", "") for m in view.get("messages", []) if isinstance(m, dict)]
+    names: set[str] = set()
+    for source in sources:
+        if isinstance(source, str) and "include" in source:
+            names |= engine.analyse(source).includes
+    return {n: engine.fragments[n] for n in sorted(names)}
+
+
+def _experiment(files: RegistryFiles, env: str, prompt_id: str) -> dict[str, Any] | None:
+    doc = files.environments[env].data
+    for exp in doc.get("experiments", []) if isinstance(doc, dict) else []:
+        if isinstance(exp, dict) and exp.get("prompt") == prompt_id:
+            return {k: exp.get(k) for k in ("id", "unit", "split")}
+    return None
+
+
+def _pin(files: RegistryFiles, env: str) -> str | None:
+    doc = files.environments.get(env)
+    release = doc.data.get("release") if doc and isinstance(doc.data, dict) else None
+    commit = release.get("source_commit") if isinstance(release, dict) else None
+    return commit if isinstance(commit, str) else None
+
+
+def _side_views(
+    side: Side, ids: set[str] | None, envs: list[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Views by prompt id, then environment,, honouring pinned environments."""
+    current = side.files(ids)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for prompt_id in current.prompts:
+        out[prompt_id] = prompt_views(current, prompt_id, [e for e in envs if not _pin(current, e)])
+    for env in envs:
+        commit = _pin(current, env)
+        if commit is None or side.at_commit is None:
+            continue
+        pinned = side.files(ids, commit)
+        for prompt_id in pinned.prompts:
+            views = prompt_views(pinned, prompt_id, [env])
+            if env in views:
+                out.setdefault(prompt_id, {})[env] = views[env]
+    return out
+
+
+def semantic_diff(
+    base: Side, head: Side, changes: Sequence[PathChange] | None = None
+) -> list[PromptDiff]:
+    """Every prompt's change between two sides, in every environment's view.
+
+    Args:
+        base: The old side.
+        head: The new side.
+        changes: Changed paths (from git); ``None`` compares every prompt.
+    """
+    renames: dict[str, str] = {}
+    ids: set[str] | None = None
+    if changes is not None:
+        ids, renames = affected_prompts(base, head, changes)
+        if ids is not None:
+            ids |= set(renames.values())
+    envs = sorted(set(base.files(()).environments) | set(head.files(()).environments))
+    old = _side_views(base, ids, envs)
+    new = _side_views(head, ids, envs)
+    if changes is None:
+        renames = _content_renames(old, new)
+    diffs: list[PromptDiff] = []
+    consumed = set(renames.values())
+    for prompt_id in sorted(set(old) | set(new)):
+        if prompt_id in consumed and prompt_id not in new:
+            continue
+        source = renames.get(prompt_id)
+        before = old.get(source) if source else old.get(prompt_id)
+        after = new.get(prompt_id)
+        diffs.append(
+            _prompt_diff(prompt_id, source, before, after, base.files(ids), head.files(ids), envs)
+        )
+    return [d for d in diffs if d.status != "unchanged"]
+
+
+def _version(files: RegistryFiles, prompt_id: str) -> str | None:
+    doc = files.prompts.get(prompt_id)
+    version = doc.data.get("version") if doc and isinstance(doc.data, dict) else None
+    return version if isinstance(version, str) else None
+
+
+def _prompt_diff(
+    prompt_id: str,
+    source: str | None,
+    before: dict[str, dict[str, Any]] | None,
+    after: dict[str, dict[str, Any]] | None,
+    base: RegistryFiles,
+    head: RegistryFiles,
+    envs: list[str],
+) -> PromptDiff:
+    old_version = _version(base, source or prompt_id) if before else None
+    new_version = _version(head, prompt_id) if after else None
+    if before is None and after is not None:
+        return PromptDiff(prompt_id, "added", (), None, None, new_version)
+    if after is None:
+        return PromptDiff(prompt_id, "removed", (), None, old_version, None)
+    env_diffs: list[EnvDiff] = []
+    for env in [PROMPT_LEVEL, *envs]:
+        a = before.get(env) if before else None
+        b = after.get(env)
+        if source and a is not None:
+            a = {**a, "id": b.get("id") if b else a.get("id")}
+        env_diffs.append(compare_views(env, a, b))
+    changed = any(e.status != "unchanged" for e in env_diffs)
+    status: Status = "renamed" if source else ("changed" if changed else "unchanged")
+    return PromptDiff(prompt_id, status, tuple(env_diffs), source, old_version, new_version)
+
+
+def _content_renames(
+    old: Mapping[str, dict[str, dict[str, Any]]], new: Mapping[str, dict[str, dict[str, Any]]]
+) -> dict[str, str]:
+    """Map new id to old id for prompts that vanished and reappeared with the same content."""
+    gone = [p for p in old if p not in new]
+    born = [p for p in new if p not in old]
+    out: dict[str, str] = {}
+
+    def strip(views: dict[str, dict[str, Any]]) -> Any:
+        own = views.get(PROMPT_LEVEL, {})
+        return {k: v for k, v in own.items() if k != "id"}
+
+    for b in born:
+        for g in gone:
+            if g not in out.values() and strip(old[g]) == strip(new[b]):
+                out[b] = g
+                break
+    return out
+
+
+def check_versions(
+    base: Side, head: Side, changes: Sequence[PathChange] | None
+) -> tuple[list[PromptDiff], list[Finding]]:
+    """Every changed prompt's version step against what its changes require."""
+    diffs = semantic_diff(base, head, changes)
+    findings: list[Finding] = []
+    for d in diffs:
+        problem = version_problem(d.old_version, d.new_version, d.required_bump, d.status)
+        if problem is None:
+            continue
+        doc = head.files({d.prompt_id}).prompts.get(d.prompt_id)
+        location = doc.location(("version",)) if doc else Location(f"registry/{d.prompt_id}.yaml")
+        message, hint = problem
+        findings.append(
+            Finding("version", f"{d.prompt_id}: {message}", location, "/version", hint=hint)
+        )
+    return diffs, findings
+
+
+def git_sides(
+    repo: GitRepo, base: str | None, head: str | None
+) -> tuple[Side, Side, list[PathChange]]:
+    """Both sides of a diff in a git repository, and the registry paths that changed.
+
+    Args:
+        repo: The repository.
+        base: The old ref; ``None`` means the merge base of the default branch and HEAD.
+        head: The new ref; ``None`` means the working tree.
+    """
+    if base is None:
+        default = repo.default_branch()
+        found = repo.merge_base(default, "HEAD")
+        if found is None:
+            raise UsageError(
+                f"HEAD shares no history with {default}", hint="name the base ref explicitly"
+            )
+        base = found
+    base_sha = repo.resolve(base)
+    head_sha = repo.resolve(head) if head is not None else None
+    before = Side(repo.snapshot(base_sha), at_commit=repo.snapshot)
+    after = Side(
+        repo.snapshot(head_sha) if head_sha else repo.worktree_snapshot(), at_commit=repo.snapshot
+    )
+    changes = [
+        PathChange(c.status, c.path, c.old_path)
+        for c in repo.changed_paths(base_sha, head_sha, prefixes=("registry/", "environments/"))
+    ]
+    return before, after, changes
