@@ -16,6 +16,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -78,26 +79,54 @@ def bench(extra: list[str]) -> int:
 
 
 def demo() -> int:
-    """The main job on this repository's own registry."""
+    """The main job on this repository's own registry, with a throwaway signing key."""
     cli = BIN / "promptship"
-    steps: list[list[str | Path]] = [
-        [cli, "validate"],
-        [
-            cli,
-            "render",
-            "support/triage",
-            "--env",
-            "production",
-            "--input",
-            "customer_name=Ada",
-            "--input",
-            "ticket_text=My invoice is wrong",
-        ],
-    ]
-    for step in steps:
-        rc = _run(*step, check=False)
-        if rc:
-            return rc
+    with tempfile.TemporaryDirectory(prefix="promptship-demo-") as tmp:
+        out = Path(tmp)
+        key, signers = out / "dev_key", out / "allowed_signers"
+        print("+ promptship keys generate (throwaway dev key)", flush=True)
+        line = subprocess.run(
+            [str(cli), "keys", "generate", "-o", str(key)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        signers.write_text(line)
+        steps: list[list[str | Path]] = [[cli, "validate"]]
+        for env in ("staging", "production"):
+            steps.append([cli, "bundle", "build", "--env", env, "-o", out, "--sign", "--key", key])
+            steps.append(
+                [
+                    cli,
+                    "bundle",
+                    "verify",
+                    out / f"{env}.tar",
+                    "--env",
+                    env,
+                    "--allowed-signers",
+                    signers,
+                ]
+            )
+        steps.append(
+            [
+                cli,
+                "render",
+                "support/triage",
+                "--env",
+                "production",
+                "--input",
+                "subject=Invoice",
+                "--input",
+                "channel=email",
+                "--input",
+                "customer_message=I was charged twice for November.",
+            ]
+        )
+        for step in steps:
+            rc = _run(*step, check=False)
+            if rc:
+                return rc
     return 0
 
 

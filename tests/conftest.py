@@ -8,10 +8,12 @@ with ``git diff tests/golden`` before committing it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from chatserver import ChatServer
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -23,6 +25,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Rewrite tests/golden/ files from the current output instead of comparing.",
     )
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    """A real chat-completions server on 127.0.0.1 (see ``tests/chatserver.py``)."""
+    with ChatServer() as server:
+        yield server
 
 
 Golden = Callable[[str, str], None]
@@ -53,7 +62,8 @@ def golden(request: pytest.FixtureRequest) -> Golden:
             )
             pytest.fail(
                 f"output differs from tests/golden/{name}:\n{diff}\n"
-                "If the change is intended, run `pytest --regen-golden` and review `git diff tests/golden`.",
+                "If the change is intended, run `pytest --regen-golden` and review "
+                "`git diff tests/golden`.",
                 pytrace=False,
             )
 

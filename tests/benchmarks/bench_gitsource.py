@@ -8,7 +8,8 @@ line); asserts nothing about time. Run with ``python3 scripts/dev.py bench`` or
   plus ``git cat-file --batch`` (the fastest way the git CLI reads many blobs);
 - one folder: the lazy listing of one folder of 100 files;
 - changed_paths: two commits that differ in one file of 20,000, against
-  ``git diff --name-status -M``;
+  ``git diff --name-status -M``; the same through libgit2's diff (which
+  changed_paths uses only when renames are possible); and one rename;
 - working tree: listing the checkout (status of 20,000 files), against
   ``git ls-files`` plus ``git ls-files --others --exclude-standard``.
 """
@@ -25,10 +26,12 @@ from pygit2.enums import FileMode
 
 from gitrepo import EPOCH, commit, git, make_repo, signature
 from promptship.gitsource import open_repository
+from promptship.gitsource._diffs import libgit2_tree_changes
 
 FOLDERS = 200
 PER_FOLDER = 100
 REPEAT = 3
+MOVED = "id: ns100/prompt050\nversion: 2\ntext: a file that is later moved\n"
 
 
 def _best(fn: Callable[[], object]) -> tuple[float, object]:
@@ -54,7 +57,7 @@ def _build(root: Path) -> tuple[Path, str, str]:
     workdir = Path(repo.workdir)
     git(workdir, "reset", "-q", "--hard")
     git(workdir, "gc", "-q")
-    head = commit(repo, {"registry/ns100/prompt050.yaml": "id: ns100/prompt050\nversion: 2\n"})
+    head = commit(repo, {"registry/ns100/prompt050.yaml": MOVED})
     return workdir, base, head
 
 
@@ -87,6 +90,7 @@ def run(root: Path) -> list[tuple[str, float, str, float]]:
     workdir, base, head = _build(root / "bench")
     print(f"\nbuilt {FOLDERS * PER_FOLDER} files in {time.perf_counter() - start:.1f} s")
     g = open_repository(workdir)
+    repo = pygit2.Repository(str(workdir))
 
     def read_all() -> dict[str, bytes]:
         snap = g.snapshot(head)
@@ -118,6 +122,21 @@ def run(root: Path) -> list[tuple[str, float, str, float]]:
     assert len(changes) == 1  # type: ignore[arg-type]
     t_git, _ = _best(lambda: git(workdir, "diff", "--name-status", "-M", base, head))
     rows.append(("changed_paths, 1 of 20,000", t_ours, "diff --name-status -M", t_git))
+    # libgit2's own tree diff (used when renames are possible) expands every subtree.
+    trees = [repo.revparse_single(sha).peel(pygit2.Tree) for sha in (base, head)]
+    t_ours, _ = _best(lambda: libgit2_tree_changes(trees[0], trees[1], (), "bench"))
+    rows.append(("  same by libgit2's diff", t_ours, "diff --name-status -M", t_git))
+    renamed = commit(
+        repo,
+        {"registry/ns100/prompt050.yaml": None, "registry/moved/prompt050.yaml": MOVED},
+        "move one file",
+        ref=None,
+        parents=[head],
+    )
+    t_ours, changes = _best(lambda: g.changed_paths(head, renamed))
+    assert [c.status for c in changes] == ["renamed"]  # type: ignore[attr-defined]
+    t_git, _ = _best(lambda: git(workdir, "diff", "--name-status", "-M", head, renamed))
+    rows.append(("changed_paths, 1 rename", t_ours, "diff --name-status -M", t_git))
     t_ours, wt = _best(lambda: g.worktree_snapshot().list_files())
     assert wt == listed
 
@@ -135,4 +154,4 @@ def run(root: Path) -> list[tuple[str, float, str, float]]:
 
 def test_bench_gitsource(tmp_path: Path) -> None:
     rows = run(tmp_path)
-    assert len(rows) == 6
+    assert len(rows) == 8

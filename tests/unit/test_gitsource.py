@@ -6,6 +6,7 @@ import os
 import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from random import Random
 
 import pygit2
 import pytest
@@ -29,6 +30,7 @@ from gitrepo import (
 )
 from promptship.errors import GitError, UsageError
 from promptship.gitsource import Change, GitRepo, open_repository
+from promptship.gitsource._diffs import libgit2_tree_changes, tree_changes
 from promptship.model import Snapshot
 
 # -- fixtures -----------------------------------------------------------------
@@ -734,6 +736,20 @@ def test_shallow_clone_reads_the_tip_and_explains_what_is_missing(
     assert g.commit_at("HEAD", EPOCH + timedelta(days=1)) == linear[-1]
 
 
+def test_a_linked_worktree_of_a_shallow_clone_knows_its_cut(
+    tmp_path: Path, repo: pygit2.Repository, linear: list[str]
+) -> None:
+    clone = shallow_clone(repo.workdir, tmp_path / "s3", depth=2)
+    git(clone.workdir, "worktree", "add", "-q", "-b", "side", str(tmp_path / "s3-linked"))
+    g = open_repository(tmp_path / "s3-linked")
+    assert g.is_shallow
+    # libgit2 does not see the cut from a linked worktree; promptship still must.
+    with pytest.raises(GitError, match="in this shallow clone"):
+        g.first_parent_count("HEAD")
+    with pytest.raises(GitError, match="in this shallow clone"):
+        g.resolve("HEAD~2")
+
+
 def test_shallow_log_yields_up_to_the_cut(
     tmp_path: Path, repo: pygit2.Repository, linear: list[str]
 ) -> None:
@@ -867,3 +883,52 @@ def test_legacy_and_executable_modes_are_regular_files(repo: pygit2.Repository) 
     snap = _open(repo).snapshot(_commit_tree(repo, root))
     assert snap.list_files() == ["a.yaml", "b.yaml", "c.yaml"]
     assert {snap.read(p) for p in snap.list_files()} == {b"payload"}
+
+
+# -- property: the quick tree comparison agrees with libgit2's diff -------------
+
+_contents = st.sampled_from(
+    [b"a\n", b"b\n", b"shared line\n" * 20, b"shared line\n" * 20 + b"x\n", b""]
+)
+_edits = st.tuples(
+    _tree,
+    st.sampled_from(["modify", "add", "delete", "mixed", "links"]),
+    st.randoms(use_true_random=False),
+    st.sampled_from([(), ("a",), ("a/",), ("b/", "x")]),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(case=_edits, new_content=_contents)
+def test_quick_tree_comparison_agrees_with_libgit2(
+    tmp_path: Path, case: tuple[dict[str, bytes], str, Random, tuple[str, ...]], new_content: bytes
+) -> None:
+    files, kind, rnd, prefixes = case
+    repo = (
+        pygit2.Repository(str(tmp_path / "cmp.git"))
+        if (tmp_path / "cmp.git").exists()
+        else make_repo(tmp_path, "cmp.git", bare=True)
+    )
+    paths = sorted(files)
+    edits: dict[str, bytes | Link | None] = {}
+    for path in rnd.sample(paths, k=rnd.randint(0, len(paths))):
+        if kind in ("modify", "mixed"):
+            edits[path] = new_content + path.encode()
+        if kind in ("delete", "mixed") and rnd.random() < 0.5:
+            edits[path] = None
+        if kind == "links":
+            edits[path] = Link(path)
+    if kind in ("add", "mixed"):
+        for path in paths[: rnd.randint(0, 3)]:
+            edits[path + ".new"] = new_content
+    old = commit(repo, files, "old", parents=[], ref=None)
+    new = commit(repo, edits, "new", parents=[old], ref=None)
+    old_tree = repo.revparse_single(old).peel(pygit2.Tree)
+    new_tree = repo.revparse_single(new).peel(pygit2.Tree)
+    expected = libgit2_tree_changes(old_tree, new_tree, prefixes, "test")
+    assert tree_changes(repo, old_tree, new_tree, prefixes, "test") == expected
+    assert GitRepo(repo).changed_paths(old, new, prefixes=prefixes) == expected

@@ -71,3 +71,16 @@ def test_strict_undefined_and_fast_path_agree() -> None:
 def test_includes_render_with_context() -> None:
     render = engine().compile("{% include 'outer' %}")
     assert render({"name": "Bo", "extra": "thanks"}) == "Be kind to Bo. Also thanks."
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ 'a' * 10**10 }}", "{{ [0] * 2000000 }}", "{{ 2 ** 100000 }}", "{{ 10**7 * 'ab' }}"],
+)
+def test_unbounded_repetition_is_refused_at_render(source: str) -> None:
+    with pytest.raises(TemplateError, match="too large"):
+        engine().compile(source)({})
+
+
+def test_bounded_arithmetic_still_works() -> None:
+    assert engine().compile("{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 6 * 7 }}")({}) == "ababab 1024 42"

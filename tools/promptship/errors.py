@@ -16,12 +16,20 @@ __all__ = [
     "EXIT_USAGE",
     "BundleError",
     "ChannelError",
+    "EvalError",
     "GitError",
     "InputError",
+    "KeyFileError",
     "Location",
     "PromptshipError",
     "ProviderError",
     "SignatureError",
+    "SignatureInvalid",
+    "SignatureKeyNotAllowed",
+    "SignatureMalformed",
+    "SignatureNamespaceMismatch",
+    "SignatureUnknownKey",
+    "SinkError",
     "StoreError",
     "TemplateError",
     "UsageError",
@@ -109,6 +117,30 @@ class SignatureError(PromptshipError):
     """A signature is missing, malformed, or not by an allowed signer."""
 
 
+class SignatureMalformed(SignatureError):
+    """A signature's armor, encoding, magic, version or fields are not valid SSHSIG."""
+
+
+class SignatureNamespaceMismatch(SignatureError):
+    """A signature was made for another namespace (another purpose) than the one expected."""
+
+
+class SignatureUnknownKey(SignatureError):
+    """A signature was made by a key that no line of the allowed signers lists."""
+
+
+class SignatureKeyNotAllowed(SignatureError):
+    """A listed key signed, but is not allowed for this principal, namespace or time."""
+
+
+class SignatureInvalid(SignatureError):
+    """A signature does not match the signed bytes: the message or signature was altered."""
+
+
+class KeyFileError(UsageError):
+    """A private signing key cannot be loaded (wrong format, encrypted, wrong type)."""
+
+
 class ChannelError(PromptshipError):
     """A channel pointer is expired, replayed, for another environment, or inconsistent."""
 
@@ -117,5 +149,13 @@ class StoreError(PromptshipError):
     """A bundle store cannot be read or written."""
 
 
+class SinkError(PromptshipError):
+    """An event sink cannot be opened, written or closed, or its extra is not installed."""
+
+
 class ProviderError(PromptshipError):
     """A model provider failed or answered something unusable."""
+
+
+class EvalError(PromptshipError):
+    """An eval suite or assertion cannot be run as written (unknown type, bad option)."""

@@ -181,6 +181,16 @@ class _Merge:
             if key.startswith("$"):
                 continue
             self.merge_key(target, key, value, (*at, key), (*rel, key))
+        self.settle(target, at, rel)
+
+    def settle(self, container: dict[str, Any] | list[Any], at: Path, rel: Path) -> None:
+        """Keep a container's own origin only while it is empty, that is, a leaf."""
+        if self.origins is None:
+            return
+        if container:
+            self.origins.pop(at, None)
+        elif at not in self.origins:
+            self.origins[at] = self.origin(rel, "merged")
 
     def merge_key(self, target: dict[str, Any], key: str, value: Any, at: Path, rel: Path) -> None:
         if value is None:
@@ -264,6 +274,7 @@ class _Merge:
                         if old is not None and old.layer == self.layer.name:
                             self.origins[p] = Origin(old.location, "merged", old.layer)
         self._rebuild(target, removed, appended, at)
+        self.settle(target, at, rel)
 
     def _merge_fields(
         self, item: dict[str, Any], fields: Mapping[str, Any], at: Path, rel: Path

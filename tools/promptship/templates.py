@@ -10,6 +10,7 @@ pieces and values, skipping the Jinja machinery on the hot path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,32 @@ class Analysis:
 
 
 _FORBIDDEN_TAGS = (nodes.Extends, nodes.Import, nodes.FromImport)
+_PRIVATE_FIELD = re.compile(r"\{[^{}]*[.\[]_")
+"""A str.format field that reaches a private name: ``{0.__class__}``, ``{0[_x]}``."""
+
+
+MAX_PRODUCT = 1_000_000
+"""Largest string, list or number a template's ``*`` or ``**`` may produce."""
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with ``*`` and ``**`` unable to allocate without bound."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int) and isinstance(left, int) and abs(right) > 64:
+                raise jinja2.exceptions.SecurityError("exponent too large in template")
+            return left**right
+        for seq, count in ((left, right), (right, left)):
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(count, int)
+                and len(seq) * count > MAX_PRODUCT
+            ):
+                raise jinja2.exceptions.SecurityError("repetition too large in template")
+        return left * right
 
 
 class TemplateEngine:
@@ -71,7 +98,7 @@ class TemplateEngine:
 
     def __init__(self, fragments: Mapping[str, str]) -> None:
         self.fragments = dict(fragments)
-        self.env = ImmutableSandboxedEnvironment(
+        self.env = _Sandbox(
             loader=_FragmentLoader(self.fragments),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -206,6 +233,20 @@ def _unsafe(ast: nodes.Template) -> list[str]:
             and node.arg.value.startswith("_")
         ):
             problems.append(f"line {node.lineno}: access to private item '{node.arg.value}'")
+        elif isinstance(node, nodes.Filter) and node.name == "attr":
+            name = node.args[0] if node.args else None
+            if not (isinstance(name, nodes.Const) and isinstance(name.value, str)):
+                problems.append(f"line {node.lineno}: attr needs a literal attribute name")
+            elif name.value.startswith("_"):
+                problems.append(f"line {node.lineno}: access to private attribute '{name.value}'")
+        elif (
+            isinstance(node, nodes.Getattr)
+            and node.attr in ("format", "format_map")
+            and isinstance(node.node, nodes.Const)
+            and isinstance(node.node.value, str)
+            and _PRIVATE_FIELD.search(node.node.value)
+        ):
+            problems.append(f"line {node.lineno}: format string reaches a private attribute")
     return problems
 
 

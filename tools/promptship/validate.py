@@ -101,6 +101,17 @@ def schema_findings(
 def _explain(err: SchemaViolation, locate: Any, key_locate: Any, what: str) -> list[Finding]:
     path: DocPath = tuple(err.absolute_path)
     ptr = pointer(path) or "/"
+    if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+        at = (*path, err.instance)
+        return [
+            Finding(
+                "schema",
+                f"{pointer(at)}: the name '{err.instance}' is not allowed here",
+                key_locate(at),
+                pointer(at),
+                hint=f"rename or remove it; see the {what} schema",
+            )
+        ]
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         schema = err.schema if isinstance(err.schema, dict) else {}
         known = set(schema.get("properties", {}))
@@ -125,7 +136,7 @@ def _explain(err: SchemaViolation, locate: Any, key_locate: Any, what: str) -> l
             Finding(
                 "schema.required",
                 f"missing required field '{missing}' in {what}",
-                locate(path),
+                locate((*path, missing)),
                 ptr,
                 hint=f"add '{missing}' at {ptr}",
             )
@@ -191,6 +202,16 @@ def _check_fragment(run: _Run, name: str, doc: YamlDoc) -> None:
             )
         )
     _check_owner(run, doc, doc.data.get("owner"), ("owner",))
+    for problem in run.analyse(doc.data["text"]).problems:
+        run.add(
+            Finding(
+                "template",
+                f"fragment template {problem}",
+                doc.location(("text",)),
+                "/text",
+                hint="fragments follow the same template rules as prompts",
+            )
+        )
 
 
 def _check_environment(run: _Run, name: str, doc: YamlDoc) -> None:
@@ -368,11 +389,12 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
 
 def _origin_locator(view: Resolved, doc: YamlDoc) -> Any:
     origins = view.origins or {}
+    deleted = dict(view.deleted)
 
     def locate(path: DocPath) -> Location:
         probe = path
         while probe:
-            o = origins.get(probe)
+            o = origins.get(probe) or deleted.get(probe)
             if o is not None:
                 return o.location
             hits = [o for p, o in origins.items() if p[: len(probe)] == probe]
@@ -411,9 +433,12 @@ def _check_templates(
     needs_tracking = False
     used: set[str] = set()
     broken = False
-    for _path, source in sources:
+    first_use: dict[str, DocPath] = {}
+    for path, source in sources:
         analysis = run.analyse(source)
         used |= analysis.variables
+        for name in analysis.variables:
+            first_use.setdefault(name, path)
         if analysis.problems:
             broken = True
             needs_tracking = True
@@ -433,13 +458,16 @@ def _check_templates(
         return out
     inputs = data["inputs"]
     declared = set(inputs.get("properties", {}))
-    for name in sorted(used - declared):
+    undeclared = sorted(used - declared)
+    if undeclared:
+        located = _locator(run, prompt_id, env, variant, True)
+    for name in undeclared:
         out.append(
             Finding(
                 "inputs.undeclared",
                 f"template uses '{name}' but inputs does not declare it",
-                doc.location(("inputs", "properties")),
-                "/inputs/properties",
+                located(first_use[name]),
+                pointer(first_use[name]),
                 hint=f"declare '{name}' under inputs.properties, or stop using it",
             )
         )

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 import pygit2
-from pygit2.enums import DeltaStatus, DiffFind, DiffOption, SortMode
+from pygit2.enums import SortMode
 
 from promptship.errors import GitError, UsageError
 from promptship.gitsource._common import (
@@ -16,17 +16,15 @@ from promptship.gitsource._common import (
     SHALLOW_HINT,
     Change,
     CommitInfo,
-    check_path_text,
     commit_info_of,
-    is_regular,
     short_sha,
 )
+from promptship.gitsource._diffs import tree_changes, workdir_changes
 from promptship.gitsource._snapshots import GitSnapshot, IndexSnapshot, WorktreeSnapshot
 
 __all__ = ["GitRepo", "open_repository"]
 
 _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
-_ZERO = "0" * 40
 
 
 def open_repository(path: str | os.PathLike[str], *, require_worktree: bool = False) -> GitRepo:
@@ -89,8 +87,12 @@ class GitRepo:
 
     @property
     def is_shallow(self) -> bool:
-        """Whether this is a shallow clone (history cut short)."""
-        return bool(self._repo.is_shallow)
+        """Whether this is a shallow clone (history cut short).
+
+        Read from the shared ``shallow`` file: libgit2's own flag is false in a
+        linked worktree of a shallow clone.
+        """
+        return bool(self._repo.is_shallow) or bool(self._shallow_roots())
 
     # -- refs ---------------------------------------------------------------
 
@@ -230,8 +232,9 @@ class GitRepo:
         ca, cb = self._commit(a), self._commit(b)
         try:
             base: pygit2.Oid | None = self._repo.merge_base(ca.id, cb.id)
-        except pygit2.GitError as e:
-            raise GitError(f"cannot find the merge base of {a} and {b}: {e}") from e
+        except (pygit2.GitError, KeyError) as e:
+            hint = SHALLOW_HINT if self.is_shallow else "run `git fsck`"
+            raise GitError(f"cannot find the merge base of {a} and {b}: {e}", hint=hint) from e
         if base is None and self.is_shallow:
             raise GitError(f"{a} and {b} share no history in this shallow clone", hint=SHALLOW_HINT)
         return str(base) if base is not None else None
@@ -256,48 +259,33 @@ class GitRepo:
             The changes, sorted by path.
         """
         old = self._commit(base).tree
-        try:
-            if head is None:
-                self._need_workdir("working tree")
-                index = self._repo.index
-                index.read(False)
-                untracked = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS
-                # As git_diff_tree_to_workdir_with_index: tree→index, then index→disk.
-                # The first diff must carry INCLUDE_UNTRACKED too, or merge drops them.
-                diff = old.diff_to_index(index, untracked)
-                diff.merge(index.diff_to_workdir(untracked))
-                diff.find_similar(DiffFind.FIND_RENAMES | DiffFind.FIND_FOR_UNTRACKED)
-            else:
-                diff = old.diff_to_tree(self._commit(head).tree)
-                diff.find_similar(DiffFind.FIND_RENAMES)
-            deltas = list(diff.deltas)
-        except pygit2.GitError as e:
-            raise GitError(f"cannot compare {base} with {head or 'the working tree'}: {e}") from e
-        changes: list[Change] = []
-        for delta in deltas:
-            changes.extend(_to_changes(delta, prefixes))
-        changes.sort(key=lambda c: (c.path, c.old_path or ""))
-        return changes
+        if head is None:
+            self._need_workdir("working tree")
+            return workdir_changes(self._repo, old, prefixes)
+        new = self._commit(head).tree
+        return tree_changes(self._repo, old, new, prefixes, f"{base}..{head}")
 
     # -- history ------------------------------------------------------------
 
     def _shallow_roots(self) -> frozenset[str]:
         """Commits whose parents this shallow clone lacks (from the ``shallow`` file)."""
         if self._shallow is None:
-            roots: frozenset[str] = frozenset()
-            if self.is_shallow:
-                git_dir = self._repo.path
-                common = git_dir
+            # A linked worktree's git dir points to the shared one in "commondir".
+            git_dir = common = self._repo.path
+            try:
                 pointer = os.path.join(git_dir, "commondir")
                 if os.path.isfile(pointer):
                     with open(pointer, encoding="utf-8") as f:
                         common = os.path.join(git_dir, f.read().strip())
-                try:
-                    with open(os.path.join(common, "shallow"), encoding="ascii") as f:
-                        roots = frozenset(line.strip() for line in f if line.strip())
-                except OSError:
-                    roots = frozenset()
-            self._shallow = roots
+                with open(os.path.join(common, "shallow"), encoding="ascii") as f:
+                    self._shallow = frozenset(line.strip() for line in f if line.strip())
+            except FileNotFoundError:
+                self._shallow = frozenset()
+            except (OSError, UnicodeDecodeError) as e:
+                raise GitError(
+                    f"cannot read the shallow-clone boundary of {self.git_dir}: {e}",
+                    hint=SHALLOW_HINT,
+                ) from e
         return self._shallow
 
     def _shallow_error(self, what: str, sha: str) -> GitError:
@@ -306,10 +294,31 @@ class GitRepo:
             hint=SHALLOW_HINT,
         )
 
-    def _first_parent_walk(self, ref: str) -> Iterator[pygit2.Commit]:
-        walker = self._repo.walk(self._commit(ref).id, SortMode.NONE)
-        walker.simplify_first_parent()
-        return iter(walker)
+    def _walk(
+        self, start: pygit2.Oid, sort: SortMode, first_parent: bool, what: str
+    ) -> Iterator[pygit2.Commit]:
+        """Commits from ``start``; a missing object ends the walk with a GitError."""
+        walker = self._repo.walk(start, sort)
+        if first_parent:
+            walker.simplify_first_parent()
+        while True:
+            try:
+                commit = next(walker)
+            except StopIteration:
+                return
+            except (pygit2.GitError, KeyError, ValueError) as e:
+                if self.is_shallow:
+                    raise GitError(
+                        f"{what}: history is cut in this shallow clone ({e})", hint=SHALLOW_HINT
+                    ) from e
+                raise GitError(
+                    f"{what}: history is incomplete ({e})",
+                    hint="the clone may be partial or corrupt: run `git fsck`, or fetch again",
+                ) from e
+            yield commit
+
+    def _first_parent_walk(self, ref: str, what: str) -> Iterator[pygit2.Commit]:
+        return self._walk(self._commit(ref).id, SortMode.NONE, True, what)
 
     def first_parent_count(self, ref: str) -> int:
         """The number of commits on ``ref``'s first-parent chain (staging's release number).
@@ -317,13 +326,13 @@ class GitRepo:
         Raises:
             GitError: ``ref`` does not resolve, or the clone is shallow.
         """
-        walk = self._first_parent_walk(ref)
+        what = f"cannot count the commits of {ref}"
         roots = self._shallow_roots()
         count = 0
-        for commit in walk:
+        for commit in self._first_parent_walk(ref, what):
             count += 1
             if roots and str(commit.id) in roots:
-                raise self._shallow_error(f"cannot count the commits of {ref}", str(commit.id))
+                raise self._shallow_error(what, str(commit.id))
         return count
 
     def commit_info(self, sha: str) -> CommitInfo:
@@ -351,12 +360,13 @@ class GitRepo:
                 f"{when.isoformat()} has no timezone", hint="give a time with an offset or Z"
             )
         limit = when.timestamp()
+        what = f"cannot tell what {ref} was at {when.isoformat()}"
         roots = self._shallow_roots()
-        for commit in self._first_parent_walk(ref):
+        for commit in self._first_parent_walk(ref, what):
             if commit.commit_time <= limit:
                 return str(commit.id)
             if roots and str(commit.id) in roots:
-                raise self._shallow_error(f"cannot tell what {ref} was at {when}", str(commit.id))
+                raise self._shallow_error(what, str(commit.id))
         return None
 
     def log_paths(
@@ -384,9 +394,8 @@ class GitRepo:
     def _log(
         self, start: pygit2.Oid, paths: tuple[str, ...], first_parent: bool
     ) -> Iterator[CommitInfo]:
-        walker = self._repo.walk(start, SortMode.TOPOLOGICAL | SortMode.TIME)
-        if first_parent:
-            walker.simplify_first_parent()
+        what = "cannot list the history"
+        walker = self._walk(start, SortMode.TOPOLOGICAL | SortMode.TIME, first_parent, what)
         roots = self._shallow_roots()
         # Path ids of commits met as parents but not visited yet, so each tree is read once.
         pending: dict[pygit2.Oid, tuple[str | None, ...]] = {}
@@ -395,7 +404,7 @@ class GitRepo:
             if mine is None:
                 mine = _path_ids(commit.tree, paths)
             if roots and str(commit.id) in roots:
-                raise self._shallow_error("cannot list the history", str(commit.id))
+                raise self._shallow_error(what, str(commit.id))
             parents = commit.parents[:1] if first_parent else commit.parents
             theirs: list[tuple[str | None, ...]] = []
             for parent in parents:
@@ -423,36 +432,3 @@ def _path_ids(tree: pygit2.Tree, paths: tuple[str, ...]) -> tuple[str | None, ..
                 hint="the repository is corrupt, or a commit hostile: run `git fsck`",
             ) from e
     return tuple(out)
-
-
-def _keep(path: str | None, prefixes: tuple[str, ...]) -> bool:
-    return path is not None and (not prefixes or path.startswith(prefixes))
-
-
-def _to_changes(delta: pygit2.DiffDelta, prefixes: tuple[str, ...]) -> list[Change]:
-    """Turn one libgit2 delta into promptship changes (zero, one or two)."""
-    status = delta.status
-    old_ok = is_regular(int(delta.old_file.mode))
-    new_ok = is_regular(int(delta.new_file.mode))
-    old = check_path_text(delta.old_file.path) if old_ok else None
-    new = check_path_text(delta.new_file.path) if new_ok else None
-    if status in (DeltaStatus.ADDED, DeltaStatus.UNTRACKED):
-        old = None
-    elif status == DeltaStatus.DELETED:
-        new = None
-    elif status not in (DeltaStatus.MODIFIED, DeltaStatus.RENAMED, DeltaStatus.TYPECHANGE):
-        return []
-    old = old if _keep(old, prefixes) else None
-    new = new if _keep(new, prefixes) else None
-    if old is not None and new is not None:
-        if old != new:
-            return [Change("renamed", new, old)]
-        old_id, new_id = str(delta.old_file.id), str(delta.new_file.id)
-        if old_id == new_id and _ZERO not in (old_id, new_id):
-            return []  # mode-only change
-        return [Change("modified", new)]
-    if new is not None:
-        return [Change("added", new)]
-    if old is not None:
-        return [Change("deleted", old)]
-    return []

@@ -6,9 +6,7 @@ listed and read: symbolic links and submodules are neither followed nor shown.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import stat
 from bisect import bisect_left
 
@@ -22,6 +20,7 @@ from promptship.gitsource._common import (
     no_such_file,
     read_blob,
 )
+from promptship.gitsource._trees import walk_files
 
 __all__ = ["GitSnapshot", "IndexSnapshot", "WorktreeSnapshot"]
 
@@ -30,12 +29,10 @@ def _in_prefix(listing: list[str], prefix: str) -> list[str]:
     """The slice of a sorted list of paths that start with ``prefix``."""
     if not prefix:
         return list(listing)
-    out: list[str] = []
-    for path in listing[bisect_left(listing, prefix) :]:
-        if not path.startswith(prefix):
-            break
-        out.append(path)
-    return out
+    start = end = bisect_left(listing, prefix)
+    while end < len(listing) and listing[end].startswith(prefix):
+        end += 1
+    return listing[start:end]
 
 
 def _bad_path(path: str) -> bool:
@@ -102,7 +99,8 @@ class GitSnapshot(_BlobSnapshot):
         """All regular files whose path starts with ``prefix``, sorted.
 
         Raises:
-            GitError: A file name under the folder is not valid UTF-8.
+            GitError: A name under the folder is not UTF-8 or is hostile (``..``),
+                or a tree object is missing or malformed.
         """
         return _in_prefix(self._listing(prefix.rpartition("/")[0]), prefix)
 
@@ -122,11 +120,7 @@ class GitSnapshot(_BlobSnapshot):
         return listing
 
     def _walk(self, folder: str) -> list[str]:
-        """Sorted regular files under ``folder``, read from the raw tree objects.
-
-        Parsing the raw trees is about three times faster than iterating pygit2's
-        tree entries, which build an enum per file mode (measured on 20,000 files).
-        """
+        """Sorted regular files under ``folder``, read from the raw tree objects."""
         if folder:
             try:
                 root = self._tree[folder]
@@ -142,34 +136,9 @@ class GitSnapshot(_BlobSnapshot):
             base = folder + "/"
         else:
             root, base = self._tree, ""
-        width = len(root.id.raw)
-        found: list[str] = []
-        raw_ids = self._raw_ids
-        odb = self._repo.odb
-        stack: list[tuple[pygit2.Oid, str]] = [(root.id, base)]
-        while stack:
-            oid, at = stack.pop()
-            try:
-                data = odb.read(oid)[1]
-            except (pygit2.GitError, KeyError, ValueError) as e:
-                raise GitError(
-                    f"{at or '/'}: cannot read tree {oid} in {self._label}: {e}",
-                    hint="the clone may be partial or corrupt: run `git fsck`, or fetch again",
-                ) from e
-            for mode, name, raw in _tree_entries(data, width, at, self._label):
-                if name in _BAD_NAMES or b"/" in name:
-                    raise GitError(
-                        f"{at or '/'}: tree entry named {name!r} in {self._label}",
-                        hint="the commit is malformed or hostile (`git fsck` reports it)",
-                    )
-                path = at + (name.decode() if name.isascii() else _utf8_name(name, at))
-                if mode in _TREE_MODES:
-                    stack.append((pygit2.Oid(raw=raw), path + "/"))
-                elif mode.startswith(b"100"):  # 100644, 100755 (and legacy 100664)
-                    found.append(path)
-                    raw_ids[path] = raw
-        found.sort()
-        return found
+        files = walk_files(self._repo.odb, root.id, base, self._label)
+        self._raw_ids.update(files)
+        return sorted(files)
 
     def _lookup(self, path: str) -> pygit2.Oid:
         raw = self._raw_ids.get(path)
@@ -200,36 +169,6 @@ class GitSnapshot(_BlobSnapshot):
         """The file's git blob id (hex); raises like :meth:`read` if absent."""
         raw = self._raw_ids.get(path)
         return raw.hex() if raw is not None else str(self._lookup(path))
-
-
-def _utf8_name(name: bytes, at: str) -> str:
-    """Decode a non-ASCII tree entry name, refusing one that is not UTF-8."""
-    try:
-        return name.decode("utf-8")
-    except UnicodeDecodeError:
-        check_path_text(at + name.decode("utf-8", "surrogateescape"))
-        raise  # check_path_text has raised GitError for this name already
-
-
-_TREE_MODES = (b"40000", b"040000")
-_BAD_NAMES = (b"", b".", b"..")
-
-
-@functools.cache
-def _entry_pattern(width: int) -> re.Pattern[bytes]:
-    return re.compile(rb"([0-7]+) ([^\0]*)\0(.{%d})" % width, re.DOTALL)
-
-
-def _tree_entries(data: bytes, width: int, at: str, label: str) -> list[tuple[bytes, bytes, bytes]]:
-    """The ``(mode, name, raw id)`` entries of a raw git tree object."""
-    entries: list[tuple[bytes, bytes, bytes]] = _entry_pattern(width).findall(data)
-    consumed = sum(len(mode) + len(name) for mode, name, _ in entries)
-    if consumed + (width + 2) * len(entries) != len(data):
-        raise GitError(
-            f"{at or '/'}: malformed tree object in {label}",
-            hint="the repository is corrupt: run `git fsck`",
-        )
-    return entries
 
 
 class IndexSnapshot(_BlobSnapshot):

@@ -1,0 +1,128 @@
+"""A verified bundle held in memory, ready to serve prompts.
+
+Prompt documents are parsed on first use and their templates compiled on
+first render, so loading a bundle of 10,000 prompts costs little more than
+verifying it. A loaded bundle never changes; the client swaps in a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from promptship.errors import BundleError, UsageError
+from promptship.render import CompiledPrompt
+from promptship.templates import TemplateEngine
+from promptship.variants import Splitter
+
+__all__ = ["Experiment", "LoadedBundle", "PromptEntry"]
+
+BASE = "base"
+"""The split name of the prompt without a variant."""
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """An experiment on one prompt, compiled for fast assignment."""
+
+    id: str
+    unit: str
+    splitter: Splitter
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEntry:
+    """One prompt (one variant of it) in a loaded bundle."""
+
+    prompt_id: str
+    version: str
+    content_digest: str
+    variant: str | None
+    compiled: CompiledPrompt
+    sensitive: frozenset[str]
+
+
+class LoadedBundle:
+    """The prompts and experiments of one verified bundle.
+
+    Args:
+        files: The bundle's files (path to bytes), already verified.
+        digest: The bundle's manifest digest.
+        env: Its environment.
+        release: Its release number.
+    """
+
+    def __init__(self, files: Mapping[str, bytes], *, digest: str, env: str, release: int) -> None:
+        self.digest = digest
+        self.env = env
+        self.release = release
+        try:
+            env_doc = json.loads(files["environment.json"])
+        except (KeyError, ValueError) as e:
+            raise BundleError(f"bundle {digest} has no readable environment.json: {e}") from None
+        self.policy: Mapping[str, Any] = env_doc.get("policy", {})
+        self.experiments: dict[str, Experiment] = {}
+        for exp in env_doc.get("experiments", []):
+            self.experiments[exp["prompt"]] = Experiment(
+                exp["id"], exp["unit"], Splitter.from_split(exp["id"], exp["split"])
+            )
+        self._raw: dict[str, bytes] = {
+            path[len("prompts/") : -len(".json")]: data
+            for path, data in files.items()
+            if path.startswith("prompts/") and path.endswith(".json")
+        }
+        self._entries: dict[tuple[str, str | None], PromptEntry] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def prompt_ids(self) -> list[str]:
+        """Every prompt id in the bundle, sorted."""
+        return sorted(self._raw)
+
+    def entry(self, prompt_id: str, variant: str | None) -> PromptEntry:
+        """The prompt (variant ``None`` = base), built on first use and cached.
+
+        Raises:
+            UsageError: For an unknown prompt or variant.
+        """
+        key = (prompt_id, variant)
+        found = self._entries.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                found = self._build(prompt_id, variant)
+                self._entries[key] = found
+        return found
+
+    def _build(self, prompt_id: str, variant: str | None) -> PromptEntry:
+        raw = self._raw.get(prompt_id)
+        if raw is None:
+            raise UsageError(
+                f"no prompt '{prompt_id}' in {self.env} release {self.release}",
+                hint="check the id; `promptship bundle inspect` lists a bundle's prompts",
+            )
+        doc = json.loads(raw)
+        if variant is None:
+            view = doc["view"]
+        else:
+            try:
+                view = doc["variants"][variant]
+            except KeyError:
+                raise UsageError(f"prompt '{prompt_id}' has no variant '{variant}'") from None
+        properties = view.get("inputs", {}).get("properties", {})
+        sensitive = frozenset(n for n, p in properties.items() if p.get("x-sensitive") is True)
+        return PromptEntry(
+            prompt_id,
+            doc["version"],
+            doc["content_digest"],
+            variant,
+            CompiledPrompt(view, TemplateEngine(doc["fragments"])),
+            sensitive,
+        )
