@@ -93,7 +93,9 @@ def _commit_defaults(workdir: Path) -> None:
     repo = pygit2.Repository(str(workdir))
     env = workdir / "environments/staging.yaml"
     env.write_text(
-        env.read_text().replace("      max_tokens: 700\n", "      max_tokens: 700\n      top_p: 0.9\n")
+        env.read_text().replace(
+            "      max_tokens: 700\n", "      max_tokens: 700\n      top_p: 0.9\n"
+        )
     )
     repo.index.add("environments/staging.yaml")
     repo.index.write()

@@ -105,7 +105,7 @@ def test_an_equal_view_is_unchanged_without_deepdiff(monkeypatch: pytest.MonkeyP
     def explode(*_: object, **__: object) -> None:
         raise AssertionError("deepdiff called on equal views")
 
-    monkeypatch.setattr(diff_module, "DeepDiff", explode)
+    monkeypatch.setattr("deepdiff.DeepDiff", explode)
     view = {"model": {"name": "m", "parameters": {"t": 0.2}}, "text": "hi"}
     assert compare_views("env", view, {**view}).status == "unchanged"
 

@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
-
 __all__ = [
     "BUMP_FOR",
     "Bump",
@@ -322,12 +320,23 @@ def _prune(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[dict[str, An
 
 
 def compare_views(
-    env: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    env: str,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    *,
+    memo: dict[str, tuple[Change, ...]] | None = None,
 ) -> EnvDiff:
     """The semantic diff of one environment's view (``comparable`` shapes) of one prompt.
 
     Only the parts that differ are handed to deepdiff, so a change that reaches
     every prompt, such as an environment's defaults, costs little per prompt.
+
+    Args:
+        env: The environment's name (or ``PROMPT_LEVEL``).
+        old: The view on the old side (``None`` when absent).
+        new: The view on the new side.
+        memo: Changes already computed for the same differing parts, shared by
+            the environments of one prompt (they usually differ alike).
     """
     if old is None and new is None:
         return EnvDiff(env, "unchanged")
@@ -338,6 +347,19 @@ def compare_views(
     a, b = _prune(old, new)
     if not a and not b:
         return EnvDiff(env, "unchanged")
+    key = repr((a, b)) if memo is not None else ""  # repr tells 1, 1.0, True and "1" apart
+    found = memo.get(key) if memo is not None else None
+    if found is None:
+        found = _changes(a, b)
+        if memo is not None:
+            memo[key] = found
+    return EnvDiff(env, "changed" if found else "unchanged", found)
+
+
+def _changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[Change, ...]:
+    """Field-level changes from ``a`` to ``b`` (the parts of two views that differ)."""
+    from deepdiff import DeepDiff  # 30 ms to import: only when something changed
+
     # threshold_to_diff_deeper=0: report every key of a mapping, even when the two
     # sides share few keys (deepdiff's default reports such a mapping as one change).
     tree = DeepDiff(
@@ -364,4 +386,4 @@ def compare_views(
             )
             changes.append(Change(_dotted(path), kind, t1, t2, cls, reason, words))
     changes.sort(key=lambda c: c.path)
-    return EnvDiff(env, "changed" if changes else "unchanged", tuple(changes))
+    return tuple(changes)

@@ -16,7 +16,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptship.diff import PROMPT_LEVEL, EnvDiff, PromptDiff, Status, comparable, compare_views
+from promptship.diff import (
+    PROMPT_LEVEL,
+    Change,
+    EnvDiff,
+    PromptDiff,
+    Status,
+    comparable,
+    compare_views,
+)
 from promptship.errors import Location, PromptshipError, UsageError
 from promptship.gitsource import GitRepo
 from promptship.model import Finding, ParseCache, PathChange, RegistryFiles, Snapshot
@@ -325,12 +333,13 @@ def _prompt_diff(
     if after is None:
         return PromptDiff(prompt_id, "removed", (), None, old_version, None)
     env_diffs: list[EnvDiff] = []
+    memo: dict[str, tuple[Change, ...]] = {}
     for env in [PROMPT_LEVEL, *envs]:
         a = before.get(env) if before else None
         b = after.get(env)
         if source and a is not None:
             a = {**a, "id": b.get("id") if b else a.get("id")}
-        env_diffs.append(compare_views(env, a, b))
+        env_diffs.append(compare_views(env, a, b, memo=memo))
     changed = any(e.status != "unchanged" for e in env_diffs)
     status: Status = "renamed" if source else ("changed" if changed else "unchanged")
     return PromptDiff(prompt_id, status, tuple(env_diffs), source, old_version, new_version)

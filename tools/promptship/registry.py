@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from promptship import schemas, yamlio
+from promptship import yamlio
 from promptship.errors import GitError, Location, UsageError, ValidationFailed, YamlError
 from promptship.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
 from promptship.overlay import Resolved
 from promptship.owners import Owners
-from promptship.render import CompiledPrompt
-from promptship.templates import TemplateEngine
-from promptship.validate import validate_registry
 from promptship.views import resolve
+
+if TYPE_CHECKING:
+    from promptship.render import CompiledPrompt
+
+# Schema checks (jsonschema, fastjsonschema) and template compilation (jinja2)
+# are imported where they are used: `diff`, `log` and `show` need neither, and
+# their import is a fifth of a command's start-up.
 
 __all__ = [
     "CODEOWNERS_PATHS",
@@ -208,6 +212,9 @@ def validate(
     snapshot: Snapshot, *, cache: ParseCache | None = None
 ) -> tuple[RegistryFiles, list[Finding]]:
     """Load a snapshot's registry (through ``cache`` when given) and run every check on it."""
+    from promptship import schemas
+    from promptship.validate import validate_registry
+
     files = load_files(snapshot, cache=cache)
     validators = {
         name: schemas.fast_validator(name)
@@ -233,6 +240,9 @@ def compiled_view(
             location=first.location,
             hint=first.hint or "run `promptship validate`",
         )
+    from promptship.render import CompiledPrompt
+    from promptship.templates import TemplateEngine
+
     return CompiledPrompt(view.data, TemplateEngine(files.fragment_texts()))
 
 
