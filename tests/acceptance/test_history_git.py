@@ -285,10 +285,13 @@ def test_a_shallow_clone_says_where_history_is_missing(reg: Reg, tmp_path: Path)
 def test_a_pin_beyond_a_shallow_cut_is_explained(reg: Reg, tmp_path: Path) -> None:
     reg.commit(pin(reg.first), "pin production")
     clone = shallow_clone(reg.root, tmp_path / "shallow")
-    result = reg.ps("show", "support/triage", "--env", "production", "--root", clone.workdir)
-    assert result.code == 2
-    assert "shallow clone" in result.err
-    assert "git fetch --unshallow" in result.err
+    for args in (("show", "support/triage", "--env", "production"), ("diff", "HEAD")):
+        result = reg.ps(*args, "--root", clone.workdir)
+        assert result.code == 2, args
+        assert f"environment 'production' is pinned at {reg.first[:12]}" in result.err
+        assert "shallow clone" in result.err
+        assert "git fetch --unshallow" in result.err
+    assert reg.ps("show", "support/triage", "--env", "staging", "--root", clone.workdir).code == 0
 
 
 @pytest.mark.parametrize(
@@ -297,7 +300,8 @@ def test_a_pin_beyond_a_shallow_cut_is_explained(reg: Reg, tmp_path: Path) -> No
         (("diff", "nope", "HEAD"), "nope: no such branch, tag or commit"),
         (("diff", "HEAD", "nope"), "nope: no such branch, tag or commit"),
         (("diff", "HEAD~9", "HEAD"), "HEAD~9: no such branch, tag or commit"),
-        (("diff", "main..HEAD"), "is a range, not one commit"),
+        (("diff", "main..HEAD", "HEAD"), "is a range, not one commit"),
+        (("diff", "nope..HEAD"), "nope: no such branch"),
         (("check-versions", "v9", "HEAD"), "v9: no such branch, tag or commit"),
         (("log", "support/triage", "--ref", "nope"), "nope: no such branch"),
         (("show", "support/triage", "--ref", "nope"), "nope: no such branch"),
@@ -651,7 +655,22 @@ def test_an_unwritable_cache_does_not_fail_the_command(reg: Reg, tmp_path: Path)
     assert "model.parameters.temperature: 0.2 → 0.3" in result.out
 
 
-def test_branch_names_work_as_refs(reg: Reg) -> None:
+def test_branch_names_and_git_ranges_work_as_refs(reg: Reg) -> None:
     branch(reg.repo, "release-1", reg.first)
     reg.commit(edit(TRIAGE, "temperature: 0.2", "temperature: 0.3"))
     assert sorted(reg.diff("release-1", "main")) == ["support/triage"]
+    two_dots = reg("diff", "release-1..main", "--format", "json").json()
+    assert two_dots == reg("diff", "release-1", "main", "--format", "json").json()
+    assert reg("diff", "release-1..", "--format", "json").json() == two_dots  # empty side: HEAD
+    # Three dots: from the merge base, so work on the other side is left out.
+    topic = commit(
+        reg.repo,
+        edit(REWRITE, "at most three", "at most two"),
+        "topic",
+        ref="refs/heads/topic",
+        parents=[reg.first],
+    )
+    assert topic
+    assert sorted(reg.diff("main", "topic")) == ["search/rewrite", "support/triage"]
+    three_dots = reg("diff", "main...topic", "--format", "json").json()["prompts"]
+    assert [p["id"] for p in three_dots] == ["search/rewrite"]

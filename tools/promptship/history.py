@@ -25,7 +25,7 @@ from promptship.diff import (
     comparable,
     compare_views,
 )
-from promptship.errors import Location, PromptshipError, UsageError
+from promptship.errors import GitError, Location, PromptshipError, UsageError
 from promptship.gitsource import GitRepo
 from promptship.model import Finding, ParseCache, PathChange, RegistryFiles, Snapshot
 from promptship.registry import classify, load_files
@@ -39,6 +39,7 @@ __all__ = [
     "affected_prompts",
     "check_versions",
     "git_sides",
+    "pin_error",
     "prompt_views",
     "semantic_diff",
 ]
@@ -250,6 +251,15 @@ def _pin(files: RegistryFiles, env: str) -> str | None:
     return commit if isinstance(commit, str) else None
 
 
+def pin_error(env: str, commit: str, error: GitError) -> GitError:
+    """``error`` (reading a pinned release's commit) told as the pin's problem."""
+    return GitError(
+        f"environment '{env}' is pinned at {commit[:12]} (its release block), "
+        f"which cannot be read: {error.message}",
+        hint=error.hint or "fetch the commit, or fix release.source_commit",
+    )
+
+
 def _side_views(
     side: Side, ids: set[str] | None, envs: list[str], includes: Includes
 ) -> dict[str, dict[str, dict[str, Any]]]:
@@ -264,7 +274,10 @@ def _side_views(
         commit = _pin(current, env)
         if commit is None or not pinned_here:
             continue
-        pinned = side.files(ids, commit)
+        try:
+            pinned = side.files(ids, commit)
+        except GitError as e:
+            raise pin_error(env, commit, e) from e
         for prompt_id in pinned.prompts:
             views = prompt_views(pinned, prompt_id, [env], includes=includes)
             if env in views:
@@ -394,9 +407,22 @@ def git_sides(
     Args:
         repo: The repository.
         base: The old ref; ``None`` means the merge base of the default branch and HEAD.
+            Without ``head``, git's range forms work too: ``A..B`` is ``A`` to ``B``,
+            ``A...B`` the merge base of ``A`` and ``B`` to ``B`` (an empty side is HEAD).
         head: The new ref; ``None`` means the working tree.
         cache: Parsed documents by blob id (see :mod:`promptship.cache`).
     """
+    if base is not None and head is None and ".." in base:
+        left, dots, right = base.partition("...") if "..." in base else base.partition("..")
+        left, head = left or "HEAD", right or "HEAD"
+        base = left
+        if dots == "...":
+            found = repo.merge_base(left, head)
+            if found is None:
+                raise UsageError(
+                    f"{left} and {head} share no history", hint="name the base ref explicitly"
+                )
+            base = found
     if base is None:
         repo.resolve("HEAD")  # an unborn branch says so before "no default branch" does
         default = repo.default_branch()

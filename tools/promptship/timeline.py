@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from promptship.diff import ChangeClass, PromptDiff
-from promptship.errors import UsageError
+from promptship.errors import GitError, UsageError
 from promptship.gitsource import CommitInfo, GitRepo
-from promptship.history import Side, semantic_diff
+from promptship.history import Side, pin_error, semantic_diff
 from promptship.model import ParseCache, PathChange
 from promptship.registry import load_files
 from promptship.views import resolve
@@ -144,7 +144,11 @@ def show(
         )
         if isinstance(release, dict) and isinstance(release.get("source_commit"), str):
             content_commit = release["source_commit"]
-            files = load_files(repo.snapshot(content_commit), {prompt_id}, cache=cache)
+            try:
+                pinned = repo.snapshot(content_commit)
+            except GitError as e:
+                raise pin_error(env, content_commit, e) from e
+            files = load_files(pinned, {prompt_id}, cache=cache)
     if prompt_id not in files.prompts:
         raise UsageError(f"{prompt_id} does not exist at {sha[:12]}")
     view, _problems = resolve(files, prompt_id, env)

@@ -52,8 +52,9 @@ def diff(
     """What changes in each environment between two refs, after overlays.
 
     BASE defaults to the merge base of the default branch and HEAD; HEAD
-    defaults to the working tree (staged, unstaged and untracked files). Both
-    refs are read straight from git's object database: nothing is checked out.
+    defaults to the working tree (staged, unstaged and untracked files). As in
+    git, BASE..HEAD and BASE...HEAD (from the merge base) work too. Both refs
+    are read straight from git's object database: nothing is checked out.
 
     Every prompt's resolved view (defaults, overlays, fragments, variants) is
     compared in every environment; formatting, comments, quoting and key order
@@ -65,6 +66,8 @@ def diff(
       promptship diff                         # my branch's work against main
       promptship diff main HEAD --format markdown -o comment.md   # the PR comment
       promptship diff v1.4 v1.5 --format json
+      promptship diff origin/main...HEAD      # what this branch adds
+      promptship diff HEAD --no-cache         # the working tree, every file parsed again
     """
     before, after, changes = _sides(root, base, head, cache_dir, no_cache)
     diffs = history.semantic_diff(before, after, changes)
