@@ -392,6 +392,18 @@ def test_a_pinned_environment_changes_only_when_its_pin_moves(reg: Reg) -> None:
     assert "version: 1.2.0" in shown.out
 
 
+@pytest.mark.parametrize("bad", ["main", "HEAD~1", "6a975e5", "../../x", "1" * 40 + "\n"])
+def test_a_pin_must_be_a_full_commit_id(reg: Reg, bad: str) -> None:
+    """A branch name would make production follow the branch, without a promotion."""
+    reg.commit(pin(json.dumps(bad)), "pin production by name")
+    for args in (("diff", "HEAD~1", "HEAD"), ("show", "support/triage", "--env", "production")):
+        result = reg(*args)
+        assert result.code == 1, (args, result)
+        assert "release.source_commit" in result.err
+        assert "is not a full commit id" in result.err
+        assert "environments/production.yaml:" in result.err
+
+
 # -- show --version / --at -------------------------------------------------------------
 
 

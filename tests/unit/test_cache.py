@@ -172,7 +172,17 @@ def test_a_folder_in_place_of_an_entry_is_a_miss(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "blob", ["", "../../../etc/passwd", "g" * 40, BLOB.upper(), BLOB[:39], BLOB + "/x", BLOB + "0"]
+    "blob",
+    [
+        "",
+        "../../../etc/passwd",
+        "g" * 40,
+        BLOB.upper(),
+        BLOB[:39],
+        BLOB + "/x",
+        BLOB + "0",
+        BLOB + "\n",
+    ],
 )
 def test_keys_that_are_not_blob_ids_never_touch_the_disk(tmp_path: Path, blob: str) -> None:
     cache = DiskCache(tmp_path / "c")

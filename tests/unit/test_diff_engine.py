@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptship import diff as diff_module
+from promptship import semver
 from promptship.diff import Change, EnvDiff, PromptDiff, compare_views
 from promptship.diffreport import to_markdown, to_text
 from promptship.model import MemorySnapshot
-from promptship.registry import load_files
+from promptship.registry import classify, load_files
 from promptship.templates import TemplateEngine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,6 +201,33 @@ def test_a_partial_load_looks_up_only_prompt_ids(hostile: str) -> None:
     assert dict(load_files(snap, {hostile}).prompts) == {}
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "registry/support/triage.yaml\n",
+        "registry/_fragments/tone.yaml\n",
+        "environments/staging.yaml\n",
+        "environments/production/support/triage.yaml\n",
+        "registry/support/triage.evals.yaml\n",
+    ],
+)
+def test_a_file_name_ending_in_a_newline_is_not_a_registry_file(path: str) -> None:
+    """`$` matches before a final newline: such a file must not shadow the real one."""
+    assert classify(path) is None
+    real = path.rstrip("\n")
+    snap = MemorySnapshot.from_texts(
+        {"registry/support/triage.yaml": "id: support/triage\n", path: "id: evil\n"}
+    )
+    files = load_files(snap)
+    assert all(doc.path != path for doc in files.prompts.values())
+    assert any(
+        f.code == "layout" and f.location and f.location.file == path for f in files.findings
+    )
+    assert classify(real) is not None
+    assert not semver.parse("1.0.0\n")
+    assert dict(load_files(snap, {"support/triage\n"}).prompts) == {}
+
+
 def test_codeowners_is_found_where_github_looks_first() -> None:
     files = {"registry/a/b.yaml": b"id: a/b\n"}
     for paths, expected in [
@@ -268,3 +296,14 @@ def test_short_values_show_inline_and_long_texts_as_word_diffs() -> None:
     assert "      [-x-]{+y+}" in text
     assert "no version bump needed" not in text
     assert "needs a minor bump" in text
+
+
+def test_new_refuses_an_id_ending_in_a_newline() -> None:
+    from promptship.errors import UsageError
+    from promptship.owners import Owners
+    from promptship.registry import scaffold
+
+    owners = Owners("* @acme/x\n", "CODEOWNERS")
+    assert scaffold("support/refund", owners)[0] == "registry/support/refund.yaml"
+    with pytest.raises(UsageError, match="is not a valid prompt id"):
+        scaffold("support/refund\n", owners)

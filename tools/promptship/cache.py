@@ -136,7 +136,7 @@ class DiskCache:
         self._ready = False
 
     def _entry(self, blob_id: str) -> Path | None:
-        if not _BLOB.match(blob_id):
+        if not _BLOB.fullmatch(blob_id):
             return None
         return self.root / self.salt / blob_id[:2] / f"{blob_id[2:]}.json"
 

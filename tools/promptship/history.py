@@ -25,7 +25,7 @@ from promptship.diff import (
     comparable,
     compare_views,
 )
-from promptship.errors import GitError, Location, PromptshipError, UsageError
+from promptship.errors import GitError, Location, PromptshipError, UsageError, ValidationFailed
 from promptship.gitsource import GitRepo
 from promptship.model import Finding, ParseCache, PathChange, RegistryFiles, Snapshot
 from promptship.registry import classify, load_files
@@ -40,6 +40,7 @@ __all__ = [
     "check_versions",
     "git_sides",
     "pin_error",
+    "pinned_commit",
     "prompt_views",
     "semantic_diff",
 ]
@@ -244,11 +245,28 @@ def _experiment(files: RegistryFiles, env: str, prompt_id: str) -> dict[str, Any
     return None
 
 
-def _pin(files: RegistryFiles, env: str) -> str | None:
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def pinned_commit(files: RegistryFiles, env: str) -> str | None:
+    """The commit a pinned environment serves (``release.source_commit``), or ``None``.
+
+    Raises:
+        ValidationFailed: The pin is not a full commit id; a branch name or a
+            short id would make the environment follow whatever it points to.
+    """
     doc = files.environments.get(env)
     release = doc.data.get("release") if doc and isinstance(doc.data, dict) else None
-    commit = release.get("source_commit") if isinstance(release, dict) else None
-    return commit if isinstance(commit, str) else None
+    if not isinstance(release, dict) or "source_commit" not in release:
+        return None
+    commit = release["source_commit"]
+    if not isinstance(commit, str) or not _FULL_SHA.fullmatch(commit):
+        raise ValidationFailed(
+            f"environment '{env}': release.source_commit {commit!r} is not a full commit id",
+            location=doc.location(("release", "source_commit")) if doc else None,
+            hint="pin the 40-hex id of the released commit (`git rev-parse REF`)",
+        )
+    return commit
 
 
 def pin_error(env: str, commit: str, error: GitError) -> GitError:
@@ -267,11 +285,11 @@ def _side_views(
     current = side.files(ids)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     pinned_here = side.at_commit is not None
-    live = [e for e in envs if not (pinned_here and _pin(current, e))]
+    live = [e for e in envs if not (pinned_here and pinned_commit(current, e))]
     for prompt_id in current.prompts:
         out[prompt_id] = prompt_views(current, prompt_id, live, includes=includes)
     for env in envs:
-        commit = _pin(current, env)
+        commit = pinned_commit(current, env)
         if commit is None or not pinned_here:
             continue
         try:

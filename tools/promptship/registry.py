@@ -46,15 +46,15 @@ Kind = tuple[str, str | tuple[str, str]]
 
 def classify(path: str) -> Kind | None:
     """What a registry path holds: ``("prompt", id)``, ``("overlay", (env, id))``, … or ``None``."""
-    if m := _SUITE.match(path):
+    if m := _SUITE.fullmatch(path):
         return ("suite", f"{m[1]}/{m[2]}")
-    if m := _FRAGMENT.match(path):
+    if m := _FRAGMENT.fullmatch(path):
         return ("fragment", m[1])
-    if m := _PROMPT.match(path):
+    if m := _PROMPT.fullmatch(path):
         return ("prompt", f"{m[1]}/{m[2]}")
-    if m := _ENV.match(path):
+    if m := _ENV.fullmatch(path):
         return ("environment", m[1])
-    if m := _OVERLAY.match(path):
+    if m := _OVERLAY.fullmatch(path):
         return ("overlay", (m[1], f"{m[2]}/{m[3]}"))
     return None
 
@@ -104,11 +104,11 @@ def _subset_paths(snapshot: Snapshot, prompt_ids: Collection[str]) -> list[str]:
     """
     env_files = snapshot.list_files("environments/")
     present = set(env_files)
-    envs = [m[1] for p in env_files if p.count("/") == 1 and (m := _ENV.match(p))]
+    envs = [m[1] for p in env_files if p.count("/") == 1 and (m := _ENV.fullmatch(p))]
     paths = snapshot.list_files("registry/_fragments/")
     paths += [f"environments/{env}.yaml" for env in envs]
     for prompt_id in sorted(set(prompt_ids)):
-        if not _PROMPT_ID.match(prompt_id):
+        if not _PROMPT_ID.fullmatch(prompt_id):
             continue  # not a prompt id: nothing to look up, and never a path outside registry/
         paths += [f"registry/{prompt_id}.yaml", f"registry/{prompt_id}.evals.yaml"]
         paths += [o for env in envs if (o := f"environments/{env}/{prompt_id}.yaml") in present]
@@ -322,7 +322,7 @@ def scaffold(
     Raises:
         UsageError: When the id is malformed or no owner can be found.
     """
-    if not _PROMPT_ID.match(prompt_id):
+    if not _PROMPT_ID.fullmatch(prompt_id):
         raise UsageError(
             f"'{prompt_id}' is not a valid prompt id",
             hint="use <namespace>/<name> with lowercase letters, digits, '-' and '_' (e.g. support/refund_policy)",

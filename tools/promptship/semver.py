@@ -30,7 +30,7 @@ class Version:
 
 def parse(text: str) -> Version | None:
     """The version in ``text``, or ``None`` when it is not semver."""
-    m = _SEMVER.match(text)
+    m = _SEMVER.fullmatch(text)
     if not m:
         return None
     pre = m[4] or ""

@@ -14,7 +14,7 @@ from typing import Any
 from promptship.diff import ChangeClass, PromptDiff
 from promptship.errors import GitError, UsageError
 from promptship.gitsource import CommitInfo, GitRepo
-from promptship.history import Side, pin_error, semantic_diff
+from promptship.history import Side, pin_error, pinned_commit, semantic_diff
 from promptship.model import ParseCache, PathChange
 from promptship.registry import load_files
 from promptship.views import resolve
@@ -138,12 +138,9 @@ def show(
     files = load_files(repo.snapshot(sha), {prompt_id}, cache=cache)
     content_commit = sha
     if env is not None:
-        doc = files.environments.get(env)
-        release = (
-            doc.data.get("release") if doc is not None and isinstance(doc.data, dict) else None
-        )
-        if isinstance(release, dict) and isinstance(release.get("source_commit"), str):
-            content_commit = release["source_commit"]
+        pin = pinned_commit(files, env)
+        if pin is not None:
+            content_commit = pin
             try:
                 pinned = repo.snapshot(content_commit)
             except GitError as e:
