@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from chatserver import ChatServer
+from ociregistry import LocalRegistry, find_binary
 
 
 @pytest.fixture
@@ -14,3 +16,19 @@ def chat_server() -> Iterator[ChatServer]:
     """A real chat-completions server on 127.0.0.1 (see ``tests/chatserver.py``)."""
     with ChatServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A real distribution registry on 127.0.0.1 (see ``tests/ociregistry.py``).
+
+    Skipped when the ``docker-registry`` binary is missing, unless ``CI`` is set:
+    there the tests must run, so a missing binary fails them.
+    """
+    binary = find_binary()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("docker-registry is required in CI for the OCI tests (see .ci/run)")
+        pytest.skip("docker-registry not installed (apt-get install docker-registry)")
+    with LocalRegistry(binary, tmp_path_factory.mktemp("oci-registry")) as registry:
+        yield registry
