@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -32,3 +33,14 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegi
         pytest.skip("docker-registry not installed (apt-get install docker-registry)")
     with LocalRegistry(binary, tmp_path_factory.mktemp("oci-registry")) as registry:
         yield registry
+
+
+@pytest.fixture(scope="session")
+def ssh_keygen() -> str:
+    """Path of the real ssh-keygen; skipped when absent, unless CI is set (then it fails)."""
+    path = shutil.which("ssh-keygen")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("ssh-keygen is required in CI for the interoperability tests")
+        pytest.skip("ssh-keygen not installed (apt-get install openssh-client)")
+    return path
