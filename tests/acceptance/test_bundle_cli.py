@@ -281,6 +281,14 @@ def test_keys_generate_and_ssh_keygen_accepts_our_signature(
     assert "--force" in again.err
 
 
+def test_keys_generate_checks_the_environments_before_writing(tmp_path: Path, ps: Runner) -> None:
+    key = tmp_path / "k"
+    result = ps("keys", "generate", "-o", key, "--env", "staging", "--env", "Bad Env")
+    assert result.exit == 2
+    assert "'Bad Env' is not an environment name" in result.err
+    assert sorted(tmp_path.iterdir()) == []
+
+
 # --- bundle verify ------------------------------------------------------------------------
 
 

@@ -166,10 +166,10 @@ def keys_generate(out: Path, envs: tuple[str, ...], comment: str, force: bool) -
     """
     if out.exists() and not force:
         raise UsageError(f"{out} exists", hint="pass --force to replace it, or choose another path")
+    principals = ",".join(signing.principal_for(e) for e in envs)  # before any file is written
     private, public = signing.generate_keypair(comment)
     _write_atomic(out, private, 0o600)
     _write_atomic(out.with_name(out.name + ".pub"), (public + "\n").encode())
-    principals = ",".join(signing.principal_for(e) for e in envs)
     namespaces = f"{signing.BUNDLE_NAMESPACE},{signing.CHANNEL_NAMESPACE}"
     click.echo(f'{principals} namespaces="{namespaces}" {public}')
     return 0
