@@ -289,6 +289,23 @@ def test_keys_generate_checks_the_environments_before_writing(tmp_path: Path, ps
     assert sorted(tmp_path.iterdir()) == []
 
 
+def test_keys_generate_never_writes_through_a_planted_symlink(
+    tmp_path: Path, ps: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = tmp_path / "k"
+    stolen = tmp_path / "readable-by-everyone"
+    stolen.write_text("")
+    stolen.chmod(0o644)
+    monkeypatch.setattr(os, "getpid", lambda: 4242)
+    tmp_name = tmp_path / ".k.tmp-4242"
+    tmp_name.symlink_to(stolen)
+    result = ps("keys", "generate", "-o", key)
+    assert result.exit == 0, result.err
+    assert stolen.read_text() == ""
+    assert key.stat().st_mode & 0o777 == 0o600
+    ps.secrets |= _secrets_of(key.read_bytes())
+
+
 # --- bundle verify ------------------------------------------------------------------------
 
 
