@@ -32,6 +32,7 @@ from gitrepo import EPOCH, commit, git, make_repo
 from ociregistry import LocalRegistry
 from promptship import oci
 from promptship.errors import SignatureInvalid
+from promptship.oci import _wire
 from promptship.signing import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE, parse_allowed_signers
 
 from .conftest import Cli, Result
@@ -718,9 +719,9 @@ def test_publish_to_an_oci_registry_and_read_it_back(
     _build(ps, root, "production", other, "--sign", "--key", key)
     forged_tar = (other / "production.tar").read_bytes()
     assert forged_tar != (tmp_path / "out" / "staging.tar").read_bytes()
-    original_sig = oci._fetch_bundle(oci._Registry(target), target, str(digest), 10**8)[1]
-    oci._push(
-        oci._Registry(target),
+    original_sig = _wire.fetch_bundle(_wire.Registry(target), target, str(digest), 10**8)[1]
+    _wire.push_artifact(
+        _wire.Registry(target),
         target,
         oci.bundle_tag(str(digest)),
         "bundle",

@@ -33,6 +33,7 @@ from promptship.errors import (
     StoreError,
     UsageError,
 )
+from promptship.oci import _wire
 from signkeys import KeyPair
 
 CREATED = datetime(2025, 5, 1, 9, 30, 15, tzinfo=UTC)
@@ -78,10 +79,10 @@ def _publish(
 
 
 def _push_raw(
-    target: oci.OciTarget, tag: str, kind: oci.Kind, blobs: list[tuple[str, str, bytes]]
+    target: oci.OciTarget, tag: str, kind: _wire.Kind, blobs: list[tuple[str, str, bytes]]
 ) -> None:
     """Push any artifact under any tag: what anyone with write access to the repo can do."""
-    oci._push(oci._Registry(target), target, tag, kind, blobs, {})
+    _wire.push_artifact(_wire.Registry(target), target, tag, kind, blobs, {})
 
 
 def _bundle_layers(tar: bytes, sig: str) -> list[tuple[str, str, bytes]]:
@@ -183,8 +184,8 @@ def test_the_artifact_is_a_plain_oci_manifest(
     """Other OCI tools (oras, crane, skopeo) see the tar and signature as layers."""
     bundle = _bundle()
     _publish(target, keypairs, allowed, bundle)
-    registry = oci._Registry(target)
-    doc = registry.get_manifest(oci._container(target, oci.bundle_tag(bundle.digest)))
+    registry = _wire.Registry(target)
+    doc = registry.get_manifest(_wire.container(target, oci.bundle_tag(bundle.digest)))
     assert doc["config"]["mediaType"] == oci.BUNDLE_CONFIG_TYPE
     layers = {layer["mediaType"]: layer for layer in doc["layers"]}
     tar_layer = layers[oci.BUNDLE_LAYER_TYPE]
@@ -398,7 +399,7 @@ def test_channel_replay_and_cross_environment_channels_are_refused(
 def test_malformed_channel_artifacts(
     target: oci.OciTarget,
     allowed: signing.AllowedSigners,
-    kind: oci.Kind,
+    kind: _wire.Kind,
     layers: list[tuple[str, str, bytes]],
     message: str,
 ) -> None:
