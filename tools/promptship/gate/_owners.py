@@ -164,15 +164,12 @@ def _owners_reason(
 def owners_rule(inputs: GateInputs, envs: tuple[str, ...]) -> list[Reason]:
     requiring = [e for e in envs if inputs.environments[e].require_owner_review]
     if not requiring:
-        named = ", ".join(envs) if envs else "no environment"
-        return [
-            Reason(
-                "owners",
-                True,
-                "review",
-                f"owner review not required ({named}: require_owner_review is false or nothing is gated)",
-            )
-        ]
+        why = (
+            f"{', '.join(envs)}: require_owner_review is false"
+            if envs
+            else "the change reaches no environment"
+        )
+        return [Reason("owners", True, "review", f"owner review not required ({why})")]
     reasons = [
         Reason(
             "owners",
