@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from promptship.diff import ChangeClass
 from promptship.gate._scope import env_changes
@@ -42,7 +42,21 @@ def _suite_problem(s: SuiteResult) -> str | None:
     return None
 
 
-def _eval_reason(inputs: GateInputs, env: str, prompt_id: str, cls: ChangeClass) -> Reason:
+Indexed = Mapping[str, list[tuple[EvalEvidence, SuiteResult]]]
+
+
+def _index(evidence: Iterable[EvalEvidence]) -> Indexed:
+    """Every suite result by prompt id, once (a registry may hold 10,000 prompts)."""
+    out: dict[str, list[tuple[EvalEvidence, SuiteResult]]] = {}
+    for ev in evidence:
+        for s in ev.suites:
+            out.setdefault(s.prompt, []).append((ev, s))
+    return out
+
+
+def _eval_reason(
+    inputs: GateInputs, by_prompt: Indexed, env: str, prompt_id: str, cls: ChangeClass
+) -> Reason:
     policy = inputs.environments[env]
     run = (
         f"run `promptship eval --env {env} --affected BASE..HEAD` and pass its report with --evals"
@@ -72,16 +86,13 @@ def _eval_reason(inputs: GateInputs, env: str, prompt_id: str, cls: ChangeClass)
     results: list[tuple[EvalEvidence, SuiteResult]] = []
     other_envs: set[str] = set()
     other_bundles: set[str] = set()
-    for ev in inputs.evidence:
-        for s in ev.suites:
-            if s.prompt != prompt_id:
-                continue
-            if s.env != env:
-                other_envs.add(s.env)
-            elif digest is not None and ev.bundle_digest != digest:
-                other_bundles.add(short_digest(ev.bundle_digest))
-            else:
-                results.append((ev, s))
+    for ev, s in by_prompt.get(prompt_id, ()):
+        if s.env != env:
+            other_envs.add(s.env)
+        elif digest is not None and ev.bundle_digest != digest:
+            other_bundles.add(short_digest(ev.bundle_digest))
+        else:
+            results.append((ev, s))
     if not results:
         notes = []
         if other_envs:
@@ -134,6 +145,8 @@ def _eval_reason(inputs: GateInputs, env: str, prompt_id: str, cls: ChangeClass)
 
 
 def evals_rule(inputs: GateInputs, envs: Iterable[str]) -> list[Reason]:
+    """The evals rule's reasons for every prompt that changes in a gated environment."""
+    by_prompt = _index(inputs.evidence)
     reasons: list[Reason] = []
     for env in envs:
         for d, cls, status in env_changes(inputs, env):
@@ -148,7 +161,7 @@ def evals_rule(inputs: GateInputs, envs: Iterable[str]) -> list[Reason]:
                     )
                 )
             elif cls in {"behavioural", "breaking"}:
-                reasons.append(_eval_reason(inputs, env, d.prompt_id, cls))
+                reasons.append(_eval_reason(inputs, by_prompt, env, d.prompt_id, cls))
             elif cls == "metadata":
                 reasons.append(
                     Reason(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from promptship.gate._scope import env_changes, scope
@@ -47,10 +48,11 @@ def owner_requirements(
                 note = f"{pid} changes in {env}"
                 if path not in changed and note not in why.setdefault(path, []):
                     why[path].append(note)
-    return tuple(
-        OwnerRequirement(path, owners.of(path), owners.line_of(path), ", ".join(notes))
-        for path, notes in sorted(why.items())
-    )
+    out = []
+    for path, notes in sorted(why.items()):
+        found, line = owners.decide(path)
+        out.append(OwnerRequirement(path, found, line, ", ".join(notes)))
+    return tuple(out)
 
 
 def _latest_reviews(inputs: GateInputs) -> tuple[dict[str, Review], list[str]]:
@@ -90,9 +92,67 @@ def _owner_via(
     return None
 
 
-def _owners_reason(
-    inputs: GateInputs, req: OwnerRequirement, latest: dict[str, Review], author_ignored: list[str]
-) -> Reason:
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What the reviews say for one set of owners (shared by every file with those owners)."""
+
+    approved: tuple[str, ...]
+    blocking: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _names(logins: list[str], limit: int = 5) -> str:
+    shown = ", ".join(logins[:limit])
+    return shown + (f" and {len(logins) - limit} more" if len(logins) > limit else "")
+
+
+def _verdict(
+    inputs: GateInputs,
+    owners: tuple[str, ...],
+    latest: dict[str, Review],
+    author_ignored: list[str],
+) -> _Verdict:
+    approved: list[str] = []
+    blocking: list[str] = []
+    notes: list[str] = []
+    outsiders: list[str] = []
+    for login, review in sorted(latest.items()):
+        via = _owner_via(login, owners, inputs.teams)
+        if review.state == "APPROVED":
+            stale = (
+                inputs.head_sha is not None
+                and (review.commit_id or "").lower() != inputs.head_sha.lower()
+            )
+            if via is None:
+                if not stale:
+                    outsiders.append(review.login)
+            elif stale:
+                notes.append(
+                    f"the approval by {review.login} (of {short_sha(review.commit_id)}) was dismissed by the push of {short_sha(inputs.head_sha)}"
+                )
+            else:
+                approved.append(f"{review.login} ({via})")
+        elif via is not None and review.state == "CHANGES_REQUESTED":
+            blocking.append(f"{review.login} ({via})")
+        elif via is not None and review.state == "DISMISSED":
+            notes.append(f"the review by {review.login} was dismissed")
+    if outsiders:
+        verb = (
+            "approved but is not an owner" if len(outsiders) == 1 else "approved but are not owners"
+        )
+        notes.append(f"{_names(outsiders)} {verb}")
+    for login in author_ignored:
+        if _owner_via(login.lower(), owners, inputs.teams):
+            notes.append(f"the author {login}'s own approval does not count")
+    for owner in owners:
+        if owner.startswith("@") and "/" in owner and owner.lower() not in inputs.teams:
+            notes.append(f"{owner} is not in the teams file, so its members are unknown")
+        elif not owner.startswith("@"):
+            notes.append(f"owner {owner} is an email address; the gate matches GitHub logins only")
+    return _Verdict(tuple(approved), tuple(blocking), tuple(notes))
+
+
+def _owners_reason(inputs: GateInputs, req: OwnerRequirement, verdict: _Verdict) -> Reason:
     line = (
         f"CODEOWNERS line {req.line} at base" if req.line else f"{inputs.codeowners_path} at base"
     )
@@ -105,52 +165,21 @@ def _owners_reason(
             f"{req.path} ({req.why}) has no CODEOWNERS owner at base, so nobody can approve it",
             fix=f"first merge a CODEOWNERS line that owns {req.path}",
         )
-    approved: list[str] = []
-    blocking: list[str] = []
-    notes: list[str] = []
-    for login, review in sorted(latest.items()):
-        via = _owner_via(login, req.owners, inputs.teams)
-        if review.state == "APPROVED":
-            stale = (
-                inputs.head_sha is not None
-                and (review.commit_id or "").lower() != inputs.head_sha.lower()
-            )
-            if via is None:
-                if not stale:
-                    notes.append(f"{review.login} approved but is not an owner")
-            elif stale:
-                notes.append(
-                    f"the approval by {review.login} (of {short_sha(review.commit_id)}) was dismissed by the push of {short_sha(inputs.head_sha)}"
-                )
-            else:
-                approved.append(f"{review.login} ({via})")
-        elif via is not None and review.state == "CHANGES_REQUESTED":
-            blocking.append(f"{review.login} ({via})")
-        elif via is not None and review.state == "DISMISSED":
-            notes.append(f"the review by {review.login} was dismissed")
-    for login in author_ignored:
-        if _owner_via(login.lower(), req.owners, inputs.teams):
-            notes.append(f"the author {login}'s own approval does not count")
-    for owner in req.owners:
-        if owner.startswith("@") and "/" in owner and owner.lower() not in inputs.teams:
-            notes.append(f"{owner} is not in the teams file, so its members are unknown")
-        elif not owner.startswith("@"):
-            notes.append(f"owner {owner} is an email address; the gate matches GitHub logins only")
-    note = f"; {'; '.join(notes)}" if notes else ""
-    if blocking:
+    note = f"; {'; '.join(verdict.notes)}" if verdict.notes else ""
+    if verdict.blocking:
         return Reason(
             "owners",
             False,
             req.path,
-            f"{req.path}: changes requested by {', '.join(blocking)} are outstanding ({line}){note}",
+            f"{req.path}: changes requested by {', '.join(verdict.blocking)} are outstanding ({line}){note}",
             fix="address the requested changes and ask for a new approving review",
         )
-    if approved:
+    if verdict.approved:
         return Reason(
             "owners",
             True,
             req.path,
-            f"{req.path} approved by {', '.join(approved)} ({line})",
+            f"{req.path} approved by {_names(list(verdict.approved))} ({line})",
         )
     return Reason(
         "owners",
@@ -162,6 +191,7 @@ def _owners_reason(
 
 
 def owners_rule(inputs: GateInputs, envs: tuple[str, ...]) -> list[Reason]:
+    """The owners rule's reasons: whether review is required, then one per file."""
     requiring = [e for e in envs if inputs.environments[e].require_owner_review]
     if not requiring:
         why = (
@@ -190,6 +220,9 @@ def owners_rule(inputs: GateInputs, envs: tuple[str, ...]) -> list[Reason]:
             )
         )
     latest, ignored = _latest_reviews(inputs)
+    verdicts: dict[tuple[str, ...], _Verdict] = {}
     for req in owner_requirements(inputs, envs):
-        reasons.append(_owners_reason(inputs, req, latest, ignored))
+        if req.owners not in verdicts:
+            verdicts[req.owners] = _verdict(inputs, req.owners, latest, ignored)
+        reasons.append(_owners_reason(inputs, req, verdicts[req.owners]))
     return reasons
