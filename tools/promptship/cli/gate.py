@@ -67,7 +67,7 @@ def _attestation_evidence(path: Path, allowed_signers: bytes | None) -> EvalEvid
     "--env",
     "envs",
     multiple=True,
-    help="Gate these environments (repeatable); default: every environment the change reaches.",
+    help="Gate these environments (repeatable; every environment the change reaches must be among them); default: every one it reaches.",
 )
 @click.option(
     "--evals",
