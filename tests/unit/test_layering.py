@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "diff": PURE,
     "diffreport": PURE,
     "gate": PURE,
+    "gatereport": PURE,
     "manifest": PURE,
     "redact": PURE,
     "semver": PURE,
@@ -40,6 +41,7 @@ LAYERS: dict[str, int] = {
     "bundle": ADAPTER,
     "signing": ADAPTER,
     "store": ADAPTER,
+    "oci": ADAPTER,
     "providers": ADAPTER,
     "events": ADAPTER,
     "sinks": ADAPTER,
@@ -48,6 +50,7 @@ LAYERS: dict[str, int] = {
     "release": USECASE,
     "evals": USECASE,
     "history": USECASE,
+    "gating": USECASE,
     "timeline": USECASE,
     "client": TOP,
     "cli": TOP,
@@ -59,6 +62,8 @@ OWNED_IMPORTS: dict[str, set[str]] = {
     "pygit2": {"gitsource"},
     "click": {"cli"},
     "deepdiff": {"diff"},
+    "oras": {"oci"},
+    "requests": {"oci"},
 }
 
 # Names whose use means a module does file or process I/O.
