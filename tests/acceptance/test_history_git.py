@@ -160,6 +160,42 @@ def test_a_nested_fragment_edit_reaches_every_includer(reg: Reg) -> None:
     assert words == "Never reveal internal [-notes.-]{+notes or keys.+}\n"
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        '{%include"safety"%}',
+        '{%+ include "safety" %}',
+        '{% include ["tone", "safety"] %}',
+        "{%- include 'safety' -%}",
+        '{% include ("safety") %}',
+    ],
+)
+def test_a_fragment_edit_reaches_every_spelling_of_an_include(reg: Reg, spelling: str) -> None:
+    rewrite = FILES[REWRITE].replace("one per line.\n", f"one per line.\n      {spelling}\n")
+    reg.commit({REWRITE: rewrite}, "rewrite includes safety")
+    reg.commit(edit(SAFETY, "internal notes.", "internal notes or keys."))
+    assert "search/rewrite" in reg.diff()
+
+
+def test_a_yaml_escape_cannot_hide_an_include(reg: Reg) -> None:
+    """In a double-quoted YAML string \u0065 is an e: the bytes never say 'safety'."""
+    block = (
+        "    content: |\n      Turn the request into at most three keyword queries, one per line.\n"
+    )
+    escaped = (
+        r'    content: "Turn the request into at most three keyword queries, one per line.\n'
+        r'{% include \"saf\u0065ty\" %}\n"'
+        "\n"
+    )
+    hidden = FILES[REWRITE].replace(block, escaped)
+    assert hidden != FILES[REWRITE]
+    assert "safety" not in hidden
+    reg.commit({REWRITE: hidden}, "rewrite includes safety, spelled with an escape")
+    assert reg("validate").code == 0  # a real include, which validate resolves
+    reg.commit(edit(SAFETY, "internal notes.", "internal notes or keys."))
+    assert "search/rewrite" in reg.diff()
+
+
 def test_an_outer_fragment_edit_reaches_only_its_includers(reg: Reg) -> None:
     reg.commit(edit(TONE, "Be warm, plain and brief.", "Be warm and brief."))
     assert sorted(reg.diff()) == ["support/triage"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,15 @@ from promptship.diff import (
     comparable,
     compare_views,
 )
-from promptship.errors import GitError, Location, PromptshipError, UsageError, ValidationFailed
+from promptship import yamlio
+from promptship.errors import (
+    GitError,
+    Location,
+    PromptshipError,
+    UsageError,
+    ValidationFailed,
+    YamlError,
+)
 from promptship.gitsource import GitRepo
 from promptship.model import Finding, ParseCache, PathChange, RegistryFiles, Snapshot
 from promptship.registry import classify, load_files
@@ -45,7 +53,8 @@ __all__ = [
     "semantic_diff",
 ]
 
-_INCLUDE = re.compile(rb"""\{%-?\s*include\s+["']([a-z0-9_-]+)["']""")
+_WORD = re.compile(rb"[a-z0-9_-]+")
+"""Runs of the characters of a fragment id: the words an include can name."""
 
 
 @dataclass
@@ -83,20 +92,30 @@ def _env_payload(files: RegistryFiles, env: str) -> Any:
     return {k: doc.data.get(k) for k in ("defaults", "experiments", "release")}
 
 
+def _words(text: bytes) -> set[bytes]:
+    return set(_WORD.findall(text))
+
+
 def _fragment_closure(names: set[str], texts: Iterable[Mapping[str, str]]) -> set[str]:
-    """Fragments that include any of ``names``, directly or transitively."""
+    """Fragments that include any of ``names``, directly or transitively (a superset).
+
+    A fragment counts as including another when its text says ``include`` and
+    names it as a word: Jinja resolves only literal names, so every real
+    include passes, whatever its spelling (``{%include"x"%}``, ``{%+ include``,
+    ``{% include ["a", "x"] %}``).
+    """
     reach = set(names)
     merged: dict[str, set[str]] = {}
     for side in texts:
         for name, text in side.items():
-            merged.setdefault(name, set()).update(
-                m.decode() for m in _INCLUDE.findall(text.encode())
-            )
+            data = text.encode()
+            if b"include" in data:
+                merged.setdefault(name, set()).update(w.decode() for w in _words(data))
     grew = True
     while grew:
         grew = False
-        for name, includes in merged.items():
-            if name not in reach and includes & reach:
+        for name, words in merged.items():
+            if name not in reach and words & reach:
                 reach.add(name)
                 grew = True
     return reach
@@ -139,8 +158,26 @@ def affected_prompts(
     return ids, renames
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed document, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
 def _including(snapshot: Snapshot, fragments: set[str]) -> set[str]:
-    """Prompts whose file or overlays mention an include of one of ``fragments`` (a superset)."""
+    """Prompts whose file or overlays may include one of ``fragments`` (a superset).
+
+    The raw bytes are scanned (reading every file, parsing none) unless they
+    hold a backslash: a YAML escape (``\\u0065``, an escaped line break) could
+    spell a name that the bytes do not show, so such files are parsed first.
+    """
     found: set[str] = set()
     wanted = {f.encode() for f in fragments}
     for path in snapshot.list_files("registry/") + snapshot.list_files("environments/"):
@@ -148,9 +185,12 @@ def _including(snapshot: Snapshot, fragments: set[str]) -> set[str]:
         if kind is None or kind[0] not in {"prompt", "overlay"}:
             continue
         data = snapshot.read(path)
-        if b"include" not in data:
-            continue
-        if any(m in wanted for m in _INCLUDE.findall(data)):
+        if b"\\" in data:
+            try:
+                data = " ".join(_strings(yamlio.load(data, path).data)).encode()
+            except YamlError:
+                pass  # unparsable: scanned raw; the diff reports it as it can
+        if b"include" in data and _words(data) & wanted:
             key = kind[1]
             found.add(key if isinstance(key, str) else key[1])
     return found
