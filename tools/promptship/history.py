@@ -9,6 +9,7 @@ both sides, resolve every environment's view and compare.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptship import yamlio
 from promptship.diff import (
     PROMPT_LEVEL,
     Change,
@@ -25,7 +27,6 @@ from promptship.diff import (
     comparable,
     compare_views,
 )
-from promptship import yamlio
 from promptship.errors import (
     GitError,
     Location,
@@ -172,10 +173,10 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _including(snapshot: Snapshot, fragments: set[str]) -> set[str]:
-    """Prompts whose file or overlays may include one of ``fragments`` (a superset).
+    r"""Prompts whose file or overlays may include one of ``fragments`` (a superset).
 
     The raw bytes are scanned (reading every file, parsing none) unless they
-    hold a backslash: a YAML escape (``\\u0065``, an escaped line break) could
+    hold a backslash: a YAML escape (``\u0065``, an escaped line break) could
     spell a name that the bytes do not show, so such files are parsed first.
     """
     found: set[str] = set()
@@ -186,10 +187,8 @@ def _including(snapshot: Snapshot, fragments: set[str]) -> set[str]:
             continue
         data = snapshot.read(path)
         if b"\\" in data:
-            try:
+            with contextlib.suppress(YamlError):  # unparsable: scanned raw
                 data = " ".join(_strings(yamlio.load(data, path).data)).encode()
-            except YamlError:
-                pass  # unparsable: scanned raw; the diff reports it as it can
         if b"include" in data and _words(data) & wanted:
             key = kind[1]
             found.add(key if isinstance(key, str) else key[1])
