@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from promptship import diff as diff_module
 from promptship import semver
-from promptship.diff import Change, EnvDiff, PromptDiff, compare_views
+from promptship.diff import Change, EnvDiff, PromptDiff, compare_views, word_diff
 from promptship.diffreport import to_markdown, to_text
 from promptship.model import MemorySnapshot
 from promptship.registry import classify, load_files
@@ -307,3 +307,47 @@ def test_new_refuses_an_id_ending_in_a_newline() -> None:
     assert scaffold("support/refund", owners)[0] == "registry/support/refund.yaml"
     with pytest.raises(UsageError, match="is not a valid prompt id"):
         scaffold("support/refund\n", owners)
+
+
+# -- word diffs stay correct and bounded --------------------------------------------------
+
+_prose = st.text(st.sampled_from("ab \n.x"), max_size=60)
+
+
+def _sides_of(words: str) -> tuple[str, str]:
+    old = re.sub(r"\{\+.*?\+\}", "", words, flags=re.S)
+    new = re.sub(r"\[-.*?-\]", "", words, flags=re.S)
+    return (
+        re.sub(r"\[-(.*?)-\]", r"\1", old, flags=re.S),
+        re.sub(r"\{\+(.*?)\+\}", r"\1", new, flags=re.S),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(old=_prose, new=_prose)
+def test_a_word_diff_holds_both_texts(old: str, new: str) -> None:
+    assert _sides_of(word_diff(old, new, limit=10**6)) == (old, new)
+
+
+def test_huge_texts_never_reach_quadratic_matching(monkeypatch: pytest.MonkeyPatch) -> None:
+    """difflib's matching is quadratic; a prompt file may hold a megabyte (a hostile PR's)."""
+    sizes: list[int] = []
+    real = diff_module.difflib.SequenceMatcher
+
+    def recording(junk: Any, a: Any, b: Any, autojunk: bool = True) -> Any:
+        sizes.append(len(a) * len(b))
+        return real(junk, a, b, autojunk=autojunk)
+
+    monkeypatch.setattr(diff_module.difflib, "SequenceMatcher", recording)
+    words = [f"w{i % 5}" for i in range(100_000)]
+    old = " ".join(words)
+    new = " ".join(reversed(words))
+    lines_old = "\n".join(" ".join(words[i : i + 10]) for i in range(0, 50_000, 10))
+    lines_new = lines_old.replace("w3", "w4")
+    for a, b in ((old, new), (lines_old, lines_new), (old, old + " tail"), ("x " + old, old)):
+        result = word_diff(a, b, limit=10**8)
+        assert _sides_of(result) == (a, b)
+    assert sizes
+    assert max(sizes) <= diff_module.MAX_DIFF_PAIRS
+    edited = word_diff(old, old.replace("w1 w2", "w1 CHANGED w2", 1))
+    assert "{+CHANGED +}" in edited  # a small edit in a huge text is still found word by word

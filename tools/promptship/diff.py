@@ -28,6 +28,7 @@ __all__ = [
     "ChangeClass",
     "EnvDiff",
     "PromptDiff",
+    "MAX_DIFF_PAIRS",
     "Status",
     "compare_views",
     "comparable",
@@ -182,18 +183,46 @@ _METADATA_ROOTS = {"metadata", "description"}
 _TOKEN = re.compile(r"\s+|[^\s]+")
 
 
+MAX_DIFF_PAIRS = 4_000_000
+"""Largest ``len(a) * len(b)`` handed to difflib, whose matching is quadratic:
+8,000 words of a five-word vocabulary take 20 s, and a prompt file may hold a
+megabyte. Past it the differing middle is compared line by line, then whole."""
+
+
+def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    if len(a) * len(b) > MAX_DIFF_PAIRS:
+        return [("replace", 0, len(a), 0, len(b))]
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+
+
 def word_diff(old: str, new: str, *, limit: int = 4000) -> str:
-    """A word-level diff: ``[-removed-]{+added+}`` inline, unchanged words kept."""
+    """A word-level diff: ``[-removed-]{+added+}`` inline, unchanged words kept.
+
+    The common beginning and end are kept as they are; a middle too large to
+    compare word by word is compared line by line (or, larger still, shown
+    removed and added whole), so the time stays bounded on any input.
+    """
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
-    out: list[str] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    a_mid, b_mid = a[start : len(a) - end], b[start : len(b) - end]
+    if len(a_mid) * len(b_mid) > MAX_DIFF_PAIRS:
+        a_mid = "".join(a_mid).splitlines(keepends=True)
+        b_mid = "".join(b_mid).splitlines(keepends=True)
+    out: list[str] = ["".join(a[:start])]
+    for op, i1, i2, j1, j2 in _opcodes(a_mid, b_mid):
         if op == "equal":
-            out.append("".join(a[i1:i2]))
+            out.append("".join(a_mid[i1:i2]))
             continue
         if op in {"delete", "replace"}:
-            out.append("[-" + "".join(a[i1:i2]) + "-]")
+            out.append("[-" + "".join(a_mid[i1:i2]) + "-]")
         if op in {"insert", "replace"}:
-            out.append("{+" + "".join(b[j1:j2]) + "+}")
+            out.append("{+" + "".join(b_mid[j1:j2]) + "+}")
+    out.append("".join(a[len(a) - end :]) if end else "")
     text = "".join(out)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
