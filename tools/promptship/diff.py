@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -189,7 +189,7 @@ MAX_DIFF_PAIRS = 4_000_000
 megabyte. Past it the differing middle is compared line by line, then whole."""
 
 
-def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+def _opcodes(a: list[str], b: list[str]) -> Sequence[tuple[str, int, int, int, int]]:
     if len(a) * len(b) > MAX_DIFF_PAIRS:
         return [("replace", 0, len(a), 0, len(b))]
     return difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
