@@ -154,7 +154,7 @@ def validate(snapshot: Snapshot) -> tuple[RegistryFiles, list[Finding]]:
     files = load_files(snapshot)
     validators = {
         name: schemas.fast_validator(name)
-        for name in ("prompt", "overlay", "fragment", "environment")
+        for name in ("prompt", "overlay", "fragment", "environment", "evalsuite")
     }
     return files, validate_registry(files, validators)
 
