@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "diff": PURE,
     "diffreport": PURE,
     "gate": PURE,
+    "attest": PURE,
     "manifest": PURE,
     "redact": PURE,
     "semver": PURE,
