@@ -86,7 +86,11 @@ def test_junit_has_a_testsuite_per_target_and_a_testcase_per_case() -> None:
     assert failures["bob"] is not None
     assert failures["bob"].get("type") == "assertion"
     assert "does not contain 'Robert'" in failures["bob"].get("message", "")
-    assert (production.get("tests"), production.get("failures"), production.get("errors")) == ("3", "2", "0")
+    assert (production.get("tests"), production.get("failures"), production.get("errors")) == (
+        "3",
+        "2",
+        "0",
+    )
     assert (root.get("tests"), root.get("failures")) == (
         str(report["summary"]["cases"]),
         str(report["summary"]["cases"] - report["summary"]["passed"]),
@@ -122,14 +126,18 @@ def test_markdown_makes_model_text_inert() -> None:
     md = evals.to_markdown(report)
     details = md.split("<details>", 1)[1]
     assert details.count("</details>") == 1  # the answer could not close the block
-    assert "<img" not in md and "&lt;img" in md
-    assert "@octocat" not in md and "&#64;octocat" in md
+    assert "<img" not in md
+    assert "&lt;img" in md
+    assert "@octocat" not in md
+    assert "&#64;octocat" in md
     assert "](http://evil)" not in md
     assert "`code`" not in md
     rows = [line for line in md.splitlines() if line.startswith("|")]
     assert len(rows) == 5
     for line in rows:
-        assert line.count("|") - line.count("\\|") == 8, line  # no pipe from an answer splits a cell
+        assert line.count("|") - line.count("\\|") == 8, (
+            line
+        )  # no pipe from an answer splits a cell
 
 
 def test_markdown_and_text_say_what_failed() -> None:
@@ -141,12 +149,21 @@ def test_markdown_and_text_say_what_failed() -> None:
     text = evals.to_text(report)
     assert "FAIL demo/greet [production]" in text
     assert "       bob: contains: answer does not contain 'Robert'" in text
-    assert text.endswith("3 suite(s): 1 passed, 2 failed; 8 case(s): 4 passed, 4 failed, 2 skipped\n")
+    assert text.endswith(
+        "3 suite(s): 1 passed, 2 failed; 8 case(s): 4 passed, 4 failed, 2 skipped\n"
+    )
 
 
 def test_markdown_lists_at_most_fifty_failures() -> None:
-    cases = "".join(f"  - {{id: c{i:03d}, inputs: {{name: N}}, assert: [{{type: contains, value: Z}}]}}\n" for i in range(70))
-    report = _report({GREET_SUITE: "prompt: demo/greet\ncases:\n" + cases}, envs=["staging"], prompts=["demo/greet"])
+    cases = "".join(
+        f"  - {{id: c{i:03d}, inputs: {{name: N}}, assert: [{{type: contains, value: Z}}]}}\n"
+        for i in range(70)
+    )
+    report = _report(
+        {GREET_SUITE: "prompt: demo/greet\ncases:\n" + cases},
+        envs=["staging"],
+        prompts=["demo/greet"],
+    )
     md = evals.to_markdown(report)
     assert "70 failed case(s)" in md
     assert md.count("\n- `demo/greet`") == evals._formats.MAX_MARKDOWN_FAILURES
@@ -162,7 +179,10 @@ def test_shards_merged_equal_the_unsharded_run(count: int) -> None:
         assert shard["shard"] == {"index": shards.index(shard) + 1, "count": count}
         assert evals.exit_code(shard) == 0  # a part cannot judge a suite
     ran = sorted(
-        (s["prompt"], s["env"], r["case"]) for shard in shards for s in shard["suites"] for r in s["results"]
+        (s["prompt"], s["env"], r["case"])
+        for shard in shards
+        for s in shard["suites"]
+        for r in s["results"]
     )
     assert len(ran) == len(set(ran))  # no case runs twice
     merged = evals.merge_reports(list(reversed(shards)))
@@ -212,8 +232,17 @@ def test_merge_refuses_mixed_runs() -> None:
 def test_merge_refuses_a_case_in_two_shards() -> None:
     a, b = (_report(shard=evals.Shard(i, 2)) for i in (1, 2))
     stolen = copy.deepcopy(b)
-    target = next(s for s in stolen["suites"] if any(x["prompt"] == s["prompt"] and x["env"] == s["env"] for x in a["suites"]))
-    twin = next(x for x in a["suites"] if (x["prompt"], x["env"], x["variant"]) == (target["prompt"], target["env"], target["variant"]))
+    target = next(
+        s
+        for s in stolen["suites"]
+        if any(x["prompt"] == s["prompt"] and x["env"] == s["env"] for x in a["suites"])
+    )
+    twin = next(
+        x
+        for x in a["suites"]
+        if (x["prompt"], x["env"], x["variant"])
+        == (target["prompt"], target["env"], target["variant"])
+    )
     target["results"].append(twin["results"][0])
     with pytest.raises(EvalError, match="is in two shards"):
         evals.merge_reports([a, stolen])

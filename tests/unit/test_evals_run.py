@@ -25,13 +25,17 @@ ECHO = evals.ProviderInfo("echo")
 GREET_SUITE = "registry/demo/greet.evals.yaml"
 
 
-def _run(changes: dict[str, str | None] | None = None, provider: Any = None, **options: Any) -> dict[str, Any]:
+def _run(
+    changes: dict[str, str | None] | None = None, provider: Any = None, **options: Any
+) -> dict[str, Any]:
     source, suites = evalregistry.source(changes)
     info = options.pop("info", ECHO)
     return evals.evaluate(source, suites, provider or EchoProvider(), info, **options)
 
 
-def _suite(report: dict[str, Any], prompt: str, env: str, variant: str | None = None) -> dict[str, Any]:
+def _suite(
+    report: dict[str, Any], prompt: str, env: str, variant: str | None = None
+) -> dict[str, Any]:
     found = [
         s
         for s in report["suites"]
@@ -64,8 +68,17 @@ def test_echo_run_of_a_small_registry() -> None:
     assert (greet["cases"], greet["passed"], greet["skipped"], greet["ok"]) == (2, 2, 1, True)
     assert [r["case"] for r in greet["results"]] == ["ada", "bob"]
     ada = greet["results"][0]
-    assert ada["assertions"][0] == {"type": "contains", "ok": True, "message": "contains 'Say hello to Ada.'"}
-    assert (ada["latency_ms"], ada["cost_usd"], ada["cached"], ada["error"]) == (0.0, 0.0, False, None)
+    assert ada["assertions"][0] == {
+        "type": "contains",
+        "ok": True,
+        "message": "contains 'Say hello to Ada.'",
+    }
+    assert (ada["latency_ms"], ada["cost_usd"], ada["cached"], ada["error"]) == (
+        0.0,
+        0.0,
+        False,
+        None,
+    )
     assert report["summary"]["without_suite"] == ["demo/judge"]
     assert report["summary"]["ok"] is True
     assert report["env"] is None
@@ -78,7 +91,9 @@ def test_digests_identify_suite_and_content() -> None:
     greet = _suite(report, "demo/greet", "staging")
     assert greet["content_digest"] == source.document("demo/greet", "staging")["content_digest"]
     assert greet["suite_digest"] == suites["demo/greet"].digest
-    reformatted = evalregistry.GREET_SUITE.replace("prompt: demo/greet\n", "# a comment\nprompt:   demo/greet\n")
+    reformatted = evalregistry.GREET_SUITE.replace(
+        "prompt: demo/greet\n", "# a comment\nprompt:   demo/greet\n"
+    )
     _, same = evalregistry.source({GREET_SUITE: reformatted})
     assert same["demo/greet"].digest == suites["demo/greet"].digest
     changed = evalregistry.GREET_SUITE.replace("Bob", "Bobby")
@@ -138,7 +153,9 @@ def test_minimum_pass_rate_comes_from_the_suite_or_the_environment() -> None:
 
 
 def test_an_environment_overlay_is_rendered_and_can_fail_a_case() -> None:
-    overlay = 'messages:\n  - id: user\n    content: "Say hello to {{ name }} from {{ name.city }}."\n'
+    overlay = (
+        'messages:\n  - id: user\n    content: "Say hello to {{ name }} from {{ name.city }}."\n'
+    )
     report = _run({"environments/production/demo/greet.yaml": overlay})
     production = _suite(report, "demo/greet", "production")
     errors = {r["case"]: r["error"] for r in production["results"]}
@@ -191,7 +208,10 @@ def test_an_assertion_that_does_not_fit_a_view_stops_the_run_before_any_request(
 
     with pytest.raises(EvalError, match="no schema to check against") as info:
         _run(
-            {"registry/demo/classify.evals.yaml": suite, "environments/staging/demo/classify.yaml": overlay},
+            {
+                "registry/demo/classify.evals.yaml": suite,
+                "environments/staging/demo/classify.yaml": overlay,
+            },
             provider=Counting(),
         )
     assert "demo/classify [staging]" in info.value.message
@@ -209,7 +229,11 @@ def test_openai_path_against_a_local_server(chat_server: ChatServer) -> None:
     _valid(report)
     greet = _suite(report, "demo/greet", "staging")
     # The server echoes "role: content" lines, so the live case fails and the others pass.
-    assert {r["case"]: r["ok"] for r in greet["results"]} == {"ada": True, "bob": True, "needs-a-model": False}
+    assert {r["case"]: r["ok"] for r in greet["results"]} == {
+        "ada": True,
+        "bob": True,
+        "needs-a-model": False,
+    }
     bodies = [r.json for r in chat_server.requests]
     assert len(bodies) == 3
     assert {b["model"] for b in bodies} == {"greet-model"}
@@ -223,7 +247,13 @@ def test_model_override_and_suite_parameters_reach_the_request(chat_server: Chat
         "cases:\n", "defaults:\n  parameters: {temperature: 0, seed: 42}\ncases:\n"
     )
     with OpenAICompatibleProvider(chat_server.base_url, None, max_retries=0) as provider:
-        _run({GREET_SUITE: suite}, provider=provider, envs=["staging"], prompts=["demo/greet"], model="local-llm")
+        _run(
+            {GREET_SUITE: suite},
+            provider=provider,
+            envs=["staging"],
+            prompts=["demo/greet"],
+            model="local-llm",
+        )
     bodies = [r.json for r in chat_server.requests]
     assert {(b["model"], b["temperature"], b["seed"]) for b in bodies} == {("local-llm", 0, 42)}
 
@@ -249,12 +279,21 @@ def _completion(text: str) -> dict[str, Any]:
 
 def test_concurrency_is_bounded(tmp_path: Path) -> None:
     cases = "".join(
-        f"  - {{id: c{i}, inputs: {{name: N{i}}}, assert: [{{type: contains, value: N{i}}}]}}\n" for i in range(12)
+        f"  - {{id: c{i}, inputs: {{name: N{i}}}, assert: [{{type: contains, value: N{i}}}]}}\n"
+        for i in range(12)
     )
     suite = "prompt: demo/greet\ncases:\n" + cases
     with ChatServer(default=Reply(delay_s=0.2)) as server:
-        with OpenAICompatibleProvider(server.base_url, None, max_retries=0, max_concurrency=16) as provider:
-            report = _run({GREET_SUITE: suite}, provider=provider, envs=["staging"], prompts=["demo/greet"], concurrency=3)
+        with OpenAICompatibleProvider(
+            server.base_url, None, max_retries=0, max_concurrency=16
+        ) as provider:
+            report = _run(
+                {GREET_SUITE: suite},
+                provider=provider,
+                envs=["staging"],
+                prompts=["demo/greet"],
+                concurrency=3,
+            )
         assert 1 <= server.max_in_flight <= 3
     assert _suite(report, "demo/greet", "staging")["passed"] == 12
 
@@ -278,7 +317,12 @@ def test_a_failing_provider_fails_its_case_only(tmp_path: Path) -> None:
         print(json.dumps({"text": text, "cost_usd": 0.001}))
         """,
     )
-    report = _run(provider=CommandProvider(argv), info=evals.ProviderInfo("command"), envs=["staging"], prompts=["demo/greet"])
+    report = _run(
+        provider=CommandProvider(argv),
+        info=evals.ProviderInfo("command"),
+        envs=["staging"],
+        prompts=["demo/greet"],
+    )
     greet = _suite(report, "demo/greet", "staging")
     by_case = {r["case"]: r for r in greet["results"]}
     assert by_case["ada"]["ok"] is True
@@ -294,7 +338,11 @@ def _judge_server(score: Any) -> ChatServer:
         body = rec.json
         last = body["messages"][-1]["content"]
         if last.startswith("JUDGE "):
-            text = score if isinstance(score, str) else json.dumps({"score": score, "reason": "polite enough"})
+            text = (
+                score
+                if isinstance(score, str)
+                else json.dumps({"score": score, "reason": "polite enough"})
+            )
             return Reply(json=_completion(text))
         return Reply(json=echo_completion(body))
 
@@ -308,13 +356,25 @@ JUDGED = evalregistry.GREET_SUITE.replace(
 
 
 def test_llm_judge_renders_the_judge_prompt_and_reads_its_score() -> None:
-    with _judge_server(0.9) as server, OpenAICompatibleProvider(server.base_url, None, max_retries=0) as provider:
-        report = _run({GREET_SUITE: JUDGED}, provider=provider, envs=["staging"], prompts=["demo/greet"])
-        judged = [r.json for r in server.requests if r.json["messages"][-1]["content"].startswith("JUDGE")]
+    with (
+        _judge_server(0.9) as server,
+        OpenAICompatibleProvider(server.base_url, None, max_retries=0) as provider,
+    ):
+        report = _run(
+            {GREET_SUITE: JUDGED}, provider=provider, envs=["staging"], prompts=["demo/greet"]
+        )
+        judged = [
+            r.json for r in server.requests if r.json["messages"][-1]["content"].startswith("JUDGE")
+        ]
     bob = {r["case"]: r for r in _suite(report, "demo/greet", "staging")["results"]}["bob"]
     assert bob["ok"] is True
     assert bob["assertions"] == [
-        {"type": "llm-judge", "ok": True, "message": "score 0.90 (>= 0.8): polite enough", "score": 0.9}
+        {
+            "type": "llm-judge",
+            "ok": True,
+            "message": "score 0.90 (>= 0.8): polite enough",
+            "score": 0.9,
+        }
     ]
     assert len(judged) == 1
     assert judged[0]["model"] == "judge-model"
@@ -325,8 +385,13 @@ def test_llm_judge_renders_the_judge_prompt_and_reads_its_score() -> None:
 
 
 def test_llm_judge_below_its_minimum_fails() -> None:
-    with _judge_server(0.5) as server, OpenAICompatibleProvider(server.base_url, None, max_retries=0) as provider:
-        report = _run({GREET_SUITE: JUDGED}, provider=provider, envs=["staging"], prompts=["demo/greet"])
+    with (
+        _judge_server(0.5) as server,
+        OpenAICompatibleProvider(server.base_url, None, max_retries=0) as provider,
+    ):
+        report = _run(
+            {GREET_SUITE: JUDGED}, provider=provider, envs=["staging"], prompts=["demo/greet"]
+        )
     bob = {r["case"]: r for r in _suite(report, "demo/greet", "staging")["results"]}["bob"]
     assert bob["ok"] is False
     assert bob["assertions"][0]["message"].startswith("score 0.50 (< 0.8)")
@@ -334,11 +399,24 @@ def test_llm_judge_below_its_minimum_fails() -> None:
 
 @pytest.mark.parametrize(
     "answer",
-    ["not json", '{"score": 7}', '{"score": "high"}', '{"score": true}', "[0.9]", '{"reason": "no score"}', '{"score": NaN}'],
+    [
+        "not json",
+        '{"score": 7}',
+        '{"score": "high"}',
+        '{"score": true}',
+        "[0.9]",
+        '{"reason": "no score"}',
+        '{"score": NaN}',
+    ],
 )
 def test_a_judge_that_answers_nonsense_is_a_case_error(answer: str) -> None:
-    with _judge_server(answer) as server, OpenAICompatibleProvider(server.base_url, None, max_retries=0) as provider:
-        report = _run({GREET_SUITE: JUDGED}, provider=provider, envs=["staging"], prompts=["demo/greet"])
+    with (
+        _judge_server(answer) as server,
+        OpenAICompatibleProvider(server.base_url, None, max_retries=0) as provider,
+    ):
+        report = _run(
+            {GREET_SUITE: JUDGED}, provider=provider, envs=["staging"], prompts=["demo/greet"]
+        )
     bob = {r["case"]: r for r in _suite(report, "demo/greet", "staging")["results"]}["bob"]
     assert bob["ok"] is False
     assert "not a JSON object with a score in [0, 1]" in bob["error"]
@@ -365,10 +443,13 @@ def test_responses_are_cached_by_request(tmp_path: Path, chat_server: ChatServer
 
 
 def test_shards_partition_the_cases() -> None:
-    keys = [("demo/greet", env, var, f"case-{i}") for i in range(200) for env in ("a", "b") for var in (None, "v")]
-    owners = [
-        [n for n in range(1, 5) if evals.Shard(n, 4).owns(*k)] for k in keys
+    keys = [
+        ("demo/greet", env, var, f"case-{i}")
+        for i in range(200)
+        for env in ("a", "b")
+        for var in (None, "v")
     ]
+    owners = [[n for n in range(1, 5) if evals.Shard(n, 4).owns(*k)] for k in keys]
     assert all(len(o) == 1 for o in owners)
     counts = [sum(1 for o in owners if o == [n]) for n in range(1, 5)]
     assert min(counts) > 100  # roughly even: 800 keys over 4 shards

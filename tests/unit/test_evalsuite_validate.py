@@ -33,7 +33,9 @@ def test_suites_are_loaded_by_prompt_id() -> None:
 
 
 def test_suite_must_name_the_prompt_of_its_path() -> None:
-    f = _only({SUITE: evalregistry.GREET_SUITE.replace("prompt: demo/greet", "prompt: demo/classify")})
+    f = _only(
+        {SUITE: evalregistry.GREET_SUITE.replace("prompt: demo/greet", "prompt: demo/classify")}
+    )
     assert f.code == "suite.prompt"
     assert "path says 'demo/greet'" in f.message
     assert (f.location.file, f.location.line) == (SUITE, 1)
@@ -71,9 +73,7 @@ def test_case_inputs_of_the_wrong_type() -> None:
 
 
 def test_json_schema_without_a_schema_needs_the_prompts_output_schema() -> None:
-    text = evalregistry.GREET_SUITE.replace(
-        '{type: contains, value: "Bob"}', "{type: json-schema}"
-    )
+    text = evalregistry.GREET_SUITE.replace('{type: contains, value: "Bob"}', "{type: json-schema}")
     f = _only({SUITE: text})
     assert f.code == "suite.assertion"
     assert "no schema to check against" in f.message
@@ -111,7 +111,8 @@ def test_unknown_assertion_option_is_a_schema_finding_at_its_line() -> None:
 def test_unknown_assertion_type_is_a_schema_finding() -> None:
     text = evalregistry.GREET_SUITE.replace('{type: contains, value: "Bob"}', "{type: containz}")
     found = _findings({SUITE: text})
-    assert found and all(f.code.startswith("schema") for f in found)
+    assert found
+    assert all(f.code.startswith("schema") for f in found)
 
 
 def test_llm_judge_must_name_a_prompt_of_the_registry() -> None:
@@ -146,7 +147,10 @@ def test_environments_and_variants_must_exist(insert: str, code: str, needle: st
 
 def test_variants_all_and_known_names_are_fine() -> None:
     for line in ("variants: all\n", "variants: [base, loud]\n"):
-        assert _findings({SUITE: evalregistry.GREET_SUITE.replace("cases:\n", line + "cases:\n")}) == []
+        assert (
+            _findings({SUITE: evalregistry.GREET_SUITE.replace("cases:\n", line + "cases:\n")})
+            == []
+        )
 
 
 def test_duplicate_case_ids() -> None:
@@ -157,7 +161,7 @@ def test_duplicate_case_ids() -> None:
 
 def test_a_case_must_check_something() -> None:
     text = evalregistry.GREET_SUITE.replace(
-        "    assert:\n      - {type: contains, value: \"Bob\"}\n", ""
+        '    assert:\n      - {type: contains, value: "Bob"}\n', ""
     )
     f = _only({SUITE: text})
     assert f.code == "suite.no-assertions"
@@ -166,7 +170,7 @@ def test_a_case_must_check_something() -> None:
 
 def test_default_assertions_count_for_every_case() -> None:
     text = evalregistry.GREET_SUITE.replace(
-        "    assert:\n      - {type: contains, value: \"Bob\"}\n", ""
+        '    assert:\n      - {type: contains, value: "Bob"}\n', ""
     ).replace("cases:\n", "defaults:\n  assert:\n    - {type: max-length, value: 1000}\ncases:\n")
     assert _findings({SUITE: text}) == []
 
