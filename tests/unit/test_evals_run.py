@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import textwrap
@@ -460,3 +461,24 @@ def test_shards_partition_the_cases() -> None:
 def test_bad_shards_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
         evals.Shard.parse(text)
+
+
+def test_a_spec_that_skipped_validation_fails_its_case_not_the_run() -> None:
+    """Through the API, suites need not come from a validated registry: a bad spec is a case error."""
+    source, suites = evalregistry.source()
+    bad = evals.Case(
+        "bad",
+        {"name": "Ada"},
+        (evals.Check({"type": "regex", "pattern": "(a+)+$"}, frozenset()),),
+        frozenset(),
+    )
+    suites["demo/greet"] = dataclasses.replace(
+        suites["demo/greet"], cases=(bad, *suites["demo/greet"].cases)
+    )
+    report = evals.evaluate(
+        source, suites, EchoProvider(), ECHO, envs=["staging"], prompts=["demo/greet"]
+    )
+    results = {r["case"]: r for r in _suite(report, "demo/greet", "staging")["results"]}
+    assert "catastrophic backtracking" in results["bad"]["error"]
+    assert "demo/greet [staging]" in results["bad"]["error"]
+    assert results["ada"]["ok"] is True

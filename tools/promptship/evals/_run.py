@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from promptship.assertions import (
@@ -88,13 +88,28 @@ class _Prepared:
     target: Target
     compiled: CompiledPrompt
     parameters: Mapping[str, Any]
+    output_schema: Mapping[str, Any] | None
+    _assertions: dict[int, CompiledAssertion] = field(default_factory=dict, compare=False)
+
+    def assertion(self, check: Check) -> CompiledAssertion:
+        """The check compiled for this target's view (once; shared by the cases using it)."""
+        found = self._assertions.get(id(check))
+        if found is None:
+            try:
+                found = compile_assertion(check.spec, output_schema=self.output_schema)
+            except EvalError as e:
+                raise EvalError(
+                    f"{self.target.suite.path}: {self.target.label()}: {e.message}", hint=e.hint
+                ) from e
+            found = self._assertions.setdefault(id(check), found)
+        return found
 
 
 @dataclass(frozen=True)
 class _Unit:
     prep: _Prepared
     case: Case
-    checks: tuple[CompiledAssertion, ...]
+    checks: tuple[Check, ...]
 
 
 def _assertion_dict(result: AssertionResult, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,12 +200,9 @@ class _Runner:
             return CaseResult(case.id, False, error=str(e))
         latency = round(response.latency_ms, 3)
         try:
-            judge = (
-                self.judge(prep.target, case) if any(a.needs_judge for a in unit.checks) else None
-            )
-            results = [
-                _assertion_dict(a.evaluate(response, judge=judge), a.spec) for a in unit.checks
-            ]
+            checks = [prep.assertion(c) for c in unit.checks]
+            judge = self.judge(prep.target, case) if any(a.needs_judge for a in checks) else None
+            results = [_assertion_dict(a.evaluate(response, judge=judge), a.spec) for a in checks]
         except PromptshipError as e:
             return CaseResult(
                 case.id, False, (), latency, response.cost_usd, response.cached, str(e)
@@ -201,29 +213,28 @@ class _Runner:
         )
 
 
+def _view_dependent(check: Check) -> bool:
+    """A check whose meaning depends on the view: ``json-schema`` against its output schema."""
+    return check.spec.get("type") == "json-schema" and "schema" not in check.spec
+
+
 def _prepare(target: Target, shard: Shard, live: bool) -> tuple[_Prepared, list[_Unit], int]:
+    """The target's compiled prompt and its cases in this shard (and how many were skipped).
+
+    Checks that depend on the view are compiled here, so one that cannot run
+    on this view stops the run before any request; the others (already
+    compiled once by ``validate``) compile on the worker threads, overlapping
+    the model calls, and a failure there fails its case.
+    """
     view = target.view
+    output = view.get("output")
+    schema = output.get("schema") if isinstance(output, Mapping) else None
     prep = _Prepared(
         target,
         CompiledPrompt(view, TemplateEngine(target.document["fragments"])),
         target.suite.parameters,
+        schema if isinstance(schema, Mapping) else None,
     )
-    output = view.get("output")
-    schema = output.get("schema") if isinstance(output, Mapping) else None
-    compiled: dict[int, CompiledAssertion] = {}
-
-    def compile_check(check: Check) -> CompiledAssertion:
-        found = compiled.get(id(check))
-        if found is None:
-            try:
-                found = compile_assertion(check.spec, output_schema=schema)
-            except EvalError as e:
-                raise EvalError(
-                    f"{target.suite.path}: {target.label()}: {e.message}", hint=e.hint
-                ) from e
-            compiled[id(check)] = found
-        return found
-
     units: list[_Unit] = []
     skipped = 0
     for case in target.suite.cases:
@@ -233,7 +244,10 @@ def _prepare(target: Target, shard: Shard, live: bool) -> tuple[_Prepared, list[
         if checks is None:
             skipped += 1
             continue
-        units.append(_Unit(prep, case, tuple(compile_check(c) for c in checks)))
+        for check in checks:
+            if _view_dependent(check):
+                prep.assertion(check)
+        units.append(_Unit(prep, case, checks))
     return prep, units, skipped
 
 
