@@ -82,7 +82,13 @@ text: Be brief and friendly.
 
 
 def _suite(n: int) -> str:
-    lines = ["prompt: bench/reply", "defaults:", "  assert:", "    - {type: max-length, value: 5000}", "cases:"]
+    lines = [
+        "prompt: bench/reply",
+        "defaults:",
+        "  assert:",
+        "    - {type: max-length, value: 5000}",
+        "cases:",
+    ]
     for i in range(n):
         lines.append(
             f"  - {{id: c{i:04d}, inputs: {{name: N{i}, message: 'Case {i}: my export is stuck.', "
@@ -132,9 +138,12 @@ def run(n: int = CASES, c: int = CONCURRENCY, delay: float = DELAY_S) -> float:
         return evals.evaluate(source, suites, provider, info, concurrency=c)
 
     figures: list[tuple[str, float, float]] = []
-    with ChatServer(default=Reply(delay_s=delay)) as server, OpenAICompatibleProvider(
-        server.base_url, None, max_concurrency=c, timeout_s=30.0, max_retries=0
-    ) as provider:
+    with (
+        ChatServer(default=Reply(delay_s=delay)) as server,
+        OpenAICompatibleProvider(
+            server.base_url, None, max_concurrency=c, timeout_s=30.0, max_retries=0
+        ) as provider,
+    ):
         with ThreadPoolExecutor(c) as pool:  # warm up the keep-alive connections
             list(pool.map(provider.complete, requests[:c]))
 
