@@ -367,3 +367,26 @@ def test_affected_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
     unchanged = cli("eval", "--root", root, "--affected", f"{head}..{head}", "--format", "json")
     assert unchanged.exit == 0
     assert unchanged.json()["suites"] == []
+
+
+def test_progress_goes_to_a_terminal_only(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = evalregistry.write(tmp_path / "reg")
+    quiet = cli("eval", "--root", root)
+    assert "eval 1/" not in quiet.err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    shown = cli("eval", "--root", root)
+    assert "\r  eval 1/6 cases" in shown.err
+    assert shown.err.endswith("\r  eval 6/6 cases\n")
+    assert "\r" not in shown.out  # the report on stdout stays clean
+
+
+def test_ref_and_affected_exclude_each_other(cli: Cli, tmp_path: Path) -> None:
+    root, sha = _git_registry(tmp_path)
+    result = cli("eval", "--root", root, "--ref", sha, "--affected", f"{sha}..{sha}")
+    assert result.exit == 2
+    assert "not both" in result.err
+    by_ref = cli("eval", "--root", root, "--ref", sha, "--format", "json")
+    assert by_ref.exit == 0
+    assert by_ref.json()["source"]["commit"] == sha

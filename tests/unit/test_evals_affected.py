@@ -170,3 +170,30 @@ def test_bad_affected_ranges_are_usage_errors(tmp_path: Path, spec: str) -> None
 
     repo, _ = _repo(tmp_path)
     assert main(["eval", "--root", str(repo.workdir), "--affected", spec]) == 2
+
+
+def test_named_prompts_narrow_the_affected_ones(tmp_path: Path) -> None:
+    repo, base = _repo(tmp_path)
+    head = commit(
+        repo,
+        {
+            "registry/demo/greet.yaml": _greet_text("politely", "warmly").replace(
+                '"politely"', '"warmly"'
+            ),
+            "registry/demo/classify.evals.yaml": evalregistry.CLASSIFY_SUITE + "# touched\n",
+        },
+    )
+    git = open_repository(Path(repo.workdir))
+    before, after, changes = history.git_sides(git, base, head)
+    affected = evals.affected_targets(before, after, changes)
+    assert set(affected) == {"demo/greet", "demo/classify"}
+    files = registry.load_files(after.snapshot)
+    report = evals.evaluate(
+        evals.RegistrySource(files),
+        evals.load_suites(files),
+        EchoProvider(),
+        evals.ProviderInfo("echo"),
+        affected=affected,
+        prompts=["demo/classify"],
+    )
+    assert {s["prompt"] for s in report["suites"]} == {"demo/classify"}

@@ -81,6 +81,11 @@ def _snapshot(
     root: Path, repo: GitRepo | None, ref: str | None, affected: str | None
 ) -> tuple[Snapshot, str | None, evals.Affected | None]:
     """The registry to read suites (and, without --bundle, prompts) from."""
+    if affected is not None and ref is not None:
+        raise UsageError(
+            "give --affected BASE..HEAD or --ref REF, not both",
+            hint="--affected reads the registry at HEAD",
+        )
     if affected is not None:
         base, sep, head = affected.partition("..")
         if not sep or not base or head.startswith("."):

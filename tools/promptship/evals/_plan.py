@@ -185,7 +185,8 @@ def plan_run(
         source: The prompts under test.
         suites: Every suite, by prompt id.
         envs: Run only in these environments (default: each suite's, else all).
-        prompts: Run only these prompts' suites (each must have one).
+        prompts: Run only these prompts' suites (each must have one); with
+            ``affected``, only those of them that are affected.
         variant: Run only this variant (``base`` for the base prompt) of every
             prompt that has it, whatever the suites list.
         affected: Run only these prompts, in these environments (from a diff).
@@ -215,10 +216,10 @@ def plan_run(
                     hint=f"write registry/{pid}.evals.yaml (see docs/evals.md)",
                 )
         chosen = sorted(set(prompts))
-    elif affected is not None:
-        chosen = sorted(p for p in affected if p in in_source)
     else:
         chosen = sorted(in_source)
+    if affected is not None:
+        chosen = [p for p in chosen if p in affected]
     without = tuple(p for p in chosen if p not in suites)
     targets: list[Target] = []
     for pid in (p for p in chosen if p in suites):
