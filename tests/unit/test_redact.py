@@ -50,6 +50,11 @@ POSITIVES = [
     ("password=hunter2 next", f"password={MASK_SECRET} next"),
     ('{"api_key": "abc123xyz"}', f'{{"api_key": "{MASK_SECRET}"}}'),
     ("client_secret: s3cr3t;", f"client_secret: {MASK_SECRET};"),
+    ("PASSWORD: 1234 ok", f"PASSWORD: {MASK_SECRET} ok"),
+    ("db_password=hunter2", f"db_password={MASK_SECRET}"),
+    ("X-Api-Key: abc123", f"X-Api-Key: {MASK_SECRET}"),
+    ("refresh_token=abc.def", f"refresh_token={MASK_SECRET}"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG", f"aws_secret_access_key = {MASK_SECRET}"),
     (
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----!",
         f"{MASK_SECRET}!",
@@ -88,6 +93,7 @@ POSITIVES = [
 # Must come through untouched: numbers that are not phones or cards, words that
 # only resemble key prefixes, and so on.
 NEGATIVES = [
+    "The API is rapid; pass the token along",
     "The meeting is on 2024-01-15 at 12:30:45.",
     "Dates: 15/01/2024, 01.02.2024, 01-02-2024 12 items",
     "Order ORD-2024-000123 shipped; order #12345; ref 987654",
@@ -308,6 +314,10 @@ PATHOLOGICAL = [
     "Bearer " + "a" * 50_000,
     "-----BEGIN PRIVATE KEY-----" * 2_000,
     "password=" * 6_000,
+    "api_key=" * 6_000,
+    "gh" * 25_000,
+    "k_live_" * 7_000,
+    "xoxb-" * 10_000,
     "AKIA" * 12_500,
     "a1@-. +(0" * 6_000,
 ]

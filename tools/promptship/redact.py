@@ -72,49 +72,73 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
-# --- patterns (compiled once; each attempt is anchored and bounded) ---------
+# --- patterns ---------------------------------------------------------------
+# Compiled once. Each family runs only when a cheap substring test says it
+# could match. Every attempt is anchored by a lookbehind (a match starts only at
+# the start of a run) and every repetition is bounded or followed by a
+# character its own class excludes, so matching is linear in the input. Where
+# a pattern starts with a character class and then looks behind, the regex
+# engine can skip quickly to candidate positions.
 
-_SECRET = re.compile(
+_PEM = re.compile(
+    r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----"
+    r"(?:[\s\S]*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|[\s\S]*)"
+)
+_BEARER = re.compile(
+    r"((?i:\bbearer)[ \t]{1,8})(?=[A-Za-z0-9._~+/=-]{0,4096}?[0-9])[A-Za-z0-9._~+/=-]{8,}"
+)
+_ASSIGN = re.compile(
+    r"""([pscarPSCAR](?<![A-Za-z0-9][pscarPSCAR])"""  # a key name, maybe after db_ or x-
+    r"""(?i:(?<=p)(?:assword|asswd|wd|assphrase)|(?<=s)ecret|(?<=c)lient[_-]?secret"""
+    r"""|(?<=a)(?:pi[_-]?key|ccess[_-]?token|uth[_-]?token|ws_secret_access_key)"""
+    r"""|(?<=r)efresh[_-]?token)\b"""
+    r"""["']?[ \t]{0,8}[:=][ \t]{0,8}["']?)[^\s"',;&]{1,512}"""
+)
+_TOKEN = re.compile(
     r"""
-    (?P<pem>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE\ KEY-----
-        (?:[\s\S]*?-----END[A-Z0-9 ]{0,40}PRIVATE\ KEY-----|[\s\S]*))
-  | (?P<bearer>(?i:\bbearer)[ \t]{1,8})
-        (?=[A-Za-z0-9._~+/=-]{0,4096}?[0-9])[A-Za-z0-9._~+/=-]{8,}
-  | (?P<assign>(?i:\b(?:password|passwd|pwd|passphrase|secret|client[_-]?secret
-        |api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token
-        |aws_secret_access_key)\b)["']?[ \t]{0,8}[:=][ \t]{0,8}["']?)[^\s"',;&]{1,512}
-  | (?<![A-Za-z0-9_-])
-    (?:eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*   # JWT
-      | sk-[A-Za-z0-9_-]{20,}                                    # OpenAI, Anthropic
-      | [sr]k_(?:live|test)_[A-Za-z0-9]{16,}                     # Stripe
-      | gh[pousr]_[A-Za-z0-9]{30,}                               # GitHub
-      | github_pat_[A-Za-z0-9_]{22,}                             # GitHub fine-grained
-      | xox[abposr]-[A-Za-z0-9-]{10,}                            # Slack
-      | AIza[0-9A-Za-z_-]{35}                                    # Google
-      | (?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])                 # AWS access key id
+    [esrgxA](?<![A-Za-z0-9_-][esrgxA])  # a token starts a run of token characters
+    (?:(?<=e)yJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*  # JWT
+      | (?<=s)k-[A-Za-z0-9_-]{20,}                                  # OpenAI, Anthropic
+      | (?<=[sr])k_(?:live|test)_[A-Za-z0-9]{16,}                   # Stripe
+      | (?<=g)h[pousr]_[A-Za-z0-9]{30,}                             # GitHub
+      | (?<=g)ithub_pat_[A-Za-z0-9_]{22,}                           # GitHub fine-grained
+      | (?<=x)ox[abposr]-[A-Za-z0-9-]{10,}                          # Slack
+      | (?<=A)Iza[0-9A-Za-z_-]{35}                                  # Google
+      | (?<=A)(?:KIA|SIA)[A-Z0-9]{16}(?![A-Za-z0-9])                # AWS access key id
     )
     """,
     re.VERBOSE,
 )
+_KEEP_PREFIX = r"\1" + MASK_SECRET  # "Bearer " / "password=" stay, the value goes
+# Substrings one of which every _TOKEN match contains.
+_TOKEN_HINTS = ("eyJ", "sk-", "k_", "gh", "github_pat_", "xox", "AIza", "AKIA", "ASIA")
+_ASSIGN_HINTS = ("pass", "pwd", "secret", "api", "token")
 
-_EMAIL = re.compile(r"[\w!#$%&'*+/=?^`{|}~.-]{1,64}@\w[\w-]{0,62}(?:\.[\w-]{1,63}){1,8}")
+# Emails are found from each "@": the domain forwards, the local part backwards
+# (at most 64 characters), so the work is bounded per "@".
+_EMAIL_LOCAL_REVERSED = re.compile(r"[\w!#$%&'*+/=?^`{|}~.-]{1,64}")
+_EMAIL_DOMAIN = re.compile(r"\w[\w-]{0,62}(?:\.[\w-]{1,63}){1,8}")
 
 # Digit runs joined by single spaces or dashes; the callback looks for 13-19
 # digits passing the Luhn check among them. A run of more than 19 digits is never
 # part of a candidate (it is an id, a hash, not a card).
-_CARD = re.compile(r"(?<![0-9])[0-9]{1,19}(?:[ -][0-9]{1,19})*(?![0-9])")
+_CARD = re.compile(r"[0-9](?<![0-9][0-9])(?=[0-9 -]{12})[0-9]{0,18}(?:[ -][0-9]{1,19})*(?![0-9])")
 _CARD_PARTS = re.compile(r"([ -])")
 
+# International: + then 8-15 digits with common separators (counted in the callback).
+_PHONE_INTL = re.compile(r"\+(?<![\w+]\+)[1-9][0-9 ().-]{6,22}[0-9](?![0-9])")
 _END = r"(?![\w/-]|[.:][0-9])"
-_PHONE = re.compile(
-    # international: + then 8-15 digits with common separators (count checked below)
-    r"(?<![\w+])\+[1-9][0-9 ().-]{6,22}[0-9](?![0-9])"
-    # North American: (415) 555-2671, 415-555-2671, 1-800-555-1234, 415.555.2671
-    rf"|(?<![\w+./:-])(?:1[ .-])?(?:\([0-9]{{3}}\)[ .-]?|[0-9]{{3}}[ .-])[0-9]{{3}}[ .-][0-9]{{4}}{_END}"
+_PHONE_NATIONAL = re.compile(
+    r"[(0-9](?<![\w+./:-][(0-9])"  # not inside a word, a number or a path
+    r"(?=[0-9 ().-]{9})"  # long enough to be a phone number
+    # North American: 1-800-555-1234, (415) 555-2671, 415-555-2671, 415.555.2671
+    rf"(?:(?<=1)[ .-](?:\([0-9]{{3}}\)[ .-]?|[0-9]{{3}}[ .-])[0-9]{{3}}[ .-][0-9]{{4}}{_END}"
+    rf"|(?<=\()[0-9]{{3}}\)[ .-]?[0-9]{{3}}[ .-][0-9]{{4}}{_END}"
+    rf"|(?<=[0-9])[0-9]{{2}}[ .-][0-9]{{3}}[ .-][0-9]{{4}}{_END}"
     # national with a trunk 0, no separators: 07700900123
-    rf"|(?<![\w+./:-])0[1-9][0-9]{{8,10}}{_END}"
+    rf"|(?<=0)[1-9][0-9]{{8,10}}{_END}"
     # national with a trunk 0 and one consistent separator: 020 7946 0958, 06 12 34 56 78
-    rf"|(?<![\w+./:-])0[1-9][0-9]{{0,4}}(?P<sep>[ .-])[0-9]{{2,8}}(?:(?P=sep)[0-9]{{2,8}}){{0,4}}{_END}"
+    rf"|(?<=0)[1-9][0-9]{{0,4}}(?P<sep>[ .-])[0-9]{{2,8}}(?:(?P=sep)[0-9]{{2,8}}){{0,4}}{_END})"
 )
 _PHONE_PARTS = re.compile(r"([ .-])")
 _NOT_DIGIT = re.compile(r"[^0-9]")
@@ -186,11 +210,6 @@ def pseudonymize(value: str, key: bytes = b"") -> str:
 # --- strings -----------------------------------------------------------------
 
 
-def _secret_repl(m: re.Match[str]) -> str:
-    prefix = m.group("bearer") or m.group("assign")
-    return prefix + MASK_SECRET if prefix else MASK_SECRET
-
-
 def _card_repl(m: re.Match[str]) -> str:
     """Mask every group that belongs to some run of 13-19 digits passing Luhn.
 
@@ -227,38 +246,76 @@ def _card_repl(m: re.Match[str]) -> str:
     return "".join(out)
 
 
-def _phone_repl(m: re.Match[str]) -> str:
+def _intl_repl(m: re.Match[str]) -> str:
     text = m.group()
-    count = _digits(text)
-    if text.startswith("+"):
-        if "((" in text or "))" in text or "  " in text or "--" in text or ".." in text:
-            return text
-        if count > 15:  # an international number followed by more digits: trim groups
-            parts = _PHONE_PARTS.split(text)
-            keep = len(parts)
-            while keep > 1 and _digits("".join(parts[:keep])) > 15:
-                keep -= 2
-            head = "".join(parts[:keep])
-            if _digits(head) >= 8:
-                return MASK_PHONE + text[len(head) :]
-            return text
-        return MASK_PHONE if count >= 8 else text
-    if text.startswith("0") or m.group("sep"):
-        return MASK_PHONE if 10 <= count <= 12 else text
-    return MASK_PHONE  # North American shape: exactly 10 or 11 digits by construction
+    if "((" in text or "))" in text or "  " in text or "--" in text or ".." in text:
+        return text
+    if _digits(text) > 15:  # an international number followed by more digits: trim groups
+        parts = _PHONE_PARTS.split(text)
+        keep = len(parts)
+        while keep > 1 and _digits("".join(parts[:keep])) > 15:
+            keep -= 2
+        head = "".join(parts[:keep])
+        return MASK_PHONE + text[len(head) :] if _digits(head) >= 8 else text
+    return MASK_PHONE if _digits(text) >= 8 else text
+
+
+def _national_repl(m: re.Match[str]) -> str:
+    text = m.group()
+    if text.startswith("0"):
+        return MASK_PHONE if 10 <= _digits(text) <= 12 else text
+    return MASK_PHONE  # North American shape: 10 or 11 digits by construction
+
+
+def _mask_emails(text: str) -> str:
+    out: list[str] = []
+    done = 0  # text before this index is settled
+    at = text.find("@")
+    while at != -1:
+        domain = _EMAIL_DOMAIN.match(text, at + 1)
+        if domain:
+            local = _EMAIL_LOCAL_REVERSED.match(text[max(done, at - 64) : at][::-1])
+            if local:
+                out.append(text[done : at - local.end()])
+                out.append(MASK_EMAIL)
+                done = domain.end()
+                at = text.find("@", done)
+                continue
+        at = text.find("@", at + 1)
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _digits(text: str) -> int:
     return len(_NOT_DIGIT.sub("", text))
 
 
+def _contains_any(text: str, hints: tuple[str, ...]) -> bool:
+    for hint in hints:  # noqa: SIM110 - a plain loop beats any() on this hot path
+        if hint in text:
+            return True
+    return False
+
+
 def _scrub(text: str) -> str:
-    text = _SECRET.sub(_secret_repl, text)
+    if "-----BEGIN" in text:
+        text = _PEM.sub(MASK_SECRET, text)
+    if _contains_any(text, _TOKEN_HINTS):
+        text = _TOKEN.sub(MASK_SECRET, text)
+    lower = text.lower()
+    if "bearer" in lower:
+        text = _BEARER.sub(_KEEP_PREFIX, text)
+    if _contains_any(lower, _ASSIGN_HINTS):
+        text = _ASSIGN.sub(_KEEP_PREFIX, text)
     if "@" in text:
-        text = _EMAIL.sub(MASK_EMAIL, text)
+        text = _mask_emails(text)
     if _HAS_DIGIT.search(text):
         text = _CARD.sub(_card_repl, text)
-        text = _PHONE.sub(_phone_repl, text)
+        if "+" in text:
+            text = _PHONE_INTL.sub(_intl_repl, text)
+        text = _PHONE_NATIONAL.sub(_national_repl, text)
     return text
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
+from typing import Literal
 
 from promptship import schemas, yamlio
 from promptship.errors import Location, UsageError, ValidationFailed, YamlError
@@ -193,7 +194,7 @@ def explain(
 
 _PROMPT_ID = re.compile(rf"^{_PART}/{_PART}$")
 
-_SCAFFOLD_CHAT = """\
+_SCAFFOLD_HEAD = """\
 # yaml-language-server: $schema=../../schemas/prompt.schema.json
 id: {id}
 version: 0.1.0
@@ -212,12 +213,16 @@ model:
 inputs:
   type: object
   properties:
-    question:
+    {var}:
       type: string
-      description: What the user asked.
+      description: {var_help}
   required:
-    - question
+    - {var}
   additionalProperties: false
+"""
+
+_SCAFFOLD_BODY = {
+    "chat": """\
 messages:
   - id: system
     role: system
@@ -226,41 +231,25 @@ messages:
   - id: user
     role: user
     content: |
-      {{{{ question }}}}
-"""
-
-_SCAFFOLD_TEXT = """\
-# yaml-language-server: $schema=../../schemas/prompt.schema.json
-id: {id}
-version: 0.1.0
-description: {description}
-metadata:
-  owner: "{owner}"
-  use_case: {name}
-  tags: []
-  status: draft
-model:
-  provider: openai
-  name: gpt-4o-mini
-  parameters:
-    temperature: 0.2
-    max_tokens: 512
-inputs:
-  type: object
-  properties:
-    topic:
-      type: string
-      description: What to write about.
-  required:
-    - topic
-  additionalProperties: false
+      {{{{ {var} }}}}
+""",
+    "text": """\
 text: |
-  Write a short paragraph about {{{{ topic }}}}.
-"""
+  Write a short paragraph about {{{{ {var} }}}}.
+""",
+}
+_SCAFFOLD_VARS = {
+    "chat": ("question", "What the user asked."),
+    "text": ("topic", "What to write about."),
+}
 
 
 def scaffold(
-    prompt_id: str, owners: Owners, *, kind: str = "chat", description: str | None = None
+    prompt_id: str,
+    owners: Owners,
+    *,
+    kind: Literal["chat", "text"] = "chat",
+    description: str | None = None,
 ) -> tuple[str, str]:
     """The path and text of a new prompt that validates.
 
@@ -281,11 +270,13 @@ def scaffold(
             f"CODEOWNERS names no owner for {path}",
             hint=f"add a line such as '/registry/{prompt_id.split('/', maxsplit=1)[0]}/ @org/team' to CODEOWNERS",
         )
-    template = _SCAFFOLD_TEXT if kind == "text" else _SCAFFOLD_CHAT
-    text = template.format(
+    var, var_help = _SCAFFOLD_VARS[kind]
+    text = (_SCAFFOLD_HEAD + _SCAFFOLD_BODY[kind]).format(
         id=prompt_id,
         name=prompt_id.split("/")[1],
         owner=found[0],
         description=json.dumps(description or f"TODO: say what {prompt_id} does."),
+        var=var,
+        var_help=var_help,
     )
     return path, text

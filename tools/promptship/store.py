@@ -52,6 +52,7 @@ __all__ = [
     "bundle_path",
     "channel_path",
     "fetch_bundle",
+    "match_channel",
     "open_channel_bundle",
     "publish",
     "read_channel",
@@ -323,18 +324,27 @@ def open_channel_bundle(
     channel = read_channel(store_dir, env, allowed, now=now, min_seq=min_seq)
     tar, signature = fetch_bundle(store_dir, channel.pointer.bundle_digest)
     bundle = verify_bundle(tar, signature, allowed, environment=env, now=now)
+    match_channel(channel, bundle)
+    return channel, bundle
+
+
+def match_channel(channel: Channel, bundle: VerifiedBundle) -> None:
+    """Check that a verified bundle is the one a verified channel names.
+
+    Raises:
+        ChannelError: The digests or release numbers differ.
+    """
     if bundle.digest != channel.pointer.bundle_digest:
         raise ChannelError(
             f"channel names bundle {channel.pointer.bundle_digest} but the store holds "
             f"{bundle.digest} under that name",
-            hint="the store was tampered with",
+            hint="the store was tampered with; the last good bundle stays in use",
         )
     if bundle.manifest.release != channel.pointer.release:
         raise ChannelError(
             f"channel says release {channel.pointer.release}, the bundle is release "
             f"{bundle.manifest.release}"
         )
-    return channel, bundle
 
 
 # --- publishing -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -26,7 +27,9 @@ from promptship.owners import Owners
 )
 @click.option("--description", default=None, help="One line saying what the prompt does.")
 @root_option
-def new(prompt_id: str, kind: str, description: str | None, root: Path | None) -> int:
+def new(
+    prompt_id: str, kind: Literal["chat", "text"], description: str | None, root: Path | None
+) -> int:
     """Create registry/ID.yaml: a prompt that validates, owned per CODEOWNERS.
 
     \b

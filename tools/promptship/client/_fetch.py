@@ -40,20 +40,6 @@ class Fetched:
     bundle: bundles.VerifiedBundle
 
 
-def _match(channel: store.Channel, verified: bundles.VerifiedBundle, where: str) -> None:
-    if verified.digest != channel.pointer.bundle_digest:
-        raise ChannelError(
-            f"{where}: the bundle is {verified.digest} but the channel names "
-            f"{channel.pointer.bundle_digest}",
-            hint="the store is inconsistent or tampered with; the last good bundle stays in use",
-        )
-    if verified.manifest.release != channel.pointer.release:
-        raise ChannelError(
-            f"{where}: the bundle is release {verified.manifest.release} but the channel says "
-            f"{channel.pointer.release}"
-        )
-
-
 class Source:
     """Where a channel and its bundles are read from."""
 
@@ -93,7 +79,7 @@ class Source:
             return channel, data, None, new_etag
         tar, signature = self.bundle(channel.pointer.bundle_digest)
         verified = bundles.verify_bundle(tar, signature, allowed, environment=env, now=now)
-        _match(channel, verified, self.location)
+        store.match_channel(channel, verified)
         return channel, data, Fetched(data, channel, tar, signature, verified), new_etag
 
 
@@ -262,7 +248,7 @@ class LastGoodCache:
             tar = (self.dir / "bundles" / f"{hexd}.tar").read_bytes()
             sig = (self.dir / "bundles" / f"{hexd}.tar.sig").read_text("ascii")
             verified = bundles.verify_bundle(tar, sig, allowed, environment=env, now=now)
-            _match(channel, verified, str(path))
+            store.match_channel(channel, verified)
         except (OSError, ValueError, PromptshipError):
             return None  # absent, unreadable or failing a check: the cache is not trusted
         return Fetched(data, channel, tar, sig, verified)

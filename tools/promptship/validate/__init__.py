@@ -357,9 +357,12 @@ def _check_templates(
     needs_tracking = False
     used: set[str] = set()
     broken = False
-    for _path, source in sources:
+    first_use: dict[str, DocPath] = {}
+    for path, source in sources:
         analysis = run.analyse(source)
         used |= analysis.variables
+        for name in analysis.variables:
+            first_use.setdefault(name, path)
         if analysis.problems:
             broken = True
             needs_tracking = True
@@ -379,13 +382,16 @@ def _check_templates(
         return out
     inputs = data["inputs"]
     declared = set(inputs.get("properties", {}))
-    for name in sorted(used - declared):
+    undeclared = sorted(used - declared)
+    if undeclared:
+        located = _locator(run, prompt_id, env, variant, True)
+    for name in undeclared:
         out.append(
             Finding(
                 "inputs.undeclared",
                 f"template uses '{name}' but inputs does not declare it",
-                doc.location(("inputs", "properties")),
-                "/inputs/properties",
+                located(first_use[name]),
+                pointer(first_use[name]),
                 hint=f"declare '{name}' under inputs.properties, or stop using it",
             )
         )
