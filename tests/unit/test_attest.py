@@ -295,8 +295,24 @@ def test_malformed_envelopes(
     [
         ({"_type": "https://in-toto.io/Statement/v0.1"}, "not an in-toto statement"),
         ({"predicateType": "https://slsa.dev/provenance/v1"}, "predicateType"),
-        ({"subject": []}, "no bundle subject"),
-        ({"subject": [{"name": "other", "digest": {"sha256": "ab" * 32}}]}, "no bundle subject"),
+        ({"subject": []}, "exactly one bundle subject"),
+        (
+            {"subject": [{"name": "other", "digest": {"sha256": "ab" * 32}}]},
+            "exactly one bundle subject",
+        ),
+        (
+            {"subject": [{"name": "bundle", "digest": {"sha256": "AB"}}]},
+            "exactly one bundle subject",
+        ),
+        (
+            {
+                "subject": [
+                    {"name": "bundle", "digest": {"sha256": "ab" * 32}},
+                    {"name": "bundle", "digest": {"sha256": "cd" * 32}},
+                ]
+            },
+            "exactly one bundle subject",
+        ),
         ({"predicate": {"env": "staging"}}, "not a promptship eval result"),
         ({"predicate": "yes"}, "not a promptship eval result"),
     ],
@@ -347,3 +363,27 @@ def test_pae_matches_the_dsse_spec_example() -> None:
     assert attest.pae("http://example.com/HelloWorld", b"hello world") == (
         b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
     )
+
+
+def test_without_expectations_the_claimed_environment_chooses_the_key(
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+) -> None:
+    """What the gate does: it learns bundle and environment from the attestation itself."""
+    data = _attest(report, keypairs["staging"].key)
+    verified = attest.verify_attestation(data, allowed, bundle_digest=None, env=None, now=NOW)
+    assert verified.predicate["env"] == "staging"
+    assert verified.statement["subject"][0]["digest"]["sha256"] == "ab" * 32
+    # Claiming production does not help a staging key: production's key must have signed.
+    claimed = {**report, "env": "production"}
+    forged = _attest(claimed, keypairs["staging"].key)
+    with pytest.raises(SignatureKeyNotAllowed, match="production@promptship"):
+        attest.verify_attestation(forged, allowed, bundle_digest=None, env=None, now=NOW)
+    nameless = attest.statement(DIGEST, {**attest.predicate_from_report(report), "env": "../x"})
+    with pytest.raises(AttestationMalformed, match="names no environment"):
+        attest.verify_attestation(
+            _with_statement(nameless, keypairs["staging"].key),
+            allowed,
+            bundle_digest=None,
+            env=None,
+            now=NOW,
+        )

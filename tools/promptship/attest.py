@@ -193,9 +193,13 @@ def _check_signatures(
     envelope: Mapping[str, Any],
     payload: bytes,
     allowed: AllowedSigners,
-    principal: str,
+    principal: str | None,
     now: datetime,
 ) -> tuple[str, str]:
+    """The key id and allowed-signers line of a valid signature by a key allowed for ``principal``.
+
+    With ``principal=None`` only the signature itself is checked (by a listed key).
+    """
     signatures = envelope.get("signatures")
     if not isinstance(signatures, list) or not signatures or len(signatures) > _MAX_SIGNATURES:
         raise AttestationMalformed(
@@ -221,13 +225,15 @@ def _check_signatures(
                     f"signed by key {keyid[:80]}, which {allowed.source} does not list",
                     hint="sign with a key listed for the environment, or add its public key",
                 )
-            line = allowed_signer_for(
-                allowed,
-                candidates[0].key_blob,
-                principal=principal,
-                namespace=ATTESTATION_NAMESPACE,
-                now=now,
-            )
+            line = candidates[0]
+            if principal is not None:
+                line = allowed_signer_for(
+                    allowed,
+                    line.key_blob,
+                    principal=principal,
+                    namespace=ATTESTATION_NAMESPACE,
+                    now=now,
+                )
             public = Ed25519PublicKey.from_public_bytes(ed25519_raw(line.key_blob))
             try:
                 public.verify(raw, signed)
@@ -243,34 +249,60 @@ def _check_signatures(
     raise first_error
 
 
+def _claimed_env(payload: bytes) -> str:
+    """The environment an unverified payload claims, only to choose whose key must have signed it."""
+    stmt = _json(payload, "attestation payload")
+    predicate = stmt.get("predicate") if isinstance(stmt, dict) else None
+    env = predicate.get("env") if isinstance(predicate, dict) else None
+    if not isinstance(env, str) or not _ENV.match(env):
+        raise AttestationMalformed("statement predicate names no environment")
+    return env
+
+
+def _subject_digests(stmt: Mapping[str, Any]) -> list[str]:
+    subjects = stmt.get("subject")
+    if not isinstance(subjects, list):
+        return []
+    out = []
+    for s in subjects:
+        if isinstance(s, dict) and s.get("name") == "bundle" and isinstance(s.get("digest"), dict):
+            hexdigest = s["digest"].get("sha256")
+            if isinstance(hexdigest, str) and re.fullmatch(r"[0-9a-f]{64}", hexdigest):
+                out.append(hexdigest)
+    return out
+
+
 def verify_attestation(
     data: bytes,
     allowed: AllowedSigners,
     *,
-    bundle_digest: str,
-    env: str,
+    bundle_digest: str | None,
+    env: str | None,
     now: datetime,
 ) -> VerifiedAttestation:
     """Check one DSSE envelope (one line of an ``.intoto.jsonl`` file).
 
-    The signature is checked over the payload's bytes before the payload is
-    parsed; then the statement must be an in-toto v1 statement of promptship
-    evals whose subject is ``bundle_digest`` and whose environment is ``env``.
+    The signature is checked over the payload's bytes before the statement is
+    read; then it must be an in-toto v1 statement of promptship evals whose
+    subject is ``bundle_digest`` and whose environment is ``env``. With
+    ``env=None`` the key must be allowed for the environment the statement
+    claims (what the gate does: it reads the environment from the evidence);
+    with ``bundle_digest=None`` any one bundle subject is accepted.
 
     Raises:
         AttestationMalformed: Not a DSSE envelope of such a statement (or over the size cap).
         SignatureUnknownKey: The key id names no key of ``allowed``.
-        SignatureKeyNotAllowed: The key is listed, but not for ``env``, the
-            attestation namespace, or now.
+        SignatureKeyNotAllowed: The key is listed, but not for the
+            environment, the attestation namespace, or now.
         SignatureInvalid: The payload or the signature was altered.
         AttestationSubjectMismatch: The statement is about another bundle.
         AttestationEnvironmentMismatch: The evals ran in another environment.
     """
     if now.tzinfo is None:
         raise UsageError("verify_attestation needs a time zone-aware `now`")
-    if not _ENV.match(env):
+    if env is not None and not _ENV.match(env):
         raise UsageError(f"{env!r} is not an environment name")
-    want = _hex(bundle_digest)
+    want = _hex(bundle_digest) if bundle_digest is not None else None
     if len(data) > MAX_ENVELOPE_BYTES:
         raise AttestationMalformed(f"attestation is over {MAX_ENVELOPE_BYTES} bytes")
     envelope = _json(data, "attestation")
@@ -281,7 +313,10 @@ def verify_attestation(
             f"envelope payloadType is {str(envelope.get('payloadType'))[:80]!r}, not {PAYLOAD_TYPE!r}"
         )
     payload = _b64(envelope.get("payload"), "payload")
-    keyid, signer = _check_signatures(envelope, payload, allowed, f"{env}@promptship", now)
+    if env is None:  # authentic first, then read which environment's key it must be
+        _check_signatures(envelope, payload, allowed, None, now)
+    signer_env = env if env is not None else _claimed_env(payload)
+    keyid, signer = _check_signatures(envelope, payload, allowed, f"{signer_env}@promptship", now)
     stmt = _json(payload, "attestation payload")
     if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
         raise AttestationMalformed(f"payload is not an in-toto statement ({STATEMENT_TYPE})")
@@ -289,23 +324,12 @@ def verify_attestation(
         raise AttestationMalformed(
             f"statement predicateType is {str(stmt.get('predicateType'))[:80]!r}, not {PREDICATE_TYPE!r}"
         )
-    subjects = stmt.get("subject")
-    digests = (
-        [
-            s.get("digest", {}).get("sha256")
-            for s in subjects
-            if isinstance(s, dict)
-            and s.get("name") == "bundle"
-            and isinstance(s.get("digest"), dict)
-        ]
-        if isinstance(subjects, list)
-        else []
-    )
-    if not digests:
-        raise AttestationMalformed("statement has no bundle subject")
-    if want not in digests:
+    digests = _subject_digests(stmt)
+    if len(digests) != 1:
+        raise AttestationMalformed("statement must name exactly one bundle subject")
+    if want is not None and digests[0] != want:
         raise AttestationSubjectMismatch(
-            f"attestation is about bundle sha256:{str(digests[0])[:64]}, not {bundle_digest}",
+            f"attestation is about bundle sha256:{digests[0]}, not {bundle_digest}",
             hint="an attestation vouches for one bundle; evaluate and attest this one",
         )
     predicate = stmt.get("predicate")
@@ -315,9 +339,9 @@ def verify_attestation(
         or not isinstance(predicate.get("ok"), bool)
     ):
         raise AttestationMalformed("statement predicate is not a promptship eval result")
-    if predicate.get("env") != env:
+    if predicate.get("env") != signer_env:
         raise AttestationEnvironmentMismatch(
-            f"attestation records evals in {str(predicate.get('env'))[:40]!r}, not {env!r}",
+            f"attestation records evals in {str(predicate.get('env'))[:40]!r}, not {signer_env!r}",
             hint="each environment's bundle is evaluated and attested in that environment",
         )
     return VerifiedAttestation(stmt, predicate, keyid, signer)

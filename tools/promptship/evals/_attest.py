@@ -58,11 +58,14 @@ def verify_attestation_file(
     data: bytes,
     allowed: AllowedSigners,
     *,
-    bundle_digest: str,
-    env: str,
+    bundle_digest: str | None,
+    env: str | None,
     now: datetime,
 ) -> attest.VerifiedAttestation:
     """The first envelope of an ``.intoto.jsonl`` file that verifies for the bundle and environment.
+
+    ``None`` for ``bundle_digest`` or ``env`` accepts what the statement
+    claims (see :func:`promptship.attest.verify_attestation`).
 
     Raises:
         AttestationMalformed: The file is empty or over the size cap.
