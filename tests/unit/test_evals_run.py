@@ -14,7 +14,7 @@ import pytest
 import evalregistry
 from chatserver import ChatServer, Recorded, Reply, echo_completion
 from promptship import evals, schemas
-from promptship.errors import EvalError, UsageError
+from promptship.errors import BundleError, EvalError, UsageError
 from promptship.providers import (
     CachingProvider,
     CommandProvider,
@@ -482,3 +482,75 @@ def test_a_spec_that_skipped_validation_fails_its_case_not_the_run() -> None:
     assert "catastrophic backtracking" in results["bad"]["error"]
     assert "demo/greet [staging]" in results["bad"]["error"]
     assert results["ada"]["ok"] is True
+
+
+def _bundle(files: dict[str, bytes]) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from promptship.bundle import build_bundle, read_bundle
+
+    created = datetime(2025, 1, 1, tzinfo=UTC)
+    built = build_bundle(
+        files,
+        environment="staging",
+        release=3,
+        source_commit="c" * 40,
+        created=created,
+        expires=created + timedelta(days=30),
+    )
+    return read_bundle(built.tar)
+
+
+def test_a_bundle_source_serves_what_the_registry_would_ship() -> None:
+    from promptship.release import bundle_files
+
+    files = evalregistry.load()
+    contents = bundle_files(files, "staging", 3, "c" * 40)
+    source = evals.BundleSource(_bundle(contents))
+    registry_source = evals.RegistrySource(files)
+    assert source.environments() == ["staging"]
+    assert source.prompt_ids() == ["demo/classify", "demo/greet", "demo/judge"]
+    assert source.document("demo/greet", "staging") == registry_source.document(
+        "demo/greet", "staging"
+    )
+    assert source.policy("staging") == {"min_pass_rate": 0.5}
+    report = evals.evaluate(source, evals.load_suites(files), EchoProvider(), ECHO)
+    assert report["source"] == {
+        "commit": "c" * 40,
+        "bundle_digest": source.info.bundle_digest,
+        "release": 3,
+    }
+    assert report["env"] == "staging"
+    with pytest.raises(UsageError, match="not production"):
+        source.document("demo/greet", "production")
+
+
+@pytest.mark.parametrize(
+    ("files", "needle"),
+    [
+        ({"prompts/demo/greet.json": b"{}"}, "no environment.json"),
+        ({"environment.json": b"[1]"}, "not a JSON object"),
+        ({"environment.json": b"{", "prompts/demo/greet.json": b"{}"}, "not JSON"),
+    ],
+)
+def test_a_bundle_without_a_readable_environment_is_refused(
+    files: dict[str, bytes], needle: str
+) -> None:
+    with pytest.raises(BundleError, match=needle):
+        evals.BundleSource(_bundle(files))
+
+
+@pytest.mark.parametrize(
+    ("doc", "needle"),
+    [
+        (b"not json", "not JSON"),
+        (b'{"schema": "other", "view": {}}', "is not a"),
+        (b'{"schema": "promptship.bundle-prompt/v1"}', "is not a"),
+    ],
+)
+def test_a_hostile_prompt_document_in_a_bundle_is_refused(doc: bytes, needle: str) -> None:
+    source = evals.BundleSource(
+        _bundle({"environment.json": b"{}", "prompts/demo/greet.json": doc})
+    )
+    with pytest.raises(BundleError, match=needle):
+        source.document("demo/greet", "staging")
