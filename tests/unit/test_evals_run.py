@@ -546,6 +546,11 @@ def test_a_bundle_without_a_readable_environment_is_refused(
         (b"not json", "not JSON"),
         (b'{"schema": "other", "view": {}}', "is not a"),
         (b'{"schema": "promptship.bundle-prompt/v1"}', "is not a"),
+        (
+            b'{"schema": "promptship.bundle-prompt/v1", "view": {}, "variants": {}, "fragments": {"x": 1},'
+            b' "content_digest": "sha256:0", "version": "1.0.0"}',
+            "is not a",
+        ),
     ],
 )
 def test_a_hostile_prompt_document_in_a_bundle_is_refused(doc: bytes, needle: str) -> None:

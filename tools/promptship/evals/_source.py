@@ -225,7 +225,17 @@ class BundleSource:
                     hint="`promptship bundle inspect` lists a bundle's prompts",
                 )
             doc = self._json(path)
-            if doc.get("schema") != BUNDLE_PROMPT_SCHEMA or not isinstance(doc.get("view"), dict):
+            fragments = doc.get("fragments")
+            if (
+                doc.get("schema") != BUNDLE_PROMPT_SCHEMA
+                or not isinstance(doc.get("view"), dict)
+                or not isinstance(doc.get("variants"), dict)
+                or not all(isinstance(v, dict) for v in doc["variants"].values())
+                or not isinstance(fragments, dict)
+                or not all(isinstance(v, str) for v in fragments.values())
+                or not isinstance(doc.get("content_digest"), str)
+                or not isinstance(doc.get("version"), str)
+            ):
                 raise BundleError(f"bundle file {path} is not a {BUNDLE_PROMPT_SCHEMA} document")
             self._docs[prompt_id] = doc
             return doc
