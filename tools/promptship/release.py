@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -226,8 +226,9 @@ class Built:
 def build_from_git(repo: GitRepo, env: str, ref: str = "HEAD") -> Built:
     """Build ``env``'s bundle for the commit ``ref`` (a pinned environment: its release).
 
-    The bytes depend only on the released content, the release number and the
-    environment's expiry policy, so any machine rebuilds the same digest.
+    The bytes depend only on the source commit (content and expiry policy) and
+    the release number, so any machine rebuilds the same digest, and a policy
+    change on main after promotion does not break a pin.
 
     Raises:
         ValidationFailed: The registry at the source commit has errors.
@@ -244,6 +245,16 @@ def build_from_git(repo: GitRepo, env: str, ref: str = "HEAD") -> Built:
         commit_time=lambda sha: repo.commit_info(sha).time,
     )
     files = checked_files(repo.snapshot(plan.source_commit))
+    if env not in files.environments:
+        raise ValidationFailed(
+            f"environment '{env}' does not exist at the source commit {plan.source_commit[:12]}",
+            hint="pin a commit that has environments/{env}.yaml",
+        )
+    # The expiry policy, like the content, is read at the source commit: the
+    # digest then depends on nothing that can change on main after promotion.
+    source_days = files.environments[env].data.get("policy", {}).get("bundle_expiry_days")
+    if isinstance(source_days, int):
+        plan = replace(plan, expires=plan.created + timedelta(days=source_days))
     contents = bundle_files(files, env, plan.number, plan.source_commit)
     bundle = build_bundle(
         contents,
