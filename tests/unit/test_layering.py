@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "assertions": PURE,
     "templates": PURE,
     "views": PURE,
+    "promotionreport": PURE,
     "schemas": ADAPTER,
     "yamlio": ADAPTER,
     "gitsource": ADAPTER,
@@ -49,6 +50,7 @@ LAYERS: dict[str, int] = {
     "evals": USECASE,
     "history": USECASE,
     "timeline": USECASE,
+    "promotion": USECASE,
     "client": TOP,
     "cli": TOP,
 }

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from promptship.cli import bundles, diff, explain, new, render, timeline, validate
+from promptship.cli import bundles, diff, explain, new, promote, render, timeline, validate
 
-__all__ = ["bundles", "diff", "explain", "new", "render", "timeline", "validate"]
+__all__ = ["bundles", "diff", "explain", "new", "promote", "render", "timeline", "validate"]
