@@ -39,6 +39,13 @@ class Owners:
         match = parsed.matching_line(path)
         return int(match[1]) if match and match[1] else None
 
+    def decide(self, path: str) -> tuple[tuple[str, ...], int | None]:
+        """Owners of ``path`` and the CODEOWNERS line that decides them, in one match."""
+        parsed: CodeOwners = object.__getattribute__(self, "_parsed")
+        match = parsed.matching_line(path)
+        owners = tuple(owner for _kind, owner in match[0]) if match else ()
+        return owners, (int(match[1]) if match and match[1] else None)
+
     @property
     def present(self) -> bool:
         """Whether there is any rule at all."""

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
-from promptship.cli import bundles, diff, explain, new, promote, render, timeline, validate
+from promptship.cli import bundles, diff, explain, gate, new, promote, render, timeline, validate
 
-__all__ = ["bundles", "diff", "explain", "new", "promote", "render", "timeline", "validate"]
+__all__ = [
+    "bundles",
+    "diff",
+    "explain",
+    "gate",
+    "new",
+    "promote",
+    "render",
+    "timeline",
+    "validate",
+]
