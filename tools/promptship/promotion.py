@@ -25,10 +25,10 @@ from promptship.diff import PROMPT_LEVEL, PromptDiff
 from promptship.errors import UsageError, ValidationFailed, YamlError
 from promptship.gitsource import GitRepo
 from promptship.history import Side, semantic_diff
-from promptship.model import MemorySnapshot, PathChange
+from promptship.model import MemorySnapshot, PathChange, Snapshot
 from promptship.owners import Owners
 from promptship.promotionreport import Pin, PinChange, pin_of
-from promptship.registry import CODEOWNERS_PATHS, classify, load_files
+from promptship.registry import CODEOWNERS_PATHS, load_files
 from promptship.release import (
     Built,
     ReleasePlan,
@@ -332,8 +332,13 @@ def plan_promotion(
 def _describe(
     repo: GitRepo, env: str, current: Pin | None, sha: str
 ) -> tuple[tuple[PromptDiff, ...], tuple[str, ...]]:
-    """The environment's view from the current source to ``sha``; pins at either side are ignored."""
-    head = Side(repo.snapshot(sha))
+    """The environment's view from the current source to ``sha``, as their bundles hold it.
+
+    A bundle built from a commit reads the environment at that very commit,
+    whatever pin the commit's own environment file holds, so each side's pins
+    point back at the side itself.
+    """
+    head = _self_pinned(repo.snapshot(sha))
     if current is None:
         base = Side(MemorySnapshot(label="(unpinned)"))
         changes: list[PathChange] | None = None
@@ -341,7 +346,7 @@ def _describe(
             head.snapshot.list_files("registry/") + head.snapshot.list_files("environments/")
         )
     else:
-        base = Side(repo.snapshot(current.source_commit))
+        base = _self_pinned(repo.snapshot(current.source_commit))
         changes = [
             PathChange(c.status, c.path, c.old_path)
             for c in repo.changed_paths(
@@ -351,6 +356,10 @@ def _describe(
         paths = tuple(sorted({p for c in changes for p in (c.path, c.old_path) if p}))
     diffs = _only_env(semantic_diff(base, head, changes), env)
     return tuple(diffs), paths
+
+
+def _self_pinned(snapshot: Snapshot) -> Side:
+    return Side(snapshot, at_commit=lambda _sha: snapshot)
 
 
 def plan_rollback(
@@ -406,29 +415,22 @@ def source_bundle(repo: GitRepo, env: str, commit: str) -> Built | None:
 
 
 def required_reviewers(
-    codeowners: str, env: str, plan: PromotionPlan, *, codeowners_path: str = "CODEOWNERS"
+    codeowners: str, plan: PromotionPlan, *, codeowners_path: str = "CODEOWNERS"
 ) -> dict[str, tuple[str, ...]]:
-    """Who owns what a promotion changes: CODEOWNERS owners by path.
+    """Who must approve a promotion: CODEOWNERS owners by path, as ``promptship owners required``.
 
-    The paths are the environment file, and for every prompt whose view in
-    ``env`` changes: its prompt file, its overlay in ``env`` and the changed
-    fragments and overlays it reads.
+    The same rule as the gate's owners rule for a promotion: the environment
+    file (the only changed file), and the prompt file of every prompt whose
+    view in the environment changes other than in metadata.
     """
     owners = Owners(codeowners, codeowners_path)
     paths = {plan.path}
-    changed = {d.prompt_id for d in plan.diffs}
     for d in plan.diffs:
-        paths.add(f"registry/{d.prompt_id}.yaml")
-    for p in plan.changed_paths:
-        kind = classify(p)
-        if kind is None:
+        if d.cls == "none":
             continue
-        what, key = kind
-        mine = what == "environment" and key == env
-        overlay = what == "overlay" and isinstance(key, tuple) and key == (env, key[1])
-        if what == "fragment" or mine or (overlay and isinstance(key, tuple) and key[1] in changed):
-            paths.add(p)
-    return {p: owners.of(p) for p in sorted(paths)}
+        for prompt_id in filter(None, (d.prompt_id, d.renamed_from)):
+            paths.add(f"registry/{prompt_id}.yaml")
+    return {p: owners.decide(p)[0] for p in sorted(paths)}
 
 
 def codeowners_text(repo: GitRepo, ref: str) -> tuple[str, str]:

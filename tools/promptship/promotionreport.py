@@ -284,4 +284,11 @@ def promotion_markdown(
     diff = diff.removeprefix(MARKER + "\n").replace(
         "### promptship: semantic diff", f"### What changes in `{env}`:", 1
     )
+    if len(diff) > budget:
+        # The summary table alone can outgrow the budget (thousands of prompts).
+        cut = diff.rfind("\n", 0, budget - 200) + 1
+        diff = diff[:cut] + (
+            "\n> **Truncated** to fit GitHub's limit on a PR body: run "
+            f"`promptship diff {base} {new.source_commit[:12]}` for every change.\n"
+        )
     return head + diff

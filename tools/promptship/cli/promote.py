@@ -87,7 +87,7 @@ def _emit(
     evals = [eval_summary(_read_json(p), str(p)) for p in evidence]
     codeowners, where = promotion.codeowners_text(repo, branch or repo.default_branch())
     reviewers = promotion.required_reviewers(
-        codeowners, plan.env, plan, codeowners_path=where or "CODEOWNERS"
+        codeowners, plan, codeowners_path=where or "CODEOWNERS"
     )
     body = promotion_markdown(
         title=plan.title,
