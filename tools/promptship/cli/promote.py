@@ -316,9 +316,10 @@ def pins(
     """List pinned environments (release blocks), or the ones a change re-pinned.
 
     --format github prints `key=value` lines for $GITHUB_OUTPUT: `changed`
-    (true/false), `envs` (a JSON list, for a job matrix), `attestations`
-    (space-separated paths, with --store), and for a single environment its
-    `number`, `source_commit` and `bundle_digest`.
+    (true when an environment is pinned anew), `envs` (those environments as a
+    JSON list, for a job matrix), `names` (the same, space-separated),
+    `attestations` (space-separated paths, with --store), and for a single
+    environment its `number`, `source_commit` and `bundle_digest`.
 
     \b
     Examples:
@@ -339,8 +340,10 @@ def pins(
     if fmt == "json":
         click.echo(json.dumps(infos, indent=2))
     elif fmt == "github":
-        click.echo(f"changed={'true' if infos else 'false'}")
-        click.echo(f"envs={json.dumps([i['env'] for i in infos], separators=(',', ':'))}")
+        pinned = [i["env"] for i in infos if i["release"]]
+        click.echo(f"changed={'true' if pinned else 'false'}")
+        click.echo(f"envs={json.dumps(pinned, separators=(',', ':'))}")
+        click.echo(f"names={' '.join(pinned)}")
         if store_dir is not None:
             click.echo(
                 "attestations=" + " ".join(i["attestation"] for i in infos if i.get("attestation"))
