@@ -20,7 +20,23 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 ACTION = ROOT / ".github" / "actions" / "promptship" / "action.yml"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 
-_KEYWORDS = {"if", "then", "else", "elif", "fi", "for", "in", "do", "done", "while", "case", "esac", "!", "{", "}"}
+_KEYWORDS = {
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "for",
+    "in",
+    "do",
+    "done",
+    "while",
+    "case",
+    "esac",
+    "!",
+    "{",
+    "}",
+}
 _PUNCT = ";&|()\n"
 _FD_DUP = re.compile(r"\d*>&\d+")
 _COMMENT = re.compile(r"(?m)(^|\s)#[^'\"\n]*$")

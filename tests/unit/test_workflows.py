@@ -61,7 +61,9 @@ def test_actionlint_reports_nothing() -> None:
             pytest.fail("actionlint is not installed (pip install -e '.[dev]' brings it)")
         pytest.skip("actionlint is not installed and this is not CI")
     if os.environ.get("CI") and shutil.which("shellcheck") is None:
-        pytest.fail("shellcheck is not installed: actionlint would skip every script (.ci/run installs it)")
+        pytest.fail(
+            "shellcheck is not installed: actionlint would skip every script (.ci/run installs it)"
+        )
     done = subprocess.run(
         [exe, "-no-color", *map(str, WORKFLOWS.values())],
         cwd=ROOT,
@@ -162,7 +164,7 @@ def _uses() -> list[tuple[str, str, str]]:
     return out
 
 
-@pytest.mark.parametrize(("where", "ref", "rest"), _uses(), ids=lambda x: str(x))
+@pytest.mark.parametrize(("where", "ref", "rest"), _uses(), ids=str)
 def test_third_party_actions_are_pinned_to_a_commit(where: str, ref: str, rest: str) -> None:
     if ref.startswith("./"):
         return
