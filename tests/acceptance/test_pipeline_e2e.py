@@ -262,7 +262,7 @@ def _open_pr(
     work = world.clone("merge-ref")
     base = git(work, "rev-parse", "HEAD")
     git(work, "merge", "-q", "--no-ff", f"origin/{branch}", "-m", f"Merge {head} into {base}")
-    git(work, "push", "-q", "origin", f"HEAD:refs/pull/{number}/merge")
+    git(work, "push", "-q", "--force", "origin", f"HEAD:refs/pull/{number}/merge")
     return base, head
 
 
@@ -316,7 +316,11 @@ def _change_triage(world: World) -> str:
     text = text.replace(old_version, f"version: {major}.{int(minor) + 1}.0", 1)
     marker = "You classify messages sent to Acme Support"
     assert marker in text, "the example triage prompt changed; adapt the edit"
-    path.write_text(text.replace(marker, "Mind the urgency first. You classify messages sent to Acme Support", 1))
+    path.write_text(
+        text.replace(
+            marker, "Mind the urgency first. You classify messages sent to Acme Support", 1
+        )
+    )
     git(work, "commit", "-q", "-am", "triage: urgency first")
     git(work, "push", "-q", "origin", "triage-urgency")
     return f"{major}.{int(minor) + 1}.0"
@@ -351,7 +355,7 @@ def test_pipeline_end_to_end(world: World) -> None:
     assert "`support/triage`" in comments[0]["body"]
     assert new_version in comments[0]["body"]
     assert "support/triage" in pr.summary
-    assert "allow" in pr.summary.lower()
+    assert "promptship gate: **allow**" in pr.summary
     assert (world.tmp / "jobs").exists()
     again = _run_pr(world, 1, base, head)
     assert again.status == "success", again.explain()
@@ -385,6 +389,8 @@ def test_pipeline_end_to_end(world: World) -> None:
     denied = _run_pr(world, promo["number"], base, head)
     assert denied.status == "failure"
     assert denied.step("Gate").outcome == "failure"
+    assert "promptship gate: **deny**" in denied.summary
+    assert "@acme/release-managers" in denied.summary
     base, head = _open_pr(
         world,
         promo["number"],

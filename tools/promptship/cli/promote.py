@@ -50,10 +50,14 @@ def _read_json(path: Path) -> Any:
         raise UsageError(f"{path}: cannot read ({e.strerror})", hint="check the path") from e
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text", hint="pass a JSON file") from None
-    lines = [line for line in text.splitlines() if line.strip()]
     try:
-        # An attestation file (.intoto.jsonl) holds one envelope per line; the first is shown.
-        return json.loads(text if len(lines) <= 1 else lines[0])
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    # An attestation file (.intoto.jsonl) holds one envelope per line; the first is shown.
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        return json.loads(first)
     except (ValueError, RecursionError):
         raise UsageError(f"{path}: not JSON", hint="pass the file CI wrote, unchanged") from None
 
