@@ -210,7 +210,7 @@ def test_jobs_are_least_privilege(name: str, job_id: str, job: dict[str, Any]) -
 
 def test_the_required_check_cannot_be_skipped() -> None:
     doc = load(WORKFLOWS["pr.yml"])
-    assert set(doc["on"]) == {"pull_request", "merge_group"}
+    assert set(doc["on"]) == {"pull_request", "pull_request_review", "merge_group"}
     for job in doc["jobs"].values():
         assert "if" not in job
         assert "secrets." not in repr(job)
