@@ -1,9 +1,6 @@
-"""Shared fixtures: signing keys per environment, the real ssh-keygen."""
+"""Shared fixtures: signing keys per environment (ssh-keygen is in tests/conftest.py)."""
 
 from __future__ import annotations
-
-import os
-import shutil
 
 import pytest
 
@@ -25,14 +22,3 @@ def allowed(keypairs: dict[str, KeyPair]) -> signing.AllowedSigners:
         for env in ("production", "staging")
     )
     return signing.parse_allowed_signers(text, source="allowed_signers")
-
-
-@pytest.fixture(scope="session")
-def ssh_keygen() -> str:
-    """Path of the real ssh-keygen; skipped when absent, unless CI is set (then it fails)."""
-    path = shutil.which("ssh-keygen")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("ssh-keygen is required in CI for the interoperability tests")
-        pytest.skip("ssh-keygen not installed (apt-get install openssh-client)")
-    return path

@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "bundle": ADAPTER,
     "signing": ADAPTER,
     "store": ADAPTER,
+    "oci": ADAPTER,
     "providers": ADAPTER,
     "events": ADAPTER,
     "sinks": ADAPTER,
@@ -63,6 +64,8 @@ OWNED_IMPORTS: dict[str, set[str]] = {
     "pygit2": {"gitsource"},
     "click": {"cli"},
     "deepdiff": {"diff"},
+    "oras": {"oci"},
+    "requests": {"oci"},
 }
 
 # Names whose use means a module does file or process I/O.

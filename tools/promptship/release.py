@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -235,8 +235,9 @@ class Built:
 def build_from_git(repo: GitRepo, env: str, ref: str = "HEAD") -> Built:
     """Build ``env``'s bundle for the commit ``ref`` (a pinned environment: its release).
 
-    The bytes depend only on the released content, the release number and the
-    environment's expiry policy, so any machine rebuilds the same digest.
+    The bytes depend only on the source commit (content and expiry policy) and
+    the release number, so any machine rebuilds the same digest, and a policy
+    change on main after promotion does not break a pin.
 
     Raises:
         ValidationFailed: The registry at the source commit has errors.
@@ -270,9 +271,14 @@ def build_planned(repo: GitRepo, plan: ReleasePlan) -> Built:
     files = checked_files(repo.snapshot(plan.source_commit))
     if plan.env not in files.environments:
         raise ValidationFailed(
-            f"environment '{plan.env}' does not exist at {plan.source_commit[:12]}",
-            hint="release a commit that has environments/" + plan.env + ".yaml",
+            f"environment '{plan.env}' does not exist at the source commit {plan.source_commit[:12]}",
+            hint=f"pin a commit that has environments/{plan.env}.yaml",
         )
+    # The expiry policy, like the content, is read at the source commit: the
+    # digest then depends on nothing that can change on main after promotion.
+    source_days = files.environments[plan.env].data.get("policy", {}).get("bundle_expiry_days")
+    if isinstance(source_days, int):
+        plan = replace(plan, expires=plan.created + timedelta(days=source_days))
     contents = bundle_files(files, plan.env, plan.number, plan.source_commit)
     bundle = build_bundle(
         contents,

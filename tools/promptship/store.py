@@ -47,6 +47,7 @@ from promptship.signing import (
 
 __all__ = [
     "DEFAULT_MAX_BUNDLE_BYTES",
+    "MAX_SIGNATURE_BYTES",
     "Channel",
     "attestation_path",
     "bundle_path",
@@ -54,14 +55,16 @@ __all__ = [
     "fetch_bundle",
     "match_channel",
     "open_channel_bundle",
+    "plan_channel",
     "publish",
     "read_channel",
     "signature_path",
     "verify_channel",
+    "verify_channel_bundle",
 ]
 
 DEFAULT_MAX_BUNDLE_BYTES = 512 * 1024 * 1024
-_MAX_SIGNATURE_BYTES = 16 * 1024
+MAX_SIGNATURE_BYTES = 16 * 1024
 _DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})\Z")
 
 
@@ -297,7 +300,7 @@ def fetch_bundle(
     out: list[bytes] = []
     for path, cap in (
         (bundle_path(store_dir, digest), max_bytes),
-        (signature_path(store_dir, digest), _MAX_SIGNATURE_BYTES),
+        (signature_path(store_dir, digest), MAX_SIGNATURE_BYTES),
     ):
         try:
             out.append(_read_capped(path, cap, "file"))
@@ -323,9 +326,25 @@ def open_channel_bundle(
     """
     channel = read_channel(store_dir, env, allowed, now=now, min_seq=min_seq)
     tar, signature = fetch_bundle(store_dir, channel.pointer.bundle_digest)
-    bundle = verify_bundle(tar, signature, allowed, environment=env, now=now)
+    return channel, verify_channel_bundle(channel, tar, signature, allowed, now=now)
+
+
+def verify_channel_bundle(
+    channel: Channel, tar: bytes, signature: str, allowed: AllowedSigners, *, now: datetime
+) -> VerifiedBundle:
+    """Verify the bundle a verified channel names, fetched from any backend.
+
+    Runs :func:`~promptship.bundle.verify_bundle` for the channel's environment,
+    then :func:`match_channel`.
+
+    Raises:
+        BundleError: The bundle fails a check.
+        SignatureError: The bundle's signature does not verify.
+        ChannelError: The bundle is not the one the channel names.
+    """
+    bundle = verify_bundle(tar, signature, allowed, environment=channel.pointer.env, now=now)
     match_channel(channel, bundle)
-    return channel, bundle
+    return bundle
 
 
 def match_channel(channel: Channel, bundle: VerifiedBundle) -> None:
@@ -350,20 +369,89 @@ def match_channel(channel: Channel, bundle: VerifiedBundle) -> None:
 # --- publishing -------------------------------------------------------------------------
 
 
-def _previous_seq(store_dir: Path, env: str, allowed: AllowedSigners, now: datetime) -> int:
-    path = channel_path(store_dir, env)
+def _read_current(store_dir: Path, env: str) -> bytes | None:
     try:
-        data = _read_capped(path, DEFAULT_MAX_CHANNEL_BYTES, "channel")
+        return _read_capped(channel_path(store_dir, env), DEFAULT_MAX_CHANNEL_BYTES, "channel")
     except FileNotFoundError:
+        return None
+
+
+def _previous_seq(
+    current: bytes | None, allowed: AllowedSigners, *, env: str, now: datetime, source: str
+) -> int:
+    if current is None:
         return 0
     try:
         # expiry does not matter here: an expired pointer's seq still counts
-        return _open_channel(data, allowed, env=env, now=now, source=str(path)).pointer.seq
+        return _open_channel(current, allowed, env=env, now=now, source=source).pointer.seq
     except ChannelError as e:
         raise ChannelError(
             f"the current channel does not verify, so its seq is unknown: {e.message}",
-            hint=f"inspect {path}; publishing over it could lower seq and lock clients out",
+            hint=f"inspect {source}; publishing over it could lower seq and lock clients out",
         ) from e
+
+
+def plan_channel(
+    bundle: Bundle,
+    signature: str,
+    channel_key: SigningKey,
+    *,
+    env: str,
+    release: int,
+    now: datetime,
+    expiry_days: int,
+    allowed: AllowedSigners,
+    current: bytes | None,
+    source: str,
+) -> Channel:
+    """Check a signed bundle for ``env`` and sign the channel pointer that publishes it.
+
+    Every backend publishes through this function and then writes the bundle,
+    its signature and (last) the returned channel's envelope
+    (``manifest.encode_envelope(channel.payload, channel.signature)``).
+
+    Args:
+        bundle: The bundle to publish.
+        signature: The armored signature over ``bundle.manifest``.
+        channel_key: The key that signs the channel (allowed for ``env@promptship``).
+        env: The environment.
+        release: The release number (must equal the manifest's).
+        now: The publication time.
+        expiry_days: How long the channel pointer stays valid.
+        allowed: The allowed signers, to check the bundle, the current channel and
+            the new one.
+        current: The channel envelope the backend holds now, or ``None`` when there
+            is none: the new ``seq`` is its verified ``seq`` plus one.
+        source: Where ``current`` came from, for messages.
+
+    Raises:
+        BundleError, SignatureError: The bundle or its signature does not verify for ``env``.
+        ChannelError: ``release`` disagrees with the bundle, the current channel
+            cannot be verified, or ``channel_key`` may not sign for ``env``.
+    """
+    if expiry_days < 1:
+        raise UsageError(f"expiry_days must be at least 1, not {expiry_days}")
+    verified = verify_bundle(bundle.tar, signature, allowed, environment=env, now=now)
+    if verified.digest != bundle.digest:
+        raise UsageError("bundle.digest does not match its manifest", hint="rebuild the bundle")
+    if verified.manifest.release != release:
+        raise ChannelError(
+            f"release {release} does not match the bundle's release {verified.manifest.release}"
+        )
+    seq = _previous_seq(current, allowed, env=env, now=now, source=source) + 1
+    pointer = ChannelPointer(
+        env=env,
+        seq=seq,
+        release=release,
+        bundle_digest=bundle.digest,
+        published=now,
+        expires=min(now + timedelta(days=expiry_days), verified.manifest.expires),
+    )
+    payload = encode_channel(pointer)
+    channel_sig = sign(channel_key, payload, CHANNEL_NAMESPACE)
+    return verify_channel(
+        encode_envelope(payload, channel_sig), allowed, env=env, now=now, min_seq=seq
+    )
 
 
 def publish(
@@ -402,38 +490,30 @@ def publish(
             cannot be verified.
         StoreError: A write failed; the previous channel is still in place.
     """
-    if expiry_days < 1:
-        raise UsageError(f"expiry_days must be at least 1, not {expiry_days}")
-    verified = verify_bundle(bundle.tar, signature, allowed, environment=env, now=now)
-    if verified.digest != bundle.digest:
-        raise UsageError("bundle.digest does not match its manifest", hint="rebuild the bundle")
-    if verified.manifest.release != release:
-        raise ChannelError(
-            f"release {release} does not match the bundle's release {verified.manifest.release}"
-        )
-    seq = _previous_seq(store_dir, env, allowed, now) + 1
-    pointer = ChannelPointer(
+    path = channel_path(store_dir, env)
+    channel = plan_channel(
+        bundle,
+        signature,
+        channel_key,
         env=env,
-        seq=seq,
         release=release,
-        bundle_digest=bundle.digest,
-        published=now,
-        expires=min(now + timedelta(days=expiry_days), verified.manifest.expires),
+        now=now,
+        expiry_days=expiry_days,
+        allowed=allowed,
+        current=_read_current(store_dir, env),
+        source=str(path),
     )
-    payload = encode_channel(pointer)
-    channel_sig = sign(channel_key, payload, CHANNEL_NAMESPACE)
-    envelope = encode_envelope(payload, channel_sig)
-    channel = verify_channel(envelope, allowed, env=env, now=now, min_seq=seq)
+    envelope = encode_envelope(channel.payload, channel.signature)
 
     _write_once(bundle_path(store_dir, bundle.digest), bundle.tar)
     sig_path = signature_path(store_dir, bundle.digest)
     try:
-        current = _read_capped(sig_path, _MAX_SIGNATURE_BYTES, "signature")
+        current = _read_capped(sig_path, MAX_SIGNATURE_BYTES, "signature")
     except (FileNotFoundError, StoreError):
         current = None
     if current != signature.encode("ascii"):
         # A new signature over the same manifest (a rotated key) replaces the old one:
         # both verify, and the replacement is atomic.
         _write_atomic(sig_path, signature.encode("ascii"))
-    _write_atomic(channel_path(store_dir, env), envelope)
+    _write_atomic(path, envelope)
     return channel

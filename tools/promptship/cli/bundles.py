@@ -31,7 +31,10 @@ def _now() -> datetime:
 def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    tmp.unlink(missing_ok=True)  # a leftover from a crash
+    # O_EXCL: never write through a file or symlink someone placed at the temporary name
+    # (a private key must not land in a file another user can read)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -87,6 +90,39 @@ def key_options(fn: Any) -> Any:
     )(fn)
 
 
+def store_options(fn: Any) -> Any:
+    """``--store`` (a folder or ``oci://HOST[:PORT]/REPO``) and ``--plain-http``."""
+    fn = click.option(
+        "--plain-http",
+        is_flag=True,
+        help="Reach an oci:// registry on localhost/127.0.0.1 over plain HTTP "
+        "(refused for any other host).",
+    )(fn)
+    return click.option(
+        "--store",
+        "store_url",
+        metavar="DIR|oci://HOST[:PORT]/REPO",
+        required=True,
+        help="Store directory (any static host can serve it) or OCI registry repository.",
+    )(fn)
+
+
+def oci_target(store_url: str, plain_http: bool) -> Any:
+    """The OCI repository ``store_url`` names, or ``None`` for a store directory."""
+    if not store_url.startswith("oci://"):
+        if plain_http:
+            raise UsageError("--plain-http applies to oci:// stores only")
+        return None
+    try:
+        from promptship import oci
+    except ModuleNotFoundError as e:
+        raise UsageError(
+            f"the OCI backend needs the oci extra ({e.name} is not installed)",
+            hint="pip install 'promptship[oci]'",
+        ) from e
+    return oci.parse_target(store_url, plain_http=plain_http)
+
+
 def signers_option(fn: Any) -> Any:
     """``--allowed-signers``."""
     return click.option(
@@ -133,10 +169,10 @@ def keys_generate(out: Path, envs: tuple[str, ...], comment: str, force: bool) -
     """
     if out.exists() and not force:
         raise UsageError(f"{out} exists", hint="pass --force to replace it, or choose another path")
+    principals = ",".join(signing.principal_for(e) for e in envs)  # before any file is written
     private, public = signing.generate_keypair(comment)
     _write_atomic(out, private, 0o600)
     _write_atomic(out.with_name(out.name + ".pub"), (public + "\n").encode())
-    principals = ",".join(signing.principal_for(e) for e in envs)
     namespaces = f"{signing.BUNDLE_NAMESPACE},{signing.CHANNEL_NAMESPACE}"
     click.echo(f'{principals} namespaces="{namespaces}" {public}')
     return 0
@@ -372,13 +408,7 @@ def bundle_diff(a: Path, b: Path, fmt: str) -> int:
 
 @cli.command()
 @click.option("--env", required=True, help="Environment to publish.")
-@click.option(
-    "--store",
-    "store_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Store directory (any static host can serve it).",
-)
+@store_options
 @click.option("--ref", default="HEAD", show_default=True, help="Commit to build.")
 @key_options
 @signers_option
@@ -386,7 +416,8 @@ def bundle_diff(a: Path, b: Path, fmt: str) -> int:
 @format_option("text", "json")
 def publish(
     env: str,
-    store_dir: Path,
+    store_url: str,
+    plain_http: bool,
     ref: str,
     key_file: Path | None,
     key_env: str,
@@ -398,8 +429,16 @@ def publish(
 
     Writes bundles/sha256/<hex>.tar and .sig once, then channels/ENV.json (a
     signed pointer whose seq rises by one) atomically: a failure at any step
-    leaves the previous channel valid.
+    leaves the previous channel valid. With --store oci://HOST/REPO it pushes
+    the bundle as the artifact tagged sha256-<hex>, then the channel as
+    channel-ENV.
+
+    \b
+    Examples:
+      promptship publish --env staging --store dist/store
+      promptship publish --env production --store oci://ghcr.io/acme/prompts
     """
+    target = oci_target(store_url, plain_http)
     repo = open_repository(root or Path.cwd())
     built = release.build_from_git(repo, env, ref)
     release.check_pin(built)
@@ -407,17 +446,19 @@ def publish(
     allowed = allowed_signers(signers, root)
     sig = signing.sign(key, built.bundle.manifest, signing.BUNDLE_NAMESPACE)
     days = _channel_days(repo, ref, env)
-    channel = store.publish(
-        store_dir,
-        built.bundle,
-        sig,
-        key,
-        env=env,
-        release=built.plan.number,
-        now=_now(),
-        expiry_days=days,
-        allowed=allowed,
-    )
+    args: dict[str, Any] = {
+        "env": env,
+        "release": built.plan.number,
+        "now": _now(),
+        "expiry_days": days,
+        "allowed": allowed,
+    }
+    if target is None:
+        channel = store.publish(Path(store_url), built.bundle, sig, key, **args)
+    else:
+        from promptship import oci
+
+        channel = oci.publish(target, built.bundle, sig, key, **args)
     p = channel.pointer
     if fmt == "json":
         click.echo(
@@ -453,17 +494,27 @@ def channel_group() -> None:
 
 @channel_group.command("show")
 @click.argument("env")
-@click.option(
-    "--store", "store_dir", type=click.Path(file_okay=False, path_type=Path), required=True
-)
+@store_options
 @signers_option
 @root_option
 @format_option("text", "json")
 def channel_show(
-    env: str, store_dir: Path, signers: Path | None, root: Path | None, fmt: str
+    env: str,
+    store_url: str,
+    plain_http: bool,
+    signers: Path | None,
+    root: Path | None,
+    fmt: str,
 ) -> int:
-    """Show ENV's verified channel pointer in a store."""
-    channel = store.read_channel(store_dir, env, allowed_signers(signers, root), now=_now())
+    """Show ENV's verified channel pointer in a store (a folder or oci://HOST/REPO)."""
+    target = oci_target(store_url, plain_http)
+    allowed = allowed_signers(signers, root)
+    if target is None:
+        channel = store.read_channel(Path(store_url), env, allowed, now=_now())
+    else:
+        from promptship import oci
+
+        channel = oci.pull_channel(target, env, allowed, now=_now())
     p = channel.pointer
     info = {
         "env": p.env,
