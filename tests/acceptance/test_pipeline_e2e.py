@@ -326,7 +326,15 @@ def _change_triage(world: World) -> str:
     return f"{major}.{int(minor) + 1}.0"
 
 
+GATE_PENDING = "attestations cannot be verified by this build yet"
+"""The gate's message until it verifies attestations (docs/gate.md, "Not yet")."""
+
+
 def test_pipeline_end_to_end(world: World) -> None:
+    from promptship.cli import cli
+
+    if "eval" not in cli.commands:
+        pytest.skip("`promptship eval` (the evals engineer's) is not on main yet")
     c0 = world.head()
     # 1. Pin production to release 1 with the command a release manager runs, and publish it.
     work = world.clone("pin")
@@ -399,6 +407,8 @@ def test_pipeline_end_to_end(world: World) -> None:
         PROMOTION_REVIEWERS,
     )
     allowed = _run_pr(world, promo["number"], base, head)
+    if GATE_PENDING in allowed.step("Gate").stderr:
+        pytest.xfail("the gate cannot verify the staging attestation yet (docs/gate.md)")
     assert allowed.status == "success", allowed.explain()
     before, p2 = world.merge(
         "promptship/promote-production", "Merge pull request #2: promote production"

@@ -312,15 +312,16 @@ def plan_promotion(
     _check_position(repo, branch, sha, current, allow_older)
     number = current.number + 1 if current else 1
     created = repo.commit_info(sha).time
-    expires = created + timedelta(days=bundle_expiry_days(current_doc.data))
+    # build_planned reads the expiry policy at the source commit (as the rebuild in CI will).
+    fallback = created + timedelta(days=bundle_expiry_days(current_doc.data))
+    built = build_planned(repo, ReleasePlan(env, number, sha, sha, created, fallback))
+    expires = built.plan.expires
     if expires <= now:
         raise UsageError(
             f"a release of {sha[:12]} would have expired at {expires.isoformat()}: its bundle "
             "is valid for bundle_expiry_days after the source commit",
             hint="promote a newer commit (or raise policy.bundle_expiry_days through review)",
         )
-    plan = ReleasePlan(env, number, sha, sha, created, expires)
-    built = build_planned(repo, plan)
     new = Pin(number, sha, built.bundle.digest)
     text = set_pin(env_text, new, path)
     if pin_of(yamlio.load(text.encode("utf-8"), path).data, path) != new:
