@@ -169,6 +169,14 @@ def _triggered(workflow: str, changed: list[str]) -> bool:
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
+    from promptship.cli import cli
+
+    if "eval" not in cli.commands:
+        pytest.skip("`promptship eval` (the evals engineer's) is not on main yet")
+    if shutil.which("jq") is None:
+        if os.environ.get("CI"):
+            pytest.fail("jq is not installed (.ci/run installs it): the gh stand-in needs it")
+        pytest.skip("jq is not installed and this is not CI")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     tools = ROOT / "tools"
@@ -331,14 +339,6 @@ GATE_PENDING = "attestations cannot be verified by this build yet"
 
 
 def test_pipeline_end_to_end(world: World) -> None:
-    from promptship.cli import cli
-
-    if "eval" not in cli.commands:
-        pytest.skip("`promptship eval` (the evals engineer's) is not on main yet")
-    if shutil.which("jq") is None:
-        if os.environ.get("CI"):
-            pytest.fail("jq is not installed (.ci/run installs it): the gh stand-in needs it")
-        pytest.skip("jq is not installed and this is not CI")
     c0 = world.head()
     # 1. Pin production to release 1 with the command a release manager runs, and publish it.
     work = world.clone("pin")

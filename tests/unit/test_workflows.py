@@ -11,6 +11,7 @@ in jobs bound to a GitHub environment, one publisher per environment.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -267,3 +268,38 @@ def test_composite_action() -> None:
         if "run" in step:
             assert step["shell"] == "bash"
             assert "${{" not in step["run"], "inputs reach scripts through env:, not ${{ }}"
+
+
+def _action_script(name_prefix: str) -> str:
+    for step in load(ACTION)["runs"]["steps"]:
+        if str(step.get("name", "")).startswith(name_prefix):
+            return str(step["run"])
+    raise KeyError(name_prefix)
+
+
+def test_composite_action_scripts_run(tmp_path: Path) -> None:
+    shim = tmp_path / "promptship"
+    shim.write_text(
+        f'#!/bin/sh\nPYTHONPATH="{ROOT / "tools"}" exec "{sys.executable}" -m promptship "$@"\n'
+    )
+    shim.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path), "RUNNER_TEMP": str(tmp_path)}
+
+    def bash(script: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    install = _action_script("Install promptship")
+    installed = bash(
+        install, SOURCE="pypi", VERSION="", REF="HEAD", PROMPTSHIP_ACTION_INSTALLED="pypi::HEAD"
+    )
+    assert installed.returncode == 0, installed.stderr  # already installed: no pip run
+    bad = bash(install, SOURCE="npm", VERSION="", REF="HEAD", GITHUB_ENV=str(tmp_path / "env"))
+    assert bad.returncode == 2
+    assert "source must be pypi or repo" in bad.stderr
+    ran = bash(_action_script("promptship "), ARGS="pins --format json --ref HEAD")
+    assert ran.returncode == 0, ran.stderr
+    assert isinstance(json.loads(ran.stdout), list)
+    assert _action_script("promptship ").startswith("set -f")  # ARGS is split, never globbed
