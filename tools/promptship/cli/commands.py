@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from promptship.cli import bundles, diff, evals, explain, gate, new, render, timeline, validate
+from promptship.cli import (
+    bundles,
+    diff,
+    evals,
+    explain,
+    gate,
+    new,
+    promote,
+    render,
+    timeline,
+    validate,
+)
 
 __all__ = [
     "bundles",
@@ -11,6 +22,7 @@ __all__ = [
     "explain",
     "gate",
     "new",
+    "promote",
     "render",
     "timeline",
     "validate",
