@@ -16,7 +16,7 @@ import httpx
 
 from promptship import bundle as bundles
 from promptship.client._cache import LastGoodCache
-from promptship.client._fetch import make_source
+from promptship.client._fetch import MAX_SIGNATURE_BYTES, make_source
 from promptship.client._follow import ChannelFollower, load_bundle
 from promptship.client._loaded import BASE, LoadedBundle
 from promptship.client._prompt import Prompt
@@ -455,9 +455,13 @@ class PromptClient:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self._follower is not None:
-            with self._refresh_lock:
+        # a refresh stuck on a slow store would hold the lock up to its deadline: then the
+        # connections are left to the daemon thread, which ends with the process
+        if self._follower is not None and self._refresh_lock.acquire(timeout=1.0):
+            try:
                 self._follower.source.close()
+            finally:
+                self._refresh_lock.release()
         if self._sink is not None:
             self._sink.close()
 
@@ -509,7 +513,8 @@ def _read_baked(
         if tar_path.stat().st_size > max_bytes:
             raise UsageError(f"{tar_path}: over the {max_bytes:,}-byte cap")
         tar = tar_path.read_bytes()
-        sig = sig_path.read_bytes()[:65536].decode("ascii")
+        with sig_path.open("rb") as f:
+            sig = f.read(MAX_SIGNATURE_BYTES + 1).decode("ascii")
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"cannot read the bundle or its signature: {e}") from None
     return bundles.verify_bundle(
