@@ -91,6 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30
     server: _Server
+    _hit: Hit
+    _recorded: bool
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -103,14 +105,23 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         rel = unquote(urlsplit(self.path).path).lstrip("/")
         etag_in = self.headers.get("If-None-Match")
+        self._hit = Hit(rel, etag_in, 0)
+        self._recorded = False
         fault = owner._take(rel)
-        status = self._answer(owner, rel, etag_in, fault)
-        owner._record(Hit(rel, etag_in, status))
+        self._answer(owner, rel, etag_in, fault)
+        self._record(0)
+
+    def _record(self, status: int) -> None:
+        """Record the request before answering it: a test may look as soon as it has the answer."""
+        if not self._recorded:
+            self._recorded = True
+            self.server.owner._record(Hit(self._hit.path, self._hit.if_none_match, status))
 
     def _answer(self, owner: StoreServer, rel: str, etag_in: str | None, f: Fault | None) -> int:
         if f is not None and f.sleep_s and owner._stopped.wait(f.sleep_s):
             return 0
         if f is not None and f.close:
+            self._record(0)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return 0
@@ -141,6 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         send: bytes | None = None,
         close: bool = False,
     ) -> int:
+        self._record(status)
         self.send_response(status)
         if status != 304:
             self.send_header("Content-Length", str(len(body)))
@@ -159,6 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         return status
 
     def _send_huge(self, size: int, declare: bool) -> int:
+        self._record(200)
         self.send_response(200)
         if declare:
             self.send_header("Content-Length", str(size))
@@ -178,6 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drip(self, owner: StoreServer, body: bytes, f: Fault) -> int:
         assert f.drip_s is not None
+        self._record(200)
         head = (
             f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n"
             f"Content-Type: application/octet-stream\r\nETag: {etag_of(body)}\r\n\r\n"

@@ -16,7 +16,7 @@ import httpx
 
 from promptship import bundle as bundles
 from promptship.client._cache import LastGoodCache
-from promptship.client._fetch import MAX_SIGNATURE_BYTES, make_source
+from promptship.client._fetch import make_source, read_bundle_file, read_signers
 from promptship.client._follow import ChannelFollower, load_bundle
 from promptship.client._loaded import BASE, LoadedBundle
 from promptship.client._prompt import Prompt
@@ -24,7 +24,7 @@ from promptship.errors import PromptshipError, UsageError
 from promptship.events import Event, FeedbackEvent, OutcomeEvent
 from promptship.manifest import ChannelPointer, format_time
 from promptship.render import PromptRef, Rendered
-from promptship.signing import AllowedSigners, parse_allowed_signers
+from promptship.signing import AllowedSigners
 from promptship.sinks import Sink
 
 __all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "ClientStatus", "PromptClient"]
@@ -166,7 +166,7 @@ class PromptClient:
             ChannelError: Nothing can be served; the message gives every reason.
             UsageError: ``allowed_signers`` cannot be read.
         """
-        allowed = _signers(allowed_signers)
+        allowed = read_signers(allowed_signers)
         source = make_source(
             location,
             client=http_client,
@@ -179,7 +179,7 @@ class PromptClient:
 
         def baked() -> bundles.VerifiedBundle:
             assert fallback_bundle is not None
-            return _read_baked(fallback_bundle, None, allowed, env, clock, max_bundle_bytes)
+            return read_bundle_file(fallback_bundle, None, allowed, env, clock, max_bundle_bytes)
 
         try:
             first, error = follower.start(baked if fallback_bundle is not None else None)
@@ -231,8 +231,8 @@ class PromptClient:
             BundleError, SignatureError: The bundle fails verification (or has expired).
             UsageError: A file cannot be read.
         """
-        verified = _read_baked(
-            path, signature, _signers(allowed_signers), env, clock, max_bundle_bytes
+        verified = read_bundle_file(
+            path, signature, read_signers(allowed_signers), env, clock, max_bundle_bytes
         )
         return cls(
             load_bundle(verified), source="bundle", sink=sink, clock=clock, unit_key=unit_key
@@ -483,40 +483,4 @@ def _request_id_of(request: str | PromptRef | Rendered) -> str:
         return request.request_id
     raise UsageError(
         f"expected a request id, a PromptRef or a Rendered, not {type(request).__name__}"
-    )
-
-
-def _signers(value: str | os.PathLike[str] | AllowedSigners) -> AllowedSigners:
-    if isinstance(value, AllowedSigners):
-        return value
-    path = Path(value)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read allowed signers: {e}") from None
-    return parse_allowed_signers(text, source=str(path))
-
-
-def _read_baked(
-    path: str | os.PathLike[str],
-    signature: str | os.PathLike[str] | None,
-    allowed: AllowedSigners,
-    env: str,
-    clock: Callable[[], float],
-    max_bytes: int,
-) -> bundles.VerifiedBundle:
-    tar_path = Path(path)
-    sig_path = (
-        Path(signature) if signature is not None else tar_path.with_name(tar_path.name + ".sig")
-    )
-    try:
-        if tar_path.stat().st_size > max_bytes:
-            raise UsageError(f"{tar_path}: over the {max_bytes:,}-byte cap")
-        tar = tar_path.read_bytes()
-        with sig_path.open("rb") as f:
-            sig = f.read(MAX_SIGNATURE_BYTES + 1).decode("ascii")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read the bundle or its signature: {e}") from None
-    return bundles.verify_bundle(
-        tar, sig, allowed, environment=env, now=_utc(clock()), max_bytes=max_bytes
     )

@@ -1,4 +1,4 @@
-"""Reading a store's channel and bundles, over HTTP or from a directory, with hard limits.
+"""Reading a store (over HTTP or from a directory) and local files, with hard limits.
 
 A source only reads bytes; :mod:`promptship.client._follow` verifies them. Every
 read is capped in size, and over HTTP in time twice over: each network read
@@ -11,17 +11,28 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpcore
 import httpx
 
+from promptship import bundle as bundles
 from promptship import store
-from promptship.errors import ChannelError, StoreError
+from promptship.errors import ChannelError, StoreError, UsageError
 from promptship.manifest import DEFAULT_MAX_CHANNEL_BYTES
+from promptship.signing import AllowedSigners, parse_allowed_signers
 
-__all__ = ["DirectorySource", "HttpSource", "Source", "make_source"]
+__all__ = [
+    "DirectorySource",
+    "HttpSource",
+    "Source",
+    "make_source",
+    "read_bundle_file",
+    "read_signers",
+]
 
 MAX_SIGNATURE_BYTES = 16 * 1024
 
@@ -285,3 +296,59 @@ def make_source(
         http = client if client is not None else deadline_client(timeout_s)
         return HttpSource(text, http, max_bundle_bytes, deadline_s, owns_client=client is None)
     return DirectorySource(Path(text), max_bundle_bytes)
+
+
+# --- local files -----------------------------------------------------------------------
+
+
+def read_signers(value: str | os.PathLike[str] | AllowedSigners) -> AllowedSigners:
+    """Allowed signers, parsed (or read from a file and parsed).
+
+    Raises:
+        UsageError: The file cannot be read.
+        SignatureError: A line is malformed.
+    """
+    if isinstance(value, AllowedSigners):
+        return value
+    path = Path(value)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read allowed signers: {e}") from None
+    return parse_allowed_signers(text, source=str(path))
+
+
+def read_bundle_file(
+    path: str | os.PathLike[str],
+    signature: str | os.PathLike[str] | None,
+    allowed: AllowedSigners,
+    env: str,
+    clock: Callable[[], float],
+    max_bytes: int,
+) -> bundles.VerifiedBundle:
+    """A bundle file and its signature (default: ``PATH.sig``), verified as of ``clock()``.
+
+    Raises:
+        UsageError: A file cannot be read, or the bundle is over ``max_bytes``.
+        BundleError, SignatureError: It fails verification.
+    """
+    tar_path = Path(path)
+    sig_path = (
+        Path(signature) if signature is not None else tar_path.with_name(tar_path.name + ".sig")
+    )
+    try:
+        if tar_path.stat().st_size > max_bytes:
+            raise UsageError(f"{tar_path}: over the {max_bytes:,}-byte cap")
+        tar = tar_path.read_bytes()
+        with sig_path.open("rb") as f:
+            sig = f.read(MAX_SIGNATURE_BYTES + 1).decode("ascii")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read the bundle or its signature: {e}") from None
+    return bundles.verify_bundle(
+        tar,
+        sig,
+        allowed,
+        environment=env,
+        now=datetime.fromtimestamp(clock(), UTC),
+        max_bytes=max_bytes,
+    )
