@@ -15,6 +15,7 @@ ends once its client hangs up, and a drip ends after ``max_drip_s`` at most.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import socket
 import threading
@@ -44,6 +45,7 @@ class Fault:
         drip_s: Send the body one byte every ``drip_s`` seconds.
         drip_headers: Drip the status line and headers too, not just the body.
         not_modified: Answer 304 to every request, conditional or not.
+        gzip: Send the body gzip-compressed, with ``Content-Encoding: gzip``.
         times: Apply to this many requests only (``None``: until cleared).
     """
 
@@ -57,6 +59,7 @@ class Fault:
     drip_s: float | None = None
     drip_headers: bool = False
     not_modified: bool = False
+    gzip: bool = False
     times: int | None = None
 
 
@@ -141,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, body, etag=etag, send=body[: f.truncate_to], close=True)
         if f is not None and f.drip_s is not None:
             return self._drip(owner, body, f)
+        if f is not None and f.gzip:
+            return self._send(200, gzip.compress(body), etag=etag, encoding="gzip")
         return self._send(200, body, etag=etag)
 
     def _send(
@@ -151,12 +156,15 @@ class _Handler(BaseHTTPRequestHandler):
         etag: str | None = None,
         send: bytes | None = None,
         close: bool = False,
+        encoding: str | None = None,
     ) -> int:
         self._record(status)
         self.send_response(status)
         if status != 304:
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Content-Type", "application/octet-stream")
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
         if etag:
             self.send_header("ETag", etag)
         if close:

@@ -181,6 +181,19 @@ def bundle_far_over_the_cap_undeclared(s: Stage) -> str:
 
 
 @case
+def compressed_channel_that_expands_far_over_the_cap(s: Stage) -> str:
+    # 50 MB of zeros gzip to about 50 kB: under the cap on the wire, far over it decoded
+    s.server.fault(CHANNEL, Fault(body=bytes(50 * 1024 * 1024), gzip=True))
+    return f"{CHANNEL}: body over the 65,536-byte cap"
+
+
+@case
+def redirect_elsewhere(s: Stage) -> str:
+    s.server.fault(CHANNEL, Fault(status=302))
+    return f"{CHANNEL}: HTTP 302"
+
+
+@case
 def slow_drip_of_the_body(s: Stage) -> str:
     s.server.fault(s.c.tar, Fault(drip_s=0.02))  # each byte well within the read timeout
     return f"{s.c.tar}: download took over {DEADLINE:g} s"

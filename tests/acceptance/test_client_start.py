@@ -13,6 +13,7 @@ import pytest
 
 from chatserver import closed_port
 from promptship import PromptClient
+from promptship.client._cache import LastGoodCache
 from promptship.errors import BundleError, ChannelError
 from publisher import Published, Publisher, marker_of
 from storeserver import Fault, StoreServer
@@ -221,6 +222,17 @@ def test_refresh_sends_the_etag_and_a_304_downloads_nothing(
         assert client.status().last_error is None
 
 
+def test_a_compressing_store_is_read_through_its_encoding(
+    publisher: Publisher, store_server: StoreServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    a = publisher.publish()
+    store_server.fault(CHANNEL, Fault(gzip=True))
+    store_server.fault(a.tar, Fault(gzip=True))
+    with _client(publisher, store_server.url, None, clock) as client:
+        _serving(client, a)
+        assert client.status().last_error is None
+
+
 def test_a_304_forever_does_not_hide_an_expired_channel(
     publisher: Publisher, store_server: StoreServer, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -309,3 +321,21 @@ def test_the_background_refresh_swaps_in_a_new_release(
             time.sleep(0.02)
         _serving(client, b)
         assert client.status().last_refresh is not None
+
+
+def test_the_cache_never_goes_back_and_keeps_few_bundles(
+    publisher: Publisher, store_server: StoreServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = publisher.publish()
+    first_channel = publisher.channel_bytes()
+    with _client(publisher, store_server.url, cache, clock) as client:
+        for _ in range(5):
+            latest = publisher.publish()
+            assert client.refresh()
+    tars = sorted((cache / "production" / "bundles").glob("*.tar"))
+    assert len(tars) == 3  # the newest three, the current one among them
+    assert assert_cache_clean(cache, "production", publisher.signers).pointer.seq == latest.seq
+    # a slow writer holding an older verified channel cannot take the cache back
+    LastGoodCache(cache, "production").save_channel(first_channel, first.seq)
+    assert assert_cache_clean(cache, "production", publisher.signers).pointer.seq == latest.seq
