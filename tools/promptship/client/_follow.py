@@ -190,21 +190,28 @@ class ChannelFollower:
         why_not_cached: str,
         fallback: Callable[[], bundles.VerifiedBundle] | None,
     ) -> Accepted:
-        baked: bundles.VerifiedBundle | None = None
+        baked: LoadedBundle | None = None
         why_not_baked = "no fallback bundle is configured"
         if fallback is not None:
             try:
-                baked = fallback()
+                baked = load_bundle(fallback())
             except PromptshipError as e:
                 why_not_baked = f"the fallback bundle fails: {e}"
-        if cached is not None and (
-            baked is None or cached.bundle.manifest.release >= baked.manifest.release
-        ):
+        from_cache: LoadedBundle | None = None
+        if cached is not None:
+            try:
+                from_cache = load_bundle(cached.bundle)
+            except PromptshipError as e:
+                why_not_cached = f"cached: {e}"
+        newest_cached = baked is None or (
+            from_cache is not None and from_cache.release >= baked.release
+        )
+        if cached is not None and from_cache is not None and newest_cached:
             self.seq = cached.channel.pointer.seq
             self.channel = cached.channel
-            return Accepted(load_bundle(cached.bundle), cached.channel, "cache")
+            return Accepted(from_cache, cached.channel, "cache")
         if baked is not None:
-            return Accepted(load_bundle(baked), None, "bundle")
+            return Accepted(baked, None, "bundle")
         raise ChannelError(
             f"cannot start: the store failed ({error}); {why_not_cached}; {why_not_baked}",
             hint="check the store URL, the network and the allowed signers; "
