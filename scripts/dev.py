@@ -108,6 +108,36 @@ def demo() -> int:
                     signers,
                 ]
             )
+        # Evaluate the exact staging bundle offline, sign the result, check the signature.
+        att = out / "staging.intoto.jsonl"
+        steps += [
+            [cli, "eval", "--bundle", out / "staging.tar", "--out", out / "evals"],
+            [
+                cli,
+                "eval",
+                "attest",
+                "--report",
+                out / "evals" / "report.json",
+                "--bundle",
+                out / "staging.tar",
+                "--key",
+                key,
+                "-o",
+                att,
+            ],
+            [
+                cli,
+                "eval",
+                "verify-attestation",
+                att,
+                "--bundle",
+                out / "staging.tar",
+                "--env",
+                "staging",
+                "--allowed-signers",
+                signers,
+            ],
+        ]
         steps.append(
             [
                 cli,

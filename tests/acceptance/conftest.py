@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from promptship import bundle as bundles
+from promptship import store
 from promptship.cli import main
+from promptship.signing import parse_allowed_signers
+from publisher import Publisher
+from storeserver import StoreServer
 
 HERE = Path(__file__).resolve().parent
 POSITIVE = HERE / "positive"
@@ -67,3 +73,69 @@ def copy_case(tmp_path: Path) -> Callable[[str, str], Path]:
         return target
 
     return copy
+
+
+# --- the application client ------------------------------------------------------------
+
+
+class FakeClock:
+    """A settable clock for the client (seconds since the epoch), starting at real now."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock the test moves forward."""
+    return FakeClock()
+
+
+@pytest.fixture
+def publisher(tmp_path: Path) -> Publisher:
+    """A registry in a real git repo, a key, and a store the CLI publishes to."""
+    return Publisher(tmp_path / "pub")
+
+
+@pytest.fixture
+def store_server(publisher: Publisher) -> Iterator[StoreServer]:
+    """A real HTTP server on 127.0.0.1 serving ``publisher.store``."""
+    publisher.store.mkdir(exist_ok=True)
+    with StoreServer(publisher.store) as server:
+        yield server
+
+
+def assert_cache_clean(cache_dir: Path, env: str, allowed: Path) -> store.Channel:
+    """Nothing half-written in ``cache_dir``: no temporary files; every file verifies.
+
+    Returns:
+        The cached channel (signature checked, expiry not).
+    """
+    signers = parse_allowed_signers(allowed.read_text(), source=str(allowed))
+    folder = cache_dir / env
+    leftovers = [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+    assert not leftovers, f"temporary files left in the cache: {leftovers}"
+    channel = store.open_channel(
+        (folder / "channel.json").read_bytes(), signers, env=env, now=datetime.now(UTC)
+    )
+    tars = sorted((folder / "bundles").glob("*.tar"))
+    assert tars, "the cache holds no bundle"
+    for tar in tars:
+        sig = tar.with_name(tar.name + ".sig").read_text("ascii")
+        # verified as of its creation: an old bundle may have expired since
+        loaded = bundles.read_bundle(tar.read_bytes())
+        bundles.verify_bundle(
+            tar.read_bytes(), sig, signers, environment=env, now=loaded.manifest.created
+        )
+        assert tar.stem == loaded.digest.removeprefix("sha256:")
+    named = folder / "bundles" / (channel.pointer.bundle_digest.removeprefix("sha256:") + ".tar")
+    assert named in tars, "the cached channel names a bundle the cache does not hold"
+    return channel

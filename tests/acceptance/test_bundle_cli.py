@@ -31,6 +31,7 @@ import promptship
 from gitrepo import EPOCH, commit, git, make_repo
 from ociregistry import LocalRegistry
 from promptship import oci
+from promptship.attest import ATTESTATION_NAMESPACE
 from promptship.errors import SignatureInvalid
 from promptship.oci import _wire
 from promptship.signing import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE, parse_allowed_signers
@@ -40,7 +41,7 @@ from .conftest import Cli, Result
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(promptship.__file__).resolve().parents[1]
 RECENT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-NAMESPACES = f'namespaces="{BUNDLE_NAMESPACE},{CHANNEL_NAMESPACE}"'
+NAMESPACES = f'namespaces="{BUNDLE_NAMESPACE},{CHANNEL_NAMESPACE},{ATTESTATION_NAMESPACE}"'
 
 
 def registry_files() -> dict[str, bytes]:

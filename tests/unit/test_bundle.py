@@ -177,6 +177,30 @@ def test_verify_bundle_names_the_signer(
     assert dict(verified.files) == FILES
 
 
+def test_expect_digest_is_checked_before_the_signature(
+    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+) -> None:
+    bundle = _build()
+    other = _build(release=8)
+    signature = _sign(bundle, keypairs["production"])
+    ok = b.verify_bundle(
+        bundle.tar,
+        signature,
+        allowed,
+        environment="production",
+        now=NOW,
+        expect_digest=bundle.digest,
+    )
+    assert ok.digest == bundle.digest
+    # another bundle under this name, with a signature that would fail too: the digest speaks first
+    with pytest.raises(BundleError, match=f"expected {bundle.digest}") as caught:
+        b.verify_bundle(
+            other.tar, signature, allowed, environment="production", now=NOW,
+            expect_digest=bundle.digest,
+        )  # fmt: skip
+    assert f"got {other.digest}" in str(caught.value)
+
+
 def test_empty_bundle_round_trips() -> None:
     bundle = _build({})
     assert dict(b.read_bundle(bundle.tar).files) == {}

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "diff": PURE,
     "diffreport": PURE,
     "gate": PURE,
+    "attest": PURE,
     "gatereport": PURE,
     "manifest": PURE,
     "redact": PURE,
@@ -34,6 +35,7 @@ LAYERS: dict[str, int] = {
     "assertions": PURE,
     "templates": PURE,
     "views": PURE,
+    "promotionreport": PURE,
     "schemas": ADAPTER,
     "yamlio": ADAPTER,
     "gitsource": ADAPTER,
@@ -52,6 +54,7 @@ LAYERS: dict[str, int] = {
     "history": USECASE,
     "gating": USECASE,
     "timeline": USECASE,
+    "promotion": USECASE,
     "client": TOP,
     "cli": TOP,
 }

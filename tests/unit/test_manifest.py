@@ -397,3 +397,49 @@ def test_single_byte_changes_of_a_manifest_never_parse_as_the_same(pos: int, val
     except BundleError:
         return
     assert parsed != m.parse_manifest(good)
+
+
+# The canonical check takes a json.dumps fast path for plain documents (ASCII keys,
+# no floats, safe integers); it must accept exactly what rfc8785 accepts.
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _rfc8785_verdict(data: bytes) -> bool:
+    try:
+        doc = json.loads(data)
+        return isinstance(doc, dict) and rfc8785.dumps(doc) == data
+    except (ValueError, rfc8785.CanonicalizationError):
+        return False
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=st.dictionaries(st.text(max_size=6), _json_values, max_size=5), sort=st.booleans())
+def test_the_canonical_check_agrees_with_rfc8785(doc: dict[str, Any], sort: bool) -> None:
+    encodings = [json.dumps(doc, sort_keys=sort, separators=(",", ":"), ensure_ascii=False)]
+    with contextlib.suppress(rfc8785.CanonicalizationError):
+        encodings.append(rfc8785.dumps(doc).decode("utf-8", "surrogatepass"))
+    for text in encodings:
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            continue
+        checker = m._Checker("document", ChannelError)
+        try:
+            m._load_canonical(data, checker, 1 << 20)
+            accepted = True
+        except ChannelError:
+            accepted = False
+        assert accepted == _rfc8785_verdict(data), text

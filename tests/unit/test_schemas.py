@@ -19,6 +19,7 @@ KIND_TO_SCHEMA = {
     "fragment": "fragment",
     "environment": "environment",
     "overlay": "overlay",
+    "suite": "evalsuite",
 }
 
 
@@ -38,7 +39,7 @@ FILES = _registry_files()
 
 def test_the_repository_has_a_registry() -> None:
     kinds = {schema for _, schema in FILES}
-    assert {"prompt", "fragment", "environment", "overlay"} <= kinds
+    assert {"prompt", "fragment", "environment", "overlay", "evalsuite"} <= kinds
     assert sum(1 for _, s in FILES if s == "prompt") >= 10
 
 

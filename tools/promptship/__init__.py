@@ -1,11 +1,27 @@
 """promptship: a GitOps prompt registry.
 
-Applications import :class:`PromptClient` (once the client lands); everything
-else here serves the ``promptship`` command line.
+Applications need one name: ``from promptship import PromptClient`` (see
+``docs/client.md``). It is imported on first use, so ``import promptship``
+stays cheap and never pulls in the command line.
 """
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promptship.client import ClientStatus, Prompt, PromptClient, PromptRef, Rendered
+
+__all__ = ["ClientStatus", "Prompt", "PromptClient", "PromptRef", "Rendered", "__version__"]
 
 __version__ = "0.1.0"
+
+_CLIENT_NAMES = frozenset({"ClientStatus", "Prompt", "PromptClient", "PromptRef", "Rendered"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        from promptship import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'promptship' has no attribute {name!r}")

@@ -400,16 +400,18 @@ def verify_bundle(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
+    expect_digest: str | None = None,
 ) -> VerifiedBundle:
     """Read a bundle, check its manifest's signature, environment and expiry.
 
     The signature is checked over the raw ``manifest.json`` bytes before they are
     parsed, by a key ``allowed`` lists for ``<environment>@promptship`` in the
-    namespace ``promptship-bundle@v1``.
+    namespace ``promptship-bundle@v1``. With ``expect_digest`` (the digest a
+    channel names), the manifest's digest is compared first, before the signature.
 
     Raises:
-        BundleError: As :func:`read_bundle`, or the bundle is for another
-            environment, or it has expired.
+        BundleError: As :func:`read_bundle`, or the manifest digest is not
+            ``expect_digest``, or the bundle is for another environment, or it has expired.
         SignatureError: The signature does not verify (a subclass says why).
     """
     if now.tzinfo is None:
@@ -417,6 +419,14 @@ def verify_bundle(
     members = _scan(
         tar, max_bytes=max_bytes, max_member_bytes=max_member_bytes, max_members=max_members
     )
+    if expect_digest is not None:
+        got = manifest_digest(members[0][1])
+        if got != expect_digest:
+            raise BundleError(
+                f"bundle digest mismatch: expected {expect_digest} (named by the channel), "
+                f"got {got}",
+                hint="the store serves another bundle under that name: tampered or corrupt",
+            )
     signer = verify(
         allowed,
         members[0][1],

@@ -14,6 +14,10 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_OK",
     "EXIT_USAGE",
+    "AttestationEnvironmentMismatch",
+    "AttestationError",
+    "AttestationMalformed",
+    "AttestationSubjectMismatch",
     "BundleError",
     "ChannelError",
     "EvalError",
@@ -159,3 +163,19 @@ class ProviderError(PromptshipError):
 
 class EvalError(PromptshipError):
     """An eval suite or assertion cannot be run as written (unknown type, bad option)."""
+
+
+class AttestationError(PromptshipError):
+    """An eval attestation cannot be used: malformed, or about something else."""
+
+
+class AttestationMalformed(AttestationError):
+    """An attestation is not a DSSE envelope holding an in-toto statement of promptship evals."""
+
+
+class AttestationSubjectMismatch(AttestationError):
+    """An attestation is about another bundle than the one it is checked for."""
+
+
+class AttestationEnvironmentMismatch(AttestationError):
+    """An attestation records evals in another environment than the one it is checked for."""

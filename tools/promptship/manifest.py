@@ -363,9 +363,16 @@ def _load_canonical(data: bytes, c: _Checker, max_bytes: int) -> Any:
     except UnicodeDecodeError as e:
         raise error(f"{c.what} is not UTF-8 (byte {e.start})") from e
 
+    # json.dumps writes RFC 8785 bytes when every key is ASCII (code point order is
+    # then UTF-16 order), no number is a float and every integer is within I-JSON's
+    # range; rfc8785 (pure Python, ~15x slower) handles the rest.
+    plain = [True]
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in items:
+            if not key.isascii():
+                plain[0] = False
             if key in out:
                 raise error(
                     f"{c.what} has the key {key!r} twice",
@@ -378,15 +385,40 @@ def _load_canonical(data: bytes, c: _Checker, max_bytes: int) -> Any:
     def no_constant(name: str) -> Any:
         raise error(f"{c.what} contains {name}, which is not JSON")
 
+    def a_float(literal: str) -> float:
+        plain[0] = False
+        return float(literal)
+
+    def an_int(literal: str) -> int:
+        value = int(literal)
+        if not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+            plain[0] = False
+        return value
+
     try:
-        doc = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constant)
+        doc = json.loads(
+            text,
+            object_pairs_hook=pairs,
+            parse_constant=no_constant,
+            parse_float=a_float,
+            parse_int=an_int,
+        )
     except PromptshipError:
         raise
     except (ValueError, RecursionError) as e:
         raise error(f"{c.what} is not valid JSON: {e}") from e
     hint = "signed JSON must have exactly one encoding; rebuild it with promptship"
+    canonical = b""
+    if isinstance(doc, dict) and plain[0]:
+        try:
+            canonical = json.dumps(
+                doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+            ).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):  # lone surrogates: let rfc8785 judge
+            plain[0] = False
     try:
-        canonical = rfc8785.dumps(doc) if isinstance(doc, dict) else b""
+        if isinstance(doc, dict) and not plain[0]:
+            canonical = rfc8785.dumps(doc)
     except rfc8785.CanonicalizationError as e:
         raise error(f"{c.what} is not in RFC 8785 canonical form: {e}", hint=hint) from e
     if canonical != data:

@@ -218,7 +218,7 @@ def validate(
     files = load_files(snapshot, cache=cache)
     validators = {
         name: schemas.fast_validator(name)
-        for name in ("prompt", "overlay", "fragment", "environment")
+        for name in ("prompt", "overlay", "fragment", "environment", "evalsuite")
     }
     return files, validate_registry(files, validators)
 

@@ -29,6 +29,8 @@ __all__ = [
     "BUNDLE_ENV_SCHEMA",
     "Built",
     "build_from_git",
+    "build_planned",
+    "bundle_expiry_days",
     "check_pin",
     "BUNDLE_PROMPT_SCHEMA",
     "ReleasePlan",
@@ -153,6 +155,13 @@ class ReleasePlan:
     pinned_digest: str | None = None
 
 
+def bundle_expiry_days(env_data: Mapping[str, Any]) -> int:
+    """How long an environment's bundles stay valid: ``policy.bundle_expiry_days`` (30 if unset)."""
+    policy = env_data.get("policy")
+    days = policy.get("bundle_expiry_days", 30) if isinstance(policy, Mapping) else 30
+    return int(days)
+
+
 def plan_release(
     env_files: RegistryFiles,
     env: str,
@@ -178,7 +187,7 @@ def plan_release(
         known = ", ".join(sorted(env_files.environments)) or "none"
         raise ValidationFailed(f"unknown environment '{env}'", hint=f"known environments: {known}")
     data = doc.data
-    days = int(data.get("policy", {}).get("bundle_expiry_days", 30))
+    days = bundle_expiry_days(data)
     release = data.get("release")
     if isinstance(release, dict):
         number = int(release["number"])
@@ -244,21 +253,36 @@ def build_from_git(repo: GitRepo, env: str, ref: str = "HEAD") -> Built:
         first_parent_count=repo.first_parent_count(built),
         commit_time=lambda sha: repo.commit_info(sha).time,
     )
+    return build_planned(repo, plan)
+
+
+def build_planned(repo: GitRepo, plan: ReleasePlan) -> Built:
+    """Build the bundle a release plan describes, from its source commit's registry.
+
+    ``promptship promote`` uses this to compute the digest a pin will have
+    before the pin is committed: the bytes depend only on the plan's
+    environment, number, source commit and validity.
+
+    Raises:
+        ValidationFailed: The registry at the source commit has errors, or lacks
+            the environment.
+        GitError: The source commit cannot be read.
+    """
     files = checked_files(repo.snapshot(plan.source_commit))
-    if env not in files.environments:
+    if plan.env not in files.environments:
         raise ValidationFailed(
-            f"environment '{env}' does not exist at the source commit {plan.source_commit[:12]}",
-            hint="pin a commit that has environments/{env}.yaml",
+            f"environment '{plan.env}' does not exist at the source commit {plan.source_commit[:12]}",
+            hint=f"pin a commit that has environments/{plan.env}.yaml",
         )
     # The expiry policy, like the content, is read at the source commit: the
     # digest then depends on nothing that can change on main after promotion.
-    source_days = files.environments[env].data.get("policy", {}).get("bundle_expiry_days")
+    source_days = files.environments[plan.env].data.get("policy", {}).get("bundle_expiry_days")
     if isinstance(source_days, int):
         plan = replace(plan, expires=plan.created + timedelta(days=source_days))
-    contents = bundle_files(files, env, plan.number, plan.source_commit)
+    contents = bundle_files(files, plan.env, plan.number, plan.source_commit)
     bundle = build_bundle(
         contents,
-        environment=env,
+        environment=plan.env,
         release=plan.number,
         source_commit=plan.source_commit,
         created=plan.created,

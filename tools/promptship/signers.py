@@ -16,7 +16,13 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from promptship.errors import Location, SignatureError, SignatureMalformed
+from promptship.errors import (
+    Location,
+    SignatureError,
+    SignatureKeyNotAllowed,
+    SignatureMalformed,
+    SignatureUnknownKey,
+)
 from promptship.model import Finding
 
 __all__ = [
@@ -24,7 +30,9 @@ __all__ = [
     "AllowedSigner",
     "AllowedSigners",
     "WireReader",
+    "allowed_signer_for",
     "ed25519_blob",
+    "ed25519_raw",
     "key_fingerprint",
     "match_pattern_list",
     "parse_allowed_signers",
@@ -98,6 +106,22 @@ def key_fingerprint(blob: bytes) -> str:
 def ed25519_blob(raw: bytes) -> bytes:
     """The SSH wire encoding of a 32-byte Ed25519 public key."""
     return ssh_string(ED25519.encode()) + ssh_string(raw)
+
+
+def ed25519_raw(blob: bytes) -> bytes:
+    """The 32-byte Ed25519 public key inside its SSH wire encoding.
+
+    Raises:
+        SignatureMalformed: The blob is not an ``ssh-ed25519`` key.
+    """
+    reader = WireReader(blob, "public key")
+    if reader.string() != ED25519.encode():
+        raise SignatureMalformed("the public key is not an ssh-ed25519 key")
+    raw = reader.string()
+    reader.end()
+    if len(raw) != 32:
+        raise SignatureMalformed("an Ed25519 public key must be 32 bytes")
+    return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,3 +375,52 @@ def parse_allowed_signers(text: str, *, source: str) -> AllowedSigners:
         if finding is not None:
             findings.append(finding)
     return AllowedSigners(source, tuple(signers), tuple(findings))
+
+
+def _describe_time(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def allowed_signer_for(
+    allowed: AllowedSigners, key_blob: bytes, *, principal: str, namespace: str, now: datetime
+) -> AllowedSigner:
+    """The allowed-signers line that lets ``key_blob`` sign for ``principal`` in ``namespace`` at ``now``.
+
+    The decision ``ssh-keygen -Y verify`` makes before it checks the signature
+    itself: the key must be listed, for a matching principal, with a matching
+    ``namespaces=`` (when set) and inside ``valid-after``/``valid-before``.
+
+    Raises:
+        SignatureUnknownKey: No line lists the key.
+        SignatureKeyNotAllowed: Lines list it, but none for this principal,
+            namespace and time.
+    """
+    fingerprint = key_fingerprint(key_blob)
+    with_key = [s for s in allowed.signers if s.key_blob == key_blob]
+    if not with_key:
+        raise SignatureUnknownKey(
+            f"signed by key {fingerprint}, which {allowed.source} does not list",
+            hint="add its public key with the principal it signs for, or sign with a listed key",
+        )
+    for_principal = [s for s in with_key if match_pattern_list(principal, s.principals)]
+    if not for_principal:
+        others = ", ".join(sorted({p for s in with_key for p in s.principals}))
+        raise SignatureKeyNotAllowed(
+            f"key {fingerprint} is not allowed to sign for {principal} "
+            f"({allowed.source} allows it for {others})",
+            hint="each environment's bundles and channels must be signed by that environment's key",
+        )
+    problems: list[str] = []
+    for s in for_principal:
+        if s.namespaces is not None and not match_pattern_list(namespace, s.namespaces):
+            problems.append(f"{s.location}: not allowed in namespace {namespace!r}")
+        elif s.valid_after is not None and now < s.valid_after:
+            problems.append(f"{s.location}: not valid before {_describe_time(s.valid_after)}")
+        elif s.valid_before is not None and now > s.valid_before:
+            problems.append(f"{s.location}: expired at {_describe_time(s.valid_before)}")
+        else:
+            return s
+    raise SignatureKeyNotAllowed(
+        f"key {fingerprint} may not sign for {principal} here: " + "; ".join(problems),
+        hint="check the key's namespaces=, valid-after= and valid-before= options",
+    )

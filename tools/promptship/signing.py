@@ -17,7 +17,7 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -30,10 +30,8 @@ from promptship.errors import (
     KeyFileError,
     Location,
     SignatureInvalid,
-    SignatureKeyNotAllowed,
     SignatureMalformed,
     SignatureNamespaceMismatch,
-    SignatureUnknownKey,
     UsageError,
 )
 from promptship.signers import (
@@ -41,9 +39,9 @@ from promptship.signers import (
     AllowedSigner,
     AllowedSigners,
     WireReader,
+    allowed_signer_for,
     ed25519_blob,
     key_fingerprint,
-    match_pattern_list,
     parse_allowed_signers,
     ssh_string,
 )
@@ -60,6 +58,7 @@ __all__ = [
     "parse_allowed_signers",
     "principal_for",
     "sign",
+    "sign_raw",
     "verify",
 ]
 
@@ -215,6 +214,16 @@ def sign(key: SigningKey, message: bytes, namespace: str) -> str:
     return "\n".join([_BEGIN, *lines, _END]) + "\n"
 
 
+def sign_raw(key: SigningKey, data: bytes) -> bytes:
+    """A bare Ed25519 signature (64 bytes) over ``data``.
+
+    For envelopes that frame and domain-separate what they sign themselves,
+    such as DSSE's pre-authentication encoding of eval attestations; anything
+    else is signed with :func:`sign` (SSHSIG, with a namespace).
+    """
+    return key._key.sign(data)
+
+
 @dataclass(frozen=True, slots=True)
 class SignerInfo:
     """Who made a signature that verified.
@@ -295,10 +304,6 @@ def _parse_blob(blob: bytes) -> _Parsed:
     return _Parsed(pub_blob, pub_raw, namespace, reserved, hash_alg, raw)
 
 
-def _describe_time(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def verify(
     allowed: AllowedSigners,
     message: bytes,
@@ -331,37 +336,9 @@ def verify(
             hint="a signature made for one purpose is never accepted for another",
         )
     fingerprint = key_fingerprint(parsed.pub_blob)
-    with_key = [s for s in allowed.signers if s.key_blob == parsed.pub_blob]
-    if not with_key:
-        raise SignatureUnknownKey(
-            f"signed by key {fingerprint}, which {allowed.source} does not list",
-            hint="add its public key with the principal it signs for, or sign with a listed key",
-        )
-    for_principal = [s for s in with_key if match_pattern_list(principal, s.principals)]
-    if not for_principal:
-        others = ", ".join(sorted({p for s in with_key for p in s.principals}))
-        raise SignatureKeyNotAllowed(
-            f"key {fingerprint} is not allowed to sign for {principal} "
-            f"({allowed.source} allows it for {others})",
-            hint="each environment's bundles and channels must be signed by that environment's key",
-        )
-    problems: list[str] = []
-    chosen: AllowedSigner | None = None
-    for s in for_principal:
-        if s.namespaces is not None and not match_pattern_list(namespace, s.namespaces):
-            problems.append(f"{s.location}: not allowed in namespace {namespace!r}")
-        elif s.valid_after is not None and now < s.valid_after:
-            problems.append(f"{s.location}: not valid before {_describe_time(s.valid_after)}")
-        elif s.valid_before is not None and now > s.valid_before:
-            problems.append(f"{s.location}: expired at {_describe_time(s.valid_before)}")
-        else:
-            chosen = s
-            break
-    if chosen is None:
-        raise SignatureKeyNotAllowed(
-            f"key {fingerprint} may not sign for {principal} here: " + "; ".join(problems),
-            hint="check the key's namespaces=, valid-after= and valid-before= options",
-        )
+    chosen = allowed_signer_for(
+        allowed, parsed.pub_blob, principal=principal, namespace=namespace, now=now
+    )
     hasher = hashlib.sha512 if parsed.hash_alg == b"sha512" else hashlib.sha256
     signed = _signed_data(
         parsed.namespace, parsed.hash_alg, hasher(message).digest(), parsed.reserved

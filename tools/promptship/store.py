@@ -54,6 +54,7 @@ __all__ = [
     "channel_path",
     "fetch_bundle",
     "match_channel",
+    "open_channel",
     "open_channel_bundle",
     "plan_channel",
     "publish",
@@ -196,10 +197,18 @@ def _write_once(path: Path, data: bytes) -> None:
 # --- channels ---------------------------------------------------------------------------
 
 
-def _open_channel(
-    data: bytes, allowed: AllowedSigners, *, env: str, now: datetime, source: str
+def open_channel(
+    data: bytes, allowed: AllowedSigners, *, env: str, now: datetime, source: str = "channel"
 ) -> Channel:
-    """Envelope, signature, payload and environment; not expiry or sequence."""
+    """Check a channel's envelope, signature, payload and environment, but not expiry or seq.
+
+    For reading what a channel kept locally says (its ``seq`` is a replay floor
+    even after it expired); anything to be trusted goes through :func:`verify_channel`.
+
+    Raises:
+        ChannelError: The envelope, signature or pointer is invalid, or it is for another
+            environment.
+    """
     try:
         payload, signature = parse_envelope(data)
     except ChannelError as e:
@@ -252,7 +261,7 @@ def verify_channel(
         raise ChannelError(
             f"{source}: {len(data)} bytes is over the cap of {DEFAULT_MAX_CHANNEL_BYTES}"
         )
-    channel = _open_channel(data, allowed, env=env, now=now, source=source)
+    channel = open_channel(data, allowed, env=env, now=now, source=source)
     pointer = channel.pointer
     if now.astimezone(UTC) >= pointer.expires:
         raise ChannelError(
@@ -383,7 +392,7 @@ def _previous_seq(
         return 0
     try:
         # expiry does not matter here: an expired pointer's seq still counts
-        return _open_channel(current, allowed, env=env, now=now, source=source).pointer.seq
+        return open_channel(current, allowed, env=env, now=now, source=source).pointer.seq
     except ChannelError as e:
         raise ChannelError(
             f"the current channel does not verify, so its seq is unknown: {e.message}",

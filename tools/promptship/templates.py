@@ -104,7 +104,10 @@ class TemplateEngine:
             autoescape=False,
             keep_trailing_newline=True,
             auto_reload=False,
-            cache_size=0,
+            # Compiled fragments are kept (the set is fixed per engine): without the
+            # cache every {% include %} re-parses and recompiles its fragment on every
+            # render, about 150 µs each.
+            cache_size=-1,
         )
         self._parsed: dict[str, nodes.Template | str] = {}
 

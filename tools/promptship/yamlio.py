@@ -24,6 +24,7 @@ from typing import Any, Literal
 from ruamel.yaml import YAML
 from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from promptship.errors import Location, YamlError
 from promptship.model import DocPath as Path
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "YamlDoc",
     "load",
+    "quoted",
     "roundtrip_dump",
     "roundtrip_load",
 ]
@@ -334,3 +336,12 @@ def roundtrip_dump(data: Any) -> str:
     out = io.StringIO()
     _roundtrip_yaml().dump(data, out)
     return out.getvalue()
+
+
+def quoted(text: str) -> Any:
+    """``text`` as a scalar :func:`roundtrip_dump` writes in double quotes.
+
+    For values that must stay strings whatever they look like (a commit id of
+    only digits would otherwise load back as a number).
+    """
+    return DoubleQuotedScalarString(text)

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
+from promptship import attest, registry, release, signing, store
 from promptship import bundle as bundles
-from promptship import registry, release, signing, store
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
 from promptship.diff import comparable, compare_views
@@ -173,7 +173,9 @@ def keys_generate(out: Path, envs: tuple[str, ...], comment: str, force: bool) -
     private, public = signing.generate_keypair(comment)
     _write_atomic(out, private, 0o600)
     _write_atomic(out.with_name(out.name + ".pub"), (public + "\n").encode())
-    namespaces = f"{signing.BUNDLE_NAMESPACE},{signing.CHANNEL_NAMESPACE}"
+    namespaces = ",".join(
+        (signing.BUNDLE_NAMESPACE, signing.CHANNEL_NAMESPACE, attest.ATTESTATION_NAMESPACE)
+    )
     click.echo(f'{principals} namespaces="{namespaces}" {public}')
     return 0
 

@@ -2,6 +2,28 @@
 
 from __future__ import annotations
 
-from promptship.cli import bundles, diff, explain, gate, new, render, timeline, validate
+from promptship.cli import (
+    bundles,
+    diff,
+    evals,
+    explain,
+    gate,
+    new,
+    promote,
+    render,
+    timeline,
+    validate,
+)
 
-__all__ = ["bundles", "diff", "explain", "gate", "new", "render", "timeline", "validate"]
+__all__ = [
+    "bundles",
+    "diff",
+    "evals",
+    "explain",
+    "gate",
+    "new",
+    "promote",
+    "render",
+    "timeline",
+    "validate",
+]

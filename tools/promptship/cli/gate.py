@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from promptship import evals, gatereport, gating, signing
 from promptship import gate as gate_rules
-from promptship import gatereport, gating
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
 from promptship.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from promptship.gate import (
     EvalEvidence,
     evidence_from_report,
+    evidence_from_statement,
     load_json,
     parse_reviews,
     parse_teams,
@@ -48,14 +50,30 @@ def _read_json(path: Path, what: str) -> Any:
 def _attestation_evidence(path: Path, allowed_signers: bytes | None) -> EvalEvidence:
     """A verified attestation as evidence.
 
-    TODO(gate): verify the DSSE envelope with the evals runner's attestation
-    verifier once it is on main, then pass the statement and the signer's key
-    fingerprint to :func:`promptship.gateparse.evidence_from_statement`.
+    The DSSE envelope must be signed by a key that ``allowed_signers`` (the
+    base ref's, or ``--allowed-signers``) allows for the environment the
+    statement names; the statement is then read as evidence for that
+    environment and bundle.
     """
-    raise UsageError(
-        f"{path}: attestations cannot be verified by this build yet",
-        hint="pass the eval report with --evals instead (see docs/gate.md)",
+    if allowed_signers is None:
+        raise UsageError(
+            "no environments/allowed_signers at the base ref to verify attestations with",
+            hint="pass --allowed-signers FILE",
+        )
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise UsageError(f"{path}: attestation file is {size} bytes, over {MAX_INPUT_BYTES}")
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the attestation ({e.strerror})") from e
+    allowed = signing.parse_allowed_signers(
+        allowed_signers.decode("utf-8", "replace"), source="allowed_signers"
     )
+    verified = evals.verify_attestation_file(
+        data, allowed, bundle_digest=None, env=None, now=datetime.now(UTC)
+    )
+    return evidence_from_statement(verified.statement, str(path), verified.keyid)
 
 
 @cli.command()

@@ -41,7 +41,8 @@ def validate(
     Checks: JSON Schemas; ids equal paths; unique message ids; templates
     compile in the sandbox; variables used == inputs declared; includes
     resolve without cycles; variants, experiments and splits; metadata.owner
-    against CODEOWNERS; every environment's resolved view of every prompt.
+    against CODEOWNERS; every environment's resolved view of every prompt;
+    eval suites (prompt, case inputs, assertions, judges).
 
     \b
     Exit status: 0 clean, 1 findings, 2 usage error, 3 internal error.
@@ -72,7 +73,8 @@ def validate(
         ]
     summary = (
         f"{len(files.prompts)} prompts, {len(files.fragments)} fragments, "
-        f"{len(files.environments)} environments, {len(files.overlays)} overlays checked"
+        f"{len(files.environments)} environments, {len(files.overlays)} overlays, "
+        f"{len(files.suites)} eval suites checked"
     )
     report_findings(findings, fmt, summary)
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK

@@ -1,86 +1,69 @@
-"""Fetching a channel's bundle from a store (HTTP or a directory) and the local cache.
+"""Reading a store (over HTTP or from a directory) and local files, with hard limits.
 
-The trust chain, in order (DESIGN §6): size caps on every read; the channel's
-signature, namespace, environment, expiry and ``seq`` not below the last seen;
-the bundle's manifest signature; the canonical manifest; every member listed,
-regular, safely named, of the right size and sha256; the environment; and the
-bundle's digest equal to the one the channel names.
+A source only reads bytes; :mod:`promptship.client._follow` verifies them. Every
+read is capped in size, and over HTTP in time twice over: each network read
+waits at most ``timeout`` seconds, and one whole file (headers included) at
+most ``deadline`` seconds, so a server that drips bytes cannot hold a refresh.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import httpx
 
 from promptship import bundle as bundles
 from promptship import store
-from promptship.errors import ChannelError, PromptshipError, StoreError
+from promptship.errors import ChannelError, StoreError, UsageError
 from promptship.manifest import DEFAULT_MAX_CHANNEL_BYTES
-from promptship.signing import AllowedSigners
+from promptship.signing import AllowedSigners, parse_allowed_signers
 
-__all__ = ["Fetched", "LastGoodCache", "Source", "make_source"]
+__all__ = [
+    "DirectorySource",
+    "HttpSource",
+    "Source",
+    "make_source",
+    "read_bundle_file",
+    "read_signers",
+]
 
-_MAX_SIGNATURE_BYTES = 16 * 1024
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A channel and its bundle, both verified and matched to each other."""
-
-    channel_bytes: bytes
-    channel: store.Channel
-    tar: bytes
-    signature: str
-    bundle: bundles.VerifiedBundle
+MAX_SIGNATURE_BYTES = 16 * 1024
 
 
 class Source:
-    """Where a channel and its bundles are read from."""
+    """Where a channel and its bundles are read from (unverified bytes)."""
 
     location: str
 
+    def where(self, rel: str) -> str:
+        """How a file of the store (``channels/production.json``) is named in messages."""
+        return self.location.rstrip("/") + "/" + rel
+
     def channel(self, env: str, etag: str | None) -> tuple[bytes | None, str | None]:
-        """The channel file's bytes (``None`` when unchanged since ``etag``) and its new etag."""
+        """The channel file's bytes (``None`` when unchanged since ``etag``) and its etag.
+
+        Raises:
+            StoreError, ChannelError: It cannot be read.
+        """
         raise NotImplementedError
 
     def bundle(self, digest: str) -> tuple[bytes, str]:
-        """A bundle's bytes and its signature, unverified."""
+        """A bundle's bytes and its signature's text.
+
+        Raises:
+            StoreError: Either cannot be read.
+        """
         raise NotImplementedError
 
-    def fetch(
-        self,
-        env: str,
-        allowed: AllowedSigners,
-        *,
-        now: datetime,
-        min_seq: int,
-        etag: str | None,
-        have_digest: str | None,
-    ) -> tuple[store.Channel | None, bytes | None, Fetched | None, str | None]:
-        """Read and verify the channel, then its bundle unless it is the one we have.
-
-        Returns:
-            The channel (``None`` when unchanged), its bytes, the fetched bundle
-            (``None`` when the channel still names ``have_digest``), and the etag.
-        """
-        data, new_etag = self.channel(env, etag)
-        if data is None:
-            return None, None, None, etag
-        channel = store.verify_channel(
-            data, allowed, env=env, now=now, min_seq=min_seq, source=self.location
-        )
-        if channel.pointer.bundle_digest == have_digest:
-            return channel, data, None, new_etag
-        tar, signature = self.bundle(channel.pointer.bundle_digest)
-        verified = bundles.verify_bundle(tar, signature, allowed, environment=env, now=now)
-        store.match_channel(channel, verified)
-        return channel, data, Fetched(data, channel, tar, signature, verified), new_etag
+    def close(self) -> None:
+        """Release connections."""
 
 
 class DirectorySource(Source):
@@ -92,7 +75,7 @@ class DirectorySource(Source):
         self.max_bundle_bytes = max_bundle_bytes
 
     def channel(self, env: str, etag: str | None) -> tuple[bytes | None, str | None]:
-        """The channel file (the etag is its size and mtime)."""
+        """The channel file; its etag is its size and modification time."""
         path = store.channel_path(self.root, env)
         try:
             st = path.stat()
@@ -104,7 +87,7 @@ class DirectorySource(Source):
         except FileNotFoundError:
             raise ChannelError(f"{path}: no channel published for '{env}'") from None
         except OSError as e:
-            raise ChannelError(f"{path}: cannot read: {e.strerror}") from None
+            raise StoreError(f"{path}: cannot read: {e.strerror}") from None
         return data, tag
 
     def bundle(self, digest: str) -> tuple[bytes, str]:
@@ -112,67 +95,191 @@ class DirectorySource(Source):
         return store.fetch_bundle(self.root, digest, max_bytes=self.max_bundle_bytes)
 
 
+# --- HTTP -------------------------------------------------------------------------------
+
+_deadline = threading.local()
+"""``at``: the monotonic time by which the current thread's download must end."""
+
+
+def _bounded(timeout: float | None) -> float | None:
+    end: float | None = getattr(_deadline, "at", None)
+    if end is None:
+        return timeout
+    left = end - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("download deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write ends by the thread's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _bounded(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.connect_unix_socket(path, _bounded(timeout), socket_options)
+        )
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def deadline_client(timeout_s: float) -> httpx.Client:
+    """An httpx client whose socket reads honour the per-download deadline of :class:`HttpSource`.
+
+    httpx has no limit on a whole request's time, only on each read; the
+    deadline goes in at the network backend of httpx's default transport. Should
+    a future httpx move that, the client still works, with the deadline checked
+    between body chunks only.
+    """
+    transport = httpx.HTTPTransport(retries=0)
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        setattr(pool, "_network_backend", _DeadlineBackend(backend))  # noqa: B010
+    return httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=False)
+
+
 class HttpSource(Source):
     """A store served over HTTP(S) by any static host, object store or CDN.
 
-    Every read is capped in size and in total time (a slow drip cannot hold a
-    refresh forever); the channel is fetched with ``If-None-Match``.
+    Args:
+        base_url: The store's root URL.
+        client: The HTTP client.
+        max_bundle_bytes: Largest bundle accepted.
+        deadline_s: Longest one file's download may take, headers included.
+        owns_client: Close ``client`` in :meth:`close`.
     """
 
     def __init__(
-        self, base_url: str, client: httpx.Client, max_bundle_bytes: int, deadline_s: float
+        self,
+        base_url: str,
+        client: httpx.Client,
+        max_bundle_bytes: int,
+        deadline_s: float,
+        *,
+        owns_client: bool = False,
     ) -> None:
         self.base = base_url.rstrip("/") + "/"
         self.location = base_url
         self.client = client
         self.max_bundle_bytes = max_bundle_bytes
         self.deadline_s = deadline_s
+        self.owns_client = owns_client
 
     def _get(self, path: str, cap: int, etag: str | None = None) -> tuple[int, bytes, str | None]:
         url = self.base + path
         headers = {"If-None-Match": etag} if etag else {}
         start = time.monotonic()
+        _deadline.at = start + self.deadline_s
+        body = bytearray()
+        size: int | None = None
         try:
             with self.client.stream("GET", url, headers=headers) as r:
                 if r.status_code == 304:
+                    if not etag:
+                        raise StoreError(f"{url}: HTTP 304 to a request without If-None-Match")
                     return 304, b"", etag
                 if r.status_code != 200:
                     raise StoreError(
                         f"{url}: HTTP {r.status_code}",
-                        hint="check the store URL and that it was published",
+                        hint="check the store URL and that the environment was published"
+                        if r.status_code in (401, 403, 404, 410)
+                        else None,
                     )
                 declared = r.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > cap:
-                    raise StoreError(f"{url}: {int(declared):,} bytes is over the {cap:,}-byte cap")
-                body = bytearray()
+                size = int(declared) if declared and declared.isdigit() else None
+                if r.headers.get("content-encoding", "identity") != "identity":
+                    size = None  # the length of the compressed body; the cap is on the decoded one
+                if size is not None and size > cap:
+                    raise StoreError(f"{url}: {size:,} bytes is over the {cap:,}-byte cap")
                 for chunk in r.iter_bytes():
                     body += chunk
                     if len(body) > cap:
                         raise StoreError(f"{url}: body over the {cap:,}-byte cap")
                     if time.monotonic() - start > self.deadline_s:
-                        raise StoreError(f"{url}: download took over {self.deadline_s:g} s")
-                if declared and declared.isdigit() and int(declared) != len(body):
-                    raise StoreError(f"{url}: truncated body ({len(body)} of {declared} bytes)")
+                        raise httpcore.ReadTimeout("download deadline passed")
+                if size is not None and size != len(body):
+                    raise StoreError(f"{url}: truncated body ({len(body):,} of {size:,} bytes)")
                 return 200, bytes(body), r.headers.get("etag")
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, httpcore.TimeoutException):
+            if time.monotonic() - start >= self.deadline_s:
+                raise StoreError(
+                    f"{url}: download took over {self.deadline_s:g} s",
+                    hint="the store is too slow or is dripping bytes; raise deadline if it is just slow",
+                ) from None
             raise StoreError(f"{url}: timed out") from None
+        except httpx.RemoteProtocolError as e:
+            if size is not None and len(body) < size:
+                raise StoreError(
+                    f"{url}: truncated body ({len(body):,} of {size:,} bytes): {e}"
+                ) from None
+            raise StoreError(f"{url}: connection broken: {e}") from None
         except httpx.HTTPError as e:
             raise StoreError(f"{url}: {type(e).__name__}: {e}") from None
+        finally:
+            _deadline.at = None
 
     def channel(self, env: str, etag: str | None) -> tuple[bytes | None, str | None]:
-        """GET channels/<env>.json, conditionally."""
+        """GET ``channels/<env>.json``, with ``If-None-Match`` when there is an etag."""
         status, data, new_etag = self._get(f"channels/{env}.json", DEFAULT_MAX_CHANNEL_BYTES, etag)
         return (None, etag) if status == 304 else (data, new_etag)
 
     def bundle(self, digest: str) -> tuple[bytes, str]:
         """GET the bundle and its signature."""
-        hexd = digest.removeprefix("sha256:")
+        hexd = store.bundle_path(Path(), digest).stem  # validates the digest's form
         _, tar, _ = self._get(f"bundles/sha256/{hexd}.tar", self.max_bundle_bytes)
-        _, sig, _ = self._get(f"bundles/sha256/{hexd}.tar.sig", _MAX_SIGNATURE_BYTES)
+        _, sig, _ = self._get(f"bundles/sha256/{hexd}.tar.sig", MAX_SIGNATURE_BYTES)
         try:
             return tar, sig.decode("ascii")
         except UnicodeDecodeError:
             raise StoreError(f"{self.base}: the signature of {digest} is not ASCII armor") from None
+
+    def close(self) -> None:
+        """Close the HTTP client when this source made it."""
+        if self.owns_client:
+            self.client.close()
 
 
 def make_source(
@@ -180,75 +287,68 @@ def make_source(
     *,
     client: httpx.Client | None,
     timeout_s: float,
+    deadline_s: float,
     max_bundle_bytes: int,
 ) -> Source:
     """A source for an ``http(s)://`` URL or a directory path."""
     text = os.fspath(location)
     if text.startswith(("http://", "https://")):
-        http = client or httpx.Client(timeout=timeout_s, follow_redirects=False)
-        return HttpSource(text, http, max_bundle_bytes, deadline_s=max(timeout_s * 6, 30.0))
+        http = client if client is not None else deadline_client(timeout_s)
+        return HttpSource(text, http, max_bundle_bytes, deadline_s, owns_client=client is None)
     return DirectorySource(Path(text), max_bundle_bytes)
 
 
-class LastGoodCache:
-    """The last verified channel and bundle on disk, for restarts without network.
+# --- local files -----------------------------------------------------------------------
 
-    Layout under ``root/<env>/``: ``bundles/<hex>.tar`` and ``.tar.sig`` (written
-    once, before the channel), then ``channel.json`` (replaced atomically). A
-    reader therefore never sees a channel whose bundle is not there yet, and
-    processes sharing the directory never see a half-written file. Everything
-    read back is verified again.
+
+def read_signers(value: str | os.PathLike[str] | AllowedSigners) -> AllowedSigners:
+    """Allowed signers, parsed (or read from a file and parsed).
+
+    Raises:
+        UsageError: The file cannot be read.
+        SignatureError: A line is malformed.
     """
+    if isinstance(value, AllowedSigners):
+        return value
+    path = Path(value)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read allowed signers: {e}") from None
+    return parse_allowed_signers(text, source=str(path))
 
-    def __init__(self, root: Path, env: str, keep: int = 3) -> None:
-        self.dir = root / env
-        self.keep = keep
 
-    def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        try:
-            with tmp.open("wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+def read_bundle_file(
+    path: str | os.PathLike[str],
+    signature: str | os.PathLike[str] | None,
+    allowed: AllowedSigners,
+    env: str,
+    clock: Callable[[], float],
+    max_bytes: int,
+) -> bundles.VerifiedBundle:
+    """A bundle file and its signature (default: ``PATH.sig``), verified as of ``clock()``.
 
-    def save(self, fetched: Fetched) -> None:
-        """Store a verified channel and bundle (bundle first, channel last)."""
-        hexd = fetched.bundle.digest.removeprefix("sha256:")
-        self._write(self.dir / "bundles" / f"{hexd}.tar", fetched.tar)
-        self._write(self.dir / "bundles" / f"{hexd}.tar.sig", fetched.signature.encode())
-        self.save_channel(fetched.channel_bytes)
-        self._prune(hexd)
-
-    def save_channel(self, data: bytes) -> None:
-        """Replace the cached channel (after it was verified)."""
-        self._write(self.dir / "channel.json", data)
-
-    def _prune(self, current: str) -> None:
-        folder = self.dir / "bundles"
-        tars = sorted(folder.glob("*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in tars[self.keep :]:
-            if old.stem != current:
-                for p in (old, old.with_name(old.name + ".sig")):
-                    with contextlib.suppress(OSError):
-                        p.unlink()
-
-    def load(self, env: str, allowed: AllowedSigners, *, now: datetime) -> Fetched | None:
-        """The cached channel and bundle, verified again; ``None`` when absent or invalid."""
-        path = self.dir / "channel.json"
-        try:
-            data = path.read_bytes()[: DEFAULT_MAX_CHANNEL_BYTES + 1]
-            channel = store.verify_channel(data, allowed, env=env, now=now, source=str(path))
-            hexd = channel.pointer.bundle_digest.removeprefix("sha256:")
-            tar = (self.dir / "bundles" / f"{hexd}.tar").read_bytes()
-            sig = (self.dir / "bundles" / f"{hexd}.tar.sig").read_text("ascii")
-            verified = bundles.verify_bundle(tar, sig, allowed, environment=env, now=now)
-            store.match_channel(channel, verified)
-        except (OSError, ValueError, PromptshipError):
-            return None  # absent, unreadable or failing a check: the cache is not trusted
-        return Fetched(data, channel, tar, sig, verified)
+    Raises:
+        UsageError: A file cannot be read, or the bundle is over ``max_bytes``.
+        BundleError, SignatureError: It fails verification.
+    """
+    tar_path = Path(path)
+    sig_path = (
+        Path(signature) if signature is not None else tar_path.with_name(tar_path.name + ".sig")
+    )
+    try:
+        if tar_path.stat().st_size > max_bytes:
+            raise UsageError(f"{tar_path}: over the {max_bytes:,}-byte cap")
+        tar = tar_path.read_bytes()
+        with sig_path.open("rb") as f:
+            sig = f.read(MAX_SIGNATURE_BYTES + 1).decode("ascii")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read the bundle or its signature: {e}") from None
+    return bundles.verify_bundle(
+        tar,
+        sig,
+        allowed,
+        environment=env,
+        now=datetime.fromtimestamp(clock(), UTC),
+        max_bytes=max_bytes,
+    )

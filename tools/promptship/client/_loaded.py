@@ -11,9 +11,10 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from promptship.errors import BundleError, UsageError
+from promptship.errors import BundleError, PromptshipError, UsageError
 from promptship.render import CompiledPrompt
 from promptship.templates import TemplateEngine
 from promptship.variants import Splitter
@@ -53,22 +54,35 @@ class LoadedBundle:
         digest: The bundle's manifest digest.
         env: Its environment.
         release: Its release number.
+        expires: When the bundle expires (``None``: never, for a development registry).
+
+    Raises:
+        BundleError: ``environment.json`` is missing or malformed.
     """
 
-    def __init__(self, files: Mapping[str, bytes], *, digest: str, env: str, release: int) -> None:
+    def __init__(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        digest: str,
+        env: str,
+        release: int,
+        expires: datetime | None = None,
+    ) -> None:
         self.digest = digest
         self.env = env
         self.release = release
+        self.expires = expires
         try:
             env_doc = json.loads(files["environment.json"])
-        except (KeyError, ValueError) as e:
-            raise BundleError(f"bundle {digest} has no readable environment.json: {e}") from None
-        self.policy: Mapping[str, Any] = env_doc.get("policy", {})
-        self.experiments: dict[str, Experiment] = {}
-        for exp in env_doc.get("experiments", []):
-            self.experiments[exp["prompt"]] = Experiment(
-                exp["id"], exp["unit"], Splitter.from_split(exp["id"], exp["split"])
-            )
+            self.policy: Mapping[str, Any] = env_doc.get("policy", {})
+            self.experiments: dict[str, Experiment] = {}
+            for exp in env_doc.get("experiments", []):
+                self.experiments[exp["prompt"]] = Experiment(
+                    exp["id"], exp["unit"], Splitter.from_split(exp["id"], exp["split"])
+                )
+        except (KeyError, ValueError, TypeError, AttributeError, PromptshipError) as e:
+            raise BundleError(f"bundle {digest}: environment.json is not usable: {e}") from None
         self._raw: dict[str, bytes] = {
             path[len("prompts/") : -len(".json")]: data
             for path, data in files.items()
@@ -108,21 +122,31 @@ class LoadedBundle:
                 f"no prompt '{prompt_id}' in {self.env} release {self.release}",
                 hint="check the id; `promptship bundle inspect` lists a bundle's prompts",
             )
-        doc = json.loads(raw)
-        if variant is None:
-            view = doc["view"]
-        else:
-            try:
-                view = doc["variants"][variant]
-            except KeyError:
-                raise UsageError(f"prompt '{prompt_id}' has no variant '{variant}'") from None
-        properties = view.get("inputs", {}).get("properties", {})
-        sensitive = frozenset(n for n, p in properties.items() if p.get("x-sensitive") is True)
-        return PromptEntry(
-            prompt_id,
-            doc["version"],
-            doc["content_digest"],
-            variant,
-            CompiledPrompt(view, TemplateEngine(doc["fragments"])),
-            sensitive,
-        )
+        try:
+            doc = json.loads(raw)
+            variants = doc["variants"]
+        except (KeyError, ValueError, TypeError) as e:
+            raise BundleError(
+                f"bundle {self.digest}: prompt '{prompt_id}' is malformed: {e}"
+            ) from None
+        if variant is not None and variant not in variants:
+            known = ", ".join(sorted(variants)) or "none"
+            raise UsageError(
+                f"prompt '{prompt_id}' has no variant '{variant}'", hint=f"its variants: {known}"
+            )
+        try:
+            view = doc["view"] if variant is None else variants[variant]
+            properties = view.get("inputs", {}).get("properties", {})
+            sensitive = frozenset(n for n, p in properties.items() if p.get("x-sensitive") is True)
+            return PromptEntry(
+                prompt_id,
+                doc["version"],
+                doc["content_digest"],
+                variant,
+                CompiledPrompt(view, TemplateEngine(doc["fragments"])),
+                sensitive,
+            )
+        except (KeyError, ValueError, TypeError, AttributeError) as e:
+            raise BundleError(
+                f"bundle {self.digest}: prompt '{prompt_id}' is malformed: {e}"
+            ) from None

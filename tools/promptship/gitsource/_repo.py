@@ -335,6 +335,30 @@ class GitRepo:
                 raise self._shallow_error(what, str(commit.id))
         return count
 
+    def first_parent_distance(self, ref: str, commit: str) -> int | None:
+        """First-parent steps from ``ref`` back to ``commit`` (0: ``ref`` itself).
+
+        A commit that landed on a branch through a merge is not on its
+        first-parent chain, only the merge is: this tells "was released from
+        the branch" apart from "was merged into it".
+
+        Returns:
+            The distance, or ``None`` if ``commit`` is not on ``ref``'s first-parent chain.
+
+        Raises:
+            GitError: A ref does not resolve, or the clone is shallow and the
+                walk reaches its cut before finding ``commit``.
+        """
+        target = self._commit(commit).id
+        what = f"cannot tell whether {short_sha(str(target))} is on {ref}'s first-parent history"
+        roots = self._shallow_roots()
+        for distance, found in enumerate(self._first_parent_walk(ref, what)):
+            if found.id == target:
+                return distance
+            if roots and str(found.id) in roots:
+                raise self._shallow_error(what, str(found.id))
+        return None
+
     def commit_info(self, sha: str) -> CommitInfo:
         """Author, time, summary and parents of one commit (any ref is accepted)."""
         return commit_info_of(self._commit(sha))

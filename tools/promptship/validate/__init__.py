@@ -11,32 +11,29 @@ every prompt (and variant) is itself a valid prompt.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from jsonschema.exceptions import ValidationError as SchemaViolation
 
 from promptship.errors import Location, PromptshipError
 from promptship.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.overlay import Resolved, pointer
 from promptship.owners import Owners
 from promptship.templates import Analysis, TemplateEngine
+from promptship.validate._schema import Validator, explain, schema_findings
+from promptship.validate._suites import check_suites
 from promptship.views import resolve, variant_names
 
-__all__ = ["SchemaSet", "validate_registry"]
+__all__ = ["SchemaSet", "schema_findings", "validate_registry"]
 
 ID_PART = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-class _Validator(Protocol):
-    def iter_errors(self, instance: Any) -> Iterator[SchemaViolation]: ...
-
-
-SchemaSet = Mapping[str, _Validator]
-"""Validators by schema name: ``prompt``, ``overlay``, ``fragment``, ``environment``."""
+SchemaSet = Mapping[str, Validator]
+"""Validators by schema name: ``prompt``, ``overlay``, ``fragment``, ``environment``, ``evalsuite``."""
 
 
 @dataclass
@@ -85,82 +82,9 @@ def validate_registry(files: RegistryFiles, schemas: SchemaSet) -> list[Finding]
         _check_overlay(run, env, prompt_id, doc)
     for prompt_id, doc in files.prompts.items():
         _check_prompt(run, prompt_id, doc)
+    if files.suites:
+        run.extend(check_suites(files, schemas["evalsuite"]))
     return sorted(run.findings, key=Finding.sort_key)
-
-
-def schema_findings(
-    validator: _Validator, instance: Any, locate: Any, key_locate: Any, what: str
-) -> list[Finding]:
-    """Schema violations as findings located by ``locate(path)`` / ``key_locate(path)``."""
-    out: list[Finding] = []
-    for err in validator.iter_errors(instance):
-        out.extend(_explain(err, locate, key_locate, what))
-    return out
-
-
-def _explain(err: SchemaViolation, locate: Any, key_locate: Any, what: str) -> list[Finding]:
-    path: DocPath = tuple(err.absolute_path)
-    ptr = pointer(path) or "/"
-    if "propertyNames" in err.schema_path and isinstance(err.instance, str):
-        at = (*path, err.instance)
-        return [
-            Finding(
-                "schema",
-                f"{pointer(at)}: the name '{err.instance}' is not allowed here",
-                key_locate(at),
-                pointer(at),
-                hint=f"rename or remove it; see the {what} schema",
-            )
-        ]
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        schema = err.schema if isinstance(err.schema, dict) else {}
-        known = set(schema.get("properties", {}))
-        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-        extras = [
-            k for k in err.instance if k not in known and not any(p.search(k) for p in patterns)
-        ]
-        allowed = ", ".join(sorted(known)) or "none"
-        return [
-            Finding(
-                "schema.unknown-field",
-                f"unknown field '{k}' in {what}",
-                key_locate((*path, k)),
-                pointer((*path, k)),
-                hint=f"allowed here: {allowed} (or an 'x-' extension)",
-            )
-            for k in extras
-        ]
-    if err.validator == "required":
-        missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return [
-            Finding(
-                "schema.required",
-                f"missing required field '{missing}' in {what}",
-                locate((*path, missing)),
-                ptr,
-                hint=f"add '{missing}' at {ptr}",
-            )
-        ]
-    if err.validator == "oneOf" and not path and what == "prompt":
-        return [
-            Finding(
-                "schema.messages-or-text",
-                "a prompt needs exactly one of 'messages' or 'text'",
-                locate(path),
-                ptr,
-                hint="keep 'messages' for chat models or 'text' for completion models",
-            )
-        ]
-    message = err.message if len(err.message) <= 200 else err.message[:197] + "..."
-    best = err
-    if err.context:
-        best = min(err.context, key=lambda e: len(list(e.absolute_path)) * -1)
-        message = best.message if len(best.message) <= 200 else best.message[:197] + "..."
-        path = tuple(best.absolute_path)
-        ptr = pointer(path) or "/"
-    return [
-        Finding("schema", f"{ptr}: {message}", locate(path), ptr, hint=f"see the {what} schema")
-    ]
 
 
 def _doc_schema(run: _Run, doc: YamlDoc, name: str, what: str) -> bool:
@@ -376,7 +300,7 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
             tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
             locate = _origin_locator(tracked, run.files.prompts[prompt_id])
             for err in violations:
-                run.extend(_explain(err, locate, locate, f"prompt {prompt_id}{where}"))
+                run.extend(explain(err, locate, locate, f"prompt {prompt_id}{where}"))
             return
     seen = run.seen.setdefault(prompt_id, set())
     for f in _check_templates(run, prompt_id, view, env, variant):

@@ -1,0 +1,486 @@
+"""PromptClient: serve prompts from a verified bundle, follow a channel, log what was served."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+import httpx
+
+from promptship import bundle as bundles
+from promptship.client._cache import LastGoodCache
+from promptship.client._fetch import make_source, read_bundle_file, read_signers
+from promptship.client._follow import ChannelFollower, load_bundle
+from promptship.client._loaded import BASE, LoadedBundle
+from promptship.client._prompt import Prompt
+from promptship.errors import PromptshipError, UsageError
+from promptship.events import Event, FeedbackEvent, OutcomeEvent
+from promptship.manifest import ChannelPointer, format_time
+from promptship.render import PromptRef, Rendered
+from promptship.signing import AllowedSigners
+from promptship.sinks import Sink
+
+__all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "ClientStatus", "PromptClient"]
+
+DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ClientStatus:
+    """What the client serves and whether it is healthy.
+
+    Attributes:
+        env: The environment.
+        release: Release number being served.
+        bundle_digest: Digest of the bundle being served.
+        seq: Sequence number of the channel that named it (``None``: not from a channel).
+        source: Where it came from: ``channel`` (the store), ``cache`` (``cache_dir``,
+            after the store failed at start), ``bundle`` (a baked file) or ``registry``.
+        loaded_at: When this bundle was swapped in.
+        age_s: Seconds since then.
+        channel_published: When its channel was published, if it came from one.
+        channel_expires: When that channel stops being valid.
+        bundle_expires: When the bundle itself stops being valid.
+        expired: Whether the channel or bundle served is past its expiry now.
+        last_refresh: When a refresh last ran (``None``: never).
+        last_error: Why the client is not serving a fresh, verified bundle, or ``None``
+            when it is: the last refresh's failure and/or the expiry of what it serves.
+        prompts: Number of prompts in the bundle.
+    """
+
+    env: str
+    release: int
+    bundle_digest: str
+    seq: int | None
+    source: str
+    loaded_at: datetime
+    age_s: float
+    channel_published: datetime | None
+    channel_expires: datetime | None
+    bundle_expires: datetime | None
+    expired: bool
+    last_refresh: datetime | None
+    last_error: str | None
+    prompts: int
+
+
+class _Serving(NamedTuple):
+    """Everything about what is served, swapped as one reference (never torn)."""
+
+    bundle: LoadedBundle
+    source: str
+    channel: ChannelPointer | None
+    loaded_at: float
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class PromptClient:
+    """Serves prompts from a verified bundle; thread-safe.
+
+    Build one with :meth:`from_channel`, :meth:`from_bundle` or
+    :meth:`from_registry`. Readers never block: a refresh verifies a new bundle
+    off to the side and swaps it in with one reference assignment, so a render
+    always sees one whole bundle. A failed refresh keeps the last good bundle
+    and shows in :meth:`status`. Call :meth:`close` (or use the client as a
+    context manager) to stop the background refresh and flush events.
+    """
+
+    def __init__(
+        self,
+        bundle: LoadedBundle,
+        *,
+        source: str,
+        channel: ChannelPointer | None = None,
+        sink: Sink | None = None,
+        clock: Callable[[], float] = time.time,
+        unit_key: bytes = b"",
+    ) -> None:
+        self._serving = _Serving(bundle, source, channel, clock())
+        self._sink = sink
+        self._clock = clock
+        self._unit_key = unit_key
+        self._last_refresh: float | None = None
+        self._last_error: str | None = None
+        self._prefix = os.urandom(6).hex()
+        self._counter = itertools.count(1)
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._follower: ChannelFollower | None = None
+
+    # --- construction ----------------------------------------------------------
+
+    @classmethod
+    def from_channel(
+        cls,
+        location: str | os.PathLike[str],
+        *,
+        env: str,
+        allowed_signers: str | os.PathLike[str] | AllowedSigners,
+        cache_dir: str | os.PathLike[str] | None = None,
+        fallback_bundle: str | os.PathLike[str] | None = None,
+        refresh_interval: float | None = 60.0,
+        timeout: float = 5.0,
+        deadline: float = 60.0,
+        max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
+        sink: Sink | None = None,
+        http_client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+        unit_key: bytes = b"",
+    ) -> PromptClient:
+        """A client following ``env``'s channel in a store (an ``http(s)://`` URL or a folder).
+
+        It starts on the channel's bundle. When the store fails, it starts on the
+        last good bundle in ``cache_dir`` or on ``fallback_bundle``, whichever
+        has the higher release, and keeps trying the store. With
+        ``refresh_interval`` a daemon thread checks the channel that often.
+
+        Args:
+            location: The store's root: ``https://…`` or a directory.
+            env: The environment to follow.
+            allowed_signers: OpenSSH allowed-signers file (or parsed signers).
+            cache_dir: Where the last good bundle is kept (shareable by processes).
+            fallback_bundle: A bundle file baked into the image (``.sig`` beside it),
+                served when neither the store nor the cache can be.
+            refresh_interval: Seconds between background refreshes; ``None``: only
+                when :meth:`refresh` is called.
+            timeout: Seconds any one network operation may wait.
+            deadline: Seconds one file's whole download may take.
+            max_bundle_bytes: Largest bundle accepted.
+            sink: Where render, outcome and feedback events go.
+            http_client: An httpx client to use instead of the built-in one.
+            clock: Seconds since the epoch (tests pass a fake).
+            unit_key: Secret key for the experiment unit's pseudonym in events.
+
+        Raises:
+            ChannelError: Nothing can be served; the message gives every reason.
+            UsageError: ``allowed_signers`` cannot be read.
+        """
+        allowed = read_signers(allowed_signers)
+        source = make_source(
+            location,
+            client=http_client,
+            timeout_s=timeout,
+            deadline_s=deadline,
+            max_bundle_bytes=max_bundle_bytes,
+        )
+        cache = LastGoodCache(Path(cache_dir), env) if cache_dir is not None else None
+        follower = ChannelFollower(source, env, allowed, cache, clock, max_bundle_bytes)
+
+        def baked() -> bundles.VerifiedBundle:
+            assert fallback_bundle is not None
+            return read_bundle_file(fallback_bundle, None, allowed, env, clock, max_bundle_bytes)
+
+        try:
+            first, error = follower.start(baked if fallback_bundle is not None else None)
+        except BaseException:
+            source.close()
+            raise
+        assert first.bundle is not None
+        client = cls(
+            first.bundle,
+            source=first.origin,
+            channel=first.channel.pointer if first.channel else None,
+            sink=sink,
+            clock=clock,
+            unit_key=unit_key,
+        )
+        client._follower = follower
+        client._last_error = error or first.cache_error
+        client._last_refresh = client._serving.loaded_at
+        if refresh_interval:
+            client._start_refresh(refresh_interval)
+        return client
+
+    @classmethod
+    def from_bundle(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        env: str,
+        allowed_signers: str | os.PathLike[str] | AllowedSigners,
+        signature: str | os.PathLike[str] | None = None,
+        max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
+        sink: Sink | None = None,
+        clock: Callable[[], float] = time.time,
+        unit_key: bytes = b"",
+    ) -> PromptClient:
+        """A client serving one bundle file (baked into an image; no network).
+
+        Args:
+            path: The bundle (``ENV.tar`` from ``promptship bundle build``).
+            env: The environment it must be for.
+            allowed_signers: OpenSSH allowed-signers file (or parsed signers).
+            signature: Its signature file (default: ``PATH.sig``).
+            max_bundle_bytes: Largest bundle accepted.
+            sink: Where events go.
+            clock: Seconds since the epoch.
+            unit_key: Secret key for the experiment unit's pseudonym in events.
+
+        Raises:
+            BundleError, SignatureError: The bundle fails verification (or has expired).
+            UsageError: A file cannot be read.
+        """
+        verified = read_bundle_file(
+            path, signature, read_signers(allowed_signers), env, clock, max_bundle_bytes
+        )
+        return cls(
+            load_bundle(verified), source="bundle", sink=sink, clock=clock, unit_key=unit_key
+        )
+
+    @classmethod
+    def from_registry(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        env: str,
+        sink: Sink | None = None,
+        clock: Callable[[], float] = time.time,
+        unit_key: bytes = b"",
+    ) -> PromptClient:
+        """A development client reading a registry checkout's YAML (no signatures, no git).
+
+        Args:
+            path: The registry's root (or a folder inside it).
+            env: The environment whose view to serve.
+            sink: Where events go.
+            clock: Seconds since the epoch.
+            unit_key: Secret key for the experiment unit's pseudonym in events.
+
+        Raises:
+            ValidationFailed: The registry has errors.
+        """
+        from promptship import release
+        from promptship.fssource import DirectorySnapshot, find_root
+
+        files = release.checked_files(DirectorySnapshot(find_root(Path(path))))
+        if env not in files.environments:
+            known = ", ".join(sorted(files.environments)) or "none"
+            raise UsageError(f"unknown environment '{env}'", hint=f"known environments: {known}")
+        contents = release.bundle_files(files, env, 0, "0" * 40)
+        loaded = LoadedBundle(contents, digest="sha256:" + "0" * 64, env=env, release=0)
+        return cls(loaded, source="registry", sink=sink, clock=clock, unit_key=unit_key)
+
+    # --- serving ---------------------------------------------------------------
+
+    def get(
+        self, prompt_id: str, unit: str | int | None = None, *, variant: str | None = None
+    ) -> Prompt:
+        """The prompt ``prompt_id`` from the bundle being served.
+
+        When the prompt is in an experiment, ``unit`` (the experiment's unit, such
+        as a user id) picks the variant by a stable hash of (experiment id, unit):
+        the same unit always gets the same variant. Without a unit, the base
+        prompt is served and no experiment is recorded.
+
+        Args:
+            prompt_id: The prompt's id (``ns/name``).
+            unit: The experiment unit's value, converted with ``str``.
+            variant: Serve this variant outside any experiment (previews, evals).
+
+        Raises:
+            UsageError: For an unknown prompt or variant, or both ``unit`` and ``variant``.
+        """
+        bundle = self._serving.bundle
+        if variant is not None:
+            if unit is not None:
+                raise UsageError("pass unit (to let the experiment choose) or variant, not both")
+            entry = bundle.entry(prompt_id, None if variant == BASE else variant)
+            return Prompt(self, bundle, entry, None, variant, None)
+        experiment = bundle.experiments.get(prompt_id) if unit is not None else None
+        if experiment is None:
+            return Prompt(self, bundle, bundle.entry(prompt_id, None), None, None, None)
+        key = unit if type(unit) is str else str(unit)
+        arm = experiment.splitter.assign(key)
+        entry = bundle.entry(prompt_id, None if arm == BASE else arm)
+        return Prompt(self, bundle, entry, experiment.id, arm, key)
+
+    def prompt_ids(self) -> list[str]:
+        """Every prompt id being served, sorted."""
+        return self._serving.bundle.prompt_ids()
+
+    def _request_id(self) -> str:
+        return f"{self._prefix}-{next(self._counter):x}"
+
+    def _emit(self, event: Event) -> None:
+        sink = self._sink
+        if sink is not None:
+            try:
+                sink.emit(event)
+            except Exception:  # a sink must never break the application (they should not raise)
+                return
+
+    def record_outcome(
+        self,
+        request: str | PromptRef | Rendered,
+        *,
+        error: str | None = None,
+        latency_ms: float | None = None,
+        accepted: bool | None = None,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+        cost: float | None = None,
+    ) -> None:
+        """Log how the model call for a render went (an ``outcome`` event).
+
+        Args:
+            request: The render's result, its ``ref``, or its ``request_id``.
+            error: What went wrong (masked before it is written), ``None`` on success.
+            latency_ms: How long the model call took.
+            accepted: Whether the application accepted the output.
+            tokens_in: Prompt tokens.
+            tokens_out: Completion tokens.
+            cost: Cost of the call.
+        """
+        self._emit(
+            OutcomeEvent(
+                self._clock(),
+                _request_id_of(request),
+                error,
+                latency_ms,
+                accepted,
+                tokens_in,
+                tokens_out,
+                cost,
+            )
+        )
+
+    def feedback(
+        self, request: str | PromptRef | Rendered, score: float, comment: str | None = None
+    ) -> None:
+        """Log a person's rating of the answer to a render (a ``feedback`` event).
+
+        Args:
+            request: The render's result, its ``ref``, or its ``request_id``.
+            score: The rating, on the application's scale.
+            comment: Free text (masked before it is written).
+
+        Raises:
+            UsageError: ``score`` is not a finite number.
+        """
+        self._emit(FeedbackEvent(self._clock(), _request_id_of(request), score, comment))
+
+    # --- refresh ---------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Check the channel now; swap in a newer bundle once it passes every check.
+
+        Returns:
+            Whether a new bundle was swapped in. Failures never raise: the last good
+            bundle stays, and :meth:`status` says why.
+        """
+        follower = self._follower
+        if follower is None:
+            return False
+        with self._refresh_lock:
+            error: str | None = None
+            swapped = False
+            try:
+                accepted = follower.poll(self._serving.bundle.digest)
+            except PromptshipError as e:
+                error = str(e)
+            except Exception as e:  # a refresh must never take the application down
+                error = f"unexpected {type(e).__name__}: {e}"
+            else:
+                if accepted is not None:
+                    assert accepted.channel is not None
+                    pointer = accepted.channel.pointer
+                    error = accepted.cache_error
+                    current = self._serving
+                    if accepted.bundle is not None:
+                        self._serving = _Serving(accepted.bundle, "channel", pointer, self._clock())
+                        swapped = True
+                    else:
+                        self._serving = current._replace(channel=pointer, source="channel")
+            self._last_refresh = self._clock()
+            self._last_error = error
+            return swapped
+
+    def _start_refresh(self, interval: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self.refresh()
+
+        self._thread = threading.Thread(target=loop, name="promptship-refresh", daemon=True)
+        self._thread.start()
+
+    def status(self) -> ClientStatus:
+        """What is being served, how old it is, and why it is not fresh (if it is not)."""
+        serving = self._serving
+        bundle, channel = serving.bundle, serving.channel
+        now = self._clock()
+        error = self._last_error
+        ends = [t for t in (channel.expires if channel else None, bundle.expires) if t is not None]
+        expires = min(ends) if ends else None
+        expired = expires is not None and now >= expires.timestamp()
+        if expired and expires is not None:
+            what = "channel" if channel is not None and expires == channel.expires else "bundle"
+            stale = (
+                f"serving {bundle.env} release {bundle.release} past its expiry: the {what} "
+                f"expired at {format_time(expires)} and nothing newer has verified since"
+            )
+            error = stale if error is None else f"{error}; {stale}"
+        refreshed = self._last_refresh
+        return ClientStatus(
+            env=bundle.env,
+            release=bundle.release,
+            bundle_digest=bundle.digest,
+            seq=channel.seq if channel else None,
+            source=serving.source,
+            loaded_at=_utc(serving.loaded_at),
+            age_s=max(0.0, now - serving.loaded_at),
+            channel_published=channel.published if channel else None,
+            channel_expires=channel.expires if channel else None,
+            bundle_expires=bundle.expires,
+            expired=expired,
+            last_refresh=_utc(refreshed) if refreshed is not None else None,
+            last_error=error,
+            prompts=len(bundle),
+        )
+
+    def close(self) -> None:
+        """Stop refreshing, close connections and flush the event sink (idempotent)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        # a refresh stuck on a slow store would hold the lock up to its deadline: then the
+        # connections are left to the daemon thread, which ends with the process
+        if self._follower is not None and self._refresh_lock.acquire(timeout=1.0):
+            try:
+                self._follower.source.close()
+            finally:
+                self._refresh_lock.release()
+        if self._sink is not None:
+            self._sink.close()
+
+    def __enter__(self) -> PromptClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _request_id_of(request: str | PromptRef | Rendered) -> str:
+    if isinstance(request, str):
+        return request
+    if isinstance(request, Rendered):
+        if request.ref is None:
+            raise UsageError("this result has no ref: it was not rendered by a PromptClient")
+        return request.ref.request_id
+    if isinstance(request, PromptRef):
+        return request.request_id
+    raise UsageError(
+        f"expected a request id, a PromptRef or a Rendered, not {type(request).__name__}"
+    )

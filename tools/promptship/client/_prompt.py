@@ -1,0 +1,130 @@
+"""A prompt chosen for one caller: render it, and the render is logged with its ref."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from promptship.client._loaded import LoadedBundle, PromptEntry
+from promptship.events import RenderEvent
+from promptship.render import PromptRef, Rendered
+
+if TYPE_CHECKING:
+    from promptship.client._client import PromptClient
+
+__all__ = ["Prompt"]
+
+
+class Prompt:
+    """A prompt from one bundle, chosen for a caller by :meth:`PromptClient.get`.
+
+    It keeps the bundle it came from: a refresh that swaps bundles meanwhile
+    does not change what this object renders, and its ``ref`` names that bundle.
+    """
+
+    __slots__ = ("_bundle", "_client", "_entry", "_experiment", "_unit", "_variant")
+
+    def __init__(
+        self,
+        client: PromptClient,
+        bundle: LoadedBundle,
+        entry: PromptEntry,
+        experiment: str | None,
+        variant: str | None,
+        unit: str | None,
+    ) -> None:
+        self._client = client
+        self._bundle = bundle
+        self._entry = entry
+        self._experiment = experiment
+        self._variant = variant
+        self._unit = unit
+
+    def __repr__(self) -> str:
+        arm = f" variant={self._variant!r}" if self._variant else ""
+        return f"<Prompt {self.id} {self.version}{arm} ({self._bundle.env} release {self._bundle.release})>"
+
+    @property
+    def id(self) -> str:
+        """The prompt id."""
+        return self._entry.prompt_id
+
+    @property
+    def version(self) -> str:
+        """The prompt's semantic version."""
+        return self._entry.version
+
+    @property
+    def content_digest(self) -> str:
+        """``sha256:…`` of the resolved prompt (view, variants, fragments)."""
+        return self._entry.content_digest
+
+    @property
+    def variant(self) -> str | None:
+        """The variant served: the experiment's arm (``base`` included), else the one asked for."""
+        return self._variant
+
+    @property
+    def experiment(self) -> str | None:
+        """The experiment that chose the variant, or ``None``."""
+        return self._experiment
+
+    @property
+    def bundle_digest(self) -> str:
+        """The bundle this prompt comes from."""
+        return self._bundle.digest
+
+    @property
+    def view(self) -> Mapping[str, Any]:
+        """The resolved prompt document (treat it as read-only)."""
+        return self._entry.compiled.view
+
+    def render(self, /, **inputs: Any) -> Rendered:
+        """Check ``inputs`` against the prompt's ``inputs`` schema and fill its templates.
+
+        Returns:
+            Messages in OpenAI chat shape (or text), model, parameters and ``ref``.
+
+        Raises:
+            InputError: An input is missing, unknown or of the wrong type.
+            TemplateError: A template failed while rendering.
+        """
+        client = self._client
+        entry = self._entry
+        bundle = self._bundle
+        sink = client._sink
+        start = time.perf_counter_ns() if sink is not None else 0
+        ref = PromptRef(
+            entry.prompt_id,
+            entry.version,
+            entry.content_digest,
+            self._variant,
+            self._experiment,
+            bundle.env,
+            bundle.release,
+            bundle.digest,
+            client._request_id(),
+        )
+        result = entry.compiled.render(inputs, ref)
+        if sink is not None:
+            client._emit(
+                RenderEvent(
+                    client._clock(),
+                    ref.request_id,
+                    entry.prompt_id,
+                    entry.version,
+                    entry.content_digest,
+                    bundle.env,
+                    bundle.release,
+                    bundle.digest,
+                    inputs,
+                    entry.sensitive,
+                    self._experiment,
+                    self._variant,
+                    self._unit,
+                    client._unit_key,
+                    (time.perf_counter_ns() - start) // 1000,
+                )
+            )
+        return result

@@ -1,0 +1,312 @@
+"""Running a plan: render each case as the client would, ask the provider, check the answer.
+
+Cases run on a thread pool (providers are thread-safe and do their own I/O);
+every case's outcome, including a failure to render or to reach the model, is
+a value: one bad case never stops the run. Assertion specs are compiled once
+per target before anything is sent, so a typo fails the run before it costs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptship.assertions import (
+    AssertionResult,
+    CompiledAssertion,
+    JudgeVerdict,
+    ResponseLike,
+    compile_assertion,
+)
+from promptship.errors import EvalError, PromptshipError, UsageError
+from promptship.evals._plan import Plan, Shard, Target
+from promptship.evals._source import PromptSource
+from promptship.evals._suite import Case, Check
+from promptship.providers import ChatRequest, ChatResponse, Provider
+from promptship.render import CompiledPrompt
+from promptship.templates import TemplateEngine
+
+__all__ = ["CaseResult", "Progress", "SuiteOutcome", "run_plan"]
+
+Progress = Callable[[int, int, int], None]
+"""Called after each case with (cases done, cases to run, cases failed so far)."""
+
+MAX_JUDGE_ANSWER = 1_000_000
+"""A judge's answer is a small JSON object; anything longer is refused unparsed."""
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The outcome of one case.
+
+    Attributes:
+        case: The case id.
+        ok: Every assertion passed and nothing failed.
+        assertions: One ``{"type", "ok", "message"}`` (plus ``name``, ``score``) per assertion.
+        latency_ms: The model call's latency, when it answered.
+        cost_usd: Its cost, when known.
+        cached: Whether the answer came from the response cache.
+        error: Why the case could not be checked (render, provider or judge failure).
+    """
+
+    case: str
+    ok: bool
+    assertions: tuple[Mapping[str, Any], ...] = ()
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    cached: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's form of a result."""
+        return {
+            "case": self.case,
+            "ok": self.ok,
+            "assertions": [dict(a) for a in self.assertions],
+            "latency_ms": self.latency_ms,
+            "cost_usd": self.cost_usd,
+            "cached": self.cached,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    """A target's results in this shard, sorted by case id, and its skipped cases."""
+
+    target: Target
+    results: tuple[CaseResult, ...]
+    skipped: int
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    target: Target
+    compiled: CompiledPrompt
+    parameters: Mapping[str, Any]
+    output_schema: Mapping[str, Any] | None
+    _assertions: dict[int, CompiledAssertion] = field(default_factory=dict, compare=False)
+
+    def assertion(self, check: Check) -> CompiledAssertion:
+        """The check compiled for this target's view (once; shared by the cases using it)."""
+        found = self._assertions.get(id(check))
+        if found is None:
+            try:
+                found = compile_assertion(check.spec, output_schema=self.output_schema)
+            except EvalError as e:
+                raise EvalError(
+                    f"{self.target.suite.path}: {self.target.label()}: {e.message}", hint=e.hint
+                ) from e
+            found = self._assertions.setdefault(id(check), found)
+        return found
+
+
+@dataclass(frozen=True)
+class _Unit:
+    prep: _Prepared
+    case: Case
+    checks: tuple[Check, ...]
+
+
+def _assertion_dict(result: AssertionResult, spec: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": result.kind, "ok": result.passed, "message": result.message}
+    name = spec.get("name")
+    if isinstance(name, str):
+        out["name"] = name
+    if result.score is not None:
+        out["score"] = result.score
+    return out
+
+
+def _verdict(text: str, judge_id: str) -> JudgeVerdict:
+    """A judge's answer as a verdict: a JSON object with ``score`` in [0, 1] and maybe ``reason``."""
+    shown = text[:80] + ("..." if len(text) > 80 else "")
+    data: Any = None
+    if len(text) <= MAX_JUDGE_ANSWER:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            data = None
+    score = data.get("score") if isinstance(data, dict) else None
+    if not isinstance(score, int | float) or isinstance(score, bool) or not 0 <= score <= 1:
+        raise EvalError(
+            f"judge {judge_id} answered {shown!r}, not a JSON object with a score in [0, 1]",
+            hint='the judge prompt must ask for {"score": 0..1, "reason": "..."} '
+            "(output.format: json)",
+        )
+    reason = data.get("reason") if isinstance(data, dict) else None
+    return JudgeVerdict(float(score), reason if isinstance(reason, str) else "")
+
+
+class _Runner:
+    def __init__(self, source: PromptSource, provider: Provider, model: str | None) -> None:
+        self.source = source
+        self.provider = provider
+        self.model = model
+        self._judges: dict[tuple[str, str], CompiledPrompt] = {}
+        self._lock = threading.Lock()
+
+    def request(self, compiled_body: dict[str, Any], extra: Mapping[str, Any]) -> ChatRequest:
+        body = {**compiled_body, **extra}
+        if self.model is not None:
+            body["model"] = self.model
+        return ChatRequest.from_openai(body)
+
+    def judge_prompt(self, judge_id: str, env: str) -> CompiledPrompt:
+        key = (judge_id, env)
+        with self._lock:
+            found = self._judges.get(key)
+        if found is None:
+            doc = self.source.document(judge_id, env)
+            found = CompiledPrompt(doc["view"], TemplateEngine(doc["fragments"]))
+            with self._lock:
+                found = self._judges.setdefault(key, found)
+        return found
+
+    def judge(
+        self, target: Target, case: Case
+    ) -> Callable[[Mapping[str, Any], ResponseLike], JudgeVerdict]:
+        def judge(spec: Mapping[str, Any], response: ResponseLike) -> JudgeVerdict:
+            judge_id = str(spec["prompt"])
+            compiled = self.judge_prompt(judge_id, target.env)
+            declared = compiled.view["inputs"].get("properties", {})
+            offered: dict[str, Any] = {
+                "answer": response.text,
+                "criteria": spec.get("criteria", ""),
+                "inputs": json.dumps(case.inputs, ensure_ascii=False, sort_keys=True),
+                "prompt_id": target.prompt_id,
+            }
+            extra = spec.get("inputs")
+            if isinstance(extra, Mapping):
+                offered.update(extra)
+            rendered = compiled.render({k: v for k, v in offered.items() if k in declared})
+            answer = self.provider.complete(self.request(rendered.to_openai(), {}))
+            return _verdict(answer.text, judge_id)
+
+        return judge
+
+    def run(self, unit: _Unit) -> CaseResult:
+        case, prep = unit.case, unit.prep
+        try:
+            rendered = prep.compiled.render(case.inputs)
+            response: ChatResponse = self.provider.complete(
+                self.request(rendered.to_openai(), prep.parameters)
+            )
+        except PromptshipError as e:
+            return CaseResult(case.id, False, error=str(e))
+        latency = round(response.latency_ms, 3)
+        try:
+            checks = [prep.assertion(c) for c in unit.checks]
+            judge = self.judge(prep.target, case) if any(a.needs_judge for a in checks) else None
+            results = [_assertion_dict(a.evaluate(response, judge=judge), a.spec) for a in checks]
+        except PromptshipError as e:
+            return CaseResult(
+                case.id, False, (), latency, response.cost_usd, response.cached, str(e)
+            )
+        ok = all(r["ok"] for r in results)
+        return CaseResult(
+            case.id, ok, tuple(results), latency, response.cost_usd, response.cached, None
+        )
+
+
+def _view_dependent(check: Check) -> bool:
+    """A check whose meaning depends on the view: ``json-schema`` against its output schema."""
+    return check.spec.get("type") == "json-schema" and "schema" not in check.spec
+
+
+def _prepare(target: Target, shard: Shard, live: bool) -> tuple[_Prepared, list[_Unit], int]:
+    """The target's compiled prompt and its cases in this shard (and how many were skipped).
+
+    Checks that depend on the view are compiled here, so one that cannot run
+    on this view stops the run before any request; the others (already
+    compiled once by ``validate``) compile on the worker threads, overlapping
+    the model calls, and a failure there fails its case.
+    """
+    view = target.view
+    output = view.get("output")
+    schema = output.get("schema") if isinstance(output, Mapping) else None
+    prep = _Prepared(
+        target,
+        CompiledPrompt(view, TemplateEngine(target.document["fragments"])),
+        target.suite.parameters,
+        schema if isinstance(schema, Mapping) else None,
+    )
+    units: list[_Unit] = []
+    skipped = 0
+    for case in target.suite.cases:
+        if not shard.owns(target.prompt_id, target.env, target.variant, case.id):
+            continue
+        checks = case.runnable_checks(live=live)
+        if checks is None:
+            skipped += 1
+            continue
+        for check in checks:
+            if _view_dependent(check):
+                prep.assertion(check)
+        units.append(_Unit(prep, case, checks))
+    return prep, units, skipped
+
+
+def run_plan(
+    plan: Plan,
+    source: PromptSource,
+    provider: Provider,
+    *,
+    concurrency: int = 8,
+    shard: Shard | None = None,
+    live: bool | None = None,
+    model: str | None = None,
+    progress: Progress | None = None,
+) -> list[SuiteOutcome]:
+    """Run every case of the plan that falls in ``shard``.
+
+    Args:
+        plan: What to run.
+        source: Where judge prompts are read (the source the plan came from).
+        provider: Answers the requests (wrap it in a ``CachingProvider`` to cache).
+        concurrency: Cases in flight at once.
+        shard: Run only this shard's cases (default: all).
+        live: Whether the provider is a real model (``live`` cases run, ``echo``
+            cases are skipped) or not; default: true unless it is the echo provider.
+        model: Send every request to this model instead of the prompt's.
+        progress: Told after each case.
+
+    Returns:
+        One outcome per target with at least one case (run or skipped) in the shard.
+
+    Raises:
+        EvalError: An assertion spec does not compile for the view it runs on.
+        UsageError: ``concurrency`` is below 1.
+    """
+    if concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    shard = shard or Shard()
+    is_live = provider.name != "echo" if live is None else live
+    prepared: list[tuple[_Prepared, list[_Unit], int]] = [
+        _prepare(t, shard, is_live) for t in plan.targets
+    ]
+    units = [u for _, us, _ in prepared for u in us]
+    runner = _Runner(source, provider, model)
+    results: dict[int, CaseResult] = {}
+    failed = 0
+    if units:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(units))) as pool:
+            futures = {pool.submit(runner.run, u): i for i, u in enumerate(units)}
+            for done, future in enumerate(as_completed(futures), start=1):
+                result = future.result()
+                results[futures[future]] = result
+                failed += not result.ok
+                if progress is not None:
+                    progress(done, len(units), failed)
+    by_unit = {id(u): results[i] for i, u in enumerate(units)}
+    outcomes: list[SuiteOutcome] = []
+    for prep, us, skipped in prepared:
+        if not us and not skipped:
+            continue
+        ordered = sorted((by_unit[id(u)] for u in us), key=lambda r: r.case)
+        outcomes.append(SuiteOutcome(prep.target, tuple(ordered), skipped))
+    return outcomes
