@@ -215,10 +215,16 @@ class _Merge:
             self.deleted.append((at, self.origin(rel, "deleted")))
             return
         current = target.get(key)
+        # Copy on write: only the containers on the overlay's paths are copied;
+        # untouched branches stay shared with the layer below, which is never mutated.
         if isinstance(value, Mapping) and isinstance(current, dict):
-            self.merge_map(current, value, at, rel)
+            child: dict[str, Any] = dict(current)
+            target[key] = child
+            self.merge_map(child, value, at, rel)
         elif isinstance(value, list) and isinstance(current, list) and current and _keyed(current):
-            self.merge_list(current, value, at, rel)
+            items = list(current)
+            target[key] = items
+            self.merge_list(items, value, at, rel)
         else:
             if isinstance(value, Mapping) and not self.check_keys(value, rel, allow_patch=False):
                 return
@@ -266,6 +272,7 @@ class _Merge:
                 continue
             fields = {k: v for k, v in item.items() if k != "id"}
             before = len(self.findings)
+            target[i] = dict(target[i])
             self._merge_fields(target[i], fields, (*at, i), irel)
             if len(self.findings) == before and self.origins is not None:
                 for k in fields:
@@ -308,11 +315,12 @@ def apply(resolved: Resolved, layer: Layer) -> tuple[Resolved, list[Finding]]:
     """Lay ``layer`` over ``resolved``.
 
     Returns:
-        The new document (the input is not changed) and the problems found in the
+        The new document (the input is not changed; untouched branches are shared
+        with it, copy on write) and the problems found in the
         layer (null values, deleting what is missing, unknown directives). Items
         with problems are skipped; the rest of the layer still applies.
     """
-    data = _copy(resolved.data)
+    data = dict(resolved.data)
     origins = dict(resolved.origins) if resolved.origins is not None else None
     merge = _Merge(layer, origins)
     merge.merge_map(data, layer.data, (), ())
