@@ -227,3 +227,17 @@ def test_markdown_stays_under_the_comment_limit() -> None:
 
 def test_word_diff() -> None:
     assert word_diff("the quick fox", "the slow fox") == "the [-quick-]{+slow+} fox"
+
+
+def test_markdown_table_is_bounded_for_thousands_of_prompts() -> None:
+    from promptship.diff import PromptDiff
+
+    diffs = [
+        PromptDiff(f"ns{i % 7}/prompt_{i:05d}", "added", (), None, None, "1.0.0")
+        for i in range(5_000)
+    ]
+    md = to_markdown(diffs, "base", "head")
+    assert len(md) <= COMMENT_LIMIT
+    assert "more changed prompt(s)" in md
+    assert "Truncated" in md
+    assert "`ns0/prompt_00000`" in md

@@ -178,13 +178,23 @@ def to_markdown(
         "| prompt | change | class | version | bump needed | environments |",
         "|---|---|---|---|---|---|",
     ]
+    # The table may take at most half the comment; the rest is for sections.
+    budget = limit // 2 - sum(len(line) + 1 for line in head_lines)
+    hidden = 0
     for d in changed:
         envs = ", ".join(e.env for e in d.envs if e.status != "unchanged")
         version = f"{d.old_version or '—'} → {d.new_version or '—'}"
-        head_lines.append(
+        row = (
             f"| `{d.prompt_id}` | {d.status} | {_ICON[d.cls]} {d.cls} | {_md_escape(version)} "
             f"| {d.required_bump} | {_md_escape(envs)} |"
         )
+        if hidden or len(row) + 1 > budget:
+            hidden += 1
+            continue
+        budget -= len(row) + 1
+        head_lines.append(row)
+    if hidden:
+        head_lines.append(f"| … and {hidden} more changed prompt(s) | | | | | |")
     head_lines.append("")
     text = "\n".join(head_lines) + "\n"
     omitted: list[str] = []
