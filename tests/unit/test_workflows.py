@@ -107,17 +107,6 @@ def test_scripts_only_run_known_commands(step: Any) -> None:
         assert words[0] in ALLOWED, f"{step.where} runs {words[0]!r}: {' '.join(words)}"
 
 
-# Built in parallel by the evals engineer; until it is on main, its invocations
-# cannot be checked (the skip names them, and disappears once it lands).
-PENDING = {"eval"}
-
-
-def _registered(name: str) -> bool:
-    from promptship.cli import cli
-
-    return name in cli.commands
-
-
 @cache
 def _help(path: tuple[str, ...]) -> str:
     import contextlib
@@ -149,8 +138,6 @@ def test_promptship_commands_and_options_exist(where: str, args: list[str]) -> N
         return
     path = tuple(subcommand_path(args))
     assert path, f"{where}: promptship without a command"
-    if path[0] in PENDING and not _registered(path[0]):
-        pytest.skip(f"`promptship {path[0]}` is not on main yet")
     text = _help(path)
     for option in options(args):
         assert re.search(rf"(^|[\s,]){re.escape(option)}[\s=,]", text, re.M), (
