@@ -6,6 +6,8 @@ overlay ``environments/<env>/<ns>/<name>.yaml`` → the variant.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from typing import Any
 
 from promptship.errors import UsageError
@@ -73,9 +75,7 @@ def resolve(
     """
     doc = files.prompts.get(prompt_id)
     if doc is None or not isinstance(doc.data, dict):
-        raise UsageError(
-            f"unknown prompt '{prompt_id}'", hint="`promptship validate` lists the prompts"
-        )
+        raise UsageError(f"unknown prompt '{prompt_id}'", hint=_suggest(prompt_id, files.prompts))
     own = {k: v for k, v in doc.data.items() if k != "variants"}
     result = base(own, doc.location, doc.path, track=track)
     findings: list[Finding] = []
@@ -83,3 +83,11 @@ def resolve(
         result, problems = apply(result, layer)
         findings.extend(problems)
     return result, findings
+
+
+def _suggest(prompt_id: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(prompt_id, list(known), n=3, cutoff=0.6)
+    if close:
+        guess = "did you mean " + " or ".join(f"'{c}'" for c in close) + "? "
+        return guess + "`promptship validate` lists the prompts"
+    return "ids are <namespace>/<name>, the path under registry/; `promptship validate` lists the prompts"
