@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from promptship import yamlio
 from promptship.errors import GitError, Location, UsageError, ValidationFailed, YamlError
@@ -209,9 +209,18 @@ def load_files(
 
 
 def validate(
-    snapshot: Snapshot, *, cache: ParseCache | None = None
+    snapshot: Snapshot, *, cache: ParseCache | None = None, jobs: int = 1
 ) -> tuple[RegistryFiles, list[Finding]]:
-    """Load a snapshot's registry (through ``cache`` when given) and run every check on it."""
+    """Load a snapshot's registry (through ``cache`` when given) and run every check on it.
+
+    Args:
+        snapshot: Where to read the registry.
+        cache: Parse results by blob id.
+        jobs: Processes for the per-prompt checks (forked after loading, so the
+            parsed registry is shared, not copied; only findings come back).
+            Used on platforms that can fork and for registries of 500 prompts or
+            more; elsewhere the checks run in this process.
+    """
     from promptship import schemas
     from promptship.validate import validate_registry
 
@@ -220,7 +229,46 @@ def validate(
         name: schemas.fast_validator(name)
         for name in ("prompt", "overlay", "fragment", "environment", "evalsuite")
     }
-    return files, validate_registry(files, validators)
+    if jobs <= 1 or len(files.prompts) < 500 or not _can_fork():
+        return files, validate_registry(files, validators)
+    return files, _validate_forked(files, validators, jobs)
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+_FORKED: dict[str, Any] = {}
+"""What forked workers inherit: the loaded registry and its validators."""
+
+
+def _check_chunk(prompt_ids: list[str]) -> list[Finding]:
+    from promptship.validate import validate_registry
+
+    return validate_registry(
+        _FORKED["files"], _FORKED["validators"], prompts=prompt_ids, shared=False
+    )
+
+
+def _validate_forked(files: RegistryFiles, validators: Any, jobs: int) -> list[Finding]:
+    import multiprocessing
+
+    from promptship.validate import validate_registry
+
+    ids = sorted(files.prompts)
+    chunks = [ids[i::jobs] for i in range(jobs)]
+    _FORKED.update(files=files, validators=validators)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            pending = pool.map_async(_check_chunk, chunks)
+            findings = set(validate_registry(files, validators, prompts=(), shared=True))
+            for part in pending.get():
+                findings.update(part)
+    finally:
+        _FORKED.clear()
+    return sorted(findings, key=Finding.sort_key)
 
 
 def compiled_view(

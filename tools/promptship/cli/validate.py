@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -21,12 +22,21 @@ from promptship.gitsource import open_repository
     default=None,
     help="Validate this git ref (branch, tag, sha) straight from the object database.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes for the per-prompt checks (0 = one per CPU; used from 500 prompts).",
+)
 @root_option
 @format_option("text", "json", "github")
 @cache_options
 def validate(
     paths: tuple[Path, ...],
     ref: str | None,
+    jobs: int,
     root: Path | None,
     fmt: str,
     cache_dir: Path | None,
@@ -58,7 +68,7 @@ def validate(
         repo = open_repository(root or Path.cwd())
         snapshot = repo.snapshot(ref)
         cache = repo_cache(repo, cache_dir, no_cache)
-    files, findings = registry.validate(snapshot, cache=cache)
+    files, findings = registry.validate(snapshot, cache=cache, jobs=jobs or os.cpu_count() or 1)
     if paths:
         base = getattr(snapshot, "root", Path.cwd())
         wanted = [_relative(p, base) for p in paths]

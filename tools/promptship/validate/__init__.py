@@ -11,7 +11,7 @@ every prompt (and variant) is itself a valid prompt.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,9 +61,34 @@ class _Run:
         return cached
 
 
-def validate_registry(files: RegistryFiles, schemas: SchemaSet) -> list[Finding]:
-    """All findings for a registry, sorted by file, line and column."""
+def validate_registry(
+    files: RegistryFiles,
+    schemas: SchemaSet,
+    *,
+    prompts: Collection[str] | None = None,
+    shared: bool = True,
+) -> list[Finding]:
+    """All findings for a registry, sorted by file, line and column.
+
+    Args:
+        files: The registry.
+        schemas: Validators by schema name.
+        prompts: Check only these prompts (all when ``None``); lets callers split
+            the per-prompt work, the bulk of it, across processes.
+        shared: Also run the checks that are not per prompt (load problems,
+            CODEOWNERS, fragments, environments, overlays, eval suites).
+    """
     run = _Run(files, schemas, TemplateEngine(files.fragment_texts()), Owners(*files.codeowners))
+    chosen = files.prompts if prompts is None else {p: files.prompts[p] for p in prompts}
+    if shared:
+        _check_shared(run)
+    for prompt_id, doc in chosen.items():
+        _check_prompt(run, prompt_id, doc)
+    return sorted(run.findings, key=Finding.sort_key)
+
+
+def _check_shared(run: _Run) -> None:
+    files = run.files
     run.extend(files.findings)
     if not run.owners.present:
         run.add(
@@ -80,11 +105,8 @@ def validate_registry(files: RegistryFiles, schemas: SchemaSet) -> list[Finding]
         _check_environment(run, name, doc)
     for (env, prompt_id), doc in files.overlays.items():
         _check_overlay(run, env, prompt_id, doc)
-    for prompt_id, doc in files.prompts.items():
-        _check_prompt(run, prompt_id, doc)
     if files.suites:
-        run.extend(check_suites(files, schemas["evalsuite"]))
-    return sorted(run.findings, key=Finding.sort_key)
+        run.extend(check_suites(files, run.schemas["evalsuite"]))
 
 
 def _doc_schema(run: _Run, doc: YamlDoc, name: str, what: str) -> bool:
