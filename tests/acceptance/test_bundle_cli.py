@@ -32,7 +32,8 @@ from gitrepo import EPOCH, commit, git, make_repo
 from ociregistry import LocalRegistry
 from promptship import oci
 from promptship.attest import ATTESTATION_NAMESPACE
-from promptship.errors import SignatureInvalid
+from promptship.client import PromptClient
+from promptship.errors import ChannelError, SignatureInvalid
 from promptship.oci import _wire
 from promptship.signing import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE, parse_allowed_signers
 
@@ -714,6 +715,16 @@ def test_publish_to_an_oci_registry_and_read_it_back(
     built = _build(ps, root, "staging", tmp_path / "out")
     assert bundle.digest == digest == built["digest"]
     assert channel.pointer.seq == 2
+    with PromptClient.from_channel(
+        url, env="staging", allowed_signers=allowed, refresh_interval=None
+    ) as client:
+        assert (client.status().bundle_digest, client.status().seq) == (digest, 2)
+        assert (
+            client.get("support/triage")
+            .render(subject="s", channel="email", customer_message="m")
+            .ref.bundle_digest
+            == digest
+        )
 
     # someone with write access pushes a different tar under the bundle's tag
     other = tmp_path / "other"
@@ -736,6 +747,10 @@ def test_publish_to_an_oci_registry_and_read_it_back(
         oci.pull_bundle(target, str(digest), allowed, env="staging", now=now)
     with pytest.raises(SignatureInvalid):
         oci.open_channel_bundle(target, "staging", allowed, now=now)
+    with pytest.raises(ChannelError, match="cannot start"):
+        PromptClient.from_channel(
+            url, env="staging", allowed_signers=allowed, refresh_interval=None
+        )
     # the channel itself is untouched and still verifies
     assert (
         ps(

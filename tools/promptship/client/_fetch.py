@@ -8,6 +8,7 @@ most ``deadline`` seconds, so a server that drips bytes cannot hold a refresh.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -282,6 +283,37 @@ class HttpSource(Source):
             self.client.close()
 
 
+class OciSource(Source):
+    """An OCI registry holding the channel and bundles as artifacts (``oci://HOST/REPO``).
+
+    Needs the ``oci`` extra (oras). Plain HTTP is used only for a registry on
+    the loopback interface; anything else must speak HTTPS.
+    """
+
+    def __init__(self, url: str, max_bundle_bytes: int) -> None:
+        from promptship import oci
+
+        self.oci = oci
+        try:  # plain HTTP is accepted for loopback hosts only
+            self.target = oci.parse_target(url, plain_http=True)
+        except UsageError:
+            self.target = oci.parse_target(url)
+        self.location = url
+        self.max_bundle_bytes = max_bundle_bytes
+
+    def channel(self, env: str, etag: str | None) -> tuple[bytes | None, str | None]:
+        """The channel artifact (the etag is its sha256: registries give no conditional GET here)."""
+        data = self.oci.fetch_channel_bytes(self.target, env)
+        if data is None:
+            raise ChannelError(f"{self.location}: no channel published for '{env}'")
+        tag = hashlib.sha256(data).hexdigest()
+        return (None, etag) if tag == etag else (data, tag)
+
+    def bundle(self, digest: str) -> tuple[bytes, str]:
+        """The bundle artifact's tar and signature."""
+        return self.oci.fetch_bundle_bytes(self.target, digest, self.max_bundle_bytes)
+
+
 def make_source(
     location: str | os.PathLike[str],
     *,
@@ -290,8 +322,10 @@ def make_source(
     deadline_s: float,
     max_bundle_bytes: int,
 ) -> Source:
-    """A source for an ``http(s)://`` URL or a directory path."""
+    """A source for an ``http(s)://`` URL, an ``oci://`` registry or a directory path."""
     text = os.fspath(location)
+    if text.startswith("oci://"):
+        return OciSource(text, max_bundle_bytes)
     if text.startswith(("http://", "https://")):
         http = client if client is not None else deadline_client(timeout_s)
         return HttpSource(text, http, max_bundle_bytes, deadline_s, owns_client=client is None)

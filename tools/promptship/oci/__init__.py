@@ -76,6 +76,8 @@ __all__ = [
     "OciTarget",
     "bundle_tag",
     "channel_tag",
+    "fetch_bundle_bytes",
+    "fetch_channel_bytes",
     "is_oci_url",
     "open_channel_bundle",
     "parse_target",
@@ -88,6 +90,24 @@ __all__ = [
 
 
 # --- reading ----------------------------------------------------------------------------
+
+
+def fetch_channel_bytes(target: OciTarget, env: str) -> bytes | None:
+    """``env``'s channel envelope, unverified (for callers that verify it themselves).
+
+    Raises:
+        StoreError: Unreachable, malformed, over the cap, or not matching its descriptor.
+    """
+    return fetch_channel(Registry(target), target, env)
+
+
+def fetch_bundle_bytes(target: OciTarget, digest: str, max_bytes: int) -> tuple[bytes, str]:
+    """A bundle's tar and signature text, unverified (checked against their descriptors only).
+
+    Raises:
+        StoreError: Missing, unreachable, malformed, over a cap, or not matching a descriptor.
+    """
+    return fetch_bundle(Registry(target), target, digest, max_bytes)
 
 
 def pull_bundle(
