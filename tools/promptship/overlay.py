@@ -56,12 +56,15 @@ class Layer:
     Attributes:
         name: Human name (``environments/production.yaml defaults``).
         data: The overlay's values.
-        locate: Maps a path inside ``data`` to its place in the source file.
+        locate: Maps a path inside ``data`` to its value's place in the source file.
+        locate_key: Maps a path to its key's place (problems about a key point
+            there); ``locate`` is used when absent.
     """
 
     name: str
     data: Mapping[str, Any]
     locate: Callable[[Path], Location]
+    locate_key: Callable[[Path], Location] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,11 +167,16 @@ class _Merge:
         ok = True
         for k in value:
             if k.startswith("$") and not (allow_patch and k == "$patch"):
-                self.problem(
-                    (*rel, k),
-                    "overlay.unknown-directive",
-                    f"unknown overlay directive '{k}'",
-                    "the only directive is '$patch: delete'",
+                at = (*rel, k)
+                locate = self.layer.locate_key or self.layer.locate
+                self.findings.append(
+                    Finding(
+                        "overlay.unknown-directive",
+                        f"unknown overlay directive '{k}'",
+                        locate(at),
+                        pointer(at),
+                        hint="the only directive is '$patch: delete'",
+                    )
                 )
                 ok = False
         return ok

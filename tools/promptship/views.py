@@ -23,7 +23,12 @@ def _layer(name: str, doc: YamlDoc, offset: DocPath) -> Layer | None:
         data = data.get(key) if isinstance(data, dict) else None
     if not isinstance(data, dict):
         return None
-    return Layer(name, data, lambda p: doc.location((*offset, *p)))
+    return Layer(
+        name,
+        data,
+        lambda p: doc.location((*offset, *p)),
+        lambda p: doc.key_location((*offset, *p)),
+    )
 
 
 def variant_names(files: RegistryFiles, prompt_id: str) -> list[str]:
