@@ -29,31 +29,10 @@ from promptship.events import RenderEvent
 from promptship.fssource import DirectorySnapshot
 from promptship.sinks import JsonlSink
 from tests.benchmarks.synth import generate
+from tests.publisher import SIMPLE
 
 TOOLS = Path(promptship.__file__).resolve().parents[1]
 ENV = "production"
-SIMPLE_YAML = """\
-id: support/simple
-version: 1.0.0
-description: Substitution only.
-metadata:
-  owner: "@acme/support"
-  status: active
-model:
-  provider: openai
-  name: gpt-4o-mini
-inputs:
-  type: object
-  properties:
-    question: {type: string}
-    customer_name: {type: string}
-  required: [question, customer_name]
-  additionalProperties: false
-messages:
-  - id: user
-    role: user
-    content: "Answer {{ question }} for {{ customer_name }}."
-"""
 SIMPLE_INPUTS = {"question": "where is my invoice", "customer_name": "Ada"}
 COMPLEX_INPUTS = {
     "customer_name": "Ada",
@@ -68,7 +47,7 @@ COMPLEX_INPUTS = {
 def _templates(tmp: Path) -> dict[str, bytes]:
     """Bundle files of a small synthetic registry, through the real release pipeline."""
     generate(tmp, 8)
-    (tmp / "registry" / "support" / "simple.yaml").write_text(SIMPLE_YAML)
+    (tmp / "registry" / "support" / "simple.yaml").write_text(SIMPLE)
     files = release.checked_files(DirectorySnapshot(tmp))
     return release.bundle_files(files, ENV, 1, "0" * 40)
 

@@ -203,8 +203,7 @@ class LastGoodCache:
                 digest = channel.pointer.bundle_digest
                 tar = self._bundle_file(digest).read_bytes()
                 sig = self._bundle_file(digest, ".tar.sig").read_text("ascii")
-                verified = bundles.verify_bundle(tar, sig, allowed, environment=self.env, now=now)
-                store.match_channel(channel, verified)
+                verified = store.verify_channel_bundle(channel, tar, sig, allowed, now=now)
             except FileNotFoundError as e:
                 reason = f"{e.filename}: missing"
                 continue

@@ -35,7 +35,8 @@ __all__ = [
     "read_signers",
 ]
 
-MAX_SIGNATURE_BYTES = 16 * 1024
+MAX_SIGNATURE_BYTES = store.MAX_SIGNATURE_BYTES
+"""Signatures are small; the store's cap applies on every read path."""
 
 
 class Source:
