@@ -32,14 +32,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture
 def chat_server() -> Iterator[ChatServer]:
-    """A real chat-completions server on 127.0.0.1 (see ``tests/chatserver.py``)."""
+    """A real chat-completions server on 127.0.0.1 (see ``tests/support/chatserver.py``)."""
     with ChatServer() as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    """A real distribution registry on 127.0.0.1 (see ``tests/ociregistry.py``).
+    """A real distribution registry on 127.0.0.1 (see ``tests/support/ociregistry.py``).
 
     Skipped when the ``docker-registry`` binary is missing, unless ``CI`` is set:
     there the tests must run, so a missing binary fails them.

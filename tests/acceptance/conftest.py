@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from promptship import bundle as bundles
-from promptship import store
 from promptship.cli import main
-from promptship.signing import parse_allowed_signers
+from promptship.release import bundle as bundles
+from promptship.release.signing import parse_allowed_signers
+from promptship.release.store import folder as store
 from publisher import Publisher
 from storeserver import StoreServer
 

@@ -1,7 +1,7 @@
 """``keys``, ``bundle``, ``publish`` and ``channel`` on real git repositories.
 
 Each test imports this repository's own ``registry/``, ``environments/`` and
-``CODEOWNERS`` into a fresh git repository (``tests/gitrepo.py``) and drives
+``CODEOWNERS`` into a fresh git repository (``tests/support/gitrepo.py``) and drives
 ``promptship.cli.main`` as a release manager or a pipeline would. The CLI
 checks bundles against the wall clock, so a commit that must still be valid
 is dated a day ago; the expiry test uses the pinned clock of 2024 instead.
@@ -30,12 +30,12 @@ from cryptography.hazmat.primitives import serialization
 import promptship
 from gitrepo import EPOCH, commit, git, make_repo
 from ociregistry import LocalRegistry
-from promptship import oci
-from promptship.attest import ATTESTATION_NAMESPACE
 from promptship.client import PromptClient
-from promptship.errors import ChannelError, SignatureInvalid
-from promptship.oci import _wire
-from promptship.signing import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE, parse_allowed_signers
+from promptship.core.errors import ChannelError, SignatureInvalid
+from promptship.release.attestation import ATTESTATION_NAMESPACE
+from promptship.release.signing import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE, parse_allowed_signers
+from promptship.release.store import oci
+from promptship.release.store.oci import _wire
 
 from .conftest import Cli, Result
 

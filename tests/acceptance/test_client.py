@@ -1,7 +1,7 @@
 """The application client against a real HTTP store: the trust chain and every fault.
 
 A store published by the CLI from a real git repository is served by a real
-HTTP server on 127.0.0.1 (``tests/storeserver.py``) that misbehaves per path
+HTTP server on 127.0.0.1 (``tests/support/storeserver.py``) that misbehaves per path
 on request. In every case the client keeps serving the last good bundle,
 ``status().last_error`` names the reason, nothing is half-written in
 ``cache_dir``, and once the fault is gone the next refresh takes the new bundle.
@@ -16,8 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from promptship import PromptClient, signing, store
-from promptship.manifest import ChannelPointer, encode_channel, encode_envelope, parse_envelope
+from promptship import PromptClient
+from promptship.release import signing
+from promptship.release.manifest import (
+    ChannelPointer,
+    encode_channel,
+    encode_envelope,
+    parse_envelope,
+)
+from promptship.release.store import folder as store
 from publisher import Published, Publisher, marker_of
 from storeserver import Fault, StoreServer
 
@@ -278,7 +285,7 @@ def bundle_signature_of_another_manifest(s: Stage) -> str:
 @case
 def bundle_signed_by_a_key_nobody_allowed(s: Stage) -> str:
     manifest = store.fetch_bundle(s.pub.store, s.c.digest)[0]
-    from promptship import bundle as bundles
+    from promptship.release import bundle as bundles
 
     data = bundles.read_bundle(manifest).manifest_bytes
     secret = signing.load_private_key(s.pub.outsider_key.read_bytes(), source="outsider")

@@ -17,8 +17,8 @@ import pytest
 import promptship
 from chatserver import ChatServer
 from promptship import PromptClient
-from promptship.errors import InputError, UsageError
-from promptship.sinks import JsonlSink, MemorySink
+from promptship.core.errors import InputError, UsageError
+from promptship.events.sinks import JsonlSink, MemorySink
 from publisher import SPLIT, Publisher
 from storeserver import StoreServer
 
@@ -232,8 +232,8 @@ def test_from_promptship_import_promptclient_stays_light() -> None:
         "before = set(sys.modules)\n"
         "from promptship import PromptClient, Prompt, Rendered, PromptRef, ClientStatus\n"
         # (not click: httpx imports it for its own command line when it is installed)
-        "heavy = {'pygit2', 'ruamel', 'deepdiff', 'promptship.cli', 'promptship.gitsource',"
-        " 'promptship.yamlio', 'promptship.registry', 'promptship.release'}\n"
+        "heavy = {'pygit2', 'ruamel', 'deepdiff', 'promptship.cli', 'promptship.git',"
+        " 'promptship.registry.yamlio', 'promptship.registry', 'promptship.release.build'}\n"
         "print(sorted(heavy & {m.split('.')[0] if not m.startswith('promptship') else m"
         " for m in sys.modules}))\n"
         "print(sorted(m for m in before if m.startswith('promptship')))\n"

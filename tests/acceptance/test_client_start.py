@@ -14,7 +14,7 @@ import pytest
 from chatserver import closed_port
 from promptship import PromptClient
 from promptship.client._cache import LastGoodCache
-from promptship.errors import BundleError, ChannelError
+from promptship.core.errors import BundleError, ChannelError
 from publisher import Published, Publisher, marker_of
 from storeserver import Fault, StoreServer
 

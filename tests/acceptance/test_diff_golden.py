@@ -1,7 +1,7 @@
 """`promptship diff` in its three formats on fixed scenarios, against golden files.
 
 The scenario repositories are built with the pinned identity and clock of
-``tests/gitrepo.py``, so commit ids (and the labels that show them) are the
+``tests/support/gitrepo.py``, so commit ids (and the labels that show them) are the
 same on every machine. Regenerate with ``pytest --regen-golden`` after an
 intended change, and review ``git diff tests/golden``.
 """
@@ -17,8 +17,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from gitrepo import commit
-from promptship import diffreport, schemas
+from promptship import schemas
 from promptship.cli import main
+from promptship.history import report as diffreport
 from scenario import FILES, OVERLAY, REPLY, REWRITE, SAFETY, STAGING, TRIAGE, registry_repo
 
 FORMATS = {"text": "txt", "markdown": "md", "json": "json"}

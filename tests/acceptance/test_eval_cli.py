@@ -13,9 +13,10 @@ import pytest
 import evalregistry
 from chatserver import ChatServer
 from gitrepo import commit, make_repo
-from promptship import registry, signing
+from promptship import registry
 from promptship.evals import LIVE_TAG, load_suites
-from promptship.fssource import DirectorySnapshot
+from promptship.registry.files import DirectorySnapshot
+from promptship.release import signing
 from signkeys import make_keypair
 
 from .conftest import Cli

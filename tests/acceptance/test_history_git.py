@@ -1,7 +1,7 @@
 """Issue 3 end to end: `diff`, `check-versions`, `log`, `show` and `validate --ref` on real repositories.
 
-Every test builds a git repository in tmp_path with pygit2 (``tests/gitrepo.py``,
-``tests/scenario.py``) and drives ``promptship.cli.main`` as a user would.
+Every test builds a git repository in tmp_path with pygit2 (``tests/support/gitrepo.py``,
+``tests/support/scenario.py``) and drives ``promptship.cli.main`` as a user would.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pygit2
 import pytest
 
 from gitrepo import EPOCH, branch, commit, make_repo, shallow_clone, write
-from promptship import yamlio
-from promptship.cache import DiskCache
 from promptship.cli import main
+from promptship.history.parsecache import DiskCache
+from promptship.registry import yamlio
 from scenario import (
     FILES,
     OVERLAY,

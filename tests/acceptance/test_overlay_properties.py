@@ -1,4 +1,4 @@
-"""Properties of ``promptship.overlay`` over generated documents (hypothesis).
+"""Properties of ``promptship.core.overlay`` over generated documents (hypothesis).
 
 Sources are real YAML: generated values are dumped with ``roundtrip_dump`` and
 loaded with ``yamlio.load``, so origins point at lines of actual text.
@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptship import yamlio
-from promptship.errors import Location
-from promptship.model import YamlDoc
-from promptship.overlay import DELETE, Layer, Resolved, apply, base, leaf_paths
+from promptship.core.errors import Location
+from promptship.core.model import YamlDoc
+from promptship.core.overlay import DELETE, Layer, Resolved, apply, base, leaf_paths
+from promptship.registry import yamlio
 
 KEYS = st.sampled_from(["a", "b", "c", "model", "text", "x-ext", "1", "null", "true", "id"])
 SCALARS = st.one_of(

@@ -1,8 +1,8 @@
 """The three workflows end to end, on real git, running the workflows' own steps.
 
-A bare ``origin`` plays GitHub's repository; ``tests/actionsim.py`` runs each
+A bare ``origin`` plays GitHub's repository; ``tests/support/actionsim.py`` runs each
 job's ``run:`` steps exactly as written in ``.github/workflows`` (the checkout
-is a clone of origin at the event's commit, ``gh`` is ``tests/fakegh.py``).
+is a clone of origin at the event's commit, ``gh`` is ``tests/support/fakegh.py``).
 The story:
 
 1. production is pinned to release 1 (``promptship promote``) and published;
@@ -179,7 +179,7 @@ def world(tmp_path: Path) -> World:
     shims = {
         "promptship": f'#!/bin/sh\nPYTHONPATH="{tools}" exec "{sys.executable}" -m promptship "$@"\n',
         "python": f'#!/bin/sh\nexec "{sys.executable}" "$@"\n',
-        "gh": f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests" / "fakegh.py"}" "$@"\n',
+        "gh": f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests" / "support" / "fakegh.py"}" "$@"\n',
     }
     for name, text in shims.items():
         (bin_dir / name).write_text(text)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promptship import yamlio
+from promptship.registry import yamlio
 
 from .conftest import POSITIVE
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from promptship import bundle, signing
+from promptship.release import bundle, signing
 
 CREATED = datetime(2025, 5, 1, 9, 30, tzinfo=UTC)
 SEED = 20250501

@@ -24,12 +24,14 @@ from typing import Any
 import jinja2
 
 import promptship
-from promptship import PromptClient, bundle, release, signing
+from promptship import PromptClient
 from promptship.events import RenderEvent
-from promptship.fssource import DirectorySnapshot
-from promptship.sinks import JsonlSink
+from promptship.events.sinks import JsonlSink
+from promptship.registry.files import DirectorySnapshot
+from promptship.release import build as release
+from promptship.release import bundle, signing
+from publisher import SIMPLE
 from tests.benchmarks.synth import generate
-from tests.publisher import SIMPLE
 
 TOOLS = Path(promptship.__file__).resolve().parents[1]
 ENV = "production"

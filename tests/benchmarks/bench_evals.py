@@ -27,8 +27,13 @@ from typing import Any
 
 from chatserver import ChatServer, Reply
 from promptship import evals, registry
-from promptship.model import MemorySnapshot
-from promptship.providers import CachingProvider, ChatRequest, OpenAICompatibleProvider, Provider
+from promptship.core.model import MemorySnapshot
+from promptship.evals.providers import (
+    CachingProvider,
+    ChatRequest,
+    OpenAICompatibleProvider,
+    Provider,
+)
 
 TARGET = 0.85
 CASES = 1000
@@ -124,8 +129,8 @@ def run(n: int = CASES, c: int = CONCURRENCY, delay: float = DELAY_S) -> float:
     ideal = c / delay
     source, suites = _source(n)
     doc = source.document("bench/reply", "staging")
-    from promptship.render import CompiledPrompt
-    from promptship.templates import TemplateEngine
+    from promptship.core.render import CompiledPrompt
+    from promptship.core.templates import TemplateEngine
 
     compiled = CompiledPrompt(doc["view"], TemplateEngine(doc["fragments"]))
     requests = [

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from promptship.core.variants import Splitter, assign, bucket
 from promptship.events import RenderEvent
-from promptship.redact import redact_inputs
-from promptship.sinks import JsonlSink
-from promptship.variants import Splitter, assign, bucket
+from promptship.events.redact import redact_inputs
+from promptship.events.sinks import JsonlSink
 
 DIGEST = "sha256:" + "ab" * 32
 INPUTS = {

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gatedata import CONTENT, HEAD, report, review, suite
-from promptship.diff import PROMPT_LEVEL, Change, EnvDiff, PromptDiff
-from promptship.gate import (
+from promptship.core.codeowners import Owners
+from promptship.core.model import PathChange
+from promptship.gate.rules import (
     EnvPolicy,
     GateInputs,
     evaluate,
@@ -24,8 +25,7 @@ from promptship.gate import (
     parse_reviews,
     parse_teams,
 )
-from promptship.model import PathChange
-from promptship.owners import Owners
+from promptship.history.diff import PROMPT_LEVEL, Change, EnvDiff, PromptDiff
 
 NAMESPACES = 100
 PER_NAMESPACE = 100

@@ -25,8 +25,8 @@ import pygit2
 from pygit2.enums import FileMode
 
 from gitrepo import EPOCH, commit, git, make_repo, signature
-from promptship.gitsource import open_repository
-from promptship.gitsource._diffs import libgit2_tree_changes
+from promptship.git import open_repository
+from promptship.git._diffs import libgit2_tree_changes
 
 FOLDERS = 200
 PER_FOLDER = 100

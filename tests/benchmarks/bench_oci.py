@@ -1,7 +1,7 @@
 """Publish and read back through an OCI registry, beside the directory store in the same run.
 
 Run: ``pytest -s tests/benchmarks/bench_oci.py`` (needs ``docker-registry``; see
-``tests/ociregistry.py``). Figures are printed, never asserted. The registry
+``tests/support/ociregistry.py``). Figures are printed, never asserted. The registry
 runs on 127.0.0.1 with file system storage, so the figures are promptship's
 and oras's overhead plus the registry's, without a network.
 """
@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from ociregistry import LocalRegistry
-from promptship import bundle, oci, signing, store
+from promptship.release import bundle, signing
+from promptship.release.store import folder as store
+from promptship.release.store import oci
 from tests.benchmarks.bench_bundle import CREATED, SEED, _files
 
 NOW = CREATED + timedelta(days=1)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from chatserver import ChatServer, Reply
-from promptship.providers import ChatRequest, OpenAICompatibleProvider
+from promptship.evals.providers import ChatRequest, OpenAICompatibleProvider
 
 TARGET = 0.85
 REQUESTS = 1000

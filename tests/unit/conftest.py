@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptship import signing
+from promptship.release import signing
 from signkeys import KeyPair, make_keypair
 
 

@@ -2,7 +2,7 @@ r"""Eval assertions: pure checks of one model response against one assertion spe
 
 An assertion spec is a mapping from an eval suite, e.g. ``{"type": "contains",
 "value": "refund", "ignore_case": true}``. :func:`compile_assertion` checks
-the spec once (unknown types and options are :class:`~promptship.errors.EvalError`)
+the spec once (unknown types and options are :class:`~promptship.core.errors.EvalError`)
 and returns a :class:`CompiledAssertion`; :func:`evaluate` does both in one call.
 Responses are any value with ``text``, ``latency_ms`` and ``cost_usd``
 (:class:`ResponseLike`), so this module needs nothing from the providers.
@@ -16,6 +16,8 @@ inside another quantifier (``(a+)+``, ``(\w+\s?)*``: exponential
 backtracking), and run on the first :data:`MAX_REGEX_TEXT` characters of the
 answer. JSON answers are at most :data:`MAX_JSON_CHARS` characters and
 :data:`MAX_JSON_DEPTH` levels deep. JSON Schema ``$ref`` is resolved offline only.
+
+May import: :mod:`promptship.core`. Pure.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from promptship.assertions._base import (
     ResponseLike,
 )
 from promptship.assertions._json import parse_json_path
-from promptship.errors import EvalError
+from promptship.core.errors import EvalError
 
 __all__ = [
     "ASSERTION_TYPES",

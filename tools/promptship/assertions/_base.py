@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from promptship.errors import EvalError
+from promptship.core.errors import EvalError
 
 __all__ = [
     "MAX_JSON_CHARS",

@@ -24,7 +24,7 @@ from promptship.assertions._base import (
     preview,
     string_opt,
 )
-from promptship.errors import EvalError
+from promptship.core.errors import EvalError
 
 __all__ = ["json_path", "json_schema", "json_valid", "parse_json_path"]
 

@@ -22,7 +22,7 @@ from promptship.assertions._base import (
     preview,
     string_opt,
 )
-from promptship.errors import EvalError
+from promptship.core.errors import EvalError
 
 __all__ = ["contains", "cost", "equals", "latency", "llm_judge", "max_length", "regex"]
 

@@ -3,6 +3,8 @@
 Each command lives in its own module, parses its arguments into values, calls
 a typed function of the use-case layer, and reports. Exit codes are decided in
 one place, :func:`main`.
+
+May import: every package but :mod:`promptship.client`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 import click
 
 from promptship.cli._app import cli
-from promptship.errors import EXIT_INTERNAL, EXIT_USAGE, PromptshipError
+from promptship.core.errors import EXIT_INTERNAL, EXIT_USAGE, PromptshipError
 
 __all__ = ["cli", "main"]
 

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 import click
 
-from promptship.cache import DEFAULT_DIRNAME, open_cache
-from promptship.errors import GitError, UsageError
-from promptship.gitsource import GitRepo
-from promptship.model import ParseCache
+from promptship.core.errors import GitError, UsageError
+from promptship.core.model import ParseCache
+from promptship.git import GitRepo
+from promptship.history.parsecache import DEFAULT_DIRNAME, open_cache
 
 __all__ = ["cache_options", "refuse_tracked", "repo_cache"]
 

@@ -11,8 +11,8 @@ from typing import Any, Literal, TypeVar
 
 import click
 
-from promptship.fssource import DirectorySnapshot, find_root
-from promptship.model import Finding, Snapshot
+from promptship.core.model import Finding, Snapshot
+from promptship.registry.files import DirectorySnapshot, find_root
 
 F = TypeVar("F", bound=Callable[..., Any])
 Format = Literal["text", "json", "github"]

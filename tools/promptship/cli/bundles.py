@@ -10,16 +10,20 @@ from typing import Any
 
 import click
 
-from promptship import attest, registry, release, signing, store
-from promptship import bundle as bundles
+from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
-from promptship.diff import comparable, compare_views
-from promptship.diffreport import to_json, to_markdown, to_text
-from promptship.errors import UsageError
-from promptship.fssource import find_root
-from promptship.gitsource import open_repository
-from promptship.manifest import format_time
+from promptship.core.errors import UsageError
+from promptship.git import open_repository
+from promptship.history.diff import comparable, compare_views
+from promptship.history.report import to_json, to_markdown, to_text
+from promptship.registry.files import find_root
+from promptship.release import attestation as attest
+from promptship.release import build as release
+from promptship.release import bundle as bundles
+from promptship.release import signing
+from promptship.release.manifest import format_time
+from promptship.release.store import folder as store
 
 KEY_ENV = "PROMPTSHIP_SIGNING_KEY"
 
@@ -114,7 +118,7 @@ def oci_target(store_url: str, plain_http: bool) -> Any:
             raise UsageError("--plain-http applies to oci:// stores only")
         return None
     try:
-        from promptship import oci
+        from promptship.release.store import oci
     except ModuleNotFoundError as e:
         raise UsageError(
             f"the OCI backend needs the oci extra ({e.name} is not installed)",
@@ -379,7 +383,7 @@ def _bundle_views(tar: Path) -> tuple[str, dict[str, dict[str, Any]], dict[str, 
 @format_option("text", "markdown", "json")
 def bundle_diff(a: Path, b: Path, fmt: str) -> int:
     """Semantic diff between two bundles (what changes for applications)."""
-    from promptship.diff import PromptDiff
+    from promptship.history.diff import PromptDiff
 
     env_a, old, old_v = _bundle_views(a)
     env_b, new, new_v = _bundle_views(b)
@@ -458,7 +462,7 @@ def publish(
     if target is None:
         channel = store.publish(Path(store_url), built.bundle, sig, key, **args)
     else:
-        from promptship import oci
+        from promptship.release.store import oci
 
         channel = oci.publish(target, built.bundle, sig, key, **args)
     p = channel.pointer
@@ -514,7 +518,7 @@ def channel_show(
     if target is None:
         channel = store.read_channel(Path(store_url), env, allowed, now=_now())
     else:
-        from promptship import oci
+        from promptship.release.store import oci
 
         channel = oci.pull_channel(target, env, allowed, now=_now())
     p = channel.pointer

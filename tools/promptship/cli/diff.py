@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from promptship import diffreport, history
 from promptship.cli._app import cli
 from promptship.cli._cache import cache_options, repo_cache
 from promptship.cli._common import format_option, report_findings, root_option
-from promptship.errors import EXIT_FINDINGS, EXIT_OK
-from promptship.gitsource import open_repository
-from promptship.model import PathChange
+from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
+from promptship.core.model import PathChange
+from promptship.git import open_repository
+from promptship.history import compare as history
+from promptship.history import report as diffreport
 
 
 def _sides(

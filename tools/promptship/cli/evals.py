@@ -15,16 +15,13 @@ from typing import Any
 
 import click
 
-from promptship import bundle as bundles
-from promptship import evals, history, registry, release, store
+from promptship import evals, registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option, working_tree
 from promptship.cli.bundles import allowed_signers, key_options, signers_option, signing_key
-from promptship.errors import GitError, UsageError
-from promptship.fssource import find_root
-from promptship.gitsource import GitRepo, open_repository
-from promptship.model import Snapshot
-from promptship.providers import (
+from promptship.core.errors import GitError, UsageError
+from promptship.core.model import Snapshot
+from promptship.evals.providers import (
     DEFAULT_OPENAI_BASE_URL,
     CachingProvider,
     CommandProvider,
@@ -32,6 +29,12 @@ from promptship.providers import (
     Provider,
     from_env,
 )
+from promptship.git import GitRepo, open_repository
+from promptship.history import compare as history
+from promptship.registry.files import find_root
+from promptship.release import build as release
+from promptship.release import bundle as bundles
+from promptship.release.store import folder as store
 
 REPORT_FILES = {"json": "report.json", "junit": "junit.xml", "markdown": "report.md"}
 CACHE_DIR = Path(".promptship-cache") / "responses"

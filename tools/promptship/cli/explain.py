@@ -11,7 +11,7 @@ import click
 from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option, working_tree
-from promptship.overlay import pointer
+from promptship.core.overlay import pointer
 
 
 def _leaf(data: Any, path: tuple[str | int, ...]) -> Any:

@@ -10,12 +10,14 @@ from typing import Any
 
 import click
 
-from promptship import evals, gatereport, gating, signing
-from promptship import gate as gate_rules
+from promptship import evals
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
-from promptship.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from promptship.gate import (
+from promptship.core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from promptship.gate import inputs as gating
+from promptship.gate import report as gatereport
+from promptship.gate import rules as gate_rules
+from promptship.gate.rules import (
     EvalEvidence,
     evidence_from_report,
     evidence_from_statement,
@@ -23,7 +25,8 @@ from promptship.gate import (
     parse_reviews,
     parse_teams,
 )
-from promptship.gitsource import open_repository
+from promptship.git import open_repository
+from promptship.release import signing
 
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 """Largest reviews, teams, report or attestation file read (checked before reading)."""

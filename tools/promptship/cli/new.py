@@ -11,9 +11,9 @@ import click
 from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import root_option
-from promptship.errors import UsageError
-from promptship.fssource import DirectorySnapshot, find_root
-from promptship.owners import Owners
+from promptship.core.codeowners import Owners
+from promptship.core.errors import UsageError
+from promptship.registry.files import DirectorySnapshot, find_root
 
 
 @cli.command()

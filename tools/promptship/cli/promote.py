@@ -10,13 +10,14 @@ from typing import Any
 
 import click
 
-from promptship import promotion, store
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
-from promptship.errors import UsageError
-from promptship.fssource import find_root
-from promptship.gitsource import GitRepo, open_repository
-from promptship.promotionreport import Pin, eval_summary, promotion_markdown
+from promptship.core.errors import UsageError
+from promptship.gate import promotion
+from promptship.gate.pins import Pin, eval_summary, promotion_markdown
+from promptship.git import GitRepo, open_repository
+from promptship.registry.files import find_root
+from promptship.release.store import folder as store
 
 MAX_EVIDENCE_BYTES = 32 * 1024 * 1024
 """Largest eval report or attestation read (checked before reading)."""

@@ -11,7 +11,7 @@ import click
 from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option, working_tree
-from promptship.errors import UsageError
+from promptship.core.errors import UsageError
 
 
 def parse_inputs(pairs: tuple[str, ...], inputs_file: Path | None) -> dict[str, Any]:

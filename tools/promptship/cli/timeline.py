@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
-from promptship import timeline, yamlio
 from promptship.cli._app import cli
 from promptship.cli._cache import cache_options, repo_cache
 from promptship.cli._common import format_option, root_option
-from promptship.errors import UsageError
-from promptship.gitsource import open_repository
+from promptship.core.errors import UsageError
+from promptship.git import open_repository
+from promptship.history import timeline
+from promptship.registry import yamlio
 
 
 @cli.command()

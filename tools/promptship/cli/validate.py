@@ -11,8 +11,8 @@ from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._cache import cache_options, repo_cache
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
-from promptship.errors import EXIT_FINDINGS, EXIT_OK
-from promptship.gitsource import open_repository
+from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
+from promptship.git import open_repository
 
 
 @cli.command()

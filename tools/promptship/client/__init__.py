@@ -11,13 +11,16 @@
     log.info("served", extra=result.ref.to_dict())
 
 See ``docs/client.md``.
+
+May import: every package but :mod:`promptship.cli`; applications import this
+one (through ``from promptship import PromptClient``).
 """
 
 from __future__ import annotations
 
 from promptship.client._client import DEFAULT_MAX_BUNDLE_BYTES, ClientStatus, PromptClient
 from promptship.client._prompt import Prompt
-from promptship.render import PromptRef, Rendered
+from promptship.core.render import PromptRef, Rendered
 
 __all__ = [
     "DEFAULT_MAX_BUNDLE_BYTES",

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from promptship import bundle as bundles
-from promptship import store
-from promptship.errors import ChannelError, PromptshipError
-from promptship.manifest import DEFAULT_MAX_CHANNEL_BYTES, parse_channel, parse_envelope
-from promptship.signing import AllowedSigners
+from promptship.core.errors import ChannelError, PromptshipError
+from promptship.release import bundle as bundles
+from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES, parse_channel, parse_envelope
+from promptship.release.signing import AllowedSigners
+from promptship.release.store import folder as store
 
 try:
     import fcntl

@@ -14,18 +14,18 @@ from typing import NamedTuple
 
 import httpx
 
-from promptship import bundle as bundles
 from promptship.client._cache import LastGoodCache
 from promptship.client._fetch import make_source, read_bundle_file, read_signers
 from promptship.client._follow import ChannelFollower, load_bundle
 from promptship.client._loaded import BASE, LoadedBundle
 from promptship.client._prompt import Prompt
-from promptship.errors import PromptshipError, UsageError
+from promptship.core.errors import PromptshipError, UsageError
+from promptship.core.render import PromptRef, Rendered
 from promptship.events import Event, FeedbackEvent, OutcomeEvent
-from promptship.manifest import ChannelPointer, format_time
-from promptship.render import PromptRef, Rendered
-from promptship.signing import AllowedSigners
-from promptship.sinks import Sink
+from promptship.events.sinks import Sink
+from promptship.release import bundle as bundles
+from promptship.release.manifest import ChannelPointer, format_time
+from promptship.release.signing import AllowedSigners
 
 __all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "ClientStatus", "PromptClient"]
 
@@ -260,8 +260,8 @@ class PromptClient:
         Raises:
             ValidationFailed: The registry has errors.
         """
-        from promptship import release
-        from promptship.fssource import DirectorySnapshot, find_root
+        from promptship.registry.files import DirectorySnapshot, find_root
+        from promptship.release import build as release
 
         files = release.checked_files(DirectorySnapshot(find_root(Path(path))))
         if env not in files.environments:

@@ -20,11 +20,11 @@ from typing import Any
 import httpcore
 import httpx
 
-from promptship import bundle as bundles
-from promptship import store
-from promptship.errors import ChannelError, StoreError, UsageError
-from promptship.manifest import DEFAULT_MAX_CHANNEL_BYTES
-from promptship.signing import AllowedSigners, parse_allowed_signers
+from promptship.core.errors import ChannelError, StoreError, UsageError
+from promptship.release import bundle as bundles
+from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
+from promptship.release.signing import AllowedSigners, parse_allowed_signers
+from promptship.release.store import folder as store
 
 __all__ = [
     "DirectorySource",
@@ -292,7 +292,7 @@ class OciSource(Source):
     """
 
     def __init__(self, url: str, max_bundle_bytes: int) -> None:
-        from promptship import oci
+        from promptship.release.store import oci
 
         self.oci = oci
         try:  # plain HTTP is accepted for loopback hosts only

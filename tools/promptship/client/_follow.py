@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from promptship import bundle as bundles
-from promptship import store
 from promptship.client._cache import Fetched, LastGoodCache
 from promptship.client._fetch import Source
 from promptship.client._loaded import LoadedBundle
-from promptship.errors import ChannelError, PromptshipError
-from promptship.signing import AllowedSigners
+from promptship.core.errors import ChannelError, PromptshipError
+from promptship.release import bundle as bundles
+from promptship.release.signing import AllowedSigners
+from promptship.release.store import folder as store
 
 __all__ = ["Accepted", "ChannelFollower", "load_bundle"]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from promptship.errors import BundleError, PromptshipError, UsageError
-from promptship.render import CompiledPrompt
-from promptship.templates import TemplateEngine
-from promptship.variants import Splitter
+from promptship.core.errors import BundleError, PromptshipError, UsageError
+from promptship.core.render import CompiledPrompt
+from promptship.core.templates import TemplateEngine
+from promptship.core.variants import Splitter
 
 __all__ = ["Experiment", "LoadedBundle", "PromptEntry"]
 

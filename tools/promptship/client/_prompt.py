@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from promptship.client._loaded import LoadedBundle, PromptEntry
+from promptship.core.render import PromptRef, Rendered
 from promptship.events import RenderEvent
-from promptship.render import PromptRef, Rendered
 
 if TYPE_CHECKING:
     from promptship.client._client import PromptClient

@@ -2,10 +2,17 @@
 
 A run takes a :class:`PromptSource` (the registry, or a built bundle), the
 suites, and a provider; every case is rendered the way the client renders it
-(:class:`promptship.render.CompiledPrompt` over the bundle document), sent to
+(:class:`promptship.core.render.CompiledPrompt` over the bundle document), sent to
 the provider on a thread pool, and checked with :mod:`promptship.assertions`.
 The result is a report (``schemas/evalreport.schema.json``), from which text,
 markdown and JUnit XML are derived. See ``docs/evals.md``.
+
+Owns: suites, plans, runs, reports, the model providers (:mod:`.providers`)
+and signing eval reports into attestations.
+
+May import: :mod:`promptship.core`, :mod:`promptship.assertions`,
+:mod:`promptship.schemas`, :mod:`promptship.git`, :mod:`promptship.registry`,
+:mod:`promptship.history`, :mod:`promptship.release`.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from promptship.core.model import RegistryFiles
 from promptship.evals._attest import attest_report, verify_attestation_file
 from promptship.evals._formats import to_junit, to_markdown, to_text
 from promptship.evals._plan import Affected, Plan, Shard, Target, affected_targets, plan_run
@@ -35,8 +43,7 @@ from promptship.evals._suite import (
     parse_suite,
     suite_digest,
 )
-from promptship.model import RegistryFiles
-from promptship.providers import Provider
+from promptship.evals.providers import Provider
 
 __all__ = [
     "BASE_VARIANT",

@@ -1,7 +1,7 @@
 """Signing eval reports as attestations, and checking attestation files (use case).
 
-:mod:`promptship.attest` holds the pure format; this module brings the key
-(:mod:`promptship.signing`) and the rule that a report attests only the
+:mod:`promptship.release.attestation` holds the pure format; this module brings the key
+(:mod:`promptship.release.signing`) and the rule that a report attests only the
 bundle it evaluated.
 """
 
@@ -11,9 +11,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from promptship import attest, signing
-from promptship.errors import AttestationError, AttestationMalformed, SignatureError, UsageError
-from promptship.signing import AllowedSigners, SigningKey
+from promptship.core.errors import (
+    AttestationError,
+    AttestationMalformed,
+    SignatureError,
+    UsageError,
+)
+from promptship.release import attestation as attest
+from promptship.release import signing
+from promptship.release.signing import AllowedSigners, SigningKey
 
 __all__ = ["attest_report", "verify_attestation_file"]
 
@@ -65,7 +71,7 @@ def verify_attestation_file(
     """The first envelope of an ``.intoto.jsonl`` file that verifies for the bundle and environment.
 
     ``None`` for ``bundle_digest`` or ``env`` accepts what the statement
-    claims (see :func:`promptship.attest.verify_attestation`).
+    claims (see :func:`promptship.release.attestation.verify_attestation`).
 
     Raises:
         AttestationMalformed: The file is empty or over the size cap.

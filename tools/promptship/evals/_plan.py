@@ -8,12 +8,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptship.diff import PROMPT_LEVEL
-from promptship.errors import UsageError
+from promptship.core.errors import UsageError
+from promptship.core.model import PathChange
 from promptship.evals._source import PromptSource, SourceInfo
 from promptship.evals._suite import BASE_VARIANT, Suite
-from promptship.history import Side, semantic_diff
-from promptship.model import PathChange
+from promptship.history.compare import Side, semantic_diff
+from promptship.history.diff import PROMPT_LEVEL
 from promptship.registry import classify
 
 __all__ = ["Affected", "Plan", "Shard", "Target", "affected_targets", "plan_run"]

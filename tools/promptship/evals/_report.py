@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from promptship import schemas
-from promptship.errors import EvalError, UsageError
+from promptship.core.errors import EvalError, UsageError
 from promptship.evals._plan import Plan, Shard
 from promptship.evals._run import SuiteOutcome
 

@@ -22,13 +22,13 @@ from promptship.assertions import (
     ResponseLike,
     compile_assertion,
 )
-from promptship.errors import EvalError, PromptshipError, UsageError
+from promptship.core.errors import EvalError, PromptshipError, UsageError
+from promptship.core.render import CompiledPrompt
+from promptship.core.templates import TemplateEngine
 from promptship.evals._plan import Plan, Shard, Target
 from promptship.evals._source import PromptSource
 from promptship.evals._suite import Case, Check
-from promptship.providers import ChatRequest, ChatResponse, Provider
-from promptship.render import CompiledPrompt
-from promptship.templates import TemplateEngine
+from promptship.evals.providers import ChatRequest, ChatResponse, Provider
 
 __all__ = ["CaseResult", "Progress", "SuiteOutcome", "run_plan"]
 

@@ -2,8 +2,8 @@
 
 Both give each prompt as the bundle document a client loads (``view``,
 ``variants``, ``fragments``, ``content_digest``; see
-:func:`promptship.release.prompt_document`), so evals render exactly what an
-application would, through :class:`promptship.render.CompiledPrompt`.
+:func:`promptship.release.build.prompt_document`), so evals render exactly what an
+application would, through :class:`promptship.core.render.CompiledPrompt`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from promptship.bundle import VerifiedBundle
-from promptship.errors import BundleError, UsageError
-from promptship.model import RegistryFiles
-from promptship.release import BUNDLE_PROMPT_SCHEMA, prompt_document
-from promptship.templates import TemplateEngine
+from promptship.core.errors import BundleError, UsageError
+from promptship.core.model import RegistryFiles
+from promptship.core.templates import TemplateEngine
+from promptship.release.build import BUNDLE_PROMPT_SCHEMA, prompt_document
+from promptship.release.bundle import VerifiedBundle
 
 __all__ = ["BundleSource", "PromptSource", "RegistrySource", "SourceInfo"]
 
@@ -156,7 +156,7 @@ class BundleSource:
     """Prompts read from a built bundle: what its environment serves, byte for byte.
 
     Args:
-        bundle: The bundle, read and checked (:func:`promptship.bundle.read_bundle`).
+        bundle: The bundle, read and checked (:func:`promptship.release.bundle.read_bundle`).
     """
 
     def __init__(self, bundle: VerifiedBundle) -> None:

@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 import rfc8785
 
-from promptship.errors import EvalError
-from promptship.model import YamlDoc
+from promptship.core.errors import EvalError
+from promptship.core.model import YamlDoc
 
 __all__ = [
     "BASE_VARIANT",

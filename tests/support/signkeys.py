@@ -1,0 +1,22 @@
+"""Signing keys for tests: one Ed25519 key pair per environment name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from promptship.release import signing
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A generated key: the private file's bytes, the public line, and the loaded key."""
+
+    pem: bytes = field(repr=False)
+    public: str
+    key: signing.SigningKey
+
+
+def make_keypair(env: str) -> KeyPair:
+    """A fresh key pair whose comment is ``<env>@promptship``."""
+    pem, public = signing.generate_keypair(f"{env}@promptship")
+    return KeyPair(pem, public, signing.load_private_key(pem, source=f"{env}.key"))

@@ -1,0 +1,43 @@
+"""Validation split across forked processes finds exactly what one process finds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptship import registry
+from promptship.registry.files import DirectorySnapshot
+from tests.benchmarks.synth import generate, prompt_path
+
+
+@pytest.fixture(scope="module")
+def broken_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("parallel")
+    generate(root, 600)
+    for i, (old, new) in {
+        3: ("temperature: 0.3", "temperature: 9"),  # schema: over the maximum
+        101: ("{{ question }}", "{{ questoin }}"),  # undeclared and unused inputs
+        250: ("id: system", "id: user"),  # duplicate message id
+        599: ('owner: "@acme/', 'owner: "@nobody/'),  # owner not in CODEOWNERS
+    }.items():
+        ns, name = prompt_path(i)
+        path = root / "registry" / ns / f"{name}.yaml"
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+    return root
+
+
+def test_forked_validation_equals_serial(broken_registry: Path) -> None:
+    _, serial = registry.validate(DirectorySnapshot(broken_registry), jobs=1)
+    _, forked = registry.validate(DirectorySnapshot(broken_registry), jobs=3)
+    assert serial == forked
+    codes = {f.code for f in serial}
+    assert {"inputs.undeclared", "inputs.unused", "owners.mismatch"} <= codes
+    broken = {
+        f.location.file for f in serial if f.location and f.location.file.startswith("registry/")
+    }
+    assert broken == {
+        f"registry/{ns}/{name}.yaml" for ns, name in (prompt_path(i) for i in (3, 101, 250, 599))
+    }

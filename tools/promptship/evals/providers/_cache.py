@@ -1,0 +1,154 @@
+"""A response cache in front of any provider: one JSON file per request."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from promptship.core.errors import ProviderError
+from promptship.evals.providers._values import ChatRequest, ChatResponse, Provider, request_digest
+
+__all__ = ["CACHE_FORMAT", "CachingProvider"]
+
+CACHE_FORMAT = 1
+"""Version of the cache file layout; files of another version are misses."""
+
+_MAX_ENTRY_BYTES = 64 * 1024 * 1024
+
+
+class CachingProvider:
+    """Answers a request it has seen before from disk; asks ``inner`` otherwise.
+
+    The key is the sha256 of the inner provider's :attr:`~Provider.name`
+    (endpoint and kind, never the API key) and the request's
+    :func:`~promptship.evals.providers.request_digest`; the file is
+    ``cache_dir/<key[:2]>/<key>.json``. Files are written to a temporary name
+    and renamed into place, so concurrent processes and threads only ever see
+    whole files. A file that cannot be read or parsed, or that belongs to
+    another key, is a miss and is rewritten. Errors are never cached.
+
+    Args:
+        inner: The provider that answers misses.
+        cache_dir: The cache folder (created on first write).
+
+    Attributes:
+        hits: Requests answered from the cache so far.
+        misses: Requests passed on to ``inner`` so far.
+    """
+
+    def __init__(self, inner: Provider, cache_dir: str | os.PathLike[str]) -> None:
+        self._inner = inner
+        self._dir = Path(cache_dir)
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def name(self) -> str:
+        """The inner provider's name: a cache does not change who answers."""
+        return self._inner.name
+
+    def __repr__(self) -> str:
+        return f"CachingProvider({self._inner!r}, {str(self._dir)!r})"
+
+    def key(self, req: ChatRequest) -> str:
+        """The cache key of ``req`` for this provider."""
+        return hashlib.sha256(f"{self._inner.name}\n{request_digest(req)}".encode()).hexdigest()
+
+    def path(self, req: ChatRequest) -> Path:
+        """Where the answer to ``req`` is (or would be) stored."""
+        key = self.key(req)
+        return self._dir / key[:2] / f"{key}.json"
+
+    def complete(self, req: ChatRequest) -> ChatResponse:
+        """The cached answer (``cached=True``), or the inner provider's, stored.
+
+        Raises:
+            ProviderError: The inner provider failed, or the answer cannot be stored.
+        """
+        key = self.key(req)
+        path = self._dir / key[:2] / f"{key}.json"
+        hit = _load(path, key)
+        if hit is not None:
+            with self._lock:
+                self.hits += 1
+            return hit
+        with self._lock:
+            self.misses += 1
+        response = self._inner.complete(req)
+        entry = {
+            "format": CACHE_FORMAT,
+            "key": key,
+            "provider": self._inner.name,
+            "request": req.to_dict(),
+            "response": response.to_dict(),
+        }
+        data = json.dumps(entry, ensure_ascii=False, sort_keys=True, indent=1).encode()
+        _write_atomic(path, data)
+        return response
+
+
+def _load(path: Path, key: str) -> ChatResponse | None:
+    """The stored response, or ``None`` when absent, unreadable, corrupt or foreign."""
+    try:
+        if path.stat().st_size > _MAX_ENTRY_BYTES:
+            return None
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("key") != key:
+        return None
+    return _response(data.get("response"))
+
+
+def _response(data: Any) -> ChatResponse | None:
+    if not isinstance(data, dict):
+        return None
+    text, latency = data.get("text"), data.get("latency_ms")
+    raw = data.get("raw")
+    if not isinstance(text, str) or not isinstance(raw, dict):
+        return None
+    if not isinstance(latency, int | float) or isinstance(latency, bool):
+        return None
+    fields: dict[str, Any] = {}
+    for name, kind in (("prompt_tokens", int), ("completion_tokens", int), ("cost_usd", float)):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | kind)):
+            return None
+        fields[name] = value
+    return ChatResponse(
+        text=text,
+        latency_ms=float(latency),
+        prompt_tokens=fields["prompt_tokens"],
+        completion_tokens=fields["completion_tokens"],
+        cost_usd=None if fields["cost_usd"] is None else float(fields["cost_usd"]),
+        cached=True,
+        raw=raw,
+    )
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise ProviderError(
+            f"cannot write the response cache {path}: {e.strerror or e}",
+            hint="check the cache folder is writable, or run without a cache",
+        ) from e
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

@@ -1,0 +1,268 @@
+"""Values every provider speaks: requests, responses, their digest, the protocol."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+import rfc8785
+
+from promptship.core.errors import UsageError
+
+__all__ = [
+    "RESERVED_PARAMETERS",
+    "ChatRequest",
+    "ChatResponse",
+    "Message",
+    "Provider",
+    "plain_json",
+    "request_digest",
+]
+
+RESERVED_PARAMETERS = frozenset({"model", "messages", "prompt"})
+"""Body fields a request sets itself; ``parameters`` may not override them (as in the prompt schema)."""
+
+
+def plain_json(value: Any, where: str = "value") -> Any:
+    """A deep copy of ``value`` as plain JSON types (dict, list, str, int, float, bool, None).
+
+    Mappings become dicts (string keys only), tuples and lists become lists.
+
+    Args:
+        value: The value to copy.
+        where: What the value is, for the error message.
+
+    Raises:
+        UsageError: A value JSON cannot carry (a set, bytes, NaN, a non-string key).
+    """
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UsageError(f"{where}: {value!r} is not a JSON number")
+        return value
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise UsageError(f"{where}: key {key!r} is not a string")
+            out[key] = plain_json(item, f"{where}.{key}")
+        return out
+    if isinstance(value, list | tuple):
+        return [plain_json(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise UsageError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message in the OpenAI shape.
+
+    Attributes:
+        role: ``system``, ``developer``, ``user``, ``assistant`` (any non-empty name passes).
+        content: The message text.
+    """
+
+    role: str
+    content: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.role, str) or not self.role:
+            raise UsageError(f"message role must be a non-empty string, not {self.role!r}")
+        if not isinstance(self.content, str):
+            raise UsageError(f"message content must be a string, not {type(self.content).__name__}")
+
+    def to_dict(self) -> dict[str, str]:
+        """The wire form ``{"role": ..., "content": ...}``."""
+        return {"role": self.role, "content": self.content}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """Build from ``{"role": ..., "content": ...}`` (extra keys such as ``id`` are dropped)."""
+        if not isinstance(data, Mapping):
+            raise UsageError(f"a message must be a mapping, not {type(data).__name__}")
+        return cls(data.get("role"), data.get("content"))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What to ask a model: either chat ``messages`` or a plain ``prompt`` text.
+
+    Mappings are copied into read-only plain JSON on construction, so a request
+    never changes after it is built and its digest is stable.
+
+    Attributes:
+        model: The model name as the endpoint knows it.
+        messages: The chat messages, or ``None`` for a text prompt.
+        prompt: The prompt text, or ``None`` for a chat request.
+        parameters: Sampling parameters sent as they are (temperature, max_tokens, seed, ...).
+        response_format: The OpenAI ``response_format`` object, when structured output is wanted.
+    """
+
+    model: str
+    messages: tuple[Message, ...] | None = None
+    prompt: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    response_format: Mapping[str, Any] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model:
+            raise UsageError("a chat request needs a model name")
+        if (self.messages is None) == (self.prompt is None):
+            raise UsageError(
+                "a chat request needs exactly one of messages or prompt",
+                hint="a prompt file has either `messages` or `text`",
+            )
+        if self.messages is not None:
+            if not isinstance(self.messages, tuple | list):
+                raise UsageError("messages must be a list of {role, content} messages")
+            msgs = tuple(
+                m if isinstance(m, Message) else Message.from_dict(m) for m in self.messages
+            )
+            if not msgs:
+                raise UsageError("a chat request needs at least one message")
+            object.__setattr__(self, "messages", msgs)
+        if self.prompt is not None and not isinstance(self.prompt, str):
+            raise UsageError("a prompt must be a string")
+        params = plain_json(self.parameters, "parameters")
+        if not isinstance(params, dict):
+            raise UsageError("parameters must be a mapping")
+        clash = sorted(RESERVED_PARAMETERS & params.keys())
+        if clash:
+            raise UsageError(
+                f"parameters may not set {', '.join(clash)}",
+                hint="the model and the messages or prompt come from the prompt itself",
+            )
+        # JSON mode may be asked for as a parameter; an explicit format (output.schema) wins.
+        fmt = params.pop("response_format", None)
+        if self.response_format is not None:
+            fmt = plain_json(self.response_format, "response_format")
+        if fmt is not None and not isinstance(fmt, dict):
+            raise UsageError("response_format must be a mapping")
+        object.__setattr__(self, "parameters", MappingProxyType(params))
+        object.__setattr__(self, "response_format", None if fmt is None else MappingProxyType(fmt))
+
+    def chat_messages(self) -> list[dict[str, str]]:
+        """The messages in the wire shape; a text prompt becomes one user message."""
+        if self.messages is not None:
+            return [m.to_dict() for m in self.messages]
+        return [{"role": "user", "content": self.prompt or ""}]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form: what is hashed, cached and sent to command providers."""
+        return {
+            "model": self.model,
+            "messages": None if self.messages is None else [m.to_dict() for m in self.messages],
+            "prompt": self.prompt,
+            "parameters": plain_json(self.parameters),
+            "response_format": plain_json(self.response_format),
+        }
+
+    @classmethod
+    def from_openai(cls, body: Mapping[str, Any]) -> ChatRequest:
+        """Build from an OpenAI request body, such as ``render.Rendered.to_openai()`` returns.
+
+        ``model``, ``messages`` or ``prompt`` and ``response_format`` are taken
+        out; every other field is a parameter.
+
+        Raises:
+            UsageError: The body is not a chat or completion request.
+        """
+        if not isinstance(body, Mapping):
+            raise UsageError("a request body must be a mapping")
+        rest = {k: v for k, v in body.items() if k not in RESERVED_PARAMETERS}
+        fmt = rest.pop("response_format", None)
+        messages = body.get("messages")
+        if messages is not None and (
+            isinstance(messages, str | bytes) or not isinstance(messages, Sequence)
+        ):
+            raise UsageError("request messages must be a list")
+        return cls(
+            body.get("model"),  # type: ignore[arg-type]
+            None if messages is None else tuple(Message.from_dict(m) for m in messages),
+            body.get("prompt"),
+            rest,
+            fmt,
+        )
+
+    @classmethod
+    def chat(
+        cls,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message],
+        parameters: Mapping[str, Any] | None = None,
+        response_format: Mapping[str, Any] | None = None,
+    ) -> ChatRequest:
+        """Build a chat request from rendered messages (``{"role", "content"}`` dicts)."""
+        msgs = tuple(m if isinstance(m, Message) else Message.from_dict(m) for m in messages)
+        return cls(model, msgs, None, parameters or {}, response_format)
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    """What a model answered.
+
+    Attributes:
+        text: The answer text.
+        latency_ms: Milliseconds the answering call took (the original call's, on a cache hit).
+        prompt_tokens: Input tokens, when the provider reports them.
+        completion_tokens: Output tokens, when the provider reports them.
+        cost_usd: The price of the call, when known.
+        cached: True when the answer came from the response cache.
+        raw: The provider's full answer as plain JSON, for reports and debugging.
+    """
+
+    text: str
+    latency_ms: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    cached: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form (the cache's file format)."""
+        return {
+            "text": self.text,
+            "latency_ms": self.latency_ms,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "raw": plain_json(self.raw),
+        }
+
+
+def request_digest(req: ChatRequest) -> str:
+    """The sha256 hex digest of the request's RFC 8785 canonical JSON.
+
+    Two requests with the same model, messages, prompt, parameters and response
+    format have the same digest, whatever the key order of their mappings.
+
+    Raises:
+        UsageError: The request holds a number canonical JSON cannot carry exactly.
+    """
+    try:
+        data = rfc8785.dumps(req.to_dict())
+    except rfc8785.CanonicalizationError as e:
+        raise UsageError(
+            f"request cannot be canonicalised: {e}",
+            hint="integers must fit in 53 bits and floats must be finite",
+        ) from e
+    return hashlib.sha256(data).hexdigest()
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A model endpoint: turns a request into a response, from many threads at once."""
+
+    @property
+    def name(self) -> str:
+        """A stable identity without secrets (``openai-compatible:https://host/v1``, ``echo``)."""
+        ...
+
+    def complete(self, req: ChatRequest) -> ChatResponse:
+        """Ask the model; raises :class:`~promptship.core.errors.ProviderError` on failure."""
+        ...

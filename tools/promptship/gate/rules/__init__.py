@@ -1,0 +1,92 @@
+"""The merge gate (DESIGN §7): allow or deny a change, with every reason, pure.
+
+:func:`evaluate` takes values only (the semantic diff, the version findings,
+eval evidence, the PR's reviews, team memberships, CODEOWNERS at the base ref,
+the environments' policies, release pins) and returns a :class:`Decision`.
+Every rule reports what passed as well as what failed, and each failure says
+what to do. The decision is *deny* when any reason fails.
+
+Rules (``docs/gate.md`` has the full text):
+
+* **scope**: which environments the change reaches; an explicit list
+  (``--env``) must cover them all;
+* **evals**: every prompt whose view changes (behavioural or breaking) in a
+  gated environment has passing suite results for exactly that content (and,
+  for a promotion, that bundle);
+* **versions**: the version findings are empty;
+* **owners**: every changed file, and every prompt whose content changes in a
+  gated environment, has an approval by a CODEOWNERS owner as of the base ref;
+* **promotion**: a new release pin rises by exactly one, and its source commit
+  passed the evals of the environment it is promoted from.
+
+The JSON inputs (``gh api`` reviews and team members, eval reports,
+attestation statements) are turned into these values by the ``parse_*`` and
+``evidence_from_*`` functions, which refuse anything malformed.
+"""
+
+from __future__ import annotations
+
+from promptship.gate.rules._evals import evals_rule, versions_rule
+from promptship.gate.rules._owners import owner_requirements, owners_rule
+from promptship.gate.rules._parse import (
+    EVAL_PREDICATE_TYPE,
+    EVAL_REPORT_SCHEMA,
+    evidence_from_report,
+    evidence_from_statement,
+    load_json,
+    parse_reviews,
+    parse_teams,
+)
+from promptship.gate.rules._promotion import promotion_rule
+from promptship.gate.rules._scope import GOVERNANCE_PATHS, scope, scope_reasons
+from promptship.gate.rules._values import (
+    Decision,
+    EnvPolicy,
+    EvalEvidence,
+    GateInputs,
+    OwnerRequirement,
+    Promotion,
+    Reason,
+    Release,
+    Review,
+    ReviewState,
+    Rule,
+    SuiteResult,
+)
+
+__all__ = [
+    "EVAL_PREDICATE_TYPE",
+    "EVAL_REPORT_SCHEMA",
+    "GOVERNANCE_PATHS",
+    "Decision",
+    "EnvPolicy",
+    "EvalEvidence",
+    "GateInputs",
+    "OwnerRequirement",
+    "Promotion",
+    "Reason",
+    "Release",
+    "Review",
+    "ReviewState",
+    "Rule",
+    "SuiteResult",
+    "evaluate",
+    "evidence_from_report",
+    "evidence_from_statement",
+    "load_json",
+    "owner_requirements",
+    "parse_reviews",
+    "parse_teams",
+    "scope",
+]
+
+
+def evaluate(inputs: GateInputs) -> Decision:
+    """Decide: every rule's reasons, in rule order; allow when none failed."""
+    reasons, envs = scope_reasons(inputs)
+    reasons += evals_rule(inputs, envs)
+    reasons += versions_rule(inputs)
+    reasons += owners_rule(inputs, envs)
+    for p in inputs.promotions:
+        reasons += promotion_rule(inputs, p)
+    return Decision(all(r.ok for r in reasons), tuple(reasons), envs)

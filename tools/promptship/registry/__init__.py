@@ -1,0 +1,29 @@
+"""A registry read from a snapshot: YAML files, their checks and their views.
+
+Owns: strict YAML loading with positions (:mod:`.yamlio`, the only ruamel
+importer), the working tree as a snapshot (:mod:`.files`), loading and
+classifying a registry's files and the ``validate``/``explain``/``new`` use
+cases (:mod:`.load`), and the checks ``validate`` runs (:mod:`.checks`, pure).
+
+May import: :mod:`promptship.core`, :mod:`promptship.schemas`.
+"""
+
+from promptship.registry.load import (
+    CODEOWNERS_PATHS,
+    classify,
+    compiled_view,
+    explain,
+    load_files,
+    scaffold,
+    validate,
+)
+
+__all__ = [
+    "CODEOWNERS_PATHS",
+    "classify",
+    "compiled_view",
+    "explain",
+    "load_files",
+    "scaffold",
+    "validate",
+]

@@ -1,0 +1,449 @@
+"""Every check of ``promptship validate``, pure: registry values in, findings out.
+
+Findings are collected, never raised: one run reports everything wrong with a
+registry. Checks: JSON Schemas; ids equal paths; unique message ids; templates
+compile in the sandbox; variables used equal variables declared; includes
+resolve without cycles; variants and experiments name what exists; splits sum
+to 100; owners agree with CODEOWNERS; and every environment's resolved view of
+every prompt (and variant) is itself a valid prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from promptship.core.codeowners import Owners
+from promptship.core.errors import Location, PromptshipError
+from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
+from promptship.core.overlay import Resolved, pointer
+from promptship.core.templates import Analysis, TemplateEngine
+from promptship.core.views import resolve, variant_names
+from promptship.registry.checks._schema import Validator, explain, schema_findings
+from promptship.registry.checks._suites import check_suites
+
+__all__ = ["SchemaSet", "schema_findings", "validate_registry"]
+
+ID_PART = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+SchemaSet = Mapping[str, Validator]
+"""Validators by schema name: ``prompt``, ``overlay``, ``fragment``, ``environment``, ``evalsuite``."""
+
+
+@dataclass
+class _Run:
+    files: RegistryFiles
+    schemas: SchemaSet
+    engine: TemplateEngine
+    owners: Owners
+    findings: dict[Finding, None] = field(default_factory=dict)
+    analyses: dict[str, Analysis] = field(default_factory=dict)
+    seen: dict[str, set[tuple[str, Location | None, str]]] = field(default_factory=dict)
+
+    def add(self, finding: Finding) -> None:
+        self.findings.setdefault(finding, None)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            self.add(f)
+
+    def analyse(self, source: str) -> Analysis:
+        cached = self.analyses.get(source)
+        if cached is None:
+            cached = self.engine.analyse(source)
+            self.analyses[source] = cached
+        return cached
+
+
+def validate_registry(
+    files: RegistryFiles,
+    schemas: SchemaSet,
+    *,
+    prompts: Collection[str] | None = None,
+    shared: bool = True,
+) -> list[Finding]:
+    """All findings for a registry, sorted by file, line and column.
+
+    Args:
+        files: The registry.
+        schemas: Validators by schema name.
+        prompts: Check only these prompts (all when ``None``); lets callers split
+            the per-prompt work, the bulk of it, across processes.
+        shared: Also run the checks that are not per prompt (load problems,
+            CODEOWNERS, fragments, environments, overlays, eval suites).
+    """
+    run = _Run(files, schemas, TemplateEngine(files.fragment_texts()), Owners(*files.codeowners))
+    chosen = files.prompts if prompts is None else {p: files.prompts[p] for p in prompts}
+    if shared:
+        _check_shared(run)
+    for prompt_id, doc in chosen.items():
+        _check_prompt(run, prompt_id, doc)
+    return sorted(run.findings, key=Finding.sort_key)
+
+
+def _check_shared(run: _Run) -> None:
+    files = run.files
+    run.extend(files.findings)
+    if not run.owners.present:
+        run.add(
+            Finding(
+                "owners.missing",
+                "no CODEOWNERS rules: prompt owners cannot be checked",
+                Location(files.codeowners[1]),
+                hint="add a CODEOWNERS file with an owner per registry folder",
+            )
+        )
+    for name, doc in files.fragments.items():
+        _check_fragment(run, name, doc)
+    for name, doc in files.environments.items():
+        _check_environment(run, name, doc)
+    for (env, prompt_id), doc in files.overlays.items():
+        _check_overlay(run, env, prompt_id, doc)
+    if files.suites:
+        run.extend(check_suites(files, run.schemas["evalsuite"]))
+
+
+def _doc_schema(run: _Run, doc: YamlDoc, name: str, what: str) -> bool:
+    problems = schema_findings(run.schemas[name], doc.data, doc.location, doc.key_location, what)
+    run.extend(problems)
+    return not problems
+
+
+def _check_owner(run: _Run, doc: YamlDoc, owner: Any, at: DocPath) -> None:
+    if not run.owners.present or not isinstance(owner, str):
+        return
+    owners = run.owners.of(doc.path)
+    if owner not in owners:
+        run.add(
+            Finding(
+                "owners.mismatch",
+                f"owner '{owner}' is not a CODEOWNERS owner of {doc.path}"
+                + (f" (its owners: {', '.join(owners)})" if owners else " (it has no owner)"),
+                doc.location(at),
+                pointer(at),
+                hint=f"set the owner to one of {', '.join(owners)}"
+                if owners
+                else f"add a line for {doc.path} to CODEOWNERS",
+            )
+        )
+
+
+def _check_fragment(run: _Run, name: str, doc: YamlDoc) -> None:
+    if not _doc_schema(run, doc, "fragment", "fragment"):
+        return
+    if doc.data["id"] != name:
+        run.add(
+            Finding(
+                "fragment.id",
+                f"fragment id '{doc.data['id']}' does not match its file name '{name}'",
+                doc.location(("id",)),
+                "/id",
+                hint=f"set id: {name}",
+            )
+        )
+    _check_owner(run, doc, doc.data.get("owner"), ("owner",))
+    for problem in run.analyse(doc.data["text"]).problems:
+        run.add(
+            Finding(
+                "template",
+                f"fragment template {problem}",
+                doc.location(("text",)),
+                "/text",
+                hint="fragments follow the same template rules as prompts",
+            )
+        )
+
+
+def _check_environment(run: _Run, name: str, doc: YamlDoc) -> None:
+    if not _doc_schema(run, doc, "environment", "environment"):
+        return
+    data = doc.data
+    if data["environment"] != name:
+        run.add(
+            Finding(
+                "environment.name",
+                f"environment '{data['environment']}' does not match its file name '{name}'",
+                doc.location(("environment",)),
+                "/environment",
+                hint=f"set environment: {name}",
+            )
+        )
+    source = data.get("promotes_from")
+    if source is not None and source not in run.files.environments:
+        run.add(
+            Finding(
+                "environment.promotes-from",
+                f"promotes_from names unknown environment '{source}'",
+                doc.location(("promotes_from",)),
+                "/promotes_from",
+                hint=f"known: {', '.join(sorted(run.files.environments))}",
+            )
+        )
+    seen_ids: set[str] = set()
+    seen_prompts: dict[str, str] = {}
+    for i, exp in enumerate(data.get("experiments", [])):
+        at: DocPath = ("experiments", i)
+        if exp["id"] in seen_ids:
+            run.add(
+                Finding(
+                    "experiment.duplicate",
+                    f"duplicate experiment id '{exp['id']}'",
+                    doc.location((*at, "id")),
+                    pointer((*at, "id")),
+                    hint="give each experiment its own id",
+                )
+            )
+        seen_ids.add(exp["id"])
+        prompt_id = exp["prompt"]
+        if prompt_id not in run.files.prompts:
+            run.add(
+                Finding(
+                    "experiment.prompt",
+                    f"experiment '{exp['id']}' names unknown prompt '{prompt_id}'",
+                    doc.location((*at, "prompt")),
+                    pointer((*at, "prompt")),
+                    hint="use an existing prompt id",
+                )
+            )
+            continue
+        if prompt_id in seen_prompts:
+            run.add(
+                Finding(
+                    "experiment.overlap",
+                    f"prompt '{prompt_id}' is in two experiments ('{seen_prompts[prompt_id]}' and '{exp['id']}')",
+                    doc.location((*at, "prompt")),
+                    pointer((*at, "prompt")),
+                    hint="run one experiment per prompt at a time",
+                )
+            )
+        seen_prompts[prompt_id] = exp["id"]
+        known = set(variant_names(run.files, prompt_id)) | {"base"}
+        for variant in exp["split"]:
+            if variant not in known:
+                run.add(
+                    Finding(
+                        "experiment.variant",
+                        f"experiment '{exp['id']}' splits to unknown variant '{variant}' of '{prompt_id}'",
+                        doc.key_location((*at, "split", variant)),
+                        pointer((*at, "split", variant)),
+                        hint=f"variants: {', '.join(sorted(known))} ('base' is the prompt without a variant)",
+                    )
+                )
+        total = sum(exp["split"].values())
+        if total != 100:
+            run.add(
+                Finding(
+                    "experiment.split",
+                    f"experiment '{exp['id']}' weights sum to {total}, not 100",
+                    doc.location((*at, "split")),
+                    pointer((*at, "split")),
+                    hint="make the weights add up to 100",
+                )
+            )
+
+
+def _check_overlay(run: _Run, env: str, prompt_id: str, doc: YamlDoc) -> None:
+    _doc_schema(run, doc, "overlay", "overlay")
+    if env not in run.files.environments:
+        run.add(
+            Finding(
+                "overlay.environment",
+                f"overlay for unknown environment '{env}'",
+                doc.location(),
+                hint=f"create environments/{env}.yaml or move this file",
+            )
+        )
+    if prompt_id not in run.files.prompts:
+        run.add(
+            Finding(
+                "overlay.prompt",
+                f"overlay for unknown prompt '{prompt_id}'",
+                doc.location(),
+                hint=f"create registry/{prompt_id}.yaml or remove this overlay",
+            )
+        )
+
+
+def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
+    if not _doc_schema(run, doc, "prompt", "prompt"):
+        return
+    data = doc.data
+    if data["id"] != prompt_id:
+        run.add(
+            Finding(
+                "prompt.id",
+                f"id '{data['id']}' does not match the file's path (expected '{prompt_id}')",
+                doc.location(("id",)),
+                "/id",
+                hint=f"set id: {prompt_id}, or move the file to registry/{data['id']}.yaml",
+            )
+        )
+    _check_owner(run, doc, data["metadata"].get("owner"), ("metadata", "owner"))
+    output = data.get("output", {}).get("schema")
+    if output is not None:
+        try:
+            Draft202012Validator.check_schema(output)
+        except SchemaError as e:
+            run.add(
+                Finding(
+                    "prompt.output-schema",
+                    f"output.schema is not a valid JSON Schema: {e.message}",
+                    doc.location(("output", "schema")),
+                    "/output/schema",
+                    hint="fix the output schema",
+                )
+            )
+    envs: list[str | None] = [None, *sorted(run.files.environments)]
+    variants: list[str | None] = [None, *variant_names(run.files, prompt_id)]
+    for env in envs:
+        for variant in variants:
+            _check_view(run, prompt_id, env, variant)
+
+
+def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None) -> None:
+    try:
+        view, problems = resolve(run.files, prompt_id, env, variant)
+    except PromptshipError as e:
+        run.add(Finding("view", e.message, e.location, hint=e.hint))
+        return
+    run.extend(problems)
+    if problems:
+        return
+    where = "".join([f" (in {env})" if env else "", f" (variant {variant})" if variant else ""])
+    if env is not None or variant is not None:
+        violations = list(run.schemas["prompt"].iter_errors(view.data))
+        if violations:
+            tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
+            locate = _origin_locator(tracked, run.files.prompts[prompt_id])
+            for err in violations:
+                run.extend(explain(err, locate, locate, f"prompt {prompt_id}{where}"))
+            return
+    seen = run.seen.setdefault(prompt_id, set())
+    for f in _check_templates(run, prompt_id, view, env, variant):
+        key = (f.code, f.location, f.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint))
+
+
+def _origin_locator(view: Resolved, doc: YamlDoc) -> Any:
+    origins = view.origins or {}
+    deleted = dict(view.deleted)
+
+    def locate(path: DocPath) -> Location:
+        probe = path
+        while probe:
+            o = origins.get(probe) or deleted.get(probe)
+            if o is not None:
+                return o.location
+            hits = [o for p, o in origins.items() if p[: len(probe)] == probe]
+            if hits:
+                return hits[0].location
+            probe = probe[:-1]
+        return doc.location(path)
+
+    return locate
+
+
+def _check_templates(
+    run: _Run, prompt_id: str, view: Resolved, env: str | None, variant: str | None
+) -> list[Finding]:
+    """Template, message-id and inputs findings of one view (messages without the view name)."""
+    out: list[Finding] = []
+    data = view.data
+    doc = run.files.prompts[prompt_id]
+    sources: list[tuple[DocPath, str]] = []
+    if "text" in data:
+        sources.append((("text",), data["text"]))
+    ids: dict[str, int] = {}
+    for i, message in enumerate(data.get("messages", [])):
+        sources.append((("messages", i, "content"), message["content"]))
+        if message["id"] in ids:
+            out.append(
+                Finding(
+                    "prompt.message-id",
+                    f"message id '{message['id']}' is used twice",
+                    doc.location(("messages", i, "id")),
+                    pointer(("messages", i, "id")),
+                    hint="give every message its own id",
+                )
+            )
+        ids[message["id"]] = i
+    needs_tracking = False
+    used: set[str] = set()
+    broken = False
+    first_use: dict[str, DocPath] = {}
+    for path, source in sources:
+        analysis = run.analyse(source)
+        used |= analysis.variables
+        for name in analysis.variables:
+            first_use.setdefault(name, path)
+        if analysis.problems:
+            broken = True
+            needs_tracking = True
+    located = _locator(run, prompt_id, env, variant, needs_tracking)
+    for path, source in sources:
+        for problem in run.analyse(source).problems:
+            out.append(
+                Finding(
+                    "template",
+                    f"template {problem}",
+                    located(path),
+                    pointer(path),
+                    hint='templates may use their inputs, filters and {% include "fragment" %} only',
+                )
+            )
+    if broken:
+        return out
+    inputs = data["inputs"]
+    declared = set(inputs.get("properties", {}))
+    undeclared = sorted(used - declared)
+    if undeclared:
+        located = _locator(run, prompt_id, env, variant, True)
+    for name in undeclared:
+        out.append(
+            Finding(
+                "inputs.undeclared",
+                f"template uses '{name}' but inputs does not declare it",
+                located(first_use[name]),
+                pointer(first_use[name]),
+                hint=f"declare '{name}' under inputs.properties, or stop using it",
+            )
+        )
+    for name in sorted(declared - used):
+        out.append(
+            Finding(
+                "inputs.unused",
+                f"input '{name}' is declared but no template uses it",
+                doc.key_location(("inputs", "properties", name)),
+                pointer(("inputs", "properties", name)),
+                hint=f"use '{{{{ {name} }}}}' in a template, or remove the input",
+            )
+        )
+    for name in inputs.get("required", []):
+        if name not in declared:
+            out.append(
+                Finding(
+                    "inputs.required",
+                    f"required input '{name}' is not declared",
+                    doc.location(("inputs", "required")),
+                    "/inputs/required",
+                    hint=f"declare '{name}' under inputs.properties",
+                )
+            )
+    return out
+
+
+def _locator(run: _Run, prompt_id: str, env: str | None, variant: str | None, track: bool) -> Any:
+    doc = run.files.prompts[prompt_id]
+    if not track:
+        return doc.location
+    tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
+    return _origin_locator(tracked, doc)

@@ -1,0 +1,394 @@
+"""Loading a registry from a snapshot and validating it (use cases)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Literal
+
+from promptship.core.codeowners import Owners
+from promptship.core.errors import GitError, Location, UsageError, ValidationFailed, YamlError
+from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
+from promptship.core.overlay import Resolved
+from promptship.core.views import resolve
+from promptship.registry import yamlio
+
+if TYPE_CHECKING:
+    from promptship.core.render import CompiledPrompt
+
+# Schema checks (jsonschema, fastjsonschema) and template compilation (jinja2)
+# are imported where they are used: `diff`, `log` and `show` need neither, and
+# their import is a fifth of a command's start-up.
+
+__all__ = [
+    "CODEOWNERS_PATHS",
+    "classify",
+    "compiled_view",
+    "explain",
+    "load_files",
+    "scaffold",
+    "validate",
+]
+
+CODEOWNERS_PATHS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+_PART = r"[a-z0-9][a-z0-9_-]{0,63}"
+_PROMPT = re.compile(rf"^registry/({_PART})/({_PART})\.yaml$")
+_SUITE = re.compile(rf"^registry/({_PART})/({_PART})\.evals\.yaml$")
+_FRAGMENT = re.compile(rf"^registry/_fragments/({_PART})\.yaml$")
+_ENV = re.compile(r"^environments/([a-z][a-z0-9-]{0,31})\.yaml$")
+_OVERLAY = re.compile(rf"^environments/([a-z][a-z0-9-]{{0,31}})/({_PART})/({_PART})\.yaml$")
+_IGNORED = {"environments/allowed_signers"}
+_PROMPT_ID = re.compile(rf"^{_PART}/{_PART}$")
+
+Kind = tuple[str, str | tuple[str, str]]
+
+
+def classify(path: str) -> Kind | None:
+    """What a registry path holds: ``("prompt", id)``, ``("overlay", (env, id))``, … or ``None``."""
+    if m := _SUITE.fullmatch(path):
+        return ("suite", f"{m[1]}/{m[2]}")
+    if m := _FRAGMENT.fullmatch(path):
+        return ("fragment", m[1])
+    if m := _PROMPT.fullmatch(path):
+        return ("prompt", f"{m[1]}/{m[2]}")
+    if m := _ENV.fullmatch(path):
+        return ("environment", m[1])
+    if m := _OVERLAY.fullmatch(path):
+        return ("overlay", (m[1], f"{m[2]}/{m[3]}"))
+    return None
+
+
+def _misplaced(path: str) -> Finding:
+    if path.endswith(".yml"):
+        hint = "rename it to .yaml"
+    elif path.startswith("registry/"):
+        hint = (
+            "prompts live at registry/<namespace>/<name>.yaml with lowercase letters, digits, '-' "
+            "and '_' (fragments at registry/_fragments/<name>.yaml)"
+        )
+    else:
+        hint = (
+            "environments live at environments/<env>.yaml, "
+            "overlays at environments/<env>/<ns>/<name>.yaml"
+        )
+    return Finding("layout", f"unexpected file {path}", Location(path), hint=hint)
+
+
+def _wanted(kind: Kind, prompt_ids: Collection[str]) -> bool:
+    what, key = kind
+    if what in {"prompt", "suite"}:
+        return key in prompt_ids
+    if what == "overlay" and isinstance(key, tuple):
+        return key[1] in prompt_ids
+    return True
+
+
+def _parse(snapshot: Snapshot, path: str, cache: ParseCache | None) -> YamlDoc:
+    """Parse one file, through ``cache`` when the snapshot knows the file's blob id."""
+    blob = snapshot.blob_id(path) if cache is not None else None
+    if cache is None or blob is None:
+        return yamlio.load(snapshot.read(path), path)
+    doc = cache.get(blob, path)
+    if doc is None:
+        doc = yamlio.load(snapshot.read(path), path)
+        cache.put(blob, doc)
+    return doc
+
+
+def _subset_paths(snapshot: Snapshot, prompt_ids: Collection[str]) -> list[str]:
+    """The files a partial load reads, found without listing the prompt folders.
+
+    Fragments and ``environments/`` are listed; a prompt and its suite are
+    looked up by path, so the work follows ``prompt_ids``, not the registry's size.
+    """
+    env_files = snapshot.list_files("environments/")
+    present = set(env_files)
+    envs = [m[1] for p in env_files if p.count("/") == 1 and (m := _ENV.fullmatch(p))]
+    paths = snapshot.list_files("registry/_fragments/")
+    paths += [f"environments/{env}.yaml" for env in envs]
+    for prompt_id in sorted(set(prompt_ids)):
+        if not _PROMPT_ID.fullmatch(prompt_id):
+            continue  # not a prompt id: nothing to look up, and never a path outside registry/
+        paths += [f"registry/{prompt_id}.yaml", f"registry/{prompt_id}.evals.yaml"]
+        paths += [o for env in envs if (o := f"environments/{env}/{prompt_id}.yaml") in present]
+    return paths
+
+
+def _codeowners(snapshot: Snapshot) -> tuple[str, str]:
+    """The first CODEOWNERS file GitHub would use, looked up by path ("" when none)."""
+    for candidate in CODEOWNERS_PATHS:
+        try:
+            data = snapshot.read(candidate)
+        except GitError:
+            raise
+        except UsageError:
+            continue  # absent (or not a regular file)
+        return data.decode("utf-8", "replace"), candidate
+    return "", "CODEOWNERS"
+
+
+def load_files(
+    snapshot: Snapshot,
+    prompt_ids: Collection[str] | None = None,
+    *,
+    cache: ParseCache | None = None,
+) -> RegistryFiles:
+    """Read and parse the registry files of a snapshot; problems become findings.
+
+    Args:
+        snapshot: Where to read.
+        prompt_ids: Load only these prompts (and their overlays and suites);
+            fragments, environments and CODEOWNERS are always loaded. A partial
+            load looks the prompts up by path and reports no layout findings.
+        cache: Parsed documents by blob id, used when the snapshot knows blob ids.
+    """
+    prompts: dict[str, YamlDoc] = {}
+    fragments: dict[str, YamlDoc] = {}
+    environments: dict[str, YamlDoc] = {}
+    overlays: dict[tuple[str, str], YamlDoc] = {}
+    suites: dict[str, YamlDoc] = {}
+    findings: list[Finding] = []
+    if prompt_ids is None:
+        paths = snapshot.list_files("registry/") + snapshot.list_files("environments/")
+    else:
+        paths = _subset_paths(snapshot, prompt_ids)
+    for path in paths:
+        if path in _IGNORED or path.rsplit("/", 1)[-1].startswith("."):
+            continue
+        if path.endswith(".md"):
+            continue
+        kind = classify(path)
+        if kind is None:
+            findings.append(_misplaced(path))
+            continue
+        if prompt_ids is not None and not _wanted(kind, prompt_ids):
+            continue
+        try:
+            doc = _parse(snapshot, path, cache)
+        except GitError:
+            raise
+        except YamlError as e:
+            findings.append(Finding("yaml", e.message, e.location, hint=e.hint))
+            continue
+        except UsageError:
+            if prompt_ids is None:
+                raise
+            continue  # a looked-up prompt or suite that is not there
+        if not isinstance(doc.data, dict):
+            findings.append(
+                Finding(
+                    "yaml.not-a-mapping",
+                    "the document must be a mapping of fields",
+                    doc.location(),
+                    hint="start the file with 'id: ...' style fields",
+                )
+            )
+            continue
+        what, key = kind
+        if what == "prompt" and isinstance(key, str):
+            prompts[key] = doc
+        elif what == "suite" and isinstance(key, str):
+            suites[key] = doc
+        elif what == "fragment" and isinstance(key, str):
+            fragments[key] = doc
+        elif what == "environment" and isinstance(key, str):
+            environments[key] = doc
+        elif what == "overlay" and isinstance(key, tuple):
+            overlays[key] = doc
+    return RegistryFiles(
+        snapshot.label,
+        prompts,
+        fragments,
+        environments,
+        overlays,
+        suites,
+        _codeowners(snapshot),
+        tuple(findings),
+    )
+
+
+def validate(
+    snapshot: Snapshot, *, cache: ParseCache | None = None, jobs: int = 1
+) -> tuple[RegistryFiles, list[Finding]]:
+    """Load a snapshot's registry (through ``cache`` when given) and run every check on it.
+
+    Args:
+        snapshot: Where to read the registry.
+        cache: Parse results by blob id.
+        jobs: Processes for the per-prompt checks (forked after loading, so the
+            parsed registry is shared, not copied; only findings come back).
+            Used on platforms that can fork and for registries of 500 prompts or
+            more; elsewhere the checks run in this process.
+    """
+    from promptship import schemas
+    from promptship.registry.checks import validate_registry
+
+    files = load_files(snapshot, cache=cache)
+    validators = {
+        name: schemas.fast_validator(name)
+        for name in ("prompt", "overlay", "fragment", "environment", "evalsuite")
+    }
+    if jobs <= 1 or len(files.prompts) < 500 or not _can_fork():
+        return files, validate_registry(files, validators)
+    return files, _validate_forked(files, validators, jobs)
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+_FORKED: dict[str, Any] = {}
+"""What forked workers inherit: the loaded registry and its validators."""
+
+
+def _check_chunk(prompt_ids: list[str]) -> list[Finding]:
+    from promptship.registry.checks import validate_registry
+
+    return validate_registry(
+        _FORKED["files"], _FORKED["validators"], prompts=prompt_ids, shared=False
+    )
+
+
+def _validate_forked(files: RegistryFiles, validators: Any, jobs: int) -> list[Finding]:
+    import multiprocessing
+
+    from promptship.registry.checks import validate_registry
+
+    ids = sorted(files.prompts)
+    chunks = [ids[i::jobs] for i in range(jobs)]
+    _FORKED.update(files=files, validators=validators)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            pending = pool.map_async(_check_chunk, chunks)
+            findings = set(validate_registry(files, validators, prompts=(), shared=True))
+            for part in pending.get():
+                findings.update(part)
+    finally:
+        _FORKED.clear()
+    return sorted(findings, key=Finding.sort_key)
+
+
+def compiled_view(
+    files: RegistryFiles, prompt_id: str, env: str | None, variant: str | None = None
+) -> CompiledPrompt:
+    """An environment's view of one prompt, ready to render.
+
+    Raises:
+        UsageError: For an unknown prompt, environment or variant.
+        ValidationFailed: When the layers of this view have problems.
+    """
+    view, problems = resolve(files, prompt_id, env, variant)
+    if problems:
+        first = problems[0]
+        raise ValidationFailed(
+            f"{prompt_id} cannot be resolved{f' in {env}' if env else ''}: {first.message}",
+            location=first.location,
+            hint=first.hint or "run `promptship validate`",
+        )
+    from promptship.core.render import CompiledPrompt
+    from promptship.core.templates import TemplateEngine
+
+    return CompiledPrompt(view.data, TemplateEngine(files.fragment_texts()))
+
+
+def explain(
+    files: RegistryFiles, prompt_id: str, env: str | None, variant: str | None = None
+) -> Resolved:
+    """An environment's view of one prompt with the origin of every leaf.
+
+    Raises:
+        UsageError: For an unknown prompt, environment or variant.
+    """
+    view, _problems = resolve(files, prompt_id, env, variant, track=True)
+    return view
+
+
+_SCAFFOLD_HEAD = """\
+# yaml-language-server: $schema=../../schemas/prompt.schema.json
+id: {id}
+version: 0.1.0
+description: {description}
+metadata:
+  owner: "{owner}"
+  use_case: {name}
+  tags: []
+  status: draft
+model:
+  provider: openai
+  name: gpt-4o-mini
+  parameters:
+    temperature: 0.2
+    max_tokens: 512
+inputs:
+  type: object
+  properties:
+    {var}:
+      type: string
+      description: {var_help}
+  required:
+    - {var}
+  additionalProperties: false
+"""
+
+_SCAFFOLD_BODY = {
+    "chat": """\
+messages:
+  - id: system
+    role: system
+    content: |
+      You are a helpful assistant. Answer briefly and accurately.
+  - id: user
+    role: user
+    content: |
+      {{{{ {var} }}}}
+""",
+    "text": """\
+text: |
+  Write a short paragraph about {{{{ {var} }}}}.
+""",
+}
+_SCAFFOLD_VARS = {
+    "chat": ("question", "What the user asked."),
+    "text": ("topic", "What to write about."),
+}
+
+
+def scaffold(
+    prompt_id: str,
+    owners: Owners,
+    *,
+    kind: Literal["chat", "text"] = "chat",
+    description: str | None = None,
+) -> tuple[str, str]:
+    """The path and text of a new prompt that validates.
+
+    The owner is the first CODEOWNERS owner of the new file's path.
+
+    Raises:
+        UsageError: When the id is malformed or no owner can be found.
+    """
+    if not _PROMPT_ID.fullmatch(prompt_id):
+        raise UsageError(
+            f"'{prompt_id}' is not a valid prompt id",
+            hint="use <namespace>/<name> with lowercase letters, digits, '-' and '_' (e.g. support/refund_policy)",
+        )
+    path = f"registry/{prompt_id}.yaml"
+    found = owners.of(path)
+    if not found:
+        raise UsageError(
+            f"CODEOWNERS names no owner for {path}",
+            hint=f"add a line such as '/registry/{prompt_id.split('/', maxsplit=1)[0]}/ @org/team' to CODEOWNERS",
+        )
+    var, var_help = _SCAFFOLD_VARS[kind]
+    text = (_SCAFFOLD_HEAD + _SCAFFOLD_BODY[kind]).format(
+        id=prompt_id,
+        name=prompt_id.split("/")[1],
+        owner=found[0],
+        description=json.dumps(description or f"TODO: say what {prompt_id} does."),
+        var=var,
+        var_help=var_help,
+    )
+    return path, text

@@ -1,0 +1,347 @@
+"""YAML in and out: the only module that imports ruamel.yaml.
+
+Two jobs:
+
+* :func:`load` turns a file's bytes into plain Python values plus the line and
+  column of every key and value. It enforces the registry's YAML rules (DESIGN
+  §3): YAML 1.2 core schema, one document, UTF-8, and no duplicate keys,
+  anchors, aliases, merge keys or tags; files over a size cap are refused
+  before parsing and nesting deeper than a cap is refused while parsing. It
+  builds values straight from the parser's events, so no alias is ever
+  expanded and deep nesting never recurses.
+* :func:`roundtrip_load` / :func:`roundtrip_dump` edit files while keeping
+  comments, order and quoting byte for byte (for ``new``, ``promote``).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml import events as ev
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from promptship.core.errors import Location, YamlError
+from promptship.core.model import DocPath as Path
+from promptship.core.model import YamlDoc
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "YamlDoc",
+    "load",
+    "quoted",
+    "roundtrip_dump",
+    "roundtrip_load",
+]
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT10 = re.compile(r"^[-+]?[0-9]+$")
+_INT8 = re.compile(r"^0o[0-7]+$")
+_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^([-+]?)\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+
+
+def _fail(path: str, message: str, hint: str, line: int = 1, col: int = 1) -> YamlError:
+    return YamlError(message, hint=hint, location=Location(path, line, col))
+
+
+def _decode(data: bytes, path: str, max_bytes: int) -> str:
+    if len(data) > max_bytes:
+        raise _fail(
+            path,
+            f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit",
+            "split it, or move long texts into fragments",
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = data[: e.start]
+        line = before.count(b"\n") + 1
+        col = e.start - (before.rfind(b"\n") + 1) + 1
+        raise _fail(
+            path,
+            f"not valid UTF-8 (byte 0x{data[e.start]:02x})",
+            "save the file as UTF-8",
+            line,
+            col,
+        ) from None
+
+
+def _scalar(value: str, event: ev.ScalarEvent) -> Any:
+    """Resolve a scalar by the YAML 1.2 core schema; quoted and block scalars stay strings."""
+    if event.style or not event.implicit[0]:
+        return value
+    if _NULL.match(value):
+        return None
+    if value in _BOOL:
+        return _BOOL[value]
+    if _INT10.match(value):
+        return int(value)
+    if _INT8.match(value):
+        return int(value[2:], 8)
+    if _INT16.match(value):
+        return int(value[2:], 16)
+    if _FLOAT.match(value):
+        return float(value)
+    m = _INF.match(value)
+    if m:
+        return -math.inf if m.group(1) == "-" else math.inf
+    if _NAN.match(value):
+        return math.nan
+    return value
+
+
+class _Frame:
+    __slots__ = ("container", "key", "key_pos", "path")
+
+    def __init__(self, container: dict[str, Any] | list[Any], path: Path) -> None:
+        self.container = container
+        self.path = path
+        self.key: str | None = None
+        self.key_pos: tuple[int, int] = (0, 0)
+
+
+try:  # libyaml's event parser, shipped by ruamel.yaml.clib: ~25x faster than pure Python
+    from ruamel.yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - the pure parser gives the same events
+    _CParser = None
+
+Engine = Literal["auto", "c", "pure"]
+
+
+def _events(text: str, engine: Engine) -> Iterator[ev.Event]:
+    if engine != "pure" and _CParser is not None:
+        parser = _CParser(text)
+        while True:
+            event = parser.get_event()
+            yield event
+            if isinstance(event, ev.StreamEndEvent):
+                return
+    yaml = YAML(typ="safe", pure=True)
+    yaml.version = (1, 2)
+    yield from yaml.parse(io.StringIO(text))
+
+
+def load(
+    data: bytes,
+    path: str,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_depth: int = MAX_DEPTH,
+    engine: Engine = "auto",
+) -> YamlDoc:
+    """Parse one YAML file under the registry's rules.
+
+    Args:
+        data: The file's bytes.
+        path: Its path, used in every message.
+        max_bytes: Files larger than this are refused before parsing.
+        max_depth: Nesting deeper than this is refused.
+        engine: ``c`` (libyaml through ruamel.yaml.clib, the default when
+            installed) or ``pure``; both give the same events.
+
+    Returns:
+        The document's plain values and the positions of its keys and values.
+
+    Raises:
+        YamlError: With file:line:col for syntax errors, non-UTF-8 bytes, size and
+            depth limits, duplicate keys, anchors, aliases, merge keys, tags,
+            non-string or complex keys, empty files and multiple documents.
+    """
+    text = _decode(data, path, max_bytes)
+    try:
+        return _build(_events(text, engine), path, max_depth)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = e.problem or e.context or "invalid YAML"
+        raise _fail(path, f"YAML syntax error: {problem}", "fix the syntax", line, col) from None
+    except YAMLError as e:
+        raise _fail(path, f"YAML error: {e}", "fix the syntax") from None
+
+
+def _build(events: Iterator[ev.Event], path: str, max_depth: int) -> YamlDoc:
+    values: dict[Path, tuple[int, int]] = {}
+    keys: dict[Path, tuple[int, int]] = {}
+    stack: list[_Frame] = []
+    root: Any = None
+    documents = 0
+    have_root = False
+
+    def place(value: Any, pos: tuple[int, int], child_path: Path | None = None) -> None:
+        nonlocal root, have_root
+        if not stack:
+            root, have_root = value, True
+            values[()] = pos
+            return
+        frame = stack[-1]
+        if isinstance(frame.container, list):
+            here = (*frame.path, len(frame.container))
+            frame.container.append(value)
+            values[here] = pos
+            return
+        if frame.key is None:
+            raise _fail(path, "a mapping key must be a plain string", "quote the key", *pos)
+        here = (*frame.path, frame.key)
+        frame.container[frame.key] = value
+        values[here] = pos
+        keys[here] = frame.key_pos
+        frame.key = None
+
+    def check_node(event: ev.NodeEvent, pos: tuple[int, int]) -> None:
+        if event.anchor is not None:
+            raise _fail(
+                path,
+                f"anchor '&{event.anchor}' is not allowed",
+                "write the value out in full; share text with fragments instead",
+                *pos,
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!":
+            raise _fail(
+                path,
+                f"tag '{tag}' is not allowed",
+                "remove the tag; quote the value if it must be a string",
+                *pos,
+            )
+
+    for event in events:
+        mark = event.start_mark
+        pos = (mark.line + 1, mark.column + 1)
+        if isinstance(event, ev.AliasEvent):
+            raise _fail(
+                path,
+                f"alias '*{event.anchor}' is not allowed",
+                "write the value out in full; share text with fragments instead",
+                *pos,
+            )
+        if isinstance(event, ev.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise _fail(path, "more than one YAML document", "keep one document per file", *pos)
+            continue
+        if isinstance(event, ev.ScalarEvent):
+            check_node(event, pos)
+            frame = stack[-1] if stack else None
+            if (
+                isinstance(frame, _Frame)
+                and isinstance(frame.container, dict)
+                and frame.key is None
+            ):
+                key = event.value
+                if not event.style and _scalar(key, event) is not key:
+                    raise _fail(
+                        path,
+                        f"key {key!r} is not a string",
+                        "keys must be strings; quote it",
+                        *pos,
+                    )
+                if key == "<<" and not event.style:
+                    raise _fail(
+                        path,
+                        "merge keys ('<<') are not allowed",
+                        "write the keys out in full",
+                        *pos,
+                    )
+                if key in frame.container:
+                    first = keys.get((*frame.path, key), (0, 0))
+                    raise _fail(
+                        path,
+                        f"duplicate key '{key}' (first defined at line {first[0]})",
+                        "remove one of the two",
+                        *pos,
+                    )
+                frame.key = key
+                frame.key_pos = pos
+                continue
+            value = _scalar(event.value, event)
+            if (
+                value is None
+                and event.value == ""
+                and isinstance(frame, _Frame)
+                and isinstance(frame.container, dict)
+            ):
+                pos = frame.key_pos
+            place(value, pos)
+            continue
+        if isinstance(event, ev.MappingStartEvent | ev.SequenceStartEvent):
+            check_node(event, pos)
+            if len(stack) >= max_depth:
+                raise _fail(
+                    path,
+                    f"nesting deeper than {max_depth} levels",
+                    "flatten the structure",
+                    *pos,
+                )
+            parent = stack[-1] if stack else None
+            if parent is not None and isinstance(parent.container, dict) and parent.key is None:
+                raise _fail(path, "complex mapping keys are not allowed", "use string keys", *pos)
+            container: dict[str, Any] | list[Any] = (
+                {} if isinstance(event, ev.MappingStartEvent) else []
+            )
+            if parent is None:
+                child: Path = ()
+            elif isinstance(parent.container, list):
+                child = (*parent.path, len(parent.container))
+            else:
+                assert parent.key is not None
+                child = (*parent.path, parent.key)
+            place(container, pos)
+            stack.append(_Frame(container, child))
+            continue
+        if isinstance(event, ev.MappingEndEvent | ev.SequenceEndEvent):
+            stack.pop()
+    if not have_root:
+        raise _fail(path, "the file is empty", "write the document's fields")
+    return YamlDoc(path, root, values, keys)
+
+
+def _roundtrip_yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.version = None
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def roundtrip_load(text: str) -> Any:
+    """Load YAML for editing, keeping comments, order and quoting.
+
+    Raises:
+        YamlError: If the text is not valid YAML.
+    """
+    try:
+        return _roundtrip_yaml().load(text)
+    except YAMLError as e:
+        raise YamlError(f"YAML error: {e}") from None
+
+
+def roundtrip_dump(data: Any) -> str:
+    """Dump data loaded by :func:`roundtrip_load` (or plain values) in the registry's style."""
+    out = io.StringIO()
+    _roundtrip_yaml().dump(data, out)
+    return out.getvalue()
+
+
+def quoted(text: str) -> Any:
+    """``text`` as a scalar :func:`roundtrip_dump` writes in double quotes.
+
+    For values that must stay strings whatever they look like (a commit id of
+    only digits would otherwise load back as a number).
+    """
+    return DoubleQuotedScalarString(text)

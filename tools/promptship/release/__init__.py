@@ -1,0 +1,11 @@
+"""Releases: manifests, bundles, signatures, channels, stores and attestations.
+
+Owns: the manifest and channel formats (:mod:`.manifest`), the bundle format
+(:mod:`.bundle`), building a bundle from a registry at a commit
+(:mod:`.build`), SSHSIG signatures and keys (:mod:`.signing`), allowed-signers
+files (:mod:`.allowed_signers`), DSSE eval attestations (:mod:`.attestation`)
+and the stores bundles are published to (:mod:`.store`).
+
+May import: :mod:`promptship.core`, :mod:`promptship.git`,
+:mod:`promptship.registry`, :mod:`promptship.schemas`.
+"""

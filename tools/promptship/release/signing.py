@@ -1,0 +1,354 @@
+"""Ed25519 signatures in OpenSSH's SSHSIG format, and allowed-signers files.
+
+Signatures made here verify with ``ssh-keygen -Y verify`` and the reverse
+(``PROTOCOL.sshsig`` in openssh-portable). Who may sign what is an OpenSSH
+allowed-signers file: the identity that may sign for environment ``E`` is the
+principal ``E@promptship`` (:func:`principal_for`), and the namespace says
+what was signed (:data:`BUNDLE_NAMESPACE`, :data:`CHANNEL_NAMESPACE`).
+
+Private key material never appears in a message, a ``repr`` or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import struct
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from promptship.core.errors import (
+    KeyFileError,
+    Location,
+    SignatureInvalid,
+    SignatureMalformed,
+    SignatureNamespaceMismatch,
+    UsageError,
+)
+from promptship.release.allowed_signers import (
+    ED25519,
+    AllowedSigner,
+    AllowedSigners,
+    WireReader,
+    allowed_signer_for,
+    ed25519_blob,
+    key_fingerprint,
+    parse_allowed_signers,
+    ssh_string,
+)
+
+__all__ = [
+    "BUNDLE_NAMESPACE",
+    "CHANNEL_NAMESPACE",
+    "AllowedSigner",
+    "AllowedSigners",
+    "SignerInfo",
+    "SigningKey",
+    "generate_keypair",
+    "load_private_key",
+    "parse_allowed_signers",
+    "principal_for",
+    "sign",
+    "sign_raw",
+    "verify",
+]
+
+BUNDLE_NAMESPACE = "promptship-bundle@v1"
+"""SSHSIG namespace of a signature over a bundle's ``manifest.json`` bytes."""
+
+CHANNEL_NAMESPACE = "promptship-channel@v1"
+"""SSHSIG namespace of a signature over a channel pointer's bytes."""
+
+_MAGIC = b"SSHSIG"
+_VERSION = 1
+_BEGIN = "-----BEGIN SSH SIGNATURE-----"
+_END = "-----END SSH SIGNATURE-----"
+_MAX_SIGNATURE_CHARS = 16 * 1024
+_ENV_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+def principal_for(env: str) -> str:
+    """The allowed-signers principal that may sign for environment ``env`` (``E@promptship``)."""
+    if not _ENV_RE.fullmatch(env):
+        raise UsageError(
+            f"{env!r} is not an environment name",
+            hint="environment names are lowercase letters, digits and '-', starting with a letter",
+        )
+    return f"{env}@promptship"
+
+
+@dataclass(frozen=True, eq=False)
+class SigningKey:
+    """A loaded Ed25519 private key; its ``repr`` shows only where it came from and its fingerprint.
+
+    Attributes:
+        source: Where the key was read from (a file path or ``env:NAME``), for messages.
+        public_key: The public half as an OpenSSH line (``ssh-ed25519 AAAA…``).
+        fingerprint: ``SHA256:…`` as ``ssh-keygen -l`` prints it.
+    """
+
+    source: str
+    public_key: str
+    fingerprint: str
+    _key: Ed25519PrivateKey = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"SigningKey(source={self.source!r}, fingerprint={self.fingerprint!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a SigningKey cannot be pickled or copied: it holds private key material")
+
+
+def _public_line(public: Ed25519PublicKey) -> tuple[str, bytes]:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    blob = ed25519_blob(raw)
+    return f"{ED25519} {base64.b64encode(blob).decode()}", blob
+
+
+def generate_keypair(comment: str) -> tuple[bytes, str]:
+    """A new Ed25519 key pair.
+
+    Args:
+        comment: Appended to the public key line (for example ``production@promptship``).
+
+    Returns:
+        The private key as an unencrypted OpenSSH PEM file's bytes, and the public
+        key line ``ssh-ed25519 AAAA… comment``.
+    """
+    if any(c in comment for c in "\r\n\0"):
+        raise UsageError("a key comment must be a single line", hint="remove the line break")
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    line, _ = _public_line(private.public_key())
+    return pem, f"{line} {comment}".rstrip()
+
+
+def load_private_key(data: bytes, *, source: str) -> SigningKey:
+    """Load an unencrypted OpenSSH Ed25519 private key from a file's bytes or a variable's value.
+
+    Args:
+        data: The key file's contents (``-----BEGIN OPENSSH PRIVATE KEY-----`` …).
+        source: Where it came from (a path, or ``env:PROMPTSHIP_SIGNING_KEY``), for messages.
+
+    Raises:
+        KeyFileError: The data is not such a key; the message never quotes it.
+    """
+    text = data.replace(b"\r\n", b"\n").strip()
+    if not text.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
+        raise KeyFileError(
+            f"{source}: not an OpenSSH private key",
+            hint="generate one with `promptship keys generate` or `ssh-keygen -t ed25519`",
+        )
+    try:
+        key = serialization.load_ssh_private_key(text + b"\n", password=None)
+    except TypeError as e:  # cryptography raises TypeError for an encrypted key
+        raise KeyFileError(
+            f"{source}: the private key is encrypted",
+            hint="CI cannot type a passphrase: store an unencrypted key in the secret; "
+            "`ssh-keygen -p -N '' -f KEY` removes the passphrase",
+        ) from e
+    except (ValueError, UnsupportedAlgorithm) as e:
+        raise KeyFileError(
+            f"{source}: the private key cannot be read (damaged or truncated)",
+            hint="copy the whole file, including the BEGIN and END lines",
+        ) from e
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(
+            f"{source}: the private key is not Ed25519",
+            hint="promptship signs with Ed25519 only: `ssh-keygen -t ed25519`",
+        )
+    line, blob = _public_line(key.public_key())
+    return SigningKey(source=source, public_key=line, fingerprint=key_fingerprint(blob), _key=key)
+
+
+def _signed_data(namespace: bytes, hash_alg: bytes, message_hash: bytes, reserved: bytes) -> bytes:
+    return (
+        _MAGIC
+        + ssh_string(namespace)
+        + ssh_string(reserved)
+        + ssh_string(hash_alg)
+        + ssh_string(message_hash)
+    )
+
+
+def _check_namespace(namespace: str) -> bytes:
+    if not namespace or any(c.isspace() for c in namespace):
+        raise UsageError(f"{namespace!r} is not a signature namespace", hint="use e.g. 'x@domain'")
+    return namespace.encode()
+
+
+def sign(key: SigningKey, message: bytes, namespace: str) -> str:
+    """Sign ``message`` in ``namespace``; returns an armored SSHSIG (hash sha512).
+
+    The text is byte-identical to what ``ssh-keygen -Y sign`` writes for the same
+    key, message and namespace (Ed25519 signatures are deterministic).
+    """
+    ns = _check_namespace(namespace)
+    digest = hashlib.sha512(message).digest()
+    raw = key._key.sign(_signed_data(ns, b"sha512", digest, b""))
+    _, pub_blob = _public_line(key._key.public_key())
+    blob = (
+        _MAGIC
+        + struct.pack(">I", _VERSION)
+        + ssh_string(pub_blob)
+        + ssh_string(ns)
+        + ssh_string(b"")
+        + ssh_string(b"sha512")
+        + ssh_string(ssh_string(ED25519.encode()) + ssh_string(raw))
+    )
+    b64 = base64.b64encode(blob).decode()
+    lines = [b64[i : i + 70] for i in range(0, len(b64), 70)]
+    return "\n".join([_BEGIN, *lines, _END]) + "\n"
+
+
+def sign_raw(key: SigningKey, data: bytes) -> bytes:
+    """A bare Ed25519 signature (64 bytes) over ``data``.
+
+    For envelopes that frame and domain-separate what they sign themselves,
+    such as DSSE's pre-authentication encoding of eval attestations; anything
+    else is signed with :func:`sign` (SSHSIG, with a namespace).
+    """
+    return key._key.sign(data)
+
+
+@dataclass(frozen=True, slots=True)
+class SignerInfo:
+    """Who made a signature that verified.
+
+    Attributes:
+        principal: The principal it was verified for (``production@promptship``).
+        namespace: The signature's namespace.
+        fingerprint: ``SHA256:…`` of the signing key.
+        location: The allowed-signers line that allowed it.
+    """
+
+    principal: str
+    namespace: str
+    fingerprint: str
+    location: Location
+
+
+def _dearmor(signature: str) -> bytes:
+    if len(signature) > _MAX_SIGNATURE_CHARS:
+        raise SignatureMalformed(
+            f"signature is {len(signature)} characters, over the {_MAX_SIGNATURE_CHARS} cap"
+        )
+    text = signature.replace("\r\n", "\n").strip("\n\t ")
+    if not text.startswith(_BEGIN + "\n"):
+        raise SignatureMalformed(f"signature armor does not start with {_BEGIN}")
+    if not text.endswith("\n" + _END):
+        raise SignatureMalformed(f"signature armor does not end with {_END}")
+    body = text[len(_BEGIN) + 1 : -len(_END) - 1]
+    joined = "".join(body.split("\n"))
+    try:
+        blob = base64.b64decode(joined, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise SignatureMalformed("signature armor is not valid base64") from e
+    if base64.b64encode(blob).decode() != joined:
+        raise SignatureMalformed("signature armor is not canonical base64 (stray padding bits)")
+    return blob
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    pub_blob: bytes
+    pub_raw: bytes
+    namespace: bytes
+    reserved: bytes
+    hash_alg: bytes
+    raw_signature: bytes
+
+
+def _parse_blob(blob: bytes) -> _Parsed:
+    r = WireReader(blob, "signature")
+    if r.take(6) != _MAGIC:
+        raise SignatureMalformed("signature does not start with the SSHSIG magic")
+    version = r.uint32()
+    if version != _VERSION:
+        raise SignatureMalformed(f"signature has SSHSIG version {version}; only 1 is supported")
+    pub_blob, namespace, reserved, hash_alg, sig = (r.string() for _ in range(5))
+    r.end()
+    if hash_alg not in (b"sha256", b"sha512"):
+        raise SignatureMalformed(f"signature uses unsupported hash {hash_alg[:32]!r}")
+    kr = WireReader(pub_blob, "signature key")
+    key_type = kr.string()
+    if key_type != ED25519.encode():
+        raise SignatureMalformed(
+            f"signature made with a {key_type[:64].decode('ascii', 'replace')!r} key; "
+            "promptship verifies Ed25519 only"
+        )
+    pub_raw = kr.string()
+    kr.end()
+    if len(pub_raw) != 32:
+        raise SignatureMalformed("an Ed25519 public key must be 32 bytes")
+    sr = WireReader(sig, "signature value")
+    if sr.string() != ED25519.encode():
+        raise SignatureMalformed("signature value is not an ssh-ed25519 signature")
+    raw = sr.string()
+    sr.end()
+    if len(raw) != 64:
+        raise SignatureMalformed("an Ed25519 signature value must be 64 bytes")
+    return _Parsed(pub_blob, pub_raw, namespace, reserved, hash_alg, raw)
+
+
+def verify(
+    allowed: AllowedSigners,
+    message: bytes,
+    signature: str,
+    *,
+    principal: str,
+    namespace: str,
+    now: datetime,
+) -> SignerInfo:
+    """Check that ``signature`` is an SSHSIG over ``message`` by a key allowed for ``principal``.
+
+    The same decision ``ssh-keygen -Y verify -f ALLOWED -I PRINCIPAL -n NAMESPACE``
+    makes at time ``now``.
+
+    Raises:
+        SignatureMalformed: Bad armor, base64, magic, version or field layout.
+        SignatureNamespaceMismatch: Signed for another namespace.
+        SignatureUnknownKey: The key is on no line of ``allowed``.
+        SignatureKeyNotAllowed: The key is listed, but not for this principal,
+            namespace, or time.
+        SignatureInvalid: The signature does not match the message.
+    """
+    if now.tzinfo is None:
+        raise UsageError("verify needs a time zone-aware `now`", hint="pass datetime.now(UTC)")
+    parsed = _parse_blob(_dearmor(signature))
+    if parsed.namespace != namespace.encode():
+        raise SignatureNamespaceMismatch(
+            f"signature is for namespace {parsed.namespace[:64].decode('utf-8', 'replace')!r}, "
+            f"expected {namespace!r}",
+            hint="a signature made for one purpose is never accepted for another",
+        )
+    fingerprint = key_fingerprint(parsed.pub_blob)
+    chosen = allowed_signer_for(
+        allowed, parsed.pub_blob, principal=principal, namespace=namespace, now=now
+    )
+    hasher = hashlib.sha512 if parsed.hash_alg == b"sha512" else hashlib.sha256
+    signed = _signed_data(
+        parsed.namespace, parsed.hash_alg, hasher(message).digest(), parsed.reserved
+    )
+    public = Ed25519PublicKey.from_public_bytes(parsed.pub_raw)
+    try:
+        public.verify(parsed.raw_signature, signed)
+    except InvalidSignature as e:
+        raise SignatureInvalid(
+            f"signature by {fingerprint} does not match the signed bytes",
+            hint="the message or the signature was altered after signing",
+        ) from e
+    return SignerInfo(principal, namespace, fingerprint, chosen.location)
