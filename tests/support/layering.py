@@ -36,6 +36,7 @@ RANKS: dict[str, int] = {
     "core": 0,
     "schemas": 1,
     "git": 1,
+    "fs": 1,
     "events": 1,
     "assertions": 1,
     "registry": 2,

@@ -21,6 +21,7 @@ __all__ = [
     "BundleError",
     "ChannelError",
     "EvalError",
+    "FileWriteError",
     "GitError",
     "InputError",
     "KeyFileError",
@@ -91,6 +92,10 @@ class UsageError(PromptshipError):
     """Bad arguments: an unknown prompt id, a missing file, a bad ref."""
 
     exit_code = EXIT_USAGE
+
+
+class FileWriteError(UsageError):
+    """A file cannot be written: a missing folder, no permission, no space, a folder in the way."""
 
 
 class YamlError(PromptshipError):
