@@ -18,7 +18,7 @@ import pytest
 
 from promptship.cli import main
 from promptship.release import bundle as bundles
-from promptship.release.signing import parse_allowed_signers
+from promptship.release.allowed_signers import parse_allowed_signers
 from promptship.release.store import folder as store
 from publisher import Publisher
 from storeserver import StoreServer

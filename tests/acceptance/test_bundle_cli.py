@@ -32,8 +32,9 @@ from gitrepo import EPOCH, commit, git, make_repo
 from ociregistry import LocalRegistry
 from promptship.client import PromptClient
 from promptship.core.errors import ChannelError, SignatureInvalid
+from promptship.release.allowed_signers import parse_allowed_signers
 from promptship.release.attestation import ATTESTATION_NAMESPACE
-from promptship.release.signing import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE, parse_allowed_signers
+from promptship.release.sshsig import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE
 from promptship.release.store import oci
 from promptship.release.store.oci import _wire
 

@@ -62,6 +62,7 @@ PURE: frozenset[str] = frozenset(
         "release.manifest",
         "release.attestation",
         "release.allowed_signers",
+        "release.sshsig",
         "events.redact",
         "assertions",
         "gate.rules",

@@ -18,14 +18,13 @@ from promptship.git import open_repository
 from promptship.history.diff import comparable, compare_views
 from promptship.history.report import to_json, to_markdown, to_text
 from promptship.registry.files import find_root
-from promptship.release import attestation as attest
 from promptship.release import build as release
 from promptship.release import bundle as bundles
-from promptship.release import signing
+from promptship.release import sshsig
+from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.keys import KEY_ENV, read_allowed_signers, read_signing_key, write_keypair
 from promptship.release.manifest import format_time
 from promptship.release.store import folder as store
-
-KEY_ENV = "PROMPTSHIP_SIGNING_KEY"
 
 
 def _now() -> datetime:
@@ -57,25 +56,16 @@ def _read(path: Path, what: str) -> bytes:
         raise UsageError(f"{path}: cannot read {what}: {e.strerror}") from None
 
 
-def signing_key(key_file: Path | None, key_env: str) -> signing.SigningKey:
+def signing_key(key_file: Path | None, key_env: str) -> sshsig.SigningKey:
     """The signing key from ``--key FILE`` or the environment variable ``key_env``."""
-    if key_file is not None:
-        return signing.load_private_key(_read(key_file, "the signing key"), source=str(key_file))
-    value = os.environ.get(key_env)
-    if not value:
-        raise UsageError(
-            "no signing key",
-            hint=f"pass --key FILE, or put the private key in ${key_env} (CI: from a secret)",
-        )
-    return signing.load_private_key(value.encode(), source=f"${key_env}")
+    return read_signing_key(key_file, key_env)
 
 
-def allowed_signers(path: Path | None, root: Path | None) -> signing.AllowedSigners:
+def allowed_signers(path: Path | None, root: Path | None) -> AllowedSigners:
     """``--allowed-signers`` or the repository's ``environments/allowed_signers``."""
     if path is None:
         path = find_root(root or Path.cwd()) / "environments" / "allowed_signers"
-    text = _read(path, "allowed signers").decode("utf-8", "replace")
-    return signing.parse_allowed_signers(text, source=str(path))
+    return read_allowed_signers(path)
 
 
 def key_options(fn: Any) -> Any:
@@ -171,16 +161,7 @@ def keys_generate(out: Path, envs: tuple[str, ...], comment: str, force: bool) -
     Example:
       promptship keys generate -o ~/.ssh/promptship_production --env production
     """
-    if out.exists() and not force:
-        raise UsageError(f"{out} exists", hint="pass --force to replace it, or choose another path")
-    principals = ",".join(signing.principal_for(e) for e in envs)  # before any file is written
-    private, public = signing.generate_keypair(comment)
-    _write_atomic(out, private, 0o600)
-    _write_atomic(out.with_name(out.name + ".pub"), (public + "\n").encode())
-    namespaces = ",".join(
-        (signing.BUNDLE_NAMESPACE, signing.CHANNEL_NAMESPACE, attest.ATTESTATION_NAMESPACE)
-    )
-    click.echo(f'{principals} namespaces="{namespaces}" {public}')
+    click.echo(write_keypair(out, envs, comment, force=force))
     return 0
 
 
@@ -238,7 +219,7 @@ def bundle_build(
     tar_path = out_dir / f"{env}.tar"
     _write_atomic(tar_path, built.bundle.tar)
     if key is not None:
-        sig = signing.sign(key, built.bundle.manifest, signing.BUNDLE_NAMESPACE)
+        sig = sshsig.sign(key, built.bundle.manifest, sshsig.BUNDLE_NAMESPACE)
         _write_atomic(out_dir / f"{env}.tar.sig", sig.encode())
     info = {
         "env": env,
@@ -268,7 +249,7 @@ def bundle_sign(tar: Path, key_file: Path | None, key_env: str) -> int:
     """Sign bundle TAR's manifest, writing TAR.sig."""
     verified = bundles.read_bundle(_read(tar, "the bundle"))
     key = signing_key(key_file, key_env)
-    sig = signing.sign(key, verified.manifest_bytes, signing.BUNDLE_NAMESPACE)
+    sig = sshsig.sign(key, verified.manifest_bytes, sshsig.BUNDLE_NAMESPACE)
     _write_atomic(tar.with_name(tar.name + ".sig"), sig.encode())
     click.echo(f"signed {verified.digest} → {tar.name}.sig")
     return 0
@@ -450,7 +431,7 @@ def publish(
     release.check_pin(built)
     key = signing_key(key_file, key_env)
     allowed = allowed_signers(signers, root)
-    sig = signing.sign(key, built.bundle.manifest, signing.BUNDLE_NAMESPACE)
+    sig = sshsig.sign(key, built.bundle.manifest, sshsig.BUNDLE_NAMESPACE)
     days = _channel_days(repo, ref, env)
     args: dict[str, Any] = {
         "env": env,

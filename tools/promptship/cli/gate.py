@@ -26,7 +26,7 @@ from promptship.gate.rules import (
     parse_teams,
 )
 from promptship.git import open_repository
-from promptship.release import signing
+from promptship.release.allowed_signers import parse_allowed_signers
 
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 """Largest reviews, teams, report or attestation file read (checked before reading)."""
@@ -70,7 +70,7 @@ def _attestation_evidence(path: Path, allowed_signers: bytes | None) -> EvalEvid
         data = path.read_bytes()
     except OSError as e:
         raise UsageError(f"{path}: cannot read the attestation ({e.strerror})") from e
-    allowed = signing.parse_allowed_signers(
+    allowed = parse_allowed_signers(
         allowed_signers.decode("utf-8", "replace"), source="allowed_signers"
     )
     verified = evals.verify_attestation_file(

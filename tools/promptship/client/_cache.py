@@ -26,8 +26,8 @@ from pathlib import Path
 
 from promptship.core.errors import ChannelError, PromptshipError
 from promptship.release import bundle as bundles
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES, parse_channel, parse_envelope
-from promptship.release.signing import AllowedSigners
 from promptship.release.store import folder as store
 
 try:

@@ -24,8 +24,8 @@ from promptship.core.render import PromptRef, Rendered
 from promptship.events import Event, FeedbackEvent, OutcomeEvent
 from promptship.events.sinks import Sink
 from promptship.release import bundle as bundles
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.manifest import ChannelPointer, format_time
-from promptship.release.signing import AllowedSigners
 
 __all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "ClientStatus", "PromptClient"]
 

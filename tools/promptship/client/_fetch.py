@@ -22,8 +22,9 @@ import httpx
 
 from promptship.core.errors import ChannelError, StoreError, UsageError
 from promptship.release import bundle as bundles
+from promptship.release.allowed_signers import AllowedSigners, parse_allowed_signers
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
-from promptship.release.signing import AllowedSigners, parse_allowed_signers
+from promptship.release.sshsig import MAX_SIGNATURE_BYTES
 from promptship.release.store import folder as store
 
 __all__ = [
@@ -34,9 +35,6 @@ __all__ = [
     "read_bundle_file",
     "read_signers",
 ]
-
-MAX_SIGNATURE_BYTES = store.MAX_SIGNATURE_BYTES
-"""Signatures are small; the store's cap applies on every read path."""
 
 
 class Source:

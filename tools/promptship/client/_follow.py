@@ -20,7 +20,7 @@ from promptship.client._fetch import Source
 from promptship.client._loaded import LoadedBundle
 from promptship.core.errors import ChannelError, PromptshipError
 from promptship.release import bundle as bundles
-from promptship.release.signing import AllowedSigners
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.store import folder as store
 
 __all__ = ["Accepted", "ChannelFollower", "load_bundle"]

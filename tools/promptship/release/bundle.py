@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from promptship.core.errors import BundleError, UsageError
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -32,13 +33,7 @@ from promptship.release.manifest import (
     parse_manifest,
     path_problem,
 )
-from promptship.release.signing import (
-    BUNDLE_NAMESPACE,
-    AllowedSigners,
-    SignerInfo,
-    principal_for,
-    verify,
-)
+from promptship.release.sshsig import BUNDLE_NAMESPACE, SignerInfo, principal_for, verify
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

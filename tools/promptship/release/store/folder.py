@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from promptship.core.errors import ChannelError, SignatureError, StoreError, UsageError
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.bundle import Bundle, VerifiedBundle, verify_bundle
 from promptship.release.manifest import (
     DEFAULT_MAX_CHANNEL_BYTES,
@@ -35,9 +36,9 @@ from promptship.release.manifest import (
     parse_channel,
     parse_envelope,
 )
-from promptship.release.signing import (
+from promptship.release.sshsig import (
     CHANNEL_NAMESPACE,
-    AllowedSigners,
+    MAX_SIGNATURE_BYTES,
     SignerInfo,
     SigningKey,
     principal_for,
@@ -65,7 +66,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BUNDLE_BYTES = 512 * 1024 * 1024
-MAX_SIGNATURE_BYTES = 16 * 1024
 _DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})\Z")
 
 

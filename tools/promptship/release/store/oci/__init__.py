@@ -33,9 +33,10 @@ import hashlib
 from datetime import datetime
 
 from promptship.core.errors import BundleError, ChannelError, StoreError
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.bundle import Bundle, VerifiedBundle, verify_bundle
 from promptship.release.manifest import encode_envelope
-from promptship.release.signing import AllowedSigners, SigningKey
+from promptship.release.sshsig import SigningKey
 from promptship.release.store.folder import (
     DEFAULT_MAX_BUNDLE_BYTES,
     Channel,

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from promptship.core.errors import UsageError
-from promptship.release.signing import principal_for
+from promptship.release.sshsig import principal_for
 
 __all__ = ["LOOPBACK_HOSTS", "OciTarget", "bundle_tag", "channel_tag", "is_oci_url", "parse_target"]
 

@@ -26,7 +26,7 @@ import requests.adapters
 
 from promptship.core.errors import PromptshipError, StoreError
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
-from promptship.release.store.folder import MAX_SIGNATURE_BYTES
+from promptship.release.sshsig import MAX_SIGNATURE_BYTES
 from promptship.release.store.oci._target import OciTarget, bundle_tag, channel_tag
 
 __all__ = [
