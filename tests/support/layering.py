@@ -63,6 +63,8 @@ PURE: frozenset[str] = frozenset(
         "release.attestation",
         "release.allowed_signers",
         "release.sshsig",
+        "release.bundle",
+        "release.channel",
         "events.redact",
         "assertions",
         "gate.rules",

@@ -26,14 +26,13 @@ from promptship.core.errors import (
     BundleError,
     ChannelError,
     SignatureError,
-    SignatureInvalid,
     StoreError,
     UsageError,
 )
 from promptship.release import allowed_signers, sshsig
 from promptship.release import bundle as b
+from promptship.release import channel as channels
 from promptship.release import manifest as m
-from promptship.release.store import folder as store
 from promptship.release.store import oci
 from promptship.release.store.oci import _wire
 from signkeys import KeyPair
@@ -66,7 +65,7 @@ def _publish(
     *,
     env: str = "production",
     now: datetime = NOW,
-) -> store.Channel:
+) -> channels.Channel:
     return oci.publish(
         target,
         bundle,
@@ -302,19 +301,22 @@ def test_a_different_tar_under_the_tag_fails_verification(
     with pytest.raises(BundleError, match="does not match its sha256"):
         oci.open_channel_bundle(target, "production", allowed, now=NOW)
 
-    # another bundle with the original signature: the signature does not cover it
+    # another bundle with the original signature: not the bundle the tag names, which
+    # is found before the signature is looked at (docs/decisions.md, "Check order")
     other = _bundle(text=b"evil")
     _push_raw(target, tag, "bundle", _bundle_layers(other.tar, sig))
-    with pytest.raises(SignatureInvalid):
+    with pytest.raises(BundleError, match="bundle digest mismatch"):
         oci.pull_bundle(target, bundle.digest, allowed, env="production", now=NOW)
 
     # another validly signed bundle moved under this tag: not the one the tag or channel names
     _push_raw(
         target, tag, "bundle", _bundle_layers(other.tar, _sign(keypairs["production"], other))
     )
-    with pytest.raises(BundleError, match=f"holds bundle {other.digest}, not {bundle.digest}"):
+    # (the digest is compared before the signature: docs/decisions.md, "Check order")
+    mismatch = f"bundle digest mismatch: expected {bundle.digest} .*, got {other.digest}"
+    with pytest.raises(BundleError, match=mismatch):
         oci.pull_bundle(target, bundle.digest, allowed, env="production", now=NOW)
-    with pytest.raises(ChannelError, match="channel names bundle"):
+    with pytest.raises(BundleError, match=mismatch):
         oci.open_channel_bundle(target, "production", allowed, now=NOW)
 
 

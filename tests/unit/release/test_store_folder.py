@@ -25,6 +25,7 @@ from promptship.core.errors import (
 )
 from promptship.release import allowed_signers, sshsig
 from promptship.release import bundle as b
+from promptship.release import channel as channels
 from promptship.release import manifest as m
 from promptship.release.store import folder as store
 from signkeys import KeyPair
@@ -54,7 +55,7 @@ def _publish(
     env: str = "production",
     now: datetime = NOW,
     expiry_days: int = 7,
-) -> store.Channel:
+) -> channels.Channel:
     bundle = bundle or _bundle(env)
     key = pairs[env].key
     sig = sshsig.sign(key, bundle.manifest, sshsig.BUNDLE_NAMESPACE)
@@ -340,7 +341,7 @@ def test_a_corrupt_current_channel_stops_publishing(
 @pytest.fixture
 def published(
     tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
-) -> store.Channel:
+) -> channels.Channel:
     return _publish(tmp_path, keypairs, allowed)
 
 
@@ -348,7 +349,7 @@ def _write_channel(root: Path, data: bytes, env: str = "production") -> None:
     (root / "channels" / f"{env}.json").write_bytes(data)
 
 
-def _read(root: Path, allowed: allowed_signers.AllowedSigners, **kw: Any) -> store.Channel:
+def _read(root: Path, allowed: allowed_signers.AllowedSigners, **kw: Any) -> channels.Channel:
     return store.read_channel(root, "production", allowed, **{"now": NOW, **kw})
 
 
@@ -358,7 +359,7 @@ def test_missing_channel(tmp_path: Path, allowed: allowed_signers.AllowedSigners
 
 
 def test_expired_channel(
-    tmp_path: Path, published: store.Channel, allowed: allowed_signers.AllowedSigners
+    tmp_path: Path, published: channels.Channel, allowed: allowed_signers.AllowedSigners
 ) -> None:
     assert _read(tmp_path, allowed, now=published.pointer.expires - timedelta(seconds=1))
     with pytest.raises(ChannelError, match="channel expired at 2025-05-09T12:00:00Z"):
@@ -366,7 +367,7 @@ def test_expired_channel(
 
 
 def test_seq_lower_than_already_seen_is_a_replay(
-    tmp_path: Path, published: store.Channel, allowed: allowed_signers.AllowedSigners
+    tmp_path: Path, published: channels.Channel, allowed: allowed_signers.AllowedSigners
 ) -> None:
     assert _read(tmp_path, allowed, min_seq=1)
     with pytest.raises(ChannelError, match="channel seq 1 is lower than 2, already seen"):
@@ -398,7 +399,7 @@ def test_channel_of_another_environment(tmp_path: Path, keypairs: dict[str, KeyP
 
 def test_channel_signed_by_a_key_not_allowed_for_the_environment(
     tmp_path: Path,
-    published: store.Channel,
+    published: channels.Channel,
     keypairs: dict[str, KeyPair],
     allowed: allowed_signers.AllowedSigners,
 ) -> None:
@@ -411,7 +412,7 @@ def test_channel_signed_by_a_key_not_allowed_for_the_environment(
 
 def test_channel_signed_in_the_bundle_namespace(
     tmp_path: Path,
-    published: store.Channel,
+    published: channels.Channel,
     keypairs: dict[str, KeyPair],
     allowed: allowed_signers.AllowedSigners,
 ) -> None:
@@ -423,7 +424,7 @@ def test_channel_signed_in_the_bundle_namespace(
 
 
 def test_tampered_channel_payload(
-    tmp_path: Path, published: store.Channel, allowed: allowed_signers.AllowedSigners
+    tmp_path: Path, published: channels.Channel, allowed: allowed_signers.AllowedSigners
 ) -> None:
     payload = published.payload.replace(b'"seq":1', b'"seq":5')
     _write_channel(tmp_path, m.encode_envelope(payload, published.signature))
@@ -434,7 +435,7 @@ def test_tampered_channel_payload(
 
 def test_malformed_channel_files(
     tmp_path: Path,
-    published: store.Channel,
+    published: channels.Channel,
     keypairs: dict[str, KeyPair],
     allowed: allowed_signers.AllowedSigners,
 ) -> None:
@@ -470,7 +471,8 @@ def test_channel_naming_a_swapped_bundle(
         src = Path(str(store.bundle_path(tmp_path, v1.digest)) + suffix)
         dst = Path(str(store.bundle_path(tmp_path, v2.digest)) + suffix)
         dst.write_bytes(src.read_bytes())
-    with pytest.raises(ChannelError, match="the store holds"):
+    # the digest is compared before the signature (docs/decisions.md, "Check order")
+    with pytest.raises(BundleError, match=f"bundle digest mismatch: expected {v2.digest}"):
         store.open_channel_bundle(tmp_path, "production", allowed, now=NOW)
 
 
@@ -517,7 +519,7 @@ def test_a_static_web_server_serves_a_verifiable_store(
     allowed: allowed_signers.AllowedSigners,
 ) -> None:
     published = _publish(tmp_path, keypairs, allowed)
-    channel = store.verify_channel(
+    channel = channels.verify_channel(
         _get(f"{static_server}/channels/production.json"),
         allowed,
         env="production",

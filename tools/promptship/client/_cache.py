@@ -27,6 +27,7 @@ from pathlib import Path
 from promptship.core.errors import ChannelError, PromptshipError
 from promptship.release import bundle as bundles
 from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.channel import Channel, open_channel, verify_channel, verify_channel_bundle
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES, parse_channel, parse_envelope
 from promptship.release.store import folder as store
 
@@ -51,7 +52,7 @@ class Fetched:
     """
 
     channel_bytes: bytes
-    channel: store.Channel
+    channel: Channel
     tar: bytes
     signature: str
     bundle: bundles.VerifiedBundle
@@ -178,7 +179,7 @@ class LastGoodCache:
         """
         try:
             data = self.channel_file.read_bytes()
-            return store.open_channel(data, allowed, env=self.env, now=now).pointer.seq
+            return open_channel(data, allowed, env=self.env, now=now).pointer.seq
         except (OSError, PromptshipError):
             return 0
 
@@ -197,13 +198,13 @@ class LastGoodCache:
             try:
                 if len(data) > DEFAULT_MAX_CHANNEL_BYTES:
                     raise ChannelError(f"{self.channel_file}: over the size cap")
-                channel = store.verify_channel(
+                channel = verify_channel(
                     data, allowed, env=self.env, now=now, source=str(self.channel_file)
                 )
                 digest = channel.pointer.bundle_digest
                 tar = self._bundle_file(digest).read_bytes()
                 sig = self._bundle_file(digest, ".tar.sig").read_text("ascii")
-                verified = store.verify_channel_bundle(channel, tar, sig, allowed, now=now)
+                verified = verify_channel_bundle(channel, tar, sig, allowed, now=now)
             except FileNotFoundError as e:
                 reason = f"{e.filename}: missing"
                 continue

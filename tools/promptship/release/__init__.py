@@ -1,7 +1,8 @@
 """Releases: manifests, bundles, signatures, channels, stores and attestations.
 
 Owns: the manifest and channel formats (:mod:`.manifest`), the bundle format
-(:mod:`.bundle`), building a bundle from a registry at a commit
+(:mod:`.bundle`), verifying channels and the bundles they name (:mod:`.channel`,
+for every backend and the client), building a bundle from a registry at a commit
 (:mod:`.build`), SSHSIG signatures over bytes (:mod:`.sshsig`), keys and
 allowed-signers files on disk and in the environment (:mod:`.keys`), allowed-signers
 parsing (:mod:`.allowed_signers`), DSSE eval attestations (:mod:`.attestation`)
