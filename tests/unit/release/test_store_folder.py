@@ -318,7 +318,7 @@ def test_an_os_failure_inside_a_write_leaves_no_partial_file(
 
     monkeypatch.setattr(store, "_write_atomic", tracking)
     monkeypatch.setattr(os, syscall, broken)
-    with pytest.raises(StoreError, match="No space left on device"):
+    with pytest.raises(StoreError, match="no space left on the device"):
         _publish(tmp_path, keypairs, allowed, _bundle(release=8, text=b"v2"))
     monkeypatch.undo()
     assert not [p for p in tmp_path.rglob(".*")], "a temporary file was left behind"

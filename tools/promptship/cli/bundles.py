@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
 from promptship.core.errors import UsageError
+from promptship.fs import write_atomic
 from promptship.git import open_repository
 from promptship.history.diff import comparable, compare_views
 from promptship.history.report import to_json, to_markdown, to_text
@@ -29,24 +29,6 @@ from promptship.release.store import folder as store
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)  # a leftover from a crash
-    # O_EXCL: never write through a file or symlink someone placed at the temporary name
-    # (a private key must not land in a file another user can read)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -217,10 +199,10 @@ def bundle_build(
     release.check_pin(built)
     key = signing_key(key_file, key_env) if sign else None
     tar_path = out_dir / f"{env}.tar"
-    _write_atomic(tar_path, built.bundle.tar)
+    write_atomic(tar_path, built.bundle.tar, make_parents=True, apply_umask=True)
     if key is not None:
         sig = sshsig.sign(key, built.bundle.manifest, sshsig.BUNDLE_NAMESPACE)
-        _write_atomic(out_dir / f"{env}.tar.sig", sig.encode())
+        write_atomic(out_dir / f"{env}.tar.sig", sig.encode(), make_parents=True, apply_umask=True)
     info = {
         "env": env,
         "release": built.plan.number,
@@ -250,7 +232,9 @@ def bundle_sign(tar: Path, key_file: Path | None, key_env: str) -> int:
     verified = bundles.read_bundle(_read(tar, "the bundle"))
     key = signing_key(key_file, key_env)
     sig = sshsig.sign(key, verified.manifest_bytes, sshsig.BUNDLE_NAMESPACE)
-    _write_atomic(tar.with_name(tar.name + ".sig"), sig.encode())
+    write_atomic(
+        tar.with_name(tar.name + ".sig"), sig.encode(), make_parents=True, apply_umask=True
+    )
     click.echo(f"signed {verified.digest} → {tar.name}.sig")
     return 0
 

@@ -142,7 +142,7 @@ class ChannelFollower:
                 self.cache.save(fetched)
             else:
                 self.cache.save_channel(data, channel.pointer.seq)
-        except OSError as e:
+        except (OSError, PromptshipError) as e:  # FileWriteError from fs.write_atomic
             return f"serving the new bundle, but cache_dir cannot be written: {e}"
         return None
 

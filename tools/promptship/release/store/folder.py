@@ -7,23 +7,22 @@ Layout (DESIGN §5)::
     attestations/sha256/<hex>.intoto.jsonl reserved for eval attestations
     channels/<env>.json                    signed envelope of the channel pointer
 
-Every write goes to a temporary file in the target's directory, is fsynced and
-renamed over the final name, and the directory is fsynced: a reader sees the
-old file or the new one, never a part. Content-addressed bundles are written
-once. :func:`publish` writes the channel last, so a failure at any step leaves
-the previous channel valid.
+Every write goes through :func:`promptship.fs.write_atomic` (a temporary file in
+the target's directory, fsynced and renamed over the final name, then the
+directory fsynced): a reader sees the old file or the new one, never a part.
+Content-addressed bundles are written once. :func:`publish` writes the channel
+last, so a failure at any step leaves the previous channel valid. Verifying
+what is read is :mod:`promptship.release.channel`'s job, shared by every backend.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from promptship.core.errors import ChannelError, StoreError, UsageError
+from promptship.fs import write_atomic
 from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.bundle import DEFAULT_MAX_BYTES, Bundle, VerifiedBundle
 from promptship.release.channel import (
@@ -80,52 +79,12 @@ def channel_path(store_dir: Path, env: str) -> Path:
     return store_dir / "channels" / f"{env}.json"
 
 
-# --- atomic files -----------------------------------------------------------------------
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - directories cannot be opened on Windows
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _ensure_dir(path: Path) -> None:
-    missing: list[Path] = []
-    probe = path
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir()
-        _fsync_dir(folder.parent)
+# --- files ------------------------------------------------------------------------------
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step: temp file, fsync, rename, fsync the folder."""
-    try:
-        _ensure_dir(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise StoreError(f"{path.parent}: cannot write: {e.strerror or e}") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # readable by the web server, like any published file
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise StoreError(f"{path}: cannot write: {e.strerror or e}") from e
-        raise
+    """Replace a store file in one step, readable by the web server (:func:`promptship.fs.write_atomic`)."""
+    write_atomic(path, data, mode=0o644, make_parents=True, error=StoreError)
 
 
 def _read_capped(path: Path, cap: int, what: str) -> bytes:
