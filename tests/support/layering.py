@@ -60,6 +60,7 @@ PURE: frozenset[str] = frozenset(
         "history.report",
         "history.versions",
         "release.manifest",
+        "release.canonical",
         "release.attestation",
         "release.allowed_signers",
         "release.sshsig",

@@ -1,6 +1,7 @@
 """Releases: manifests, bundles, signatures, channels, stores and attestations.
 
-Owns: the manifest and channel formats (:mod:`.manifest`), the bundle format
+Owns: canonical JSON and strict JSON reading (:mod:`.canonical`), the manifest and
+channel formats (:mod:`.manifest`), the bundle format
 (:mod:`.bundle`), verifying channels and the bundles they name (:mod:`.channel`,
 for every backend and the client), building a bundle from a registry at a commit
 (:mod:`.build`), SSHSIG signatures over bytes (:mod:`.sshsig`), keys and

@@ -15,8 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import rfc8785
-
 from promptship.core.errors import BundleError, ValidationFailed
 from promptship.core.model import Finding, RegistryFiles, Snapshot
 from promptship.core.templates import TemplateEngine
@@ -24,6 +22,7 @@ from promptship.core.views import resolve, variant_names
 from promptship.git import GitRepo
 from promptship.registry import load_files, validate
 from promptship.release.bundle import Bundle, build_bundle
+from promptship.release.canonical import canonical
 
 __all__ = [
     "BUNDLE_ENV_SCHEMA",
@@ -45,11 +44,6 @@ __all__ = [
 
 BUNDLE_PROMPT_SCHEMA = "promptship.bundle-prompt/v1"
 BUNDLE_ENV_SCHEMA = "promptship.bundle-environment/v1"
-
-
-def canonical(value: Any) -> bytes:
-    """RFC 8785 canonical JSON bytes."""
-    return bytes(rfc8785.dumps(value))
 
 
 def content_digest(

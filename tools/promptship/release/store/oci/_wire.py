@@ -25,6 +25,7 @@ import requests
 import requests.adapters
 
 from promptship.core.errors import PromptshipError, StoreError
+from promptship.release.canonical import reject_duplicate_keys
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
 from promptship.release.sshsig import MAX_SIGNATURE_BYTES
 from promptship.release.store.oci._target import OciTarget, bundle_tag, channel_tag
@@ -147,15 +148,6 @@ def _read_capped(response: requests.Response, cap: int, where: str) -> bytes:
     return bytes(out)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 @dataclass(frozen=True)
 class Layer:
     """A layer descriptor as the registry states it (not yet downloaded)."""
@@ -168,7 +160,7 @@ class Layer:
 def _parse_manifest(data: bytes, kind: Kind, where: str) -> dict[str, Layer]:
     """The layers of an artifact's OCI manifest, by media type; the registry is untrusted."""
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicates)
+        doc = json.loads(data, object_pairs_hook=reject_duplicate_keys)
     except (ValueError, UnicodeDecodeError) as e:
         raise StoreError(f"{where}: the OCI manifest is not valid JSON: {e}") from e
     if not isinstance(doc, dict) or doc.get("schemaVersion") != 2:
