@@ -30,6 +30,7 @@ from promptship.events.sinks import JsonlSink
 from promptship.registry.files import DirectorySnapshot
 from promptship.release import allowed_signers, bundle, keys, sshsig
 from promptship.release import build as release
+from promptship.release.document import content_digest
 from publisher import SIMPLE
 from tests.benchmarks.synth import generate
 
@@ -68,9 +69,7 @@ def _bundle_files(templates: dict[str, bytes], n: int) -> dict[str, bytes]:
         doc["view"]["messages"][0]["content"] = doc["view"]["messages"][0]["content"].replace(
             "topic 0", f"topic {i}"
         )
-        doc["content_digest"] = release.content_digest(
-            doc["view"], doc["variants"], doc["fragments"]
-        )
+        doc["content_digest"] = content_digest(doc["view"], doc["variants"], doc["fragments"])
         out[f"prompts/{pid}.json"] = json.dumps(doc, sort_keys=True).encode()
     return out
 

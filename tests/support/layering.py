@@ -66,6 +66,7 @@ PURE: frozenset[str] = frozenset(
         "release.sshsig",
         "release.bundle",
         "release.channel",
+        "release.document",
         "events.redact",
         "assertions",
         "gate.rules",

@@ -22,6 +22,7 @@ from promptship.release import build as release
 from promptship.release import bundle as bundles
 from promptship.release import sshsig
 from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.document import read_bundle_documents
 from promptship.release.keys import KEY_ENV, read_allowed_signers, read_signing_key, write_keypair
 from promptship.release.manifest import format_time
 from promptship.release.store import folder as store
@@ -294,18 +295,17 @@ def bundle_inspect(tar: Path, fmt: str) -> int:
     """Show a bundle's manifest and prompts (integrity checked, signature not)."""
     verified = bundles.read_bundle(_read(tar, "the bundle"))
     m = verified.manifest
-    prompts = []
-    for path, data in sorted(verified.files.items()):
-        if path.startswith("prompts/"):
-            doc = json.loads(data)
-            prompts.append(
-                {
-                    "id": doc["id"],
-                    "version": doc["version"],
-                    "content_digest": doc["content_digest"],
-                    "variants": sorted(doc["variants"]),
-                }
-            )
+    prompts = [
+        {
+            "id": doc.id,
+            "version": doc.version,
+            "content_digest": doc.content_digest,
+            "variants": sorted(doc.variants),
+        }
+        for doc in read_bundle_documents(
+            verified.files, env=m.environment, release=m.release
+        ).prompts
+    ]
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -332,13 +332,10 @@ def _bundle_views(tar: Path) -> tuple[str, dict[str, dict[str, Any]], dict[str, 
     env = verified.manifest.environment
     views: dict[str, dict[str, Any]] = {}
     versions: dict[str, str] = {}
-    for path, data in verified.files.items():
-        if path.startswith("prompts/"):
-            doc = json.loads(data)
-            views[doc["id"]] = comparable(
-                doc["view"], {"fragments": doc["fragments"], "variants": doc["variants"]}
-            )
-            versions[doc["id"]] = doc["version"]
+    documents = read_bundle_documents(verified.files, env=env, release=verified.manifest.release)
+    for doc in documents.prompts:
+        views[doc.id] = comparable(doc.view, {"fragments": doc.fragments, "variants": doc.variants})
+        versions[doc.id] = doc.version
     return env, views, versions
 
 

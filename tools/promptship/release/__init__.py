@@ -2,7 +2,8 @@
 
 Owns: canonical JSON and strict JSON reading (:mod:`.canonical`), the manifest and
 channel formats (:mod:`.manifest`), the bundle format
-(:mod:`.bundle`), verifying channels and the bundles they name (:mod:`.channel`,
+(:mod:`.bundle`), the bundle's documents, written and read strictly
+(:mod:`.document`), verifying channels and the bundles they name (:mod:`.channel`,
 for every backend and the client), building a bundle from a registry at a commit
 (:mod:`.build`), SSHSIG signatures over bytes (:mod:`.sshsig`), keys and
 allowed-signers files on disk and in the environment (:mod:`.keys`), allowed-signers

@@ -3,13 +3,13 @@
 A bundle holds one environment's view of every prompt, self-contained: the
 resolved prompt (defaults and overlays applied), each variant resolved, the
 fragments its templates include, and a content digest. ``environment.json``
-carries the policy and experiments. Everything is RFC 8785 canonical JSON, so
-the same commit gives the same bytes on any machine.
+carries the policy and experiments. The documents are written (and read back)
+by :mod:`promptship.release.document`, as RFC 8785 canonical JSON, so the same
+commit gives the same bytes on any machine.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -18,99 +18,28 @@ from typing import Any
 from promptship.core.errors import BundleError, ValidationFailed
 from promptship.core.model import Finding, RegistryFiles, Snapshot
 from promptship.core.templates import TemplateEngine
-from promptship.core.views import resolve, variant_names
 from promptship.git import GitRepo
 from promptship.registry import load_files, validate
 from promptship.release.bundle import Bundle, build_bundle
 from promptship.release.canonical import canonical
+from promptship.release.document import (
+    ENVIRONMENT_MEMBER,
+    environment_document,
+    prompt_document,
+    prompt_member,
+)
 
 __all__ = [
-    "BUNDLE_ENV_SCHEMA",
     "Built",
+    "ReleasePlan",
     "build_from_git",
     "build_planned",
     "bundle_expiry_days",
-    "check_pin",
-    "BUNDLE_PROMPT_SCHEMA",
-    "ReleasePlan",
     "bundle_files",
-    "canonical",
+    "check_pin",
     "checked_files",
-    "content_digest",
-    "environment_document",
     "plan_release",
-    "prompt_document",
 ]
-
-BUNDLE_PROMPT_SCHEMA = "promptship.bundle-prompt/v1"
-BUNDLE_ENV_SCHEMA = "promptship.bundle-environment/v1"
-
-
-def content_digest(
-    view: Mapping[str, Any], variants: Mapping[str, Any], fragments: Mapping[str, str]
-) -> str:
-    """``sha256:…`` of what a prompt serves: its view, its variants and the fragments it includes."""
-    body = canonical({"view": view, "variants": variants, "fragments": fragments})
-    return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def _includes(engine: TemplateEngine, view: Mapping[str, Any]) -> set[str]:
-    sources = [view["text"]] if "text" in view else [m["content"] for m in view.get("messages", [])]
-    names: set[str] = set()
-    for source in sources:
-        names |= engine.analyse(source).includes
-    return names
-
-
-def prompt_document(
-    files: RegistryFiles, prompt_id: str, env: str, engine: TemplateEngine
-) -> dict[str, Any]:
-    """The bundle document of one prompt in one environment."""
-    view, problems = resolve(files, prompt_id, env)
-    if problems:
-        raise ValidationFailed(
-            f"{prompt_id} does not resolve in {env}: {problems[0].message}",
-            location=problems[0].location,
-        )
-    variants: dict[str, Any] = {}
-    used = _includes(engine, view.data)
-    for name in variant_names(files, prompt_id):
-        variant, problems = resolve(files, prompt_id, env, name)
-        if problems:
-            raise ValidationFailed(
-                f"{prompt_id} variant {name} does not resolve in {env}: {problems[0].message}"
-            )
-        variants[name] = variant.data
-        used |= _includes(engine, variant.data)
-    fragments = {name: engine.fragments[name] for name in sorted(used)}
-    return {
-        "schema": BUNDLE_PROMPT_SCHEMA,
-        "id": prompt_id,
-        "version": view.data["version"],
-        "env": env,
-        "content_digest": content_digest(view.data, variants, fragments),
-        "view": view.data,
-        "variants": variants,
-        "fragments": fragments,
-    }
-
-
-def environment_document(
-    files: RegistryFiles, env: str, release: int, source_commit: str
-) -> dict[str, Any]:
-    """``environment.json``: what the client needs to know of the environment."""
-    data = files.environments[env].data
-    doc: dict[str, Any] = {
-        "schema": BUNDLE_ENV_SCHEMA,
-        "environment": env,
-        "release": release,
-        "source_commit": source_commit,
-        "policy": data.get("policy", {}),
-        "experiments": data.get("experiments", []),
-    }
-    if "promotes_from" in data:
-        doc["promotes_from"] = data["promotes_from"]
-    return doc
 
 
 def bundle_files(
@@ -118,9 +47,9 @@ def bundle_files(
 ) -> dict[str, bytes]:
     """Every file of an environment's bundle: ``environment.json`` and ``prompts/<id>.json``."""
     engine = TemplateEngine(files.fragment_texts())
-    out = {"environment.json": canonical(environment_document(files, env, release, source_commit))}
+    out = {ENVIRONMENT_MEMBER: canonical(environment_document(files, env, release, source_commit))}
     for prompt_id in sorted(files.prompts):
-        out[f"prompts/{prompt_id}.json"] = canonical(prompt_document(files, prompt_id, env, engine))
+        out[prompt_member(prompt_id)] = canonical(prompt_document(files, prompt_id, env, engine))
     return out
 
 
