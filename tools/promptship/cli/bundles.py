@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
 from promptship.core.errors import UsageError
@@ -211,7 +210,7 @@ def bundle_build(
         "digest": built.bundle.digest,
         "prompts": built.prompts,
         "bytes": len(built.bundle.tar),
-        "expires": format_time(built.plan.expires),
+        "expires": format_time(built.expires),
         "path": str(tar_path),
         "signed": key is not None,
     }
@@ -413,12 +412,11 @@ def publish(
     key = signing_key(key_file, key_env)
     allowed = allowed_signers(signers, root)
     sig = sshsig.sign(key, built.bundle.manifest, sshsig.BUNDLE_NAMESPACE)
-    days = _channel_days(repo, ref, env)
     args: dict[str, Any] = {
         "env": env,
         "release": built.plan.number,
         "now": _now(),
-        "expiry_days": days,
+        "expiry_days": built.channel_expiry_days,
         "allowed": allowed,
     }
     if target is None:
@@ -446,13 +444,6 @@ def publish(
             f"published {env} release {p.release} ({p.bundle_digest}) as seq {p.seq}, channel expires {format_time(p.expires)}"
         )
     return 0
-
-
-def _channel_days(repo: Any, ref: str, env: str) -> int:
-    files = registry.load_files(repo.snapshot(repo.resolve(ref)), ())
-    doc = files.environments.get(env)
-    policy = doc.data.get("policy", {}) if doc else {}
-    return int(policy.get("channel_expiry_days", policy.get("bundle_expiry_days", 30)))
 
 
 @cli.group("channel")

@@ -18,13 +18,16 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptship.core.errors import BundleError, ValidationFailed
 from promptship.core.model import RegistryFiles
 from promptship.core.templates import TemplateEngine
 from promptship.core.views import resolve, variant_names
 from promptship.release.canonical import Checker, canonical, show
+
+if TYPE_CHECKING:
+    from promptship.registry.checks import ResolvedViews
 
 __all__ = [
     "BUNDLE_ENV_SCHEMA",
@@ -92,46 +95,77 @@ def content_digest(
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def _includes(engine: TemplateEngine, view: Mapping[str, Any]) -> set[str]:
+def _includes(
+    engine: TemplateEngine, view: Mapping[str, Any], resolved: ResolvedViews | None
+) -> set[str]:
+    """The fragments a view's templates include: from validation's analyses when it made them."""
     sources = [view["text"]] if "text" in view else [m["content"] for m in view.get("messages", [])]
     names: set[str] = set()
     for source in sources:
-        names |= engine.analyse(source).includes
+        analysis = resolved.analyses.get(source) if resolved is not None else None
+        names |= analysis.includes if analysis is not None else engine.includes(source)
     return names
 
 
-def prompt_document(
-    files: RegistryFiles, prompt_id: str, env: str, engine: TemplateEngine
-) -> dict[str, Any]:
-    """The bundle document of one prompt in one environment (JSON values).
-
-    Raises:
-        ValidationFailed: The prompt or one of its variants does not resolve in ``env``.
-    """
-    view, problems = resolve(files, prompt_id, env)
-    if problems:
+def _view(
+    files: RegistryFiles,
+    prompt_id: str,
+    env: str,
+    variant: str | None,
+    resolved: ResolvedViews | None,
+) -> Mapping[str, Any]:
+    """A view of the prompt: the one validation resolved, when it did; else resolved here."""
+    if resolved is not None and resolved.env == env:
+        kept = resolved.views.get((prompt_id, variant))
+        if kept is not None:
+            return kept
+    view, problems = resolve(files, prompt_id, env, variant)
+    if problems and variant is None:
         raise ValidationFailed(
             f"{prompt_id} does not resolve in {env}: {problems[0].message}",
             location=problems[0].location,
         )
+    if problems:
+        raise ValidationFailed(
+            f"{prompt_id} variant {variant} does not resolve in {env}: {problems[0].message}"
+        )
+    return view.data
+
+
+def prompt_document(
+    files: RegistryFiles,
+    prompt_id: str,
+    env: str,
+    engine: TemplateEngine,
+    resolved: ResolvedViews | None = None,
+) -> dict[str, Any]:
+    """The bundle document of one prompt in one environment (JSON values).
+
+    Args:
+        files: The registry.
+        prompt_id: The prompt.
+        env: The environment.
+        engine: A template engine over the registry's fragments.
+        resolved: What validating ``files`` resolved and analysed (a bundle build
+            passes it, so no view is resolved and no template analysed twice).
+
+    Raises:
+        ValidationFailed: The prompt or one of its variants does not resolve in ``env``.
+    """
+    view = _view(files, prompt_id, env, None, resolved)
     variants: dict[str, Any] = {}
-    used = _includes(engine, view.data)
+    used = _includes(engine, view, resolved)
     for name in variant_names(files, prompt_id):
-        variant, problems = resolve(files, prompt_id, env, name)
-        if problems:
-            raise ValidationFailed(
-                f"{prompt_id} variant {name} does not resolve in {env}: {problems[0].message}"
-            )
-        variants[name] = variant.data
-        used |= _includes(engine, variant.data)
+        variants[name] = _view(files, prompt_id, env, name, resolved)
+        used |= _includes(engine, variants[name], resolved)
     fragments = {name: engine.fragments[name] for name in sorted(used)}
     return {
         "schema": BUNDLE_PROMPT_SCHEMA,
         "id": prompt_id,
-        "version": view.data["version"],
+        "version": view["version"],
         "env": env,
-        "content_digest": content_digest(view.data, variants, fragments),
-        "view": view.data,
+        "content_digest": content_digest(view, variants, fragments),
+        "view": view,
         "variants": variants,
         "fragments": fragments,
     }
