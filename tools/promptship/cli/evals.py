@@ -18,7 +18,7 @@ import click
 from promptship import evals, registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option, working_tree
-from promptship.cli.bundles import allowed_signers, key_options, signers_option, signing_key
+from promptship.cli._release import allowed_signers, key_options, signers_option, signing_key
 from promptship.core.errors import GitError, UsageError
 from promptship.core.model import Snapshot
 from promptship.evals.providers import (
