@@ -283,22 +283,23 @@ class RenderEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, with inputs redacted and the unit pseudonymised."""
-        ref = self.ref
+        # unpacked at once: faster than nine attribute reads of a named tuple
+        prompt_id, version, digest, variant, experiment, env, release, bundle, request = self.ref
         out: dict[str, Any] = {
             "type": self.type,
             "ts": _ts(self.ts),
-            "request_id": ref.request_id,
-            "prompt_id": ref.prompt_id,
-            "version": ref.version,
-            "content_digest": ref.content_digest,
-            "env": ref.env,
-            "release": ref.release,
-            "bundle_digest": ref.bundle_digest,
+            "request_id": request,
+            "prompt_id": prompt_id,
+            "version": version,
+            "content_digest": digest,
+            "env": env,
+            "release": release,
+            "bundle_digest": bundle,
         }
         return _put(
             out,
-            experiment=ref.experiment,
-            variant=ref.variant,
+            experiment=experiment,
+            variant=variant,
             unit=None if self.unit is None else pseudonymize(self.unit, self.unit_key),
             inputs=redact_inputs(self.inputs, self.sensitive),
             latency_us=self.latency_us,
