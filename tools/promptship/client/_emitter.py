@@ -36,9 +36,9 @@ class Emitter:
         prefix: Random per client, so request ids are unique across clients.
     """
 
-    sink: Sink | None = None
-    clock: Callable[[], float] = time.time
-    unit_key: bytes = field(default=b"", repr=False)
+    sink: Sink | None
+    clock: Callable[[], float]
+    unit_key: bytes = field(repr=False)
     prefix: str = field(default_factory=_prefix)
     _counter: Iterator[int] = field(
         default_factory=lambda: itertools.count(1), repr=False, compare=False
