@@ -12,7 +12,7 @@ and signing eval reports into attestations.
 
 May import: :mod:`promptship.core`, :mod:`promptship.assertions`,
 :mod:`promptship.schemas`, :mod:`promptship.git`, :mod:`promptship.registry`,
-:mod:`promptship.history`, :mod:`promptship.release`.
+:mod:`promptship.history`, :mod:`promptship.release`, :mod:`promptship.fs`.
 """
 
 from __future__ import annotations
