@@ -201,12 +201,15 @@ def _chosen_prompts(
     return chosen
 
 
-def _runs_in(pid: str, suite: Suite, env: str, affected: Affected | None) -> bool:
-    """Whether the suite runs in ``env``: the suite names it, and the diff (if any) reached it."""
-    if suite.environments is not None and env not in suite.environments:
-        return False
+def _suite_envs(pid: str, suite: Suite, envs: list[str], affected: Affected | None) -> list[str]:
+    """The environments the suite runs in: those it names that the diff (if any) reached."""
     wanted = affected.get(pid) if affected is not None else None
-    return wanted is None or env in wanted
+    return [
+        env
+        for env in envs
+        if (suite.environments is None or env in suite.environments)
+        and (wanted is None or env in wanted)
+    ]
 
 
 def _min_pass_rate(suite: Suite, source: PromptSource, env: str) -> float:
@@ -218,16 +221,11 @@ def _min_pass_rate(suite: Suite, source: PromptSource, env: str) -> float:
 
 
 def _suite_targets(
-    source: PromptSource,
-    pid: str,
-    suite: Suite,
-    envs: list[str],
-    variant: str | None,
-    affected: Affected | None,
+    source: PromptSource, pid: str, suite: Suite, envs: list[str], variant: str | None
 ) -> list[Target]:
-    """One suite's targets: each environment it runs in, times each variant it covers."""
+    """One suite's targets: each of ``envs``, times each variant it covers."""
     targets: list[Target] = []
-    for env in (e for e in envs if _runs_in(pid, suite, e, affected)):
+    for env in envs:
         doc = source.document(pid, env)
         minimum = _min_pass_rate(suite, source, env)
         targets.extend(Target(suite, env, v, doc, minimum) for v in _variants(suite, doc, variant))
@@ -263,7 +261,9 @@ def plan_run(
     chosen = _chosen_prompts(source, suites, prompts, affected)
     targets: list[Target] = []
     for pid in (p for p in chosen if p in suites):
-        targets += _suite_targets(source, pid, suites[pid], selected_envs, variant, affected)
+        suite = suites[pid]
+        runs_in = _suite_envs(pid, suite, selected_envs, affected)
+        targets += _suite_targets(source, pid, suite, runs_in, variant)
     if variant not in (None, BASE_VARIANT) and chosen and not targets:
         raise UsageError(f"no selected prompt has a variant '{variant}'")
     targets.sort(key=lambda t: (t.prompt_id, t.env, t.variant or ""))
