@@ -28,14 +28,7 @@ from promptship.evals._attest import (
     verify_attestation_file,
     verify_attestation_path,
 )
-from promptship.evals._files import (
-    REPORT_FILES,
-    merge_report_files,
-    read_input,
-    render_report,
-    write_output,
-    write_reports,
-)
+from promptship.evals._files import REPORT_FILES, merge_report_files, render_report, write_reports
 from promptship.evals._formats import to_junit, to_markdown, to_text
 from promptship.evals._plan import Affected, Plan, Shard, Target, affected_targets, plan_run
 from promptship.evals._report import (
@@ -109,7 +102,6 @@ __all__ = [
     "open_provider",
     "parse_suite",
     "plan_run",
-    "read_input",
     "render_report",
     "run_evals",
     "run_plan",
@@ -119,6 +111,5 @@ __all__ = [
     "to_text",
     "verify_attestation_file",
     "verify_attestation_path",
-    "write_output",
     "write_reports",
 ]
