@@ -72,7 +72,7 @@ def _no_suite(inputs: GateInputs, env: str, prompt_id: str, cls: ChangeClass) ->
     return Reason("evals", True, prompt_id, message, fix=fix, env=env, warning=True)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Found:
     """The suite results that count for one prompt in one environment, and those that do not."""
 
