@@ -20,6 +20,12 @@ Rules:
 5. Pure units (whole packages or single modules) import only pure units, no
    I/O module (files, processes, sockets, HTTP, clocks), and call no clock or
    file function.
+6. The modules of a package import each other without a cycle (ranks already
+   rule one out between packages). Every import counts, ``TYPE_CHECKING`` and
+   function-local ones included, but ``from a import b`` of a submodule ``b``
+   is an edge to ``a.b`` only, and an f-string's prefix is no edge. The import
+   reported is the one that closes the cycle when each package is walked from
+   its ``__init__``, imports in source order.
 """
 
 from __future__ import annotations
@@ -284,6 +290,99 @@ def _check_calls(me: str, rel: str, tree: ast.AST) -> Iterator[Violation]:
                 yield Violation(rel, node.lineno, "pure", f"pure {me} calls {called}()")
 
 
+def _from_targets(node: ast.ImportFrom, path: Path, package: Path) -> Iterator[str]:
+    """What ``from a import b, c`` needs (absolute): ``a.b`` where ``b`` is a module, else ``a``."""
+    if node.level:
+        module = ".".join(
+            _relative_base(path, package, node.level) + ([node.module] if node.module else [])
+        )
+    else:
+        module = node.module or ""
+    if not module.startswith("promptship"):
+        return
+    for alias in node.names:
+        whole = f"{module}.{alias.name}"
+        yield whole if _resolve(whole, package) == whole.removeprefix("promptship.") else module
+
+
+def _needs(path: Path, package: Path) -> list[Import]:
+    """The promptship modules ``path`` imports (dotted), in source order, itself left out.
+
+    Unlike :func:`imports`, ``from a import b`` needs only ``a.b`` when ``b`` is a
+    module: taking a submodule from its package is no edge to the package.
+    """
+    found: list[Import] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            names = list(_from_targets(node, path, package))
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.Call) and _dynamic_import(node):
+            # a literal name only: an f-string's prefix names a package, not what is loaded
+            arg = node.args[0]
+            names = (
+                [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
+            )
+        else:
+            continue
+        for name in names:
+            target = _resolve(name, package) if name.startswith("promptship.") else None
+            if target and target != dotted(path, package):
+                found.append(Import(target, node.lineno))
+    return sorted(set(found), key=lambda i: (i.line, i.name))
+
+
+def module_graph(package: Path = PACKAGE) -> dict[str, list[Import]]:
+    """Each module (dotted) and the promptship modules it imports, in source order."""
+    return {dotted(path, package): _needs(path, package) for path in modules(package)}
+
+
+def _path_of(name: str, package: Path) -> Path:
+    """The file of the dotted module ``name`` (a package's ``__init__.py``)."""
+    base = package.joinpath(*name.split("."))
+    return base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+
+
+def _check_cycles(package: Path) -> list[Violation]:
+    """The imports that close a cycle inside a package.
+
+    The walk is depth first, each package from its ``__init__`` and each module's
+    imports in source order, so the import reported is the one that would find
+    its target half-initialised. Removing every import reported leaves no cycle
+    (they are the walk's back edges).
+    """
+    graph = module_graph(package)
+    done: set[str] = set()
+    stack: list[str] = []
+    found: list[Violation] = []
+
+    def visit(me: str) -> None:
+        stack.append(me)
+        mine = me.split(".", maxsplit=1)[0]
+        for imp in graph.get(me, ()):
+            if imp.name.split(".", maxsplit=1)[0] != mine:
+                continue  # between packages, ranks already rule a cycle out
+            if imp.name in stack:
+                cycle = " → ".join([*stack[stack.index(imp.name) :], imp.name])
+                found.append(
+                    Violation(
+                        str(_path_of(me, package).relative_to(package.parent)),
+                        imp.line,
+                        "cycle",
+                        f"{me} imports {imp.name}, which imports it back: {cycle}",
+                    )
+                )
+            elif imp.name not in done:
+                visit(imp.name)
+        stack.pop()
+        done.add(me)
+
+    for name in sorted(graph):
+        if name not in done:
+            visit(name)
+    return found
+
+
 def check(package: Path = PACKAGE) -> list[Violation]:
     """Every rule violation in the package tree at ``package``."""
     found: list[Violation] = []
@@ -299,6 +398,7 @@ def check(package: Path = PACKAGE) -> list[Violation]:
             else:
                 found.extend(_check_external(me, rel, imp))
         found.extend(_check_calls(me, rel, ast.parse(path.read_text(encoding="utf-8"))))
+    found.extend(_check_cycles(package))
     return found
 
 

@@ -49,8 +49,15 @@ INJECTED = [
     ("registry/checks/_schema.py", "X = open('f')", "pure"),
     ("events/redact.py", "from pathlib import Path", "pure"),
     ("history/report.py", "from promptship.git import open_repository", "pure"),
-    ("release/manifest.py", "from . import bundle", "pure"),
+    ("release/manifest.py", "from . import signing", "pure"),
     ("core/templates.py", "from promptship.nowhere import x", "unknown"),
+    ("client/_prompt.py", "from promptship.client._client import PromptClient", "cycle"),
+    (
+        "client/_prompt.py",
+        "import typing\nif typing.TYPE_CHECKING:\n    from promptship.client._client import PromptClient",
+        "cycle",
+    ),
+    ("client/_status.py", "def f() -> None:\n    from . import _client", "cycle"),
 ]
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from promptship.core.errors import UsageError
+from promptship.core.render import PromptRef
 from promptship.events import FeedbackEvent, OutcomeEvent, RenderEvent, event_json
 from promptship.schemas import validator
 
@@ -65,6 +68,96 @@ def test_a_full_render_event_matches_the_schema() -> None:
     }
     assert re.fullmatch(r"b2:[0-9a-f]{32}", data["unit"])
     assert list(data)[:2] == ["type", "ts"]
+
+
+REF = PromptRef(
+    "support/triage", "1.2.0", DIGEST, "friendly", "triage-tone", "production", 7, BUNDLE, "req-1"
+)
+
+
+def test_a_render_event_carries_the_ref_and_writes_what_it_wrote_before() -> None:
+    event = RenderEvent(
+        1_700_000_000.123456,
+        REF,
+        inputs={"customer_name": "Ada", "ticket_text": "hello"},
+        sensitive=frozenset({"customer_name"}),
+        unit="user-42",
+        unit_key=b"k",
+        latency_us=85,
+    )
+    assert event.ref is REF
+    by_field = render_event(
+        experiment="triage-tone",
+        variant="friendly",
+        unit="user-42",
+        unit_key=b"k",
+        latency_us=85,
+        sensitive=frozenset({"customer_name"}),
+    )
+    assert event == by_field
+    assert event.to_dict() == by_field.to_dict()
+    assert event_json(event) == event_json(by_field)
+
+
+def test_the_refs_fields_can_still_be_passed_one_by_one() -> None:
+    positional = RenderEvent(
+        1.0, "req-1", "support/triage", "1.2.0", DIGEST, "production", 7, BUNDLE,
+        {"q": "hi"}, frozenset({"q"}), "triage-tone", "friendly", "u", b"k", 9,
+    )  # fmt: skip
+    named = RenderEvent(
+        ts=1.0, request_id="req-1", prompt_id="support/triage", version="1.2.0",
+        content_digest=DIGEST, env="production", release=7, bundle_digest=BUNDLE,
+        inputs={"q": "hi"}, sensitive=frozenset({"q"}), experiment="triage-tone",
+        variant="friendly", unit="u", unit_key=b"k", latency_us=9,
+    )  # fmt: skip
+    with_ref = RenderEvent(
+        1.0,
+        REF,
+        inputs={"q": "hi"},
+        sensitive=frozenset({"q"}),
+        unit="u",
+        unit_key=b"k",
+        latency_us=9,
+    )
+    assert positional == named == with_ref
+    assert positional.ref == REF
+    # the ref's fields read through, as when the event held them itself
+    assert (named.request_id, named.prompt_id, named.version, named.content_digest) == (
+        "req-1", "support/triage", "1.2.0", DIGEST,
+    )  # fmt: skip
+    assert (named.env, named.release, named.bundle_digest) == ("production", 7, BUNDLE)
+    assert (named.experiment, named.variant) == ("triage-tone", "friendly")
+    assert dataclasses.replace(with_ref, latency_us=10).latency_us == 10
+    bare = RenderEvent(1.0, REF)
+    assert (bare.inputs, bare.sensitive, bare.unit, bare.unit_key, bare.latency_us) == (
+        {}, frozenset(), None, b"", None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: RenderEvent(1.0, REF, {"q": "hi"}), "takes a PromptRef and the rest by name"),
+        (lambda: RenderEvent(1.0, REF, experiment="e"), "takes a PromptRef and the rest by name"),
+        (lambda: RenderEvent(1.0, "req-1", "support/triage"), r"RenderEvent\(\) missing 5"),
+        (
+            lambda: RenderEvent(1.0, "r", "p/q", "1.0.0", DIGEST, "e", 1, BUNDLE, surprise=1),
+            r"RenderEvent\(\) got an unexpected keyword argument 'surprise'",
+        ),
+        (
+            lambda: RenderEvent(1.0, "r", "p/q", "1.0.0", DIGEST, "e", 1, BUNDLE, {}, inputs={}),
+            "multiple values for argument 'inputs'",
+        ),
+    ],
+)
+def test_a_render_event_built_wrong_says_how(call: Callable[[], Any], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_a_render_event_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RenderEvent(1.0, REF).ts = 2.0
 
 
 def test_unknown_render_fields_are_absent_not_null() -> None:

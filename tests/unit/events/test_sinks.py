@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from promptship.core.errors import SinkError
+from promptship.core.render import PromptRef
 from promptship.events import FeedbackEvent, OutcomeEvent, RenderEvent
 from promptship.events.sinks import FanoutSink, JsonlSink, LoggingSink, MemorySink, OTelSink
 from promptship.schemas import validator
@@ -304,6 +305,54 @@ def test_otel_sink_sets_attributes_on_the_current_span() -> None:
     assert json.loads(attrs["promptship.outcome.tokens"]) == {"input": 5}
     assert attrs["promptship.feedback.score"] == 4.5
     assert "promptship.type" not in attrs
+
+
+def test_every_sink_writes_the_same_whether_the_event_was_built_from_a_ref(
+    tmp_path: Path,
+) -> None:
+    fields = {"experiment": "exp", "variant": "a", "unit": "u1", "unit_key": b"k", "latency_us": 40}
+    by_field = render(**fields)
+    ref = PromptRef(
+        "support/triage", "1.0.0", DIGEST, "a", "exp", "staging", 3, DIGEST, "req-1"
+    )  # fmt: skip
+    from_ref = RenderEvent(
+        1_700_000_000.5,
+        ref,
+        inputs={"ticket_text": "hello"},
+        unit="u1",
+        unit_key=b"k",
+        latency_us=40,
+    )
+    jsonl = JsonlSink(tmp_path / "events.jsonl")
+    jsonl.emit(by_field)
+    jsonl.emit(from_ref)
+    jsonl.close()
+    first, second = (tmp_path / "events.jsonl").read_bytes().splitlines()
+    assert first == second
+
+    logger = logging.getLogger("promptship.test.same")
+    logger.setLevel(logging.INFO)
+    capture = Capture()
+    logger.addHandler(capture)
+    try:
+        sink = LoggingSink("promptship.test.same")
+        sink.emit(by_field)
+        sink.emit(from_ref)
+    finally:
+        logger.removeHandler(capture)
+    one, two = capture.records
+    assert (one.getMessage(), one.promptship) == (two.getMessage(), two.promptship)
+
+    tracer, exporter = _otel()
+    otel = OTelSink()
+    for event in (by_field, from_ref):
+        with tracer.start_as_current_span("render"):
+            otel.emit(event)
+    a, b = (dict(span.attributes) for span in exporter.get_finished_spans())
+    assert a == b
+    names = "ts request_id prompt_id version content_digest env release bundle_digest"
+    names += " experiment variant unit inputs latency_us"
+    assert sorted(a) == sorted(f"promptship.{name}" for name in names.split())
 
 
 def test_otel_sink_ignores_events_outside_a_recording_span() -> None:

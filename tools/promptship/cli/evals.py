@@ -2,144 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import shlex
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import click
 
-from promptship import evals, registry
+from promptship import evals
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option, working_tree
+from promptship.cli._common import format_option, root_option
 from promptship.cli._release import allowed_signers, key_options, signers_option, signing_key
-from promptship.core.errors import GitError, UsageError
-from promptship.core.model import Snapshot
-from promptship.evals.providers import (
-    DEFAULT_OPENAI_BASE_URL,
-    CachingProvider,
-    CommandProvider,
-    EchoProvider,
-    Provider,
-    from_env,
-)
-from promptship.git import GitRepo, open_repository
-from promptship.history import compare as history
-from promptship.registry.files import find_root
-from promptship.release import build as release
-from promptship.release import bundle as bundles
-from promptship.release.store import folder as store
-
-REPORT_FILES = {"json": "report.json", "junit": "junit.xml", "markdown": "report.md"}
-CACHE_DIR = Path(".promptship-cache") / "responses"
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what}: {e.strerror}") from None
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"{path}: cannot write: {e.strerror}") from None
-
-
-def _render(report: dict[str, Any], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    if fmt == "markdown":
-        return evals.to_markdown(report)
-    if fmt == "junit":
-        return evals.to_junit(report).decode("utf-8")
-    return evals.to_text(report)
-
-
-def _write_outputs(report: dict[str, Any], out_dir: Path) -> None:
-    for fmt, name in REPORT_FILES.items():
-        _write(out_dir / name, _render(report, fmt).encode("utf-8"))
-
-
-def _repository(root: Path) -> GitRepo | None:
-    try:
-        return open_repository(root)
-    except GitError:
-        return None
-
-
-def _snapshot(
-    root: Path, repo: GitRepo | None, ref: str | None, affected: str | None
-) -> tuple[Snapshot, str | None, evals.Affected | None]:
-    """The registry to read suites (and, without --bundle, prompts) from."""
-    if affected is not None and ref is not None:
-        raise UsageError(
-            "give --affected BASE..HEAD or --ref REF, not both",
-            hint="--affected reads the registry at HEAD",
-        )
-    if affected is not None:
-        base, sep, head = affected.partition("..")
-        if not sep or not base or head.startswith("."):
-            raise UsageError(
-                f"--affected {affected!r} is not BASE..HEAD",
-                hint="e.g. --affected origin/main..HEAD (an empty HEAD is the working tree)",
-            )
-        if repo is None:
-            raise UsageError("--affected needs a git repository", hint=f"{root} is not one")
-        before, after, changes = history.git_sides(repo, base, head or None)
-        commit = repo.resolve(head) if head else None
-        return after.snapshot, commit, evals.affected_targets(before, after, changes)
-    if ref is not None:
-        if repo is None:
-            raise UsageError("--ref needs a git repository", hint=f"{root} is not one")
-        return repo.snapshot(ref), repo.resolve(ref), None
-    return working_tree(root), None, None
-
-
-@contextlib.contextmanager
-def _provider(
-    kind: str,
-    *,
-    model: str | None,
-    base_url: str | None,
-    command: str | None,
-    concurrency: int,
-    cache: Path | None,
-) -> Iterator[tuple[Provider, evals.ProviderInfo]]:
-    """The provider (cached unless it is the echo) and what the report says of it."""
-    with contextlib.ExitStack() as stack:
-        inner: Provider
-        if kind == "echo":
-            yield EchoProvider(), evals.ProviderInfo("echo", model)
-            return
-        if kind == "command":
-            if not command:
-                raise UsageError("--provider command needs --command CMD")
-            inner = CommandProvider(shlex.split(command))
-            info = evals.ProviderInfo("command", model)
-        else:
-            env = dict(os.environ)  # OPENAI_API_KEY and OPENAI_BASE_URL are read here only
-            if base_url:
-                env["OPENAI_BASE_URL"] = base_url
-            http = stack.enter_context(from_env(env, max_concurrency=concurrency))
-            inner = http
-            url = env.get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL
-            info = evals.ProviderInfo("openai", model, url)
-        if cache is not None:
-            inner = CachingProvider(inner, cache)
-        yield inner, info
 
 
 def _progress() -> evals.Progress | None:
@@ -274,48 +149,24 @@ def eval_group(
     """
     if ctx.invoked_subcommand is not None:
         return 0
-    found = find_root(root or Path.cwd())
-    repo = _repository(found)
-    snapshot, commit, affected_map = _snapshot(found, repo, ref, affected)
-    files = release.checked_files(snapshot)
-    suites = evals.load_suites(files)
-    source: evals.PromptSource
-    if bundle_tar is not None:
-        source = evals.BundleSource(bundles.read_bundle(_read(bundle_tar, "the bundle")))
-    else:
-        at_commit = None
-        if repo is not None:
-            git = repo
-            at_commit = lambda sha: registry.load_files(git.snapshot(sha))  # noqa: E731
-        described = evals.SourceInfo(commit=commit, label=snapshot.label)
-        source = evals.RegistrySource(files, described, at_commit=at_commit)
-    part = evals.Shard.parse(shard) if shard else evals.Shard()
-    cache = None if no_cache else (cache_dir or found / CACHE_DIR)
-    with _provider(
-        provider_kind,
-        model=model,
-        base_url=base_url,
-        command=command,
-        concurrency=concurrency,
-        cache=cache,
-    ) as (provider, provider_info):
-        report = evals.evaluate(
-            source,
-            suites,
-            provider,
-            provider_info,
-            envs=envs or None,
-            prompts=prompts or None,
-            variant=variant,
-            affected=affected_map,
-            shard=part,
-            concurrency=concurrency,
-            model=model,
-            progress=_progress(),
-        )
-    if out_dir is not None:
-        _write_outputs(report, out_dir)
-    click.echo(_render(report, fmt), nl=False)
+    kind = cast(evals.ProviderKind, provider_kind)  # click.Choice allows only these
+    provider = evals.ProviderChoice(kind, model, base_url, command, concurrency)
+    request = evals.EvalRequest(
+        root=root,
+        ref=ref,
+        affected=affected,
+        bundle=bundle_tar,
+        envs=envs,
+        prompts=prompts,
+        variant=variant,
+        shard=shard,
+        provider=provider,
+        cache=not no_cache,
+        cache_dir=cache_dir,
+        out_dir=out_dir,
+    )
+    report = evals.run_evals(request, environ=os.environ, progress=_progress())
+    click.echo(evals.render_report(report, fmt), nl=False)
     return evals.exit_code(report)
 
 
@@ -347,24 +198,9 @@ def eval_merge(
     Example:
       promptship eval merge shard-*/report.json -o report.json --format markdown
     """
-    loaded = [evals.load_report(_read(p, "the report"), str(p)) for p in reports]
-    merged = evals.merge_reports(loaded)
-    if output is not None:
-        _write(output, _render(merged, "json").encode("utf-8"))
-    if out_dir is not None:
-        _write_outputs(merged, out_dir)
-    click.echo(_render(merged, fmt), nl=False)
+    merged = evals.merge_report_files(reports, output=output, out_dir=out_dir)
+    click.echo(evals.render_report(merged, fmt), nl=False)
     return evals.exit_code(merged)
-
-
-def _bundle_digest(tar: Path | None, digest: str | None) -> tuple[str, str | None]:
-    if (tar is None) == (digest is None):
-        raise UsageError("give exactly one of --bundle TAR and --bundle-digest D")
-    if tar is not None:
-        checked = bundles.read_bundle(_read(tar, "the bundle"))
-        return checked.digest, checked.manifest.environment
-    assert digest is not None
-    return digest, None
 
 
 @eval_group.command("attest")
@@ -416,15 +252,14 @@ def eval_attest(
       promptship eval attest --report evals/report.json --bundle dist/staging.tar \\
           --key staging.key -o dist/staging.intoto.jsonl
     """
-    if (output is None) == (store_dir is None):
-        raise UsageError("give exactly one of --output FILE and --store DIR")
-    digest, env = _bundle_digest(bundle_tar, bundle_digest)
-    report = evals.load_report(_read(report_path, "the report"), str(report_path))
-    key = signing_key(key_file, key_env)
-    data = evals.attest_report(report, bundle_digest=digest, key=key, bundle_env=env)
-    target = output if output is not None else store.attestation_path(store_dir or Path(), digest)
-    _write(target, data)
-    click.echo(f"wrote {target} (sha256:{hashlib.sha256(data).hexdigest()}) for {digest}")
+    attested = evals.attest_report_file(
+        report_path,
+        evals.BundleRef(bundle_tar, bundle_digest),
+        lambda: signing_key(key_file, key_env),
+        output=output,
+        store_dir=store_dir,
+    )
+    click.echo(f"wrote {attested.path} ({attested.sha256}) for {attested.bundle_digest}")
     return 0
 
 
@@ -460,14 +295,11 @@ def eval_verify_attestation(
       promptship eval verify-attestation dist/staging.intoto.jsonl \\
           --bundle-digest sha256:… --env staging
     """
-    digest, bundle_env = _bundle_digest(bundle_tar, bundle_digest)
-    if bundle_env is not None and bundle_env != env:
-        raise UsageError(f"the bundle is for {bundle_env}, not {env}")
-    verified = evals.verify_attestation_file(
-        _read(attestation, "the attestation"),
-        allowed_signers(signers, root),
-        bundle_digest=digest,
-        env=env,
+    verified, digest = evals.verify_attestation_path(
+        attestation,
+        evals.BundleRef(bundle_tar, bundle_digest),
+        env,
+        lambda: allowed_signers(signers, root),
         now=datetime.now(UTC),
     )
     predicate = verified.predicate

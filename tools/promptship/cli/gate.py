@@ -3,80 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
-from promptship import evals
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
-from promptship.core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
+from promptship.evals import verify_attestation_file
+from promptship.fs import write_atomic
+from promptship.gate import check
 from promptship.gate import inputs as gating
-from promptship.gate import report as gatereport
-from promptship.gate import rules as gate_rules
-from promptship.gate.rules import (
-    EvalEvidence,
-    evidence_from_report,
-    evidence_from_statement,
-    load_json,
-    parse_reviews,
-    parse_teams,
-)
 from promptship.git import open_repository
-from promptship.release.allowed_signers import parse_allowed_signers
-
-MAX_INPUT_BYTES = 32 * 1024 * 1024
-"""Largest reviews, teams, report or attestation file read (checked before reading)."""
-_SHA = re.compile(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")
-
-
-def _read_json(path: Path, what: str) -> Any:
-    """Parse a JSON input file, refusing oversized or undecodable ones."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(
-                f"{path}: {what} file is {size} bytes, over the {MAX_INPUT_BYTES} byte limit",
-                hint=f"pass the {what} of one pull request or run",
-            )
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what} ({e.strerror})", hint="check the path") from e
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: {what} file is not UTF-8", hint="pass JSON text") from e
-    return load_json(text, str(path))
-
-
-def _attestation_evidence(path: Path, allowed_signers: bytes | None) -> EvalEvidence:
-    """A verified attestation as evidence.
-
-    The DSSE envelope must be signed by a key that ``allowed_signers`` (the
-    base ref's, or ``--allowed-signers``) allows for the environment the
-    statement names; the statement is then read as evidence for that
-    environment and bundle.
-    """
-    if allowed_signers is None:
-        raise UsageError(
-            "no environments/allowed_signers at the base ref to verify attestations with",
-            hint="pass --allowed-signers FILE",
-        )
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(f"{path}: attestation file is {size} bytes, over {MAX_INPUT_BYTES}")
-        data = path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the attestation ({e.strerror})") from e
-    allowed = parse_allowed_signers(
-        allowed_signers.decode("utf-8", "replace"), source="allowed_signers"
-    )
-    verified = evals.verify_attestation_file(
-        data, allowed, bundle_digest=None, env=None, now=datetime.now(UTC)
-    )
-    return evidence_from_statement(verified.statement, str(path), verified.keyid)
 
 
 @cli.command()
@@ -168,46 +107,27 @@ def gate(
         --reviews reviews.json --teams teams.json --author $AUTHOR \\
         --head-sha $HEAD_SHA --format markdown -o gate.md
     """
-    if head_sha is not None and not _SHA.match(head_sha):
-        raise UsageError(
-            f"--head-sha {head_sha!r} is not a full commit id", hint="pass 40 hex digits"
-        )
-    repo = open_repository(root or Path.cwd())
-    evidence = [evidence_from_report(_read_json(p, "eval report"), str(p)) for p in evals]
-    if attestations:
-        signers = (
-            allowed_signers.read_bytes()
-            if allowed_signers
-            else gating.read_at(repo, base, "environments/allowed_signers")
-        )
-        evidence += [_attestation_evidence(p, signers) for p in attestations]
-    gathered = gating.gather(
-        repo,
+    request = check.GateRequest(
         base,
         head,
-        requested=envs or None,
-        evidence=evidence,
-        reviews=parse_reviews(_read_json(reviews, "reviews"), str(reviews)) if reviews else (),
-        teams=parse_teams(_read_json(teams, "teams"), str(teams)) if teams else {},
+        envs=envs,
+        evals=evals,
+        attestations=attestations,
+        reviews=reviews,
+        teams=teams,
         author=author,
         head_sha=head_sha,
+        allowed_signers=allowed_signers,
     )
-    decision = gate_rules.evaluate(gathered.inputs)
-    labels = (gathered.base_label, gathered.head_label)
-    if fmt == "json":
-        text = (
-            json.dumps(gatereport.to_json(decision, *labels), indent=2, ensure_ascii=False) + "\n"
-        )
-    elif fmt == "markdown":
-        text = gatereport.to_markdown(decision, *labels)
-    else:
-        text = gatereport.to_text(decision, *labels)
+    repo = open_repository(root or Path.cwd())
+    checked = check.check_change(
+        repo, request, verify=verify_attestation_file, now=datetime.now(UTC)
+    )
+    text = checked.render(fmt)
     if output is not None:
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        write_atomic(output, text.encode("utf-8"))
     click.echo(text, nl=False)
-    return EXIT_OK if decision.allow else EXIT_FINDINGS
+    return EXIT_OK if checked.decision.allow else EXIT_FINDINGS
 
 
 @cli.group()
@@ -254,45 +174,17 @@ def owners_required(
     and, for a promotion, the prompt file of every prompt whose content
     changes in the promoted environment.
     """
-    gathered = gating.gather(
-        open_repository(root or Path.cwd()), base, head, requested=envs or None
-    )
-    inputs = gathered.inputs
-    gated = tuple(envs) if envs else tuple(gate_rules.scope(inputs))
-    requiring = [
-        e for e in gated if e in inputs.environments and inputs.environments[e].require_owner_review
-    ]
-    reqs = gate_rules.owner_requirements(inputs, gated)
+    required = check.required_owners(open_repository(root or Path.cwd()), base, head, envs)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "base": gathered.base_label,
-                    "head": gathered.head_label,
-                    "environments": list(gated),
-                    "required": bool(requiring),
-                    "required_by": requiring,
-                    "files": [
-                        {
-                            "path": r.path,
-                            "owners": list(r.owners),
-                            "codeowners_line": r.line,
-                            "why": r.why,
-                        }
-                        for r in reqs
-                    ],
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(required.to_dict(), indent=2))
         return EXIT_OK
     verdict = (
-        f"required by {', '.join(requiring)}"
-        if requiring
+        f"required by {', '.join(required.required_by)}"
+        if required.required_by
         else "not required by the gated environments' policies"
     )
-    click.echo(f"owner review {gathered.base_label}..{gathered.head_label}: {verdict}")
-    for r in reqs:
+    click.echo(f"owner review {required.base_label}..{required.head_label}: {verdict}")
+    for r in required.files:
         who = " ".join(r.owners) or "(nobody: add a CODEOWNERS line)"
         line = f"line {r.line}" if r.line else "no line"
         click.echo(f"  {r.path}: {who}  [{line}; {r.why}]")

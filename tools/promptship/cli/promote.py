@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,131 +11,29 @@ import click
 
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
-from promptship.core.errors import UsageError
-from promptship.gate import promotion
-from promptship.gate.pins import Pin, eval_summary, promotion_markdown
-from promptship.git import GitRepo, open_repository
-from promptship.registry.files import find_root
-from promptship.release.store import folder as store
-
-MAX_EVIDENCE_BYTES = 32 * 1024 * 1024
-"""Largest eval report or attestation read (checked before reading)."""
-ZERO_SHA = "0" * 40
-"""What GitHub sends as ``before`` for the first push of a branch."""
+from promptship.gate import promote as promoting
+from promptship.git import open_repository
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"{path}: cannot write ({e.strerror})", hint="check the path") from e
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        if path.stat().st_size > MAX_EVIDENCE_BYTES:
-            raise UsageError(
-                f"{path}: over {MAX_EVIDENCE_BYTES:,} bytes", hint="pass one run's report"
-            )
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read ({e.strerror})", hint="check the path") from e
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text", hint="pass a JSON file") from None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        pass
-    # An attestation file (.intoto.jsonl) holds one envelope per line; the first is shown.
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    try:
-        return json.loads(first)
-    except (ValueError, RecursionError):
-        raise UsageError(f"{path}: not JSON", hint="pass the file CI wrote, unchanged") from None
-
-
-def _env_file(root: Path | None, env: str) -> Path:
-    return find_root(root or Path.cwd()) / promotion.env_path(env)
-
-
-def _read_env(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(
-            f"{path}: no such environment file", hint="name an environment of this registry"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read it ({e})") from None
-
-
-def _emit(
-    repo: GitRepo,
-    plan: promotion.PromotionPlan,
-    branch: str | None,
-    evidence: tuple[Path, ...],
-    env_file: Path,
-    dry_run: bool,
-    title_file: Path | None,
-    body_file: Path | None,
-    fmt: str,
-) -> int:
-    evals = [eval_summary(_read_json(p), str(p)) for p in evidence]
-    codeowners, where = promotion.codeowners_text(repo, branch or repo.default_branch())
-    reviewers = promotion.required_reviewers(
-        codeowners, plan, codeowners_path=where or "CODEOWNERS"
-    )
-    body = promotion_markdown(
-        title=plan.title,
-        env=plan.env,
-        current=plan.current,
-        new=plan.new,
-        expires=plan.expires,
-        diffs=plan.diffs,
-        evals=evals,
-        reviewers=reviewers,
-        rollback_of=plan.rollback_of,
-    )
-    if not dry_run:
-        _write(env_file, plan.text)
-    if title_file is not None:
-        _write(title_file, plan.title + "\n")
-    if body_file is not None:
-        _write(body_file, body)
+def _print_pr(pr: promoting.PromotionPR, fmt: str) -> int:
+    """The PR's title and body (or its JSON form); what was written goes to stderr."""
     if fmt == "json":
-        info = {
-            "env": plan.env,
-            "kind": plan.kind,
-            "current": plan.current.to_dict() if plan.current else None,
-            "release": plan.new.to_dict(),
-            "rollback_of": plan.rollback_of,
-            "expires": plan.expires.isoformat(),
-            "path": plan.path,
-            "written": not dry_run,
-            "changed_prompts": [d.prompt_id for d in plan.diffs],
-            "reviewers": promotion.owners_union(reviewers),
-            "title": plan.title,
-            "body": body,
-        }
-        click.echo(json.dumps(info, indent=2, ensure_ascii=False))
-    else:
-        click.echo(plan.title)
-        click.echo()
-        click.echo(body, nl=False)
-        verb = "would write" if dry_run else "wrote"
-        click.echo(
-            f"{verb} {plan.path}: release {plan.new.number}, source {plan.new.source_commit}, "
-            f"{plan.new.bundle_digest}",
-            err=True,
-        )
+        click.echo(json.dumps(pr.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    plan = pr.plan
+    click.echo(plan.title)
+    click.echo()
+    click.echo(pr.body, nl=False)
+    verb = "wrote" if pr.written else "would write"
+    click.echo(
+        f"{verb} {plan.path}: release {plan.new.number}, source {plan.new.source_commit}, "
+        f"{plan.new.bundle_digest}",
+        err=True,
+    )
     return 0
 
 
@@ -217,17 +114,11 @@ def promote(
           --title-file title.txt --body-file body.md
     """
     repo = open_repository(root or Path.cwd())
-    env_file = _env_file(root, env)
-    plan = promotion.plan_promotion(
-        repo,
-        env,
-        to,
-        env_text=_read_env(env_file),
-        now=_now(),
-        branch=branch,
-        allow_older=allow_older,
+    request = promoting.PromotionRequest(
+        env, root, branch, evidence, title_file, body_file, dry_run
     )
-    return _emit(repo, plan, branch, evidence, env_file, dry_run, title_file, body_file, fmt)
+    pr = promoting.promote(repo, request, to, now=_now(), allow_older=allow_older)
+    return _print_pr(pr, fmt)
 
 
 @cli.command()
@@ -261,35 +152,37 @@ def rollback(
       promptship rollback production --to 41 --body-file body.md
     """
     repo = open_repository(root or Path.cwd())
-    env_file = _env_file(root, env)
-    plan = promotion.plan_rollback(
-        repo, env, release, env_text=_read_env(env_file), now=_now(), branch=branch
+    request = promoting.PromotionRequest(
+        env, root, branch, evidence, title_file, body_file, dry_run
     )
-    return _emit(repo, plan, branch, evidence, env_file, dry_run, title_file, body_file, fmt)
+    return _print_pr(promoting.rollback(repo, request, release, now=_now()), fmt)
 
 
-def _base(repo: GitRepo, base: str, head: str) -> str:
-    """``base``, or the first parent of ``head`` when ``base`` is GitHub's all-zero sha."""
-    if base.strip() != ZERO_SHA:
-        return base
-    parents = repo.commit_info(head).parents
-    return parents[0] if parents else head
+def _print_github(rows: list[promoting.PinRow], store_dir: Path | None) -> None:
+    """``key=value`` lines for ``$GITHUB_OUTPUT``."""
+    pinned = [r.env for r in rows if r.release]
+    click.echo(f"changed={'true' if pinned else 'false'}")
+    click.echo(f"envs={json.dumps(pinned, separators=(',', ':'))}")
+    click.echo(f"names={' '.join(pinned)}")
+    if store_dir is not None:
+        click.echo("attestations=" + " ".join(str(r.attestation) for r in rows if r.attestation))
+    if len(rows) == 1 and rows[0].release:
+        for key, value in rows[0].release.to_dict().items():
+            click.echo(f"{key}={value}")
 
 
-def _pin_info(
-    repo: GitRepo, env: str, old: Pin | None, new: Pin | None, store_dir: Path | None
-) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "env": env,
-        "before": old.to_dict() if old else None,
-        "release": new.to_dict() if new else None,
-    }
-    if store_dir is not None and new is not None:
-        built = promotion.source_bundle(repo, env, new.source_commit)
-        path = store.attestation_path(store_dir, built.bundle.digest) if built else None
-        info["source_bundle"] = built.bundle.digest if built else None
-        info["attestation"] = str(path) if path is not None and path.is_file() else None
-    return info
+def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
+    """One line per environment: its pin, the pin before, its evidence."""
+    for r in rows:
+        was = f" (was r{r.before.number})" if r.before else ""
+        new = r.release
+        now = f"r{new.number} {new.source_commit[:12]} {new.bundle_digest}" if new else "unpinned"
+        line = f"{r.env}: {now}{was}"
+        if r.evidence:
+            line += f"; evidence: {r.attestation or 'none in the store'}"
+        click.echo(line)
+    if not rows:
+        click.echo("no pinned environment" + (" changed" if changed else ""))
 
 
 @cli.command()
@@ -331,45 +224,17 @@ def pins(
       promptship pins
       promptship pins --changed-since "$BEFORE" --format github >> "$GITHUB_OUTPUT"
     """
-    repo = open_repository(root or Path.cwd())
-    for env in envs:
-        promotion.env_path(env)
-    if base is not None:
-        changes = promotion.changed_pins(repo, _base(repo, base, ref), ref)
-        rows = [(c.env, c.old, c.new) for c in changes]
-    else:
-        rows = [(env, None, pin) for env, pin in promotion.pinned_environments(repo, ref).items()]
-    if envs:
-        rows = [r for r in rows if r[0] in envs]
-    infos = [_pin_info(repo, env, old, new, store_dir) for env, old, new in rows]
+    rows = promoting.list_pins(
+        open_repository(root or Path.cwd()),
+        ref=ref,
+        changed_since=base,
+        envs=envs,
+        store_dir=store_dir,
+    )
     if fmt == "json":
-        click.echo(json.dumps(infos, indent=2))
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
     elif fmt == "github":
-        pinned = [i["env"] for i in infos if i["release"]]
-        click.echo(f"changed={'true' if pinned else 'false'}")
-        click.echo(f"envs={json.dumps(pinned, separators=(',', ':'))}")
-        click.echo(f"names={' '.join(pinned)}")
-        if store_dir is not None:
-            click.echo(
-                "attestations=" + " ".join(i["attestation"] for i in infos if i.get("attestation"))
-            )
-        if len(infos) == 1 and infos[0]["release"]:
-            for key, value in infos[0]["release"].items():
-                click.echo(f"{key}={value}")
+        _print_github(rows, store_dir)
     else:
-        for i in infos:
-            new = i["release"]
-            old = i["before"]
-            was = f" (was r{old['number']})" if old else ""
-            now = (
-                f"r{new['number']} {new['source_commit'][:12]} {new['bundle_digest']}"
-                if new
-                else "unpinned"
-            )
-            line = f"{i['env']}: {now}{was}"
-            if "attestation" in i:
-                line += f"; evidence: {i['attestation'] or 'none in the store'}"
-            click.echo(line)
-        if not infos:
-            click.echo("no pinned environment" + (" changed" if base is not None else ""))
+        _print_text(rows, base is not None)
     return 0

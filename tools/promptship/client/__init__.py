@@ -18,8 +18,9 @@ one (through ``from promptship import PromptClient``).
 
 from __future__ import annotations
 
-from promptship.client._client import DEFAULT_MAX_BUNDLE_BYTES, ClientStatus, PromptClient
+from promptship.client._client import DEFAULT_MAX_BUNDLE_BYTES, PromptClient
 from promptship.client._prompt import Prompt
+from promptship.client._status import ClientStatus
 from promptship.core.render import PromptRef, Rendered
 
 __all__ = [

@@ -2,86 +2,32 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 
 from promptship.client._cache import LastGoodCache
+from promptship.client._emitter import Emitter, request_id_of
 from promptship.client._fetch import make_source, read_bundle_file, read_signers
 from promptship.client._follow import ChannelFollower, load_bundle
 from promptship.client._loaded import BASE, LoadedBundle
 from promptship.client._prompt import Prompt
+from promptship.client._status import ClientStatus, Serving, client_status
 from promptship.core.errors import PromptshipError, UsageError
 from promptship.core.render import PromptRef, Rendered
-from promptship.events import Event, FeedbackEvent, OutcomeEvent
+from promptship.events import FeedbackEvent, OutcomeEvent
 from promptship.events.sinks import Sink
 from promptship.release import bundle as bundles
 from promptship.release.allowed_signers import AllowedSigners
-from promptship.release.manifest import ChannelPointer, format_time
+from promptship.release.manifest import ChannelPointer
 
-__all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "ClientStatus", "PromptClient"]
+__all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "PromptClient"]
 
 DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class ClientStatus:
-    """What the client serves and whether it is healthy.
-
-    Attributes:
-        env: The environment.
-        release: Release number being served.
-        bundle_digest: Digest of the bundle being served.
-        seq: Sequence number of the channel that named it (``None``: not from a channel).
-        source: Where it came from: ``channel`` (the store), ``cache`` (``cache_dir``,
-            after the store failed at start), ``bundle`` (a baked file) or ``registry``.
-        loaded_at: When this bundle was swapped in.
-        age_s: Seconds since then.
-        channel_published: When its channel was published, if it came from one.
-        channel_expires: When that channel stops being valid.
-        bundle_expires: When the bundle itself stops being valid.
-        expired: Whether the channel or bundle served is past its expiry now.
-        last_refresh: When a refresh last ran (``None``: never).
-        last_error: Why the client is not serving a fresh, verified bundle, or ``None``
-            when it is: the last refresh's failure and/or the expiry of what it serves.
-        prompts: Number of prompts in the bundle.
-    """
-
-    env: str
-    release: int
-    bundle_digest: str
-    seq: int | None
-    source: str
-    loaded_at: datetime
-    age_s: float
-    channel_published: datetime | None
-    channel_expires: datetime | None
-    bundle_expires: datetime | None
-    expired: bool
-    last_refresh: datetime | None
-    last_error: str | None
-    prompts: int
-
-
-class _Serving(NamedTuple):
-    """Everything about what is served, swapped as one reference (never torn)."""
-
-    bundle: LoadedBundle
-    source: str
-    channel: ChannelPointer | None
-    loaded_at: float
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
 
 
 class PromptClient:
@@ -105,14 +51,11 @@ class PromptClient:
         clock: Callable[[], float] = time.time,
         unit_key: bytes = b"",
     ) -> None:
-        self._serving = _Serving(bundle, source, channel, clock())
-        self._sink = sink
+        self._serving = Serving(bundle, source, channel, clock())
+        self._emitter = Emitter(sink, clock, unit_key)
         self._clock = clock
-        self._unit_key = unit_key
         self._last_refresh: float | None = None
         self._last_error: str | None = None
-        self._prefix = os.urandom(6).hex()
-        self._counter = itertools.count(1)
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -296,29 +239,18 @@ class PromptClient:
             if unit is not None:
                 raise UsageError("pass unit (to let the experiment choose) or variant, not both")
             entry = bundle.entry(prompt_id, None if variant == BASE else variant)
-            return Prompt(self, bundle, entry, None, variant, None)
+            return Prompt(self._emitter, bundle, entry, None, variant, None)
         experiment = bundle.experiments.get(prompt_id) if unit is not None else None
         if experiment is None:
-            return Prompt(self, bundle, bundle.entry(prompt_id, None), None, None, None)
+            return Prompt(self._emitter, bundle, bundle.entry(prompt_id, None), None, None, None)
         key = unit if type(unit) is str else str(unit)
         arm = experiment.splitter.assign(key)
         entry = bundle.entry(prompt_id, None if arm == BASE else arm)
-        return Prompt(self, bundle, entry, experiment.id, arm, key)
+        return Prompt(self._emitter, bundle, entry, experiment.id, arm, key)
 
     def prompt_ids(self) -> list[str]:
         """Every prompt id being served, sorted."""
         return self._serving.bundle.prompt_ids()
-
-    def _request_id(self) -> str:
-        return f"{self._prefix}-{next(self._counter):x}"
-
-    def _emit(self, event: Event) -> None:
-        sink = self._sink
-        if sink is not None:
-            try:
-                sink.emit(event)
-            except Exception:  # a sink must never break the application (they should not raise)
-                return
 
     def record_outcome(
         self,
@@ -342,10 +274,10 @@ class PromptClient:
             tokens_out: Completion tokens.
             cost: Cost of the call.
         """
-        self._emit(
+        self._emitter.emit(
             OutcomeEvent(
                 self._clock(),
-                _request_id_of(request),
+                request_id_of(request),
                 error,
                 latency_ms,
                 accepted,
@@ -368,7 +300,7 @@ class PromptClient:
         Raises:
             UsageError: ``score`` is not a finite number.
         """
-        self._emit(FeedbackEvent(self._clock(), _request_id_of(request), score, comment))
+        self._emitter.emit(FeedbackEvent(self._clock(), request_id_of(request), score, comment))
 
     # --- refresh ---------------------------------------------------------------
 
@@ -398,7 +330,7 @@ class PromptClient:
                     error = accepted.cache_error
                     current = self._serving
                     if accepted.bundle is not None:
-                        self._serving = _Serving(accepted.bundle, "channel", pointer, self._clock())
+                        self._serving = Serving(accepted.bundle, "channel", pointer, self._clock())
                         swapped = True
                     else:
                         self._serving = current._replace(channel=pointer, source="channel")
@@ -416,37 +348,7 @@ class PromptClient:
 
     def status(self) -> ClientStatus:
         """What is being served, how old it is, and why it is not fresh (if it is not)."""
-        serving = self._serving
-        bundle, channel = serving.bundle, serving.channel
-        now = self._clock()
-        error = self._last_error
-        ends = [t for t in (channel.expires if channel else None, bundle.expires) if t is not None]
-        expires = min(ends) if ends else None
-        expired = expires is not None and now >= expires.timestamp()
-        if expired and expires is not None:
-            what = "channel" if channel is not None and expires == channel.expires else "bundle"
-            stale = (
-                f"serving {bundle.env} release {bundle.release} past its expiry: the {what} "
-                f"expired at {format_time(expires)} and nothing newer has verified since"
-            )
-            error = stale if error is None else f"{error}; {stale}"
-        refreshed = self._last_refresh
-        return ClientStatus(
-            env=bundle.env,
-            release=bundle.release,
-            bundle_digest=bundle.digest,
-            seq=channel.seq if channel else None,
-            source=serving.source,
-            loaded_at=_utc(serving.loaded_at),
-            age_s=max(0.0, now - serving.loaded_at),
-            channel_published=channel.published if channel else None,
-            channel_expires=channel.expires if channel else None,
-            bundle_expires=bundle.expires,
-            expired=expired,
-            last_refresh=_utc(refreshed) if refreshed is not None else None,
-            last_error=error,
-            prompts=len(bundle),
-        )
+        return client_status(self._serving, self._clock(), self._last_refresh, self._last_error)
 
     def close(self) -> None:
         """Stop refreshing, close connections and flush the event sink (idempotent)."""
@@ -462,25 +364,12 @@ class PromptClient:
                 self._follower.source.close()
             finally:
                 self._refresh_lock.release()
-        if self._sink is not None:
-            self._sink.close()
+        sink = self._emitter.sink
+        if sink is not None:
+            sink.close()
 
     def __enter__(self) -> PromptClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _request_id_of(request: str | PromptRef | Rendered) -> str:
-    if isinstance(request, str):
-        return request
-    if isinstance(request, Rendered):
-        if request.ref is None:
-            raise UsageError("this result has no ref: it was not rendered by a PromptClient")
-        return request.ref.request_id
-    if isinstance(request, PromptRef):
-        return request.request_id
-    raise UsageError(
-        f"expected a request id, a PromptRef or a Rendered, not {type(request).__name__}"
-    )

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from promptship.client._emitter import Emitter
 from promptship.client._loaded import LoadedBundle, PromptEntry
 from promptship.core.render import PromptRef, Rendered
-from promptship.events import RenderEvent
-
-if TYPE_CHECKING:
-    from promptship.client._client import PromptClient
 
 __all__ = ["Prompt"]
 
@@ -21,20 +18,21 @@ class Prompt:
 
     It keeps the bundle it came from: a refresh that swaps bundles meanwhile
     does not change what this object renders, and its ``ref`` names that bundle.
+    Request ids and render events come from the client's ``emitter``.
     """
 
-    __slots__ = ("_bundle", "_client", "_entry", "_experiment", "_unit", "_variant")
+    __slots__ = ("_bundle", "_emitter", "_entry", "_experiment", "_unit", "_variant")
 
     def __init__(
         self,
-        client: PromptClient,
+        emitter: Emitter,
         bundle: LoadedBundle,
         entry: PromptEntry,
         experiment: str | None,
         variant: str | None,
         unit: str | None,
     ) -> None:
-        self._client = client
+        self._emitter = emitter
         self._bundle = bundle
         self._entry = entry
         self._experiment = experiment
@@ -90,10 +88,10 @@ class Prompt:
             InputError: An input is missing, unknown or of the wrong type.
             TemplateError: A template failed while rendering.
         """
-        client = self._client
+        emitter = self._emitter
         entry = self._entry
         bundle = self._bundle
-        sink = client._sink
+        sink = emitter.sink
         start = time.perf_counter_ns() if sink is not None else 0
         ref = PromptRef(
             entry.prompt_id,
@@ -104,27 +102,9 @@ class Prompt:
             bundle.env,
             bundle.release,
             bundle.digest,
-            client._request_id(),
+            emitter.request_id(),
         )
         result = entry.compiled.render(inputs, ref)
         if sink is not None:
-            client._emit(
-                RenderEvent(
-                    client._clock(),
-                    ref.request_id,
-                    entry.prompt_id,
-                    entry.version,
-                    entry.content_digest,
-                    bundle.env,
-                    bundle.release,
-                    bundle.digest,
-                    inputs,
-                    entry.sensitive,
-                    self._experiment,
-                    self._variant,
-                    self._unit,
-                    client._unit_key,
-                    (time.perf_counter_ns() - start) // 1000,
-                )
-            )
+            emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
         return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["MAX_MARKDOWN_FAILURES", "to_junit", "to_markdown", "to_text"]
@@ -156,6 +156,65 @@ def _xml(text: str) -> str:
     return _XML_BAD.sub("\ufffd", text)
 
 
+def _seconds(results: Sequence[Mapping[str, Any]]) -> float:
+    """The results' model latency in seconds (unknown latencies count as zero)."""
+    return sum(r["latency_ms"] or 0 for r in results) / 1000
+
+
+def _properties(ts: ET.Element, suite: Mapping[str, Any]) -> None:
+    """The suite's digests, pass rate and verdict as ``<property>`` elements."""
+    props = ET.SubElement(ts, "properties")
+    for name in ("prompt", "env", "variant", "version", "suite_digest", "content_digest"):
+        value = suite.get(name)
+        ET.SubElement(props, "property", name=name, value=_xml(str(value or "")))
+    for name in ("pass_rate", "min_pass_rate", "ok", "skipped"):
+        ET.SubElement(props, "property", name=name, value=str(suite.get(name, 0)).lower())
+
+
+def _testcase(ts: ET.Element, classname: str, result: Mapping[str, Any]) -> None:
+    """One case: ``<error>`` when it could not be checked, ``<failure>`` when a check failed."""
+    tc = ET.SubElement(
+        ts,
+        "testcase",
+        classname=_xml(classname),
+        name=_xml(result["case"]),
+        time=f"{(result['latency_ms'] or 0) / 1000:.3f}",
+    )
+    if result["error"] is not None:
+        el = ET.SubElement(tc, "error", message=_xml(_clip(result["error"])), type="error")
+        el.text = _xml(result["error"])
+    elif not result["ok"]:
+        failed = _failures(result)
+        el = ET.SubElement(
+            tc,
+            "failure",
+            message=_xml(_clip(failed[0] if failed else "failed")),
+            type="assertion",
+        )
+        el.text = _xml("\n".join(failed))
+
+
+def _testsuite(root: ET.Element, suite: Mapping[str, Any]) -> None:
+    """One suite: its counts, its properties and a ``testcase`` per result."""
+    results = suite["results"]
+    n_err = sum(1 for r in results if r["error"] is not None)
+    n_fail = sum(1 for r in results if not r["ok"] and r["error"] is None)
+    ts = ET.SubElement(
+        root,
+        "testsuite",
+        name=_xml(_label(suite)),
+        tests=str(len(results)),
+        failures=str(n_fail),
+        errors=str(n_err),
+        skipped="0",
+        time=f"{_seconds(results):.3f}",
+    )
+    _properties(ts, suite)
+    classname = ".".join(x for x in (suite["prompt"], suite["env"], suite["variant"]) if x)
+    for result in results:
+        _testcase(ts, classname, result)
+
+
 def to_junit(report: Mapping[str, Any]) -> bytes:
     """JUnit XML: one ``testsuite`` per prompt, environment and variant; one ``testcase`` per case.
 
@@ -164,7 +223,7 @@ def to_junit(report: Mapping[str, Any]) -> bytes:
     """
     s = report["summary"]
     errors = s.get("errors", 0)
-    total_time = sum(r["latency_ms"] or 0 for x in report["suites"] for r in x["results"]) / 1000
+    total_time = _seconds([r for x in report["suites"] for r in x["results"]])
     root = ET.Element(
         "testsuites",
         name="promptship eval",
@@ -174,47 +233,7 @@ def to_junit(report: Mapping[str, Any]) -> bytes:
         time=f"{total_time:.3f}",
     )
     for suite in report["suites"]:
-        results = suite["results"]
-        n_err = sum(1 for r in results if r["error"] is not None)
-        n_fail = sum(1 for r in results if not r["ok"] and r["error"] is None)
-        seconds = sum(r["latency_ms"] or 0 for r in results) / 1000
-        ts = ET.SubElement(
-            root,
-            "testsuite",
-            name=_xml(_label(suite)),
-            tests=str(len(results)),
-            failures=str(n_fail),
-            errors=str(n_err),
-            skipped="0",
-            time=f"{seconds:.3f}",
-        )
-        props = ET.SubElement(ts, "properties")
-        for name in ("prompt", "env", "variant", "version", "suite_digest", "content_digest"):
-            value = suite.get(name)
-            ET.SubElement(props, "property", name=name, value=_xml(str(value or "")))
-        for name in ("pass_rate", "min_pass_rate", "ok", "skipped"):
-            ET.SubElement(props, "property", name=name, value=str(suite.get(name, 0)).lower())
-        classname = ".".join(x for x in (suite["prompt"], suite["env"], suite["variant"]) if x)
-        for result in results:
-            tc = ET.SubElement(
-                ts,
-                "testcase",
-                classname=_xml(classname),
-                name=_xml(result["case"]),
-                time=f"{(result['latency_ms'] or 0) / 1000:.3f}",
-            )
-            if result["error"] is not None:
-                el = ET.SubElement(tc, "error", message=_xml(_clip(result["error"])), type="error")
-                el.text = _xml(result["error"])
-            elif not result["ok"]:
-                failed = _failures(result)
-                el = ET.SubElement(
-                    tc,
-                    "failure",
-                    message=_xml(_clip(failed[0] if failed else "failed")),
-                    type="assertion",
-                )
-                el.text = _xml("\n".join(failed))
+        _testsuite(root, suite)
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"

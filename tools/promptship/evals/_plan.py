@@ -51,11 +51,6 @@ class Shard:
             raise UsageError(f"--shard {text!r} is not I/N", hint="e.g. --shard 2/8")
         return cls(int(m[1]), int(m[2]))
 
-    @property
-    def partial(self) -> bool:
-        """True when this is one of several shards."""
-        return self.count > 1
-
     def owns(self, prompt_id: str, env: str, variant: str | None, case_id: str) -> bool:
         """Whether this shard runs the case: a stable hash of where it runs, modulo ``count``.
 
@@ -170,6 +165,73 @@ def _variants(suite: Suite, document: Mapping[str, Any], only: str | None) -> li
     return [v for v in suite.variants if v is None or v in declared]
 
 
+def _selected_envs(available: list[str], envs: Collection[str] | None) -> list[str]:
+    """The source's environments, narrowed to ``envs`` (each of which must exist)."""
+    if not envs:
+        return list(available)
+    unknown = sorted(set(envs) - set(available))
+    if unknown:
+        raise UsageError(
+            f"unknown environment(s) {', '.join(unknown)}",
+            hint=f"this source has: {', '.join(available) or 'none'}",
+        )
+    wanted = set(envs)
+    return [e for e in available if e in wanted]
+
+
+def _chosen_prompts(
+    source: PromptSource,
+    suites: Mapping[str, Suite],
+    prompts: Collection[str] | None,
+    affected: Affected | None,
+) -> list[str]:
+    """The prompts to run, sorted: those named (each in the source, with a suite), else all."""
+    in_source = set(source.prompt_ids())
+    for pid in prompts or ():
+        if pid not in in_source:
+            raise UsageError(f"no prompt '{pid}' in {source.info.label}")
+        if pid not in suites:
+            raise UsageError(
+                f"prompt '{pid}' has no eval suite",
+                hint=f"write registry/{pid}.evals.yaml (see docs/evals.md)",
+            )
+    chosen = sorted(set(prompts) if prompts else in_source)
+    if affected is not None:
+        chosen = [p for p in chosen if p in affected]
+    return chosen
+
+
+def _suite_envs(pid: str, suite: Suite, envs: list[str], affected: Affected | None) -> list[str]:
+    """The environments the suite runs in: those it names that the diff (if any) reached."""
+    wanted = affected.get(pid) if affected is not None else None
+    return [
+        env
+        for env in envs
+        if (suite.environments is None or env in suite.environments)
+        and (wanted is None or env in wanted)
+    ]
+
+
+def _min_pass_rate(suite: Suite, source: PromptSource, env: str) -> float:
+    """The suite's minimum, else the environment policy's, else 1.0."""
+    if suite.min_pass_rate is not None:
+        return suite.min_pass_rate
+    policy_min = source.policy(env).get("min_pass_rate")
+    return float(policy_min) if isinstance(policy_min, int | float) else 1.0
+
+
+def _suite_targets(
+    source: PromptSource, pid: str, suite: Suite, envs: list[str], variant: str | None
+) -> list[Target]:
+    """One suite's targets: each of ``envs``, times each variant it covers."""
+    targets: list[Target] = []
+    for env in envs:
+        doc = source.document(pid, env)
+        minimum = _min_pass_rate(suite, source, env)
+        targets.extend(Target(suite, env, v, doc, minimum) for v in _variants(suite, doc, variant))
+    return targets
+
+
 def plan_run(
     source: PromptSource,
     suites: Mapping[str, Suite],
@@ -195,53 +257,14 @@ def plan_run(
         UsageError: An unknown environment, a named prompt without a suite or
             absent from the source, or a variant no selected prompt has.
     """
-    available = source.environments()
-    selected_envs = list(available)
-    if envs:
-        unknown = sorted(set(envs) - set(available))
-        if unknown:
-            raise UsageError(
-                f"unknown environment(s) {', '.join(unknown)}",
-                hint=f"this source has: {', '.join(available) or 'none'}",
-            )
-        selected_envs = [e for e in available if e in set(envs)]
-    in_source = set(source.prompt_ids())
-    if prompts:
-        for pid in prompts:
-            if pid not in in_source:
-                raise UsageError(f"no prompt '{pid}' in {source.info.label}")
-            if pid not in suites:
-                raise UsageError(
-                    f"prompt '{pid}' has no eval suite",
-                    hint=f"write registry/{pid}.evals.yaml (see docs/evals.md)",
-                )
-        chosen = sorted(set(prompts))
-    else:
-        chosen = sorted(in_source)
-    if affected is not None:
-        chosen = [p for p in chosen if p in affected]
-    without = tuple(p for p in chosen if p not in suites)
+    selected_envs = _selected_envs(source.environments(), envs)
+    chosen = _chosen_prompts(source, suites, prompts, affected)
     targets: list[Target] = []
     for pid in (p for p in chosen if p in suites):
         suite = suites[pid]
-        for env in selected_envs:
-            if suite.environments is not None and env not in suite.environments:
-                continue
-            if (
-                affected is not None
-                and (wanted := affected.get(pid)) is not None
-                and env not in wanted
-            ):
-                continue
-            doc = source.document(pid, env)
-            policy_min = source.policy(env).get("min_pass_rate")
-            minimum = suite.min_pass_rate
-            if minimum is None:
-                minimum = float(policy_min) if isinstance(policy_min, int | float) else 1.0
-            targets.extend(
-                Target(suite, env, v, doc, minimum) for v in _variants(suite, doc, variant)
-            )
-    if variant is not None and variant != BASE_VARIANT and chosen and not targets:
+        runs_in = _suite_envs(pid, suite, selected_envs, affected)
+        targets += _suite_targets(source, pid, suite, runs_in, variant)
+    if variant not in (None, BASE_VARIANT) and chosen and not targets:
         raise UsageError(f"no selected prompt has a variant '{variant}'")
     targets.sort(key=lambda t: (t.prompt_id, t.env, t.variant or ""))
     run_envs = sorted({t.env for t in targets}) or selected_envs
@@ -249,5 +272,5 @@ def plan_run(
         source=source.info,
         targets=tuple(targets),
         env=run_envs[0] if len(run_envs) == 1 else None,
-        without_suite=without,
+        without_suite=tuple(p for p in chosen if p not in suites),
     )

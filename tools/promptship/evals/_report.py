@@ -168,6 +168,67 @@ def _same(reports: Sequence[Mapping[str, Any]], field: str, what: str) -> Any:
     return first
 
 
+def _check_shards(reports: Sequence[Mapping[str, Any]]) -> None:
+    """Every shard of the run is given, each exactly once."""
+    count = _same([r["shard"] for r in reports], "count", "shard counts")
+    indexes = sorted(r["shard"]["index"] for r in reports)
+    if indexes == list(range(1, count + 1)):
+        return
+    missing = sorted(set(range(1, count + 1)) - set(indexes))
+    twice = sorted({i for i in indexes if indexes.count(i) > 1})
+    problems = []
+    if missing:
+        problems.append(f"missing shard(s) {', '.join(map(str, missing))}")
+    if twice:
+        problems.append(f"shard(s) {', '.join(map(str, twice))} given twice")
+    raise EvalError(
+        f"cannot merge: {'; '.join(problems)} of {count}",
+        hint="pass every shard's report exactly once",
+    )
+
+
+_SHARED_FIELDS = ("suite_digest", "content_digest", "min_pass_rate", "version")
+"""What every shard must say alike of a suite: they ran the same content against the same bar."""
+
+
+def _add_shard(entry: dict[str, Any], suite: Mapping[str, Any]) -> None:
+    """Add one shard's part of a suite to the merged ``entry``."""
+    key = suite_key(suite)
+    for field in _SHARED_FIELDS:
+        if entry.get(field) != suite.get(field):
+            raise EvalError(
+                f"cannot merge {key[0]} [{key[1]}]: shards disagree on {field} "
+                f"({entry.get(field)} vs {suite.get(field)})",
+                hint="the shards ran different content: rerun them on one commit or bundle",
+            )
+    seen = {r["case"] for r in entry["results"]}
+    for result in suite["results"]:
+        if result["case"] in seen:
+            raise EvalError(
+                f"cannot merge {key[0]} [{key[1]}]: case {result['case']!r} is in two shards"
+            )
+    entry["results"].extend(suite["results"])
+    entry["skipped"] = entry.get("skipped", 0) + suite.get("skipped", 0)
+
+
+def _merged_suites(reports: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every suite of the run, its shards' results joined, sorted and counted again."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for report in reports:
+        for suite in report["suites"]:
+            key = suite_key(suite)
+            if key in merged:
+                _add_shard(merged[key], suite)
+            else:
+                merged[key] = {**suite, "results": list(suite["results"])}
+    suites = []
+    for key in sorted(merged):
+        entry = merged[key]
+        entry["results"].sort(key=lambda r: r["case"])
+        suites.append(_finish(entry))
+    return suites
+
+
 def merge_reports(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Merge the shard reports of one run into the report of the whole run.
 
@@ -182,52 +243,9 @@ def merge_reports(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     source = _same(reports, "source", "sources")
     provider = _same(reports, "provider", "providers")
     env = _same(reports, "env", "environments")
-    count = _same([r["shard"] for r in reports], "count", "shard counts")
-    indexes = sorted(r["shard"]["index"] for r in reports)
-    if indexes != list(range(1, count + 1)):
-        missing = sorted(set(range(1, count + 1)) - set(indexes))
-        twice = sorted({i for i in indexes if indexes.count(i) > 1})
-        problem = "; ".join(
-            p
-            for p in (
-                f"missing shard(s) {', '.join(map(str, missing))}" if missing else "",
-                f"shard(s) {', '.join(map(str, twice))} given twice" if twice else "",
-            )
-            if p
-        )
-        raise EvalError(
-            f"cannot merge: {problem} of {count}",
-            hint="pass every shard's report exactly once",
-        )
+    _check_shards(reports)
     without = _same([r["summary"] for r in reports], "without_suite", "selections")
-    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for report in reports:
-        for suite in report["suites"]:
-            key = suite_key(suite)
-            entry = merged.get(key)
-            if entry is None:
-                merged[key] = {**suite, "results": list(suite["results"])}
-                continue
-            for field in ("suite_digest", "content_digest", "min_pass_rate", "version"):
-                if entry.get(field) != suite.get(field):
-                    raise EvalError(
-                        f"cannot merge {key[0]} [{key[1]}]: shards disagree on {field} "
-                        f"({entry.get(field)} vs {suite.get(field)})",
-                        hint="the shards ran different content: rerun them on one commit or bundle",
-                    )
-            seen = {r["case"] for r in entry["results"]}
-            for result in suite["results"]:
-                if result["case"] in seen:
-                    raise EvalError(
-                        f"cannot merge {key[0]} [{key[1]}]: case {result['case']!r} is in two shards"
-                    )
-            entry["results"].extend(suite["results"])
-            entry["skipped"] = entry.get("skipped", 0) + suite.get("skipped", 0)
-    suites = []
-    for key in sorted(merged):
-        entry = merged[key]
-        entry["results"].sort(key=lambda r: r["case"])
-        suites.append(_finish(entry))
+    suites = _merged_suites(reports)
     return {
         "schema": REPORT_SCHEMA,
         "env": env,

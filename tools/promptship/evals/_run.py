@@ -286,27 +286,32 @@ def run_plan(
         raise UsageError("--concurrency must be at least 1")
     shard = shard or Shard()
     is_live = provider.name != "echo" if live is None else live
-    prepared: list[tuple[_Prepared, list[_Unit], int]] = [
-        _prepare(t, shard, is_live) for t in plan.targets
-    ]
+    prepared = [_prepare(t, shard, is_live) for t in plan.targets]
     units = [u for _, us, _ in prepared for u in us]
-    runner = _Runner(source, provider, model)
-    results: dict[int, CaseResult] = {}
-    failed = 0
-    if units:
-        with ThreadPoolExecutor(max_workers=min(concurrency, len(units))) as pool:
-            futures = {pool.submit(runner.run, u): i for i, u in enumerate(units)}
-            for done, future in enumerate(as_completed(futures), start=1):
-                result = future.result()
-                results[futures[future]] = result
-                failed += not result.ok
-                if progress is not None:
-                    progress(done, len(units), failed)
+    results = _run_units(units, _Runner(source, provider, model), concurrency, progress)
     by_unit = {id(u): results[i] for i, u in enumerate(units)}
     outcomes: list[SuiteOutcome] = []
     for prep, us, skipped in prepared:
-        if not us and not skipped:
-            continue
-        ordered = sorted((by_unit[id(u)] for u in us), key=lambda r: r.case)
-        outcomes.append(SuiteOutcome(prep.target, tuple(ordered), skipped))
+        if us or skipped:
+            ordered = sorted((by_unit[id(u)] for u in us), key=lambda r: r.case)
+            outcomes.append(SuiteOutcome(prep.target, tuple(ordered), skipped))
     return outcomes
+
+
+def _run_units(
+    units: list[_Unit], runner: _Runner, concurrency: int, progress: Progress | None
+) -> dict[int, CaseResult]:
+    """Every unit's result by its index, run ``concurrency`` at a time; ``progress`` told of each."""
+    results: dict[int, CaseResult] = {}
+    if not units:
+        return results
+    failed = 0
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(units))) as pool:
+        futures = {pool.submit(runner.run, u): i for i, u in enumerate(units)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            result = future.result()
+            results[futures[future]] = result
+            failed += not result.ok
+            if progress is not None:
+                progress(done, len(units), failed)
+    return results

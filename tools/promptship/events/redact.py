@@ -210,8 +210,8 @@ def pseudonymize(value: str, key: bytes = b"") -> str:
 # --- strings -----------------------------------------------------------------
 
 
-def _card_repl(m: re.Match[str]) -> str:
-    """Mask every group that belongs to some run of 13-19 digits passing Luhn.
+def _card_groups(groups: list[str]) -> list[bool]:
+    """Which digit groups belong to some run of 13-19 digits passing Luhn.
 
     Groups of one or two digits may only end such a run (``4111 1111 1111 1``),
     so lists of small numbers are not read as cards.
@@ -219,8 +219,6 @@ def _card_repl(m: re.Match[str]) -> str:
     Taking the union (rather than one leftmost choice) means digits next to a
     card can never "use up" part of it and leave the rest visible.
     """
-    parts = _CARD_PARTS.split(m.group())
-    groups, seps = parts[0::2], parts[1::2]
     n = len(groups)
     masked = [False] * n
     for i in range(n):
@@ -233,8 +231,17 @@ def _card_repl(m: re.Match[str]) -> str:
                 masked[i : j + 1] = [True] * (j + 1 - i)
             if len(groups[j]) < 3:  # a group of 1-2 digits can only end a card
                 break
+    return masked
+
+
+def _card_repl(m: re.Match[str]) -> str:
+    """Mask every group that belongs to a card number (see :func:`_card_groups`)."""
+    parts = _CARD_PARTS.split(m.group())
+    groups, seps = parts[0::2], parts[1::2]
+    masked = _card_groups(groups)
     if not any(masked):
         return m.group()
+    n = len(groups)
     out: list[str] = []
     for k in range(n):
         if not masked[k]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from promptship.gate.rules import Decision, Reason
 
-__all__ = ["DECISION_SCHEMA", "MARKER", "to_json", "to_markdown", "to_text"]
+__all__ = ["DECISION_SCHEMA", "MARKER", "render", "to_json", "to_markdown", "to_text"]
 
 DECISION_SCHEMA = "promptship.gate-decision/v1"
 MARKER = "<!-- promptship:gate -->"
@@ -53,6 +54,42 @@ def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
+def _todo(d: Decision) -> list[str]:
+    """Every failure with its fix, under "What to do"."""
+    todo = [r for r in d.reasons if not r.ok]
+    if not todo:
+        return []
+    lines = ["", "### What to do", ""]
+    for r in todo:
+        fix = f" — **fix:** {_md(r.fix)}" if r.fix else ""
+        lines.append(f"- **{r.rule}**: {_md(r.message)}{fix}")
+    return lines
+
+
+def _warnings(d: Decision) -> list[str]:
+    """Every warning with its advice, under "Warnings"."""
+    if not d.warnings:
+        return []
+    lines = ["", "### Warnings", ""]
+    for r in d.warnings:
+        fix = f" — {_md(r.fix)}" if r.fix else ""
+        lines.append(f"- **{r.rule}**: {_md(r.message)}{fix}")
+    return lines
+
+
+def _checks(d: Decision) -> list[str]:
+    """Every check, passed or not, in a folded table."""
+    lines = ["", "<details><summary>Every check</summary>", ""]
+    lines += ["| | rule | subject | env | result |", "|---|---|---|---|---|"]
+    for r in d.reasons:
+        mark = "❌" if not r.ok else ("⚠️" if r.warning else "✔️")
+        lines.append(
+            f"| {mark} | {r.rule} | {_md(r.subject)} | {_md(r.env or '')} | {_md(r.message)} |"
+        )
+    lines += ["", "</details>", ""]
+    return lines
+
+
 def to_markdown(d: Decision, base: str, head: str) -> str:
     """The PR comment: the verdict, what to do, then every check in a table."""
     icon = "✅" if d.allow else "⛔"
@@ -63,27 +100,16 @@ def to_markdown(d: Decision, base: str, head: str) -> str:
         "",
         f"`{_md(base)}` → `{_md(head)}` · environments: {_md(', '.join(d.scope) or '(none)')} · {_counts(d)}",
     ]
-    todo = [r for r in d.reasons if not r.ok]
-    if todo:
-        lines += ["", "### What to do", ""]
-        for r in todo:
-            fix = f" — **fix:** {_md(r.fix)}" if r.fix else ""
-            lines.append(f"- **{r.rule}**: {_md(r.message)}{fix}")
-    warned = list(d.warnings)
-    if warned:
-        lines += ["", "### Warnings", ""]
-        for r in warned:
-            fix = f" — {_md(r.fix)}" if r.fix else ""
-            lines.append(f"- **{r.rule}**: {_md(r.message)}{fix}")
-    lines += ["", "<details><summary>Every check</summary>", ""]
-    lines += ["| | rule | subject | env | result |", "|---|---|---|---|---|"]
-    for r in d.reasons:
-        mark = "❌" if not r.ok else ("⚠️" if r.warning else "✔️")
-        lines.append(
-            f"| {mark} | {r.rule} | {_md(r.subject)} | {_md(r.env or '')} | {_md(r.message)} |"
-        )
-    lines += ["", "</details>", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _todo(d) + _warnings(d) + _checks(d))
+
+
+def render(d: Decision, base: str, head: str, fmt: str) -> str:
+    """The decision as ``json``, ``markdown`` or ``text`` (what ``promptship gate`` prints)."""
+    if fmt == "json":
+        return json.dumps(to_json(d, base, head), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return to_markdown(d, base, head)
+    return to_text(d, base, head)
 
 
 def to_json(d: Decision, base: str, head: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Pure: takes the file's text and returns values. An allowed-signers line reads
 ``principals [options] key-type base64-key [comment]`` (``ssh-keygen(1)``,
-ALLOWED SIGNERS); :mod:`promptship.release.signing` makes and checks signatures
+ALLOWED SIGNERS); :mod:`promptship.release.sshsig` makes and checks signatures
 against the result.
 """
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-from promptship.core.errors import ProviderError
+from promptship.core.errors import PromptshipError, ProviderError
 from promptship.evals.providers._values import ChatRequest, ChatResponse, Provider, request_digest
+from promptship.fs import write_atomic
 
 __all__ = ["CACHE_FORMAT", "CachingProvider"]
 
@@ -28,9 +27,9 @@ class CachingProvider:
     The key is the sha256 of the inner provider's :attr:`~Provider.name`
     (endpoint and kind, never the API key) and the request's
     :func:`~promptship.evals.providers.request_digest`; the file is
-    ``cache_dir/<key[:2]>/<key>.json``. Files are written to a temporary name
-    and renamed into place, so concurrent processes and threads only ever see
-    whole files. A file that cannot be read or parsed, or that belongs to
+    ``cache_dir/<key[:2]>/<key>.json``. Files are written with
+    :func:`promptship.fs.write_atomic` (a temporary name, renamed into place),
+    so concurrent processes and threads only ever see whole files. A file that cannot be read or parsed, or that belongs to
     another key, is a miss and is rewritten. Errors are never cached.
 
     Args:
@@ -63,7 +62,9 @@ class CachingProvider:
 
     def path(self, req: ChatRequest) -> Path:
         """Where the answer to ``req`` is (or would be) stored."""
-        key = self.key(req)
+        return self._entry(self.key(req))
+
+    def _entry(self, key: str) -> Path:
         return self._dir / key[:2] / f"{key}.json"
 
     def complete(self, req: ChatRequest) -> ChatResponse:
@@ -73,7 +74,7 @@ class CachingProvider:
             ProviderError: The inner provider failed, or the answer cannot be stored.
         """
         key = self.key(req)
-        path = self._dir / key[:2] / f"{key}.json"
+        path = self._entry(key)
         hit = _load(path, key)
         if hit is not None:
             with self._lock:
@@ -90,7 +91,7 @@ class CachingProvider:
             "response": response.to_dict(),
         }
         data = json.dumps(entry, ensure_ascii=False, sort_keys=True, indent=1).encode()
-        _write_atomic(path, data)
+        _store(path, data)
         return response
 
 
@@ -133,22 +134,18 @@ def _response(data: Any) -> ChatResponse | None:
     )
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
-    tmp: str | None = None
+def _store(path: Path, data: bytes) -> None:
+    """Write a cache entry in one step (readable by its owner only: it holds the prompt's inputs).
+
+    Raises:
+        ProviderError: The entry cannot be written.
+    """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
+        write_atomic(path, data, mode=0o600, make_parents=True)
+    except PromptshipError as e:
+        cause = e.__cause__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else e.message
         raise ProviderError(
-            f"cannot write the response cache {path}: {e.strerror or e}",
+            f"cannot write the response cache {path}: {reason}",
             hint="check the cache folder is writable, or run without a cache",
         ) from e
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)

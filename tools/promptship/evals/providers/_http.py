@@ -102,22 +102,12 @@ class OpenAICompatibleProvider:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         url = _parse_base_url(base_url)
-        if timeout_s <= 0 or max_retries < 0 or max_concurrency < 1:
-            raise UsageError("timeout_s must be > 0, max_retries >= 0, max_concurrency >= 1")
-        if backoff_base_s < 0 or backoff_max_s < 0 or max_retry_after_s < 0:
-            raise UsageError("backoff and Retry-After limits must be >= 0")
-        if price_per_1k is not None and not all(math.isfinite(p) and p >= 0 for p in price_per_1k):
-            raise UsageError("price_per_1k must be two non-negative numbers")
+        delays = (backoff_base_s, backoff_max_s, max_retry_after_s)
+        _check_options(timeout_s, max_retries, max_concurrency, delays, price_per_1k)
         self._label = str(url.copy_with(query=None, fragment=None)).rstrip("/")
         self._endpoint = url.copy_with(path=url.path.rstrip("/") + "/chat/completions")
         self._key = api_key or None
-        self._headers = {"accept": "application/json", "content-type": "application/json"}
-        self._headers.update(extra_headers or {})
-        if self._key is not None:
-            if auth == "bearer":
-                self._headers["authorization"] = f"Bearer {self._key}"
-            else:
-                self._headers["api-key"] = self._key
+        self._headers = _headers(self._key, auth, extra_headers)
         self._timeout_s = timeout_s
         self._max_retries = max_retries
         self._backoff_base_s = backoff_base_s
@@ -348,6 +338,33 @@ def from_env(
             hint=f"export {prefix}_API_KEY, or set {prefix}_BASE_URL to a local server",
         )
     return OpenAICompatibleProvider(base_url, key, **options)
+
+
+def _check_options(
+    timeout_s: float,
+    max_retries: int,
+    max_concurrency: int,
+    delays: tuple[float, float, float],
+    price_per_1k: tuple[float, float] | None,
+) -> None:
+    """Refuse limits and prices no provider can work with."""
+    if timeout_s <= 0 or max_retries < 0 or max_concurrency < 1:
+        raise UsageError("timeout_s must be > 0, max_retries >= 0, max_concurrency >= 1")
+    if any(delay < 0 for delay in delays):
+        raise UsageError("backoff and Retry-After limits must be >= 0")
+    if price_per_1k is not None and not all(math.isfinite(p) and p >= 0 for p in price_per_1k):
+        raise UsageError("price_per_1k must be two non-negative numbers")
+
+
+def _headers(key: str | None, auth: AuthStyle, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers of every request: JSON both ways, ``extra``, and the key as ``auth`` says."""
+    headers = {"accept": "application/json", "content-type": "application/json"}
+    headers.update(extra or {})
+    if key is not None and auth == "bearer":
+        headers["authorization"] = f"Bearer {key}"
+    elif key is not None:
+        headers["api-key"] = key
+    return headers
 
 
 def _parse_base_url(base_url: str) -> httpx.URL:

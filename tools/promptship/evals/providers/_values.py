@@ -87,6 +87,38 @@ class Message:
         return cls(data.get("role"), data.get("content"))  # type: ignore[arg-type]
 
 
+def _messages(messages: Any) -> tuple[Message, ...]:
+    """Chat messages as a non-empty tuple of :class:`Message` (mappings are converted)."""
+    if not isinstance(messages, tuple | list):
+        raise UsageError("messages must be a list of {role, content} messages")
+    msgs = tuple(m if isinstance(m, Message) else Message.from_dict(m) for m in messages)
+    if not msgs:
+        raise UsageError("a chat request needs at least one message")
+    return msgs
+
+
+def _parameters(parameters: Any) -> dict[str, Any]:
+    """Sampling parameters as plain JSON, refusing the fields a request sets itself."""
+    params = plain_json(parameters, "parameters")
+    if not isinstance(params, dict):
+        raise UsageError("parameters must be a mapping")
+    clash = sorted(RESERVED_PARAMETERS & params.keys())
+    if clash:
+        raise UsageError(
+            f"parameters may not set {', '.join(clash)}",
+            hint="the model and the messages or prompt come from the prompt itself",
+        )
+    return params
+
+
+def _response_format(from_parameters: Any, explicit: Any) -> dict[str, Any] | None:
+    """The response format: the explicit one if given, else the one among the parameters."""
+    fmt = from_parameters if explicit is None else plain_json(explicit, "response_format")
+    if fmt is not None and not isinstance(fmt, dict):
+        raise UsageError("response_format must be a mapping")
+    return fmt
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     """What to ask a model: either chat ``messages`` or a plain ``prompt`` text.
@@ -117,31 +149,12 @@ class ChatRequest:
                 hint="a prompt file has either `messages` or `text`",
             )
         if self.messages is not None:
-            if not isinstance(self.messages, tuple | list):
-                raise UsageError("messages must be a list of {role, content} messages")
-            msgs = tuple(
-                m if isinstance(m, Message) else Message.from_dict(m) for m in self.messages
-            )
-            if not msgs:
-                raise UsageError("a chat request needs at least one message")
-            object.__setattr__(self, "messages", msgs)
+            object.__setattr__(self, "messages", _messages(self.messages))
         if self.prompt is not None and not isinstance(self.prompt, str):
             raise UsageError("a prompt must be a string")
-        params = plain_json(self.parameters, "parameters")
-        if not isinstance(params, dict):
-            raise UsageError("parameters must be a mapping")
-        clash = sorted(RESERVED_PARAMETERS & params.keys())
-        if clash:
-            raise UsageError(
-                f"parameters may not set {', '.join(clash)}",
-                hint="the model and the messages or prompt come from the prompt itself",
-            )
+        params = _parameters(self.parameters)
         # JSON mode may be asked for as a parameter; an explicit format (output.schema) wins.
-        fmt = params.pop("response_format", None)
-        if self.response_format is not None:
-            fmt = plain_json(self.response_format, "response_format")
-        if fmt is not None and not isinstance(fmt, dict):
-            raise UsageError("response_format must be a mapping")
+        fmt = _response_format(params.pop("response_format", None), self.response_format)
         object.__setattr__(self, "parameters", MappingProxyType(params))
         object.__setattr__(self, "response_format", None if fmt is None else MappingProxyType(fmt))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from promptship.gate.rules._scope import env_changes
 from promptship.gate.rules._values import (
@@ -54,63 +55,70 @@ def _index(evidence: Iterable[EvalEvidence]) -> Indexed:
     return out
 
 
-def _eval_reason(
-    inputs: GateInputs, by_prompt: Indexed, env: str, prompt_id: str, cls: ChangeClass
-) -> Reason:
-    policy = inputs.environments[env]
-    run = (
+def _run_hint(env: str) -> str:
+    return (
         f"run `promptship eval --env {env} --affected BASE..HEAD` and pass its report with --evals"
     )
-    if prompt_id not in inputs.suites:
-        where = f"registry/{prompt_id}.evals.yaml"
-        if policy.require_evals:
-            return Reason(
-                "evals",
-                False,
-                prompt_id,
-                f"{prompt_id} has a {cls} change in {env} but no eval suite, and {env}'s policy requires evals",
-                fix=f"add {where}",
-                env=env,
-            )
-        return Reason(
-            "evals",
-            True,
-            prompt_id,
-            f"{prompt_id} has a {cls} change in {env} but no eval suite ({env}'s policy has require_evals: false)",
-            fix=f"add {where}",
-            env=env,
-            warning=True,
-        )
-    digest = _required_digest(inputs, env)
-    expected = inputs.content_digests.get((env, prompt_id))
-    results: list[tuple[EvalEvidence, SuiteResult]] = []
-    other_envs: set[str] = set()
-    other_bundles: set[str] = set()
+
+
+def _no_suite(inputs: GateInputs, env: str, prompt_id: str, cls: ChangeClass) -> Reason:
+    """A changed prompt without a suite: a failure when the policy requires evals, else a warning."""
+    fix = f"add registry/{prompt_id}.evals.yaml"
+    change = f"{prompt_id} has a {cls} change in {env} but no eval suite"
+    if inputs.environments[env].require_evals:
+        message = f"{change}, and {env}'s policy requires evals"
+        return Reason("evals", False, prompt_id, message, fix=fix, env=env)
+    message = f"{change} ({env}'s policy has require_evals: false)"
+    return Reason("evals", True, prompt_id, message, fix=fix, env=env, warning=True)
+
+
+@dataclass
+class _Found:
+    """The suite results that count for one prompt in one environment, and those that do not."""
+
+    results: list[tuple[EvalEvidence, SuiteResult]]
+    other_envs: set[str]
+    other_bundles: set[str]
+
+
+def _find(by_prompt: Indexed, env: str, prompt_id: str, digest: str | None) -> _Found:
+    """The prompt's results in ``env`` (of the pinned bundle ``digest``, when there is one)."""
+    found = _Found([], set(), set())
     for ev, s in by_prompt.get(prompt_id, ()):
         if s.env != env:
-            other_envs.add(s.env)
+            found.other_envs.add(s.env)
         elif digest is not None and ev.bundle_digest != digest:
-            other_bundles.add(short_digest(ev.bundle_digest))
+            found.other_bundles.add(short_digest(ev.bundle_digest))
         else:
-            results.append((ev, s))
-    if not results:
-        notes = []
-        if other_envs:
-            notes.append(f"there are results for {', '.join(sorted(other_envs))}")
-        if other_bundles:
-            notes.append(
-                f"results are for bundle(s) {', '.join(sorted(other_bundles))}, not the pinned {short_digest(digest)}"
-            )
-        note = f" ({'; '.join(notes)})" if notes else ""
-        bundle = f" of bundle {short_digest(digest)}" if digest else ""
-        return Reason(
-            "evals",
-            False,
-            prompt_id,
-            f"no eval results for {prompt_id} in {env}{bundle}{note}",
-            fix=run,
-            env=env,
+            found.results.append((ev, s))
+    return found
+
+
+def _no_results(env: str, prompt_id: str, digest: str | None, found: _Found) -> Reason:
+    """No result counts: say which results there were instead."""
+    notes = []
+    if found.other_envs:
+        notes.append(f"there are results for {', '.join(sorted(found.other_envs))}")
+    if found.other_bundles:
+        notes.append(
+            f"results are for bundle(s) {', '.join(sorted(found.other_bundles))}, not the pinned {short_digest(digest)}"
         )
+    note = f" ({'; '.join(notes)})" if notes else ""
+    bundle = f" of bundle {short_digest(digest)}" if digest else ""
+    return Reason(
+        "evals",
+        False,
+        prompt_id,
+        f"no eval results for {prompt_id} in {env}{bundle}{note}",
+        fix=_run_hint(env),
+        env=env,
+    )
+
+
+def _problems(
+    results: Iterable[tuple[EvalEvidence, SuiteResult]], expected: str | None
+) -> list[str]:
+    """Why results fail: other content than the head serves, or a suite that did not pass."""
     problems: list[str] = []
     for ev, s in results:
         if expected and s.content_digest and s.content_digest != expected:
@@ -121,15 +129,10 @@ def _eval_reason(
         problem = _suite_problem(s)
         if problem:
             problems.append(f"{problem} in {ev.describe()}")
-    if problems:
-        return Reason(
-            "evals",
-            False,
-            prompt_id,
-            f"{prompt_id} fails evals in {env}: {'; '.join(problems)}",
-            fix="fix the prompt or the suite, then " + run,
-            env=env,
-        )
+    return problems
+
+
+def _passes(env: str, prompt_id: str, results: list[tuple[EvalEvidence, SuiteResult]]) -> Reason:
     summary = ", ".join(
         f"{s.passed}/{s.cases}{f' ({s.variant})' if s.variant else ''} ≥ {_percent(s.min_pass_rate)}"
         for _, s in results
@@ -142,6 +145,29 @@ def _eval_reason(
         f"{prompt_id} passes evals in {env}: {summary} [{sources}]",
         env=env,
     )
+
+
+def _eval_reason(
+    inputs: GateInputs, by_prompt: Indexed, env: str, prompt_id: str, cls: ChangeClass
+) -> Reason:
+    """Whether a prompt with a behavioural or breaking change in ``env`` passed its suites there."""
+    if prompt_id not in inputs.suites:
+        return _no_suite(inputs, env, prompt_id, cls)
+    digest = _required_digest(inputs, env)
+    found = _find(by_prompt, env, prompt_id, digest)
+    if not found.results:
+        return _no_results(env, prompt_id, digest, found)
+    problems = _problems(found.results, inputs.content_digests.get((env, prompt_id)))
+    if problems:
+        return Reason(
+            "evals",
+            False,
+            prompt_id,
+            f"{prompt_id} fails evals in {env}: {'; '.join(problems)}",
+            fix="fix the prompt or the suite, then " + _run_hint(env),
+            env=env,
+        )
+    return _passes(env, prompt_id, found.results)
 
 
 def evals_rule(inputs: GateInputs, envs: Iterable[str]) -> list[Reason]:
@@ -179,6 +205,7 @@ def evals_rule(inputs: GateInputs, envs: Iterable[str]) -> list[Reason]:
 
 
 def versions_rule(inputs: GateInputs) -> list[Reason]:
+    """The versions rule: one passing reason, or one failing reason per version finding."""
     if not inputs.version_findings:
         n = sum(1 for d in inputs.diffs if d.status != "removed")
         return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from promptship.core.codeowners import Owners
@@ -106,50 +106,81 @@ def _names(logins: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(logins) - limit} more" if len(logins) > limit else "")
 
 
+def _is_stale(inputs: GateInputs, review: Review) -> bool:
+    """An approval of an older push than the head (unknown without ``--head-sha``)."""
+    return (
+        inputs.head_sha is not None and (review.commit_id or "").lower() != inputs.head_sha.lower()
+    )
+
+
+@dataclass
+class _Tally:
+    """The reviews of one set of owners, sorted as they are read."""
+
+    approved: list[str] = field(default_factory=list)
+    blocking: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    outsiders: list[str] = field(default_factory=list)
+
+    def add(self, inputs: GateInputs, review: Review, via: str | None) -> None:
+        """Count a reviewer's latest review; ``via`` is the owner entry they own it through."""
+        if review.state == "APPROVED":
+            self._approval(inputs, review, via)
+        elif via is not None and review.state == "CHANGES_REQUESTED":
+            self.blocking.append(f"{review.login} ({via})")
+        elif via is not None and review.state == "DISMISSED":
+            self.notes.append(f"the review by {review.login} was dismissed")
+
+    def _approval(self, inputs: GateInputs, review: Review, via: str | None) -> None:
+        stale = _is_stale(inputs, review)
+        if via is None:
+            if not stale:
+                self.outsiders.append(review.login)
+        elif stale:
+            self.notes.append(
+                f"the approval by {review.login} (of {short_sha(review.commit_id)}) was dismissed by the push of {short_sha(inputs.head_sha)}"
+            )
+        else:
+            self.approved.append(f"{review.login} ({via})")
+
+
+def _owner_notes(
+    inputs: GateInputs, owners: tuple[str, ...], author_ignored: list[str]
+) -> list[str]:
+    """Notes on the author's own approval and on owners the gate cannot match."""
+    notes = [
+        f"the author {login}'s own approval does not count"
+        for login in author_ignored
+        if _owner_via(login.lower(), owners, inputs.teams)
+    ]
+    for owner in owners:
+        if owner.startswith("@") and "/" in owner and owner.lower() not in inputs.teams:
+            notes.append(f"{owner} is not in the teams file, so its members are unknown")
+        elif not owner.startswith("@"):
+            notes.append(f"owner {owner} is an email address; the gate matches GitHub logins only")
+    return notes
+
+
 def _verdict(
     inputs: GateInputs,
     owners: tuple[str, ...],
     latest: dict[str, Review],
     author_ignored: list[str],
 ) -> _Verdict:
-    approved: list[str] = []
-    blocking: list[str] = []
-    notes: list[str] = []
-    outsiders: list[str] = []
+    """What the latest reviews say for files owned by ``owners``."""
+    tally = _Tally()
     for login, review in sorted(latest.items()):
-        via = _owner_via(login, owners, inputs.teams)
-        if review.state == "APPROVED":
-            stale = (
-                inputs.head_sha is not None
-                and (review.commit_id or "").lower() != inputs.head_sha.lower()
-            )
-            if via is None:
-                if not stale:
-                    outsiders.append(review.login)
-            elif stale:
-                notes.append(
-                    f"the approval by {review.login} (of {short_sha(review.commit_id)}) was dismissed by the push of {short_sha(inputs.head_sha)}"
-                )
-            else:
-                approved.append(f"{review.login} ({via})")
-        elif via is not None and review.state == "CHANGES_REQUESTED":
-            blocking.append(f"{review.login} ({via})")
-        elif via is not None and review.state == "DISMISSED":
-            notes.append(f"the review by {review.login} was dismissed")
-    if outsiders:
+        tally.add(inputs, review, _owner_via(login, owners, inputs.teams))
+    notes = tally.notes
+    if tally.outsiders:
         verb = (
-            "approved but is not an owner" if len(outsiders) == 1 else "approved but are not owners"
+            "approved but is not an owner"
+            if len(tally.outsiders) == 1
+            else "approved but are not owners"
         )
-        notes.append(f"{_names(outsiders)} {verb}")
-    for login in author_ignored:
-        if _owner_via(login.lower(), owners, inputs.teams):
-            notes.append(f"the author {login}'s own approval does not count")
-    for owner in owners:
-        if owner.startswith("@") and "/" in owner and owner.lower() not in inputs.teams:
-            notes.append(f"{owner} is not in the teams file, so its members are unknown")
-        elif not owner.startswith("@"):
-            notes.append(f"owner {owner} is an email address; the gate matches GitHub logins only")
-    return _Verdict(tuple(approved), tuple(blocking), tuple(notes))
+        notes.append(f"{_names(tally.outsiders)} {verb}")
+    notes += _owner_notes(inputs, owners, author_ignored)
+    return _Verdict(tuple(tally.approved), tuple(tally.blocking), tuple(notes))
 
 
 def _owners_reason(inputs: GateInputs, req: OwnerRequirement, verdict: _Verdict) -> Reason:

@@ -110,6 +110,61 @@ def _login(value: Any, source: str, where: str) -> str:
     return value
 
 
+_UNCHANGED = "pass the `gh api` output unchanged"
+
+
+def _submitted_at(item: Mapping[str, Any], state: Any, source: str, where: str) -> datetime | None:
+    """When a review was submitted: an ISO 8601 time with a zone; absent only while pending."""
+    raw = item.get("submitted_at")
+    at = f"{where}.submitted_at"
+    if raw is None:
+        if state != "PENDING":
+            raise _fail(source, at, f"a {state} review needs submitted_at", _UNCHANGED)
+        return None
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise _fail(source, at, "must be an ISO 8601 time", _UNCHANGED)
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(source, at, f"{raw!r} is not an ISO 8601 time", _UNCHANGED) from None
+    if when.tzinfo is None:
+        raise _fail(source, at, "the time has no time zone", "GitHub writes UTC times ending in Z")
+    return when
+
+
+def _commit_id(item: Mapping[str, Any], source: str, where: str) -> str | None:
+    """The reviewed commit, lowercase, if the review names one."""
+    commit = item.get("commit_id")
+    if commit is None:
+        return None
+    if not isinstance(commit, str) or not _SHA.match(commit.lower()):
+        raise _fail(source, f"{where}.commit_id", "must be a full commit id", _UNCHANGED)
+    return commit.lower()
+
+
+def _review(item: Any, source: str, where: str) -> Review | None:
+    """One review object; ``None`` for a review by a deleted account."""
+    if not isinstance(item, Mapping):
+        raise _fail(source, where, "a review must be an object", _UNCHANGED)
+    user = item.get("user")
+    if user is None:
+        return None
+    if not isinstance(user, Mapping):
+        raise _fail(source, f"{where}.user", "must be an object with a login", _UNCHANGED)
+    login = _login(user.get("login"), source, f"{where}.user.login")
+    state = item.get("state")
+    if state not in _STATES:
+        raise _fail(
+            source,
+            f"{where}.state",
+            f"unknown review state {json.dumps(state)[:40]}",
+            f"states are {', '.join(sorted(_STATES))}",
+        )
+    when = _submitted_at(item, state, source, where)
+    commit = _commit_id(item, source, where)
+    return Review(login, cast(ReviewState, state), when, commit)
+
+
 def parse_reviews(data: Any, source: str = "reviews") -> tuple[Review, ...]:
     """Reviews from the output of ``gh api repos/O/R/pulls/N/reviews`` (``--paginate`` too).
 
@@ -129,77 +184,8 @@ def parse_reviews(data: Any, source: str = "reviews") -> tuple[Review, ...]:
         )
     if len(data) > MAX_ITEMS:
         raise _fail(source, "", f"more than {MAX_ITEMS} reviews", "pass one pull request's reviews")
-    out: list[Review] = []
-    for i, item in enumerate(data):
-        where = f"[{i}]"
-        if not isinstance(item, Mapping):
-            raise _fail(
-                source, where, "a review must be an object", "pass the `gh api` output unchanged"
-            )
-        user = item.get("user")
-        if user is None:
-            continue
-        if not isinstance(user, Mapping):
-            raise _fail(
-                source,
-                f"{where}.user",
-                "must be an object with a login",
-                "pass the `gh api` output unchanged",
-            )
-        login = _login(user.get("login"), source, f"{where}.user.login")
-        state = item.get("state")
-        if state not in _STATES:
-            raise _fail(
-                source,
-                f"{where}.state",
-                f"unknown review state {json.dumps(state)[:40]}",
-                f"states are {', '.join(sorted(_STATES))}",
-            )
-        when: datetime | None = None
-        raw_when = item.get("submitted_at")
-        if raw_when is not None:
-            if not isinstance(raw_when, str) or len(raw_when) > 40:
-                raise _fail(
-                    source,
-                    f"{where}.submitted_at",
-                    "must be an ISO 8601 time",
-                    "pass the `gh api` output unchanged",
-                )
-            try:
-                when = datetime.fromisoformat(raw_when.replace("Z", "+00:00"))
-            except ValueError:
-                raise _fail(
-                    source,
-                    f"{where}.submitted_at",
-                    f"{raw_when!r} is not an ISO 8601 time",
-                    "pass the `gh api` output unchanged",
-                ) from None
-            if when.tzinfo is None:
-                raise _fail(
-                    source,
-                    f"{where}.submitted_at",
-                    "the time has no time zone",
-                    "GitHub writes UTC times ending in Z",
-                )
-        elif state != "PENDING":
-            raise _fail(
-                source,
-                f"{where}.submitted_at",
-                f"a {state} review needs submitted_at",
-                "pass the `gh api` output unchanged",
-            )
-        commit = item.get("commit_id")
-        if commit is not None and (not isinstance(commit, str) or not _SHA.match(commit.lower())):
-            raise _fail(
-                source,
-                f"{where}.commit_id",
-                "must be a full commit id",
-                "pass the `gh api` output unchanged",
-            )
-        out.append(
-            Review(login, cast(ReviewState, state), when, commit.lower() if commit else None)
-        )
-    return tuple(out)
+    reviews = (_review(item, source, f"[{i}]") for i, item in enumerate(data))
+    return tuple(r for r in reviews if r is not None)
 
 
 def _member(value: Any, source: str, where: str) -> str:

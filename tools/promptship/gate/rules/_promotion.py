@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from promptship.gate.rules._values import GateInputs, Promotion, Reason, short_digest, short_sha
+from promptship.gate.rules._values import (
+    EvalEvidence,
+    GateInputs,
+    Promotion,
+    Reason,
+    short_digest,
+    short_sha,
+)
 
 __all__ = ["promotion_rule"]
 
 
 def promotion_rule(inputs: GateInputs, p: Promotion) -> list[Reason]:
+    """The promotion rule's reasons for one changed release pin."""
     policy = inputs.environments.get(p.env)
     subject = f"{p.env} release"
     if p.new is None:
@@ -64,49 +72,48 @@ def promotion_rule(inputs: GateInputs, p: Promotion) -> list[Reason]:
     return reasons
 
 
+def _vouched(p: Promotion, source: str, commit: str, passing: list[EvalEvidence]) -> Reason:
+    """The source commit passed ``source``'s evals: say on what evidence (a report only warns)."""
+    best = sorted(passing, key=lambda ev: ev.kind != "attestation")[0]
+    signed = best.kind == "attestation"
+    signer = f", signed by {best.signer}" if best.signer else ""
+    return Reason(
+        "promotion",
+        True,
+        f"{p.env} release",
+        f"{short_sha(commit)} was released to {source} with passing evals ({best.describe()}{signer})",
+        warning=not signed,
+        fix=None if signed else "prefer the signed attestation (--attestation) as evidence",
+        env=p.env,
+    )
+
+
+def _unvouched(
+    p: Promotion, source: str, commit: str, mine: list[EvalEvidence], matching: list[EvalEvidence]
+) -> Reason:
+    """Nothing vouches for the source commit: its evals failed, or none were given for it."""
+    fix = f"promote a commit that {source} released with passing evals; pass its attestation with --attestation"
+    if matching:
+        message = f"{short_sha(commit)}'s evals in {source} failed ({', '.join(ev.describe() for ev in matching)})"
+    else:
+        seen = sorted({short_sha(ev.source_commit) for ev in mine})
+        note = (
+            f" (the {source} evidence given is for {', '.join(seen)})"
+            if seen
+            else f" (no {source} evidence was given)"
+        )
+        message = f"no evidence that {short_sha(commit)} was released to {source} with passing evals{note}"
+    return Reason("promotion", False, f"{p.env} release", message, fix=fix, env=p.env)
+
+
 def _released_to(inputs: GateInputs, p: Promotion, source: str, commit: str) -> Reason:
-    subject = f"{p.env} release"
+    """Whether ``commit`` passed the evals of ``source``, the environment ``p.env`` promotes from."""
     mine = [ev for ev in inputs.evidence if ev.env == source]
     matching = [ev for ev in mine if (ev.source_commit or "").lower() == commit.lower()]
     passing = [ev for ev in matching if ev.ok and all(s.ok for s in ev.suites)]
-    fix = f"promote a commit that {source} released with passing evals; pass its attestation with --attestation"
     if passing:
-        best = sorted(passing, key=lambda ev: ev.kind != "attestation")[0]
-        signer = f", signed by {best.signer}" if best.signer else ""
-        return Reason(
-            "promotion",
-            True,
-            subject,
-            f"{short_sha(commit)} was released to {source} with passing evals ({best.describe()}{signer})",
-            warning=best.kind != "attestation",
-            fix=None
-            if best.kind == "attestation"
-            else "prefer the signed attestation (--attestation) as evidence",
-            env=p.env,
-        )
-    if matching:
-        return Reason(
-            "promotion",
-            False,
-            subject,
-            f"{short_sha(commit)}'s evals in {source} failed ({', '.join(ev.describe() for ev in matching)})",
-            fix=fix,
-            env=p.env,
-        )
-    seen = sorted({short_sha(ev.source_commit) for ev in mine})
-    note = (
-        f" (the {source} evidence given is for {', '.join(seen)})"
-        if seen
-        else f" (no {source} evidence was given)"
-    )
-    return Reason(
-        "promotion",
-        False,
-        subject,
-        f"no evidence that {short_sha(commit)} was released to {source} with passing evals{note}",
-        fix=fix,
-        env=p.env,
-    )
+        return _vouched(p, source, commit, passing)
+    return _unvouched(p, source, commit, mine, matching)
 
 
 def _pinned_digest(inputs: GateInputs, p: Promotion) -> Reason:

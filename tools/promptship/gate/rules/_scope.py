@@ -46,6 +46,41 @@ def _env_of_file(path: str) -> str | None:
     return name.removesuffix(".yaml") if "/" not in rest else name
 
 
+def _note(why: dict[str, list[str]], env: str, note: str) -> None:
+    """Record why ``env`` is reached, once."""
+    notes = why.setdefault(env, [])
+    if note not in notes:
+        notes.append(note)
+
+
+def _prompt_changes(inputs: GateInputs, why: dict[str, list[str]]) -> None:
+    """Environments where a prompt's view changes."""
+    for env in inputs.environments:
+        changed = [d.prompt_id for d, cls, _ in env_changes(inputs, env) if cls != "none"]
+        if changed:
+            names = ", ".join(changed[:3]) + (
+                f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            )
+            why.setdefault(env, []).append(f"{len(changed)} prompt(s) change ({names})")
+
+
+def _file_changes(inputs: GateInputs, why: dict[str, list[str]]) -> None:
+    """Environments whose files change, and every one when a governance file changes."""
+    for change in inputs.changed_files:
+        for path in filter(None, (change.path, change.old_path)):
+            if _is_governance(path):
+                for name in inputs.environments:
+                    _note(why, name, f"{path} changes who may ship")
+                continue
+            owner_env = _env_of_file(path)
+            if owner_env is not None and owner_env in inputs.environments:
+                _note(
+                    why,
+                    owner_env,
+                    "its settings change" if path.count("/") == 1 else "its overlays change",
+                )
+
+
 def scope(inputs: GateInputs) -> dict[str, list[str]]:
     """The environments a change reaches, each with why (sorted by name).
 
@@ -54,26 +89,8 @@ def scope(inputs: GateInputs) -> dict[str, list[str]]:
     a governance file (CODEOWNERS, ``.github/``, the allowed signers) changes.
     """
     why: dict[str, list[str]] = {}
-    for env in inputs.environments:
-        changed = [d.prompt_id for d, cls, _ in env_changes(inputs, env) if cls != "none"]
-        if changed:
-            names = ", ".join(changed[:3]) + (
-                f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-            )
-            why.setdefault(env, []).append(f"{len(changed)} prompt(s) change ({names})")
-    for change in inputs.changed_files:
-        for path in filter(None, (change.path, change.old_path)):
-            if _is_governance(path):
-                for name in inputs.environments:
-                    note = f"{path} changes who may ship"
-                    if note not in why.setdefault(name, []):
-                        why[name].append(note)
-                continue
-            owner_env = _env_of_file(path)
-            if owner_env is not None and owner_env in inputs.environments:
-                note = "its settings change" if path.count("/") == 1 else "its overlays change"
-                if note not in why.setdefault(owner_env, []):
-                    why[owner_env].append(note)
+    _prompt_changes(inputs, why)
+    _file_changes(inputs, why)
     for p in inputs.promotions:
         why.setdefault(p.env, []).append("its release pin changes")
     return dict(sorted(why.items()))
