@@ -18,8 +18,8 @@ import pytest
 
 from promptship.cli import main
 from promptship.release import bundle as bundles
-from promptship.release.signing import parse_allowed_signers
-from promptship.release.store import folder as store
+from promptship.release import channel as channels
+from promptship.release.allowed_signers import parse_allowed_signers
 from publisher import Publisher
 from storeserver import StoreServer
 
@@ -113,7 +113,7 @@ def store_server(publisher: Publisher) -> Iterator[StoreServer]:
         yield server
 
 
-def assert_cache_clean(cache_dir: Path, env: str, allowed: Path) -> store.Channel:
+def assert_cache_clean(cache_dir: Path, env: str, allowed: Path) -> channels.Channel:
     """Nothing half-written in ``cache_dir``: no temporary files; every file verifies.
 
     Returns:
@@ -123,7 +123,7 @@ def assert_cache_clean(cache_dir: Path, env: str, allowed: Path) -> store.Channe
     folder = cache_dir / env
     leftovers = [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
     assert not leftovers, f"temporary files left in the cache: {leftovers}"
-    channel = store.open_channel(
+    channel = channels.open_channel(
         (folder / "channel.json").read_bytes(), signers, env=env, now=datetime.now(UTC)
     )
     tars = sorted((folder / "bundles").glob("*.tar"))

@@ -31,9 +31,10 @@ import promptship
 from gitrepo import EPOCH, commit, git, make_repo
 from ociregistry import LocalRegistry
 from promptship.client import PromptClient
-from promptship.core.errors import ChannelError, SignatureInvalid
+from promptship.core.errors import BundleError, ChannelError
+from promptship.release.allowed_signers import parse_allowed_signers
 from promptship.release.attestation import ATTESTATION_NAMESPACE
-from promptship.release.signing import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE, parse_allowed_signers
+from promptship.release.sshsig import BUNDLE_NAMESPACE, CHANNEL_NAMESPACE
 from promptship.release.store import oci
 from promptship.release.store.oci import _wire
 
@@ -743,9 +744,10 @@ def test_publish_to_an_oci_registry_and_read_it_back(
         ],
         {},
     )
-    with pytest.raises(SignatureInvalid):
+    # the manifest's digest is compared before the signature (docs/decisions.md, "Check order")
+    with pytest.raises(BundleError, match=f"bundle digest mismatch: expected {digest}"):
         oci.pull_bundle(target, str(digest), allowed, env="staging", now=now)
-    with pytest.raises(SignatureInvalid):
+    with pytest.raises(BundleError, match=f"bundle digest mismatch: expected {digest}"):
         oci.open_channel_bundle(target, "staging", allowed, now=now)
     with pytest.raises(ChannelError, match="cannot start"):
         PromptClient.from_channel(

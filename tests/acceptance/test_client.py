@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from promptship import PromptClient
-from promptship.release import signing
+from promptship.release import keys, sshsig
 from promptship.release.manifest import (
     ChannelPointer,
     encode_channel,
@@ -121,8 +121,8 @@ def _tamper(tar: bytes) -> bytes:
 
 def _envelope(s: Stage, pointer: ChannelPointer, key: Path, namespace: str) -> bytes:
     payload = encode_channel(pointer)
-    secret = signing.load_private_key(key.read_bytes(), source=str(key))
-    return encode_envelope(payload, signing.sign(secret, payload, namespace))
+    secret = keys.load_private_key(key.read_bytes(), source=str(key))
+    return encode_envelope(payload, sshsig.sign(secret, payload, namespace))
 
 
 def _pointer(s: Stage, **changes: object) -> ChannelPointer:
@@ -229,14 +229,14 @@ def channel_payload_altered(s: Stage) -> str:
 
 @case
 def channel_signed_by_an_unknown_key(s: Stage) -> str:
-    body = _envelope(s, _pointer(s), s.pub.outsider_key, signing.CHANNEL_NAMESPACE)
+    body = _envelope(s, _pointer(s), s.pub.outsider_key, sshsig.CHANNEL_NAMESPACE)
     s.server.fault(CHANNEL, Fault(body=body))
     return "signature does not verify: signed by key"
 
 
 @case
 def channel_signed_in_the_bundle_namespace(s: Stage) -> str:
-    body = _envelope(s, _pointer(s), s.pub.key, signing.BUNDLE_NAMESPACE)
+    body = _envelope(s, _pointer(s), s.pub.key, sshsig.BUNDLE_NAMESPACE)
     s.server.fault(CHANNEL, Fault(body=body))
     return "signature is for namespace 'promptship-bundle@v1'"
 
@@ -288,8 +288,8 @@ def bundle_signed_by_a_key_nobody_allowed(s: Stage) -> str:
     from promptship.release import bundle as bundles
 
     data = bundles.read_bundle(manifest).manifest_bytes
-    secret = signing.load_private_key(s.pub.outsider_key.read_bytes(), source="outsider")
-    sig = signing.sign(secret, data, signing.BUNDLE_NAMESPACE)
+    secret = keys.load_private_key(s.pub.outsider_key.read_bytes(), source="outsider")
+    sig = sshsig.sign(secret, data, sshsig.BUNDLE_NAMESPACE)
     s.server.fault(s.c.sig, Fault(body=sig.encode()))
     return "which " + str(s.pub.signers) + " does not list"
 
@@ -300,14 +300,14 @@ def bundle_of_another_environment(s: Stage) -> str:
     # both environments, so only the bundle's own environment check stands in the way.
     staging = s.pub.publish("staging")
     pointer = _pointer(s, bundle_digest=staging.digest, release=staging.release)
-    s.server.fault(CHANNEL, Fault(body=_envelope(s, pointer, s.pub.key, signing.CHANNEL_NAMESPACE)))
+    s.server.fault(CHANNEL, Fault(body=_envelope(s, pointer, s.pub.key, sshsig.CHANNEL_NAMESPACE)))
     return "bundle is for environment 'staging', expected 'production'"
 
 
 @case
 def channel_and_bundle_disagree_on_the_release(s: Stage) -> str:
     pointer = _pointer(s, release=s.c.release + 5)
-    s.server.fault(CHANNEL, Fault(body=_envelope(s, pointer, s.pub.key, signing.CHANNEL_NAMESPACE)))
+    s.server.fault(CHANNEL, Fault(body=_envelope(s, pointer, s.pub.key, sshsig.CHANNEL_NAMESPACE)))
     return f"channel says release {s.c.release + 5}, the bundle is release {s.c.release}"
 
 

@@ -23,7 +23,7 @@ import promptship
 from promptship import PromptClient
 from promptship.client._cache import LastGoodCache
 from promptship.release import bundle as bundles
-from promptship.release.signing import parse_allowed_signers
+from promptship.release.allowed_signers import parse_allowed_signers
 from publisher import Published, Publisher, marker_of
 from storeserver import Fault, StoreServer
 
@@ -154,7 +154,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from promptship import PromptClient
 from promptship.client._cache import LastGoodCache
-from promptship.release.signing import parse_allowed_signers
+from promptship.release.allowed_signers import parse_allowed_signers
 
 url, signers_file, cache_dir, ready, stop = sys.argv[1:6]
 signers = parse_allowed_signers(Path(signers_file).read_text(), source=signers_file)

@@ -16,7 +16,7 @@ from gitrepo import commit, make_repo
 from promptship import registry
 from promptship.evals import LIVE_TAG, load_suites
 from promptship.registry.files import DirectorySnapshot
-from promptship.release import signing
+from promptship.release import sshsig
 from signkeys import make_keypair
 
 from .conftest import Cli
@@ -185,7 +185,7 @@ def test_bundle_attest_and_verify(cli: Cli, tmp_path: Path) -> None:
     key = tmp_path / "staging.key"
     key.write_bytes(staging.pem)
     signers = tmp_path / "allowed_signers"
-    signers.write_text(f"{signing.principal_for('staging')} {staging.public}\n")
+    signers.write_text(f"{sshsig.principal_for('staging')} {staging.public}\n")
     dist = tmp_path / "dist"
     assert cli("bundle", "build", "--root", root, "--env", "staging", "-o", dist).exit == 0
     tar = dist / "staging.tar"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from promptship.release import bundle, signing
+from promptship.release import allowed_signers, bundle, keys, sshsig
 
 CREATED = datetime(2025, 5, 1, 9, 30, tzinfo=UTC)
 SEED = 20250501
@@ -68,9 +68,11 @@ def _tarfile_baseline(files: dict[str, bytes]) -> bytes:
 def test_bundle_build_and_verify(count: int) -> None:
     files = _files(count, SEED)
     payload = sum(map(len, files.values()))
-    pem, public = signing.generate_keypair("production@promptship")
-    key = signing.load_private_key(pem, source="bench")
-    allowed = signing.parse_allowed_signers(f"production@promptship {public}\n", source="bench")
+    pem, public = keys.generate_keypair("production@promptship")
+    key = keys.load_private_key(pem, source="bench")
+    allowed = allowed_signers.parse_allowed_signers(
+        f"production@promptship {public}\n", source="bench"
+    )
     repeat = 3 if count <= 1_000 else 2
 
     t_hash, _ = _best(lambda: [hashlib.sha256(d).digest() for d in files.values()], repeat)
@@ -88,7 +90,7 @@ def test_bundle_build_and_verify(count: int) -> None:
 
     t_build, built = _best(build, repeat)
     assert isinstance(built, bundle.Bundle)
-    t_sign, sig = _best(lambda: signing.sign(key, built.manifest, signing.BUNDLE_NAMESPACE), repeat)
+    t_sign, sig = _best(lambda: sshsig.sign(key, built.manifest, sshsig.BUNDLE_NAMESPACE), repeat)
     assert isinstance(sig, str)
     t_read, _ = _best(lambda: bundle.read_bundle(built.tar), repeat)
     t_verify, verified = _best(

@@ -28,8 +28,9 @@ from promptship import PromptClient
 from promptship.events import RenderEvent
 from promptship.events.sinks import JsonlSink
 from promptship.registry.files import DirectorySnapshot
+from promptship.release import allowed_signers, bundle, keys, sshsig
 from promptship.release import build as release
-from promptship.release import bundle, signing
+from promptship.release.document import content_digest
 from publisher import SIMPLE
 from tests.benchmarks.synth import generate
 
@@ -68,14 +69,12 @@ def _bundle_files(templates: dict[str, bytes], n: int) -> dict[str, bytes]:
         doc["view"]["messages"][0]["content"] = doc["view"]["messages"][0]["content"].replace(
             "topic 0", f"topic {i}"
         )
-        doc["content_digest"] = release.content_digest(
-            doc["view"], doc["variants"], doc["fragments"]
-        )
+        doc["content_digest"] = content_digest(doc["view"], doc["variants"], doc["fragments"])
         out[f"prompts/{pid}.json"] = json.dumps(doc, sort_keys=True).encode()
     return out
 
 
-def _write_bundle(files: dict[str, bytes], out: Path, key: signing.SigningKey) -> Path:
+def _write_bundle(files: dict[str, bytes], out: Path, key: sshsig.SigningKey) -> Path:
     now = datetime.now(UTC).replace(microsecond=0)
     built = bundle.build_bundle(
         files,
@@ -88,7 +87,7 @@ def _write_bundle(files: dict[str, bytes], out: Path, key: signing.SigningKey) -
     tar = out / f"{ENV}-{len(files) - 1}.tar"
     tar.write_bytes(built.tar)
     tar.with_name(tar.name + ".sig").write_text(
-        signing.sign(key, built.manifest, "promptship-bundle@v1")
+        sshsig.sign(key, built.manifest, "promptship-bundle@v1")
     )
     return tar
 
@@ -160,7 +159,7 @@ def _render_speed(client: PromptClient, complex_id: str, n: int) -> None:
     )
 
 
-def _event_cost(tar: Path, signers: signing.AllowedSigners, tmp: Path, n: int) -> None:
+def _event_cost(tar: Path, signers: allowed_signers.AllowedSigners, tmp: Path, n: int) -> None:
     print("events (JsonlSink, writer thread running; caller-thread cost):")
     sink = JsonlSink(tmp / "events.jsonl", max_queue=10 * n)
     with PromptClient.from_bundle(tar, env=ENV, allowed_signers=signers, sink=sink) as client:
@@ -213,7 +212,9 @@ print(json.dumps({"import": imported, "load": load, "first": first, "before": be
 """
 
 
-def _load_cost(tars: dict[int, Path], signers_file: Path, signers: signing.AllowedSigners) -> None:
+def _load_cost(
+    tars: dict[int, Path], signers_file: Path, signers: allowed_signers.AllowedSigners
+) -> None:
     print("bundle load (fresh process: read + verify + index; RSS of the whole process):")
     for n, tar in tars.items():
         runs = [
@@ -253,11 +254,11 @@ def _load_cost(tars: dict[int, Path], signers_file: Path, signers: signing.Allow
 def run(tmp: Path) -> None:
     """Measure and print."""
     print(f"\nclient benchmark (Python {sys.version.split()[0]})")
-    key_pem, public = signing.generate_keypair("production@promptship")
-    key = signing.load_private_key(key_pem, source="bench")
+    key_pem, public = keys.generate_keypair("production@promptship")
+    key = keys.load_private_key(key_pem, source="bench")
     signers_file = tmp / "allowed_signers"
     signers_file.write_text(f"production@promptship {public}\n")
-    signers = signing.parse_allowed_signers(signers_file.read_text(), source="bench")
+    signers = allowed_signers.parse_allowed_signers(signers_file.read_text(), source="bench")
     templates = _templates(tmp / "registry")
     tars = {n: _write_bundle(_bundle_files(templates, n), tmp, key) for n in (1_000, 10_000)}
     client = PromptClient.from_bundle(tars[1_000], env=ENV, allowed_signers=signers)

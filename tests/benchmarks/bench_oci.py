@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ociregistry import LocalRegistry
-from promptship.release import bundle, signing
+from promptship.release import allowed_signers, bundle, keys, sshsig
 from promptship.release.store import folder as store
 from promptship.release.store import oci
 from tests.benchmarks.bench_bundle import CREATED, SEED, _files
@@ -41,10 +41,12 @@ def test_oci_publish_and_pull(count: int, tmp_path: Path, oci_registry: LocalReg
         created=CREATED,
         expires=CREATED + timedelta(days=90),
     )
-    pem, public = signing.generate_keypair("production@promptship")
-    key = signing.load_private_key(pem, source="bench")
-    allowed = signing.parse_allowed_signers(f"production@promptship {public}\n", source="bench")
-    sig = signing.sign(key, built.manifest, signing.BUNDLE_NAMESPACE)
+    pem, public = keys.generate_keypair("production@promptship")
+    key = keys.load_private_key(pem, source="bench")
+    allowed = allowed_signers.parse_allowed_signers(
+        f"production@promptship {public}\n", source="bench"
+    )
+    sig = sshsig.sign(key, built.manifest, sshsig.BUNDLE_NAMESPACE)
     args = {"env": "production", "release": 1, "expiry_days": 7, "allowed": allowed}
     target = oci.parse_target(oci_registry.url(f"bench/n{count}"), plain_http=True)
 

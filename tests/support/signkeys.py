@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from promptship.release import signing
+from promptship.release import keys, sshsig
 
 
 @dataclass(frozen=True)
@@ -13,10 +13,10 @@ class KeyPair:
 
     pem: bytes = field(repr=False)
     public: str
-    key: signing.SigningKey
+    key: sshsig.SigningKey
 
 
 def make_keypair(env: str) -> KeyPair:
     """A fresh key pair whose comment is ``<env>@promptship``."""
-    pem, public = signing.generate_keypair(f"{env}@promptship")
-    return KeyPair(pem, public, signing.load_private_key(pem, source=f"{env}.key"))
+    pem, public = keys.generate_keypair(f"{env}@promptship")
+    return KeyPair(pem, public, keys.load_private_key(pem, source=f"{env}.key"))

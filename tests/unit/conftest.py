@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptship.release import signing
+from promptship.release import allowed_signers, sshsig
 from signkeys import KeyPair, make_keypair
 
 
@@ -15,10 +15,9 @@ def keypairs() -> dict[str, KeyPair]:
 
 
 @pytest.fixture(scope="session")
-def allowed(keypairs: dict[str, KeyPair]) -> signing.AllowedSigners:
+def allowed(keypairs: dict[str, KeyPair]) -> allowed_signers.AllowedSigners:
     """Production's and staging's keys, each allowed for its own environment only."""
     text = "".join(
-        f"{signing.principal_for(env)} {keypairs[env].public}\n"
-        for env in ("production", "staging")
+        f"{sshsig.principal_for(env)} {keypairs[env].public}\n" for env in ("production", "staging")
     )
-    return signing.parse_allowed_signers(text, source="allowed_signers")
+    return allowed_signers.parse_allowed_signers(text, source="allowed_signers")

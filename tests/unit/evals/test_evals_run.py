@@ -554,8 +554,19 @@ def test_a_bundle_without_a_readable_environment_is_refused(
     ],
 )
 def test_a_hostile_prompt_document_in_a_bundle_is_refused(doc: bytes, needle: str) -> None:
+    # a sound environment.json (the strict reader refuses a bare {}), a hostile prompt
+    environment = {
+        "schema": "promptship.bundle-environment/v1",
+        "environment": "staging",
+        "release": 3,
+        "source_commit": "c" * 40,
+        "policy": {},
+        "experiments": [],
+    }
     source = evals.BundleSource(
-        _bundle({"environment.json": b"{}", "prompts/demo/greet.json": doc})
+        _bundle(
+            {"environment.json": json.dumps(environment).encode(), "prompts/demo/greet.json": doc}
+        )
     )
     with pytest.raises(BundleError, match=needle):
         source.document("demo/greet", "staging")

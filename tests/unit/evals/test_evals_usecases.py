@@ -14,14 +14,14 @@ from gitrepo import commit, make_repo
 from promptship import evals
 from promptship.core.errors import EvalError, UsageError
 from promptship.evals.providers import CachingProvider, EchoProvider
-from promptship.release import signing
+from promptship.release import allowed_signers, sshsig
 from signkeys import make_keypair
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 FAILING = evalregistry.GREET_SUITE.replace('value: "Bob"', 'value: "Robert"')
 
 
-def _never() -> signing.SigningKey:
+def _never() -> sshsig.SigningKey:
     raise AssertionError("the key is read only once the inputs check out")
 
 
@@ -118,8 +118,8 @@ def test_an_attestation_file_round_trips(tmp_path: Path) -> None:
     assert attested.path == (
         tmp_path / "store" / "attestations" / "sha256" / f"{'cd' * 32}.intoto.jsonl"
     )
-    allowed = signing.parse_allowed_signers(
-        f"{signing.principal_for('staging')} {staging.public}\n", source="test"
+    allowed = allowed_signers.parse_allowed_signers(
+        f"{sshsig.principal_for('staging')} {staging.public}\n", source="test"
     )
     verified, seen = evals.verify_attestation_path(
         attested.path, evals.BundleRef(digest=digest), "staging", lambda: allowed, now=NOW

@@ -27,6 +27,15 @@ def test_writes_a_new_file_with_the_mode_asked_for(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+def test_apply_umask_lets_the_umask_narrow_the_mode(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        write_atomic(tmp_path / "out.tar", b"bundle", mode=0o644, apply_umask=True)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.tar").stat().st_mode) == 0o600
+
+
 def test_replaces_an_existing_file_whole(tmp_path: Path) -> None:
     target = tmp_path / "a.txt"
     target.write_bytes(b"old content that is longer")

@@ -9,7 +9,7 @@ import pytest
 
 from gatedata import report, suite
 from promptship import evals
-from promptship.release import signing
+from promptship.release import sshsig
 from signkeys import make_keypair
 
 from .test_gate_cli import Repo, content_digest, gate_json, messages, repo, write
@@ -19,7 +19,7 @@ __all__ = ["repo"]  # the fixture, imported for this module's tests
 BUNDLE = "sha256:" + "e2" * 32
 
 
-def _signed(tmp_path: Path, repo: Repo, key: signing.SigningKey, *, right: bool = True) -> Path:
+def _signed(tmp_path: Path, repo: Repo, key: sshsig.SigningKey, *, right: bool = True) -> Path:
     at = repo.c2 if right else repo.c1
     data = report([suite(content=content_digest(repo, at, "staging"))], commit=at, digest=BUNDLE)
     path = tmp_path / "staging.intoto.jsonl"

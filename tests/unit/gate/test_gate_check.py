@@ -14,8 +14,8 @@ from promptship.core.errors import UsageError
 from promptship.gate import check
 from promptship.gate import report as gatereport
 from promptship.git import open_repository
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.attestation import VerifiedAttestation
-from promptship.release.signing import AllowedSigners
 from signkeys import make_keypair
 
 from .test_gate_cli import Repo, content_digest, repo, write

@@ -17,7 +17,7 @@ from promptship.cli import main
 from promptship.core.templates import TemplateEngine
 from promptship.git import open_repository
 from promptship.registry import load_files
-from promptship.release.build import prompt_document
+from promptship.release.document import prompt_document
 
 CODEOWNERS = """\
 *                        @acme/platform

@@ -23,8 +23,8 @@ from promptship.core.errors import (
     UsageError,
 )
 from promptship.evals.providers import EchoProvider
+from promptship.release import allowed_signers, sshsig
 from promptship.release import attestation as attest
-from promptship.release import signing
 from signkeys import KeyPair
 
 DIGEST = "sha256:" + "ab" * 32
@@ -43,31 +43,35 @@ def report() -> dict[str, Any]:
     return out
 
 
-def _attest(report: dict[str, Any], key: signing.SigningKey, digest: str = DIGEST) -> bytes:
+def _attest(report: dict[str, Any], key: sshsig.SigningKey, digest: str = DIGEST) -> bytes:
     return evals.attest_report(report, bundle_digest=digest, key=key)
 
 
 def _verify(
-    data: bytes, allowed: signing.AllowedSigners, *, env: str = "staging", digest: str = DIGEST
+    data: bytes,
+    allowed: allowed_signers.AllowedSigners,
+    *,
+    env: str = "staging",
+    digest: str = DIGEST,
 ) -> attest.VerifiedAttestation:
     return attest.verify_attestation(data, allowed, bundle_digest=digest, env=env, now=NOW)
 
 
-def _resign(envelope: dict[str, Any], key: signing.SigningKey) -> bytes:
+def _resign(envelope: dict[str, Any], key: sshsig.SigningKey) -> bytes:
     payload = base64.b64decode(envelope["payload"])
-    sig = signing.sign_raw(key, attest.pae(attest.PAYLOAD_TYPE, payload))
+    sig = sshsig.sign_raw(key, attest.pae(attest.PAYLOAD_TYPE, payload))
     envelope["signatures"] = [{"keyid": key.fingerprint, "sig": base64.b64encode(sig).decode()}]
     return json.dumps(envelope).encode()
 
 
-def _with_statement(statement: dict[str, Any], key: signing.SigningKey) -> bytes:
+def _with_statement(statement: dict[str, Any], key: sshsig.SigningKey) -> bytes:
     return attest.encode_envelope(
-        statement, keyid=key.fingerprint, sign=lambda b: signing.sign_raw(key, b)
+        statement, keyid=key.fingerprint, sign=lambda b: sshsig.sign_raw(key, b)
     )
 
 
 def test_round_trip(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     data = _attest(report, keypairs["staging"].key)
     assert data.endswith(b"\n")
@@ -133,7 +137,7 @@ def test_attestations_are_deterministic(
 
 
 def test_tampered_payload(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     envelope = json.loads(_attest(report, keypairs["staging"].key))
     statement = json.loads(base64.b64decode(envelope["payload"]))
@@ -144,7 +148,7 @@ def test_tampered_payload(
 
 
 def test_tampered_signature(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     envelope = json.loads(_attest(report, keypairs["staging"].key))
     raw = bytearray(base64.b64decode(envelope["signatures"][0]["sig"]))
@@ -155,7 +159,7 @@ def test_tampered_signature(
 
 
 def test_a_listed_keyid_does_not_vouch_for_another_key(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     envelope = json.loads(_attest(report, keypairs["outsider"].key))
     envelope["signatures"][0]["keyid"] = keypairs["staging"].key.fingerprint
@@ -164,14 +168,14 @@ def test_a_listed_keyid_does_not_vouch_for_another_key(
 
 
 def test_unlisted_key(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     with pytest.raises(SignatureUnknownKey, match="does not list"):
         _verify(_attest(report, keypairs["outsider"].key), allowed)
 
 
 def test_another_environments_key(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     with pytest.raises(SignatureKeyNotAllowed, match="not allowed to sign for staging@promptship"):
         _verify(_attest(report, keypairs["production"].key), allowed)
@@ -181,24 +185,24 @@ def test_a_key_restricted_to_bundles_cannot_attest(
     report: dict[str, Any], keypairs: dict[str, KeyPair]
 ) -> None:
     line = f'staging@promptship namespaces="promptship-bundle@v1,promptship-channel@v1" {keypairs["staging"].public}\n'
-    narrow = signing.parse_allowed_signers(line, source="allowed_signers")
+    narrow = allowed_signers.parse_allowed_signers(line, source="allowed_signers")
     with pytest.raises(SignatureKeyNotAllowed, match="promptship-attestation@v1"):
         _verify(_attest(report, keypairs["staging"].key), narrow)
     line = f'staging@promptship namespaces="promptship-*@v1" {keypairs["staging"].public}\n'
-    wide = signing.parse_allowed_signers(line, source="allowed_signers")
+    wide = allowed_signers.parse_allowed_signers(line, source="allowed_signers")
     assert _verify(_attest(report, keypairs["staging"].key), wide).predicate["ok"] is True
 
 
 def test_an_expired_key(report: dict[str, Any], keypairs: dict[str, KeyPair]) -> None:
     before = (NOW - timedelta(days=1)).strftime("%Y%m%d")
     line = f'staging@promptship valid-before="{before}Z" {keypairs["staging"].public}\n'
-    expired = signing.parse_allowed_signers(line, source="allowed_signers")
+    expired = allowed_signers.parse_allowed_signers(line, source="allowed_signers")
     with pytest.raises(SignatureKeyNotAllowed, match="expired"):
         _verify(_attest(report, keypairs["staging"].key), expired)
 
 
 def test_wrong_subject(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     data = _attest(report, keypairs["staging"].key)
     with pytest.raises(AttestationSubjectMismatch, match=OTHER):
@@ -206,7 +210,7 @@ def test_wrong_subject(
 
 
 def test_wrong_environment(report: dict[str, Any], keypairs: dict[str, KeyPair]) -> None:
-    both = signing.parse_allowed_signers(
+    both = allowed_signers.parse_allowed_signers(
         f"staging@promptship,production@promptship {keypairs['staging'].public}\n", source="s"
     )
     data = _attest(report, keypairs["staging"].key)
@@ -215,7 +219,7 @@ def test_wrong_environment(report: dict[str, Any], keypairs: dict[str, KeyPair])
 
 
 def test_a_second_line_may_verify(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bad = _attest(report, keypairs["outsider"].key)
     good = _attest(report, keypairs["staging"].key)
@@ -231,7 +235,7 @@ def test_a_second_line_may_verify(
         )
 
 
-def _envelope(report: dict[str, Any], key: signing.SigningKey) -> dict[str, Any]:
+def _envelope(report: dict[str, Any], key: sshsig.SigningKey) -> dict[str, Any]:
     envelope: dict[str, Any] = json.loads(_attest(report, key))
     return envelope
 
@@ -282,7 +286,7 @@ def _envelope(report: dict[str, Any], key: signing.SigningKey) -> dict[str, Any]
 def test_malformed_envelopes(
     report: dict[str, Any],
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     mutate: Any,
     error: type[Exception],
     needle: str,
@@ -322,7 +326,7 @@ def test_malformed_envelopes(
 def test_signed_statements_that_are_not_eval_attestations(
     report: dict[str, Any],
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     change: dict[str, Any],
     needle: str,
 ) -> None:
@@ -368,7 +372,7 @@ def test_pae_matches_the_dsse_spec_example() -> None:
 
 
 def test_without_expectations_the_claimed_environment_chooses_the_key(
-    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    report: dict[str, Any], keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     """What the gate does: it learns bundle and environment from the attestation itself."""
     data = _attest(report, keypairs["staging"].key)

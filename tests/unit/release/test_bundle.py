@@ -25,9 +25,9 @@ from promptship.core.errors import (
     SignatureKeyNotAllowed,
     SignatureUnknownKey,
 )
+from promptship.release import allowed_signers, sshsig
 from promptship.release import bundle as b
 from promptship.release import manifest as m
-from promptship.release import signing
 from signkeys import KeyPair
 
 CREATED = datetime(2025, 5, 1, 9, 30, 15, tzinfo=UTC)
@@ -58,7 +58,7 @@ def _build(files: dict[str, bytes] | None = None, **over: Any) -> b.Bundle:
 
 
 def _sign(bundle: b.Bundle, pair: KeyPair) -> str:
-    return signing.sign(pair.key, bundle.manifest, signing.BUNDLE_NAMESPACE)
+    return sshsig.sign(pair.key, bundle.manifest, sshsig.BUNDLE_NAMESPACE)
 
 
 # --- determinism -----------------------------------------------------------------------
@@ -161,7 +161,7 @@ def test_read_bundle_returns_the_files(keypairs: dict[str, KeyPair]) -> None:
 
 
 def test_verify_bundle_names_the_signer(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _build()
     verified = b.verify_bundle(
@@ -178,7 +178,7 @@ def test_verify_bundle_names_the_signer(
 
 
 def test_expect_digest_is_checked_before_the_signature(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _build()
     other = _build(release=8)
@@ -216,7 +216,7 @@ def test_build_refuses_unsafe_paths() -> None:
 
 
 def test_every_changed_byte_of_a_signed_bundle_is_rejected(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _build()
     sig = _sign(bundle, keypairs["production"])
@@ -232,7 +232,7 @@ def test_every_changed_byte_of_a_signed_bundle_is_rejected(
 
 
 def test_tampered_manifest_member_and_signature(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _build()
     sig = _sign(bundle, keypairs["production"])
@@ -252,13 +252,15 @@ def test_tampered_manifest_member_and_signature(
 
 def test_wrong_environment(keypairs: dict[str, KeyPair]) -> None:
     pair = keypairs["production"]
-    both = signing.parse_allowed_signers(f"*@promptship {pair.public}\n", source="a")
+    both = allowed_signers.parse_allowed_signers(f"*@promptship {pair.public}\n", source="a")
     staging = _build(environment="staging")
     with pytest.raises(BundleError, match="is for environment 'staging', expected 'production'"):
         b.verify_bundle(staging.tar, _sign(staging, pair), both, environment="production", now=NOW)
 
 
-def test_expired_bundle(keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners) -> None:
+def test_expired_bundle(
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
+) -> None:
     bundle = _build()
     sig = _sign(bundle, keypairs["production"])
     assert b.verify_bundle(
@@ -269,7 +271,7 @@ def test_expired_bundle(keypairs: dict[str, KeyPair], allowed: signing.AllowedSi
 
 
 def test_signature_by_a_key_not_allowed_for_the_environment(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _build()
     with pytest.raises(SignatureKeyNotAllowed, match="not allowed to sign for production"):
@@ -291,10 +293,10 @@ def test_signature_by_a_key_not_allowed_for_the_environment(
 
 
 def test_signature_for_another_purpose_is_refused(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _build()
-    sig = signing.sign(keypairs["production"].key, bundle.manifest, signing.CHANNEL_NAMESPACE)
+    sig = sshsig.sign(keypairs["production"].key, bundle.manifest, sshsig.CHANNEL_NAMESPACE)
     with pytest.raises(SignatureError, match="namespace"):
         b.verify_bundle(bundle.tar, sig, allowed, environment="production", now=NOW)
 
@@ -516,7 +518,7 @@ def test_every_hostile_case_has_a_distinct_message() -> None:
 
 
 def test_hostile_archives_fail_before_the_signature_matters(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     """Structural attacks are caught by verify_bundle too, signature or not."""
     data, expected = _hostile()["symlink"]

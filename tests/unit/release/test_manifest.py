@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from promptship.core.errors import BundleError, ChannelError
+from promptship.release import canonical
 from promptship.release import manifest as m
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
@@ -436,9 +437,9 @@ def test_the_canonical_check_agrees_with_rfc8785(doc: dict[str, Any], sort: bool
             data = text.encode("utf-8")
         except UnicodeEncodeError:
             continue
-        checker = m._Checker("document", ChannelError)
+        checker = canonical.Checker("document", ChannelError)
         try:
-            m._load_canonical(data, checker, 1 << 20)
+            canonical.load_canonical(data, checker, 1 << 20)
             accepted = True
         except ChannelError:
             accepted = False

@@ -26,14 +26,13 @@ from promptship.core.errors import (
     BundleError,
     ChannelError,
     SignatureError,
-    SignatureInvalid,
     StoreError,
     UsageError,
 )
+from promptship.release import allowed_signers, sshsig
 from promptship.release import bundle as b
+from promptship.release import channel as channels
 from promptship.release import manifest as m
-from promptship.release import signing
-from promptship.release.store import folder as store
 from promptship.release.store import oci
 from promptship.release.store.oci import _wire
 from signkeys import KeyPair
@@ -55,18 +54,18 @@ def _bundle(env: str = "production", release: int = 7, text: bytes = b"v1") -> b
 
 
 def _sign(pair: KeyPair, bundle: b.Bundle) -> str:
-    return signing.sign(pair.key, bundle.manifest, signing.BUNDLE_NAMESPACE)
+    return sshsig.sign(pair.key, bundle.manifest, sshsig.BUNDLE_NAMESPACE)
 
 
 def _publish(
     target: oci.OciTarget,
     pairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     bundle: b.Bundle,
     *,
     env: str = "production",
     now: datetime = NOW,
-) -> store.Channel:
+) -> channels.Channel:
     return oci.publish(
         target,
         bundle,
@@ -161,7 +160,7 @@ def test_tags() -> None:
 
 
 def test_publish_pull_round_trip(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     first = _publish(target, keypairs, allowed, bundle)
@@ -181,7 +180,7 @@ def test_publish_pull_round_trip(
 
 
 def test_the_artifact_is_a_plain_oci_manifest(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     """Other OCI tools (oras, crane, skopeo) see the tar and signature as layers."""
     bundle = _bundle()
@@ -197,7 +196,7 @@ def test_the_artifact_is_a_plain_oci_manifest(
 
 
 def test_seq_rises_across_bundles_and_a_rollback(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     v1, v2 = _bundle(release=7), _bundle(release=8, text=b"v2")
     seqs = [
@@ -213,7 +212,7 @@ def test_seq_rises_across_bundles_and_a_rollback(
 
 
 def test_push_bundle_is_write_once(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     oci.push_bundle(target, bundle, _sign(keypairs["production"], bundle))
@@ -228,7 +227,7 @@ def test_a_rotated_key_replaces_the_signature(
     target: oci.OciTarget, keypairs: dict[str, KeyPair]
 ) -> None:
     bundle = _bundle()
-    both = signing.parse_allowed_signers(
+    both = allowed_signers.parse_allowed_signers(
         f"production@promptship {keypairs['production'].public}\n"
         f"production@promptship {keypairs['outsider'].public}\n",
         source="allowed_signers",
@@ -241,14 +240,14 @@ def test_a_rotated_key_replaces_the_signature(
 
 
 def test_nothing_is_pushed_when_the_current_channel_does_not_verify(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     payload = m.encode_channel(
         m.ChannelPointer("production", 5, 7, bundle.digest, NOW, NOW + timedelta(days=1))
     )
     forged = m.encode_envelope(
-        payload, signing.sign(keypairs["outsider"].key, payload, signing.CHANNEL_NAMESPACE)
+        payload, sshsig.sign(keypairs["outsider"].key, payload, sshsig.CHANNEL_NAMESPACE)
     )
     _push_raw(
         target,
@@ -263,7 +262,7 @@ def test_nothing_is_pushed_when_the_current_channel_does_not_verify(
 
 
 def test_a_channel_key_not_allowed_for_the_env_pushes_nothing(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     with pytest.raises(ChannelError, match="signature does not verify"):
@@ -286,7 +285,7 @@ def test_a_channel_key_not_allowed_for_the_env_pushes_nothing(
 
 
 def test_a_different_tar_under_the_tag_fails_verification(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     sig = _sign(keypairs["production"], bundle)
@@ -302,24 +301,27 @@ def test_a_different_tar_under_the_tag_fails_verification(
     with pytest.raises(BundleError, match="does not match its sha256"):
         oci.open_channel_bundle(target, "production", allowed, now=NOW)
 
-    # another bundle with the original signature: the signature does not cover it
+    # another bundle with the original signature: not the bundle the tag names, which
+    # is found before the signature is looked at (docs/decisions.md, "Check order")
     other = _bundle(text=b"evil")
     _push_raw(target, tag, "bundle", _bundle_layers(other.tar, sig))
-    with pytest.raises(SignatureInvalid):
+    with pytest.raises(BundleError, match="bundle digest mismatch"):
         oci.pull_bundle(target, bundle.digest, allowed, env="production", now=NOW)
 
     # another validly signed bundle moved under this tag: not the one the tag or channel names
     _push_raw(
         target, tag, "bundle", _bundle_layers(other.tar, _sign(keypairs["production"], other))
     )
-    with pytest.raises(BundleError, match=f"holds bundle {other.digest}, not {bundle.digest}"):
+    # (the digest is compared before the signature: docs/decisions.md, "Check order")
+    mismatch = f"bundle digest mismatch: expected {bundle.digest} .*, got {other.digest}"
+    with pytest.raises(BundleError, match=mismatch):
         oci.pull_bundle(target, bundle.digest, allowed, env="production", now=NOW)
-    with pytest.raises(ChannelError, match="channel names bundle"):
+    with pytest.raises(BundleError, match=mismatch):
         oci.open_channel_bundle(target, "production", allowed, now=NOW)
 
 
 def test_a_tampered_signature_fails_verification(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     _publish(target, keypairs, allowed, bundle)
@@ -343,7 +345,7 @@ def test_a_tampered_signature_fails_verification(
 
 
 def test_channel_replay_and_cross_environment_channels_are_refused(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     old = _publish(target, keypairs, allowed, _bundle())
     _publish(
@@ -400,7 +402,7 @@ def test_channel_replay_and_cross_environment_channels_are_refused(
 )
 def test_malformed_channel_artifacts(
     target: oci.OciTarget,
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     kind: _wire.Kind,
     layers: list[tuple[str, str, bytes]],
     message: str,
@@ -411,7 +413,7 @@ def test_malformed_channel_artifacts(
 
 
 def test_a_bundle_artifact_without_its_signature(
-    target: oci.OciTarget, allowed: signing.AllowedSigners
+    target: oci.OciTarget, allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     _push_raw(
@@ -425,7 +427,7 @@ def test_a_bundle_artifact_without_its_signature(
 
 
 def test_oversized_layers_are_refused_before_download(
-    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    target: oci.OciTarget, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     _publish(target, keypairs, allowed, bundle)
@@ -452,7 +454,7 @@ def no_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("no_retry_sleep")
-def test_an_unreachable_registry_is_a_store_error(allowed: signing.AllowedSigners) -> None:
+def test_an_unreachable_registry_is_a_store_error(allowed: allowed_signers.AllowedSigners) -> None:
     target = oci.parse_target(f"oci://127.0.0.1:{closed_port()}/x", plain_http=True)
     with pytest.raises(StoreError, match=r"cannot read the manifest.*refused") as e:
         oci.pull_channel(target, "production", allowed, now=NOW)
@@ -461,7 +463,7 @@ def test_an_unreachable_registry_is_a_store_error(allowed: signing.AllowedSigner
 
 @pytest.mark.usefixtures("no_retry_sleep")
 def test_https_to_a_plain_http_registry_fails_clearly(
-    oci_registry: LocalRegistry, allowed: signing.AllowedSigners
+    oci_registry: LocalRegistry, allowed: allowed_signers.AllowedSigners
 ) -> None:
     target = oci.parse_target(oci_registry.url("x"))  # no plain_http: TLS is required
     with pytest.raises(StoreError, match="cannot read the manifest") as e:
@@ -585,7 +587,7 @@ MANIFEST_PATH = "/v2/x/manifests/channel-production"
 )
 def test_hostile_manifests(
     hostile: _Hostile,
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     route: tuple[int, dict[str, str], bytes],
     message: str,
 ) -> None:
@@ -607,7 +609,7 @@ def test_hostile_manifests(
 )
 def test_hostile_blobs(
     hostile: _Hostile,
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     declared: bytes,
     served: bytes,
     message: str,
@@ -622,7 +624,7 @@ def test_hostile_blobs(
 
 
 def test_an_oversized_layer_is_not_downloaded(
-    hostile: _Hostile, allowed: signing.AllowedSigners
+    hostile: _Hostile, allowed: allowed_signers.AllowedSigners
 ) -> None:
     layer = _layer(oci.CHANNEL_LAYER_TYPE, b"{}", size=10**9)
     hostile.routes[MANIFEST_PATH] = (200, {}, _manifest_doc(oci.CHANNEL_CONFIG_TYPE, [layer]))

@@ -21,12 +21,12 @@ from promptship.core.errors import (
     SignatureUnknownKey,
     UsageError,
 )
-from promptship.release import signing
+from promptship.release import allowed_signers, keys, sshsig
 from signkeys import KeyPair
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 PROD = "production@promptship"
-NS = signing.BUNDLE_NAMESPACE
+NS = sshsig.BUNDLE_NAMESPACE
 MESSAGE = b'{"environment":"production","files":[]}'
 
 
@@ -114,7 +114,7 @@ def test_key_from_an_environment_variable_with_crlf_and_padding(
 ) -> None:
     pem = keypairs["staging"].pem
     mangled = b"\n  " + pem.replace(b"\n", b"\r\n") + b"\r\n\r\n"
-    key = signing.load_private_key(mangled, source="env:PROMPTSHIP_SIGNING_KEY")
+    key = keys.load_private_key(mangled, source="env:PROMPTSHIP_SIGNING_KEY")
     assert key.fingerprint == keypairs["staging"].key.fingerprint
 
 
@@ -138,7 +138,7 @@ def test_bad_private_keys_are_refused_without_quoting_them(
     }
     for data, expected in cases.items():
         with pytest.raises(KeyFileError, match=expected) as info:
-            signing.load_private_key(data, source="ci-secret")
+            keys.load_private_key(data, source="ci-secret")
         text = str(info.value)
         assert text.startswith("ci-secret: ")
         body = [ln for ln in data.decode().splitlines() if ln and not ln.startswith("-----")]
@@ -147,14 +147,14 @@ def test_bad_private_keys_are_refused_without_quoting_them(
 
 def test_comment_must_be_one_line() -> None:
     with pytest.raises(UsageError):
-        signing.generate_keypair("a\nb")
+        keys.generate_keypair("a\nb")
 
 
 def test_principal_for_environment() -> None:
-    assert signing.principal_for("production") == PROD
+    assert sshsig.principal_for("production") == PROD
     for bad in ("Production", "", "prod uction", "a@b", "x" * 40):
         with pytest.raises(UsageError):
-            signing.principal_for(bad)
+            sshsig.principal_for(bad)
 
 
 # --- interoperability ----------------------------------------------------------
@@ -164,7 +164,7 @@ def test_our_signature_verifies_with_ssh_keygen_and_is_byte_identical(
     keypairs: dict[str, KeyPair], ssh_keygen: str, tmp_path: Path
 ) -> None:
     pair = keypairs["production"]
-    ours = signing.sign(pair.key, MESSAGE, NS)
+    ours = sshsig.sign(pair.key, MESSAGE, NS)
     allowed_text = f"{PROD} {pair.public}\n"
     done = _ssh_verify(ssh_keygen, tmp_path, allowed_text, MESSAGE, ours)
     assert done.returncode == 0, done.stderr
@@ -180,19 +180,19 @@ def test_our_signature_verifies_with_ssh_keygen_and_is_byte_identical(
 @pytest.mark.parametrize("hashalg", ["sha512", "sha256"])
 def test_ssh_keygen_signature_verifies_with_ours(
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     ssh_keygen: str,
     tmp_path: Path,
     hashalg: str,
 ) -> None:
     pair = keypairs["production"]
     theirs = _ssh_sign(ssh_keygen, tmp_path, pair.pem, MESSAGE, "-O", f"hashalg={hashalg}")
-    info = signing.verify(allowed, MESSAGE, theirs, principal=PROD, namespace=NS, now=NOW)
+    info = sshsig.verify(allowed, MESSAGE, theirs, principal=PROD, namespace=NS, now=NOW)
     assert info.principal == PROD
     assert info.fingerprint == pair.key.fingerprint
     assert info.location.line == 1
     with pytest.raises(SignatureInvalid):
-        signing.verify(allowed, MESSAGE[:-1], theirs, principal=PROD, namespace=NS, now=NOW)
+        sshsig.verify(allowed, MESSAGE[:-1], theirs, principal=PROD, namespace=NS, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -222,13 +222,13 @@ def test_allowed_signers_decisions_match_ssh_keygen(
     """Differential test: for each allowed_signers line, we accept exactly when ssh-keygen does."""
     pair = keypairs["production"]
     text = f"{principals} {options} {pair.public}\n".replace("  ", " ")
-    sig = signing.sign(pair.key, MESSAGE, namespace)
+    sig = sshsig.sign(pair.key, MESSAGE, namespace)
     theirs = _ssh_verify(
         ssh_keygen, tmp_path, text, MESSAGE, sig, principal=principal, namespace=namespace
     )
-    parsed = signing.parse_allowed_signers(text, source="allowed_signers")
+    parsed = allowed_signers.parse_allowed_signers(text, source="allowed_signers")
     try:
-        signing.verify(
+        sshsig.verify(
             parsed,
             MESSAGE,
             sig,
@@ -246,20 +246,20 @@ def test_allowed_signers_decisions_match_ssh_keygen(
 
 
 def test_every_flipped_message_byte_is_a_bad_signature(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
-    sig = signing.sign(keypairs["production"].key, MESSAGE, NS)
+    sig = sshsig.sign(keypairs["production"].key, MESSAGE, NS)
     for i in range(len(MESSAGE)):
         tampered = bytearray(MESSAGE)
         tampered[i] ^= 0x01
         with pytest.raises(SignatureInvalid, match="does not match the signed bytes"):
-            signing.verify(allowed, bytes(tampered), sig, principal=PROD, namespace=NS, now=NOW)
+            sshsig.verify(allowed, bytes(tampered), sig, principal=PROD, namespace=NS, now=NOW)
 
 
 def test_every_flipped_signature_byte_fails_with_a_specific_error(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
-    sig = signing.sign(keypairs["production"].key, MESSAGE, NS)
+    sig = sshsig.sign(keypairs["production"].key, MESSAGE, NS)
     blob = _blob(sig)
     specific = (
         SignatureMalformed,
@@ -274,7 +274,7 @@ def test_every_flipped_signature_byte_fails_with_a_specific_error(
             tampered = bytearray(blob)
             tampered[i] ^= bit
             with pytest.raises(SignatureError) as info:
-                signing.verify(
+                sshsig.verify(
                     allowed,
                     MESSAGE,
                     _reblob(sig, bytes(tampered)),
@@ -294,15 +294,15 @@ def test_every_flipped_signature_byte_fails_with_a_specific_error(
 
 
 def test_every_flipped_armor_character_is_rejected(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
-    sig = signing.sign(keypairs["production"].key, MESSAGE, NS)
+    sig = sshsig.sign(keypairs["production"].key, MESSAGE, NS)
     for i, c in enumerate(sig):
         if c == "\n":
             continue
         tampered = sig[:i] + ("B" if c != "B" else "C") + sig[i + 1 :]
         with pytest.raises(SignatureError):
-            signing.verify(allowed, MESSAGE, tampered, principal=PROD, namespace=NS, now=NOW)
+            sshsig.verify(allowed, MESSAGE, tampered, principal=PROD, namespace=NS, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -320,18 +320,21 @@ def test_every_flipped_armor_character_is_rejected(
     ],
 )
 def test_malformed_armor(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners, mutate: object, expected: str
+    keypairs: dict[str, KeyPair],
+    allowed: allowed_signers.AllowedSigners,
+    mutate: object,
+    expected: str,
 ) -> None:
-    sig = signing.sign(keypairs["production"].key, MESSAGE, NS)
+    sig = sshsig.sign(keypairs["production"].key, MESSAGE, NS)
     assert callable(mutate)
     with pytest.raises(SignatureMalformed, match=expected):
-        signing.verify(allowed, MESSAGE, mutate(sig), principal=PROD, namespace=NS, now=NOW)
+        sshsig.verify(allowed, MESSAGE, mutate(sig), principal=PROD, namespace=NS, now=NOW)
 
 
 def test_wrong_magic_version_and_trailing_bytes(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
-    sig = signing.sign(keypairs["production"].key, MESSAGE, NS)
+    sig = sshsig.sign(keypairs["production"].key, MESSAGE, NS)
     blob = _blob(sig)
     cases = {
         b"SSHSIH" + blob[6:]: "SSHSIG magic",
@@ -341,42 +344,44 @@ def test_wrong_magic_version_and_trailing_bytes(
     }
     for tampered, expected in cases.items():
         with pytest.raises(SignatureMalformed, match=expected):
-            signing.verify(
+            sshsig.verify(
                 allowed, MESSAGE, _reblob(sig, tampered), principal=PROD, namespace=NS, now=NOW
             )
 
 
 def test_crlf_armor_still_verifies(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
-    sig = signing.sign(keypairs["production"].key, MESSAGE, NS).replace("\n", "\r\n")
-    assert signing.verify(allowed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
+    sig = sshsig.sign(keypairs["production"].key, MESSAGE, NS).replace("\n", "\r\n")
+    assert sshsig.verify(allowed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
 
 
 # --- who may sign ----------------------------------------------------------------------
 
 
-def test_wrong_namespace(keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners) -> None:
-    sig = signing.sign(keypairs["production"].key, MESSAGE, signing.CHANNEL_NAMESPACE)
+def test_wrong_namespace(
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
+) -> None:
+    sig = sshsig.sign(keypairs["production"].key, MESSAGE, sshsig.CHANNEL_NAMESPACE)
     with pytest.raises(SignatureNamespaceMismatch, match="promptship-channel@v1"):
-        signing.verify(allowed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
+        sshsig.verify(allowed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
 
 
-def test_unknown_key(keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners) -> None:
-    sig = signing.sign(keypairs["outsider"].key, MESSAGE, NS)
+def test_unknown_key(keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners) -> None:
+    sig = sshsig.sign(keypairs["outsider"].key, MESSAGE, NS)
     with pytest.raises(SignatureUnknownKey, match=re.escape(keypairs["outsider"].key.fingerprint)):
-        signing.verify(allowed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
+        sshsig.verify(allowed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
 
 
 def test_staging_key_cannot_sign_for_production(
-    keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
-    sig = signing.sign(keypairs["staging"].key, MESSAGE, NS)
+    sig = sshsig.sign(keypairs["staging"].key, MESSAGE, NS)
     with pytest.raises(
         SignatureKeyNotAllowed, match="not allowed to sign for production@promptship"
     ):
-        signing.verify(allowed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
-    info = signing.verify(
+        sshsig.verify(allowed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
+    info = sshsig.verify(
         allowed, MESSAGE, sig, principal="staging@promptship", namespace=NS, now=NOW
     )
     assert info.location.line == 2
@@ -385,27 +390,27 @@ def test_staging_key_cannot_sign_for_production(
 def test_validity_window_uses_now(keypairs: dict[str, KeyPair]) -> None:
     pair = keypairs["production"]
     text = f'{PROD} valid-after="20250101Z",valid-before="20251231235959Z" {pair.public}\n'
-    parsed = signing.parse_allowed_signers(text, source="a")
-    sig = signing.sign(pair.key, MESSAGE, NS)
-    assert signing.verify(parsed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
+    parsed = allowed_signers.parse_allowed_signers(text, source="a")
+    sig = sshsig.sign(pair.key, MESSAGE, NS)
+    assert sshsig.verify(parsed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
     for when, expected in [
         (datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC), "not valid before 2025-01-01T00:00:00Z"),
         (datetime(2026, 1, 1, tzinfo=UTC), "expired at 2025-12-31T23:59:59Z"),
     ]:
         with pytest.raises(SignatureKeyNotAllowed, match=expected):
-            signing.verify(parsed, MESSAGE, sig, principal=PROD, namespace=NS, now=when)
+            sshsig.verify(parsed, MESSAGE, sig, principal=PROD, namespace=NS, now=when)
     with pytest.raises(UsageError, match="time zone"):
-        signing.verify(parsed, MESSAGE, sig, principal=PROD, namespace=NS, now=datetime(2025, 6, 1))
+        sshsig.verify(parsed, MESSAGE, sig, principal=PROD, namespace=NS, now=datetime(2025, 6, 1))
 
 
 def test_namespaces_option_limits_a_key(keypairs: dict[str, KeyPair]) -> None:
     pair = keypairs["production"]
-    parsed = signing.parse_allowed_signers(
+    parsed = allowed_signers.parse_allowed_signers(
         f'{PROD} namespaces="promptship-channel@v1" {pair.public}\n', source="a"
     )
-    sig = signing.sign(pair.key, MESSAGE, NS)
+    sig = sshsig.sign(pair.key, MESSAGE, NS)
     with pytest.raises(SignatureKeyNotAllowed, match="not allowed in namespace"):
-        signing.verify(parsed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
+        sshsig.verify(parsed, MESSAGE, sig, principal=PROD, namespace=NS, now=NOW)
 
 
 # --- allowed_signers parsing -------------------------------------------------------------
@@ -427,7 +432,7 @@ def test_allowed_signers_file_with_comments_options_and_skipped_lines(
         f"ops@promptship {ecdsa}\n"
         f"staging@promptship {stag} trailing comment words\r\n"
     )
-    parsed = signing.parse_allowed_signers(text, source="environments/allowed_signers")
+    parsed = allowed_signers.parse_allowed_signers(text, source="environments/allowed_signers")
     assert [s.location.line for s in parsed.signers] == [3, 6]
     assert parsed.signers[0].principals == ("production@promptship", "release@promptship")
     assert parsed.signers[0].namespaces == ("promptship-*",)
@@ -470,15 +475,15 @@ def test_bad_allowed_signers_lines_name_file_and_line(
     text = f"# ok\n{keypairs['staging'].public.replace('ssh-', 'staging@promptship ssh-')}\n"
     text += line.format(key=public, b64=b64) + "\n"
     with pytest.raises(SignatureError, match=expected) as info:
-        signing.parse_allowed_signers(text, source="environments/allowed_signers")
+        allowed_signers.parse_allowed_signers(text, source="environments/allowed_signers")
     assert str(info.value).startswith("environments/allowed_signers:3:")
 
 
 def test_oversized_allowed_signers_file() -> None:
     with pytest.raises(SignatureError, match="cap"):
-        signing.parse_allowed_signers("#" * (2 * 1024 * 1024), source="a")
+        allowed_signers.parse_allowed_signers("#" * (2 * 1024 * 1024), source="a")
 
 
 def test_bad_namespace_argument(keypairs: dict[str, KeyPair]) -> None:
     with pytest.raises(UsageError):
-        signing.sign(keypairs["production"].key, MESSAGE, "")
+        sshsig.sign(keypairs["production"].key, MESSAGE, "")

@@ -23,9 +23,10 @@ from promptship.core.errors import (
     SignatureNamespaceMismatch,
     StoreError,
 )
+from promptship.release import allowed_signers, sshsig
 from promptship.release import bundle as b
+from promptship.release import channel as channels
 from promptship.release import manifest as m
-from promptship.release import signing
 from promptship.release.store import folder as store
 from signkeys import KeyPair
 
@@ -48,16 +49,16 @@ def _bundle(env: str = "production", release: int = 7, text: bytes = b"v1") -> b
 def _publish(
     root: Path,
     pairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     bundle: b.Bundle | None = None,
     *,
     env: str = "production",
     now: datetime = NOW,
     expiry_days: int = 7,
-) -> store.Channel:
+) -> channels.Channel:
     bundle = bundle or _bundle(env)
     key = pairs[env].key
-    sig = signing.sign(key, bundle.manifest, signing.BUNDLE_NAMESPACE)
+    sig = sshsig.sign(key, bundle.manifest, sshsig.BUNDLE_NAMESPACE)
     release = m.parse_manifest(bundle.manifest).release
     return store.publish(
         root,
@@ -78,15 +79,15 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
-def _envelope(payload: bytes, key: signing.SigningKey, namespace: str) -> bytes:
-    return m.encode_envelope(payload, signing.sign(key, payload, namespace))
+def _envelope(payload: bytes, key: sshsig.SigningKey, namespace: str) -> bytes:
+    return m.encode_envelope(payload, sshsig.sign(key, payload, namespace))
 
 
 # --- publishing ---------------------------------------------------------------------------
 
 
 def test_publish_writes_the_layout_and_reads_back(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     channel = _publish(tmp_path, keypairs, allowed, bundle)
@@ -116,7 +117,7 @@ def test_publish_writes_the_layout_and_reads_back(
 
 
 def test_seq_rises_on_every_publish_including_a_rollback(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     v1, v2 = _bundle(release=7), _bundle(release=8, text=b"v2")
     seqs = [
@@ -132,7 +133,7 @@ def test_seq_rises_on_every_publish_including_a_rollback(
 
 
 def test_expired_previous_channel_still_counts_for_seq(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     _publish(tmp_path, keypairs, allowed, expiry_days=1)
     later = NOW + timedelta(days=30)
@@ -140,14 +141,14 @@ def test_expired_previous_channel_still_counts_for_seq(
 
 
 def test_channel_never_outlives_its_bundle(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     channel = _publish(tmp_path, keypairs, allowed, expiry_days=365)
     assert channel.pointer.expires == CREATED + timedelta(days=90)
 
 
 def test_environments_have_separate_channels(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     _publish(tmp_path, keypairs, allowed, env="production")
     staging = _publish(tmp_path, keypairs, allowed, _bundle("staging"), env="staging")
@@ -156,12 +157,12 @@ def test_environments_have_separate_channels(
 
 
 def test_publish_refuses_bad_inputs_before_writing_anything(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     prod = keypairs["production"].key
-    good_sig = signing.sign(prod, bundle.manifest, signing.BUNDLE_NAMESPACE)
-    staging_sig = signing.sign(keypairs["staging"].key, bundle.manifest, signing.BUNDLE_NAMESPACE)
+    good_sig = sshsig.sign(prod, bundle.manifest, sshsig.BUNDLE_NAMESPACE)
+    staging_sig = sshsig.sign(keypairs["staging"].key, bundle.manifest, sshsig.BUNDLE_NAMESPACE)
     base: dict[str, Any] = {
         "env": "production",
         "release": 7,
@@ -198,7 +199,7 @@ def test_publish_refuses_bad_inputs_before_writing_anything(
 
 
 def test_existing_different_content_at_a_digest_is_an_error(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     bundle = _bundle()
     first = _publish(tmp_path, keypairs, allowed, bundle)
@@ -222,10 +223,10 @@ def test_a_re_signed_bundle_replaces_its_signature(
         f"production@promptship {keypairs['production'].public}\n"
         f"production@promptship {keypairs['outsider'].public}\n"
     )
-    both = signing.parse_allowed_signers(text, source="allowed_signers")
+    both = allowed_signers.parse_allowed_signers(text, source="allowed_signers")
     bundle = _bundle()
     _publish(tmp_path, keypairs, both, bundle)
-    new_sig = signing.sign(keypairs["outsider"].key, bundle.manifest, signing.BUNDLE_NAMESPACE)
+    new_sig = sshsig.sign(keypairs["outsider"].key, bundle.manifest, sshsig.BUNDLE_NAMESPACE)
     store.publish(
         tmp_path,
         bundle,
@@ -247,7 +248,7 @@ def test_a_re_signed_bundle_replaces_its_signature(
 def test_a_failed_step_leaves_the_previous_channel_valid(
     tmp_path: Path,
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     monkeypatch: pytest.MonkeyPatch,
     fail_at: int,
 ) -> None:
@@ -281,8 +282,8 @@ def test_a_failed_step_leaves_the_previous_channel_valid(
     added = {name: data for name, data in now_files.items() if name not in old_files}
     expected_new = {
         f"bundles/sha256/{new.digest[7:]}.tar": new.tar,
-        f"bundles/sha256/{new.digest[7:]}.tar.sig": signing.sign(
-            keypairs["production"].key, new.manifest, signing.BUNDLE_NAMESPACE
+        f"bundles/sha256/{new.digest[7:]}.tar.sig": sshsig.sign(
+            keypairs["production"].key, new.manifest, sshsig.BUNDLE_NAMESPACE
         ).encode(),
     }
     # only the steps before the failure are visible, each complete; no temp files
@@ -295,7 +296,7 @@ def test_a_failed_step_leaves_the_previous_channel_valid(
 def test_an_os_failure_inside_a_write_leaves_no_partial_file(
     tmp_path: Path,
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
     monkeypatch: pytest.MonkeyPatch,
     syscall: str,
 ) -> None:
@@ -317,7 +318,7 @@ def test_an_os_failure_inside_a_write_leaves_no_partial_file(
 
     monkeypatch.setattr(store, "_write_atomic", tracking)
     monkeypatch.setattr(os, syscall, broken)
-    with pytest.raises(StoreError, match="No space left on device"):
+    with pytest.raises(StoreError, match="no space left on the device"):
         _publish(tmp_path, keypairs, allowed, _bundle(release=8, text=b"v2"))
     monkeypatch.undo()
     assert not [p for p in tmp_path.rglob(".*")], "a temporary file was left behind"
@@ -325,7 +326,7 @@ def test_an_os_failure_inside_a_write_leaves_no_partial_file(
 
 
 def test_a_corrupt_current_channel_stops_publishing(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     _publish(tmp_path, keypairs, allowed)
     path = tmp_path / "channels/production.json"
@@ -339,8 +340,8 @@ def test_a_corrupt_current_channel_stops_publishing(
 
 @pytest.fixture
 def published(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
-) -> store.Channel:
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
+) -> channels.Channel:
     return _publish(tmp_path, keypairs, allowed)
 
 
@@ -348,17 +349,17 @@ def _write_channel(root: Path, data: bytes, env: str = "production") -> None:
     (root / "channels" / f"{env}.json").write_bytes(data)
 
 
-def _read(root: Path, allowed: signing.AllowedSigners, **kw: Any) -> store.Channel:
+def _read(root: Path, allowed: allowed_signers.AllowedSigners, **kw: Any) -> channels.Channel:
     return store.read_channel(root, "production", allowed, **{"now": NOW, **kw})
 
 
-def test_missing_channel(tmp_path: Path, allowed: signing.AllowedSigners) -> None:
+def test_missing_channel(tmp_path: Path, allowed: allowed_signers.AllowedSigners) -> None:
     with pytest.raises(ChannelError, match="no channel published for 'production'"):
         _read(tmp_path, allowed)
 
 
 def test_expired_channel(
-    tmp_path: Path, published: store.Channel, allowed: signing.AllowedSigners
+    tmp_path: Path, published: channels.Channel, allowed: allowed_signers.AllowedSigners
 ) -> None:
     assert _read(tmp_path, allowed, now=published.pointer.expires - timedelta(seconds=1))
     with pytest.raises(ChannelError, match="channel expired at 2025-05-09T12:00:00Z"):
@@ -366,7 +367,7 @@ def test_expired_channel(
 
 
 def test_seq_lower_than_already_seen_is_a_replay(
-    tmp_path: Path, published: store.Channel, allowed: signing.AllowedSigners
+    tmp_path: Path, published: channels.Channel, allowed: allowed_signers.AllowedSigners
 ) -> None:
     assert _read(tmp_path, allowed, min_seq=1)
     with pytest.raises(ChannelError, match="channel seq 1 is lower than 2, already seen"):
@@ -374,7 +375,7 @@ def test_seq_lower_than_already_seen_is_a_replay(
 
 
 def test_replayed_old_channel_file_is_refused(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     _publish(tmp_path, keypairs, allowed, _bundle(release=7))
     old = (tmp_path / "channels/production.json").read_bytes()
@@ -386,7 +387,7 @@ def test_replayed_old_channel_file_is_refused(
 
 def test_channel_of_another_environment(tmp_path: Path, keypairs: dict[str, KeyPair]) -> None:
     pair = keypairs["production"]
-    shared = signing.parse_allowed_signers(f"*@promptship {pair.public}\n", source="a")
+    shared = allowed_signers.parse_allowed_signers(f"*@promptship {pair.public}\n", source="a")
     pairs = {**keypairs, "staging": pair}
     _publish(tmp_path, pairs, shared, _bundle("staging"), env="staging")
     _write_channel(tmp_path, (tmp_path / "channels/staging.json").read_bytes())
@@ -398,11 +399,11 @@ def test_channel_of_another_environment(tmp_path: Path, keypairs: dict[str, KeyP
 
 def test_channel_signed_by_a_key_not_allowed_for_the_environment(
     tmp_path: Path,
-    published: store.Channel,
+    published: channels.Channel,
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
 ) -> None:
-    forged = _envelope(published.payload, keypairs["staging"].key, signing.CHANNEL_NAMESPACE)
+    forged = _envelope(published.payload, keypairs["staging"].key, sshsig.CHANNEL_NAMESPACE)
     _write_channel(tmp_path, forged)
     with pytest.raises(ChannelError, match="signature does not verify") as info:
         _read(tmp_path, allowed)
@@ -411,11 +412,11 @@ def test_channel_signed_by_a_key_not_allowed_for_the_environment(
 
 def test_channel_signed_in_the_bundle_namespace(
     tmp_path: Path,
-    published: store.Channel,
+    published: channels.Channel,
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
 ) -> None:
-    forged = _envelope(published.payload, keypairs["production"].key, signing.BUNDLE_NAMESPACE)
+    forged = _envelope(published.payload, keypairs["production"].key, sshsig.BUNDLE_NAMESPACE)
     _write_channel(tmp_path, forged)
     with pytest.raises(ChannelError, match="namespace") as info:
         _read(tmp_path, allowed)
@@ -423,7 +424,7 @@ def test_channel_signed_in_the_bundle_namespace(
 
 
 def test_tampered_channel_payload(
-    tmp_path: Path, published: store.Channel, allowed: signing.AllowedSigners
+    tmp_path: Path, published: channels.Channel, allowed: allowed_signers.AllowedSigners
 ) -> None:
     payload = published.payload.replace(b'"seq":1', b'"seq":5')
     _write_channel(tmp_path, m.encode_envelope(payload, published.signature))
@@ -434,9 +435,9 @@ def test_tampered_channel_payload(
 
 def test_malformed_channel_files(
     tmp_path: Path,
-    published: store.Channel,
+    published: channels.Channel,
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
 ) -> None:
     good = (tmp_path / "channels/production.json").read_bytes()
     doc = json.loads(good)
@@ -450,8 +451,8 @@ def test_malformed_channel_files(
         json.dumps({**doc, "x": 1}, sort_keys=True, separators=(",", ":")).encode(): "unknown",
         json.dumps({"payload": 1, "signature": "s"}, separators=(",", ":")).encode(): "payload",
         good + b" " * 70000: "over the cap",
-        _envelope(bad_payload, key, signing.CHANNEL_NAMESPACE): "seq: must be an integer >= 1",
-        _envelope(b'{"seq":1}', key, signing.CHANNEL_NAMESPACE): "required field missing",
+        _envelope(bad_payload, key, sshsig.CHANNEL_NAMESPACE): "seq: must be an integer >= 1",
+        _envelope(b'{"seq":1}', key, sshsig.CHANNEL_NAMESPACE): "required field missing",
     }
     for data, expected in cases.items():
         _write_channel(tmp_path, data)
@@ -460,7 +461,7 @@ def test_malformed_channel_files(
 
 
 def test_channel_naming_a_swapped_bundle(
-    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: signing.AllowedSigners
+    tmp_path: Path, keypairs: dict[str, KeyPair], allowed: allowed_signers.AllowedSigners
 ) -> None:
     """A store whose file at the channel's digest holds another (validly signed) bundle."""
     v1, v2 = _bundle(release=7), _bundle(release=8, text=b"v2")
@@ -470,7 +471,8 @@ def test_channel_naming_a_swapped_bundle(
         src = Path(str(store.bundle_path(tmp_path, v1.digest)) + suffix)
         dst = Path(str(store.bundle_path(tmp_path, v2.digest)) + suffix)
         dst.write_bytes(src.read_bytes())
-    with pytest.raises(ChannelError, match="the store holds"):
+    # the digest is compared before the signature (docs/decisions.md, "Check order")
+    with pytest.raises(BundleError, match=f"bundle digest mismatch: expected {v2.digest}"):
         store.open_channel_bundle(tmp_path, "production", allowed, now=NOW)
 
 
@@ -514,10 +516,10 @@ def test_a_static_web_server_serves_a_verifiable_store(
     tmp_path: Path,
     static_server: str,
     keypairs: dict[str, KeyPair],
-    allowed: signing.AllowedSigners,
+    allowed: allowed_signers.AllowedSigners,
 ) -> None:
     published = _publish(tmp_path, keypairs, allowed)
-    channel = store.verify_channel(
+    channel = channels.verify_channel(
         _get(f"{static_server}/channels/production.json"),
         allowed,
         env="production",

@@ -14,7 +14,7 @@ import click
 from promptship import evals
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
-from promptship.cli.bundles import allowed_signers, key_options, signers_option, signing_key
+from promptship.cli._release import allowed_signers, key_options, signers_option, signing_key
 
 
 def _progress() -> evals.Progress | None:

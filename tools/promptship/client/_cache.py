@@ -6,8 +6,9 @@ Layout under ``cache_dir/<env>/``::
     channel.json                               the last verified channel, replaced atomically
     .lock                                      serialises writers (readers never take it)
 
-Every file is written to a temporary file in its folder, fsynced and renamed
-over its name, so a reader sees the old file or the new one, never a part.
+Every file is written with :func:`promptship.fs.write_atomic` (a temporary file
+in its folder, fsynced and renamed over its name), so a reader sees the old file
+or the new one, never a part.
 Writers hold an exclusive ``flock`` while they replace ``channel.json`` and
 prune old bundles, and never replace a channel with one of a lower ``seq``: a
 slow process cannot take the cache back in time. Everything read back is
@@ -17,17 +18,17 @@ verified again; the cache is a convenience, never a source of trust.
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from promptship.core.errors import ChannelError, PromptshipError
+from promptship.fs import write_atomic
 from promptship.release import bundle as bundles
+from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.channel import Channel, open_channel, verify_channel, verify_channel_bundle
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES, parse_channel, parse_envelope
-from promptship.release.signing import AllowedSigners
 from promptship.release.store import folder as store
 
 try:
@@ -51,7 +52,7 @@ class Fetched:
     """
 
     channel_bytes: bytes
-    channel: store.Channel
+    channel: Channel
     tar: bytes
     signature: str
     bundle: bundles.VerifiedBundle
@@ -82,24 +83,8 @@ class LastGoodCache:
     # --- writing ----------------------------------------------------------------
 
     def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        if os.name != "nt":
-            dfd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        # mode 0600: the cache is the application's own (as tempfile.mkstemp made it before)
+        write_atomic(path, data, mode=0o600, make_parents=True)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -125,7 +110,7 @@ class LastGoodCache:
         """Store a verified channel and its bundle: the bundle first, the channel last.
 
         Raises:
-            OSError: The cache cannot be written (the caller reports it).
+            OSError, FileWriteError: The cache cannot be written (the caller reports it).
         """
         digest = fetched.bundle.digest
         tar_file = self._bundle_file(digest)
@@ -142,7 +127,7 @@ class LastGoodCache:
         """Replace the cached channel with a verified one, unless the cache holds a higher seq.
 
         Raises:
-            OSError: The cache cannot be written.
+            OSError, FileWriteError: The cache cannot be written.
         """
         with self._locked():
             if self._cached_seq() > seq:
@@ -178,7 +163,7 @@ class LastGoodCache:
         """
         try:
             data = self.channel_file.read_bytes()
-            return store.open_channel(data, allowed, env=self.env, now=now).pointer.seq
+            return open_channel(data, allowed, env=self.env, now=now).pointer.seq
         except (OSError, PromptshipError):
             return 0
 
@@ -197,13 +182,13 @@ class LastGoodCache:
             try:
                 if len(data) > DEFAULT_MAX_CHANNEL_BYTES:
                     raise ChannelError(f"{self.channel_file}: over the size cap")
-                channel = store.verify_channel(
+                channel = verify_channel(
                     data, allowed, env=self.env, now=now, source=str(self.channel_file)
                 )
                 digest = channel.pointer.bundle_digest
                 tar = self._bundle_file(digest).read_bytes()
                 sig = self._bundle_file(digest, ".tar.sig").read_text("ascii")
-                verified = store.verify_channel_bundle(channel, tar, sig, allowed, now=now)
+                verified = verify_channel_bundle(channel, tar, sig, allowed, now=now)
             except FileNotFoundError as e:
                 reason = f"{e.filename}: missing"
                 continue

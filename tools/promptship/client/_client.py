@@ -22,8 +22,8 @@ from promptship.core.render import PromptRef, Rendered
 from promptship.events import FeedbackEvent, OutcomeEvent
 from promptship.events.sinks import Sink
 from promptship.release import bundle as bundles
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.manifest import ChannelPointer
-from promptship.release.signing import AllowedSigners
 
 __all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "PromptClient"]
 

@@ -22,8 +22,9 @@ import httpx
 
 from promptship.core.errors import ChannelError, StoreError, UsageError
 from promptship.release import bundle as bundles
+from promptship.release.allowed_signers import AllowedSigners, parse_allowed_signers
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
-from promptship.release.signing import AllowedSigners, parse_allowed_signers
+from promptship.release.sshsig import MAX_SIGNATURE_BYTES
 from promptship.release.store import folder as store
 
 __all__ = [
@@ -34,9 +35,6 @@ __all__ = [
     "read_bundle_file",
     "read_signers",
 ]
-
-MAX_SIGNATURE_BYTES = store.MAX_SIGNATURE_BYTES
-"""Signatures are small; the store's cap applies on every read path."""
 
 
 class Source:
@@ -183,6 +181,52 @@ def deadline_client(timeout_s: float) -> httpx.Client:
     return httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=False)
 
 
+class _Download:
+    """One GET in progress: what arrived so far, for the checks and for the error messages."""
+
+    def __init__(self, url: str, start: float) -> None:
+        self.url = url
+        self.start = start
+        self.body = bytearray()
+        self.size: int | None = None
+        """The length the server declared (``None``: not declared, or of a compressed body)."""
+
+    def broken(self, e: httpx.RemoteProtocolError) -> StoreError:
+        """The error for a connection that broke off mid-answer."""
+        if self.size is not None and len(self.body) < self.size:
+            return StoreError(
+                f"{self.url}: truncated body ({len(self.body):,} of {self.size:,} bytes): {e}"
+            )
+        return StoreError(f"{self.url}: connection broken: {e}")
+
+
+def _not_modified(r: httpx.Response, url: str, etag: str | None) -> bool:
+    """Whether the answer is 304 to our ``If-None-Match``; any status but 200 and that fails."""
+    if r.status_code == 304:
+        if not etag:
+            raise StoreError(f"{url}: HTTP 304 to a request without If-None-Match")
+        return True
+    if r.status_code != 200:
+        raise StoreError(
+            f"{url}: HTTP {r.status_code}",
+            hint="check the store URL and that the environment was published"
+            if r.status_code in (401, 403, 404, 410)
+            else None,
+        )
+    return False
+
+
+def _declared_size(r: httpx.Response, cap: int, url: str) -> int | None:
+    """The body length the server declares, refused at once when over ``cap``."""
+    declared = r.headers.get("content-length")
+    size = int(declared) if declared and declared.isdigit() else None
+    if r.headers.get("content-encoding", "identity") != "identity":
+        size = None  # the length of the compressed body; the cap is on the decoded one
+    if size is not None and size > cap:
+        raise StoreError(f"{url}: {size:,} bytes is over the {cap:,}-byte cap")
+    return size
+
+
 class HttpSource(Source):
     """A store served over HTTP(S) by any static host, object store or CDN.
 
@@ -213,55 +257,42 @@ class HttpSource(Source):
     def _get(self, path: str, cap: int, etag: str | None = None) -> tuple[int, bytes, str | None]:
         url = self.base + path
         headers = {"If-None-Match": etag} if etag else {}
-        start = time.monotonic()
-        _deadline.at = start + self.deadline_s
-        body = bytearray()
-        size: int | None = None
+        got = _Download(url, time.monotonic())
+        _deadline.at = got.start + self.deadline_s
         try:
             with self.client.stream("GET", url, headers=headers) as r:
-                if r.status_code == 304:
-                    if not etag:
-                        raise StoreError(f"{url}: HTTP 304 to a request without If-None-Match")
+                if _not_modified(r, url, etag):
                     return 304, b"", etag
-                if r.status_code != 200:
-                    raise StoreError(
-                        f"{url}: HTTP {r.status_code}",
-                        hint="check the store URL and that the environment was published"
-                        if r.status_code in (401, 403, 404, 410)
-                        else None,
-                    )
-                declared = r.headers.get("content-length")
-                size = int(declared) if declared and declared.isdigit() else None
-                if r.headers.get("content-encoding", "identity") != "identity":
-                    size = None  # the length of the compressed body; the cap is on the decoded one
-                if size is not None and size > cap:
-                    raise StoreError(f"{url}: {size:,} bytes is over the {cap:,}-byte cap")
-                for chunk in r.iter_bytes():
-                    body += chunk
-                    if len(body) > cap:
-                        raise StoreError(f"{url}: body over the {cap:,}-byte cap")
-                    if time.monotonic() - start > self.deadline_s:
-                        raise httpcore.ReadTimeout("download deadline passed")
-                if size is not None and size != len(body):
-                    raise StoreError(f"{url}: truncated body ({len(body):,} of {size:,} bytes)")
-                return 200, bytes(body), r.headers.get("etag")
+                got.size = _declared_size(r, cap, url)
+                self._receive(r, got, cap)
+                return 200, bytes(got.body), r.headers.get("etag")
         except (httpx.TimeoutException, httpcore.TimeoutException):
-            if time.monotonic() - start >= self.deadline_s:
-                raise StoreError(
-                    f"{url}: download took over {self.deadline_s:g} s",
-                    hint="the store is too slow or is dripping bytes; raise deadline if it is just slow",
-                ) from None
-            raise StoreError(f"{url}: timed out") from None
+            raise self._timed_out(got) from None
         except httpx.RemoteProtocolError as e:
-            if size is not None and len(body) < size:
-                raise StoreError(
-                    f"{url}: truncated body ({len(body):,} of {size:,} bytes): {e}"
-                ) from None
-            raise StoreError(f"{url}: connection broken: {e}") from None
+            raise got.broken(e) from None
         except httpx.HTTPError as e:
             raise StoreError(f"{url}: {type(e).__name__}: {e}") from None
         finally:
             _deadline.at = None
+
+    def _receive(self, r: httpx.Response, got: _Download, cap: int) -> None:
+        """Read the body into ``got``, within ``cap`` bytes and the deadline; check its length."""
+        for chunk in r.iter_bytes():
+            got.body += chunk
+            if len(got.body) > cap:
+                raise StoreError(f"{got.url}: body over the {cap:,}-byte cap")
+            if time.monotonic() - got.start > self.deadline_s:
+                raise httpcore.ReadTimeout("download deadline passed")
+        if got.size is not None and got.size != len(got.body):
+            raise StoreError(f"{got.url}: truncated body ({len(got.body):,} of {got.size:,} bytes)")
+
+    def _timed_out(self, got: _Download) -> StoreError:
+        if time.monotonic() - got.start >= self.deadline_s:
+            return StoreError(
+                f"{got.url}: download took over {self.deadline_s:g} s",
+                hint="the store is too slow or is dripping bytes; raise deadline if it is just slow",
+            )
+        return StoreError(f"{got.url}: timed out")
 
     def channel(self, env: str, etag: str | None) -> tuple[bytes | None, str | None]:
         """GET ``channels/<env>.json``, with ``If-None-Match`` when there is an etag."""

@@ -20,8 +20,8 @@ from promptship.client._fetch import Source
 from promptship.client._loaded import LoadedBundle
 from promptship.core.errors import ChannelError, PromptshipError
 from promptship.release import bundle as bundles
-from promptship.release.signing import AllowedSigners
-from promptship.release.store import folder as store
+from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.channel import Channel, verify_channel, verify_channel_bundle
 
 __all__ = ["Accepted", "ChannelFollower", "load_bundle"]
 
@@ -54,7 +54,7 @@ class Accepted:
     """
 
     bundle: LoadedBundle | None
-    channel: store.Channel | None
+    channel: Channel | None
     origin: str
     cache_error: str | None = None
 
@@ -89,7 +89,7 @@ class ChannelFollower:
         self.etag: str | None = None
         self.seq = 0
         """The replay floor: the highest seq accepted (or remembered by the cache)."""
-        self.channel: store.Channel | None = None
+        self.channel: Channel | None = None
         """The channel of the bundle being served."""
 
     def _now(self) -> datetime:
@@ -97,7 +97,7 @@ class ChannelFollower:
 
     def _read(
         self, now: datetime, etag: str | None, have_digest: str | None
-    ) -> tuple[store.Channel, bytes, str | None, Fetched | None] | None:
+    ) -> tuple[Channel, bytes, str | None, Fetched | None] | None:
         """Read and verify the channel, then its bundle unless it is ``have_digest``.
 
         Returns:
@@ -107,7 +107,7 @@ class ChannelFollower:
         data, new_etag = self.source.channel(self.env, etag)
         if data is None:
             return None
-        channel = store.verify_channel(
+        channel = verify_channel(
             data,
             self.allowed,
             env=self.env,
@@ -120,23 +120,16 @@ class ChannelFollower:
             return channel, data, new_etag, None
         tar, signature = self.source.bundle(digest)
         try:
-            verified = bundles.verify_bundle(
-                tar,
-                signature,
-                self.allowed,
-                environment=self.env,
-                now=now,
-                max_bytes=self.max_bundle_bytes,
-                expect_digest=digest,
+            verified = verify_channel_bundle(
+                channel, tar, signature, self.allowed, now=now, max_bytes=self.max_bundle_bytes
             )
-            store.match_channel(channel, verified)
         except PromptshipError as e:
             where = self.source.where(f"bundles/sha256/{digest.removeprefix('sha256:')}.tar")
             raise type(e)(f"{where}: {e.message}", hint=e.hint) from e
         return channel, data, new_etag, Fetched(data, channel, tar, signature, verified)
 
     def _commit(
-        self, channel: store.Channel, data: bytes, etag: str | None, fetched: Fetched | None
+        self, channel: Channel, data: bytes, etag: str | None, fetched: Fetched | None
     ) -> str | None:
         """Adopt a verified channel (and bundle); returns why the cache was not written."""
         self.etag = etag
@@ -149,7 +142,7 @@ class ChannelFollower:
                 self.cache.save(fetched)
             else:
                 self.cache.save_channel(data, channel.pointer.seq)
-        except OSError as e:
+        except (OSError, PromptshipError) as e:  # FileWriteError from fs.write_atomic
             return f"serving the new bundle, but cache_dir cannot be written: {e}"
         return None
 

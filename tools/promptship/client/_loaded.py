@@ -7,7 +7,6 @@ verifying it. A loaded bundle never changes; the client swaps in a new one.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +17,11 @@ from promptship.core.errors import BundleError, PromptshipError, UsageError
 from promptship.core.render import CompiledPrompt
 from promptship.core.templates import TemplateEngine
 from promptship.core.variants import Splitter
+from promptship.release.document import (
+    prompt_id_of,
+    read_environment_document,
+    read_prompt_document,
+)
 
 __all__ = ["Experiment", "LoadedBundle", "PromptEntry"]
 
@@ -57,7 +61,9 @@ class LoadedBundle:
         expires: When the bundle expires (``None``: never, for a development registry).
 
     Raises:
-        BundleError: ``environment.json`` is missing or malformed.
+        BundleError: ``environment.json`` is missing or malformed (see
+            :func:`promptship.release.document.read_environment_document`), or an
+            experiment's split is unusable.
     """
 
     def __init__(
@@ -74,19 +80,19 @@ class LoadedBundle:
         self.release = release
         self.expires = expires
         try:
-            env_doc = json.loads(files["environment.json"])
-            self.policy: Mapping[str, Any] = env_doc.get("policy", {})
-            self.experiments: dict[str, Experiment] = {}
-            for exp in env_doc.get("experiments", []):
-                self.experiments[exp["prompt"]] = Experiment(
-                    exp["id"], exp["unit"], Splitter.from_split(exp["id"], exp["split"])
-                )
-        except (KeyError, ValueError, TypeError, AttributeError, PromptshipError) as e:
-            raise BundleError(f"bundle {digest}: environment.json is not usable: {e}") from None
+            env_doc = read_environment_document(files, env=env, release=release)
+        except BundleError as e:
+            raise BundleError(f"bundle {digest}: {e.message}", hint=e.hint) from None
+        self.policy: Mapping[str, Any] = env_doc.policy
+        self.experiments: dict[str, Experiment] = {}
+        for exp in env_doc.experiments:
+            try:
+                splitter = Splitter.from_split(exp.id, exp.split)
+            except PromptshipError as e:
+                raise BundleError(f"bundle {digest}: environment.json is not usable: {e}") from None
+            self.experiments[exp.prompt] = Experiment(exp.id, exp.unit, splitter)
         self._raw: dict[str, bytes] = {
-            path[len("prompts/") : -len(".json")]: data
-            for path, data in files.items()
-            if path.startswith("prompts/") and path.endswith(".json")
+            pid: data for path, data in files.items() if (pid := prompt_id_of(path)) is not None
         }
         self._entries: dict[tuple[str, str | None], PromptEntry] = {}
         self._lock = threading.Lock()
@@ -123,30 +129,22 @@ class LoadedBundle:
                 hint="check the id; `promptship bundle inspect` lists a bundle's prompts",
             )
         try:
-            doc = json.loads(raw)
-            variants = doc["variants"]
-        except (KeyError, ValueError, TypeError) as e:
-            raise BundleError(
-                f"bundle {self.digest}: prompt '{prompt_id}' is malformed: {e}"
-            ) from None
-        if variant is not None and variant not in variants:
-            known = ", ".join(sorted(variants)) or "none"
+            doc = read_prompt_document(raw, prompt_id=prompt_id, env=self.env)
+        except BundleError as e:
+            raise BundleError(f"bundle {self.digest}: {e.message}", hint=e.hint) from None
+        if variant is not None and variant not in doc.variants:
+            known = ", ".join(sorted(doc.variants)) or "none"
             raise UsageError(
                 f"prompt '{prompt_id}' has no variant '{variant}'", hint=f"its variants: {known}"
             )
-        try:
-            view = doc["view"] if variant is None else variants[variant]
-            properties = view.get("inputs", {}).get("properties", {})
-            sensitive = frozenset(n for n, p in properties.items() if p.get("x-sensitive") is True)
-            return PromptEntry(
-                prompt_id,
-                doc["version"],
-                doc["content_digest"],
-                variant,
-                CompiledPrompt(view, TemplateEngine(doc["fragments"])),
-                sensitive,
-            )
-        except (KeyError, ValueError, TypeError, AttributeError) as e:
-            raise BundleError(
-                f"bundle {self.digest}: prompt '{prompt_id}' is malformed: {e}"
-            ) from None
+        view = doc.view if variant is None else doc.variants[variant]
+        properties = view["inputs"].get("properties", {})
+        sensitive = frozenset(n for n, p in properties.items() if p.get("x-sensitive") is True)
+        return PromptEntry(
+            prompt_id,
+            doc.version,
+            doc.content_digest,
+            variant,
+            CompiledPrompt(view, TemplateEngine(doc.fragments)),
+            sensitive,
+        )

@@ -1,7 +1,7 @@
 """Signing eval reports as attestations, and checking attestation files (use case).
 
 :mod:`promptship.release.attestation` holds the pure format; this module brings the key
-(:mod:`promptship.release.signing`) and the rule that a report attests only the
+(:mod:`promptship.release.sshsig`) and the rule that a report attests only the
 bundle it evaluated. :func:`attest_report_file` and :func:`verify_attestation_path`
 are ``promptship eval attest`` and ``eval verify-attestation`` on files.
 """
@@ -25,8 +25,8 @@ from promptship.evals._files import read_input, write_output
 from promptship.evals._report import load_report
 from promptship.release import attestation as attest
 from promptship.release import bundle as bundles
-from promptship.release import signing
-from promptship.release.signing import AllowedSigners, SigningKey
+from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.sshsig import SigningKey, sign_raw
 from promptship.release.store import folder as store
 
 __all__ = [
@@ -71,7 +71,7 @@ def attest_report(
         raise UsageError(f"the report is for {report['env']}, the bundle for {bundle_env}")
     stmt = attest.statement(bundle_digest, attest.predicate_from_report(report))
     return attest.encode_envelope(
-        stmt, keyid=key.fingerprint, sign=lambda data: signing.sign_raw(key, data)
+        stmt, keyid=key.fingerprint, sign=lambda data: sign_raw(key, data)
     )
 
 

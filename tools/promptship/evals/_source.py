@@ -1,24 +1,30 @@
 """Where the prompts under test come from: the registry (a snapshot) or a built bundle.
 
 Both give each prompt as the bundle document a client loads (``view``,
-``variants``, ``fragments``, ``content_digest``; see
-:func:`promptship.release.build.prompt_document`), so evals render exactly what an
-application would, through :class:`promptship.core.render.CompiledPrompt`.
+``variants``, ``fragments``, ``content_digest``): the registry through
+:func:`promptship.release.document.prompt_document`, a bundle through its reader
+:func:`promptship.release.document.read_prompt_document`, so evals render exactly
+what an application would, through :class:`promptship.core.render.CompiledPrompt`.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from promptship.core.errors import BundleError, UsageError
+from promptship.core.errors import UsageError
 from promptship.core.model import RegistryFiles
 from promptship.core.templates import TemplateEngine
-from promptship.release.build import BUNDLE_PROMPT_SCHEMA, prompt_document
 from promptship.release.bundle import VerifiedBundle
+from promptship.release.document import (
+    prompt_document,
+    prompt_ids,
+    prompt_member,
+    read_environment_document,
+    read_prompt_document,
+)
 
 __all__ = ["BundleSource", "PromptSource", "RegistrySource", "SourceInfo"]
 
@@ -157,6 +163,10 @@ class BundleSource:
 
     Args:
         bundle: The bundle, read and checked (:func:`promptship.release.bundle.read_bundle`).
+
+    Raises:
+        BundleError: Its ``environment.json`` is missing or not the document promptship
+            writes (:func:`promptship.release.document.read_environment_document`).
     """
 
     def __init__(self, bundle: VerifiedBundle) -> None:
@@ -169,9 +179,8 @@ class BundleSource:
             release=manifest.release,
             label=f"bundle {bundle.digest[:19]}… ({self.env} release {manifest.release})",
         )
-        env_doc = self._json("environment.json")
-        policy = env_doc.get("policy")
-        self._policy: Mapping[str, Any] = policy if isinstance(policy, dict) else {}
+        env_doc = read_environment_document(bundle.files, env=self.env, release=manifest.release)
+        self._policy: Mapping[str, Any] = env_doc.policy
         self._docs: dict[str, Mapping[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -180,35 +189,25 @@ class BundleSource:
         """The bundle's source commit, digest and release."""
         return self._info
 
-    def _json(self, path: str) -> dict[str, Any]:
-        try:
-            data = json.loads(self._files[path])
-        except KeyError:
-            raise BundleError(f"bundle has no {path}") from None
-        except ValueError as e:
-            raise BundleError(f"bundle file {path} is not JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise BundleError(f"bundle file {path} is not a JSON object")
-        return data
-
     def environments(self) -> list[str]:
         """The bundle's one environment."""
         return [self.env]
 
     def prompt_ids(self) -> list[str]:
         """Every prompt in the bundle."""
-        return sorted(
-            p[len("prompts/") : -len(".json")]
-            for p in self._files
-            if p.startswith("prompts/") and p.endswith(".json")
-        )
+        return prompt_ids(self._files)
 
     def policy(self, env: str) -> Mapping[str, Any]:
         """The policy in the bundle's ``environment.json``."""
         return self._policy
 
     def document(self, prompt_id: str, env: str) -> Mapping[str, Any]:
-        """The prompt's document from the bundle."""
+        """The prompt's document from the bundle.
+
+        Raises:
+            UsageError: Another environment, or a prompt the bundle does not hold.
+            BundleError: The document is not what promptship writes, naming its file.
+        """
         if env != self.env:
             raise UsageError(
                 f"the bundle is for {self.env}, not {env}",
@@ -218,24 +217,12 @@ class BundleSource:
             found = self._docs.get(prompt_id)
             if found is not None:
                 return found
-            path = f"prompts/{prompt_id}.json"
-            if path not in self._files:
+            data = self._files.get(prompt_member(prompt_id))
+            if data is None:
                 raise UsageError(
                     f"no prompt '{prompt_id}' in {self._info.label}",
                     hint="`promptship bundle inspect` lists a bundle's prompts",
                 )
-            doc = self._json(path)
-            fragments = doc.get("fragments")
-            if (
-                doc.get("schema") != BUNDLE_PROMPT_SCHEMA
-                or not isinstance(doc.get("view"), dict)
-                or not isinstance(doc.get("variants"), dict)
-                or not all(isinstance(v, dict) for v in doc["variants"].values())
-                or not isinstance(fragments, dict)
-                or not all(isinstance(v, str) for v in fragments.values())
-                or not isinstance(doc.get("content_digest"), str)
-                or not isinstance(doc.get("version"), str)
-            ):
-                raise BundleError(f"bundle file {path} is not a {BUNDLE_PROMPT_SCHEMA} document")
+            doc = read_prompt_document(data, prompt_id=prompt_id, env=self.env).to_dict()
             self._docs[prompt_id] = doc
             return doc

@@ -72,6 +72,7 @@ def write_atomic(
     mode: int = 0o644,
     make_parents: bool = False,
     replace: bool = True,
+    apply_umask: bool = False,
     error: type[PromptshipError] = FileWriteError,
 ) -> None:
     """Replace ``path`` with ``data`` in one step.
@@ -83,6 +84,8 @@ def write_atomic(
         make_parents: Create missing parent folders (each fsynced) instead of failing.
         replace: When false, refuse to overwrite an existing ``path`` (the check and the
             rename are one step, so a racing writer cannot be overwritten either).
+        apply_umask: Let the process umask narrow ``mode``, as ``open()`` does (for files
+            a user asked for, such as a command's output); by default ``mode`` is exact.
         error: The domain error to raise on failure (a subclass of PromptshipError).
 
     Raises:
@@ -104,7 +107,8 @@ def write_atomic(
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # the umask must not narrow what was asked for
+        if not apply_umask:
+            os.chmod(tmp, mode)  # the umask must not narrow what was asked for
         if replace:
             os.replace(tmp, path)
         else:

@@ -36,9 +36,8 @@ from promptship.gate.rules import (
     scope,
 )
 from promptship.git import GitRepo
-from promptship.release import signing
+from promptship.release.allowed_signers import AllowedSigners, parse_allowed_signers
 from promptship.release.attestation import VerifiedAttestation
-from promptship.release.signing import AllowedSigners
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -167,7 +166,7 @@ def _attestation_evidence(
             hint="pass --allowed-signers FILE",
         )
     data = _read_attestation(path)
-    allowed = signing.parse_allowed_signers(
+    allowed = parse_allowed_signers(
         allowed_signers.decode("utf-8", "replace"), source="allowed_signers"
     )
     verified = verify(data, allowed, bundle_digest=None, env=None, now=now)

@@ -29,7 +29,7 @@ from promptship.gate.rules import (
 from promptship.git import GitRepo
 from promptship.history import compare as history
 from promptship.registry import classify, load_files
-from promptship.release.build import prompt_document
+from promptship.release.document import prompt_document
 
 __all__ = ["Gathered", "check_owners", "gather", "read_at"]
 

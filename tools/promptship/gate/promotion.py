@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from promptship.core.codeowners import Owners
@@ -33,7 +33,6 @@ from promptship.release.build import (
     ReleasePlan,
     build_from_git,
     build_planned,
-    bundle_expiry_days,
 )
 
 __all__ = [
@@ -196,7 +195,7 @@ class PromotionPlan:
     @property
     def expires(self) -> datetime:
         """When the new release's bundle stops being valid."""
-        return self.built.plan.expires
+        return self.built.expires
 
     @property
     def title(self) -> str:
@@ -312,9 +311,8 @@ def plan_promotion(
     number = current.number + 1 if current else 1
     created = repo.commit_info(sha).time
     # build_planned reads the expiry policy at the source commit (as the rebuild in CI will).
-    fallback = created + timedelta(days=bundle_expiry_days(current_doc.data))
-    built = build_planned(repo, ReleasePlan(env, number, sha, sha, created, fallback))
-    expires = built.plan.expires
+    built = build_planned(repo, ReleasePlan(env, number, sha, sha, created))
+    expires = built.expires
     if expires <= now:
         raise UsageError(
             f"a release of {sha[:12]} would have expired at {expires.isoformat()}: its bundle "

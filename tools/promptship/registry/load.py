@@ -16,6 +16,7 @@ from promptship.registry import yamlio
 
 if TYPE_CHECKING:
     from promptship.core.render import CompiledPrompt
+    from promptship.registry.checks import ResolvedViews
 
 # Schema checks (jsonschema, fastjsonschema) and template compilation (jinja2)
 # are imported where they are used: `diff`, `log` and `show` need neither, and
@@ -209,7 +210,11 @@ def load_files(
 
 
 def validate(
-    snapshot: Snapshot, *, cache: ParseCache | None = None, jobs: int = 1
+    snapshot: Snapshot,
+    *,
+    cache: ParseCache | None = None,
+    jobs: int = 1,
+    keep: ResolvedViews | None = None,
 ) -> tuple[RegistryFiles, list[Finding]]:
     """Load a snapshot's registry (through ``cache`` when given) and run every check on it.
 
@@ -220,6 +225,8 @@ def validate(
             parsed registry is shared, not copied; only findings come back).
             Used on platforms that can fork and for registries of 500 prompts or
             more; elsewhere the checks run in this process.
+        keep: Filled with what the checks resolved for ``keep.env`` (then they run
+            in this process), for a bundle build to reuse.
     """
     from promptship import schemas
     from promptship.registry.checks import validate_registry
@@ -229,8 +236,8 @@ def validate(
         name: schemas.fast_validator(name)
         for name in ("prompt", "overlay", "fragment", "environment", "evalsuite")
     }
-    if jobs <= 1 or len(files.prompts) < 500 or not _can_fork():
-        return files, validate_registry(files, validators)
+    if keep is not None or jobs <= 1 or len(files.prompts) < 500 or not _can_fork():
+        return files, validate_registry(files, validators, keep=keep)
     return files, _validate_forked(files, validators, jobs)
 
 

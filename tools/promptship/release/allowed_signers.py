@@ -2,7 +2,7 @@
 
 Pure: takes the file's text and returns values. An allowed-signers line reads
 ``principals [options] key-type base64-key [comment]`` (``ssh-keygen(1)``,
-ALLOWED SIGNERS); :mod:`promptship.release.signing` makes and checks signatures
+ALLOWED SIGNERS); :mod:`promptship.release.sshsig` makes and checks signatures
 against the result.
 """
 
@@ -223,9 +223,8 @@ def _next_token(rest: str, loc: Location, what: str) -> tuple[str, str]:
     return rest[:i], rest[i:].lstrip(" \t")
 
 
-def _parse_options(
-    text: str, loc: Location
-) -> tuple[bool, tuple[str, ...] | None, datetime | None, datetime | None]:
+def _split_options(text: str) -> list[str]:
+    """The comma-separated options of a line; a comma inside double quotes does not split."""
     options: list[str] = []
     current, quoted = "", False
     for c in text:
@@ -237,25 +236,44 @@ def _parse_options(
         else:
             current += c
     options.append(current)
+    return options
+
+
+def _option_value(opt: str, loc: Location) -> tuple[str, str]:
+    """A ``name="value"`` option's lower-cased name and unquoted value (names known only)."""
+    name, eq, value = opt.partition("=")
+    lname = name.lower()
+    if lname not in ("namespaces", "valid-after", "valid-before") or not eq:
+        raise SignatureError(
+            f"unknown option {opt!r}",
+            hint="allowed-signers options are cert-authority, namespaces=, "
+            "valid-after=, valid-before=",
+            location=loc,
+        )
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        raise SignatureError(f"the value of {lname} must be in double quotes", location=loc)
+    return lname, value[1:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """The options of an allowed-signers line."""
+
+    cert_authority: bool = False
+    namespaces: tuple[str, ...] | None = None
+    valid_after: datetime | None = None
+    valid_before: datetime | None = None
+
+
+def _parse_options(text: str, loc: Location) -> _Options:
     ca = False
     namespaces: tuple[str, ...] | None = None
     times: dict[str, datetime] = {}
-    for opt in options:
-        name, eq, value = opt.partition("=")
-        lname = name.lower()
-        if lname == "cert-authority" and not eq:
+    for opt in _split_options(text):
+        if opt.lower() == "cert-authority":
             ca = True
             continue
-        if lname not in ("namespaces", "valid-after", "valid-before") or not eq:
-            raise SignatureError(
-                f"unknown option {opt!r}",
-                hint="allowed-signers options are cert-authority, namespaces=, "
-                "valid-after=, valid-before=",
-                location=loc,
-            )
-        if len(value) < 2 or value[0] != '"' or value[-1] != '"':
-            raise SignatureError(f"the value of {lname} must be in double quotes", location=loc)
-        value = value[1:-1]
+        lname, value = _option_value(opt, loc)
         if lname in times or (lname == "namespaces" and namespaces is not None):
             raise SignatureError(f'multiple "{lname}" clauses', location=loc)
         if lname == "namespaces":
@@ -265,38 +283,30 @@ def _parse_options(
     after, before = times.get("valid-after"), times.get("valid-before")
     if after is not None and before is not None and before <= after:
         raise SignatureError('"valid-before" time is before "valid-after"', location=loc)
-    return ca, namespaces, after, before
+    return _Options(ca, namespaces, after, before)
 
 
-def _parse_signer_line(line: str, loc: Location) -> tuple[AllowedSigner | None, Finding | None]:
-    principals_text, rest = _next_token(line, loc, "principals")
-    if principals_text.startswith('"') and principals_text.endswith('"'):
-        principals_text = principals_text[1:-1]
-    if not rest:
-        raise SignatureError(
-            "missing key", hint="principals [options] key-type base64-key", location=loc
-        )
-    principals = _split_list(principals_text, "principals", loc)
+_UNKNOWN_TYPE_HINT = "a line reads: principals [options] ssh-ed25519 AAAA…"
+
+
+def _options_and_key_type(rest: str, loc: Location) -> tuple[_Options, str, str]:
+    """The options (when the line has them), the key type and what follows it."""
     token, rest = _next_token(rest, loc, "options")
-    ca, namespaces, after, before = False, None, None, None
+    options = _Options()
     if token not in _KNOWN_KEY_TYPES and "=" not in token and token.lower() != "cert-authority":
-        raise SignatureError(
-            f"unknown key type {token!r}",
-            hint="a line reads: principals [options] ssh-ed25519 AAAA…",
-            location=loc,
-        )
+        raise SignatureError(f"unknown key type {token!r}", hint=_UNKNOWN_TYPE_HINT, location=loc)
     if token not in _KNOWN_KEY_TYPES:
-        ca, namespaces, after, before = _parse_options(token, loc)
+        options = _parse_options(token, loc)
         token, rest = _next_token(rest, loc, "key type")
-    key_type = token
-    if not key_type:
+    if not token:
         raise SignatureError("missing key", location=loc)
-    if key_type not in _KNOWN_KEY_TYPES:
-        raise SignatureError(
-            f"unknown key type {key_type!r}",
-            hint="a line reads: principals [options] ssh-ed25519 AAAA…",
-            location=loc,
-        )
+    if token not in _KNOWN_KEY_TYPES:
+        raise SignatureError(f"unknown key type {token!r}", hint=_UNKNOWN_TYPE_HINT, location=loc)
+    return options, token, rest
+
+
+def _key_blob(key_type: str, rest: str, loc: Location) -> bytes:
+    """The line's public key in wire encoding, checked against its stated type."""
     b64, _comment = _next_token(rest, loc, "key")
     if not b64:
         raise SignatureError(
@@ -322,9 +332,13 @@ def _parse_signer_line(line: str, loc: Location) -> tuple[AllowedSigner | None, 
                 raise SignatureError("an Ed25519 key must be 32 bytes", location=loc)
     except SignatureMalformed as e:
         raise SignatureError(f"the key is malformed: {e.message}", location=loc) from e
-    fingerprint = key_fingerprint(blob)
+    return blob
+
+
+def _skipped(ca: bool, key_type: str, fingerprint: str, loc: Location) -> Finding | None:
+    """Why a well-formed line is not used (a certificate authority, not Ed25519), if it is not."""
     if ca:
-        return None, Finding(
+        return Finding(
             code="signers.cert-authority",
             message=f"certificate authority {fingerprint} is ignored",
             location=loc,
@@ -332,14 +346,40 @@ def _parse_signer_line(line: str, loc: Location) -> tuple[AllowedSigner | None, 
             severity="warning",
         )
     if key_type != ED25519:
-        return None, Finding(
+        return Finding(
             code="signers.key-type",
             message=f"{key_type} key {fingerprint} is ignored: promptship verifies Ed25519 only",
             location=loc,
             hint="sign with an Ed25519 key (`promptship keys generate`)",
             severity="warning",
         )
-    signer = AllowedSigner(principals, namespaces, after, before, blob, fingerprint, loc)
+    return None
+
+
+def _parse_signer_line(line: str, loc: Location) -> tuple[AllowedSigner | None, Finding | None]:
+    principals_text, rest = _next_token(line, loc, "principals")
+    if principals_text.startswith('"') and principals_text.endswith('"'):
+        principals_text = principals_text[1:-1]
+    if not rest:
+        raise SignatureError(
+            "missing key", hint="principals [options] key-type base64-key", location=loc
+        )
+    principals = _split_list(principals_text, "principals", loc)
+    options, key_type, rest = _options_and_key_type(rest, loc)
+    blob = _key_blob(key_type, rest, loc)
+    fingerprint = key_fingerprint(blob)
+    skipped = _skipped(options.cert_authority, key_type, fingerprint, loc)
+    if skipped is not None:
+        return None, skipped
+    signer = AllowedSigner(
+        principals,
+        options.namespaces,
+        options.valid_after,
+        options.valid_before,
+        blob,
+        fingerprint,
+        loc,
+    )
     return signer, None
 
 
@@ -381,6 +421,17 @@ def _describe_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _why_not_now(signer: AllowedSigner, namespace: str, now: datetime) -> str | None:
+    """Why a line listing the key does not allow it in ``namespace`` at ``now``, if it does not."""
+    if signer.namespaces is not None and not match_pattern_list(namespace, signer.namespaces):
+        return f"not allowed in namespace {namespace!r}"
+    if signer.valid_after is not None and now < signer.valid_after:
+        return f"not valid before {_describe_time(signer.valid_after)}"
+    if signer.valid_before is not None and now > signer.valid_before:
+        return f"expired at {_describe_time(signer.valid_before)}"
+    return None
+
+
 def allowed_signer_for(
     allowed: AllowedSigners, key_blob: bytes, *, principal: str, namespace: str, now: datetime
 ) -> AllowedSigner:
@@ -412,14 +463,10 @@ def allowed_signer_for(
         )
     problems: list[str] = []
     for s in for_principal:
-        if s.namespaces is not None and not match_pattern_list(namespace, s.namespaces):
-            problems.append(f"{s.location}: not allowed in namespace {namespace!r}")
-        elif s.valid_after is not None and now < s.valid_after:
-            problems.append(f"{s.location}: not valid before {_describe_time(s.valid_after)}")
-        elif s.valid_before is not None and now > s.valid_before:
-            problems.append(f"{s.location}: expired at {_describe_time(s.valid_before)}")
-        else:
+        problem = _why_not_now(s, namespace, now)
+        if problem is None:
             return s
+        problems.append(f"{s.location}: {problem}")
     raise SignatureKeyNotAllowed(
         f"key {fingerprint} may not sign for {principal} here: " + "; ".join(problems),
         hint="check the key's namespaces=, valid-after= and valid-before= options",

@@ -272,6 +272,59 @@ def _subject_digests(stmt: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _open_envelope(data: bytes) -> tuple[Mapping[str, Any], bytes]:
+    """The DSSE envelope (size-capped JSON object of promptship's payload type) and its payload."""
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise AttestationMalformed(f"attestation is over {MAX_ENVELOPE_BYTES} bytes")
+    envelope = _json(data, "attestation")
+    if not isinstance(envelope, dict):
+        raise AttestationMalformed("attestation is not a DSSE envelope (a JSON object)")
+    if envelope.get("payloadType") != PAYLOAD_TYPE:
+        raise AttestationMalformed(
+            f"envelope payloadType is {str(envelope.get('payloadType'))[:80]!r}, not {PAYLOAD_TYPE!r}"
+        )
+    return envelope, _b64(envelope.get("payload"), "payload")
+
+
+def _read_statement(payload: bytes) -> Mapping[str, Any]:
+    """The verified payload as an in-toto statement of promptship evals."""
+    stmt = _json(payload, "attestation payload")
+    if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
+        raise AttestationMalformed(f"payload is not an in-toto statement ({STATEMENT_TYPE})")
+    if stmt.get("predicateType") != PREDICATE_TYPE:
+        raise AttestationMalformed(
+            f"statement predicateType is {str(stmt.get('predicateType'))[:80]!r}, not {PREDICATE_TYPE!r}"
+        )
+    return stmt
+
+
+def _check_subject(stmt: Mapping[str, Any], want: str | None, bundle_digest: str | None) -> None:
+    digests = _subject_digests(stmt)
+    if len(digests) != 1:
+        raise AttestationMalformed("statement must name exactly one bundle subject")
+    if want is not None and digests[0] != want:
+        raise AttestationSubjectMismatch(
+            f"attestation is about bundle sha256:{digests[0]}, not {bundle_digest}",
+            hint="an attestation vouches for one bundle; evaluate and attest this one",
+        )
+
+
+def _check_predicate(stmt: Mapping[str, Any], signer_env: str) -> Mapping[str, Any]:
+    predicate = stmt.get("predicate")
+    if (
+        not isinstance(predicate, dict)
+        or not isinstance(predicate.get("suites"), list)
+        or not isinstance(predicate.get("ok"), bool)
+    ):
+        raise AttestationMalformed("statement predicate is not a promptship eval result")
+    if predicate.get("env") != signer_env:
+        raise AttestationEnvironmentMismatch(
+            f"attestation records evals in {str(predicate.get('env'))[:40]!r}, not {signer_env!r}",
+            hint="each environment's bundle is evaluated and attested in that environment",
+        )
+    return predicate
+
+
 def verify_attestation(
     data: bytes,
     allowed: AllowedSigners,
@@ -303,45 +356,11 @@ def verify_attestation(
     if env is not None and not _ENV.match(env):
         raise UsageError(f"{env!r} is not an environment name")
     want = _hex(bundle_digest) if bundle_digest is not None else None
-    if len(data) > MAX_ENVELOPE_BYTES:
-        raise AttestationMalformed(f"attestation is over {MAX_ENVELOPE_BYTES} bytes")
-    envelope = _json(data, "attestation")
-    if not isinstance(envelope, dict):
-        raise AttestationMalformed("attestation is not a DSSE envelope (a JSON object)")
-    if envelope.get("payloadType") != PAYLOAD_TYPE:
-        raise AttestationMalformed(
-            f"envelope payloadType is {str(envelope.get('payloadType'))[:80]!r}, not {PAYLOAD_TYPE!r}"
-        )
-    payload = _b64(envelope.get("payload"), "payload")
+    envelope, payload = _open_envelope(data)
     if env is None:  # authentic first, then read which environment's key it must be
         _check_signatures(envelope, payload, allowed, None, now)
     signer_env = env if env is not None else _claimed_env(payload)
     keyid, signer = _check_signatures(envelope, payload, allowed, f"{signer_env}@promptship", now)
-    stmt = _json(payload, "attestation payload")
-    if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
-        raise AttestationMalformed(f"payload is not an in-toto statement ({STATEMENT_TYPE})")
-    if stmt.get("predicateType") != PREDICATE_TYPE:
-        raise AttestationMalformed(
-            f"statement predicateType is {str(stmt.get('predicateType'))[:80]!r}, not {PREDICATE_TYPE!r}"
-        )
-    digests = _subject_digests(stmt)
-    if len(digests) != 1:
-        raise AttestationMalformed("statement must name exactly one bundle subject")
-    if want is not None and digests[0] != want:
-        raise AttestationSubjectMismatch(
-            f"attestation is about bundle sha256:{digests[0]}, not {bundle_digest}",
-            hint="an attestation vouches for one bundle; evaluate and attest this one",
-        )
-    predicate = stmt.get("predicate")
-    if (
-        not isinstance(predicate, dict)
-        or not isinstance(predicate.get("suites"), list)
-        or not isinstance(predicate.get("ok"), bool)
-    ):
-        raise AttestationMalformed("statement predicate is not a promptship eval result")
-    if predicate.get("env") != signer_env:
-        raise AttestationEnvironmentMismatch(
-            f"attestation records evals in {str(predicate.get('env'))[:40]!r}, not {signer_env!r}",
-            hint="each environment's bundle is evaluated and attested in that environment",
-        )
-    return VerifiedAttestation(stmt, predicate, keyid, signer)
+    stmt = _read_statement(payload)
+    _check_subject(stmt, want, bundle_digest)
+    return VerifiedAttestation(stmt, _check_predicate(stmt, signer_env), keyid, signer)

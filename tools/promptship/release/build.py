@@ -3,136 +3,83 @@
 A bundle holds one environment's view of every prompt, self-contained: the
 resolved prompt (defaults and overlays applied), each variant resolved, the
 fragments its templates include, and a content digest. ``environment.json``
-carries the policy and experiments. Everything is RFC 8785 canonical JSON, so
-the same commit gives the same bytes on any machine.
+carries the policy and experiments. The documents are written (and read back)
+by :mod:`promptship.release.document`, as RFC 8785 canonical JSON, so the same
+commit gives the same bytes on any machine.
+
+A build does each thing once: every file is parsed once (the environment file
+that decides the release and the registry that is released share one parse
+cache), every view is resolved and every template analysed once (by the
+validation that must pass anyway, whose results the documents reuse), and the
+policy (bundle and channel expiry) is read once, at the source commit.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import rfc8785
-
 from promptship.core.errors import BundleError, ValidationFailed
-from promptship.core.model import Finding, RegistryFiles, Snapshot
+from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
 from promptship.core.templates import TemplateEngine
-from promptship.core.views import resolve, variant_names
 from promptship.git import GitRepo
 from promptship.registry import load_files, validate
+from promptship.registry.checks import ResolvedViews
 from promptship.release.bundle import Bundle, build_bundle
+from promptship.release.canonical import canonical
+from promptship.release.document import (
+    ENVIRONMENT_MEMBER,
+    environment_document,
+    prompt_document,
+    prompt_member,
+)
 
 __all__ = [
-    "BUNDLE_ENV_SCHEMA",
     "Built",
+    "ReleasePlan",
     "build_from_git",
     "build_planned",
     "bundle_expiry_days",
-    "check_pin",
-    "BUNDLE_PROMPT_SCHEMA",
-    "ReleasePlan",
     "bundle_files",
-    "canonical",
+    "channel_expiry_days",
+    "check_pin",
     "checked_files",
-    "content_digest",
-    "environment_document",
     "plan_release",
-    "prompt_document",
 ]
 
-BUNDLE_PROMPT_SCHEMA = "promptship.bundle-prompt/v1"
-BUNDLE_ENV_SCHEMA = "promptship.bundle-environment/v1"
-
-
-def canonical(value: Any) -> bytes:
-    """RFC 8785 canonical JSON bytes."""
-    return bytes(rfc8785.dumps(value))
-
-
-def content_digest(
-    view: Mapping[str, Any], variants: Mapping[str, Any], fragments: Mapping[str, str]
-) -> str:
-    """``sha256:…`` of what a prompt serves: its view, its variants and the fragments it includes."""
-    body = canonical({"view": view, "variants": variants, "fragments": fragments})
-    return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def _includes(engine: TemplateEngine, view: Mapping[str, Any]) -> set[str]:
-    sources = [view["text"]] if "text" in view else [m["content"] for m in view.get("messages", [])]
-    names: set[str] = set()
-    for source in sources:
-        names |= engine.analyse(source).includes
-    return names
-
-
-def prompt_document(
-    files: RegistryFiles, prompt_id: str, env: str, engine: TemplateEngine
-) -> dict[str, Any]:
-    """The bundle document of one prompt in one environment."""
-    view, problems = resolve(files, prompt_id, env)
-    if problems:
-        raise ValidationFailed(
-            f"{prompt_id} does not resolve in {env}: {problems[0].message}",
-            location=problems[0].location,
-        )
-    variants: dict[str, Any] = {}
-    used = _includes(engine, view.data)
-    for name in variant_names(files, prompt_id):
-        variant, problems = resolve(files, prompt_id, env, name)
-        if problems:
-            raise ValidationFailed(
-                f"{prompt_id} variant {name} does not resolve in {env}: {problems[0].message}"
-            )
-        variants[name] = variant.data
-        used |= _includes(engine, variant.data)
-    fragments = {name: engine.fragments[name] for name in sorted(used)}
-    return {
-        "schema": BUNDLE_PROMPT_SCHEMA,
-        "id": prompt_id,
-        "version": view.data["version"],
-        "env": env,
-        "content_digest": content_digest(view.data, variants, fragments),
-        "view": view.data,
-        "variants": variants,
-        "fragments": fragments,
-    }
-
-
-def environment_document(
-    files: RegistryFiles, env: str, release: int, source_commit: str
-) -> dict[str, Any]:
-    """``environment.json``: what the client needs to know of the environment."""
-    data = files.environments[env].data
-    doc: dict[str, Any] = {
-        "schema": BUNDLE_ENV_SCHEMA,
-        "environment": env,
-        "release": release,
-        "source_commit": source_commit,
-        "policy": data.get("policy", {}),
-        "experiments": data.get("experiments", []),
-    }
-    if "promotes_from" in data:
-        doc["promotes_from"] = data["promotes_from"]
-    return doc
+DEFAULT_EXPIRY_DAYS = 30
 
 
 def bundle_files(
-    files: RegistryFiles, env: str, release: int, source_commit: str
+    files: RegistryFiles,
+    env: str,
+    release: int,
+    source_commit: str,
+    resolved: ResolvedViews | None = None,
 ) -> dict[str, bytes]:
-    """Every file of an environment's bundle: ``environment.json`` and ``prompts/<id>.json``."""
+    """Every file of an environment's bundle: ``environment.json`` and ``prompts/<id>.json``.
+
+    Args:
+        files: The registry (validated).
+        env: The environment.
+        release: The release number.
+        source_commit: The commit the registry was read at.
+        resolved: What validating ``files`` resolved and analysed for ``env``, reused
+            instead of resolving and analysing again.
+    """
     engine = TemplateEngine(files.fragment_texts())
-    out = {"environment.json": canonical(environment_document(files, env, release, source_commit))}
+    out = {ENVIRONMENT_MEMBER: canonical(environment_document(files, env, release, source_commit))}
     for prompt_id in sorted(files.prompts):
-        out[f"prompts/{prompt_id}.json"] = canonical(prompt_document(files, prompt_id, env, engine))
+        doc = prompt_document(files, prompt_id, env, engine, resolved)
+        out[prompt_member(prompt_id)] = canonical(doc)
     return out
 
 
 @dataclass(frozen=True)
 class ReleasePlan:
-    """What a bundle build needs, decided from the repository.
+    """What a bundle build needs, decided from the environment file at the built commit.
 
     Attributes:
         env: The environment.
@@ -142,7 +89,6 @@ class ReleasePlan:
         source_commit: The commit whose content is released (the pin, if any).
         created: The source commit's time: every tar member's mtime, so the
             bundle depends on nothing but the source commit and the release number.
-        expires: ``created`` plus the policy's ``bundle_expiry_days``.
         pinned_digest: The digest the pin promises, when pinned (the build must match it).
     """
 
@@ -151,15 +97,26 @@ class ReleasePlan:
     built_commit: str
     source_commit: str
     created: datetime
-    expires: datetime
     pinned_digest: str | None = None
+
+
+def _policy(env_data: Mapping[str, Any]) -> Mapping[str, Any]:
+    policy = env_data.get("policy")
+    return policy if isinstance(policy, Mapping) else {}
 
 
 def bundle_expiry_days(env_data: Mapping[str, Any]) -> int:
     """How long an environment's bundles stay valid: ``policy.bundle_expiry_days`` (30 if unset)."""
-    policy = env_data.get("policy")
-    days = policy.get("bundle_expiry_days", 30) if isinstance(policy, Mapping) else 30
-    return int(days)
+    return int(_policy(env_data).get("bundle_expiry_days", DEFAULT_EXPIRY_DAYS))
+
+
+def channel_expiry_days(env_data: Mapping[str, Any]) -> int:
+    """How long a published channel stays valid: ``policy.channel_expiry_days``.
+
+    Without it, ``bundle_expiry_days``; without either, 30 (a channel never
+    outlives its bundle either way).
+    """
+    return int(_policy(env_data).get("channel_expiry_days", bundle_expiry_days(env_data)))
 
 
 def plan_release(
@@ -170,7 +127,9 @@ def plan_release(
     first_parent_count: int,
     commit_time: Callable[[str], datetime],
 ) -> ReleasePlan:
-    """Decide release number, source commit and validity from the environment file.
+    """Decide release number and source commit from the environment file at the built commit.
+
+    The policy is not read here: it is read with the content, at the source commit.
 
     Args:
         env_files: The registry at the built commit (its environment files matter).
@@ -186,28 +145,30 @@ def plan_release(
     if doc is None:
         known = ", ".join(sorted(env_files.environments)) or "none"
         raise ValidationFailed(f"unknown environment '{env}'", hint=f"known environments: {known}")
-    data = doc.data
-    days = bundle_expiry_days(data)
-    release = data.get("release")
+    release = doc.data.get("release")
     if isinstance(release, dict):
         number = int(release["number"])
         source = str(release["source_commit"])
         pinned: str | None = str(release["bundle_digest"])
     else:
         number, source, pinned = first_parent_count, built_commit, None
-    created = commit_time(source)
-    return ReleasePlan(
-        env, number, built_commit, source, created, created + timedelta(days=days), pinned
-    )
+    return ReleasePlan(env, number, built_commit, source, commit_time(source), pinned)
 
 
-def checked_files(snapshot: Snapshot) -> RegistryFiles:
+def checked_files(
+    snapshot: Snapshot, *, cache: ParseCache | None = None, resolved: ResolvedViews | None = None
+) -> RegistryFiles:
     """Load and validate a registry snapshot; any error finding stops a release.
+
+    Args:
+        snapshot: The registry.
+        cache: Parsed files by blob id (a build shares one across its commits).
+        resolved: Filled with the views validation resolved for ``resolved.env``.
 
     Raises:
         ValidationFailed: With the first finding and their count.
     """
-    files, findings = validate(snapshot)
+    files, findings = validate(snapshot, cache=cache, keep=resolved)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise _failed(errors)
@@ -223,13 +184,38 @@ def _failed(errors: list[Finding]) -> ValidationFailed:
     )
 
 
+class _ParsedOnce:
+    """A parse cache in memory for one build: a file shared by two commits is parsed once."""
+
+    def __init__(self) -> None:
+        self._docs: dict[tuple[str, str], YamlDoc] = {}
+
+    def get(self, blob_id: str, path: str) -> YamlDoc | None:
+        return self._docs.get((blob_id, path))
+
+    def put(self, blob_id: str, doc: YamlDoc) -> None:
+        self._docs[(blob_id, doc.path)] = doc
+
+
 @dataclass(frozen=True)
 class Built:
-    """A bundle built from git, with the plan that decided its release fields."""
+    """A bundle built from git, with the plan and the policy that decided its release fields.
+
+    Attributes:
+        bundle: The bundle.
+        plan: The release number and source commit.
+        prompts: How many prompts it holds.
+        expires: When the bundle expires: the source commit's time plus its
+            ``bundle_expiry_days``, read at the source commit.
+        channel_expiry_days: How long a channel publishing it stays valid, read at
+            the source commit too.
+    """
 
     bundle: Bundle
     plan: ReleasePlan
     prompts: int
+    expires: datetime
+    channel_expiry_days: int
 
 
 def build_from_git(repo: GitRepo, env: str, ref: str = "HEAD") -> Built:
@@ -241,54 +227,53 @@ def build_from_git(repo: GitRepo, env: str, ref: str = "HEAD") -> Built:
 
     Raises:
         ValidationFailed: The registry at the source commit has errors.
-        BundleError: A pinned environment's rebuild does not match its pinned digest.
         GitError: A ref or commit cannot be read.
     """
     built = repo.resolve(ref)
-    env_files = load_files(repo.snapshot(built), ())
+    parsed = _ParsedOnce()
     plan = plan_release(
-        env_files,
+        load_files(repo.snapshot(built), (), cache=parsed),
         env,
         built_commit=built,
         first_parent_count=repo.first_parent_count(built),
         commit_time=lambda sha: repo.commit_info(sha).time,
     )
-    return build_planned(repo, plan)
+    return build_planned(repo, plan, cache=parsed)
 
 
-def build_planned(repo: GitRepo, plan: ReleasePlan) -> Built:
+def build_planned(repo: GitRepo, plan: ReleasePlan, *, cache: ParseCache | None = None) -> Built:
     """Build the bundle a release plan describes, from its source commit's registry.
 
     ``promptship promote`` uses this to compute the digest a pin will have
     before the pin is committed: the bytes depend only on the plan's
-    environment, number, source commit and validity.
+    environment, number and source commit (whose policy sets the expiry).
 
     Raises:
         ValidationFailed: The registry at the source commit has errors, or lacks
             the environment.
         GitError: The source commit cannot be read.
     """
-    files = checked_files(repo.snapshot(plan.source_commit))
+    resolved = ResolvedViews(plan.env)
+    files = checked_files(repo.snapshot(plan.source_commit), cache=cache, resolved=resolved)
     if plan.env not in files.environments:
         raise ValidationFailed(
             f"environment '{plan.env}' does not exist at the source commit {plan.source_commit[:12]}",
             hint=f"pin a commit that has environments/{plan.env}.yaml",
         )
-    # The expiry policy, like the content, is read at the source commit: the
-    # digest then depends on nothing that can change on main after promotion.
-    source_days = files.environments[plan.env].data.get("policy", {}).get("bundle_expiry_days")
-    if isinstance(source_days, int):
-        plan = replace(plan, expires=plan.created + timedelta(days=source_days))
-    contents = bundle_files(files, plan.env, plan.number, plan.source_commit)
+    # The policy, like the content, is read at the source commit: the digest then
+    # depends on nothing that can change on main after promotion.
+    env_data = files.environments[plan.env].data
+    expires = plan.created + timedelta(days=bundle_expiry_days(env_data))
+    contents = bundle_files(files, plan.env, plan.number, plan.source_commit, resolved)
     bundle = build_bundle(
         contents,
         environment=plan.env,
         release=plan.number,
         source_commit=plan.source_commit,
         created=plan.created,
-        expires=plan.expires,
+        expires=expires,
     )
-    return Built(bundle, plan, len(files.prompts))
+    return Built(bundle, plan, len(files.prompts), expires, channel_expiry_days(env_data))
 
 
 def check_pin(built: Built) -> None:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from promptship.core.errors import BundleError, UsageError
+from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -32,13 +33,7 @@ from promptship.release.manifest import (
     parse_manifest,
     path_problem,
 )
-from promptship.release.signing import (
-    BUNDLE_NAMESPACE,
-    AllowedSigners,
-    SignerInfo,
-    principal_for,
-    verify,
-)
+from promptship.release.sshsig import BUNDLE_NAMESPACE, SignerInfo, principal_for, verify
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -217,10 +212,7 @@ def _cstring(field_bytes: bytes) -> bytes:
     return field_bytes.split(b"\x00", 1)[0]
 
 
-def _scan(
-    tar: bytes, *, max_bytes: int, max_member_bytes: int, max_members: int
-) -> list[tuple[str, bytes]]:
-    """Every member's (path, bytes), after checking each header on its own."""
+def _check_archive_size(tar: bytes, max_bytes: int) -> None:
     if len(tar) > max_bytes:
         raise BundleError(
             f"bundle is {len(tar)} bytes, over the cap of {max_bytes}",
@@ -228,6 +220,57 @@ def _scan(
         )
     if len(tar) % _BLOCK:
         raise BundleError(f"bundle is {len(tar)} bytes, not a whole number of 512-byte blocks")
+
+
+def _check_end(tar: bytes, pos: int) -> None:
+    """What follows the first zero block at ``pos``: zeros only, two blocks at least."""
+    if tar[pos:] != bytes(len(tar) - pos):
+        raise BundleError(f"bundle has data after the end-of-archive marker (byte {pos})")
+    if len(tar) - pos < 2 * _BLOCK:
+        raise BundleError("bundle is truncated: incomplete end-of-archive marker")
+
+
+def _member_name(block: bytes) -> str:
+    raw_name = _cstring(block[345:500]) + b"/" if block[345] else b""
+    raw_name += _cstring(block[0:100])
+    try:
+        return raw_name.decode("ascii")
+    except UnicodeDecodeError:
+        return raw_name.decode("ascii", "backslashreplace")
+
+
+def _read_header(block: bytes, pos: int, max_member_bytes: int) -> tuple[str, int]:
+    """A member's path and size, after checking its header on its own (in this order)."""
+    stored = _octal(block[148:156], "checksum", pos)
+    if stored != sum(block[:148]) + 8 * 32 + sum(block[156:]):
+        raise BundleError(f"tar header at byte {pos} has a bad checksum")
+    name = _member_name(block)
+    typeflag = block[156:157]
+    if typeflag != b"0":
+        kind = _TYPES.get(typeflag, f"of unknown type {typeflag!r}")
+        raise BundleError(
+            f"member {name!r} is {kind}; bundles hold regular files only",
+            hint="links, devices, directories and extension headers are never bundled",
+        )
+    if block[257:265] != _MAGIC:
+        kind = "GNU tar" if block[257:265] == b"ustar  \x00" else "non-USTAR"
+        raise BundleError(f"member {name!r} has a {kind} header; bundles are plain USTAR")
+    problem = path_problem(name)
+    if problem:
+        raise BundleError(f"member {name!r} has an unsafe path: {problem}")
+    size = _octal(block[124:136], f"size of {name!r}", pos)
+    if size > max_member_bytes:
+        raise BundleError(
+            f"member {name!r} is {size} bytes, over the per-member cap of {max_member_bytes}"
+        )
+    return name, size
+
+
+def _scan(
+    tar: bytes, *, max_bytes: int, max_member_bytes: int, max_members: int
+) -> list[tuple[str, bytes]]:
+    """Every member's (path, bytes), after checking each header on its own."""
+    _check_archive_size(tar, max_bytes)
     members: list[tuple[str, bytes]] = []
     seen: set[str] = set()
     pos = 0
@@ -236,38 +279,9 @@ def _scan(
             raise BundleError("bundle is truncated: no end-of-archive marker")
         block = tar[pos : pos + _BLOCK]
         if block == _ZERO_BLOCK:
-            if tar[pos:] != bytes(len(tar) - pos):
-                raise BundleError(f"bundle has data after the end-of-archive marker (byte {pos})")
-            if len(tar) - pos < 2 * _BLOCK:
-                raise BundleError("bundle is truncated: incomplete end-of-archive marker")
+            _check_end(tar, pos)
             break
-        stored = _octal(block[148:156], "checksum", pos)
-        if stored != sum(block[:148]) + 8 * 32 + sum(block[156:]):
-            raise BundleError(f"tar header at byte {pos} has a bad checksum")
-        raw_name = _cstring(block[345:500]) + b"/" if block[345] else b""
-        raw_name += _cstring(block[0:100])
-        try:
-            name = raw_name.decode("ascii")
-        except UnicodeDecodeError:
-            name = raw_name.decode("ascii", "backslashreplace")
-        typeflag = block[156:157]
-        if typeflag != b"0":
-            kind = _TYPES.get(typeflag, f"of unknown type {typeflag!r}")
-            raise BundleError(
-                f"member {name!r} is {kind}; bundles hold regular files only",
-                hint="links, devices, directories and extension headers are never bundled",
-            )
-        if block[257:265] != _MAGIC:
-            kind = "GNU tar" if block[257:265] == b"ustar  \x00" else "non-USTAR"
-            raise BundleError(f"member {name!r} has a {kind} header; bundles are plain USTAR")
-        problem = path_problem(name)
-        if problem:
-            raise BundleError(f"member {name!r} has an unsafe path: {problem}")
-        size = _octal(block[124:136], f"size of {name!r}", pos)
-        if size > max_member_bytes:
-            raise BundleError(
-                f"member {name!r} is {size} bytes, over the per-member cap of {max_member_bytes}"
-            )
+        name, size = _read_header(block, pos, max_member_bytes)
         start = pos + _BLOCK
         if start + size > len(tar):
             raise BundleError(f"bundle is truncated inside member {name!r}")

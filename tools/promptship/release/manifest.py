@@ -6,22 +6,21 @@ accepts only those exact bytes: duplicate keys, non-canonical encodings, extra
 or missing fields, and oversize documents are each rejected with their own
 message. The checks here mirror ``schemas/manifest.schema.json`` and
 ``schemas/channel.schema.json`` (a test holds them in agreement); this module
-is pure and cannot read the schema files.
+is pure and cannot read the schema files. Canonical JSON itself (writing it,
+reading it strictly, reporting schema violations) is :mod:`promptship.release.canonical`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
-
-from promptship.core.errors import BundleError, ChannelError, PromptshipError
+from promptship.core.errors import BundleError, ChannelError
+from promptship.release.canonical import Checker, encode_checked, load_canonical, show
 
 __all__ = [
     "CHANNEL_SCHEMA",
@@ -52,7 +51,6 @@ MANIFEST_NAME = "manifest.json"
 
 DEFAULT_MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_CHANNEL_BYTES = 64 * 1024
-_MAX_SAFE_INT = 2**53 - 1
 _ENV_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}\Z")
 _HEX_RE = re.compile(r"^[0-9a-f]{64}\Z")
@@ -211,54 +209,15 @@ def manifest_digest(data: bytes) -> str:
 # --- checks shared by building and parsing ------------------------------------------
 
 
-class _Checker:
-    """Collects the first schema violation of a document as an error of one class."""
-
-    def __init__(self, what: str, error: type[PromptshipError]) -> None:
-        self.what = what
-        self.error = error
-
-    def fail(self, where: str, problem: str) -> PromptshipError:
-        return self.error(
-            f"{self.what}: {where}: {problem}",
-            hint=f"the {self.what} does not follow its schema; it was not made by promptship "
-            "or was altered",
-        )
-
-    def keys(
-        self, doc: Mapping[str, Any], required: set[str], optional: set[str], where: str = ""
-    ) -> None:
-        missing = sorted(required - doc.keys())
-        if missing:
-            raise self.fail(where + missing[0], "required field missing")
-        extra = sorted(doc.keys() - required - optional)
-        if extra:
-            raise self.fail(where + extra[0], "unknown field")
-
-    def string(self, value: Any, where: str, pattern: re.Pattern[str], form: str) -> str:
-        if not isinstance(value, str) or not pattern.match(value):
-            raise self.fail(where, f"must be {form}, not {_show(value)}")
-        return value
-
-    def integer(self, value: Any, where: str, minimum: int) -> int:
-        if type(value) is not int or not minimum <= value <= _MAX_SAFE_INT:
-            raise self.fail(where, f"must be an integer >= {minimum}, not {_show(value)}")
-        return value
-
-    def time(self, value: Any, where: str) -> datetime:
-        try:
-            return parse_time(value if isinstance(value, str) else "")
-        except ValueError:
-            problem = f"must be a YYYY-MM-DDTHH:MM:SSZ time, not {_show(value)}"
-            raise self.fail(where, problem) from None
+def _time(c: Checker, value: Any, where: str) -> datetime:
+    try:
+        return parse_time(value if isinstance(value, str) else "")
+    except ValueError:
+        problem = f"must be a YYYY-MM-DDTHH:MM:SSZ time, not {show(value)}"
+        raise c.fail(where, problem) from None
 
 
-def _show(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, (str, int, float, bool)) else type(value).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _check_manifest(doc: Any, c: _Checker) -> Manifest:
+def _check_manifest(doc: Any, c: Checker) -> Manifest:
     if not isinstance(doc, dict):
         raise c.fail("document", "must be a JSON object")
     c.keys(
@@ -267,12 +226,12 @@ def _check_manifest(doc: Any, c: _Checker) -> Manifest:
         {"evals"},
     )
     if doc["schema"] != MANIFEST_SCHEMA:
-        raise c.fail("schema", f"must be {MANIFEST_SCHEMA!r}, not {_show(doc['schema'])}")
+        raise c.fail("schema", f"must be {MANIFEST_SCHEMA!r}, not {show(doc['schema'])}")
     env = c.string(doc["environment"], "environment", _ENV_RE, "an environment name")
     release = c.integer(doc["release"], "release", 0)
     commit = c.string(doc["source_commit"], "source_commit", _COMMIT_RE, "40 lowercase hex digits")
-    created = c.time(doc["created"], "created")
-    expires = c.time(doc["expires"], "expires")
+    created = _time(c, doc["created"], "created")
+    expires = _time(c, doc["expires"], "expires")
     if expires <= created:
         raise c.fail("expires", "must be later than created")
     evals = None
@@ -291,7 +250,7 @@ def _check_manifest(doc: Any, c: _Checker) -> Manifest:
             raise c.fail(f"{where}.path", "must be a string")
         problem = path_problem(path)
         if problem:
-            raise c.fail(f"{where}.path", f"{problem}: {_show(path)}")
+            raise c.fail(f"{where}.path", f"{problem}: {show(path)}")
         if path == MANIFEST_NAME:
             raise c.fail(f"{where}.path", f"{MANIFEST_NAME!r} is reserved for the manifest")
         size = c.integer(item["size"], f"{where}.size", 0)
@@ -301,14 +260,14 @@ def _check_manifest(doc: Any, c: _Checker) -> Manifest:
     return Manifest(env, release, commit, created, expires, tuple(entries), evals)
 
 
-def _check_paths(entries: list[FileEntry], c: _Checker) -> None:
+def _check_paths(entries: list[FileEntry], c: Checker) -> None:
     """Sorted, unique, and extractable on any file system (no case clash, file vs folder)."""
     folded: dict[str, str] = {}
     paths = {e.path for e in entries}
     for i, e in enumerate(entries):
         if i and e.path <= entries[i - 1].path:
             what = "duplicate path" if e.path == entries[i - 1].path else "not sorted by path"
-            raise c.fail(f"files[{i}].path", f"{what}: {_show(e.path)}")
+            raise c.fail(f"files[{i}].path", f"{what}: {show(e.path)}")
         other = folded.setdefault(e.path.lower(), e.path)
         if other != e.path:
             raise c.fail(f"files[{i}].path", f"{e.path!r} and {other!r} differ only in case")
@@ -320,12 +279,12 @@ def _check_paths(entries: list[FileEntry], c: _Checker) -> None:
                 )
 
 
-def _check_channel(doc: Any, c: _Checker) -> ChannelPointer:
+def _check_channel(doc: Any, c: Checker) -> ChannelPointer:
     if not isinstance(doc, dict):
         raise c.fail("document", "must be a JSON object")
     c.keys(doc, {"schema", "env", "seq", "release", "bundle_digest", "published", "expires"}, set())
     if doc["schema"] != CHANNEL_SCHEMA:
-        raise c.fail("schema", f"must be {CHANNEL_SCHEMA!r}, not {_show(doc['schema'])}")
+        raise c.fail("schema", f"must be {CHANNEL_SCHEMA!r}, not {show(doc['schema'])}")
     pointer = ChannelPointer(
         env=c.string(doc["env"], "env", _ENV_RE, "an environment name"),
         seq=c.integer(doc["seq"], "seq", 1),
@@ -333,97 +292,12 @@ def _check_channel(doc: Any, c: _Checker) -> ChannelPointer:
         bundle_digest=c.string(
             doc["bundle_digest"], "bundle_digest", _DIGEST_RE, "a sha256:<64 hex> digest"
         ),
-        published=c.time(doc["published"], "published"),
-        expires=c.time(doc["expires"], "expires"),
+        published=_time(c, doc["published"], "published"),
+        expires=_time(c, doc["expires"], "expires"),
     )
     if pointer.expires <= pointer.published:
         raise c.fail("expires", "must be later than published")
     return pointer
-
-
-# --- canonical JSON -----------------------------------------------------------------
-
-
-def _canonical(doc: Mapping[str, Any], c: _Checker) -> bytes:
-    try:
-        return rfc8785.dumps(doc)
-    except rfc8785.CanonicalizationError as e:
-        raise c.fail("document", f"cannot be canonicalised: {e}") from e
-
-
-def _load_canonical(data: bytes, c: _Checker, max_bytes: int) -> Any:
-    error = c.error
-    if len(data) > max_bytes:
-        raise error(
-            f"{c.what} is {len(data)} bytes, over the cap of {max_bytes}",
-            hint="raise the cap only if the bundle really is that large",
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise error(f"{c.what} is not UTF-8 (byte {e.start})") from e
-
-    # json.dumps writes RFC 8785 bytes when every key is ASCII (code point order is
-    # then UTF-16 order), no number is a float and every integer is within I-JSON's
-    # range; rfc8785 (pure Python, ~15x slower) handles the rest.
-    plain = [True]
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if not key.isascii():
-                plain[0] = False
-            if key in out:
-                raise error(
-                    f"{c.what} has the key {key!r} twice",
-                    hint="a JSON object with duplicate keys means different things to "
-                    "different readers",
-                )
-            out[key] = value
-        return out
-
-    def no_constant(name: str) -> Any:
-        raise error(f"{c.what} contains {name}, which is not JSON")
-
-    def a_float(literal: str) -> float:
-        plain[0] = False
-        return float(literal)
-
-    def an_int(literal: str) -> int:
-        value = int(literal)
-        if not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
-            plain[0] = False
-        return value
-
-    try:
-        doc = json.loads(
-            text,
-            object_pairs_hook=pairs,
-            parse_constant=no_constant,
-            parse_float=a_float,
-            parse_int=an_int,
-        )
-    except PromptshipError:
-        raise
-    except (ValueError, RecursionError) as e:
-        raise error(f"{c.what} is not valid JSON: {e}") from e
-    hint = "signed JSON must have exactly one encoding; rebuild it with promptship"
-    canonical = b""
-    if isinstance(doc, dict) and plain[0]:
-        try:
-            canonical = json.dumps(
-                doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")
-            ).encode("utf-8")
-        except (UnicodeEncodeError, RecursionError):  # lone surrogates: let rfc8785 judge
-            plain[0] = False
-    try:
-        if isinstance(doc, dict) and not plain[0]:
-            canonical = rfc8785.dumps(doc)
-    except rfc8785.CanonicalizationError as e:
-        raise error(f"{c.what} is not in RFC 8785 canonical form: {e}", hint=hint) from e
-    if canonical != data:
-        raise error(f"{c.what} is not in RFC 8785 canonical form", hint=hint)
-    return doc
 
 
 # --- public API ---------------------------------------------------------------------
@@ -459,12 +333,12 @@ def build_manifest(
     }
     if evals is not None:
         doc["evals"] = evals
-    return _check_manifest(doc, _Checker("manifest", BundleError))
+    return _check_manifest(doc, Checker("manifest", BundleError))
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
     """The manifest's canonical bytes (what is signed and hashed)."""
-    return _canonical(manifest.to_dict(), _Checker("manifest", BundleError))
+    return encode_checked(manifest.to_dict(), Checker("manifest", BundleError))
 
 
 def parse_manifest(data: bytes, *, max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES) -> Manifest:
@@ -474,15 +348,15 @@ def parse_manifest(data: bytes, *, max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES) 
         BundleError: Oversize, not UTF-8 or JSON, duplicate keys, not canonical, or
             a schema violation; each with its own message.
     """
-    c = _Checker("manifest", BundleError)
-    return _check_manifest(_load_canonical(data, c, max_bytes), c)
+    c = Checker("manifest", BundleError)
+    return _check_manifest(load_canonical(data, c, max_bytes), c)
 
 
 def encode_channel(pointer: ChannelPointer) -> bytes:
     """The channel pointer's canonical bytes (what is signed)."""
-    c = _Checker("channel", ChannelError)
+    c = Checker("channel", ChannelError)
     _check_channel(pointer.to_dict(), c)
-    return _canonical(pointer.to_dict(), c)
+    return encode_checked(pointer.to_dict(), c)
 
 
 def parse_channel(data: bytes, *, max_bytes: int = DEFAULT_MAX_CHANNEL_BYTES) -> ChannelPointer:
@@ -492,8 +366,8 @@ def parse_channel(data: bytes, *, max_bytes: int = DEFAULT_MAX_CHANNEL_BYTES) ->
         ChannelError: Oversize, not JSON, duplicate keys, not canonical, or a schema
             violation; each with its own message.
     """
-    c = _Checker("channel", ChannelError)
-    return _check_channel(_load_canonical(data, c, max_bytes), c)
+    c = Checker("channel", ChannelError)
+    return _check_channel(load_canonical(data, c, max_bytes), c)
 
 
 def encode_envelope(payload: bytes, signature: str) -> bytes:
@@ -502,8 +376,8 @@ def encode_envelope(payload: bytes, signature: str) -> bytes:
     One file carries both, so replacing it is one atomic step (a pointer and a
     separate ``.sig`` could be seen half-updated).
     """
-    c = _Checker("channel envelope", ChannelError)
-    return _canonical({"payload": payload.decode("utf-8"), "signature": signature}, c)
+    c = Checker("channel envelope", ChannelError)
+    return encode_checked({"payload": payload.decode("utf-8"), "signature": signature}, c)
 
 
 def parse_envelope(data: bytes, *, max_bytes: int = DEFAULT_MAX_CHANNEL_BYTES) -> tuple[bytes, str]:
@@ -513,8 +387,8 @@ def parse_envelope(data: bytes, *, max_bytes: int = DEFAULT_MAX_CHANNEL_BYTES) -
         ChannelError: Oversize, not JSON, duplicate keys, not canonical, or not
             exactly the two string fields.
     """
-    c = _Checker("channel envelope", ChannelError)
-    doc = _load_canonical(data, c, max_bytes)
+    c = Checker("channel envelope", ChannelError)
+    doc = load_canonical(data, c, max_bytes)
     c.keys(doc, {"payload", "signature"}, set())
     if not isinstance(doc["payload"], str):
         raise c.fail("payload", "must be a string")

@@ -27,13 +27,33 @@ from promptship.core.views import resolve, variant_names
 from promptship.registry.checks._schema import Validator, explain, schema_findings
 from promptship.registry.checks._suites import check_suites
 
-__all__ = ["SchemaSet", "schema_findings", "validate_registry"]
+__all__ = ["ResolvedViews", "SchemaSet", "schema_findings", "validate_registry"]
 
 ID_PART = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 SchemaSet = Mapping[str, Validator]
 """Validators by schema name: ``prompt``, ``overlay``, ``fragment``, ``environment``, ``evalsuite``."""
+
+
+@dataclass
+class ResolvedViews:
+    """What validation resolved and analysed for one environment, for a caller to reuse.
+
+    A bundle build validates the registry and then ships one environment's
+    views: it passes this to :func:`validate_registry` and reads the views and
+    template analyses back instead of resolving and analysing them again.
+
+    Attributes:
+        env: The environment whose views are kept.
+        views: ``(prompt id, variant or None)`` to the resolved view, for every view
+            of ``env`` that resolved without problems.
+        analyses: Template source to its analysis, for every template validated.
+    """
+
+    env: str
+    views: dict[tuple[str, str | None], Mapping[str, Any]] = field(default_factory=dict)
+    analyses: dict[str, Analysis] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,6 +65,7 @@ class _Run:
     findings: dict[Finding, None] = field(default_factory=dict)
     analyses: dict[str, Analysis] = field(default_factory=dict)
     seen: dict[str, set[tuple[str, Location | None, str]]] = field(default_factory=dict)
+    keep: ResolvedViews | None = None
 
     def add(self, finding: Finding) -> None:
         self.findings.setdefault(finding, None)
@@ -67,6 +88,7 @@ def validate_registry(
     *,
     prompts: Collection[str] | None = None,
     shared: bool = True,
+    keep: ResolvedViews | None = None,
 ) -> list[Finding]:
     """All findings for a registry, sorted by file, line and column.
 
@@ -77,8 +99,11 @@ def validate_registry(
             the per-prompt work, the bulk of it, across processes.
         shared: Also run the checks that are not per prompt (load problems,
             CODEOWNERS, fragments, environments, overlays, eval suites).
+        keep: Filled with the views of ``keep.env`` and the template analyses.
     """
     run = _Run(files, schemas, TemplateEngine(files.fragment_texts()), Owners(*files.codeowners))
+    if keep is not None:
+        run.keep, run.analyses = keep, keep.analyses
     chosen = files.prompts if prompts is None else {p: files.prompts[p] for p in prompts}
     if shared:
         _check_shared(run)
@@ -315,6 +340,8 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
     run.extend(problems)
     if problems:
         return
+    if run.keep is not None and env == run.keep.env:
+        run.keep.views[(prompt_id, variant)] = view.data
     where = "".join([f" (in {env})" if env else "", f" (variant {variant})" if variant else ""])
     if env is not None or variant is not None:
         violations = list(run.schemas["prompt"].iter_errors(view.data))

@@ -7,83 +7,45 @@ Layout (DESIGN §5)::
     attestations/sha256/<hex>.intoto.jsonl reserved for eval attestations
     channels/<env>.json                    signed envelope of the channel pointer
 
-Every write goes to a temporary file in the target's directory, is fsynced and
-renamed over the final name, and the directory is fsynced: a reader sees the
-old file or the new one, never a part. Content-addressed bundles are written
-once. :func:`publish` writes the channel last, so a failure at any step leaves
-the previous channel valid.
+Every write goes through :func:`promptship.fs.write_atomic` (a temporary file in
+the target's directory, fsynced and renamed over the final name, then the
+directory fsynced): a reader sees the old file or the new one, never a part.
+Content-addressed bundles are written once. :func:`publish` writes the channel
+last, so a failure at any step leaves the previous channel valid. Verifying
+what is read is :mod:`promptship.release.channel`'s job, shared by every backend.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from promptship.core.errors import ChannelError, SignatureError, StoreError, UsageError
-from promptship.release.bundle import Bundle, VerifiedBundle, verify_bundle
-from promptship.release.manifest import (
-    DEFAULT_MAX_CHANNEL_BYTES,
-    ChannelPointer,
-    encode_channel,
-    encode_envelope,
-    format_time,
-    parse_channel,
-    parse_envelope,
+from promptship.core.errors import ChannelError, StoreError, UsageError
+from promptship.fs import write_atomic
+from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.bundle import DEFAULT_MAX_BYTES, Bundle, VerifiedBundle
+from promptship.release.channel import (
+    Channel,
+    plan_channel,
+    verify_channel,
+    verify_channel_bundle,
 )
-from promptship.release.signing import (
-    CHANNEL_NAMESPACE,
-    AllowedSigners,
-    SignerInfo,
-    SigningKey,
-    principal_for,
-    sign,
-    verify,
-)
+from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES, encode_envelope
+from promptship.release.sshsig import MAX_SIGNATURE_BYTES, SigningKey, principal_for
 
 __all__ = [
-    "DEFAULT_MAX_BUNDLE_BYTES",
-    "MAX_SIGNATURE_BYTES",
-    "Channel",
     "attestation_path",
     "bundle_path",
     "channel_path",
     "fetch_bundle",
-    "match_channel",
-    "open_channel",
     "open_channel_bundle",
-    "plan_channel",
     "publish",
     "read_channel",
     "signature_path",
-    "verify_channel",
-    "verify_channel_bundle",
 ]
 
-DEFAULT_MAX_BUNDLE_BYTES = 512 * 1024 * 1024
-MAX_SIGNATURE_BYTES = 16 * 1024
 _DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})\Z")
-
-
-@dataclass(frozen=True)
-class Channel:
-    """A channel pointer whose signature, environment, expiry and sequence were checked.
-
-    Attributes:
-        pointer: The pointer's values.
-        payload: Its canonical bytes, as signed.
-        signature: The armored SSHSIG over ``payload``.
-        signer: Who signed it.
-    """
-
-    pointer: ChannelPointer
-    payload: bytes = field(repr=False)
-    signature: str = field(repr=False)
-    signer: SignerInfo
 
 
 # --- layout -----------------------------------------------------------------------------
@@ -117,52 +79,12 @@ def channel_path(store_dir: Path, env: str) -> Path:
     return store_dir / "channels" / f"{env}.json"
 
 
-# --- atomic files -----------------------------------------------------------------------
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - directories cannot be opened on Windows
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _ensure_dir(path: Path) -> None:
-    missing: list[Path] = []
-    probe = path
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir()
-        _fsync_dir(folder.parent)
+# --- files ------------------------------------------------------------------------------
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step: temp file, fsync, rename, fsync the folder."""
-    try:
-        _ensure_dir(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise StoreError(f"{path.parent}: cannot write: {e.strerror or e}") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # readable by the web server, like any published file
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise StoreError(f"{path}: cannot write: {e.strerror or e}") from e
-        raise
+    """Replace a store file in one step, readable by the web server (:func:`promptship.fs.write_atomic`)."""
+    write_atomic(path, data, mode=0o644, make_parents=True, error=StoreError)
 
 
 def _read_capped(path: Path, cap: int, what: str) -> bytes:
@@ -197,90 +119,10 @@ def _write_once(path: Path, data: bytes) -> None:
 # --- channels ---------------------------------------------------------------------------
 
 
-def open_channel(
-    data: bytes, allowed: AllowedSigners, *, env: str, now: datetime, source: str = "channel"
-) -> Channel:
-    """Check a channel's envelope, signature, payload and environment, but not expiry or seq.
-
-    For reading what a channel kept locally says (its ``seq`` is a replay floor
-    even after it expired); anything to be trusted goes through :func:`verify_channel`.
-
-    Raises:
-        ChannelError: The envelope, signature or pointer is invalid, or it is for another
-            environment.
-    """
-    try:
-        payload, signature = parse_envelope(data)
-    except ChannelError as e:
-        raise ChannelError(f"{source}: {e.message}", hint=e.hint) from e
-    try:
-        signer = verify(
-            allowed,
-            payload,
-            signature,
-            principal=principal_for(env),
-            namespace=CHANNEL_NAMESPACE,
-            now=now,
-        )
-    except SignatureError as e:
-        raise ChannelError(
-            f"{source}: signature does not verify: {e.message}",
-            hint=e.hint or "only the environment's key may sign its channel",
-        ) from e
-    try:
-        pointer = parse_channel(payload)
-    except ChannelError as e:
-        raise ChannelError(f"{source}: {e.message}", hint=e.hint) from e
-    if pointer.env != env:
-        raise ChannelError(
-            f"{source}: channel is for environment {pointer.env!r}, expected {env!r}",
-            hint="a pointer signed for one environment is never accepted for another",
-        )
-    return Channel(pointer, payload, signature, signer)
-
-
-def verify_channel(
-    data: bytes,
-    allowed: AllowedSigners,
-    *,
-    env: str,
-    now: datetime,
-    min_seq: int = 0,
-    source: str = "channel",
-) -> Channel:
-    """Check a channel file's bytes (from disk or HTTP), as :func:`read_channel` does.
-
-    Raises:
-        ChannelError: Each with its own message: malformed envelope, bad
-            signature (wrong key, namespace or bytes), malformed pointer, another
-            environment, expired, or ``seq`` below ``min_seq`` (a replay).
-    """
-    if now.tzinfo is None:
-        raise UsageError("verify_channel needs a time zone-aware `now`")
-    if len(data) > DEFAULT_MAX_CHANNEL_BYTES:
-        raise ChannelError(
-            f"{source}: {len(data)} bytes is over the cap of {DEFAULT_MAX_CHANNEL_BYTES}"
-        )
-    channel = open_channel(data, allowed, env=env, now=now, source=source)
-    pointer = channel.pointer
-    if now.astimezone(UTC) >= pointer.expires:
-        raise ChannelError(
-            f"{source}: channel expired at {format_time(pointer.expires)}",
-            hint="the publisher must re-publish before expiry; a stale pointer may be "
-            "a replayed old one",
-        )
-    if pointer.seq < min_seq:
-        raise ChannelError(
-            f"{source}: channel seq {pointer.seq} is lower than {min_seq}, already seen",
-            hint="an older pointer is being replayed; keep the last good bundle",
-        )
-    return channel
-
-
 def read_channel(
     store_dir: Path, env: str, allowed: AllowedSigners, *, now: datetime, min_seq: int = 0
 ) -> Channel:
-    """Read and verify ``channels/<env>.json`` (see :func:`verify_channel`).
+    """Read and verify ``channels/<env>.json`` (see :func:`~promptship.release.channel.verify_channel`).
 
     Raises:
         ChannelError: The channel is missing or fails a check.
@@ -299,7 +141,7 @@ def read_channel(
 
 
 def fetch_bundle(
-    store_dir: Path, digest: str, *, max_bytes: int = DEFAULT_MAX_BUNDLE_BYTES
+    store_dir: Path, digest: str, *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> tuple[bytes, str]:
     """The bundle's bytes and its signature's text, unverified (pass them to verify_bundle).
 
@@ -328,51 +170,14 @@ def open_channel_bundle(
     """The whole read path: channel, then its bundle, verified and matched to the channel.
 
     Raises:
-        ChannelError: The channel fails a check, or names a bundle that does not match it.
-        BundleError: The bundle fails a check.
+        ChannelError: The channel fails a check, or the bundle's release is not the channel's.
+        BundleError: The bundle is not the one the channel names, or fails a check.
         SignatureError: The bundle's signature does not verify.
         StoreError: A file is missing or unreadable.
     """
     channel = read_channel(store_dir, env, allowed, now=now, min_seq=min_seq)
     tar, signature = fetch_bundle(store_dir, channel.pointer.bundle_digest)
     return channel, verify_channel_bundle(channel, tar, signature, allowed, now=now)
-
-
-def verify_channel_bundle(
-    channel: Channel, tar: bytes, signature: str, allowed: AllowedSigners, *, now: datetime
-) -> VerifiedBundle:
-    """Verify the bundle a verified channel names, fetched from any backend.
-
-    Runs :func:`~promptship.release.bundle.verify_bundle` for the channel's environment,
-    then :func:`match_channel`.
-
-    Raises:
-        BundleError: The bundle fails a check.
-        SignatureError: The bundle's signature does not verify.
-        ChannelError: The bundle is not the one the channel names.
-    """
-    bundle = verify_bundle(tar, signature, allowed, environment=channel.pointer.env, now=now)
-    match_channel(channel, bundle)
-    return bundle
-
-
-def match_channel(channel: Channel, bundle: VerifiedBundle) -> None:
-    """Check that a verified bundle is the one a verified channel names.
-
-    Raises:
-        ChannelError: The digests or release numbers differ.
-    """
-    if bundle.digest != channel.pointer.bundle_digest:
-        raise ChannelError(
-            f"channel names bundle {channel.pointer.bundle_digest} but the store holds "
-            f"{bundle.digest} under that name",
-            hint="the store was tampered with; the last good bundle stays in use",
-        )
-    if bundle.manifest.release != channel.pointer.release:
-        raise ChannelError(
-            f"channel says release {channel.pointer.release}, the bundle is release "
-            f"{bundle.manifest.release}"
-        )
 
 
 # --- publishing -------------------------------------------------------------------------
@@ -383,84 +188,6 @@ def _read_current(store_dir: Path, env: str) -> bytes | None:
         return _read_capped(channel_path(store_dir, env), DEFAULT_MAX_CHANNEL_BYTES, "channel")
     except FileNotFoundError:
         return None
-
-
-def _previous_seq(
-    current: bytes | None, allowed: AllowedSigners, *, env: str, now: datetime, source: str
-) -> int:
-    if current is None:
-        return 0
-    try:
-        # expiry does not matter here: an expired pointer's seq still counts
-        return open_channel(current, allowed, env=env, now=now, source=source).pointer.seq
-    except ChannelError as e:
-        raise ChannelError(
-            f"the current channel does not verify, so its seq is unknown: {e.message}",
-            hint=f"inspect {source}; publishing over it could lower seq and lock clients out",
-        ) from e
-
-
-def plan_channel(
-    bundle: Bundle,
-    signature: str,
-    channel_key: SigningKey,
-    *,
-    env: str,
-    release: int,
-    now: datetime,
-    expiry_days: int,
-    allowed: AllowedSigners,
-    current: bytes | None,
-    source: str,
-) -> Channel:
-    """Check a signed bundle for ``env`` and sign the channel pointer that publishes it.
-
-    Every backend publishes through this function and then writes the bundle,
-    its signature and (last) the returned channel's envelope
-    (``manifest.encode_envelope(channel.payload, channel.signature)``).
-
-    Args:
-        bundle: The bundle to publish.
-        signature: The armored signature over ``bundle.manifest``.
-        channel_key: The key that signs the channel (allowed for ``env@promptship``).
-        env: The environment.
-        release: The release number (must equal the manifest's).
-        now: The publication time.
-        expiry_days: How long the channel pointer stays valid.
-        allowed: The allowed signers, to check the bundle, the current channel and
-            the new one.
-        current: The channel envelope the backend holds now, or ``None`` when there
-            is none: the new ``seq`` is its verified ``seq`` plus one.
-        source: Where ``current`` came from, for messages.
-
-    Raises:
-        BundleError, SignatureError: The bundle or its signature does not verify for ``env``.
-        ChannelError: ``release`` disagrees with the bundle, the current channel
-            cannot be verified, or ``channel_key`` may not sign for ``env``.
-    """
-    if expiry_days < 1:
-        raise UsageError(f"expiry_days must be at least 1, not {expiry_days}")
-    verified = verify_bundle(bundle.tar, signature, allowed, environment=env, now=now)
-    if verified.digest != bundle.digest:
-        raise UsageError("bundle.digest does not match its manifest", hint="rebuild the bundle")
-    if verified.manifest.release != release:
-        raise ChannelError(
-            f"release {release} does not match the bundle's release {verified.manifest.release}"
-        )
-    seq = _previous_seq(current, allowed, env=env, now=now, source=source) + 1
-    pointer = ChannelPointer(
-        env=env,
-        seq=seq,
-        release=release,
-        bundle_digest=bundle.digest,
-        published=now,
-        expires=min(now + timedelta(days=expiry_days), verified.manifest.expires),
-    )
-    payload = encode_channel(pointer)
-    channel_sig = sign(channel_key, payload, CHANNEL_NAMESPACE)
-    return verify_channel(
-        encode_envelope(payload, channel_sig), allowed, env=env, now=now, min_seq=seq
-    )
 
 
 def publish(

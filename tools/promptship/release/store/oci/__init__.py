@@ -14,10 +14,11 @@ tag                    layers (media type, title)                        config 
 
 The registry is trusted for nothing. Every read is capped before it is
 downloaded, each blob must have the size and sha256 its descriptor names, and
-then the bytes go through exactly the checks of the directory store
-(:func:`promptship.release.store.folder.verify_channel`, :func:`promptship.release.bundle.verify_bundle`,
-:func:`promptship.release.store.folder.verify_channel_bundle`). Publishing shares
-:func:`promptship.release.store.folder.plan_channel` with the directory store and pushes the
+then the bytes go through exactly the checks of every other backend
+(:func:`promptship.release.channel.verify_channel`,
+:func:`promptship.release.channel.verify_channel_bundle`,
+:func:`promptship.release.bundle.verify_bundle`). Publishing shares
+:func:`promptship.release.channel.plan_channel` with the directory store and pushes the
 channel last.
 
 Plain HTTP is used only when asked for (``plain_http=True``) and only for a
@@ -32,17 +33,17 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from promptship.core.errors import BundleError, ChannelError, StoreError
-from promptship.release.bundle import Bundle, VerifiedBundle, verify_bundle
-from promptship.release.manifest import encode_envelope
-from promptship.release.signing import AllowedSigners, SigningKey
-from promptship.release.store.folder import (
-    DEFAULT_MAX_BUNDLE_BYTES,
+from promptship.core.errors import ChannelError, StoreError
+from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.bundle import DEFAULT_MAX_BYTES, Bundle, VerifiedBundle, verify_bundle
+from promptship.release.channel import (
     Channel,
     plan_channel,
     verify_channel,
     verify_channel_bundle,
 )
+from promptship.release.manifest import encode_envelope
+from promptship.release.sshsig import SigningKey
 from promptship.release.store.oci._target import (
     LOOPBACK_HOSTS,
     OciTarget,
@@ -117,31 +118,30 @@ def pull_bundle(
     *,
     env: str,
     now: datetime,
-    max_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> VerifiedBundle:
     """Download the bundle tagged for ``digest`` and verify it as the directory store does.
+
+    The manifest's digest is compared with ``digest`` right after the size caps,
+    before the signature (``verify_bundle(expect_digest=digest)``).
 
     Raises:
         StoreError: Missing, unreachable, over the caps, or a blob that does not
             match its descriptor.
-        BundleError: The bundle fails a check of :func:`~promptship.release.bundle.verify_bundle`,
-            or is not the bundle ``digest`` names.
+        BundleError: The bundle is not the bundle ``digest`` names, or fails a check of
+            :func:`~promptship.release.bundle.verify_bundle`.
         SignatureError: Its signature does not verify for ``env``.
     """
     tar, signature = fetch_bundle(Registry(target), target, digest, max_bytes)
-    verified = verify_bundle(tar, signature, allowed, environment=env, now=now)
-    if verified.digest != digest:
-        raise BundleError(
-            f"{target.ref(bundle_tag(digest))} holds bundle {verified.digest}, not {digest}",
-            hint="the registry was tampered with: a tag was moved to other content",
-        )
-    return verified
+    return verify_bundle(
+        tar, signature, allowed, environment=env, now=now, max_bytes=max_bytes, expect_digest=digest
+    )
 
 
 def pull_channel(
     target: OciTarget, env: str, allowed: AllowedSigners, *, now: datetime, min_seq: int = 0
 ) -> Channel:
-    """Download ``env``'s channel and verify it (see :func:`promptship.release.store.folder.verify_channel`).
+    """Download ``env``'s channel and verify it (see :func:`promptship.release.channel.verify_channel`).
 
     Raises:
         ChannelError: No channel is published, or it fails a check.
@@ -163,13 +163,13 @@ def open_channel_bundle(
     """The whole read path: the channel, then its bundle, verified and matched to it.
 
     Raises:
-        ChannelError: The channel fails a check or names a bundle that does not match it.
-        BundleError, SignatureError: The bundle fails a check.
+        ChannelError: The channel fails a check, or the bundle's release is not the channel's.
+        BundleError, SignatureError: The bundle is not the one the channel names, or fails a check.
         StoreError: The registry cannot be read, or sent something malformed.
     """
     channel = pull_channel(target, env, allowed, now=now, min_seq=min_seq)
     tar, signature = fetch_bundle(
-        Registry(target), target, channel.pointer.bundle_digest, DEFAULT_MAX_BUNDLE_BYTES
+        Registry(target), target, channel.pointer.bundle_digest, DEFAULT_MAX_BYTES
     )
     return channel, verify_channel_bundle(channel, tar, signature, allowed, now=now)
 
@@ -246,7 +246,7 @@ def publish(
     """Push a signed bundle and move ``env``'s channel to it, as :func:`promptship.release.store.folder.publish`.
 
     The bundle, the current channel and the new one are checked by
-    :func:`promptship.release.store.folder.plan_channel` before anything is pushed; the bundle
+    :func:`promptship.release.channel.plan_channel` before anything is pushed; the bundle
     goes first and the channel last, so a failure leaves the previous channel
     in place and valid.
 

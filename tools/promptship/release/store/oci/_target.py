@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from promptship.core.errors import UsageError
-from promptship.release.signing import principal_for
+from promptship.release.sshsig import principal_for
 
 __all__ = ["LOOPBACK_HOSTS", "OciTarget", "bundle_tag", "channel_tag", "is_oci_url", "parse_target"]
 
@@ -51,6 +51,40 @@ def is_oci_url(value: str) -> bool:
     return value.startswith(_SCHEME)
 
 
+_HINT = "expected oci://HOST[:PORT]/REPO, e.g. oci://ghcr.io/acme/prompts"
+
+
+def _split_authority(url: str, authority: str) -> tuple[str, str, str]:
+    """``HOST[:PORT]`` (an IPv6 host in brackets) as host, ``":"`` or ``""``, and port."""
+    if not authority.startswith("["):
+        return authority.partition(":")
+    close = authority.find("]")
+    after = authority[close + 1 :]
+    if close < 0 or (after and not after.startswith(":")):
+        raise UsageError(f"{url!r}: malformed IPv6 host", hint=_HINT)
+    return authority[: close + 1], after[:1], after[1:]
+
+
+def _check_host(url: str, host: str, colon: str, port: str) -> None:
+    if not _HOST_RE.fullmatch(host) or len(host) > 253:
+        raise UsageError(f"{url!r}: {host!r} is not a host name", hint=_HINT)
+    if colon and (not _PORT_RE.fullmatch(port) or not 0 < int(port) < 65536):
+        raise UsageError(f"{url!r}: {port!r} is not a port", hint=_HINT)
+
+
+def _check_repository(url: str, repository: str) -> None:
+    if ":" in repository or "@" in repository:
+        raise UsageError(
+            f"{url!r} names a tag or digest",
+            hint="give the repository only: promptship names the tags (sha256-<hex>, channel-<env>)",
+        )
+    if not _REPO_RE.fullmatch(repository) or len(repository) > 255:
+        raise UsageError(
+            f"{url!r}: {repository!r} is not a repository name",
+            hint="lowercase letters, digits and . _ - separators, path segments joined by /",
+        )
+
+
 def parse_target(url: str, *, plain_http: bool = False) -> OciTarget:
     """Parse ``oci://HOST[:PORT]/REPO``.
 
@@ -63,36 +97,14 @@ def parse_target(url: str, *, plain_http: bool = False) -> OciTarget:
         UsageError: The URL is malformed, names a tag or digest, or asks for plain
             HTTP to a host that is not the loopback interface.
     """
-    hint = "expected oci://HOST[:PORT]/REPO, e.g. oci://ghcr.io/acme/prompts"
     if not is_oci_url(url):
-        raise UsageError(f"{url!r} is not an OCI registry URL", hint=hint)
-    rest = url[len(_SCHEME) :]
-    authority, slash, repository = rest.partition("/")
-    host, colon, port = authority, "", ""
-    if authority.startswith("["):
-        close = authority.find("]")
-        after = authority[close + 1 :]
-        if close < 0 or (after and not after.startswith(":")):
-            raise UsageError(f"{url!r}: malformed IPv6 host", hint=hint)
-        host, colon, port = authority[: close + 1], after[:1], after[1:]
-    else:
-        host, colon, port = authority.partition(":")
+        raise UsageError(f"{url!r} is not an OCI registry URL", hint=_HINT)
+    authority, slash, repository = url[len(_SCHEME) :].partition("/")
+    host, colon, port = _split_authority(url, authority)
     if not slash or not repository:
-        raise UsageError(f"{url!r} names no repository", hint=hint)
-    if not _HOST_RE.fullmatch(host) or len(host) > 253:
-        raise UsageError(f"{url!r}: {host!r} is not a host name", hint=hint)
-    if colon and (not _PORT_RE.fullmatch(port) or not 0 < int(port) < 65536):
-        raise UsageError(f"{url!r}: {port!r} is not a port", hint=hint)
-    if ":" in repository or "@" in repository:
-        raise UsageError(
-            f"{url!r} names a tag or digest",
-            hint="give the repository only: promptship names the tags (sha256-<hex>, channel-<env>)",
-        )
-    if not _REPO_RE.fullmatch(repository) or len(repository) > 255:
-        raise UsageError(
-            f"{url!r}: {repository!r} is not a repository name",
-            hint="lowercase letters, digits and . _ - separators, path segments joined by /",
-        )
+        raise UsageError(f"{url!r} names no repository", hint=_HINT)
+    _check_host(url, host, colon, port)
+    _check_repository(url, repository)
     if plain_http and host.lower() not in LOOPBACK_HOSTS:
         raise UsageError(
             f"plain HTTP refused for {host}: only a registry on localhost or 127.0.0.1 may "

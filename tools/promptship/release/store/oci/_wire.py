@@ -25,8 +25,9 @@ import requests
 import requests.adapters
 
 from promptship.core.errors import PromptshipError, StoreError
+from promptship.release.canonical import reject_duplicate_keys
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
-from promptship.release.store.folder import MAX_SIGNATURE_BYTES
+from promptship.release.sshsig import MAX_SIGNATURE_BYTES
 from promptship.release.store.oci._target import OciTarget, bundle_tag, channel_tag
 
 __all__ = [
@@ -147,15 +148,6 @@ def _read_capped(response: requests.Response, cap: int, where: str) -> bytes:
     return bytes(out)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 @dataclass(frozen=True)
 class Layer:
     """A layer descriptor as the registry states it (not yet downloaded)."""
@@ -165,48 +157,60 @@ class Layer:
     size: int
 
 
-def _parse_manifest(data: bytes, kind: Kind, where: str) -> dict[str, Layer]:
-    """The layers of an artifact's OCI manifest, by media type; the registry is untrusted."""
+def _manifest_document(data: bytes, where: str) -> dict[str, Any]:
+    """The OCI image manifest as JSON (no duplicate keys), schema version 2, OCI's media type."""
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicates)
+        doc = json.loads(data, object_pairs_hook=reject_duplicate_keys)
     except (ValueError, UnicodeDecodeError) as e:
         raise StoreError(f"{where}: the OCI manifest is not valid JSON: {e}") from e
     if not isinstance(doc, dict) or doc.get("schemaVersion") != 2:
         raise StoreError(f"{where}: not an OCI image manifest (schemaVersion 2)")
     if doc.get("mediaType", _OCI_MANIFEST) != _OCI_MANIFEST:
         raise StoreError(f"{where}: manifest media type {doc.get('mediaType')!r} is not OCI's")
-    config_type, layer_types = KINDS[kind]
+    return doc
+
+
+def _check_config(doc: dict[str, Any], kind: Kind, where: str) -> None:
+    """The config's media type must be ``kind``'s; another promptship kind is named as such."""
     config = doc.get("config")
     found = config.get("mediaType") if isinstance(config, dict) else None
-    if found != config_type:
-        other = next((k for k, (c, _) in KINDS.items() if c == found), None)
-        raise StoreError(
-            f"{where}: "
-            + (
-                f"holds a promptship {other}, not a {kind}"
-                if other
-                else f"is not a promptship {kind}"
-            )
-            + f" (config media type {found!r})",
-            hint="bundles are tagged sha256-<hex>, channels channel-<env>",
-        )
+    if found == KINDS[kind][0]:
+        return
+    other = next((k for k, (c, _) in KINDS.items() if c == found), None)
+    what = f"holds a promptship {other}, not a {kind}" if other else f"is not a promptship {kind}"
+    raise StoreError(
+        f"{where}: {what} (config media type {found!r})",
+        hint="bundles are tagged sha256-<hex>, channels channel-<env>",
+    )
+
+
+def _layer(item: Any, layer_types: tuple[str, ...], seen: dict[str, Layer], where: str) -> Layer:
+    """One layer descriptor: a media type of this kind not ``seen`` yet, a sha256 digest, a size."""
+    fields = item if isinstance(item, dict) else {}
+    media, digest, size = fields.get("mediaType"), fields.get("digest"), fields.get("size")
+    if media not in layer_types:
+        raise StoreError(f"{where}: unexpected layer of media type {media!r}")
+    if media in seen:
+        raise StoreError(f"{where}: two layers of media type {media!r}")
+    if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+        raise StoreError(f"{where}: layer {media} has digest {digest!r}, not sha256:<hex>")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise StoreError(f"{where}: layer {media} has size {size!r}")
+    return Layer(media, digest, size)
+
+
+def _parse_manifest(data: bytes, kind: Kind, where: str) -> dict[str, Layer]:
+    """The layers of an artifact's OCI manifest, by media type; the registry is untrusted."""
+    doc = _manifest_document(data, where)
+    _check_config(doc, kind, where)
     layers = doc.get("layers")
     if not isinstance(layers, list):
         raise StoreError(f"{where}: the OCI manifest has no layer list")
+    layer_types = KINDS[kind][1]
     out: dict[str, Layer] = {}
     for item in layers:
-        media = item.get("mediaType") if isinstance(item, dict) else None
-        digest = item.get("digest") if isinstance(item, dict) else None
-        size = item.get("size") if isinstance(item, dict) else None
-        if media not in layer_types:
-            raise StoreError(f"{where}: unexpected layer of media type {media!r}")
-        if media in out:
-            raise StoreError(f"{where}: two layers of media type {media!r}")
-        if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
-            raise StoreError(f"{where}: layer {media} has digest {digest!r}, not sha256:<hex>")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise StoreError(f"{where}: layer {media} has size {size!r}")
-        out[media] = Layer(media, digest, size)
+        layer = _layer(item, layer_types, out, where)
+        out[layer.media_type] = layer
     missing = [t for t in layer_types if t not in out]
     if missing:
         raise StoreError(f"{where}: no layer of media type {missing[0]!r}")

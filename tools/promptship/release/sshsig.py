@@ -1,10 +1,12 @@
-"""Ed25519 signatures in OpenSSH's SSHSIG format, and allowed-signers files.
+"""Ed25519 signatures in OpenSSH's SSHSIG format, over bytes, with given keys; pure.
 
 Signatures made here verify with ``ssh-keygen -Y verify`` and the reverse
 (``PROTOCOL.sshsig`` in openssh-portable). Who may sign what is an OpenSSH
-allowed-signers file: the identity that may sign for environment ``E`` is the
-principal ``E@promptship`` (:func:`principal_for`), and the namespace says
-what was signed (:data:`BUNDLE_NAMESPACE`, :data:`CHANNEL_NAMESPACE`).
+allowed-signers file (:mod:`promptship.release.allowed_signers`): the identity
+that may sign for environment ``E`` is the principal ``E@promptship``
+(:func:`principal_for`), and the namespace says what was signed
+(:data:`BUNDLE_NAMESPACE`, :data:`CHANNEL_NAMESPACE`). Keys are generated,
+loaded and written by :mod:`promptship.release.keys`.
 
 Private key material never appears in a message, a ``repr`` or a log line.
 """
@@ -19,7 +21,7 @@ import struct
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -27,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from promptship.core.errors import (
-    KeyFileError,
     Location,
     SignatureInvalid,
     SignatureMalformed,
@@ -36,26 +37,20 @@ from promptship.core.errors import (
 )
 from promptship.release.allowed_signers import (
     ED25519,
-    AllowedSigner,
     AllowedSigners,
     WireReader,
     allowed_signer_for,
     ed25519_blob,
     key_fingerprint,
-    parse_allowed_signers,
     ssh_string,
 )
 
 __all__ = [
     "BUNDLE_NAMESPACE",
     "CHANNEL_NAMESPACE",
-    "AllowedSigner",
-    "AllowedSigners",
+    "MAX_SIGNATURE_BYTES",
     "SignerInfo",
     "SigningKey",
-    "generate_keypair",
-    "load_private_key",
-    "parse_allowed_signers",
     "principal_for",
     "sign",
     "sign_raw",
@@ -68,11 +63,13 @@ BUNDLE_NAMESPACE = "promptship-bundle@v1"
 CHANNEL_NAMESPACE = "promptship-channel@v1"
 """SSHSIG namespace of a signature over a channel pointer's bytes."""
 
+MAX_SIGNATURE_BYTES = 16 * 1024
+"""The cap on an armored signature: every reader (file, HTTP, OCI) refuses a larger one."""
+
 _MAGIC = b"SSHSIG"
 _VERSION = 1
 _BEGIN = "-----BEGIN SSH SIGNATURE-----"
 _END = "-----END SSH SIGNATURE-----"
-_MAX_SIGNATURE_CHARS = 16 * 1024
 _ENV_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
@@ -107,71 +104,17 @@ class SigningKey:
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a SigningKey cannot be pickled or copied: it holds private key material")
 
+    @classmethod
+    def from_private_key(cls, key: Ed25519PrivateKey, *, source: str) -> SigningKey:
+        """Wrap a loaded Ed25519 private key; ``source`` names where it came from, for messages."""
+        line, blob = _public_line(key.public_key())
+        return cls(source=source, public_key=line, fingerprint=key_fingerprint(blob), _key=key)
+
 
 def _public_line(public: Ed25519PublicKey) -> tuple[str, bytes]:
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     blob = ed25519_blob(raw)
     return f"{ED25519} {base64.b64encode(blob).decode()}", blob
-
-
-def generate_keypair(comment: str) -> tuple[bytes, str]:
-    """A new Ed25519 key pair.
-
-    Args:
-        comment: Appended to the public key line (for example ``production@promptship``).
-
-    Returns:
-        The private key as an unencrypted OpenSSH PEM file's bytes, and the public
-        key line ``ssh-ed25519 AAAA… comment``.
-    """
-    if any(c in comment for c in "\r\n\0"):
-        raise UsageError("a key comment must be a single line", hint="remove the line break")
-    private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    line, _ = _public_line(private.public_key())
-    return pem, f"{line} {comment}".rstrip()
-
-
-def load_private_key(data: bytes, *, source: str) -> SigningKey:
-    """Load an unencrypted OpenSSH Ed25519 private key from a file's bytes or a variable's value.
-
-    Args:
-        data: The key file's contents (``-----BEGIN OPENSSH PRIVATE KEY-----`` …).
-        source: Where it came from (a path, or ``env:PROMPTSHIP_SIGNING_KEY``), for messages.
-
-    Raises:
-        KeyFileError: The data is not such a key; the message never quotes it.
-    """
-    text = data.replace(b"\r\n", b"\n").strip()
-    if not text.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
-        raise KeyFileError(
-            f"{source}: not an OpenSSH private key",
-            hint="generate one with `promptship keys generate` or `ssh-keygen -t ed25519`",
-        )
-    try:
-        key = serialization.load_ssh_private_key(text + b"\n", password=None)
-    except TypeError as e:  # cryptography raises TypeError for an encrypted key
-        raise KeyFileError(
-            f"{source}: the private key is encrypted",
-            hint="CI cannot type a passphrase: store an unencrypted key in the secret; "
-            "`ssh-keygen -p -N '' -f KEY` removes the passphrase",
-        ) from e
-    except (ValueError, UnsupportedAlgorithm) as e:
-        raise KeyFileError(
-            f"{source}: the private key cannot be read (damaged or truncated)",
-            hint="copy the whole file, including the BEGIN and END lines",
-        ) from e
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(
-            f"{source}: the private key is not Ed25519",
-            hint="promptship signs with Ed25519 only: `ssh-keygen -t ed25519`",
-        )
-    line, blob = _public_line(key.public_key())
-    return SigningKey(source=source, public_key=line, fingerprint=key_fingerprint(blob), _key=key)
 
 
 def _signed_data(namespace: bytes, hash_alg: bytes, message_hash: bytes, reserved: bytes) -> bytes:
@@ -242,9 +185,9 @@ class SignerInfo:
 
 
 def _dearmor(signature: str) -> bytes:
-    if len(signature) > _MAX_SIGNATURE_CHARS:
+    if len(signature) > MAX_SIGNATURE_BYTES:
         raise SignatureMalformed(
-            f"signature is {len(signature)} characters, over the {_MAX_SIGNATURE_CHARS} cap"
+            f"signature is {len(signature)} characters, over the {MAX_SIGNATURE_BYTES} cap"
         )
     text = signature.replace("\r\n", "\n").strip("\n\t ")
     if not text.startswith(_BEGIN + "\n"):

@@ -1,0 +1,128 @@
+"""A bundle as files on disk, ``ENV.tar`` beside ``ENV.tar.sig``: build, sign, verify, inspect.
+
+The use cases behind ``promptship bundle build|sign|verify|inspect``, callable
+without the command line. Files are written with
+:func:`promptship.fs.write_atomic`, and, like any file a user asks a command
+for, get the mode their umask allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from promptship.core.errors import UsageError
+from promptship.fs import write_atomic
+from promptship.git import GitRepo
+from promptship.release.allowed_signers import AllowedSigners
+from promptship.release.build import Built, build_from_git, check_pin
+from promptship.release.bundle import VerifiedBundle, read_bundle, verify_bundle
+from promptship.release.document import BundleDocuments, read_bundle_documents
+from promptship.release.sshsig import BUNDLE_NAMESPACE, SigningKey, sign
+
+__all__ = [
+    "WrittenBundle",
+    "inspect_bundle_file",
+    "read_input",
+    "sign_bundle_file",
+    "signature_file",
+    "verify_bundle_file",
+    "write_bundle",
+]
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of a file the user named.
+
+    Raises:
+        UsageError: It cannot be read (``PATH: cannot read WHAT: reason``).
+    """
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read {what}: {e.strerror}") from None
+
+
+def signature_file(tar: Path) -> Path:
+    """Where a bundle file's signature lives by default: ``TAR.sig``."""
+    return tar.with_name(tar.name + ".sig")
+
+
+def _write(path: Path, data: bytes) -> None:
+    write_atomic(path, data, make_parents=True, apply_umask=True)
+
+
+@dataclass(frozen=True)
+class WrittenBundle:
+    """A bundle built from git and written to a folder.
+
+    Attributes:
+        built: The bundle, and the plan and policy that decided it.
+        tar: Where the bundle was written.
+        signature: Where its signature was written, when it was signed.
+    """
+
+    built: Built
+    tar: Path
+    signature: Path | None
+
+
+def write_bundle(
+    repo: GitRepo, env: str, out_dir: Path, *, ref: str = "HEAD", key: SigningKey | None = None
+) -> WrittenBundle:
+    """Build ``env``'s bundle for ``ref`` into ``out_dir/ENV.tar`` (and sign it with ``key``).
+
+    Raises:
+        ValidationFailed: The registry at the source commit has errors.
+        BundleError: A pinned environment's rebuild does not match its pin (nothing
+            is written then).
+        FileWriteError: A file cannot be written.
+    """
+    built = build_from_git(repo, env, ref)
+    check_pin(built)
+    tar = out_dir / f"{env}.tar"
+    _write(tar, built.bundle.tar)
+    if key is None:
+        return WrittenBundle(built, tar, None)
+    signature = signature_file(tar)
+    _write(signature, sign(key, built.bundle.manifest, BUNDLE_NAMESPACE).encode())
+    return WrittenBundle(built, tar, signature)
+
+
+def sign_bundle_file(tar: Path, key: SigningKey) -> VerifiedBundle:
+    """Sign a bundle file's manifest, writing ``TAR.sig``; the bundle is checked first.
+
+    Raises:
+        UsageError: The file cannot be read.
+        BundleError: It is not an intact bundle.
+        FileWriteError: The signature cannot be written.
+    """
+    verified = read_bundle(read_input(tar, "the bundle"))
+    _write(signature_file(tar), sign(key, verified.manifest_bytes, BUNDLE_NAMESPACE).encode())
+    return verified
+
+
+def verify_bundle_file(
+    tar: Path, signature: Path | None, allowed: AllowedSigners, *, env: str, now: datetime
+) -> VerifiedBundle:
+    """Verify a bundle file and its signature (default ``TAR.sig``) for ``env``, as a client does.
+
+    Raises:
+        UsageError: A file cannot be read.
+        BundleError, SignatureError: It fails a check.
+    """
+    text = read_input(signature or signature_file(tar), "the signature").decode("ascii", "replace")
+    return verify_bundle(read_input(tar, "the bundle"), text, allowed, environment=env, now=now)
+
+
+def inspect_bundle_file(tar: Path) -> tuple[VerifiedBundle, BundleDocuments]:
+    """A bundle file checked for integrity (not its signature), and its documents, read strictly.
+
+    Raises:
+        UsageError: The file cannot be read.
+        BundleError: It is not an intact bundle, or a document is not what promptship writes.
+    """
+    verified = read_bundle(read_input(tar, "the bundle"))
+    m = verified.manifest
+    return verified, read_bundle_documents(verified.files, env=m.environment, release=m.release)
