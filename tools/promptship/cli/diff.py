@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._cache import cache_options, repo_cache
+from promptship.cli._cache import cache_options
 from promptship.cli._common import format_option, report_findings, root_option
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.core.model import PathChange
 from promptship.git import open_repository
 from promptship.history import compare as history
 from promptship.history import report as diffreport
+from promptship.history.parsecache import open_repo_cache
 
 
 def _sides(
@@ -26,7 +27,9 @@ def _sides(
     no_cache: bool,
 ) -> tuple[history.Side, history.Side, list[PathChange]]:
     repo = open_repository(root or Path.cwd())
-    return history.git_sides(repo, base, head, cache=repo_cache(repo, cache_dir, no_cache))
+    return history.git_sides(
+        repo, base, head, cache=open_repo_cache(repo, cache_dir, enabled=not no_cache)
+    )
 
 
 @cli.command()

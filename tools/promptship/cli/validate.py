@@ -9,10 +9,11 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._cache import cache_options, repo_cache
+from promptship.cli._cache import cache_options
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.git import open_repository
+from promptship.history.parsecache import open_repo_cache
 
 
 @cli.command()
@@ -67,7 +68,7 @@ def validate(
     if ref is not None:
         repo = open_repository(root or Path.cwd())
         snapshot = repo.snapshot(ref)
-        cache = repo_cache(repo, cache_dir, no_cache)
+        cache = open_repo_cache(repo, cache_dir, enabled=not no_cache)
     files, findings = registry.validate(snapshot, cache=cache, jobs=jobs or os.cpu_count() or 1)
     if paths:
         base = getattr(snapshot, "root", Path.cwd())
