@@ -1,10 +1,11 @@
-"""Loading a registry from a snapshot and validating it (use cases)."""
+"""Loading a registry from a snapshot, validating it, and ``new`` (use cases)."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Collection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from promptship.core.codeowners import Owners
@@ -12,7 +13,9 @@ from promptship.core.errors import GitError, Location, UsageError, ValidationFai
 from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
 from promptship.core.overlay import Resolved
 from promptship.core.views import resolve
+from promptship.fs import write_atomic
 from promptship.registry import yamlio
+from promptship.registry.files import DirectorySnapshot
 
 if TYPE_CHECKING:
     from promptship.core.render import CompiledPrompt
@@ -25,6 +28,7 @@ __all__ = [
     "CODEOWNERS_PATHS",
     "classify",
     "compiled_view",
+    "create_prompt",
     "explain",
     "load_files",
     "scaffold",
@@ -400,3 +404,29 @@ def scaffold(
         var_help=var_help,
     )
     return path, text
+
+
+def create_prompt(
+    root: Path,
+    prompt_id: str,
+    *,
+    kind: Literal["chat", "text"] = "chat",
+    description: str | None = None,
+) -> tuple[str, str]:
+    """Write :func:`scaffold`'s new prompt into the working tree at ``root`` (``promptship new``).
+
+    Returns:
+        The new file's path (relative to ``root``) and its owner.
+
+    Raises:
+        UsageError: The id is malformed, CODEOWNERS names no owner, or the file
+            exists already (it is never overwritten).
+        FileWriteError: The file cannot be written.
+    """
+    owners = Owners(*load_files(DirectorySnapshot(root)).codeowners)
+    path, text = scaffold(prompt_id, owners, kind=kind, description=description)
+    target = root / path
+    if target.exists():
+        raise UsageError(f"{path} already exists", hint="pick another id, or edit the file")
+    write_atomic(target, text.encode("utf-8"), make_parents=True, replace=False)
+    return path, owners.of(path)[0]
