@@ -188,6 +188,10 @@ class _Frame:
         self.key_pos: tuple[int, int] = (0, 0)
 
 
+_PLAIN_TAGS = (None, "!")
+"""The tags a node may carry: none, or the non-specific ``!``."""
+
+
 def _pos(event: ev.Event) -> tuple[int, int]:
     mark = event.start_mark
     return (mark.line + 1, mark.column + 1)
@@ -240,8 +244,8 @@ class _Builder:
         self.keys[here] = frame.key_pos
         frame.key = None
 
-    def check_node(self, event: ev.NodeEvent, pos: tuple[int, int]) -> None:
-        """Refuse anchors and tags (aliases are refused as events)."""
+    def refuse_node(self, event: ev.NodeEvent, pos: tuple[int, int]) -> None:
+        """Refuse a node's anchor or tag (aliases are refused as events)."""
         if event.anchor is not None:
             raise self.fail(
                 f"anchor '&{event.anchor}' is not allowed",
@@ -271,8 +275,10 @@ class _Builder:
             )
 
     def on_scalar(self, event: ev.ScalarEvent) -> None:
-        pos = _pos(event)
-        self.check_node(event, pos)
+        mark = event.start_mark
+        pos = (mark.line + 1, mark.column + 1)
+        if event.anchor is not None or event.tag not in _PLAIN_TAGS:
+            self.refuse_node(event, pos)
         frame = self.stack[-1] if self.stack else None
         if frame is not None and isinstance(frame.container, dict) and frame.key is None:
             self.take_key(frame, event, pos)
@@ -305,8 +311,10 @@ class _Builder:
         frame.key_pos = pos
 
     def on_start(self, event: ev.CollectionStartEvent) -> None:
-        pos = _pos(event)
-        self.check_node(event, pos)
+        mark = event.start_mark
+        pos = (mark.line + 1, mark.column + 1)
+        if event.anchor is not None or event.tag not in _PLAIN_TAGS:
+            self.refuse_node(event, pos)
         if len(self.stack) >= self.max_depth:
             raise self.fail(
                 f"nesting deeper than {self.max_depth} levels", "flatten the structure", pos
