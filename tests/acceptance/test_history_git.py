@@ -755,3 +755,38 @@ def test_branch_names_and_git_ranges_work_as_refs(reg: Reg) -> None:
     assert sorted(reg.diff("main", "topic")) == ["search/rewrite", "support/triage"]
     three_dots = reg("diff", "main...topic", "--format", "json").json()["prompts"]
     assert [p["id"] for p in three_dots] == ["search/rewrite"]
+
+
+def test_diff_output_writes_the_report_it_prints(reg: Reg) -> None:
+    reg.commit(edit(TRIAGE, "temperature: 0.2", "temperature: 0.3"))
+    out = reg.root.parent / "comment.md"
+    result = reg("diff", "HEAD~1", "HEAD", "--format", "markdown", "--output", out)
+    assert result.code == 0, result.err
+    assert out.read_text(encoding="utf-8") == result.out
+    assert "support/triage" in result.out
+
+
+def test_diff_output_into_a_missing_folder_is_a_usage_error(
+    reg: Reg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg.commit(edit(TRIAGE, "temperature: 0.2", "temperature: 0.3"))
+    monkeypatch.chdir(reg.root)
+    before = _listing(reg.root)
+    result = reg("diff", "HEAD~1", "HEAD", "--output", "missing/x.md")
+    assert result.code == 2, result.err  # a usage error, not "a bug in promptship" (3)
+    assert "cannot write missing/x.md" in result.err
+    assert "folder missing does not exist" in result.err
+    assert "mkdir -p missing" in result.err  # how to fix it
+    assert "bug" not in result.err
+    assert result.out == ""
+    assert not (reg.root / "missing").exists()
+    assert _listing(reg.root) == before  # nothing written (the parse cache aside)
+
+
+def _listing(root: Path) -> list[str]:
+    skip = (".git", ".promptship-cache")
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.relative_to(root).parts[0] not in skip
+    )

@@ -83,6 +83,15 @@ def test_new_refuses_to_overwrite(cli: Cli, copy_case: Callable[..., Path]) -> N
     assert _tree(root) == before
 
 
+def test_new_names_the_owner_whatever_the_description_says(
+    cli: Cli, copy_case: Callable[..., Path]
+) -> None:
+    root = copy_case("minimal_chat")
+    result = cli("new", "support/refund_policy", "--description", "owner: nobody", "--root", root)
+    assert result.exit == 0, result.err
+    assert 'created registry/support/refund_policy.yaml (owner "@acme/support")' in result.out
+
+
 def test_new_needs_an_owner(cli: Cli, copy_case: Callable[..., Path]) -> None:
     root = copy_case("minimal_chat")  # CODEOWNERS covers registry/support/ only
     before = _tree(root)

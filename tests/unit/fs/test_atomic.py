@@ -126,3 +126,21 @@ def test_an_interrupt_mid_write_cleans_up_and_propagates(
         write_atomic(tmp_path / "x", b"data")
     assert not (tmp_path / "x").exists()
     assert _leftovers(tmp_path) == []
+
+
+def test_a_write_that_need_not_be_durable_calls_no_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "cache" / "ab" / "entry.json"
+
+    def no_fsync(fd: int) -> None:
+        raise AssertionError("fsync called")
+
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    write_atomic(target, b"old", make_parents=True, durable=False)
+    write_atomic(target, b"new", durable=False)
+    assert target.read_bytes() == b"new"
+    assert _leftovers(target.parent) == []
+    with pytest.raises(FileWriteError, match="exists already"):
+        write_atomic(target, b"other", replace=False, durable=False)
+    assert target.read_bytes() == b"new"

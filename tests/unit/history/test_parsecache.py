@@ -167,7 +167,7 @@ def test_a_folder_in_place_of_an_entry_is_a_miss(tmp_path: Path) -> None:
     assert cache.get(BLOB, TRIAGE) is None
     cache.put(BLOB, _doc())  # cannot replace a folder: counted, not raised
     assert cache.stats.write_errors == 1
-    assert not list(_entry(cache).parent.glob(".tmp-*"))  # no temporary file left behind
+    assert not list(_entry(cache).parent.glob(".*.tmp"))  # no temporary file left behind
 
 
 @pytest.mark.parametrize(

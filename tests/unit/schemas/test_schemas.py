@@ -48,7 +48,7 @@ def test_schema_is_valid_2020_12_with_id(name: str) -> None:
     schema = schemas.load_schema(name)
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == f"{schemas.SCHEMA_BASE}{name}.schema.json"
+    assert schema["$id"] == f"https://promptship.dev/schemas/{name}.schema.json"
 
 
 @pytest.mark.parametrize(("path", "schema"), FILES, ids=[f for f, _ in FILES])

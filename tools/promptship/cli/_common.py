@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -15,7 +15,6 @@ from promptship.core.model import Finding, Snapshot
 from promptship.registry.files import DirectorySnapshot, find_root
 
 F = TypeVar("F", bound=Callable[..., Any])
-Format = Literal["text", "json", "github"]
 
 
 def root_option(fn: F) -> F:
@@ -57,46 +56,56 @@ def _gh_escape(text: str, prop: bool = False) -> str:
 def report_findings(findings: Sequence[Finding], fmt: str, summary: str) -> None:
     """Print findings once, in the chosen format, with a closing summary (text only)."""
     if fmt == "json":
-        errors = sum(1 for f in findings if f.severity == "error")
-        click.echo(
-            json.dumps(
-                {
-                    "ok": errors == 0,
-                    "errors": errors,
-                    "warnings": len(findings) - errors,
-                    "findings": [f.to_dict() for f in findings],
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(_json_report(findings), indent=2))
         return
     if fmt == "github":
-        for f in findings:
-            props = [f"title={_gh_escape('promptship ' + f.code, True)}"]
-            if f.location:
-                props.insert(0, f"file={_gh_escape(f.location.file, True)}")
-                if f.location.line:
-                    props.insert(1, f"line={f.location.line},col={f.location.col}")
-            text = f.message + (f" ({f.hint})" if f.hint else "")
-            click.echo(f"::{f.severity} {','.join(props)}::{_gh_escape(text)}")
+        lines = _github_lines(findings)
     else:
-        color = sys.stdout.isatty()
-        for f in findings:
-            where = f"{f.location}: " if f.location else ""
-            sev = (
-                click.style(f.severity, fg="red" if f.severity == "error" else "yellow", bold=True)
-                if color
-                else f.severity
-            )
-            click.echo(f"{where}{sev}[{f.code}]: {f.message}")
-            if f.hint:
-                click.echo(f"    hint: {f.hint}")
+        lines = _text_lines(findings, color=sys.stdout.isatty())
+    for line in lines:
+        click.echo(line)
+    click.echo(_summary(findings, summary), err=fmt == "github")
+
+
+def _json_report(findings: Sequence[Finding]) -> dict[str, Any]:
+    errors = sum(1 for f in findings if f.severity == "error")
+    return {
+        "ok": errors == 0,
+        "errors": errors,
+        "warnings": len(findings) - errors,
+        "findings": [f.to_dict() for f in findings],
+    }
+
+
+def _github_lines(findings: Sequence[Finding]) -> Iterator[str]:
+    """One workflow annotation per finding, on the file and line it names."""
+    for f in findings:
+        props = [f"title={_gh_escape('promptship ' + f.code, True)}"]
+        if f.location:
+            props.insert(0, f"file={_gh_escape(f.location.file, True)}")
+            if f.location.line:
+                props.insert(1, f"line={f.location.line},col={f.location.col}")
+        text = f.message + (f" ({f.hint})" if f.hint else "")
+        yield f"::{f.severity} {','.join(props)}::{_gh_escape(text)}"
+
+
+def _text_lines(findings: Sequence[Finding], *, color: bool) -> Iterator[str]:
+    """``file:line:col: severity[code]: message``, then the hint, per finding."""
+    for f in findings:
+        where = f"{f.location}: " if f.location else ""
+        sev: str = f.severity
+        if color:
+            sev = click.style(sev, fg="red" if sev == "error" else "yellow", bold=True)
+        yield f"{where}{sev}[{f.code}]: {f.message}"
+        if f.hint:
+            yield f"    hint: {f.hint}"
+
+
+def _summary(findings: Sequence[Finding], summary: str) -> str:
+    if not findings:
+        return f"ok: {summary}"
     counts = Counter(f.severity for f in findings)
     files = len({f.location.file for f in findings if f.location})
-    if findings:
-        click.echo(
-            f"{counts['error']} error(s), {counts['warning']} warning(s) in {files} file(s); {summary}",
-            err=fmt == "github",
-        )
-    else:
-        click.echo(f"ok: {summary}", err=fmt == "github")
+    return (
+        f"{counts['error']} error(s), {counts['warning']} warning(s) in {files} file(s); {summary}"
+    )

@@ -9,13 +9,16 @@ from pathlib import Path
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._cache import cache_options, repo_cache
+from promptship.cli._cache import cache_options
 from promptship.cli._common import format_option, report_findings, root_option
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.core.model import PathChange
+from promptship.fs import write_atomic
 from promptship.git import open_repository
 from promptship.history import compare as history
 from promptship.history import report as diffreport
+from promptship.history.diff import PromptDiff
+from promptship.history.parsecache import open_repo_cache
 
 
 def _sides(
@@ -26,7 +29,9 @@ def _sides(
     no_cache: bool,
 ) -> tuple[history.Side, history.Side, list[PathChange]]:
     repo = open_repository(root or Path.cwd())
-    return history.git_sides(repo, base, head, cache=repo_cache(repo, cache_dir, no_cache))
+    return history.git_sides(
+        repo, base, head, cache=open_repo_cache(repo, cache_dir, enabled=not no_cache)
+    )
 
 
 @cli.command()
@@ -72,26 +77,22 @@ def diff(
     """
     before, after, changes = _sides(root, base, head, cache_dir, no_cache)
     diffs = history.semantic_diff(before, after, changes)
-    base_label, head_label = before.snapshot.label, after.snapshot.label
-    if fmt == "json":
-        text = (
-            json.dumps(
-                diffreport.to_json(diffs, base_label, head_label), indent=2, ensure_ascii=False
-            )
-            + "\n"
-        )
-    elif fmt == "markdown":
-        text = diffreport.to_markdown(diffs, base_label, head_label)
-    else:
-        text = diffreport.to_text(
-            diffs, base_label, head_label, color=sys.stdout.isatty() and output is None
-        )
+    color = sys.stdout.isatty() and output is None
+    text = _report(diffs, fmt, before.snapshot.label, after.snapshot.label, color=color)
     if output is not None:
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        write_atomic(output, text.encode("utf-8"))
     click.echo(text, nl=False)
     return EXIT_OK
+
+
+def _report(diffs: list[PromptDiff], fmt: str, base: str, head: str, *, color: bool) -> str:
+    """The report in format ``fmt`` (``text``, ``markdown`` or ``json``)."""
+    if fmt == "json":
+        report = diffreport.to_json(diffs, base, head)
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return diffreport.to_markdown(diffs, base, head)
+    return diffreport.to_text(diffs, base, head, color=color)
 
 
 @cli.command("check-versions")

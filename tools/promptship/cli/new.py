@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -11,9 +10,7 @@ import click
 from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import root_option
-from promptship.core.codeowners import Owners
-from promptship.core.errors import UsageError
-from promptship.registry.files import DirectorySnapshot, find_root
+from promptship.registry.files import find_root
 
 
 @cli.command()
@@ -36,19 +33,8 @@ def new(
     Example:
       promptship new support/refund_policy --description "Explains refund rules"
     """
-    base = find_root(root or Path.cwd())
-    files = registry.load_files(DirectorySnapshot(base))
-    path, text = registry.scaffold(
-        prompt_id, Owners(*files.codeowners), kind=kind, description=description
+    path, owner = registry.create_prompt(
+        find_root(root or Path.cwd()), prompt_id, kind=kind, description=description
     )
-    target = base / path
-    if target.exists():
-        raise UsageError(f"{path} already exists", hint="pick another id, or edit the file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
-    click.echo(
-        f"created {path} (owner {text.split('owner: ')[1].splitlines()[0]}); edit it, then run `promptship validate`"
-    )
+    click.echo(f'created {path} (owner "{owner}"); edit it, then run `promptship validate`')
     return 0

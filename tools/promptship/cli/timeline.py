@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._cache import cache_options, repo_cache
+from promptship.cli._cache import cache_options
 from promptship.cli._common import format_option, root_option
 from promptship.core.errors import UsageError
 from promptship.git import open_repository
 from promptship.history import timeline
+from promptship.history.parsecache import open_repo_cache
 from promptship.registry import yamlio
 
 
@@ -45,7 +46,7 @@ def log(
       promptship log support/triage -n 10
     """
     repo = open_repository(root or Path.cwd())
-    cache = repo_cache(repo, cache_dir, no_cache)
+    cache = open_repo_cache(repo, cache_dir, enabled=not no_cache)
     entries = list(timeline.log(repo, prompt_id, ref, limit=limit, cache=cache))
     if fmt == "json":
         click.echo(
@@ -130,7 +131,7 @@ def show(
         at=_when(at) if at else None,
         env=env,
         branch=branch,
-        cache=repo_cache(repo, cache_dir, no_cache),
+        cache=open_repo_cache(repo, cache_dir, enabled=not no_cache),
     )
     meta = {
         "prompt": shown.prompt_id,

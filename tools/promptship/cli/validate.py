@@ -9,10 +9,12 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._cache import cache_options, repo_cache
+from promptship.cli._cache import cache_options
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
+from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot
 from promptship.git import open_repository
+from promptship.history.parsecache import open_repo_cache
 
 
 @cli.command()
@@ -62,32 +64,48 @@ def validate(
       promptship validate registry/support --format github
       promptship validate --ref origin/main
     """
-    snapshot = working_tree(root)
-    cache = None
-    if ref is not None:
-        repo = open_repository(root or Path.cwd())
-        snapshot = repo.snapshot(ref)
-        cache = repo_cache(repo, cache_dir, no_cache)
+    snapshot, cache = _source(root, ref, cache_dir, no_cache)
     files, findings = registry.validate(snapshot, cache=cache, jobs=jobs or os.cpu_count() or 1)
     if paths:
         base = getattr(snapshot, "root", Path.cwd())
-        wanted = [_relative(p, base) for p in paths]
-        findings = [
-            f
-            for f in findings
-            if f.location
-            and any(
-                f.location.file == w or f.location.file.startswith(w.rstrip("/") + "/")
-                for w in wanted
-            )
-        ]
-    summary = (
+        findings = _under(findings, [_relative(p, base) for p in paths])
+    report_findings(findings, fmt, _summary(files))
+    return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _source(
+    root: Path | None, ref: str | None, cache_dir: Path | None, no_cache: bool
+) -> tuple[Snapshot, ParseCache | None]:
+    """The working tree, or ``ref`` read from git through the parse cache.
+
+    The working tree's registry is looked for in both cases, so ``--ref`` too
+    runs from a registry checkout (or with ``--root``).
+    """
+    tree = working_tree(root)
+    if ref is None:
+        return tree, None
+    repo = open_repository(root or Path.cwd())
+    return repo.snapshot(ref), open_repo_cache(repo, cache_dir, enabled=not no_cache)
+
+
+def _under(findings: list[Finding], wanted: list[str]) -> list[Finding]:
+    """The findings located in one of the ``wanted`` files or folders."""
+    return [
+        f
+        for f in findings
+        if f.location
+        and any(
+            f.location.file == w or f.location.file.startswith(w.rstrip("/") + "/") for w in wanted
+        )
+    ]
+
+
+def _summary(files: RegistryFiles) -> str:
+    return (
         f"{len(files.prompts)} prompts, {len(files.fragments)} fragments, "
         f"{len(files.environments)} environments, {len(files.overlays)} overlays, "
         f"{len(files.suites)} eval suites checked"
     )
-    report_findings(findings, fmt, summary)
-    return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -7,7 +7,7 @@ values; adapters build snapshots from the outside world.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -124,16 +124,6 @@ class MemorySnapshot:
     def from_texts(cls, files: Mapping[str, str], label: str = "memory") -> MemorySnapshot:
         """Build from text contents (encoded as UTF-8)."""
         return cls({p: t.encode() for p, t in files.items()}, label)
-
-    def with_files(self, changes: Iterable[tuple[str, bytes | None]]) -> MemorySnapshot:
-        """A copy with files added, replaced, or (``None``) removed."""
-        files = dict(self.files)
-        for path, data in changes:
-            if data is None:
-                files.pop(path, None)
-            else:
-                files[path] = data
-        return MemorySnapshot(files, self.label)
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,42 +254,59 @@ class _Merge:
             irel = (*rel, j)
             if not self.check_keys(item, irel, allow_patch=True):
                 continue
-            ident = item["id"]
-            i = index.get(ident)
+            i = index.get(item["id"])
             if "$patch" in item:
-                if item["$patch"] != "delete" or len(item) != 2:
-                    self.problem(
-                        (*irel, "$patch"),
-                        "overlay.bad-patch",
-                        f"item '{ident}': '$patch' must be 'delete' beside 'id' only",
-                        "write '{id: ..., $patch: delete}'",
-                    )
-                elif i is None or i in removed:
-                    self.problem(
-                        irel,
-                        "overlay.delete-missing",
-                        f"item '{ident}' is deleted but is not there to delete",
-                        "remove the deletion, or check the id",
-                    )
-                else:
-                    removed.add(i)
-                    self.deleted.append(((*at, i), self.origin(irel, "deleted")))
-                continue
-            if i is None:
+                self._delete_item(item, i, removed, at, irel)
+            elif i is None:
                 appended.append((item, irel))
-                continue
-            fields = {k: v for k, v in item.items() if k != "id"}
-            before = len(self.findings)
-            target[i] = dict(target[i])
-            self._merge_fields(target[i], fields, (*at, i), irel)
-            if len(self.findings) == before and self.origins is not None:
-                for k in fields:
-                    for p in leaf_paths(target[i][k], (*at, i, k)):
-                        old = self.origins.get(p)
-                        if old is not None and old.layer == self.layer.name:
-                            self.origins[p] = Origin(old.location, "merged", old.layer)
+            else:
+                self._merge_item(target, i, item, at, irel)
         self._rebuild(target, removed, appended, at)
         self.settle(target, at, rel)
+
+    def _delete_item(
+        self, item: Mapping[str, Any], i: int | None, removed: set[int], at: Path, irel: Path
+    ) -> None:
+        """``{id: x, $patch: delete}``: mark item ``i`` removed, or say why it cannot be."""
+        ident = item["id"]
+        if item["$patch"] != "delete" or len(item) != 2:
+            self.problem(
+                (*irel, "$patch"),
+                "overlay.bad-patch",
+                f"item '{ident}': '$patch' must be 'delete' beside 'id' only",
+                "write '{id: ..., $patch: delete}'",
+            )
+        elif i is None or i in removed:
+            self.problem(
+                irel,
+                "overlay.delete-missing",
+                f"item '{ident}' is deleted but is not there to delete",
+                "remove the deletion, or check the id",
+            )
+        else:
+            removed.add(i)
+            self.deleted.append(((*at, i), self.origin(irel, "deleted")))
+
+    def _merge_item(
+        self, target: list[Any], i: int, item: Mapping[str, Any], at: Path, irel: Path
+    ) -> None:
+        """Merge an overlay item's fields into item ``i`` (a copy) of the list below."""
+        fields = {k: v for k, v in item.items() if k != "id"}
+        before = len(self.findings)
+        merged = target[i] = dict(target[i])
+        self._merge_fields(merged, fields, (*at, i), irel)
+        if len(self.findings) == before:
+            self._mark_merged(merged, fields, (*at, i))
+
+    def _mark_merged(self, item: dict[str, Any], fields: Mapping[str, Any], at: Path) -> None:
+        """This layer's leaves in an item it merged cleanly are ``merged``, not ``set``."""
+        if self.origins is None:
+            return
+        for k in fields:
+            for p in leaf_paths(item[k], (*at, k)):
+                old = self.origins.get(p)
+                if old is not None and old.layer == self.layer.name:
+                    self.origins[p] = Origin(old.location, "merged", old.layer)
 
     def _merge_fields(
         self, item: dict[str, Any], fields: Mapping[str, Any], at: Path, rel: Path

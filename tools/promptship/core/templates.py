@@ -223,34 +223,61 @@ def _unsafe(ast: nodes.Template) -> list[str]:
     """Constructs refused at compile time: private attributes and template inheritance."""
     problems: list[str] = []
     for node in _walk_nodes(ast):
-        if isinstance(node, _FORBIDDEN_TAGS):
-            problems.append(
-                f"line {node.lineno}: {type(node).__name__.lower()} is not allowed; use include"
-            )
-        elif isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            problems.append(f"line {node.lineno}: access to private attribute '{node.attr}'")
-        elif (
-            isinstance(node, nodes.Getitem)
-            and isinstance(node.arg, nodes.Const)
-            and isinstance(node.arg.value, str)
-            and node.arg.value.startswith("_")
-        ):
-            problems.append(f"line {node.lineno}: access to private item '{node.arg.value}'")
-        elif isinstance(node, nodes.Filter) and node.name == "attr":
-            name = node.args[0] if node.args else None
-            if not (isinstance(name, nodes.Const) and isinstance(name.value, str)):
-                problems.append(f"line {node.lineno}: attr needs a literal attribute name")
-            elif name.value.startswith("_"):
-                problems.append(f"line {node.lineno}: access to private attribute '{name.value}'")
-        elif (
-            isinstance(node, nodes.Getattr)
-            and node.attr in ("format", "format_map")
-            and isinstance(node.node, nodes.Const)
-            and isinstance(node.node.value, str)
-            and _PRIVATE_FIELD.search(node.node.value)
-        ):
-            problems.append(f"line {node.lineno}: format string reaches a private attribute")
+        for kinds, refusal in _REFUSALS:
+            if isinstance(node, kinds):
+                problem = refusal(node)
+                if problem:
+                    problems.append(f"line {node.lineno}: {problem}")
+                break
     return problems
+
+
+def _forbidden_tag(node: nodes.Node) -> str:
+    return f"{type(node).__name__.lower()} is not allowed; use include"
+
+
+def _getattr_refusal(node: nodes.Getattr) -> str | None:
+    """``x._private``, or ``"{0.__class__}".format(x)``."""
+    if node.attr.startswith("_"):
+        return f"access to private attribute '{node.attr}'"
+    if (
+        node.attr in ("format", "format_map")
+        and isinstance(node.node, nodes.Const)
+        and isinstance(node.node.value, str)
+        and _PRIVATE_FIELD.search(node.node.value)
+    ):
+        return "format string reaches a private attribute"
+    return None
+
+
+def _getitem_refusal(node: nodes.Getitem) -> str | None:
+    """``x["_private"]``."""
+    arg = node.arg
+    if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and arg.value.startswith("_"):
+        return f"access to private item '{arg.value}'"
+    return None
+
+
+def _filter_refusal(node: nodes.Filter) -> str | None:
+    """``x|attr(name)``: the name must be a literal, and not private."""
+    if node.name != "attr":
+        return None
+    name = node.args[0] if node.args else None
+    if not (isinstance(name, nodes.Const) and isinstance(name.value, str)):
+        return "attr needs a literal attribute name"
+    if name.value.startswith("_"):
+        return f"access to private attribute '{name.value}'"
+    return None
+
+
+_Refusal = Callable[[Any], str | None]
+_REFUSALS: tuple[tuple[type[nodes.Node] | tuple[type[nodes.Node], ...], _Refusal], ...] = (
+    (_FORBIDDEN_TAGS, _forbidden_tag),
+    (nodes.Getattr, _getattr_refusal),
+    (nodes.Getitem, _getitem_refusal),
+    (nodes.Filter, _filter_refusal),
+)
+"""The node kinds a template may not use freely, each with what to say about one (``None``: fine)."""
 
 
 def _walk_nodes(ast: nodes.Node) -> Iterator[nodes.Node]:

@@ -36,7 +36,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _make_parents(folder: Path) -> None:
+def _make_parents(folder: Path, durable: bool) -> None:
     missing: list[Path] = []
     probe = folder
     while not probe.exists() and probe != probe.parent:
@@ -45,7 +45,8 @@ def _make_parents(folder: Path) -> None:
     for each in reversed(missing):
         with contextlib.suppress(FileExistsError):
             each.mkdir()
-        _fsync_dir(each.parent)
+        if durable:
+            _fsync_dir(each.parent)
 
 
 def _reason(e: OSError, path: Path) -> tuple[str, str | None]:
@@ -73,6 +74,7 @@ def write_atomic(
     make_parents: bool = False,
     replace: bool = True,
     apply_umask: bool = False,
+    durable: bool = True,
     error: type[PromptshipError] = FileWriteError,
 ) -> None:
     """Replace ``path`` with ``data`` in one step.
@@ -81,11 +83,15 @@ def write_atomic(
         path: The file to write.
         data: Its new content.
         mode: Permission bits of the new file (``0o600`` for secrets).
-        make_parents: Create missing parent folders (each fsynced) instead of failing.
+        make_parents: Create missing parent folders (each fsynced when durable) instead of failing.
         replace: When false, refuse to overwrite an existing ``path`` (the check and the
             rename are one step, so a racing writer cannot be overwritten either).
         apply_umask: Let the process umask narrow ``mode``, as ``open()`` does (for files
             a user asked for, such as a command's output); by default ``mode`` is exact.
+        durable: Fsync the file and the folders, so the new content survives a power
+            cut. A cache that can rebuild what it loses passes false: readers still
+            see the old file or the new one, at a tenth of the cost, but after a
+            crash the file may be empty or missing.
         error: The domain error to raise on failure (a subclass of PromptshipError).
 
     Raises:
@@ -95,7 +101,7 @@ def write_atomic(
     folder = path.parent
     try:
         if make_parents:
-            _make_parents(folder)
+            _make_parents(folder, durable)
         tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
         fd = os.open(tmp, flags, mode)
@@ -105,8 +111,9 @@ def write_atomic(
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         if not apply_umask:
             os.chmod(tmp, mode)  # the umask must not narrow what was asked for
         if replace:
@@ -114,7 +121,8 @@ def write_atomic(
         else:
             os.link(tmp, path)  # fails with EEXIST instead of overwriting
             os.unlink(tmp)
-        _fsync_dir(folder)
+        if durable:
+            _fsync_dir(folder)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -116,36 +116,58 @@ def compare_trees(
     change; a file that became a symlink or submodule counts as deleted.
     """
     delta = TreeDelta()
-    stack: list[tuple[pygit2.Oid | None, pygit2.Oid | None, str]] = [(old, new, "")]
+    stack: list[_Pair] = [(old, new, "")]
     while stack:
         a, b, at = stack.pop()
         if a == b:
             continue
-        left = {name: (mode, raw) for mode, name, raw in read_tree(odb, a, at, label)} if a else {}
-        right = {name: (mode, raw) for mode, name, raw in read_tree(odb, b, at, label)} if b else {}
+        left, right = _entries(odb, a, at, label), _entries(odb, b, at, label)
         for name in left.keys() | right.keys():
-            mode_a, raw_a = left.get(name, (b"", b""))
-            mode_b, raw_b = right.get(name, (b"", b""))
-            if raw_a == raw_b and mode_a == mode_b:
+            entry_a, entry_b = left.get(name, _ABSENT), right.get(name, _ABSENT)
+            if entry_a == entry_b:
                 continue
             path = at + name
-            tree_a, tree_b = mode_a in _TREE_MODES, mode_b in _TREE_MODES
-            if (tree_a or tree_b) and _wanted_folder(path + "/", prefixes):
-                stack.append(
-                    (
-                        pygit2.Oid(raw=raw_a) if tree_a else None,
-                        pygit2.Oid(raw=raw_b) if tree_b else None,
-                        path + "/",
-                    )
-                )
-            if prefixes and not path.startswith(prefixes):
-                continue
-            file_a, file_b = _is_file(mode_a), _is_file(mode_b)
-            if file_a and file_b:
-                if raw_a != raw_b:
-                    delta.modified.append(path)
-            elif file_a:
-                delta.deleted.append(path)
-            elif file_b:
-                delta.added.append(path)
+            folders = _folders(path, entry_a, entry_b, prefixes)
+            if folders is not None:
+                stack.append(folders)
+            if not prefixes or path.startswith(prefixes):
+                _record(delta, path, entry_a, entry_b)
     return delta
+
+
+_Pair = tuple[pygit2.Oid | None, pygit2.Oid | None, str]
+"""Two sides of a folder to compare (``None``: absent, or not a folder, on that side)."""
+_ModeAndId = tuple[bytes, bytes]
+"""A tree entry's raw mode and raw object id, by name."""
+_ABSENT: _ModeAndId = (b"", b"")
+
+
+def _entries(odb: pygit2.Odb, oid: pygit2.Oid | None, at: str, label: str) -> dict[str, _ModeAndId]:
+    """The entries of tree ``oid`` by name (none when there is no tree)."""
+    if not oid:
+        return {}
+    return {name: (mode, raw) for mode, name, raw in read_tree(odb, oid, at, label)}
+
+
+def _folders(path: str, a: _ModeAndId, b: _ModeAndId, prefixes: tuple[str, ...]) -> _Pair | None:
+    """The pair to descend into when either side of ``path`` is a wanted folder."""
+    tree_a, tree_b = a[0] in _TREE_MODES, b[0] in _TREE_MODES
+    if not (tree_a or tree_b) or not _wanted_folder(path + "/", prefixes):
+        return None
+    return (
+        pygit2.Oid(raw=a[1]) if tree_a else None,
+        pygit2.Oid(raw=b[1]) if tree_b else None,
+        path + "/",
+    )
+
+
+def _record(delta: TreeDelta, path: str, a: _ModeAndId, b: _ModeAndId) -> None:
+    """File ``path`` as added, deleted or modified, by what each side holds there."""
+    file_a, file_b = _is_file(a[0]), _is_file(b[0])
+    if file_a and file_b:
+        if a[1] != b[1]:
+            delta.modified.append(path)
+    elif file_a:
+        delta.deleted.append(path)
+    elif file_b:
+        delta.added.append(path)

@@ -1,34 +1,24 @@
 """Semantic diffs between two points of a registry's history (use case, DESIGN §4).
 
 Work is proportional to what changed: from the list of changed paths (git
-knows it without reading a file) we derive the prompts each change can
-reach (a prompt file, its overlays, fragments it includes directly or through
-other fragments, an environment's defaults or experiments), load only those on
-both sides, resolve every environment's view and compare.
+knows it without reading a file) :mod:`.affected` derives the prompts each
+change can reach; only those are loaded on both sides (:mod:`.sides`), every
+environment's view of each is resolved, and the views are compared
+(:mod:`.diff`). ``check-versions`` judges each changed prompt's version step.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from promptship.core.errors import (
-    GitError,
-    Location,
-    PromptshipError,
-    UsageError,
-    ValidationFailed,
-    YamlError,
-)
-from promptship.core.model import Finding, ParseCache, PathChange, RegistryFiles, Snapshot
+from promptship.core.errors import GitError, Location, PromptshipError
+from promptship.core.model import Finding, PathChange, RegistryFiles
 from promptship.core.templates import TemplateEngine
 from promptship.core.views import resolve
-from promptship.git import GitRepo
+from promptship.history.affected import affected_prompts
 from promptship.history.diff import (
     PROMPT_LEVEL,
     Change,
@@ -38,160 +28,19 @@ from promptship.history.diff import (
     comparable,
     compare_views,
 )
+from promptship.history.sides import Side, git_sides, pin_error, pinned_commit
 from promptship.history.versions import version_problem
-from promptship.registry import classify, load_files, yamlio
 
+# ``Side`` and ``git_sides`` live in :mod:`.sides`; they are part of this module's
+# interface too, so that a caller reaches both sides and their diff in one place.
 __all__ = [
     "Includes",
     "Side",
-    "affected_prompts",
     "check_versions",
     "git_sides",
-    "pin_error",
-    "pinned_commit",
     "prompt_views",
     "semantic_diff",
 ]
-
-_WORD = re.compile(rb"[a-z0-9_-]+")
-"""Runs of the characters of a fragment id: the words an include can name."""
-
-
-@dataclass
-class Side:
-    """One side of a diff: a snapshot, and how to read a pinned environment's release.
-
-    Attributes:
-        snapshot: The registry at this point.
-        at_commit: Returns the snapshot of a commit (for environments pinned by a
-            ``release`` block); ``None`` when not in git (pins are then ignored).
-        cache: Parsed documents by blob id, shared by both sides of a diff.
-    """
-
-    snapshot: Snapshot
-    at_commit: Callable[[str], Snapshot] | None = None
-    cache: ParseCache | None = None
-    _cache: dict[tuple[str, frozenset[str] | None], RegistryFiles] = field(default_factory=dict)
-
-    def files(self, prompt_ids: Iterable[str] | None, commit: str | None = None) -> RegistryFiles:
-        """The registry files (only ``prompt_ids`` when given), at ``commit`` if pinned."""
-        ids = frozenset(prompt_ids) if prompt_ids is not None else None
-        key = (commit or "", ids)
-        if key not in self._cache:
-            snap = self.snapshot
-            if commit is not None and self.at_commit is not None:
-                snap = self.at_commit(commit)
-            self._cache[key] = load_files(snap, ids, cache=self.cache)
-        return self._cache[key]
-
-
-def _env_payload(files: RegistryFiles, env: str) -> Any:
-    doc = files.environments.get(env)
-    if doc is None or not isinstance(doc.data, dict):
-        return None
-    return {k: doc.data.get(k) for k in ("defaults", "experiments", "release")}
-
-
-def _words(text: bytes) -> set[bytes]:
-    return set(_WORD.findall(text))
-
-
-def _fragment_closure(names: set[str], texts: Iterable[Mapping[str, str]]) -> set[str]:
-    """Fragments that include any of ``names``, directly or transitively (a superset).
-
-    A fragment counts as including another when its text says ``include`` and
-    names it as a word: Jinja resolves only literal names, so every real
-    include passes, whatever its spelling (``{%include"x"%}``, ``{%+ include``,
-    ``{% include ["a", "x"] %}``).
-    """
-    reach = set(names)
-    merged: dict[str, set[str]] = {}
-    for side in texts:
-        for name, text in side.items():
-            data = text.encode()
-            if b"include" in data:
-                merged.setdefault(name, set()).update(w.decode() for w in _words(data))
-    grew = True
-    while grew:
-        grew = False
-        for name, words in merged.items():
-            if name not in reach and words & reach:
-                reach.add(name)
-                grew = True
-    return reach
-
-
-def affected_prompts(
-    base: Side, head: Side, changes: Sequence[PathChange]
-) -> tuple[set[str] | None, dict[str, str]]:
-    """Prompt ids a set of path changes can reach (``None`` = all), and renames new → old."""
-    ids: set[str] = set()
-    renames: dict[str, str] = {}
-    fragments: set[str] = set()
-    envs: set[str] = set()
-    for change in changes:
-        for path in filter(None, (change.path, change.old_path)):
-            kind = classify(path)
-            if kind is None:
-                continue
-            what, key = kind
-            if what == "prompt" and isinstance(key, str):
-                ids.add(key)
-            elif what == "overlay" and isinstance(key, tuple):
-                ids.add(key[1])
-            elif what == "fragment" and isinstance(key, str):
-                fragments.add(key)
-            elif what == "environment" and isinstance(key, str):
-                envs.add(key)
-        if change.status == "renamed" and change.old_path:
-            old, new = classify(change.old_path), classify(change.path)
-            if old and new and old[0] == new[0] == "prompt":
-                renames[str(new[1])] = str(old[1])
-    base_all, head_all = base.files(()), head.files(())
-    for env in envs:
-        if _env_payload(base_all, env) != _env_payload(head_all, env):
-            return None, renames
-    if fragments:
-        reach = _fragment_closure(fragments, (base_all.fragment_texts(), head_all.fragment_texts()))
-        for side in (base, head):
-            ids |= _including(side.snapshot, reach)
-    return ids, renames
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """Every string in a parsed document, keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def _including(snapshot: Snapshot, fragments: set[str]) -> set[str]:
-    r"""Prompts whose file or overlays may include one of ``fragments`` (a superset).
-
-    The raw bytes are scanned (reading every file, parsing none) unless they
-    hold a backslash: a YAML escape (``\u0065``, an escaped line break) could
-    spell a name that the bytes do not show, so such files are parsed first.
-    """
-    found: set[str] = set()
-    wanted = {f.encode() for f in fragments}
-    for path in snapshot.list_files("registry/") + snapshot.list_files("environments/"):
-        kind = classify(path)
-        if kind is None or kind[0] not in {"prompt", "overlay"}:
-            continue
-        data = snapshot.read(path)
-        if b"\\" in data:
-            with contextlib.suppress(YamlError):  # unparsable: scanned raw
-                data = " ".join(_strings(yamlio.load(data, path).data)).encode()
-        if b"include" in data and _words(data) & wanted:
-            key = kind[1]
-            found.add(key if isinstance(key, str) else key[1])
-    return found
 
 
 class Includes:
@@ -281,39 +130,6 @@ def _experiment(files: RegistryFiles, env: str, prompt_id: str) -> dict[str, Any
         if isinstance(exp, dict) and exp.get("prompt") == prompt_id:
             return {k: exp.get(k) for k in ("id", "unit", "split")}
     return None
-
-
-_FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-
-
-def pinned_commit(files: RegistryFiles, env: str) -> str | None:
-    """The commit a pinned environment serves (``release.source_commit``), or ``None``.
-
-    Raises:
-        ValidationFailed: The pin is not a full commit id; a branch name or a
-            short id would make the environment follow whatever it points to.
-    """
-    doc = files.environments.get(env)
-    release = doc.data.get("release") if doc and isinstance(doc.data, dict) else None
-    if not isinstance(release, dict) or "source_commit" not in release:
-        return None
-    commit = release["source_commit"]
-    if not isinstance(commit, str) or not _FULL_SHA.fullmatch(commit):
-        raise ValidationFailed(
-            f"environment '{env}': release.source_commit {commit!r} is not a full commit id",
-            location=doc.location(("release", "source_commit")) if doc else None,
-            hint="pin the 40-hex id of the released commit (`git rev-parse REF`)",
-        )
-    return commit
-
-
-def pin_error(env: str, commit: str, error: GitError) -> GitError:
-    """``error`` (reading a pinned release's commit) told as the pin's problem."""
-    return GitError(
-        f"environment '{env}' is pinned at {commit[:12]} (its release block), "
-        f"which cannot be read: {error.message}",
-        hint=error.hint or "fetch the commit, or fix release.source_commit",
-    )
 
 
 def _side_views(
@@ -453,51 +269,3 @@ def check_versions(
             Finding("version", f"{d.prompt_id}: {message}", location, "/version", hint=hint)
         )
     return diffs, findings
-
-
-def git_sides(
-    repo: GitRepo, base: str | None, head: str | None, *, cache: ParseCache | None = None
-) -> tuple[Side, Side, list[PathChange]]:
-    """Both sides of a diff in a git repository, and the registry paths that changed.
-
-    Args:
-        repo: The repository.
-        base: The old ref; ``None`` means the merge base of the default branch and HEAD.
-            Without ``head``, git's range forms work too: ``A..B`` is ``A`` to ``B``,
-            ``A...B`` the merge base of ``A`` and ``B`` to ``B`` (an empty side is HEAD).
-        head: The new ref; ``None`` means the working tree.
-        cache: Parsed documents by blob id (see :mod:`promptship.history.parsecache`).
-    """
-    if base is not None and head is None and ".." in base:
-        left, dots, right = base.partition("...") if "..." in base else base.partition("..")
-        left, head = left or "HEAD", right or "HEAD"
-        base = left
-        if dots == "...":
-            found = repo.merge_base(left, head)
-            if found is None:
-                raise UsageError(
-                    f"{left} and {head} share no history", hint="name the base ref explicitly"
-                )
-            base = found
-    if base is None:
-        repo.resolve("HEAD")  # an unborn branch says so before "no default branch" does
-        default = repo.default_branch()
-        found = repo.merge_base(default, "HEAD")
-        if found is None:
-            raise UsageError(
-                f"HEAD shares no history with {default}", hint="name the base ref explicitly"
-            )
-        base = found
-    base_sha = repo.resolve(base)
-    head_sha = repo.resolve(head) if head is not None else None
-    before = Side(repo.snapshot(base_sha), at_commit=repo.snapshot, cache=cache)
-    after = Side(
-        repo.snapshot(head_sha) if head_sha else repo.worktree_snapshot(),
-        at_commit=repo.snapshot,
-        cache=cache,
-    )
-    changes = [
-        PathChange(c.status, c.path, c.old_path)
-        for c in repo.changed_paths(base_sha, head_sha, prefixes=("registry/", "environments/"))
-    ]
-    return before, after, changes

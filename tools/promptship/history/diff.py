@@ -257,43 +257,60 @@ _NARROWING: dict[str, Callable[[Any, Any], bool]] = {
 
 def _classify_inputs(path: list[Any], old: Any, new: Any, kind: str) -> tuple[ChangeClass, str]:
     """Inputs changes: breaking when callers that worked before can now fail."""
-    if len(path) >= 2 and path[1] == "required":
+    part = path[1] if len(path) >= 2 else None
+    if part == "required":
         if kind == "removed":
             return "behavioural", ""
         return "breaking", f"input '{new}' is now required"
-    if len(path) >= 2 and path[1] == "additionalProperties":
+    if part == "additionalProperties":
         return (
             ("breaking", "unknown inputs are now refused") if new is False else ("behavioural", "")
         )
-    if len(path) >= 3 and path[1] == "properties":
-        name = path[2]
-        if len(path) == 3:
-            if kind == "removed":
-                return "breaking", f"input '{name}' was removed"
-            return "behavioural", ""
-        keyword = path[3]
-        if keyword in {"description", "examples", "title", "x-sensitive"}:
-            return "metadata", ""
-        if keyword == "type":
-            return "breaking", f"input '{name}' changed type"
-        if keyword == "enum" and len(path) > 4:
-            if kind == "added":
-                return "behavioural", ""
-            return "breaking", f"input '{name}' accepts fewer values"
-        if keyword == "enum":
-            old_set = set(old) if isinstance(old, list) else set()
-            new_set = set(new) if isinstance(new, list) else set()
-            if kind == "added" or (old_set - new_set):
-                return "breaking", f"input '{name}' accepts fewer values"
-            return "behavioural", ""
-        check = _NARROWING.get(str(keyword))
-        if check is not None and kind in {"added", "changed"}:
-            if check(old if kind == "changed" else None, new):
-                return "breaking", f"input '{name}' {keyword} narrowed"
-            return "behavioural", ""
+    if part == "properties" and len(path) >= 3:
+        return _classify_property(path[2], path[3:], old, new, kind)
+    return "behavioural", ""
+
+
+_DESCRIPTIVE = frozenset({"description", "examples", "title", "x-sensitive"})
+"""Keywords of an input's schema that document it without constraining it."""
+
+
+def _classify_property(
+    name: Any, rest: list[Any], old: Any, new: Any, kind: str
+) -> tuple[ChangeClass, str]:
+    """A change to input ``name`` (``rest`` is the path inside its schema)."""
+    if not rest:
         if kind == "removed":
-            return "behavioural", ""
-        return "breaking", f"input '{name}' schema changed ({keyword})"
+            return "breaking", f"input '{name}' was removed"
+        return "behavioural", ""
+    keyword = rest[0]
+    if keyword in _DESCRIPTIVE:
+        return "metadata", ""
+    if keyword == "type":
+        return "breaking", f"input '{name}' changed type"
+    if keyword == "enum":
+        return _classify_enum(name, len(rest) > 1, old, new, kind)
+    check = _NARROWING.get(str(keyword))
+    if check is not None and kind in {"added", "changed"}:
+        if check(old if kind == "changed" else None, new):
+            return "breaking", f"input '{name}' {keyword} narrowed"
+        return "behavioural", ""
+    if kind == "removed":
+        return "behavioural", ""
+    return "breaking", f"input '{name}' schema changed ({keyword})"
+
+
+def _classify_enum(
+    name: Any, one_item: bool, old: Any, new: Any, kind: str
+) -> tuple[ChangeClass, str]:
+    """A change to an input's ``enum``: one of its items, or the whole list."""
+    fewer: tuple[ChangeClass, str] = ("breaking", f"input '{name}' accepts fewer values")
+    if one_item:
+        return ("behavioural", "") if kind == "added" else fewer
+    old_set = set(old) if isinstance(old, list) else set()
+    new_set = set(new) if isinstance(new, list) else set()
+    if kind == "added" or (old_set - new_set):
+        return fewer
     return "behavioural", ""
 
 

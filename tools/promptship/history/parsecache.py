@@ -10,11 +10,15 @@ shared fragment) and ``validate --ref`` fast on large registries.
 Layout: ``<root>/<salt>/<aa>/<rest of the blob id>.json`` where ``salt`` is a
 digest of the promptship version, the loader's settings and the entry format,
 so a new version never reads an old version's entries. Entries are JSON (never
-pickle: a cache entry is data, not code), written to a temporary file and
-renamed into place, so two processes filling the cache at once never see half
-an entry. An entry that is unreadable, corrupt, too large or for another key is
-a miss, and is rewritten by the next ``put``. Failing to write is not an error:
-the cache is an optimisation, never a source of truth.
+pickle: a cache entry is data, not code), written with
+:func:`promptship.fs.write_atomic` (not durable: a lost entry is parsed again),
+so two processes filling the cache at once never see half an entry. An entry
+that is unreadable, corrupt, too large or for another key is a miss, and is
+rewritten by the next ``put``. Failing to write is not an error: the cache is an
+optimisation, never a source of truth.
+
+Commands that read a repository open it with :func:`open_repo_cache`: the
+default folder, and the refusal of a folder that a commit could fill.
 """
 
 from __future__ import annotations
@@ -24,14 +28,18 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptship import __version__
+from promptship.core.errors import GitError, PromptshipError, UsageError
 from promptship.core.model import DocPath, ParseCache, YamlDoc
+from promptship.fs import write_atomic
 from promptship.registry import yamlio
+
+if TYPE_CHECKING:
+    from promptship.git import GitRepo
 
 __all__ = [
     "DEFAULT_DIRNAME",
@@ -39,8 +47,11 @@ __all__ = [
     "MAX_ENTRY_BYTES",
     "CacheStats",
     "DiskCache",
+    "default_folder",
     "loader_salt",
     "open_cache",
+    "open_repo_cache",
+    "refuse_tracked",
 ]
 
 DEFAULT_DIRNAME = ".promptship-cache"
@@ -186,17 +197,8 @@ class DiskCache:
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             self._prepare()
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, entry)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except (OSError, ValueError, TypeError, RecursionError):
+            write_atomic(entry, data, make_parents=True, durable=False)
+        except (PromptshipError, OSError, ValueError, TypeError, RecursionError):
             self.stats.write_errors += 1
             return
         self.stats.writes += 1
@@ -209,8 +211,8 @@ class DiskCache:
         for name, text in ((".gitignore", "*\n"), ("CACHEDIR.TAG", _CACHEDIR_TAG)):
             marker = self.root / name
             if not marker.exists():
-                with contextlib.suppress(OSError):
-                    marker.write_text(text, encoding="utf-8")
+                with contextlib.suppress(PromptshipError):
+                    write_atomic(marker, text.encode(), replace=False, durable=False)
         self._ready = True
 
     def __repr__(self) -> str:
@@ -222,3 +224,64 @@ def open_cache(folder: Path | None, *, enabled: bool = True) -> ParseCache | Non
     if not enabled or folder is None:
         return None
     return DiskCache(folder)
+
+
+def default_folder(repo: GitRepo) -> Path:
+    """``.promptship-cache/`` at the working tree's root; ``promptship-cache/`` in a bare repository."""
+    workdir = repo.workdir
+    if workdir:
+        return Path(workdir) / DEFAULT_DIRNAME
+    return Path(repo.git_dir) / DEFAULT_DIRNAME.lstrip(".")
+
+
+def open_repo_cache(
+    repo: GitRepo, folder: Path | None = None, *, enabled: bool = True
+) -> ParseCache | None:
+    """The parse cache for a command that reads ``repo`` (``None`` when disabled).
+
+    Args:
+        repo: The repository the command reads.
+        folder: Where the cache lives (``--cache-dir``); ``None`` for :func:`default_folder`.
+        enabled: False for ``--no-cache``: nothing is read or written.
+
+    Raises:
+        UsageError: The folder lies in the checkout and HEAD tracks files in it.
+    """
+    if not enabled:
+        return None
+    if folder is None:
+        folder = default_folder(repo)
+    refuse_tracked(repo, folder)
+    return open_cache(folder)
+
+
+def refuse_tracked(repo: GitRepo, folder: Path) -> None:
+    """Refuse a cache folder that a commit can fill.
+
+    A pull request that commits ``.promptship-cache/…`` files would otherwise
+    decide what promptship believes its own files say: an entry planted under
+    the blob id of a malicious edit could make the diff show the old text.
+
+    Raises:
+        UsageError: HEAD tracks files under ``folder``.
+    """
+    workdir = repo.workdir
+    if workdir is None:
+        return
+    try:
+        rel = folder.resolve().relative_to(Path(workdir).resolve())
+    except (ValueError, OSError):
+        return  # outside the checkout: no commit writes there
+    prefix = f"{rel.as_posix()}/" if rel.parts else ""
+    try:
+        tracked = repo.snapshot("HEAD").list_files(prefix)
+    except GitError:
+        return  # no commit yet: nothing can have been checked out
+    if tracked:
+        shown = rel.as_posix() if rel.parts else "."
+        raise UsageError(
+            f"the parse cache folder {shown}/ holds files tracked by git ({tracked[0]}): "
+            "a commit could plant parse results there",
+            hint=f"remove them from git (`git rm -r --cached {shown}`) and delete them, "
+            "or pass --no-cache or a --cache-dir outside the checkout",
+        )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from promptship.history.diff import PROMPT_LEVEL, Change, PromptDiff
+from promptship.history.diff import PROMPT_LEVEL, Change, EnvDiff, PromptDiff
 
 __all__ = ["COMMENT_LIMIT", "MARKER", "to_json", "to_markdown", "to_text"]
 
@@ -68,41 +69,63 @@ def _headline(d: PromptDiff) -> str:
     return f"{d.prompt_id}{renamed}{version}: {d.status}, {d.cls}, {bump}"
 
 
+_CLASS_COLOUR = {"breaking": "31;1", "behavioural": "33", "metadata": "36", "none": "2"}
+_KIND_COLOUR = {"added": "32", "removed": "31", "changed": "33"}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+def _shown(d: PromptDiff) -> Iterator[tuple[EnvDiff, list[str]]]:
+    """The views a report shows, each with the environments it stands for too.
+
+    An environment whose changes are exactly the prompt file's is not shown; the
+    prompt file's view names it instead.
+    """
+    same = _same_as_prompt_file(d)
+    for env in d.envs:
+        if env.status == "unchanged" or env.env in same:
+            continue
+        yield env, (same if env.env == PROMPT_LEVEL else [])
+
+
+def _text_words(c: Change, color: bool) -> list[str]:
+    """The word diff of a long changed text, one line each (none for other changes)."""
+    if not _long_text(c) or c.kind != "changed" or c.words is None:
+        return []
+    words = c.words
+    if color:
+        words = words.replace("[-", "\x1b[31m[-").replace("-]", "-]\x1b[0m")
+        words = words.replace("{+", "\x1b[32m{+").replace("+}", "+}\x1b[0m")
+    return [w for w in words.splitlines() if w.strip()]
+
+
+def _text_prompt(d: PromptDiff, color: bool) -> list[str]:
+    """One prompt's section of the terminal report, after its headline."""
+    lines: list[str] = []
+    for env, same in _shown(d):
+        where = "prompt file" if env.env == PROMPT_LEVEL else env.env
+        also = f" (the same in {', '.join(same)})" if same else ""
+        lines.append(f"  [{where}] {env.status}{also}")
+        for c in env.changes:
+            lines.append("    " + _paint(_change_line(c), _KIND_COLOUR[c.kind], color))
+            lines.extend("      " + w for w in _text_words(c, color))
+    return lines
+
+
 def to_text(diffs: Sequence[PromptDiff], base: str, head: str, *, color: bool = False) -> str:
     """A terminal report (ANSI colours when ``color``)."""
-
-    def paint(text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if color else text
-
     changed = [d for d in diffs if d.status != "unchanged"]
     lines = [f"promptship diff {base}..{head}"]
     if not changed:
         lines.append("no semantic change")
         return "\n".join(lines) + "\n"
-    colour = {"breaking": "31;1", "behavioural": "33", "metadata": "36", "none": "2"}
     for d in changed:
         lines.append("")
-        lines.append(paint(_headline(d), colour[d.cls]))
-        same = _same_as_prompt_file(d)
-        for env in d.envs:
-            if env.status == "unchanged" or env.env in same:
-                continue
-            where = "prompt file" if env.env == PROMPT_LEVEL else env.env
-            also = f" (the same in {', '.join(same)})" if env.env == PROMPT_LEVEL and same else ""
-            lines.append(f"  [{where}] {env.status}{also}")
-            for c in env.changes:
-                line = _change_line(c)
-                code = {"added": "32", "removed": "31", "changed": "33"}[c.kind]
-                lines.append("    " + paint(line, code))
-                if _long_text(c) and c.kind == "changed" and c.words is not None:
-                    words = c.words
-                    if color:
-                        words = words.replace("[-", "\x1b[31m[-").replace("-]", "-]\x1b[0m")
-                        words = words.replace("{+", "\x1b[32m{+").replace("+}", "+}\x1b[0m")
-                    lines.extend("      " + w for w in words.splitlines() if w.strip())
-    counts = {
-        k: sum(1 for d in changed if d.cls == k) for k in ("breaking", "behavioural", "metadata")
-    }
+        lines.append(_paint(_headline(d), _CLASS_COLOUR[d.cls], color))
+        lines.extend(_text_prompt(d, color))
+    counts = Counter(d.cls for d in changed)
     lines.append("")
     lines.append(
         f"{len(changed)} prompt(s) changed: {counts['breaking']} breaking, "
@@ -127,6 +150,24 @@ def _fence(body: str, info: str) -> list[str]:
     return [fence + info, body, fence]
 
 
+_SIGN = {"added": "+", "removed": "-", "changed": "!"}
+
+
+def _md_changes(changes: Sequence[Change]) -> list[str]:
+    """A view's changes as a fenced diff, then the word diff of each long text."""
+    if not changes:
+        return []
+    body = "\n".join(f"{_SIGN[c.kind]} {_change_line(c)[2:]}" for c in changes)
+    out = _fence(body, "diff")
+    for c in changes:
+        if c.kind == "changed" and c.words and c.words.strip() and _long_text(c):
+            out.append(f"<sub><code>{html.escape(c.path)}</code> word diff</sub>")
+            out.append("")
+            out.extend(_fence(c.words.rstrip("\n"), "text"))
+            out.append("")
+    return out
+
+
 def _md_prompt(d: PromptDiff) -> str:
     out = [
         f"<details><summary>{_ICON[d.cls]} <code>{d.prompt_id}</code> — {d.status}, {d.cls}</summary>",
@@ -135,28 +176,70 @@ def _md_prompt(d: PromptDiff) -> str:
     if d.renamed_from:
         out.append(f"Renamed from `{d.renamed_from}`.")
         out.append("")
-    same = _same_as_prompt_file(d)
-    for env in d.envs:
-        if env.status == "unchanged" or env.env in same:
-            continue
+    for env, same in _shown(d):
         where = "prompt file" if env.env == PROMPT_LEVEL else f"`{env.env}`"
-        also = ""
-        if env.env == PROMPT_LEVEL and same:
-            also = " (the same in " + ", ".join(f"`{e}`" for e in same) + ")"
+        also = (" (the same in " + ", ".join(f"`{e}`" for e in same) + ")") if same else ""
         out.append(f"**{where}**: {env.status}{also}")
         out.append("")
-        if env.changes:
-            signs = {"added": "+", "removed": "-", "changed": "!"}
-            body = "\n".join(f"{signs[c.kind]} {_change_line(c)[2:]}" for c in env.changes)
-            out.extend(_fence(body, "diff"))
-            for c in env.changes:
-                if _long_text(c) and c.kind == "changed" and c.words and c.words.strip():
-                    out.append(f"<sub><code>{html.escape(c.path)}</code> word diff</sub>")
-                    out.append("")
-                    out.extend(_fence(c.words.rstrip("\n"), "text"))
-                    out.append("")
+        out.extend(_md_changes(env.changes))
     out.append("</details>")
     return "\n".join(out) + "\n"
+
+
+def _md_row(d: PromptDiff) -> str:
+    envs = ", ".join(e.env for e in d.envs if e.status != "unchanged")
+    version = f"{d.old_version or '—'} → {d.new_version or '—'}"
+    return (
+        f"| `{d.prompt_id}` | {d.status} | {_ICON[d.cls]} {d.cls} | {_md_escape(version)} "
+        f"| {d.required_bump} | {_md_escape(envs)} |"
+    )
+
+
+def _md_table(lines: list[str], changed: Sequence[PromptDiff], limit: int) -> list[str]:
+    """``lines`` with the summary table added, which takes at most half of ``limit``."""
+    lines = [
+        *lines,
+        "| prompt | change | class | version | bump needed | environments |",
+        "|---|---|---|---|---|---|",
+    ]
+    budget = limit // 2 - sum(len(line) + 1 for line in lines)
+    hidden = 0
+    for d in changed:
+        row = _md_row(d)
+        if hidden or len(row) + 1 > budget:
+            hidden += 1
+            continue
+        budget -= len(row) + 1
+        lines.append(row)
+    if hidden:
+        lines.append(f"| … and {hidden} more changed prompt(s) | | | | | |")
+    lines.append("")
+    return lines
+
+
+def _md_sections(text: str, changed: Sequence[PromptDiff], limit: int) -> tuple[str, list[str]]:
+    """``text`` with each prompt's section that fits under ``limit``, and the ids left out."""
+    omitted: list[str] = []
+    for d in changed:
+        section = _md_prompt(d)
+        if len(text) + len(section) + 400 > limit:
+            omitted.append(d.prompt_id)
+            continue
+        text += section
+    return text, omitted
+
+
+def _truncation_note(text: str, omitted: list[str], limit: int) -> str:
+    """The note naming the prompts whose sections did not fit after ``text``."""
+    note = (
+        f"\n> **Truncated**: {len(omitted)} prompt section(s) did not fit GitHub's "
+        f"{limit:,}-character comment limit: "
+    )
+    names = ", ".join(f"`{o}`" for o in omitted)
+    budget = limit - len(text) - len(note) - 120
+    if len(names) > budget:
+        names = names[: max(budget, 0)] + "…"
+    return note + names + ". Run `promptship diff` locally or see the job summary for all.\n"
 
 
 def to_markdown(
@@ -174,46 +257,10 @@ def to_markdown(
             "No semantic change (formatting, comments and key order are not changes)."
         )
         return "\n".join(head_lines) + "\n"
-    head_lines += [
-        "| prompt | change | class | version | bump needed | environments |",
-        "|---|---|---|---|---|---|",
-    ]
-    # The table may take at most half the comment; the rest is for sections.
-    budget = limit // 2 - sum(len(line) + 1 for line in head_lines)
-    hidden = 0
-    for d in changed:
-        envs = ", ".join(e.env for e in d.envs if e.status != "unchanged")
-        version = f"{d.old_version or '—'} → {d.new_version or '—'}"
-        row = (
-            f"| `{d.prompt_id}` | {d.status} | {_ICON[d.cls]} {d.cls} | {_md_escape(version)} "
-            f"| {d.required_bump} | {_md_escape(envs)} |"
-        )
-        if hidden or len(row) + 1 > budget:
-            hidden += 1
-            continue
-        budget -= len(row) + 1
-        head_lines.append(row)
-    if hidden:
-        head_lines.append(f"| … and {hidden} more changed prompt(s) | | | | | |")
-    head_lines.append("")
-    text = "\n".join(head_lines) + "\n"
-    omitted: list[str] = []
-    for d in changed:
-        section = _md_prompt(d)
-        if len(text) + len(section) + 400 > limit:
-            omitted.append(d.prompt_id)
-            continue
-        text += section
+    text = "\n".join(_md_table(head_lines, changed, limit)) + "\n"
+    text, omitted = _md_sections(text, changed, limit)
     if omitted:
-        note = (
-            f"\n> **Truncated**: {len(omitted)} prompt section(s) did not fit GitHub's "
-            f"{limit:,}-character comment limit: "
-        )
-        names = ", ".join(f"`{o}`" for o in omitted)
-        budget = limit - len(text) - len(note) - 120
-        if len(names) > budget:
-            names = names[: max(budget, 0)] + "…"
-        text += note + names + ". Run `promptship diff` locally or see the job summary for all.\n"
+        text += _truncation_note(text, omitted, limit)
     return text
 
 

@@ -15,8 +15,9 @@ from promptship.core.errors import GitError, UsageError
 from promptship.core.model import ParseCache, PathChange
 from promptship.core.views import resolve
 from promptship.git import CommitInfo, GitRepo
-from promptship.history.compare import Side, pin_error, pinned_commit, semantic_diff
+from promptship.history.compare import semantic_diff
 from promptship.history.diff import ChangeClass, PromptDiff
+from promptship.history.sides import Side, pin_error, pinned_commit
 from promptship.registry import load_files
 
 __all__ = ["LogEntry", "Shown", "log", "show"]

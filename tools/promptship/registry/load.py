@@ -1,10 +1,11 @@
-"""Loading a registry from a snapshot and validating it (use cases)."""
+"""Loading a registry from a snapshot, validating it, and ``new`` (use cases)."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Collection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from promptship.core.codeowners import Owners
@@ -12,7 +13,9 @@ from promptship.core.errors import GitError, Location, UsageError, ValidationFai
 from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
 from promptship.core.overlay import Resolved
 from promptship.core.views import resolve
+from promptship.fs import write_atomic
 from promptship.registry import yamlio
+from promptship.registry.files import DirectorySnapshot
 
 if TYPE_CHECKING:
     from promptship.core.render import CompiledPrompt
@@ -26,6 +29,7 @@ __all__ = [
     "CODEOWNERS_PATHS",
     "classify",
     "compiled_view",
+    "create_prompt",
     "explain",
     "load_files",
     "scaffold",
@@ -85,18 +89,6 @@ def _wanted(kind: Kind, prompt_ids: Collection[str]) -> bool:
     return True
 
 
-def _parse(snapshot: Snapshot, path: str, cache: ParseCache | None) -> YamlDoc:
-    """Parse one file, through ``cache`` when the snapshot knows the file's blob id."""
-    blob = snapshot.blob_id(path) if cache is not None else None
-    if cache is None or blob is None:
-        return yamlio.load(snapshot.read(path), path)
-    doc = cache.get(blob, path)
-    if doc is None:
-        doc = yamlio.load(snapshot.read(path), path)
-        cache.put(blob, doc)
-    return doc
-
-
 def _subset_paths(snapshot: Snapshot, prompt_ids: Collection[str]) -> list[str]:
     """The files a partial load reads, found without listing the prompt folders.
 
@@ -144,69 +136,89 @@ def load_files(
             load looks the prompts up by path and reports no layout findings.
         cache: Parsed documents by blob id, used when the snapshot knows blob ids.
     """
-    prompts: dict[str, YamlDoc] = {}
-    fragments: dict[str, YamlDoc] = {}
-    environments: dict[str, YamlDoc] = {}
-    overlays: dict[tuple[str, str], YamlDoc] = {}
-    suites: dict[str, YamlDoc] = {}
+    by_kind: dict[str, dict[Any, YamlDoc]] = {what: {} for what in _KINDS}
     findings: list[Finding] = []
     if prompt_ids is None:
         paths = snapshot.list_files("registry/") + snapshot.list_files("environments/")
     else:
         paths = _subset_paths(snapshot, prompt_ids)
     for path in paths:
-        if path in _IGNORED or path.rsplit("/", 1)[-1].startswith("."):
-            continue
-        if path.endswith(".md"):
-            continue
-        kind = classify(path)
+        kind = _kind_to_load(path, prompt_ids, findings)
         if kind is None:
-            findings.append(_misplaced(path))
             continue
-        if prompt_ids is not None and not _wanted(kind, prompt_ids):
-            continue
-        try:
-            doc = _parse(snapshot, path, cache)
-        except GitError:
-            raise
-        except YamlError as e:
-            findings.append(Finding("yaml", e.message, e.location, hint=e.hint))
-            continue
-        except UsageError:
-            if prompt_ids is None:
-                raise
-            continue  # a looked-up prompt or suite that is not there
-        if not isinstance(doc.data, dict):
-            findings.append(
-                Finding(
-                    "yaml.not-a-mapping",
-                    "the document must be a mapping of fields",
-                    doc.location(),
-                    hint="start the file with 'id: ...' style fields",
-                )
-            )
-            continue
-        what, key = kind
-        if what == "prompt" and isinstance(key, str):
-            prompts[key] = doc
-        elif what == "suite" and isinstance(key, str):
-            suites[key] = doc
-        elif what == "fragment" and isinstance(key, str):
-            fragments[key] = doc
-        elif what == "environment" and isinstance(key, str):
-            environments[key] = doc
-        elif what == "overlay" and isinstance(key, tuple):
-            overlays[key] = doc
+        doc = _document(snapshot, path, cache, findings, partial=prompt_ids is not None)
+        if doc is not None:
+            by_kind[kind[0]][kind[1]] = doc
     return RegistryFiles(
         snapshot.label,
-        prompts,
-        fragments,
-        environments,
-        overlays,
-        suites,
+        by_kind["prompt"],
+        by_kind["fragment"],
+        by_kind["environment"],
+        by_kind["overlay"],
+        by_kind["suite"],
         _codeowners(snapshot),
         tuple(findings),
     )
+
+
+_KINDS = ("prompt", "fragment", "environment", "overlay", "suite")
+"""What :func:`classify` can answer, in the order :class:`RegistryFiles` holds them."""
+
+
+def _kind_to_load(
+    path: str, prompt_ids: Collection[str] | None, findings: list[Finding]
+) -> Kind | None:
+    """What ``path`` holds if it is to be loaded; ``None`` to skip it (a misplaced file is a finding)."""
+    if path in _IGNORED or path.endswith(".md") or path.rsplit("/", 1)[-1].startswith("."):
+        return None
+    kind = classify(path)
+    if kind is None:
+        findings.append(_misplaced(path))
+        return None
+    if prompt_ids is not None and not _wanted(kind, prompt_ids):
+        return None
+    return kind
+
+
+def _document(
+    snapshot: Snapshot,
+    path: str,
+    cache: ParseCache | None,
+    findings: list[Finding],
+    *,
+    partial: bool,
+) -> YamlDoc | None:
+    """The parsed mapping at ``path``; ``None`` when it is a finding (or, in a partial load, absent).
+
+    The file is parsed through ``cache`` when the snapshot knows its blob id.
+    """
+    try:
+        blob = snapshot.blob_id(path) if cache is not None else None
+        doc = cache.get(blob, path) if cache is not None and blob is not None else None
+        if doc is None:
+            doc = yamlio.load(snapshot.read(path), path)
+            if cache is not None and blob is not None:
+                cache.put(blob, doc)
+    except GitError:
+        raise
+    except YamlError as e:
+        findings.append(Finding("yaml", e.message, e.location, hint=e.hint))
+        return None
+    except UsageError:
+        if not partial:
+            raise
+        return None  # a looked-up prompt or suite that is not there
+    if not isinstance(doc.data, dict):
+        findings.append(
+            Finding(
+                "yaml.not-a-mapping",
+                "the document must be a mapping of fields",
+                doc.location(),
+                hint="start the file with 'id: ...' style fields",
+            )
+        )
+        return None
+    return doc
 
 
 def validate(
@@ -399,3 +411,29 @@ def scaffold(
         var_help=var_help,
     )
     return path, text
+
+
+def create_prompt(
+    root: Path,
+    prompt_id: str,
+    *,
+    kind: Literal["chat", "text"] = "chat",
+    description: str | None = None,
+) -> tuple[str, str]:
+    """Write :func:`scaffold`'s new prompt into the working tree at ``root`` (``promptship new``).
+
+    Returns:
+        The new file's path (relative to ``root``) and its owner.
+
+    Raises:
+        UsageError: The id is malformed, CODEOWNERS names no owner, or the file
+            exists already (it is never overwritten).
+        FileWriteError: The file cannot be written.
+    """
+    owners = Owners(*load_files(DirectorySnapshot(root)).codeowners)
+    path, text = scaffold(prompt_id, owners, kind=kind, description=description)
+    target = root / path
+    if target.exists():
+        raise UsageError(f"{path} already exists", hint="pick another id, or edit the file")
+    write_atomic(target, text.encode("utf-8"), make_parents=True, replace=False)
+    return path, owners.of(path)[0]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from ruamel.yaml import YAML
@@ -105,16 +105,6 @@ def _scalar(value: str, event: ev.ScalarEvent) -> Any:
     return value
 
 
-class _Frame:
-    __slots__ = ("container", "key", "key_pos", "path")
-
-    def __init__(self, container: dict[str, Any] | list[Any], path: Path) -> None:
-        self.container = container
-        self.path = path
-        self.key: str | None = None
-        self.key_pos: tuple[int, int] = (0, 0)
-
-
 try:  # libyaml's event parser, shipped by ruamel.yaml.clib: ~25x faster than pure Python
     from ruamel.yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - the pure parser gives the same events
@@ -175,139 +165,199 @@ def load(
 
 
 def _build(events: Iterator[ev.Event], path: str, max_depth: int) -> YamlDoc:
-    values: dict[Path, tuple[int, int]] = {}
-    keys: dict[Path, tuple[int, int]] = {}
-    stack: list[_Frame] = []
-    root: Any = None
-    documents = 0
-    have_root = False
+    """The document that ``events`` describe, each event passed to its kind's handler."""
+    builder = _Builder(path, max_depth)
+    handlers = _HANDLERS
+    for event in events:
+        handler = handlers.get(type(event))
+        if handler is None:
+            handler = _handler_for(type(event))
+        handler(builder, event)
+    return builder.finish()
 
-    def place(value: Any, pos: tuple[int, int], child_path: Path | None = None) -> None:
-        nonlocal root, have_root
-        if not stack:
-            root, have_root = value, True
-            values[()] = pos
+
+class _Frame:
+    """An open mapping or sequence: its container, its path, and a mapping's pending key."""
+
+    __slots__ = ("container", "key", "key_pos", "path")
+
+    def __init__(self, container: dict[str, Any] | list[Any], path: Path) -> None:
+        self.container = container
+        self.path = path
+        self.key: str | None = None
+        self.key_pos: tuple[int, int] = (0, 0)
+
+
+_PLAIN_TAGS = (None, "!")
+"""The tags a node may carry: none, or the non-specific ``!``."""
+
+
+def _pos(event: ev.Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    """Plain values and their positions, built from one file's parser events.
+
+    Each event kind has one handler (:data:`_HANDLERS`); open containers are a
+    stack of :class:`_Frame`, so nesting never recurses.
+    """
+
+    __slots__ = ("documents", "keys", "max_depth", "path", "root", "stack", "values")
+
+    def __init__(self, path: str, max_depth: int) -> None:
+        self.path = path
+        self.max_depth = max_depth
+        self.values: dict[Path, tuple[int, int]] = {}
+        self.keys: dict[Path, tuple[int, int]] = {}
+        self.stack: list[_Frame] = []
+        self.root: list[Any] = []  # empty until the document's root value is placed
+        self.documents = 0
+
+    def fail(self, message: str, hint: str, pos: tuple[int, int]) -> YamlError:
+        return _fail(self.path, message, hint, *pos)
+
+    def finish(self) -> YamlDoc:
+        if not self.root:
+            raise _fail(self.path, "the file is empty", "write the document's fields")
+        return YamlDoc(self.path, self.root[0], self.values, self.keys)
+
+    def place(self, value: Any, pos: tuple[int, int]) -> None:
+        """Put a value where the innermost open container expects it."""
+        if not self.stack:
+            self.root.append(value)
+            self.values[()] = pos
             return
-        frame = stack[-1]
-        if isinstance(frame.container, list):
-            here = (*frame.path, len(frame.container))
-            frame.container.append(value)
-            values[here] = pos
+        frame = self.stack[-1]
+        container = frame.container
+        if isinstance(container, list):
+            self.values[(*frame.path, len(container))] = pos
+            container.append(value)
             return
-        if frame.key is None:
-            raise _fail(path, "a mapping key must be a plain string", "quote the key", *pos)
-        here = (*frame.path, frame.key)
-        frame.container[frame.key] = value
-        values[here] = pos
-        keys[here] = frame.key_pos
+        key = frame.key
+        if key is None:
+            raise self.fail("a mapping key must be a plain string", "quote the key", pos)
+        here = (*frame.path, key)
+        container[key] = value
+        self.values[here] = pos
+        self.keys[here] = frame.key_pos
         frame.key = None
 
-    def check_node(event: ev.NodeEvent, pos: tuple[int, int]) -> None:
+    def refuse_node(self, event: ev.NodeEvent, pos: tuple[int, int]) -> None:
+        """Refuse a node's anchor or tag (aliases are refused as events)."""
         if event.anchor is not None:
-            raise _fail(
-                path,
+            raise self.fail(
                 f"anchor '&{event.anchor}' is not allowed",
                 "write the value out in full; share text with fragments instead",
-                *pos,
+                pos,
             )
         tag = getattr(event, "tag", None)
         if tag is not None and tag != "!":
-            raise _fail(
-                path,
+            raise self.fail(
                 f"tag '{tag}' is not allowed",
                 "remove the tag; quote the value if it must be a string",
-                *pos,
+                pos,
             )
 
-    for event in events:
+    def on_alias(self, event: ev.AliasEvent) -> None:
+        raise self.fail(
+            f"alias '*{event.anchor}' is not allowed",
+            "write the value out in full; share text with fragments instead",
+            _pos(event),
+        )
+
+    def on_document(self, event: ev.DocumentStartEvent) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            raise self.fail(
+                "more than one YAML document", "keep one document per file", _pos(event)
+            )
+
+    def on_scalar(self, event: ev.ScalarEvent) -> None:
         mark = event.start_mark
         pos = (mark.line + 1, mark.column + 1)
-        if isinstance(event, ev.AliasEvent):
-            raise _fail(
-                path,
-                f"alias '*{event.anchor}' is not allowed",
-                "write the value out in full; share text with fragments instead",
-                *pos,
+        if event.anchor is not None or event.tag not in _PLAIN_TAGS:
+            self.refuse_node(event, pos)
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and isinstance(frame.container, dict) and frame.key is None:
+            self.take_key(frame, event, pos)
+            return
+        value = _scalar(event.value, event)
+        if (
+            value is None
+            and event.value == ""
+            and frame is not None
+            and isinstance(frame.container, dict)
+        ):
+            pos = frame.key_pos  # an empty value is reported at its key
+        self.place(value, pos)
+
+    def take_key(self, frame: _Frame, event: ev.ScalarEvent, pos: tuple[int, int]) -> None:
+        """Record a mapping's next key: a plain string, not ``<<``, not seen before."""
+        key = event.value
+        if not event.style and _scalar(key, event) is not key:
+            raise self.fail(f"key {key!r} is not a string", "keys must be strings; quote it", pos)
+        if key == "<<" and not event.style:
+            raise self.fail("merge keys ('<<') are not allowed", "write the keys out in full", pos)
+        if key in frame.container:
+            first = self.keys.get((*frame.path, key), (0, 0))
+            raise self.fail(
+                f"duplicate key '{key}' (first defined at line {first[0]})",
+                "remove one of the two",
+                pos,
             )
-        if isinstance(event, ev.DocumentStartEvent):
-            documents += 1
-            if documents > 1:
-                raise _fail(path, "more than one YAML document", "keep one document per file", *pos)
-            continue
-        if isinstance(event, ev.ScalarEvent):
-            check_node(event, pos)
-            frame = stack[-1] if stack else None
-            if (
-                isinstance(frame, _Frame)
-                and isinstance(frame.container, dict)
-                and frame.key is None
-            ):
-                key = event.value
-                if not event.style and _scalar(key, event) is not key:
-                    raise _fail(
-                        path,
-                        f"key {key!r} is not a string",
-                        "keys must be strings; quote it",
-                        *pos,
-                    )
-                if key == "<<" and not event.style:
-                    raise _fail(
-                        path,
-                        "merge keys ('<<') are not allowed",
-                        "write the keys out in full",
-                        *pos,
-                    )
-                if key in frame.container:
-                    first = keys.get((*frame.path, key), (0, 0))
-                    raise _fail(
-                        path,
-                        f"duplicate key '{key}' (first defined at line {first[0]})",
-                        "remove one of the two",
-                        *pos,
-                    )
-                frame.key = key
-                frame.key_pos = pos
-                continue
-            value = _scalar(event.value, event)
-            if (
-                value is None
-                and event.value == ""
-                and isinstance(frame, _Frame)
-                and isinstance(frame.container, dict)
-            ):
-                pos = frame.key_pos
-            place(value, pos)
-            continue
-        if isinstance(event, ev.MappingStartEvent | ev.SequenceStartEvent):
-            check_node(event, pos)
-            if len(stack) >= max_depth:
-                raise _fail(
-                    path,
-                    f"nesting deeper than {max_depth} levels",
-                    "flatten the structure",
-                    *pos,
-                )
-            parent = stack[-1] if stack else None
-            if parent is not None and isinstance(parent.container, dict) and parent.key is None:
-                raise _fail(path, "complex mapping keys are not allowed", "use string keys", *pos)
-            container: dict[str, Any] | list[Any] = (
-                {} if isinstance(event, ev.MappingStartEvent) else []
+        frame.key = key
+        frame.key_pos = pos
+
+    def on_start(self, event: ev.CollectionStartEvent) -> None:
+        mark = event.start_mark
+        pos = (mark.line + 1, mark.column + 1)
+        if event.anchor is not None or event.tag not in _PLAIN_TAGS:
+            self.refuse_node(event, pos)
+        if len(self.stack) >= self.max_depth:
+            raise self.fail(
+                f"nesting deeper than {self.max_depth} levels", "flatten the structure", pos
             )
-            if parent is None:
-                child: Path = ()
-            elif isinstance(parent.container, list):
-                child = (*parent.path, len(parent.container))
-            else:
-                assert parent.key is not None
-                child = (*parent.path, parent.key)
-            place(container, pos)
-            stack.append(_Frame(container, child))
-            continue
-        if isinstance(event, ev.MappingEndEvent | ev.SequenceEndEvent):
-            stack.pop()
-    if not have_root:
-        raise _fail(path, "the file is empty", "write the document's fields")
-    return YamlDoc(path, root, values, keys)
+        parent = self.stack[-1] if self.stack else None
+        if parent is None:
+            child: Path = ()
+        elif isinstance(parent.container, list):
+            child = (*parent.path, len(parent.container))
+        elif parent.key is None:
+            raise self.fail("complex mapping keys are not allowed", "use string keys", pos)
+        else:
+            child = (*parent.path, parent.key)
+        container: dict[str, Any] | list[Any] = (
+            {} if isinstance(event, ev.MappingStartEvent) else []
+        )
+        self.place(container, pos)
+        self.stack.append(_Frame(container, child))
+
+    def on_end(self, event: ev.CollectionEndEvent) -> None:
+        self.stack.pop()
+
+    def ignore(self, event: ev.Event) -> None:
+        pass
+
+
+_Handler = Callable[[_Builder, Any], None]
+_BY_KIND: tuple[tuple[type[ev.Event], _Handler], ...] = (
+    (ev.AliasEvent, _Builder.on_alias),
+    (ev.DocumentStartEvent, _Builder.on_document),
+    (ev.ScalarEvent, _Builder.on_scalar),
+    (ev.CollectionStartEvent, _Builder.on_start),
+    (ev.CollectionEndEvent, _Builder.on_end),
+)
+_HANDLERS: dict[type[ev.Event], _Handler] = {}
+"""Handler by event class, filled on first sight of each class by :func:`_handler_for`."""
+
+
+def _handler_for(kind: type[ev.Event]) -> _Handler:
+    """The handler of an event class (the first kind it is a subclass of); others are ignored."""
+    handler = next((h for base, h in _BY_KIND if issubclass(kind, base)), _Builder.ignore)
+    _HANDLERS[kind] = handler
+    return handler
 
 
 def _roundtrip_yaml() -> YAML:

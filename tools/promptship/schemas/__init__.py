@@ -23,7 +23,6 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 __all__ = [
-    "SCHEMA_BASE",
     "FastValidator",
     "fast_validator",
     "load_schema",
@@ -31,8 +30,6 @@ __all__ = [
     "registry",
     "validator",
 ]
-
-SCHEMA_BASE = "https://promptship.dev/schemas/"
 
 
 def names() -> list[str]:

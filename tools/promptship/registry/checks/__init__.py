@@ -10,7 +10,6 @@ every prompt (and variant) is itself a valid prompt.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +27,6 @@ from promptship.registry.checks._schema import Validator, explain, schema_findin
 from promptship.registry.checks._suites import check_suites
 
 __all__ = ["ResolvedViews", "SchemaSet", "schema_findings", "validate_registry"]
-
-ID_PART = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 SchemaSet = Mapping[str, Validator]
