@@ -77,7 +77,7 @@ PURE: frozenset[str] = frozenset(
         "assertions",
         "gate.rules",
         "gate.report",
-        "gate.pins",
+        "gate.promotion.pins",
     }
 )
 

@@ -15,8 +15,8 @@ from gatedata import report, statement, suite
 from gitrepo import commit, git, make_repo
 from promptship.cli import main
 from promptship.core.errors import UsageError, ValidationFailed
-from promptship.gate import promotion
-from promptship.gate.pins import Pin, eval_summary, pin_of, promotion_markdown
+from promptship.gate.promotion import plan as promotion
+from promptship.gate.promotion.pins import Pin, eval_summary, pin_of, promotion_markdown
 from promptship.git import open_repository
 from promptship.registry import yamlio
 from promptship.release import build as release

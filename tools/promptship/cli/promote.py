@@ -11,7 +11,7 @@ import click
 
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
-from promptship.gate import promote as promoting
+from promptship.gate.promotion import actions as promoting
 from promptship.git import open_repository
 
 

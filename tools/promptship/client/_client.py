@@ -64,7 +64,7 @@ class PromptClient:
     # --- construction ----------------------------------------------------------
 
     @classmethod
-    def from_channel(
+    def from_channel(  # noqa: PLR0913 - the documented keyword options of the public constructor
         cls,
         location: str | os.PathLike[str],
         *,

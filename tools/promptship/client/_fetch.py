@@ -384,7 +384,7 @@ def read_signers(value: str | os.PathLike[str] | AllowedSigners) -> AllowedSigne
     return parse_allowed_signers(text, source=str(path))
 
 
-def read_bundle_file(
+def read_bundle_file(  # noqa: PLR0917 - mirrors verify_bundle's order; every caller passes all six
     path: str | os.PathLike[str],
     signature: str | os.PathLike[str] | None,
     allowed: AllowedSigners,

@@ -71,7 +71,7 @@ class ChannelFollower:
         max_bundle_bytes: Largest bundle accepted.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - built in one place from the client's own parts
         self,
         source: Source,
         env: str,

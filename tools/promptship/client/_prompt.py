@@ -23,7 +23,7 @@ class Prompt:
 
     __slots__ = ("_bundle", "_emitter", "_entry", "_experiment", "_unit", "_variant")
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - built in one place by LoadedBundle, on the hot path
         self,
         emitter: Emitter,
         bundle: LoadedBundle,

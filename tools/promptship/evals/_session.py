@@ -117,7 +117,7 @@ def load_suites(files: RegistryFiles) -> dict[str, Suite]:
     return {prompt_id: parse_suite(doc) for prompt_id, doc in sorted(files.suites.items())}
 
 
-def evaluate(
+def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyword-only
     source: PromptSource,
     suites: Mapping[str, Suite],
     provider: Provider,

@@ -63,7 +63,7 @@ _Fields = tuple[
 ]
 
 
-def _ref_fields(
+def _ref_fields(  # noqa: PLR0913, PLR0917 - the nine PromptRef fields of the old RenderEvent signature, kept for compatibility
     request_id: str,
     prompt_id: str,
     version: str,

@@ -387,7 +387,7 @@ def _int(value: int) -> Any:
     return value
 
 
-def _walk(value: Any, depth: int, budget: _Budget) -> Any:
+def _walk(value: Any, depth: int, budget: _Budget) -> Any:  # noqa: PLR0911 - one return per value type, flatter than nesting
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):

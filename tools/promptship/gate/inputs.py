@@ -147,7 +147,7 @@ def _changed_files(repo: GitRepo, base: str, head: str) -> tuple[PathChange, ...
     return tuple(keep)
 
 
-def gather(
+def gather(  # noqa: PLR0913 - one keyword per gate input (refs, reviews, teams, evidence)
     repo: GitRepo,
     base: str,
     head: str,

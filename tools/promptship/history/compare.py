@@ -202,7 +202,7 @@ def _version(files: RegistryFiles, prompt_id: str) -> str | None:
     return version if isinstance(version, str) else str(version)
 
 
-def _prompt_diff(
+def _prompt_diff(  # noqa: PLR0917 - private helper, called from one loop
     prompt_id: str,
     source: str | None,
     before: dict[str, dict[str, Any]] | None,

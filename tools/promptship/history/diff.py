@@ -275,7 +275,7 @@ _DESCRIPTIVE = frozenset({"description", "examples", "title", "x-sensitive"})
 """Keywords of an input's schema that document it without constraining it."""
 
 
-def _classify_property(
+def _classify_property(  # noqa: PLR0911 - one return per change class, in the order they are decided
     name: Any, rest: list[Any], old: Any, new: Any, kind: str
 ) -> tuple[ChangeClass, str]:
     """A change to input ``name`` (``rest`` is the path inside its schema)."""

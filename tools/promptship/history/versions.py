@@ -68,7 +68,7 @@ def at_least(have: Bump, need: Bump) -> bool:
     return _ORDER[have] >= _ORDER[need]
 
 
-def version_problem(
+def version_problem(  # noqa: PLR0911 - one return per version problem, in the order they are checked
     old: str | None, new: str | None, required: Bump, status: str, cls: str | None = None
 ) -> tuple[str, str] | None:
     """Why a prompt's version step is wrong, and the fix; ``None`` when it is right.

@@ -81,7 +81,7 @@ def _decode(data: bytes, path: str, max_bytes: int) -> str:
         ) from None
 
 
-def _scalar(value: str, event: ev.ScalarEvent) -> Any:
+def _scalar(value: str, event: ev.ScalarEvent) -> Any:  # noqa: PLR0911 - one return per YAML scalar type, on the hot path
     """Resolve a scalar by the YAML 1.2 core schema; quoted and block scalars stay strings."""
     if event.style or not event.implicit[0]:
         return value

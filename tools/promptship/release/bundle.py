@@ -404,7 +404,7 @@ def read_bundle(
     return _check(tar, members, None)
 
 
-def verify_bundle(
+def verify_bundle(  # noqa: PLR0913 - the size caps are keyword options with defaults
     tar: bytes,
     signature: str,
     allowed: AllowedSigners,

@@ -205,7 +205,7 @@ def _previous_seq(
         ) from e
 
 
-def plan_channel(
+def plan_channel(  # noqa: PLR0913 - every value a signed channel pointer needs, keyword-only
     bundle: Bundle,
     signature: str,
     channel_key: SigningKey,

@@ -83,7 +83,7 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def path_problem(path: str) -> str | None:
+def path_problem(path: str) -> str | None:  # noqa: PLR0911 - one return per path rule, each its own message
     """Why ``path`` may not name a file in a bundle, or ``None`` when it is safe.
 
     Safe: relative, ``/``-separated, ASCII ``[A-Za-z0-9._-]`` segments, none empty,

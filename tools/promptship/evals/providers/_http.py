@@ -80,7 +80,7 @@ class OpenAICompatibleProvider:
         UsageError: The base URL or an option is invalid.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the provider's documented keyword options
         self,
         base_url: str,
         api_key: str | None = None,

@@ -49,7 +49,7 @@ def open_store(url: str, *, plain_http: bool = False) -> Store:
     return oci.parse_target(url, plain_http=plain_http)
 
 
-def publish(
+def publish(  # noqa: PLR0913 - the same keywords as every store's publish
     store: Store,
     bundle: Bundle,
     signature: str,

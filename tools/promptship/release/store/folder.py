@@ -190,7 +190,7 @@ def _read_current(store_dir: Path, env: str) -> bytes | None:
         return None
 
 
-def publish(
+def publish(  # noqa: PLR0913 - the same keywords as every store's publish
     store_dir: Path,
     bundle: Bundle,
     signature: str,

@@ -231,7 +231,7 @@ def push_channel(target: OciTarget, channel: Channel) -> None:
     )
 
 
-def publish(
+def publish(  # noqa: PLR0913 - the same keywords as every store's publish
     target: OciTarget,
     bundle: Bundle,
     signature: str,

@@ -9,8 +9,8 @@ import pytest
 
 from gatedata import report
 from promptship.core.errors import FileWriteError, UsageError
-from promptship.gate import promote as promoting
-from promptship.gate.pins import Pin, pin_of
+from promptship.gate.promotion import actions as promoting
+from promptship.gate.promotion.pins import Pin, pin_of
 from promptship.registry import yamlio
 from promptship.release import build as release
 

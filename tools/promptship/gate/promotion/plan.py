@@ -23,7 +23,7 @@ from typing import Literal
 from promptship.core.codeowners import Owners
 from promptship.core.errors import UsageError, ValidationFailed, YamlError
 from promptship.core.model import MemorySnapshot, PathChange, Snapshot
-from promptship.gate.pins import Pin, PinChange, pin_of
+from promptship.gate.promotion.pins import Pin, PinChange, pin_of
 from promptship.git import GitRepo
 from promptship.history.compare import Side, semantic_diff
 from promptship.history.diff import PROMPT_LEVEL, PromptDiff
@@ -265,7 +265,7 @@ def _check_position(
         )
 
 
-def plan_promotion(
+def plan_promotion(  # noqa: PLR0913 - one keyword per promotion input, all keyword-only
     repo: GitRepo,
     env: str,
     to: str,

@@ -1,7 +1,7 @@
 """``promptship promote``, ``rollback`` and ``pins`` as use cases.
 
 :func:`promote` and :func:`rollback` plan the new pin
-(:mod:`promptship.gate.promotion`), rewrite ``environments/<env>.yaml``
+(:mod:`promptship.gate.promotion.plan`), rewrite ``environments/<env>.yaml``
 (unless it is a dry run), and describe the promotion PR: its title, and a
 body with the semantic diff, the evals given as evidence and the CODEOWNERS
 owners to ask; the title and body are written to files when asked. Every file
@@ -20,8 +20,8 @@ from typing import Any
 
 from promptship.core.errors import UsageError
 from promptship.fs import write_atomic
-from promptship.gate import promotion
-from promptship.gate.pins import Pin, eval_summary, promotion_markdown
+from promptship.gate.promotion import plan as promotion
+from promptship.gate.promotion.pins import Pin, eval_summary, promotion_markdown
 from promptship.git import GitRepo
 from promptship.registry.files import find_root
 from promptship.release.store import folder as store

@@ -228,7 +228,7 @@ def eval_summary(doc: Any, source: str) -> str:
     return line + "."
 
 
-def promotion_markdown(
+def promotion_markdown(  # noqa: PLR0913 - one keyword per section of the promotion PR
     *,
     title: str,
     env: str,
