@@ -17,7 +17,7 @@ from promptship.core.codeowners import Owners
 from promptship.core.errors import Location, PromptshipError, UsageError
 from promptship.core.model import Finding, PathChange, RegistryFiles, Snapshot
 from promptship.core.templates import TemplateEngine
-from promptship.gate.promotion.plan import release_history
+from promptship.gate.promotion.plan import release_history, stage_digests
 from promptship.gate.rules import (
     GOVERNANCE_PATHS,
     EnvPolicy,
@@ -30,7 +30,6 @@ from promptship.gate.rules import (
 from promptship.git import GitRepo
 from promptship.history import compare as history
 from promptship.registry import classify, load_files
-from promptship.release.build import build_from_git
 from promptship.release.document import prompt_document
 
 __all__ = ["Gathered", "check_owners", "gather", "promotes_from", "read_at"]
@@ -96,29 +95,10 @@ def _pins_of(repo: GitRepo, env: str, commit: str, ref: str) -> frozenset[str]:
     return frozenset(pin.bundle_digest for pin, _ in history_ if pin.source_commit == commit)
 
 
-def _stage_digests(
-    repo: GitRepo, base: RegistryFiles, stage: str, commit: str, base_sha: str
-) -> frozenset[str]:
-    """The bundles ``stage`` released from ``commit``: what its attestation must be about.
-
-    A pinned stage (a canary between staging and production) released it under
-    the pins its history holds; an unpinned one (staging) built it at ``commit``.
-    """
-    if stage not in base.environments:
-        return frozenset()
-    if _release(base, stage) is not None:
-        return _pins_of(repo, stage, commit, base_sha)
-    try:
-        return frozenset({build_from_git(repo, stage, commit).bundle.digest})
-    except PromptshipError:
-        return frozenset()
-
-
 def _promotion_digests(
     repo: GitRepo,
     promotions: Sequence[Promotion],
     policies: Mapping[str, EnvPolicy],
-    base: RegistryFiles,
     base_sha: str,
 ) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
     """Per promoted environment: its source stage's bundles, and its own earlier same-source pins."""
@@ -129,7 +109,7 @@ def _promotion_digests(
             continue
         stage = policies[p.env].promotes_from if p.env in policies else None
         if stage is not None:
-            sources[p.env] = _stage_digests(repo, base, stage, p.new.source_commit, base_sha)
+            sources[p.env] = stage_digests(repo, stage, p.new.source_commit, base_sha)
         attested[p.env] = _pins_of(repo, p.env, p.new.source_commit, base_sha)
     return sources, attested
 
@@ -232,7 +212,7 @@ def gather(  # noqa: PLR0913 - one keyword per gate input (refs, reviews, teams,
     changed_ids = [d.prompt_id for d in diffs if d.status != "removed"]
     policies = _policies(base_files, head_files)
     promotions = _promotions(base_files, head_files)
-    sources, attested = _promotion_digests(repo, promotions, policies, base_files, base_sha)
+    sources, attested = _promotion_digests(repo, promotions, policies, base_sha)
     inputs = GateInputs(
         environments=policies,
         diffs=tuple(diffs),

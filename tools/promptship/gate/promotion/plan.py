@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Literal
 
 from promptship.core.codeowners import Owners
-from promptship.core.errors import UsageError, ValidationFailed, YamlError
+from promptship.core.errors import GitError, UsageError, ValidationFailed, YamlError
 from promptship.core.model import MemorySnapshot, PathChange, Snapshot
 from promptship.gate.promotion.pins import Pin, PinChange, pin_of
 from promptship.git import GitRepo
@@ -45,6 +45,7 @@ __all__ = [
     "codeowners_text",
     "env_path",
     "find_release",
+    "is_noop",
     "pin_of",
     "pinned_environments",
     "plan_promotion",
@@ -54,6 +55,9 @@ __all__ = [
     "required_reviewers",
     "set_pin",
     "source_bundle",
+    "stage_digests",
+    "stages_after",
+    "stages_of",
 ]
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -265,6 +269,21 @@ def _check_position(
         )
 
 
+def _refuse_used_tag(repo: GitRepo, env: str, number: int) -> None:
+    """A release number is never reused: refuse one whose tag ``ENV/rN`` already exists."""
+    tag = f"{env}/r{number}"
+    try:
+        tagged = repo.resolve(f"refs/tags/{tag}")
+    except GitError:
+        return
+    raise UsageError(
+        f"the tag {tag} already exists (at {tagged[:12]}): release {number} of {env} was "
+        "published before, and a release number is never reused",
+        hint="the release block was set back (a revert?); pin the next number after the "
+        "highest tag with `promptship promote` on a fresh branch of main",
+    )
+
+
 def plan_promotion(  # noqa: PLR0913 - one keyword per promotion input, all keyword-only
     repo: GitRepo,
     env: str,
@@ -309,6 +328,7 @@ def plan_promotion(  # noqa: PLR0913 - one keyword per promotion input, all keyw
     sha = repo.resolve(to)
     _check_position(repo, branch, sha, current, allow_older)
     number = current.number + 1 if current else 1
+    _refuse_used_tag(repo, env, number)
     created = repo.commit_info(sha).time
     # build_planned reads the expiry policy at the source commit (as the rebuild in CI will).
     built = build_planned(repo, ReleasePlan(env, number, sha, sha, created))
@@ -410,6 +430,71 @@ def source_bundle(repo: GitRepo, env: str, commit: str) -> Built | None:
     if not isinstance(source, str) or source not in files.environments:
         return None
     return build_from_git(repo, source, commit)
+
+
+def stage_digests(repo: GitRepo, stage: str, commit: str, ref: str) -> frozenset[str]:
+    """The bundles ``stage`` released from ``commit``: what a promotion's evidence must be about.
+
+    A pinned stage (a canary between staging and production) released it under the
+    pins its history on ``ref`` holds; an unpinned one (staging) built it at ``commit``.
+    """
+    files = load_files(repo.snapshot(ref), ())
+    doc = files.environments.get(stage)
+    if doc is None:
+        return frozenset()
+    try:
+        if pin_of(doc.data, doc.path) is not None:
+            return frozenset(
+                pin.bundle_digest
+                for pin, _ in release_history(repo, stage, ref)
+                if pin.source_commit == commit
+            )
+        return frozenset({build_from_git(repo, stage, commit).bundle.digest})
+    except (UsageError, ValidationFailed, YamlError):
+        return frozenset()
+
+
+def stages_of(repo: GitRepo, env: str, ref: str) -> str | None:
+    """``env``'s ``promotes_from`` at ``ref`` (the stage whose evidence vouches for it)."""
+    doc = load_files(repo.snapshot(ref), ()).environments.get(env)
+    source = doc.data.get("promotes_from") if doc and isinstance(doc.data, dict) else None
+    return source if isinstance(source, str) else None
+
+
+def stages_after(repo: GitRepo, stage: str, ref: str) -> list[str]:
+    """The environments whose ``promotes_from`` is ``stage`` at ``ref`` (the next links of the chain)."""
+    files = load_files(repo.snapshot(ref), ())
+    return sorted(
+        env
+        for env, doc in files.environments.items()
+        if isinstance(doc.data, dict) and doc.data.get("promotes_from") == stage
+    )
+
+
+def is_noop(repo: GitRepo, plan: PromotionPlan) -> bool:
+    """Whether a promotion changes nothing the environment serves but its number.
+
+    True when no registry file changed between the current source and the new
+    one, and neither did the environment's own settings (other than its
+    ``release`` block) or overlays: the release a merged promotion leaves on
+    main (only ``environments/ENV.yaml``'s pin changed) is such a commit.
+    """
+    if plan.current is None or plan.kind == "rollback":
+        return False
+    mine = (f"environments/{plan.env}/",)
+    for path in plan.changed_paths:
+        if path.startswith(("registry/", *mine)):
+            return False
+        if path == plan.path:
+            before = repo.snapshot(plan.current.source_commit).read(path)
+            after = repo.snapshot(plan.new.source_commit).read(path)
+            strip = [yamlio.load(b, path).data for b in (before, after)]
+            for data in strip:
+                if isinstance(data, dict):
+                    data.pop("release", None)
+            if strip[0] != strip[1]:
+                return False
+    return True
 
 
 def required_reviewers(
