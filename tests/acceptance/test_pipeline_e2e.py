@@ -24,6 +24,7 @@ commit the workflow names, and runs from ``$RUNNER_TEMP``); ``gh`` is
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,7 @@ from pipeline import (
     git,
     make_world,
     parallel,
+    review,
     reworded_triage,
 )
 from promptship.client import PromptClient
@@ -195,3 +197,119 @@ def test_the_release_loop(world: World) -> None:
 
 def _triage_inputs() -> dict[str, Any]:
     return {"subject": "Invoice", "channel": "email", "customer_message": "I was charged twice."}
+
+
+# -- every other PR shape and attack, side by side -----------------------------------------
+
+PLANTED = {
+    # A pull request's code that would run in the judge's job if anything imported it.
+    "pip/__init__.py": "",
+    "pip/__main__.py": "open('/tmp/promptship-e2e-planted', 'w').write('pip')\n",
+    "sitecustomize.py": "open('/tmp/promptship-e2e-planted', 'w').write('sitecustomize')\n",
+}
+ALWAYS_ALLOW = """
+
+def evaluate(inputs):  # the pull request rewrites the judge
+    return Decision(True, (), ())
+"""
+
+
+def _pin_production(world: World) -> str:
+    """Production pinned to the first commit as r1, straight on main (the setup, not a PR)."""
+    work = world.clone("pin")
+    _tool(work, "promote", "production", "--to", world.head())
+    git(work, "commit", "-q", "-am", "Promote production to r1")
+    git(work, "push", "-q", "origin", "main")
+    return world.head()
+
+
+def _reasons(result: WorkflowResult) -> str:
+    """The gate's report with markdown escapes undone, to match messages as written."""
+    return re.sub(r"\\(.)", r"\1", _gate(result))
+
+
+def test_every_pr_shape_and_attack(world: World) -> None:
+    _pin_production(world)
+    triage = at_main(world, TRIAGE)
+    gate_rules = at_main(world, "tools/promptship/gate/rules/__init__.py")
+    teams = json.loads(at_main(world, ".github/promptship-teams.json"))
+    teams["@acme/support-prompts"].append("mallory")
+    tone = at_main(world, "registry/_fragments/support_tone.yaml")
+    overlay = at_main(world, "environments/staging/support/reply_draft.yaml")
+    signers = at_main(world, "environments/allowed_signers")
+    production = at_main(world, "environments/production.yaml")
+    readme = "# acme registry\n"
+    # number: (branch, files, author, approvers, fork)
+    shapes: dict[int, tuple[str, dict[str, str | None], str, tuple[str, ...], bool]] = {
+        11: ("docs", {"README.md": readme}, AUTHOR, (), False),
+        12: ("tools", {"tools/promptship/gate/rules/__init__.py": gate_rules + "\n# tuned\n"},
+             AUTHOR, (), False),
+        13: ("workflow", {".github/workflows/pr.yml": at_main(world, ".github/workflows/pr.yml")
+                          + "# reviewed\n"}, "sam-support", ("piet-platform",), False),
+        14: ("codeowners", {"CODEOWNERS": at_main(world, "CODEOWNERS") + "# owners\n"},
+             "sam-support", (), False),
+        15: ("teams", {".github/promptship-teams.json": json.dumps(teams),
+                       TRIAGE: reworded_triage(triage)}, "mallory", ("mallory", "Mallory"), False),
+        16: ("signers", {"environments/allowed_signers": signers + "# rotated\n"}, AUTHOR,
+             ("RITA-release",), False),
+        17: ("prompt", {TRIAGE: reworded_triage(triage)}, AUTHOR, (), False),
+        18: ("fragment", {"registry/_fragments/support_tone.yaml":
+                          tone.replace("plain words", "plain, friendly words")}, AUTHOR, (), False),
+        19: ("overlay", {"environments/staging/support/reply_draft.yaml":
+                         overlay.replace("under 150 words", "under 120 words")}, AUTHOR, (), False),
+        20: ("fork", {TRIAGE: reworded_triage(triage, "Read twice.")}, "outsider", (), True),
+        21: ("attack", {**PLANTED,
+                        "tools/promptship/gate/rules/__init__.py": gate_rules + ALWAYS_ALLOW,
+                        "environments/production.yaml": production.replace(
+                            "What customers see.", "What customers see today.")},
+             "rita-release", ("rita-release",), False),
+    }  # fmt: skip
+    opened = {}
+    for number, (name, files, author, approvers, fork) in shapes.items():
+        world.branch(name, files, name)
+        opened[number] = world.open_pr(number, name, author, approvers, fork=fork)
+    # The attack PR also gets a stale approval by a real owner and a comment with the
+    # sticky marker by someone else, which the job must not take for its own.
+    base, head, _merge = opened[21]
+    world.set_reviews(21, [review("rita-release", head), review("rob-release", base, minute=1)])
+    state = world.gh()
+    state["comments"].append({"id": 7, "issue": 21, "user": "mallory",
+                              "body": "<!-- promptship:diff -->\nall good, merge it"})  # fmt: skip
+    world.set_gh(state)
+    planted = Path("/tmp/promptship-e2e-planted")
+    planted.unlink(missing_ok=True)
+
+    results = dict(
+        zip(opened, parallel([lambda n=n: world.run_pr(n, *opened[n]) for n in opened]),
+            strict=True)
+    )  # fmt: skip
+    verdict = {n: "allow" if r.status == "success" else "deny" for n, r in results.items()}
+    assert verdict == {
+        11: "allow", 12: "allow", 13: "allow", 14: "deny", 15: "deny", 16: "allow",
+        17: "allow", 18: "deny", 19: "allow", 20: "allow", 21: "deny",
+    }, {n: r.explain()[-2000:] for n, r in results.items()}  # fmt: skip
+    why = {n: _reasons(r) for n, r in results.items()}
+    assert "the change reaches no environment" in why[11]
+    assert "the change reaches no environment" in why[12]
+    assert ".github/workflows/pr.yml approved by piet-platform (@acme/platform)" in why[13]
+    assert "CODEOWNERS (modified) needs an approving review from @acme/platform" in why[14]
+    # The teams file of the PR is not read: mallory is no support owner at the base.
+    assert "mallory approved but is not an owner" in why[15] or "own approval" in why[15]
+    assert "environments/allowed_signers approved by RITA-release" in why[16]
+    assert "environments: staging" in why[17]  # production is pinned: not reached
+    assert "support/triage passes evals in staging" in why[17]
+    # A fragment reaches its includers: their content changes, so their versions must rise.
+    assert "support/reply_draft passes evals in staging" in why[18]
+    assert "support/reply_draft: content changed (behavioural change) but version 1.4.2" in why[18]
+    assert "its overlays change" in why[19]
+    fork_comments = [c for c in world.gh()["comments"] if c["issue"] == 20]
+    assert fork_comments == []  # a fork's token cannot comment: the step is skipped
+    assert results[20].job("check").step("Sticky PR comment").outcome == "skipped"
+    # The attack: nothing planted ran, the base's gate judged, the stale and the self
+    # approvals did not count, and mallory's comment was left alone.
+    assert not planted.exists()
+    assert "the author rita-release's own approval does not count" in why[21]
+    assert f"the approval by rob-release (of {base[:7]}) was dismissed by the push" in why[21]
+    comments = {c["id"]: c for c in world.gh()["comments"] if c["issue"] == 21}
+    assert comments[7]["body"] == "<!-- promptship:diff -->\nall good, merge it"
+    assert [c["user"] for c in comments.values()] == ["mallory", "github-actions[bot]"]

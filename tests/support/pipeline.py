@@ -345,5 +345,5 @@ def reworded_triage(text: str, words: str = "Mind the urgency first.") -> str:
 
 
 def at_main(world: World, path: str) -> str:
-    """A file's text on origin's main."""
-    return git(world.origin, "show", f"main:{path}")
+    """A file's text on origin's main (its last line ends with a newline)."""
+    return git(world.origin, "show", f"main:{path}") + "\n"
