@@ -258,6 +258,10 @@ def test_every_pr_shape_and_attack(world: World) -> None:
         19: ("overlay", {"environments/staging/support/reply_draft.yaml":
                          overlay.replace("under 150 words", "under 120 words")}, AUTHOR, (), False),
         20: ("fork", {TRIAGE: reworded_triage(triage, "Read twice.")}, "outsider", (), True),
+        22: ("queued-a", {"CODEOWNERS": at_main(world, "CODEOWNERS") + "# queued\n"},
+             "sam-support", ("piet-platform",), False),
+        23: ("queued-b", {"environments/allowed_signers": signers + "# queued\n"}, "sam-support",
+             ("rita-release",), False),
         21: ("attack", {**PLANTED,
                         "tools/promptship/gate/rules/__init__.py": gate_rules + ALWAYS_ALLOW,
                         "environments/production.yaml": production.replace(
@@ -279,10 +283,11 @@ def test_every_pr_shape_and_attack(world: World) -> None:
     planted = Path("/tmp/promptship-e2e-planted")
     planted.unlink(missing_ok=True)
 
-    results = dict(
-        zip(opened, parallel([lambda n=n: world.run_pr(n, *opened[n]) for n in opened]),
-            strict=True)
-    )  # fmt: skip
+    group = world.queue([22, 23])  # a merge-queue group: each PR approved in its own PR
+    runs = [lambda n=n: world.run_pr(n, *opened[n]) for n in opened if n not in (22, 23)]
+    done = parallel([*runs, lambda: world.run_group(*group)])
+    results = dict(zip([n for n in opened if n not in (22, 23)], done, strict=False))
+    queued = done[-1]
     verdict = {n: "allow" if r.status == "success" else "deny" for n, r in results.items()}
     assert verdict == {
         11: "allow", 12: "allow", 13: "allow", 14: "deny", 15: "deny", 16: "allow",
@@ -294,7 +299,11 @@ def test_every_pr_shape_and_attack(world: World) -> None:
     assert ".github/workflows/pr.yml approved by piet-platform (@acme/platform)" in why[13]
     assert "CODEOWNERS (modified) needs an approving review from @acme/platform" in why[14]
     # The teams file of the PR is not read: mallory is no support owner at the base.
-    assert "mallory approved but is not an owner" in why[15] or "own approval" in why[15]
+    # (mallory and her case variant "Mallory" are the author: their approvals never count.)
+    assert (
+        "registry/support/triage.yaml (modified) needs an approving review from "
+        "@acme/support-prompts" in why[15]
+    )
     assert "environments/allowed_signers approved by RITA-release" in why[16]
     assert "environments: staging" in why[17]  # production is pinned: not reached
     assert "support/triage passes evals in staging" in why[17]
@@ -313,3 +322,8 @@ def test_every_pr_shape_and_attack(world: World) -> None:
     comments = {c["id"]: c for c in world.gh()["comments"] if c["issue"] == 21}
     assert comments[7]["body"] == "<!-- promptship:diff -->\nall good, merge it"
     assert [c["user"] for c in comments.values()] == ["mallory", "github-actions[bot]"]
+    # The merge-queue group: every PR's own reviews count, each for its own change.
+    assert queued.status == "success", queued.explain()
+    group_reasons = _reasons(queued)
+    assert "#22: CODEOWNERS approved by piet-platform" in group_reasons
+    assert "#23: environments/allowed_signers approved by rita-release" in group_reasons

@@ -240,6 +240,40 @@ class World:
         assert result is not None
         return result
 
+    def queue(self, numbers: list[int]) -> tuple[str, str, str]:
+        """Put open PRs in the merge queue, in order, as GitHub builds it.
+
+        Each entry's commit merges one more PR on top of the one before; the last
+        one's branch ``gh-readonly-queue/main/pr-N-SHA`` is what ``merge_group`` runs on.
+
+        Returns:
+            The group's base commit, its head commit and its ref.
+        """
+        work = self.clone("queue")
+        base = git(work, "rev-parse", "HEAD")
+        entries, previous = [], base
+        state = self.gh()
+        for position, number in enumerate(numbers, 1):
+            pr = next(p for p in state["prs"] if p["number"] == number)
+            git(work, "merge", "-q", "--no-ff", f"origin/{pr['head']}", "-m", f"Merge #{number}")
+            head = git(work, "rev-parse", "HEAD")
+            entries.append({"position": position, "number": number, "base": previous, "head": head})
+            previous = head
+        ref = f"refs/heads/gh-readonly-queue/main/pr-{numbers[-1]}-{base}"
+        git(work, "push", "-q", "origin", f"HEAD:{ref}")
+        state["merge_queue"] = entries
+        self.set_gh(state)
+        return base, previous, ref
+
+    def run_group(self, base: str, head: str, ref: str) -> WorkflowResult:
+        """pr.yml for the ``merge_group`` event of a queued group."""
+        event = {"merge_group": {"base_sha": base, "base_ref": "main", "head_sha": head,
+                                 "head_ref": ref}}  # fmt: skip
+        result = self.run("pr.yml", event_name="merge_group", event=event, sha=head, ref=ref,
+                          fetch=ref)  # fmt: skip
+        assert result is not None
+        return result
+
     def push(self, before: str, after: str) -> dict[str, WorkflowResult | None]:
         """Every workflow a push to main runs (by its own ``on:`` filters), in file order."""
         changed = git(self.origin, "diff", "--name-only", before, after).splitlines()
