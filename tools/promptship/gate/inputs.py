@@ -17,7 +17,7 @@ from promptship.core.codeowners import Owners
 from promptship.core.errors import Location, PromptshipError, UsageError
 from promptship.core.model import Finding, PathChange, RegistryFiles, Snapshot
 from promptship.core.templates import TemplateEngine
-from promptship.gate.promotion.plan import release_history, stage_digests
+from promptship.gate.promotion.chain import release_history, stage_digests
 from promptship.gate.rules import (
     GOVERNANCE_PATHS,
     EnvPolicy,

@@ -14,7 +14,6 @@ semantic diff of the environment's view, evals and the owners to ask.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,14 @@ from typing import Literal
 from promptship.core.codeowners import Owners
 from promptship.core.errors import GitError, UsageError, ValidationFailed, YamlError
 from promptship.core.model import MemorySnapshot, PathChange, Snapshot
-from promptship.gate.promotion.pins import Pin, PinChange, pin_of
+from promptship.gate.promotion.chain import (
+    find_release,
+    release_history,
+    stage_digests,
+    stages_after,
+    stages_of,
+)
+from promptship.gate.promotion.pins import ENV_NAME, Pin, PinChange, env_path, pin_of
 from promptship.git import GitRepo
 from promptship.history.compare import Side, semantic_diff
 from promptship.history.diff import PROMPT_LEVEL, PromptDiff
@@ -60,24 +66,7 @@ __all__ = [
     "stages_of",
 ]
 
-ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-"""What an environment name may be (as in ``registry.classify``)."""
-
 Kind = Literal["promotion", "rollback"]
-
-
-def env_path(env: str) -> str:
-    """``environments/<env>.yaml``, after checking the name cannot escape that folder.
-
-    Raises:
-        UsageError: The name is not an environment name.
-    """
-    if not ENV_NAME.match(env):
-        raise UsageError(
-            f"{env[:40]!r} is not an environment name",
-            hint="lowercase letters, digits and '-', starting with a letter (e.g. production)",
-        )
-    return f"environments/{env}.yaml"
 
 
 def set_pin(text: str, pin: Pin, where: str) -> str:
@@ -127,45 +116,6 @@ def changed_pins(repo: GitRepo, base: str, head: str) -> list[PinChange]:
         for env in sorted(set(before) | set(after))
         if before.get(env) != after.get(env)
     ]
-
-
-def release_history(repo: GitRepo, env: str, ref: str) -> list[tuple[Pin, str]]:
-    """Each release ``env`` was pinned to on ``ref``'s first-parent history, newest first.
-
-    Returns:
-        ``(pin, commit)`` pairs, where ``commit`` is the commit that set the pin.
-    """
-    path = env_path(env)
-    out: list[tuple[Pin, str]] = []
-    seen: set[Pin] = set()
-    for info in repo.log_paths(ref, [path]):
-        files = load_files(repo.snapshot(info.sha), ())
-        doc = files.environments.get(env)
-        try:
-            pin = pin_of(doc.data, f"{path}@{info.sha[:12]}") if doc else None
-        except ValidationFailed:
-            continue  # a malformed block never shipped: the gate refuses it
-        if pin is not None and pin not in seen:
-            seen.add(pin)
-            out.append((pin, info.sha))
-    return out
-
-
-def find_release(repo: GitRepo, env: str, number: int, ref: str) -> Pin:
-    """The pin ``env`` had as release ``number``, from its file's history on ``ref``.
-
-    Raises:
-        UsageError: No commit on ``ref`` ever pinned that release.
-    """
-    history = release_history(repo, env, ref)
-    for pin, _commit in history:
-        if pin.number == number:
-            return pin
-    known = ", ".join(f"r{p.number}" for p, _ in history[:20]) or "none"
-    raise UsageError(
-        f"{env} was never pinned to release {number} on {ref}",
-        hint=f"releases found (newest first): {known}",
-    )
 
 
 @dataclass(frozen=True)
@@ -430,45 +380,6 @@ def source_bundle(repo: GitRepo, env: str, commit: str) -> Built | None:
     if not isinstance(source, str) or source not in files.environments:
         return None
     return build_from_git(repo, source, commit)
-
-
-def stage_digests(repo: GitRepo, stage: str, commit: str, ref: str) -> frozenset[str]:
-    """The bundles ``stage`` released from ``commit``: what a promotion's evidence must be about.
-
-    A pinned stage (a canary between staging and production) released it under the
-    pins its history on ``ref`` holds; an unpinned one (staging) built it at ``commit``.
-    """
-    files = load_files(repo.snapshot(ref), ())
-    doc = files.environments.get(stage)
-    if doc is None:
-        return frozenset()
-    try:
-        if pin_of(doc.data, doc.path) is not None:
-            return frozenset(
-                pin.bundle_digest
-                for pin, _ in release_history(repo, stage, ref)
-                if pin.source_commit == commit
-            )
-        return frozenset({build_from_git(repo, stage, commit).bundle.digest})
-    except (UsageError, ValidationFailed, YamlError):
-        return frozenset()
-
-
-def stages_of(repo: GitRepo, env: str, ref: str) -> str | None:
-    """``env``'s ``promotes_from`` at ``ref`` (the stage whose evidence vouches for it)."""
-    doc = load_files(repo.snapshot(ref), ()).environments.get(env)
-    source = doc.data.get("promotes_from") if doc and isinstance(doc.data, dict) else None
-    return source if isinstance(source, str) else None
-
-
-def stages_after(repo: GitRepo, stage: str, ref: str) -> list[str]:
-    """The environments whose ``promotes_from`` is ``stage`` at ``ref`` (the next links of the chain)."""
-    files = load_files(repo.snapshot(ref), ())
-    return sorted(
-        env
-        for env, doc in files.environments.items()
-        if isinstance(doc.data, dict) and doc.data.get("promotes_from") == stage
-    )
 
 
 def is_noop(repo: GitRepo, plan: PromotionPlan) -> bool:
