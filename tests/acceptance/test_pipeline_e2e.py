@@ -215,12 +215,19 @@ def evaluate(inputs):  # the pull request rewrites the judge
 
 
 def _pin_production(world: World) -> str:
-    """Production pinned to the first commit as r1, straight on main (the setup, not a PR)."""
+    """Production pinned to the first commit as r1, then to a later one as r2, straight on
+    main (the setup, not PRs); returns r1's source commit."""
+    c0 = world.head()
     work = world.clone("pin")
-    _tool(work, "promote", "production", "--to", world.head())
+    _tool(work, "promote", "production", "--to", c0)
     git(work, "commit", "-q", "-am", "Promote production to r1")
+    (work / "NOTES.md").write_text("release notes\n")
+    git(work, "add", "NOTES.md")
+    git(work, "commit", "-q", "-m", "notes")
+    _tool(work, "promote", "production", "--to", "HEAD")
+    git(work, "commit", "-q", "-am", "Promote production to r2")
     git(work, "push", "-q", "origin", "main")
-    return world.head()
+    return c0
 
 
 def _reasons(result: WorkflowResult) -> str:
@@ -229,7 +236,10 @@ def _reasons(result: WorkflowResult) -> str:
 
 
 def test_every_pr_shape_and_attack(world: World) -> None:
-    _pin_production(world)
+    c0 = _pin_production(world)
+    rollback = world.clone("rollback")
+    _tool(rollback, "rollback", "production", "--to", "1")
+    rolled_back = (rollback / "environments/production.yaml").read_text()
     triage = at_main(world, TRIAGE)
     gate_rules = at_main(world, "tools/promptship/gate/rules/__init__.py")
     teams = json.loads(at_main(world, ".github/promptship-teams.json"))
@@ -258,6 +268,8 @@ def test_every_pr_shape_and_attack(world: World) -> None:
         19: ("overlay", {"environments/staging/support/reply_draft.yaml":
                          overlay.replace("under 150 words", "under 120 words")}, AUTHOR, (), False),
         20: ("fork", {TRIAGE: reworded_triage(triage, "Read twice.")}, "outsider", (), True),
+        24: ("rollback", {"environments/production.yaml": rolled_back}, "rita-release",
+             ("rob-release",), False),
         22: ("queued-a", {"CODEOWNERS": at_main(world, "CODEOWNERS") + "# queued\n"},
              "sam-support", ("piet-platform",), False),
         23: ("queued-b", {"environments/allowed_signers": signers + "# queued\n"}, "sam-support",
@@ -291,7 +303,7 @@ def test_every_pr_shape_and_attack(world: World) -> None:
     verdict = {n: "allow" if r.status == "success" else "deny" for n, r in results.items()}
     assert verdict == {
         11: "allow", 12: "allow", 13: "allow", 14: "deny", 15: "deny", 16: "allow",
-        17: "allow", 18: "deny", 19: "allow", 20: "allow", 21: "deny",
+        17: "allow", 18: "deny", 19: "allow", 20: "allow", 21: "deny", 24: "deny",
     }, {n: r.explain()[-2000:] for n, r in results.items()}  # fmt: skip
     why = {n: _reasons(r) for n, r in results.items()}
     assert "the change reaches no environment" in why[11]
@@ -322,6 +334,11 @@ def test_every_pr_shape_and_attack(world: World) -> None:
     comments = {c["id"]: c for c in world.gh()["comments"] if c["issue"] == 21}
     assert comments[7]["body"] == "<!-- promptship:diff -->\nall good, merge it"
     assert [c["user"] for c in comments.values()] == ["mallory", "github-actions[bot]"]
+    # A rollback is a promotion with a higher number, gated on signed evidence like one:
+    # nothing in this store vouches for r1's source, so it is denied, saying why.
+    assert "production release number r2 → r3" in why[24]
+    assert f"no signed evidence that {c0[:7]} was released to staging" in why[24]
+    assert "environments/production.yaml approved by rob-release" in why[24]
     # The merge-queue group: every PR's own reviews count, each for its own change.
     assert queued.status == "success", queued.explain()
     group_reasons = _reasons(queued)

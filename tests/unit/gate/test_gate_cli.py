@@ -644,3 +644,20 @@ def test_a_merge_queue_group_uses_each_pull_requests_reviews(
     assert code == 2
     assert "group" in err
     assert "[0].head: must be a full commit id" in err
+
+
+def test_the_fix_names_a_command_that_produces_the_evidence(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run the evals rule's fix as written (BASE and HEAD filled in); its report then allows."""
+    code, data = gate_json(capsys, repo, repo.c1, repo.c2)
+    assert code == 1
+    (fix,) = [r["fix"] for r in data["reasons"] if not r["ok"]]
+    command = fix.split("`")[1].replace("BASE", repo.c1).replace("HEAD", repo.c2)
+    assert command.startswith("promptship eval ")
+    evidence = fix.split("--evals ")[1]
+    monkeypatch.chdir(repo.path)
+    capsys.readouterr()
+    assert main(command.split()[1:]) == 0, capsys.readouterr().err
+    code, data = gate_json(capsys, repo, repo.c1, repo.c2, "--evals", repo.path / evidence)
+    assert code == 0, messages(data, ok=False)
