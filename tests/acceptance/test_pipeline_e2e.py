@@ -224,6 +224,8 @@ def _pin_production(world: World) -> str:
     (work / "NOTES.md").write_text("release notes\n")
     git(work, "add", "NOTES.md")
     git(work, "commit", "-q", "-m", "notes")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "fetch", "-q", "origin")
     _tool(work, "promote", "production", "--to", "HEAD")
     git(work, "commit", "-q", "-am", "Promote production to r2")
     git(work, "push", "-q", "origin", "main")

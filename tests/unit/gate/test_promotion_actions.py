@@ -154,7 +154,7 @@ def test_a_release_number_whose_tag_exists_is_never_reused(repo: Repo) -> None:
     r.references.create("refs/tags/production/r2", r.revparse_single(repo.c0).id)
     request = promoting.PromotionRequest("production", root=repo.path)
     before = repo.text()
-    with pytest.raises(UsageError, match="the tag production/r2 already exists .* never reused"):
+    with pytest.raises(UsageError, match=r"the tag production/r2 already exists .* never reused"):
         promoting.promote(repo.git(), request, repo.c2, now=NOW)
     assert repo.text() == before
 
