@@ -15,10 +15,12 @@ commit the workflow names, and runs from ``$RUNNER_TEMP``); ``gh`` is
   bundle attested; no no-op promotion PR after it), a client following the
   channel, ``status``, and the refresh schedule;
 * every other PR shape and attack, side by side: docs, tools, workflow and
-  governance changes, a teams file edited in the PR, a fragment, an overlay, a
-  prompt with production pinned, a fork, a merge-queue group, and a PR that
-  plants ``pip/__main__.py`` and ``sitecustomize.py``, rewrites the gate in
-  ``tools/``, self-approves and posts the sticky comment's marker.
+  governance changes (CODEOWNERS, allowed signers), a teams file edited in the
+  PR, a fragment, an overlay, a prompt with production pinned, a fork, a
+  rollback, a merge-queue group of two PRs, and a PR that plants
+  ``pip/__main__.py`` and ``sitecustomize.py``, rewrites the gate in
+  ``tools/``, self-approves, carries a stale approval and finds a comment with
+  the sticky marker posted by someone else.
 """
 
 from __future__ import annotations
