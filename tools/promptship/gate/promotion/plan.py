@@ -37,7 +37,6 @@ from promptship.registry import CODEOWNERS_PATHS, load_files, yamlio
 from promptship.release.build import (
     Built,
     ReleasePlan,
-    build_from_git,
     build_planned,
 )
 
@@ -60,7 +59,6 @@ __all__ = [
     "release_history",
     "required_reviewers",
     "set_pin",
-    "source_bundle",
     "stage_digests",
     "stages_after",
     "stages_of",
@@ -366,20 +364,6 @@ def plan_rollback(
         kind="rollback",
         rollback_of=release,
     )
-
-
-def source_bundle(repo: GitRepo, env: str, commit: str) -> Built | None:
-    """The bundle ``env``'s ``promotes_from`` environment built from ``commit``, if it has one.
-
-    This is the bundle whose eval attestation vouches for promoting ``commit``
-    to ``env`` (the release workflow built, evaluated and attested it).
-    """
-    files = load_files(repo.snapshot(commit), ())
-    doc = files.environments.get(env)
-    source = doc.data.get("promotes_from") if doc and isinstance(doc.data, dict) else None
-    if not isinstance(source, str) or source not in files.environments:
-        return None
-    return build_from_git(repo, source, commit)
 
 
 def is_noop(repo: GitRepo, plan: PromotionPlan) -> bool:
