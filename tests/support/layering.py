@@ -78,6 +78,7 @@ PURE: frozenset[str] = frozenset(
         "gate.rules",
         "gate.report",
         "gate.promotion.pins",
+        "gate.promotion.drift",
     }
 )
 

@@ -13,7 +13,7 @@ import httpx
 from promptship.client._cache import LastGoodCache
 from promptship.client._emitter import Emitter, request_id_of
 from promptship.client._fetch import make_source, read_bundle_file, read_signers
-from promptship.client._follow import ChannelFollower, load_bundle
+from promptship.client._follow import ChannelFollower, check_bundle_age, load_bundle
 from promptship.client._loaded import BASE, LoadedBundle
 from promptship.client._prompt import Prompt
 from promptship.client._status import ClientStatus, Serving, client_status
@@ -146,7 +146,7 @@ class PromptClient:
         return client
 
     @classmethod
-    def from_bundle(
+    def from_bundle(  # noqa: PLR0913 - every option of a baked client, keyword-only
         cls,
         path: str | os.PathLike[str],
         *,
@@ -157,8 +157,14 @@ class PromptClient:
         sink: Sink | None = None,
         clock: Callable[[], float] = time.time,
         unit_key: bytes = b"",
+        max_bundle_age: float | None = None,
     ) -> PromptClient:
         """A client serving one bundle file (baked into an image; no network).
+
+        The bundle is a long-lived release: it stays usable until its own
+        ``expires`` (``bundle_expiry_days`` after its source commit).
+        ``status().bundle_age_s`` says how old its content is; pass
+        ``max_bundle_age`` to refuse one older than you accept.
 
         Args:
             path: The bundle (``ENV.tar`` from ``promptship bundle build``).
@@ -169,14 +175,18 @@ class PromptClient:
             sink: Where events go.
             clock: Seconds since the epoch.
             unit_key: Secret key for the experiment unit's pseudonym in events.
+            max_bundle_age: Refuse a bundle whose source commit is older than this
+                many seconds (``None``: only its own expiry limits it).
 
         Raises:
-            BundleError, SignatureError: The bundle fails verification (or has expired).
+            BundleError, SignatureError: The bundle fails verification, has expired,
+                or is older than ``max_bundle_age``.
             UsageError: A file cannot be read.
         """
         verified = read_bundle_file(
             path, signature, read_signers(allowed_signers), env, clock, max_bundle_bytes
         )
+        check_bundle_age(verified, clock(), max_bundle_age)
         return cls(
             load_bundle(verified), source="bundle", sink=sink, clock=clock, unit_key=unit_key
         )

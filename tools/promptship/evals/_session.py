@@ -10,6 +10,7 @@ Environment variables come in as an argument: nothing here reads them.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ __all__ = [
     "ProviderKind",
     "evaluate",
     "exit_code",
+    "guard_cache_folder",
     "load_suites",
     "open_provider",
     "run_evals",
@@ -265,6 +267,45 @@ def open_provider(
         yield inner, info
 
 
+def _refuse(folder: Path, why: str) -> UsageError:
+    return UsageError(
+        f"the response cache folder {folder} {why}: a commit could plant model answers there",
+        hint="pass --no-cache, or a --cache-dir outside the checkout that is a real folder",
+    )
+
+
+def guard_cache_folder(folder: Path, repo: GitRepo | None) -> None:
+    """Refuse a response cache folder that a commit can fill or redirect.
+
+    A pull request that commits ``.promptship-cache/responses/…`` (or a
+    symlink on the way to it) would otherwise decide what the model "said":
+    its planted answers would be read back as ``cached: true`` results. So the
+    folder must not be a symlink, nor have one between the checkout's root and
+    it, and git must track no file under it at HEAD.
+
+    Raises:
+        UsageError: The folder is a symlink, lies behind one, or holds tracked files.
+    """
+    absolute = Path(os.path.abspath(folder))
+    workdir = Path(os.path.abspath(repo.workdir)) if repo is not None and repo.workdir else None
+    for part in (absolute, *absolute.parents):
+        if workdir is not None and part == workdir:
+            break
+        if part.is_symlink():
+            raise _refuse(folder, f"is a symlink or lies behind one ({part})")
+        if workdir is None or workdir not in part.parents:
+            break  # outside the checkout only the folder itself is checked
+    if repo is None or workdir is None or workdir not in absolute.parents:
+        return
+    prefix = absolute.relative_to(workdir).as_posix() + "/"
+    try:
+        tracked = repo.snapshot("HEAD").list_files(prefix)
+    except GitError:
+        return  # no commit yet: nothing was checked out
+    if tracked:
+        raise _refuse(folder, f"holds files tracked by git ({tracked[0]})")
+
+
 def run_evals(
     request: EvalRequest,
     *,
@@ -292,6 +333,8 @@ def run_evals(
     part = Shard.parse(request.shard) if request.shard else Shard()
     choice = request.provider
     cache = (request.cache_dir or found / CACHE_DIR) if request.cache else None
+    if cache is not None and choice.kind != "echo":
+        guard_cache_folder(cache, repo)
     with open_provider(choice, cache_dir=cache, environ=environ or {}) as (provider, info):
         report = evaluate(
             source,

@@ -15,8 +15,8 @@ from promptship.fs import write_atomic
 
 __all__ = ["CACHE_FORMAT", "CachingProvider"]
 
-CACHE_FORMAT = 1
-"""Version of the cache file layout; files of another version are misses."""
+CACHE_FORMAT = 2
+"""Version of the cache file layout; files of another version are misses (2: keys name the model)."""
 
 _MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
@@ -25,7 +25,7 @@ class CachingProvider:
     """Answers a request it has seen before from disk; asks ``inner`` otherwise.
 
     The key is the sha256 of the inner provider's :attr:`~Provider.name`
-    (endpoint and kind, never the API key) and the request's
+    (endpoint and kind, never the API key), the request's model and its
     :func:`~promptship.evals.providers.request_digest`; the file is
     ``cache_dir/<key[:2]>/<key>.json``. Files are written with
     :func:`promptship.fs.write_atomic` (a temporary name, renamed into place),
@@ -58,7 +58,8 @@ class CachingProvider:
 
     def key(self, req: ChatRequest) -> str:
         """The cache key of ``req`` for this provider."""
-        return hashlib.sha256(f"{self._inner.name}\n{request_digest(req)}".encode()).hexdigest()
+        identity = f"{self._inner.name}\n{req.model}\n{request_digest(req)}"
+        return hashlib.sha256(identity.encode()).hexdigest()
 
     def path(self, req: ChatRequest) -> Path:
         """Where the answer to ``req`` is (or would be) stored."""
