@@ -50,6 +50,7 @@ RANKS: dict[str, int] = {
     "release": 3,
     "evals": 4,
     "gate": 4,
+    "analytics": 4,
     "client": 5,
     "cli": 5,
 }
@@ -78,6 +79,11 @@ PURE: frozenset[str] = frozenset(
         "gate.rules",
         "gate.report",
         "gate.promotion.pins",
+        "events.fields",
+        "events.edits",
+        "events.capture",
+        "analytics.sql",
+        "analytics.stats",
     }
 )
 
@@ -89,6 +95,9 @@ OWNED: dict[str, str] = {
     "deepdiff": "history.diff",
     "oras": "release.store.oci",
     "requests": "release.store.oci",
+    "duckdb": "analytics.engines",
+    "chdb": "analytics.engines",
+    "plotly": "analytics.html",
 }
 
 # Modules whose import means I/O or a clock; forbidden in pure units.
