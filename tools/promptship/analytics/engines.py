@@ -75,11 +75,15 @@ def expand_paths(patterns: Sequence[str]) -> EventFiles:
     jsonl: list[str] = []
     parquet: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        matches = (
+            sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        )
         if Path(pattern).is_dir():
             matches = sorted(str(p) for p in Path(pattern).iterdir() if p.is_file())
         if not matches:
-            raise UsageError(f"{pattern}: no such file", hint="give JSONL, .jsonl.gz or Parquet files")
+            raise UsageError(
+                f"{pattern}: no such file", hint="give JSONL, .jsonl.gz or Parquet files"
+            )
         for name in matches:
             path = Path(name)
             if not path.is_file():
@@ -245,7 +249,10 @@ class ClickHouseHttp:
         text = _with_events(query, self.table)
         headers = {}
         if self.credentials:
-            headers = {"X-ClickHouse-User": self.credentials[0], "X-ClickHouse-Key": self.credentials[1]}
+            headers = {
+                "X-ClickHouse-User": self.credentials[0],
+                "X-ClickHouse-Key": self.credentials[1],
+            }
         try:
             response = httpx.post(
                 self.url,

@@ -67,17 +67,40 @@ class ExampleSpec:
     missing_outcome: float = 0.03
 
 
-def _request(spec: ExampleSpec, rng: random.Random, splitter: Splitter | None, i: int) -> Iterator[dict[str, object]]:
+def _request(
+    spec: ExampleSpec, rng: random.Random, splitter: Splitter | None, i: int
+) -> Iterator[dict[str, object]]:
     prompt = rng.choices(spec.prompts, weights=[p.weight for p in spec.prompts])[0]
     unit = f"user-{rng.randrange(spec.units)}"
     ts = spec.start.timestamp() + rng.random() * spec.days * 86400
     arm = experiment = None
-    if splitter is not None and spec.experiment is not None and prompt.prompt_id == spec.experiment[1]:
+    if (
+        splitter is not None
+        and spec.experiment is not None
+        and prompt.prompt_id == spec.experiment[1]
+    ):
         experiment = spec.experiment[0]
         arm = splitter.assign(unit)
     rid = f"ex-{i:07x}"
-    ref = PromptRef(prompt.prompt_id, prompt.version, _DIGEST, arm, experiment, spec.env, spec.release, _DIGEST, rid)
-    yield RenderEvent(ts, ref, inputs={"day": 1}, unit=unit if experiment else None, unit_key=b"example", latency_us=rng.randrange(20, 400)).to_dict()
+    ref = PromptRef(
+        prompt.prompt_id,
+        prompt.version,
+        _DIGEST,
+        arm,
+        experiment,
+        spec.env,
+        spec.release,
+        _DIGEST,
+        rid,
+    )
+    yield RenderEvent(
+        ts,
+        ref,
+        inputs={"day": 1},
+        unit=unit if experiment else None,
+        unit_key=b"example",
+        latency_us=rng.randrange(20, 400),
+    ).to_dict()
     if rng.random() < spec.missing_outcome:
         return
     failed = rng.random() < spec.error_rate
@@ -100,12 +123,26 @@ def _request(spec: ExampleSpec, rng: random.Random, splitter: Splitter | None, i
         provider="openai",
     ).to_dict()
     if accepted is not None and rng.random() < 0.15:
-        yield FeedbackEvent(ts + 60, rid, score=float(rng.randint(3, 5) if accepted else rng.randint(1, 3)), source="user").to_dict()
+        yield FeedbackEvent(
+            ts + 60,
+            rid,
+            score=float(rng.randint(3, 5) if accepted else rng.randint(1, 3)),
+            source="user",
+        ).to_dict()
     if accepted and rng.random() < 0.2:
-        yield FeedbackEvent(ts + 30, rid, edit_distance=round(rng.betavariate(1.2, 6), 4), source="user").to_dict()
+        yield FeedbackEvent(
+            ts + 30, rid, edit_distance=round(rng.betavariate(1.2, 6), 4), source="user"
+        ).to_dict()
     if rng.random() < 0.02:
         for criterion in ("faithfulness", "tone"):
-            yield FeedbackEvent(ts + 3600, rid, score=float(rng.randint(1, 5)), criterion=criterion, source="review", reviewer=f"rev-{rng.randrange(3)}").to_dict()
+            yield FeedbackEvent(
+                ts + 3600,
+                rid,
+                score=float(rng.randint(1, 5)),
+                criterion=criterion,
+                source="review",
+                reviewer=f"rev-{rng.randrange(3)}",
+            ).to_dict()
 
 
 def example_events(spec: ExampleSpec, rng: random.Random) -> Iterator[dict[str, object]]:

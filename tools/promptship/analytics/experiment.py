@@ -94,6 +94,7 @@ class Readout:
     looks: int
     unknown_releases: dict[int, int]
     verdict: str
+    daily: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,20 +117,23 @@ def _arm_moments(units: Iterable[_Unit]) -> dict[str, stats.Moments]:
     return {arm: stats.Moments(int(m[0]), m[1], m[2]) for arm, m in acc.items()}
 
 
-def unit_looks(
-    rows: Sequence[Mapping[str, Any]],
-) -> tuple[list[dict[str, stats.Moments]], dict[str, int], dict[str, int]]:
-    """Per-arm moments of unit means after each day; units and requests per arm.
+Looks = tuple[list[dict[str, stats.Moments]], list[str], dict[str, int], dict[str, int]]
+
+
+def unit_looks(rows: Sequence[Mapping[str, Any]]) -> Looks:
+    """Per-arm moments of unit means after each day, the days, units and requests per arm.
 
     Args:
         rows: :func:`~.sql.unit_day_query` rows, ordered by day.
     """
     units: dict[tuple[str, str], _Unit] = {}
     looks: list[dict[str, stats.Moments]] = []
+    days: list[str] = []
     day = None
     for row in rows:
         if day is not None and row["day"] != day:
             looks.append(_arm_moments(units.values()))
+            days.append(str(day))
         day = row["day"]
         unit = units.setdefault((row["arm"], row["unit"]), _Unit(row["arm"]))
         unit.n += int(row["n"] or 0)
@@ -137,12 +141,13 @@ def unit_looks(
         unit.requests += int(row["requests"] or 0)
     if day is not None:
         looks.append(_arm_moments(units.values()))
+        days.append(str(day))
     count: dict[str, int] = {}
     requests: dict[str, int] = {}
     for u in units.values():
         count[u.arm] = count.get(u.arm, 0) + 1
         requests[u.arm] = requests.get(u.arm, 0) + u.requests
-    return looks, count, requests
+    return looks, days, count, requests
 
 
 def _tau(metric: str, looks: Sequence[Mapping[str, stats.Moments]], given: float | None) -> float:
@@ -200,7 +205,7 @@ def _compare(
     return diff, stats.msprt(pairs, tau=tau)
 
 
-def _looks(engine: Engine, filters: sql.Filters, metric: str) -> tuple[list[dict[str, stats.Moments]], dict[str, int], dict[str, int]]:
+def _looks(engine: Engine, filters: sql.Filters, metric: str) -> Looks:
     return unit_looks(engine.rows(sql.unit_day_query(engine.dialect, filters, metric)))
 
 
@@ -209,7 +214,7 @@ def _guardrails(
 ) -> dict[str, list[Guardrail]]:
     out: dict[str, list[Guardrail]] = {arm: [] for arm in arms}
     for metric in GUARDRAILS:
-        looks, _units, _requests = _looks(engine, filters, metric)
+        looks, _days, _units, _requests = _looks(engine, filters, metric)
         tau = _tau(metric, looks, None)
         final = looks[-1] if looks else {}
         for arm in arms:
@@ -266,7 +271,7 @@ def read_out(  # noqa: PLR0913 - one keyword per option of the command
     phase = phases[-1]
     declared = dict(phase.split)
     scoped = replace(base_filters, env=env, experiment=experiment, releases=phase.releases)
-    looks, units, requests = _looks(engine, scoped, metric)
+    looks, days, units, requests = _looks(engine, scoped, metric)
     used_tau = _tau(metric, looks, tau)
     names = sorted(set(declared) | set(units), key=lambda a: (a != BASE, a))
     guard = _guardrails(engine, scoped, names)
@@ -278,7 +283,16 @@ def read_out(  # noqa: PLR0913 - one keyword per option of the command
         if name != BASE:
             diff, seq = _compare(metric, looks, name, used_tau)
         arms.append(
-            Arm(name, declared.get(name, 0), units.get(name, 0), requests.get(name, 0), value, diff, seq, guard.get(name, []))
+            Arm(
+                name,
+                declared.get(name, 0),
+                units.get(name, 0),
+                requests.get(name, 0),
+                value,
+                diff,
+                seq,
+                guard.get(name, []),
+            )
         )
     check = stats.srm(units, {k: float(v) for k, v in declared.items()})
     readout = Readout(
@@ -294,6 +308,13 @@ def read_out(  # noqa: PLR0913 - one keyword per option of the command
         len(looks),
         unknown,
         "",
+        {
+            name: [
+                (d, look[name].mean if name in look else None)
+                for d, look in zip(days, looks, strict=True)
+            ]
+            for name in names
+        },
     )
     return replace(readout, verdict=verdict(readout))
 
@@ -320,14 +341,20 @@ def verdict(r: Readout) -> str:
         if arm.sequential.significant:
             better = (arm.diff.estimate > 0) != (r.metric in LOWER_IS_BETTER)
             low, high = arm.sequential.low or 0.0, arm.sequential.high or 0.0
-            interval = f"[{_amount(r.metric, low, signed=False)}, {_amount(r.metric, high, signed=False)}]"
+            interval = (
+                f"[{_amount(r.metric, low, signed=False)}, {_amount(r.metric, high, signed=False)}]"
+            )
             word = "beats" if better else "is worse than"
-            parts.append(f"{arm.name} {word} base on {name}, {_amount(r.metric, arm.diff.estimate)} {interval}")
+            parts.append(
+                f"{arm.name} {word} base on {name}, {_amount(r.metric, arm.diff.estimate)} {interval}"
+            )
             if better:
                 winners.append(arm.name)
     if not parts:
         parts.append(f"no arm differs from base on {name} yet")
     worse = [f"{g.metric} worse in {a.name}" for a in r.arms for g in a.guardrails if g.worse]
     parts.append("; ".join(worse) if worse else "no guardrail worse")
-    parts.append("SAMPLE RATIO MISMATCH: do not trust this readout" if r.srm.mismatch else "sample ratio ok")
+    parts.append(
+        "SAMPLE RATIO MISMATCH: do not trust this readout" if r.srm.mismatch else "sample ratio ok"
+    )
     return "; ".join(parts)

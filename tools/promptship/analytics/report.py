@@ -113,7 +113,11 @@ def _float(value: Any) -> float:
 
 
 def _moments(row: Mapping[str, Any], prefix: str) -> stats.Moments:
-    return stats.Moments(_int(row[f"{prefix}_n"]), _float(row.get(f"{prefix}_sum", row.get(prefix))), _float(row[f"{prefix}_sq"]))
+    return stats.Moments(
+        _int(row[f"{prefix}_n"]),
+        _float(row.get(f"{prefix}_sum", row.get(prefix))),
+        _float(row[f"{prefix}_sq"]),
+    )
 
 
 def _keys(row: Mapping[str, Any], by: Sequence[str]) -> dict[str, Any]:
@@ -221,7 +225,9 @@ def build_report(
         group_of(row, by, metrics)
         for row in engine.rows(sql.report_query(engine.dialect, filters, by, metrics))
     ]
-    feedback = [_feedback(row, by) for row in engine.rows(sql.feedback_query(engine.dialect, filters, by))]
+    feedback = [
+        _feedback(row, by) for row in engine.rows(sql.feedback_query(engine.dialect, filters, by))
+    ]
     return Report(
         tuple(by), tuple(metrics), filters, groups, feedback, coverage_of(engine, locate=locate)
     )

@@ -259,8 +259,7 @@ def report_query(
     check_metric_names(metrics)
     select, group = _keys(by)
     kpis = "".join(
-        f",\n    count(j.m_{m}) AS {m}_n, sum(j.m_{m}) AS {m}_sum,"
-        f" sum(j.m_{m} * j.m_{m}) AS {m}_sq"
+        f",\n    count(j.m_{m}) AS {m}_n, sum(j.m_{m}) AS {m}_sum, sum(j.m_{m} * j.m_{m}) AS {m}_sq"
         for m in metrics
     )
     order = ("ORDER BY " + ", ".join(f"k_{k}" for k in by)) if by else ""
@@ -424,9 +423,7 @@ def _reason(now: datetime) -> str:
         " OR (e.score IS NOT NULL AND NOT (json_type(e.score) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
         " AND isfinite(CAST(e.score AS DOUBLE))))"
     )
-    tokens = " OR ".join(
-        _bad_number(_token(f)) for f in ("input", "output", "cached_input")
-    )
+    tokens = " OR ".join(_bad_number(_token(f)) for f in ("input", "output", "cached_input"))
     return f"""CASE
         WHEN e IS NULL THEN 'not a JSON object'
         WHEN e.type IS NULL OR e.type NOT IN ('render', 'outcome', 'feedback') THEN 'unknown event type'

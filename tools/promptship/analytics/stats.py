@@ -164,7 +164,9 @@ def msprt(
         d = treatment.mean - base.mean
         log_lambda = 0.5 * math.log(v / (v + tau2)) + d * d * tau2 / (2 * v * (v + tau2))
         p = min(p, math.exp(-log_lambda) if log_lambda > 0 else 1.0)
-        half = math.sqrt(v * (v + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((v + tau2) / v)))
+        half = math.sqrt(
+            v * (v + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((v + tau2) / v))
+        )
         low, high = d - half, d + half
     return Sequential(min(1.0, p), low, high, p <= alpha, counted)
 
