@@ -119,7 +119,8 @@ class Sequential:
 
     Attributes:
         p_value: The always-valid p-value (the smallest ``1/Λ`` over the looks, at most 1).
-        low: Lower end of the always-valid 95 % confidence interval (latest look).
+        low: Lower end of the always-valid confidence interval (the intersection
+            of every look's interval, as the running minimum is for the p-value).
         high: Upper end.
         significant: Whether ``p_value`` fell below ``alpha`` at some look.
         looks: How many looks the p-value is taken over.
@@ -141,8 +142,9 @@ def msprt(
     estimate (``s_t²/n_t + s_b²/n_b``), the mixture likelihood ratio against a
     ``N(0, τ²)`` prior on the effect is
     ``Λ = sqrt(V/(V+τ²)) · exp(d² τ² / (2 V (V+τ²)))``; the always-valid p-value is
-    the running minimum of ``min(1, 1/Λ)``, and the always-valid interval is
-    ``d ± sqrt(V (V+τ²)/τ² · (2 ln(1/α) + ln((V+τ²)/V)))`` (Johari et al.).
+    the running minimum of ``min(1, 1/Λ)``, and the always-valid interval is the
+    running intersection of ``d ± sqrt(V (V+τ²)/τ² · (2 ln(1/α) + ln((V+τ²)/V)))``
+    (Johari et al.); it excludes 0 exactly when the p-value has fallen below α.
 
     Args:
         looks: ``(treatment, base)`` cumulative moments at each look, in order.
@@ -167,7 +169,8 @@ def msprt(
         half = math.sqrt(
             v * (v + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((v + tau2) / v))
         )
-        low, high = d - half, d + half
+        low = d - half if low is None else max(low, d - half)
+        high = d + half if high is None else min(high, d + half)
     return Sequential(min(1.0, p), low, high, p <= alpha, counted)
 
 
