@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-__all__ = ["Skipped", "locate_skipped"]
+__all__ = ["Skipped", "count_long_lines", "locate_skipped"]
 
 _TS = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$")
 _TYPES = frozenset({"render", "outcome", "feedback"})
@@ -100,3 +100,16 @@ def locate_skipped(
     except (OSError, EOFError, zlib.error) as e:
         found.append((path, 0, f"cannot read on: {e}"))
     return found
+
+
+def count_long_lines(path: str, *, max_line: int, limit: int = 10) -> tuple[int, list[Skipped]]:
+    """Lines of a plain JSONL file longer than ``max_line`` bytes: how many, and the first few."""
+    count = 0
+    found: list[Skipped] = []
+    with open(path, "rb") as stream:
+        for number, line in enumerate(_lines(stream, max_line), 1):
+            if line is None:
+                count += 1
+                if len(found) < limit:
+                    found.append((path, number, "line too long"))
+    return count, found

@@ -14,7 +14,7 @@ from typing import Any
 
 from promptship.analytics import sql, stats
 from promptship.analytics.engines import DuckDBEngine, Engine
-from promptship.analytics.locate import Skipped, locate_skipped
+from promptship.analytics.locate import Skipped, count_long_lines, locate_skipped
 
 __all__ = ["DEFAULT_BY", "Coverage", "FeedbackRow", "Group", "Report", "build_report"]
 
@@ -190,10 +190,25 @@ def coverage_of(engine: Engine, *, locate: bool = True) -> Coverage:
     if isinstance(engine, DuckDBEngine):
         rejected = engine.rejected_count()
         examples = [(f, line, why) for f, line, why in engine.rejected(10)]
+        rejected += _dropped_lines(engine, examples)
         if locate and skipped:
             for name in _files_with_skips(engine):
                 examples += locate_skipped(name, limit=10)
     return Coverage(events, skipped, orphans, rejected, sorted(set(examples))[:50])
+
+
+def _dropped_lines(engine: DuckDBEngine, examples: list[Skipped]) -> int:
+    """Over-long lines DuckDB dropped without a record, found by counting (added to examples)."""
+    recorded: dict[str, int] = {}
+    for f, _line, why in engine.rejected(10_000):
+        if "size" in why:
+            recorded[f] = recorded.get(f, 0) + 1
+    extra = 0
+    for name in engine.unaccounted():
+        count, found = count_long_lines(name, max_line=engine.max_line_bytes)
+        extra += max(0, count - recorded.get(name, 0))
+        examples += found
+    return extra
 
 
 def _files_with_skips(engine: DuckDBEngine) -> list[str]:

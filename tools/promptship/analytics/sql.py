@@ -208,13 +208,21 @@ def _requests(dialect: Dialect, metrics: Sequence[str]) -> str:
     )"""
 
 
+_R_COLUMNS = ", ".join(
+    f"r.{c} AS {c}"
+    for c in (
+        "request_id ts n_render prompt_id version env release experiment variant unit".split()
+    )
+)
+
+
 def _joined(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str:
     late = filters.late(dialect)
     ok = f"(o.request_id IS NOT NULL AND NOT ({late}))"
     kpis = "".join(f", CASE WHEN {ok} THEN o.m_{m} END AS m_{m}" for m in metrics)
     return f"""WITH {_requests(dialect, metrics).strip()},
     joined AS (
-        SELECT r.*,
+        SELECT {_R_COLUMNS},
             CASE WHEN {ok} THEN 1 ELSE 0 END AS has_outcome,
             CASE WHEN o.request_id IS NOT NULL AND ({late}) THEN 1 ELSE 0 END AS late,
             CASE WHEN {ok} THEN o.n_outcome - 1 ELSE 0 END AS extra_outcomes,
@@ -290,7 +298,7 @@ def feedback_query(dialect: Dialect, filters: Filters, by: Sequence[str]) -> str
     keys = ", ".join([*(f"k_{k}" for k in by), "criterion", "source"])
     return f"""WITH {_requests(dialect, ()).strip()},
     joined AS (
-        SELECT r.*, f.criterion AS criterion, f.source AS source,
+        SELECT {_R_COLUMNS}, f.criterion AS criterion, f.source AS source,
             f.score AS score, f.edit_distance AS edit_distance
         FROM events f JOIN renders r ON r.request_id = f.request_id
         WHERE f.bad IS NULL AND f.type = 'feedback' AND {filters.where(dialect)}
@@ -484,11 +492,12 @@ def duckdb_jsonl_events(files: Sequence[str], now: datetime, max_line_bytes: int
             f"{_num('e.edit_distance')} AS edit_distance",
             f"{_reason(now)} AS bad",
             "file",
+            "line_bytes",
         ]
     )
     return f"""SELECT {columns}
 FROM (
-    SELECT filename AS file,
+    SELECT filename AS file, strlen(line) + 1 AS line_bytes,
         CASE WHEN json_valid(line) AND json_type(line) = 'OBJECT'
             THEN try(from_json(line, '{struct}')) END AS e
     FROM read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, header = false,
