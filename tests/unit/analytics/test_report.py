@@ -110,7 +110,12 @@ def test_filters_and_late_outcomes(example_log: Path, tmp_path: Path) -> None:
     assert g.with_outcome + g.late_outcome + g.missing_outcome == g.requests
     late = tmp_path / "late.jsonl"
     render = {**renders[0], "ts": "2025-03-09T23:59:59.000000Z"}
-    outcome = {"type": "outcome", "ts": "2025-03-10T00:00:02.000000Z", "request_id": render["request_id"], "accepted": True}
+    outcome = {
+        "type": "outcome",
+        "ts": "2025-03-10T00:00:02.000000Z",
+        "request_id": render["request_id"],
+        "accepted": True,
+    }
     late.write_text(json.dumps(render) + "\n" + json.dumps(outcome) + "\n")
     (g,) = _report([str(late)], by=(), filters=sql.Filters(until=until)).groups
     assert (g.requests, g.late_outcome, g.with_outcome, g.acceptance.n) == (1, 1, 0, 0)
@@ -191,7 +196,9 @@ def test_gzip_and_parquet_read_like_jsonl(tmp_path: Path, example_log: Path) -> 
     pq = tmp_path / "events.parquet"
     engine = engines.open_duckdb([str(example_log)], now=NOW)
     cols = ", ".join(c for c in sql.EVENT_COLUMNS if c != "bad")
-    engine.connection.execute(f"COPY (SELECT {cols} FROM events WHERE bad IS NULL) TO '{pq}' (FORMAT parquet)")
+    engine.connection.execute(
+        f"COPY (SELECT {cols} FROM events WHERE bad IS NULL) TO '{pq}' (FORMAT parquet)"
+    )
     plain = _numbers(_report([str(example_log)], by=("prompt",), metrics=("resolved",)))
     assert _numbers(_report([str(gz)], by=("prompt",), metrics=("resolved",))) == plain
     assert _numbers(_report([str(pq)], by=("prompt",), metrics=("resolved",))) == plain
@@ -224,6 +231,8 @@ def test_report_formats(
     md = run(["report", str(example_log), "--format", "markdown"], capsys)[1]
     assert md.startswith("## promptship report")
     out = tmp_path / "r.md"
-    code, _text = run(["report", str(example_log), "--format", "markdown", "--out", str(out)], capsys)
+    code, _text = run(
+        ["report", str(example_log), "--format", "markdown", "--out", str(out)], capsys
+    )
     assert code == 0
     assert out.read_text() == md

@@ -89,8 +89,9 @@ def promotion_patch(repo: GitRepo, ref: str, env: str, readout: Readout, variant
         f"# promote {variant} to base of {readout.prompt} and end {readout.experiment}\n"
         f"# apply on a branch: git apply <this patch>; then open a pull request\n"
     )
+    first = old.splitlines(keepends=True)[0] if old.startswith("#") else ""
     return (
         header
-        + _diff(prompt_path, old, yamlio.roundtrip_dump(new_data))
+        + _diff(prompt_path, old, first + yamlio.roundtrip_dump(new_data))
         + _diff(env_path, env_old, yamlio.roundtrip_dump(env_data))
     )
