@@ -133,9 +133,12 @@ class DuckDBEngine:
         plain = [f for f in self.files.jsonl if not f.lower().endswith(".gz")]
         if not plain:
             return []
-        read = {str(r["file"]): int(r["n"] or 0) for r in self.rows(
-            "SELECT file, sum(line_bytes) AS n FROM events WHERE file IS NOT NULL GROUP BY file"
-        )}
+        read = {
+            str(r["file"]): int(r["n"] or 0)
+            for r in self.rows(
+                "SELECT file, sum(line_bytes) AS n FROM events WHERE file IS NOT NULL GROUP BY file"
+            )
+        }
         return [f for f in plain if read.get(f, 0) < os.path.getsize(f)]
 
     def rows(self, query: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from promptship.analytics.report import Group, Report
 
 __all__ = ["readout_html", "report_html"]
 
-_CONFIG = {"displaylogo": False, "responsive": True, "showLink": False}
+_CONFIG = {"displaylogo": False, "responsive": True}
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}th{background:#f3f3f3}
@@ -47,9 +47,9 @@ def _md_table_html(markdown: str) -> str:
             out.append(
                 "<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"
             )
-            out += [
+            out.extend(
                 "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body
-            ]
+            )
             out.append("</table>")
             rows.clear()
 
