@@ -83,6 +83,7 @@ PURE: frozenset[str] = frozenset(
         "events.edits",
         "events.capture",
         "analytics.sql",
+        "analytics.ingest",
         "analytics.stats",
     }
 )

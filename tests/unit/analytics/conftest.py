@@ -7,9 +7,7 @@ import pytest
 
 from eventlogs import spec
 from gitrepo import commit, make_repo
-
 from promptship.analytics import example
-
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -7,8 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
-from eventlogs import spec
 
+from eventlogs import spec
 from promptship.analytics import example
 from promptship.cli import main
 

@@ -112,7 +112,11 @@ def test_the_html_page_renders_its_charts_offline(
     assert found["tables"] >= 1
     assert "day" in found["titles"], found["titles"]
     # chrome:// is the browser's own new-tab page; nothing may leave the machine
-    network = [u for u in found["urls"] if not u.startswith(("file:", "data:", "about:", "chrome:", "blob:"))]
+    network = [
+        u
+        for u in found["urls"]
+        if not u.startswith(("file:", "data:", "about:", "chrome:", "blob:"))
+    ]
     assert network == []
     assert any(u == page.as_uri() for u in found["urls"])
     assert shot.stat().st_size > 10_000

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from promptship.analytics import engines, report, sql
+from promptship.analytics import engines, ingest, report, sql
 from promptship.cli import main
 
 NOW = datetime(2025, 6, 1)
@@ -79,7 +79,7 @@ def _numbers(rep: report.Report) -> list[tuple[Any, ...]]:
         )
     for f in rep.feedback:
         out.append(
-            (tuple(f.keys.values()) + (f.criterion, f.source), f.score.n, f.score.estimate or 0.0)
+            ((*tuple(f.keys.values()), f.criterion, f.source), f.score.n, f.score.estimate or 0.0)
         )
     return out
 
@@ -195,7 +195,7 @@ def test_gzip_and_parquet_read_like_jsonl(tmp_path: Path, example_log: Path) -> 
     gz.write_bytes(gzip.compress(example_log.read_bytes()))
     pq = tmp_path / "events.parquet"
     engine = engines.open_duckdb([str(example_log)], now=NOW)
-    cols = ", ".join(c for c in sql.EVENT_COLUMNS if c != "bad")
+    cols = ", ".join(c for c in ingest.EVENT_COLUMNS if c != "bad")
     engine.connection.execute(
         f"COPY (SELECT {cols} FROM events WHERE bad IS NULL) TO '{pq}' (FORMAT parquet)"
     )

@@ -75,7 +75,7 @@ def _report_text(rep: Report, fmt: str, daily: Report | None) -> str:
     return formats.report_text(rep)
 
 
-def report(  # noqa: PLR0913 - one keyword per option of the command
+def report(
     paths: Sequence[str],
     *,
     now: datetime,

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from promptship.analytics import sql
+from promptship.analytics import ingest, sql
 from promptship.core.errors import PromptshipError, UsageError
 
 __all__ = [
@@ -216,12 +216,12 @@ def open_duckdb(
     files = expand_paths(patterns)
     connection = duckdb.connect(config={"memory_limit": memory_limit})
     if temp_dir is not None:
-        connection.execute(f"SET temp_directory = {sql._lit_path(temp_dir)}")
+        connection.execute(f"SET temp_directory = {sql.lit_path(temp_dir)}")
     parts = []
     if files.jsonl:
-        parts.append(sql.duckdb_jsonl_events(files.jsonl, now, max_line_bytes))
+        parts.append(ingest.duckdb_jsonl_events(files.jsonl, now, max_line_bytes))
     if files.parquet:
-        parts.append(sql.duckdb_parquet_events(files.parquet, now))
+        parts.append(ingest.duckdb_parquet_events(files.parquet, now))
     view = "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)
     connection.execute(f"CREATE TEMP VIEW events AS {view}")
     return DuckDBEngine(connection, files, max_line_bytes)
@@ -250,7 +250,7 @@ class ClickHouseHttp:
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"{url}: a ClickHouse URL starts with http:// or https://")
-        if not sql._NAME.match(table):
+        if not sql.NAME.match(table):
             raise UsageError(f"table name {table!r} is not allowed")
         self.url = url
         self.table = table
@@ -306,7 +306,7 @@ def _json_compact(body: bytes) -> list[dict[str, Any]]:
 class ChdbEngine:
     """chDB (ClickHouse in-process) over a flat events table it loads from JSONL files.
 
-    The files go through :func:`promptship.analytics.sql.clickhouse_ingest_sql`,
+    The files go through :func:`promptship.analytics.ingest.clickhouse_ingest_sql`,
     the same ``INSERT`` a ClickHouse deployment runs.
     """
 
@@ -318,12 +318,15 @@ class ChdbEngine:
         except ImportError as e:
             raise AnalyticsError("chdb is not installed", hint="pip install chdb") from e
         self.table = table
-        self._session = session.Session()
-        self._session.query(sql.clickhouse_table_ddl(table))
+        chdb_session: Any = session.Session  # chdb ships no type hints
+        self._session: Any = chdb_session()
+        self._session.query(ingest.clickhouse_table_ddl(table))
         for name in files:
             path = os.path.abspath(name).replace("'", "\\'")
             self._session.query(
-                sql.clickhouse_ingest_sql(table, f"file('{path}', 'LineAsString', 'line String')")
+                ingest.clickhouse_ingest_sql(
+                    table, f"file('{path}', 'LineAsString', 'line String')"
+                )
             )
 
     def rows(self, query: str) -> list[dict[str, Any]]:

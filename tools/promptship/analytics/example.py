@@ -67,6 +67,52 @@ class ExampleSpec:
     missing_outcome: float = 0.03
 
 
+def _feedback(
+    spec: ExampleSpec, rng: random.Random, rid: str, ts: float, accepted: bool
+) -> Iterator[dict[str, object]]:
+    if rng.random() < 0.15:
+        score = rng.randint(3, 5) if accepted else rng.randint(1, 3)
+        yield FeedbackEvent(ts + 60, rid, score=float(score), source="user").to_dict()
+    if accepted and rng.random() < 0.2:
+        distance = round(rng.betavariate(1.2, 6), 4)
+        yield FeedbackEvent(ts + 30, rid, edit_distance=distance, source="user").to_dict()
+    if rng.random() < 0.02:
+        for criterion in ("faithfulness", "tone"):
+            yield FeedbackEvent(
+                ts + 3600,
+                rid,
+                score=float(rng.randint(1, 5)),
+                criterion=criterion,
+                source="review",
+                reviewer=f"rev-{rng.randrange(3)}",
+            ).to_dict()
+
+
+def _outcome(
+    spec: ExampleSpec, rng: random.Random, rid: str, ts: float, arm: str | None
+) -> tuple[dict[str, object], bool | None]:
+    failed = rng.random() < spec.error_rate
+    p = spec.base_acceptance + spec.effects.get(arm or "base", 0.0)
+    accepted = None if failed else rng.random() < p
+    tokens_in = rng.randrange(300, 1200)
+    event = OutcomeEvent(
+        ts + rng.uniform(0.3, 4.0),
+        rid,
+        error="provider timeout" if failed else None,
+        latency_ms=round(math.exp(rng.gauss(6.6, 0.4)), 1),
+        accepted=accepted,
+        abandoned=None if failed or accepted else rng.random() < 0.3,
+        tokens_in=tokens_in,
+        tokens_out=rng.randrange(40, 400),
+        tokens_cached_in=rng.randrange(0, tokens_in // 2),
+        cost=round(tokens_in * 1.5e-7 + rng.random() * 2e-4, 7),
+        metrics={"resolved": 1.0 if accepted and rng.random() < 0.7 else 0.0},
+        model="gpt-4o-mini",
+        provider="openai",
+    )
+    return event.to_dict(), accepted
+
+
 def _request(
     spec: ExampleSpec, rng: random.Random, splitter: Splitter | None, i: int
 ) -> Iterator[dict[str, object]]:
@@ -103,46 +149,10 @@ def _request(
     ).to_dict()
     if rng.random() < spec.missing_outcome:
         return
-    failed = rng.random() < spec.error_rate
-    p = spec.base_acceptance + spec.effects.get(arm or "base", 0.0)
-    accepted = None if failed else rng.random() < p
-    tokens_in = rng.randrange(300, 1200)
-    yield OutcomeEvent(
-        ts + rng.uniform(0.3, 4.0),
-        rid,
-        error="provider timeout" if failed else None,
-        latency_ms=round(math.exp(rng.gauss(6.6, 0.4)), 1),
-        accepted=accepted,
-        abandoned=None if failed or accepted else rng.random() < 0.3,
-        tokens_in=tokens_in,
-        tokens_out=rng.randrange(40, 400),
-        tokens_cached_in=rng.randrange(0, tokens_in // 2),
-        cost=round(tokens_in * 1.5e-7 + rng.random() * 2e-4, 7),
-        metrics={"resolved": 1.0 if accepted and rng.random() < 0.7 else 0.0},
-        model="gpt-4o-mini",
-        provider="openai",
-    ).to_dict()
-    if accepted is not None and rng.random() < 0.15:
-        yield FeedbackEvent(
-            ts + 60,
-            rid,
-            score=float(rng.randint(3, 5) if accepted else rng.randint(1, 3)),
-            source="user",
-        ).to_dict()
-    if accepted and rng.random() < 0.2:
-        yield FeedbackEvent(
-            ts + 30, rid, edit_distance=round(rng.betavariate(1.2, 6), 4), source="user"
-        ).to_dict()
-    if rng.random() < 0.02:
-        for criterion in ("faithfulness", "tone"):
-            yield FeedbackEvent(
-                ts + 3600,
-                rid,
-                score=float(rng.randint(1, 5)),
-                criterion=criterion,
-                source="review",
-                reviewer=f"rev-{rng.randrange(3)}",
-            ).to_dict()
+    outcome, accepted = _outcome(spec, rng, rid, ts, arm)
+    yield outcome
+    if accepted is not None:
+        yield from _feedback(spec, rng, rid, ts, accepted)
 
 
 def example_events(spec: ExampleSpec, rng: random.Random) -> Iterator[dict[str, object]]:

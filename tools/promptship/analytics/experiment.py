@@ -12,6 +12,7 @@ when an arm is worse.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -160,7 +161,7 @@ def _tau(metric: str, looks: Sequence[Mapping[str, stats.Moments]], given: float
     for look in looks:  # the first look at which base has a spread: fixed before the rest
         base = look.get(BASE)
         if base is not None and base.variance:
-            return 0.1 * base.variance**0.5
+            return 0.1 * math.sqrt(base.variance)
     return 1.0
 
 
@@ -240,7 +241,7 @@ def _missing(repo: GitRepo, env: str, experiment: str, ref: str) -> UsageError:
     )
 
 
-def read_out(  # noqa: PLR0913 - one keyword per option of the command
+def read_out(
     engine: Engine,
     repo: GitRepo,
     *,
@@ -330,28 +331,24 @@ def _amount(metric: str, value: float, *, signed: bool = True) -> str:
     return f"{value:+.4g}" if signed else f"{value:.4g}"
 
 
+def _arm_phrase(r: Readout, arm: Arm) -> tuple[str, bool] | None:
+    """``"<arm> beats base on <metric>, +x [lo, hi]"`` when the arm differs, and whether it is better."""
+    seq, diff = arm.sequential, arm.diff
+    if seq is None or diff is None or diff.estimate is None or not seq.significant:
+        return None
+    better = (diff.estimate > 0) != (r.metric in LOWER_IS_BETTER)
+    low = _amount(r.metric, seq.low or 0.0, signed=False)
+    high = _amount(r.metric, seq.high or 0.0, signed=False)
+    word = "beats" if better else "is worse than"
+    text = f"{arm.name} {word} base on {metric_name(r.metric)}, {_amount(r.metric, diff.estimate)} [{low}, {high}]"
+    return text, better
+
+
 def verdict(r: Readout) -> str:
     """The plain-language conclusion: who beats base, guardrails, sample ratio."""
-    name = metric_name(r.metric)
-    parts: list[str] = []
-    winners = []
-    for arm in r.arms:
-        if arm.sequential is None or arm.diff is None or arm.diff.estimate is None:
-            continue
-        if arm.sequential.significant:
-            better = (arm.diff.estimate > 0) != (r.metric in LOWER_IS_BETTER)
-            low, high = arm.sequential.low or 0.0, arm.sequential.high or 0.0
-            interval = (
-                f"[{_amount(r.metric, low, signed=False)}, {_amount(r.metric, high, signed=False)}]"
-            )
-            word = "beats" if better else "is worse than"
-            parts.append(
-                f"{arm.name} {word} base on {name}, {_amount(r.metric, arm.diff.estimate)} {interval}"
-            )
-            if better:
-                winners.append(arm.name)
+    parts = [found[0] for arm in r.arms if (found := _arm_phrase(r, arm)) is not None]
     if not parts:
-        parts.append(f"no arm differs from base on {name} yet")
+        parts.append(f"no arm differs from base on {metric_name(r.metric)} yet")
     worse = [f"{g.metric} worse in {a.name}" for a in r.arms for g in a.guardrails if g.worse]
     parts.append("; ".join(worse) if worse else "no guardrail worse")
     parts.append(

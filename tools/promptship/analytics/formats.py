@@ -304,7 +304,7 @@ def readout_text(r: Readout) -> str:
     """The readout as a plain-text table and its verdict."""
     header, rows, notes = _readout_parts(r)
     lines = [f"experiment {r.experiment} ({r.prompt}, {r.env}): {metric_name(r.metric)}", ""]
-    lines += _table(header, rows) + ["", *notes, "", f"verdict: {r.verdict}"]
+    lines += [*_table(header, rows), "", *notes, "", f"verdict: {r.verdict}"]
     return "\n".join(lines) + "\n"
 
 
@@ -312,7 +312,8 @@ def readout_markdown(r: Readout) -> str:
     """The readout as markdown."""
     header, rows, notes = _readout_parts(r)
     lines = [f"## Experiment `{r.experiment}` ({r.prompt}, {r.env})", ""]
-    lines += _md_table(header, rows) + [
+    lines += [
+        *_md_table(header, rows),
         "",
         *(f"- {n}" for n in notes),
         "",

@@ -14,6 +14,7 @@ from promptship.analytics.engines import AnalyticsError
 from promptship.analytics.experiment import Readout, metric_name
 from promptship.analytics.formats import readout_markdown, report_markdown
 from promptship.analytics.report import Group, Report
+from promptship.analytics.stats import Interval
 
 __all__ = ["readout_html", "report_html"]
 
@@ -82,20 +83,26 @@ def _page(title: str, figures: Sequence[Any], tables: str) -> str:
     )
 
 
+def _bars(values: Sequence[Interval | None]) -> dict[str, Any]:
+    """Plotly asymmetric error bars of 95 % intervals (0 where an end is unknown)."""
+    up, down = [], []
+    for v in values:
+        known = (
+            v is not None and v.estimate is not None and v.low is not None and v.high is not None
+        )
+        up.append(v.high - v.estimate if known else 0)  # type: ignore[union-attr,operator]
+        down.append(v.estimate - v.low if known else 0)  # type: ignore[union-attr,operator]
+    return {"type": "data", "symmetric": False, "array": up, "arrayminus": down}
+
+
 def _label(g: Group, by: Sequence[str]) -> str:
     return (
         " · ".join(str(g.keys[k]) for k in by if k != "day" and g.keys.get(k) is not None) or "all"
     )
 
 
-def report_html(report: Report, daily: Report) -> str:
-    """The report as one HTML page: acceptance per day per series, acceptance and errors with intervals.
-
-    Args:
-        report: The report as asked.
-        daily: The same grouped by day and the report's other keys (the time series).
-    """
-    go, _offline = _plotly()
+def _trend(go: Any, daily: Report) -> Any:
+    """Acceptance per day, one line per series (the report's other keys)."""
     series: dict[str, list[Group]] = {}
     for g in daily.groups:
         series.setdefault(_label(g, daily.by), []).append(g)
@@ -112,13 +119,25 @@ def report_html(report: Report, daily: Report) -> str:
     trend.update_layout(
         title="Acceptance per day", xaxis_title="day", yaxis_title="acceptance rate"
     )
+    return trend
+
+
+def report_html(report: Report, daily: Report) -> str:
+    """The report as one HTML page: acceptance per day per series, acceptance and errors with intervals.
+
+    Args:
+        report: The report as asked.
+        daily: The same grouped by day and the report's other keys (the time series).
+    """
+    go, _offline = _plotly()
+    trend = _trend(go, daily)
     labels = [_label(g, report.by) for g in report.groups]
     compare = go.Figure()
-    for title, get in (
-        ("acceptance", lambda g: g.acceptance),
-        ("error rate", lambda g: g.error_rate),
-    ):
-        values = [get(g) for g in report.groups]
+    rates: tuple[tuple[str, list[Interval]], ...] = (
+        ("acceptance", [g.acceptance for g in report.groups]),
+        ("error rate", [g.error_rate for g in report.groups]),
+    )
+    for title, values in rates:
         compare.add_trace(
             go.Bar(
                 x=labels,
@@ -166,16 +185,11 @@ def readout_html(readout: Readout) -> str:
             y=[a.diff.estimate for a in arms if a.diff],
             mode="markers",
             name="difference (95%)",
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [(a.diff.high or 0) - (a.diff.estimate or 0) for a in arms if a.diff],
-                "arrayminus": [(a.diff.estimate or 0) - (a.diff.low or 0) for a in arms if a.diff],
-            },
+            error_y=_bars([a.diff for a in arms]),
         )
     )
     diffs.update_layout(
-        title=f"Difference to base in {name}", xaxis_title="arm", yaxis_title=f"{name} − base"
+        title=f"Difference to base in {name}", xaxis_title="arm", yaxis_title=f"{name} - base"
     )
     return _page(
         f"experiment {readout.experiment}",

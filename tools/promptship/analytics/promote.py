@@ -43,6 +43,36 @@ def _diff(path: str, old: str, new: str) -> str:
     )
 
 
+def _merged(data: dict[str, Any], variant: str, arms: set[str], path: str) -> dict[str, Any]:
+    """The prompt with ``variant`` laid over its own values, the experiment's variants gone."""
+
+    def nowhere(_path: Any) -> Location:
+        return Location(path, 1, 1)
+
+    variants = data.get("variants") or {}
+    own = {k: v for k, v in data.items() if k != "variants"}
+    merged, problems = apply(
+        base(own, nowhere, path, track=False),
+        Layer(f"variant {variant}", variants[variant], nowhere),
+    )
+    if problems:
+        raise UsageError(f"variant {variant} does not apply cleanly: {problems[0].message}")
+    out = dict(merged.data)
+    out["version"] = _bump(str(data.get("version", "")))
+    rest = {k: v for k, v in variants.items() if k not in arms}
+    if rest:
+        out["variants"] = rest
+    return out
+
+
+def _without_experiment(text: str, experiment: str) -> str:
+    data = yamlio.roundtrip_load(text)
+    data["experiments"] = [e for e in data.get("experiments") or [] if e.get("id") != experiment]
+    if not data["experiments"]:
+        del data["experiments"]
+    return str(yamlio.roundtrip_dump(data))
+
+
 def promotion_patch(repo: GitRepo, ref: str, env: str, readout: Readout, variant: str) -> str:
     """A unified diff making ``variant`` the base of the experiment's prompt and ending the experiment.
 
@@ -58,40 +88,18 @@ def promotion_patch(repo: GitRepo, ref: str, env: str, readout: Readout, variant
     prompt_path = f"registry/{readout.prompt}.yaml"
     old = _text(repo, ref, prompt_path)
     data: dict[str, Any] = dict(yamlio.roundtrip_load(old))
-    variants = data.get("variants") or {}
-    if variant not in variants:
+    if variant not in (data.get("variants") or {}):
         raise UsageError(f"{prompt_path} has no variant {variant!r} at {ref}")
-
-    def nowhere(_path: Any) -> Location:
-        return Location(prompt_path, 1, 1)
-
-    own = {k: v for k, v in data.items() if k != "variants"}
-    merged, problems = apply(
-        base(own, nowhere, prompt_path, track=False),
-        Layer(f"variant {variant}", variants[variant], nowhere),
-    )
-    if problems:
-        raise UsageError(f"variant {variant} does not apply cleanly: {problems[0].message}")
-    new_data = dict(merged.data)
-    new_data["version"] = _bump(str(data.get("version", "")))
-    rest = {k: v for k, v in variants.items() if k not in arms}
-    if rest:
-        new_data["variants"] = rest
+    new = _merged(data, variant, arms, prompt_path)
     env_path = f"environments/{env}.yaml"
     env_old = _text(repo, ref, env_path)
-    env_data = yamlio.roundtrip_load(env_old)
-    env_data["experiments"] = [
-        e for e in env_data.get("experiments") or [] if e.get("id") != readout.experiment
-    ]
-    if not env_data["experiments"]:
-        del env_data["experiments"]
+    first = old.splitlines(keepends=True)[0] if old.startswith("#") else ""
     header = (
         f"# promote {variant} to base of {readout.prompt} and end {readout.experiment}\n"
         f"# apply on a branch: git apply <this patch>; then open a pull request\n"
     )
-    first = old.splitlines(keepends=True)[0] if old.startswith("#") else ""
     return (
         header
-        + _diff(prompt_path, old, first + yamlio.roundtrip_dump(new_data))
-        + _diff(env_path, env_old, yamlio.roundtrip_dump(env_data))
+        + _diff(prompt_path, old, first + yamlio.roundtrip_dump(new))
+        + _diff(env_path, env_old, _without_experiment(env_old, readout.experiment))
     )

@@ -102,7 +102,7 @@ def mean_interval(m: Moments, z: float = Z95) -> Interval:
 
 
 def diff_interval(treatment: Moments, base: Moments, z: float = Z95) -> Interval:
-    """``mean(treatment) − mean(base)`` with the unequal-variance normal interval."""
+    """``mean(treatment) - mean(base)`` with the unequal-variance normal interval."""
     vt, vb = treatment.variance, base.variance
     if treatment.mean is None or base.mean is None:
         return Interval(None, None, None, 0)
@@ -143,13 +143,13 @@ def msprt(
     ``N(0, τ²)`` prior on the effect is
     ``Λ = sqrt(V/(V+τ²)) · exp(d² τ² / (2 V (V+τ²)))``; the always-valid p-value is
     the running minimum of ``min(1, 1/Λ)``, and the always-valid interval is the
-    running intersection of ``d ± sqrt(V (V+τ²)/τ² · (2 ln(1/α) + ln((V+τ²)/V)))``
-    (Johari et al.); it excludes 0 exactly when the p-value has fallen below α.
+    running intersection of ``d ± sqrt(V (V+τ²)/τ² · (2 ln(1/alpha) + ln((V+τ²)/V)))``
+    (Johari et al.); it excludes 0 exactly when the p-value has fallen below alpha.
 
     Args:
         looks: ``(treatment, base)`` cumulative moments at each look, in order.
         tau: The mixing standard deviation: the size of effect the test is tuned to.
-        alpha: The level (the test rejects when ``Λ ≥ 1/α``).
+        alpha: The level (the test rejects when ``Λ ≥ 1/alpha``).
     """
     p = 1.0
     low = high = None
@@ -220,7 +220,7 @@ class Srm:
 
     Attributes:
         chi2: Pearson's statistic.
-        p_value: Its p-value (``df`` = arms with weight − 1).
+        p_value: Its p-value (``df`` = arms with weight - 1).
         mismatch: Whether ``p_value`` is below the threshold (0.001 by convention).
         expected: Expected units per arm.
     """

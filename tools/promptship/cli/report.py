@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def _engine(name: str, url: str | None, table: str) -> commands.EngineChoice:
     return commands.EngineChoice(name, url, table, credentials)
 
 
-def engine_options(fn):  # type: ignore[no-untyped-def]
+def engine_options(fn: Callable[..., None]) -> Callable[..., None]:
     """``--engine``, ``--url`` and ``--table``."""
     fn = click.option(
         "--table",
