@@ -13,6 +13,8 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,6 +125,14 @@ class DuckDBEngine:
     files: EventFiles
     max_line_bytes: int = 8 * 1024 * 1024
     dialect: sql.Dialect = field(default=sql.DUCKDB)
+    work_dir: str | None = None
+
+    def close(self) -> None:
+        """Close the connection and remove the working folder (idempotent)."""
+        self.connection.close()
+        if self.work_dir is not None:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+            self.work_dir = None
 
     def unaccounted(self) -> list[str]:
         """Plain JSONL files whose size is more than the lines DuckDB returned or rejected.
@@ -151,6 +161,8 @@ class DuckDBEngine:
 
         try:
             cursor = self.connection.execute(query)
+            if cursor.description is None:
+                return []
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except duckdb.Error as e:
@@ -200,7 +212,7 @@ def open_duckdb(
         now: The moment after which (plus a day) timestamps count as from the future.
         max_line_bytes: Longest JSONL line read (longer ones are counted, then skipped).
         memory_limit: DuckDB's memory limit (it spills to ``temp_dir`` beyond).
-        temp_dir: Where DuckDB may spill.
+        temp_dir: Where the working folder goes (parsed events, spills); removed on close.
 
     Raises:
         UsageError: No files, or a file of unknown format.
@@ -214,17 +226,32 @@ def open_duckdb(
             hint="pip install 'promptship[analytics]'",
         ) from e
     files = expand_paths(patterns)
-    connection = duckdb.connect(config={"memory_limit": memory_limit})
-    if temp_dir is not None:
-        connection.execute(f"SET temp_directory = {sql.lit_path(temp_dir)}")
-    parts = []
-    if files.jsonl:
-        parts.append(ingest.duckdb_jsonl_events(files.jsonl, now, max_line_bytes))
-    if files.parquet:
-        parts.append(ingest.duckdb_parquet_events(files.parquet, now))
-    view = "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)
-    connection.execute(f"CREATE TEMP VIEW events AS {view}")
-    return DuckDBEngine(connection, files, max_line_bytes)
+    work = tempfile.mkdtemp(prefix="promptship-report-", dir=temp_dir)
+    try:
+        connection = duckdb.connect(
+            os.path.join(work, "events.duckdb"),
+            config={"memory_limit": memory_limit, "temp_directory": os.path.join(work, "spill")},
+        )
+        engine = DuckDBEngine(connection, files, max_line_bytes, work_dir=work)
+        parts = []
+        if files.jsonl:
+            # JSONL is parsed once into DuckDB's own columnar file (on disk: memory stays
+            # within memory_limit), then every query reads that instead of re-parsing.
+            jsonl = ingest.duckdb_jsonl_events(files.jsonl, now, max_line_bytes)
+            _run(engine, f"CREATE TABLE jsonl_events AS {jsonl}")
+            parts.append("SELECT * FROM jsonl_events")
+        if files.parquet:
+            parts.append(ingest.duckdb_parquet_events(files.parquet, now))
+        view = "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)
+        _run(engine, f"CREATE VIEW events AS {view}")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return engine
+
+
+def _run(engine: DuckDBEngine, statement: str) -> None:
+    engine.rows(statement)
 
 
 class ClickHouseHttp:
