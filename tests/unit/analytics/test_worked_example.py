@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from gitrepo import commit, make_repo
 
+from gitrepo import commit, make_repo
 from promptship.analytics.worked import write_registry_example
 from promptship.cli import main
 

@@ -65,6 +65,6 @@ def write_registry_example(
     root: Path, out: Path, *, seed: int = 13, env: str = "production"
 ) -> int:
     """Write the example log of the registry at ``root`` to ``out``; returns its byte size."""
-    data = example_jsonl(registry_example(root, env=env), random.Random(seed))
+    data = example_jsonl(registry_example(root, env=env), random.Random(seed))  # noqa: S311 - a reproducible example, not a secret
     write_atomic(out, data, make_parents=True)
     return len(data)
