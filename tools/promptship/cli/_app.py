@@ -36,6 +36,8 @@ COMMAND_MODULES = {
     "rollback": "promote",
     "pins": "promote",
     "status": "status",
+    "report": "report",
+    "experiment": "report",
 }
 
 
