@@ -87,9 +87,9 @@ def openai(spec_path: str) -> None:
 def anthropic(site: str) -> None:
     """JSON Schema of the SDK's MessageCreateParamsNonStreaming (pydantic's TypeAdapter)."""
     sys.path.insert(0, site)
-    import anthropic as sdk  # noqa: PLC0415
-    import pydantic  # noqa: PLC0415
-    from anthropic.types.message_create_params import MessageCreateParamsNonStreaming  # noqa: PLC0415
+    import anthropic as sdk
+    import pydantic
+    from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
     schema = pydantic.TypeAdapter(MessageCreateParamsNonStreaming).json_schema(
         ref_template="#/$defs/{model}"
@@ -97,7 +97,10 @@ def anthropic(site: str) -> None:
     _write(
         "anthropic.json",
         {
-            "info": {"sdk": f"anthropic {sdk.__version__}", "api_version": sdk._constants.ANTHROPIC_API_VERSION},
+            "info": {
+                "sdk": f"anthropic {sdk.__version__}",
+                "api_version": sdk._constants.ANTHROPIC_API_VERSION,
+            },
             **_strip(schema),
         },
     )
@@ -133,8 +136,8 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
 
 def gemini(checkout: str) -> None:
     """GenerateContentRequest of google/ai/generativelanguage/v1beta, by protoc and the proto3 JSON mapping."""
-    from google.api import field_behavior_pb2  # noqa: PLC0415 - registers the field_behavior option
-    from google.protobuf import descriptor_pb2  # noqa: PLC0415
+    from google.api import field_behavior_pb2
+    from google.protobuf import descriptor_pb2
 
     root = Path(checkout)
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,7 +195,11 @@ def gemini(checkout: str) -> None:
         oneofs: dict[int, list[str]] = {}
         for field in msg.field:
             schema = field_schema(field)
-            if field.label == 3 and not (field.type == 11 and messages.get(field.type_name) is not None and messages[field.type_name].options.map_entry):
+            if field.label == 3 and not (
+                field.type == 11
+                and messages.get(field.type_name) is not None
+                and messages[field.type_name].options.map_entry
+            ):
                 schema = {"type": "array", "items": schema}
             props[field.json_name] = schema
             behaviours = field.options.Extensions[field_behavior_pb2.field_behavior]
@@ -206,7 +213,11 @@ def gemini(checkout: str) -> None:
         groups = [g for g in oneofs.values() if len(g) > 1]
         if groups:  # at most one member of each oneof
             out["allOf"] = [
-                {"not": {"anyOf": [{"required": [a, b]} for i, a in enumerate(g) for b in g[i + 1 :]]}}
+                {
+                    "not": {
+                        "anyOf": [{"required": [a, b]} for i, a in enumerate(g) for b in g[i + 1 :]]
+                    }
+                }
                 for g in groups
             ]
         defs[key] = out
