@@ -3,11 +3,10 @@
 A media input is a string input declared with ``contentMediaType`` (an exact
 type such as ``image/png``, or ``image/*``) and how its value is given:
 
-* ``contentEncoding: base64``: the media's bytes in base64, or a ``data:`` URL
-  with base64 data (``data:image/png;base64,...``);
+* ``contentEncoding: base64``: the media's bytes in base64;
 * ``format: uri``: a URL whose scheme is one of ``x-url-schemes`` (default
-  ``https``); the model API fetches it, promptship never does. ``data`` may be
-  listed to accept ``data:`` URLs too.
+  ``https``); the model API fetches it, promptship never does. List ``data`` to
+  accept ``data:`` URLs (``data:image/png;base64,...``), which carry the bytes.
 
 Checks, each ending in an :class:`~promptship.core.errors.InputError` naming
 the input: the size (at most :data:`MAX_MEDIA_CHARS`, checked before anything
@@ -130,7 +129,7 @@ def _check_base64(spec: MediaSpec, data: str, media_type: str) -> str:
 def _hint(spec: MediaSpec) -> str:
     forms = []
     if spec.base64:
-        forms.append(f"base64 data or a data:{spec.media_type};base64,... URL")
+        forms.append("base64 data")
     if spec.uri:
         forms.append(f"a URL ({', '.join(s + ':' for s in spec.schemes)})")
     return f"input {spec.name} takes " + " or ".join(forms or ["nothing: declare it"])
@@ -191,7 +190,7 @@ def check_media(spec: MediaSpec, value: Any) -> dict[str, Any]:
             f"{MAX_MEDIA_CHARS:,}",
             hint="pass a URL instead of the data, or a smaller file",
         )
-    if value[:5].lower() == "data:" and (spec.base64 or "data" in spec.schemes):
+    if spec.uri and value[:5].lower() == "data:" and "data" in spec.schemes:
         return _data_url(spec, value)
     if spec.uri and _SCHEME.match(value):
         return _url(spec, value)

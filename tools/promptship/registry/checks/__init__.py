@@ -23,6 +23,11 @@ from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import Resolved, pointer
 from promptship.core.templates import Analysis, TemplateEngine
 from promptship.core.views import resolve, variant_names
+from promptship.registry.checks._features import (
+    feature_problems,
+    media_inputs,
+    template_sources,
+)
 from promptship.registry.checks._schema import Validator, explain, schema_findings
 from promptship.registry.checks._suites import check_suites
 
@@ -383,12 +388,9 @@ def _check_templates(
     out: list[Finding] = []
     data = view.data
     doc = run.files.prompts[prompt_id]
-    sources: list[tuple[DocPath, str]] = []
-    if "text" in data:
-        sources.append((("text",), data["text"]))
+    sources = template_sources(data)
     ids: dict[str, int] = {}
     for i, message in enumerate(data.get("messages", [])):
-        sources.append((("messages", i, "content"), message["content"]))
         if message["id"] in ids:
             out.append(
                 Finding(
@@ -400,10 +402,12 @@ def _check_templates(
                 )
             )
         ids[message["id"]] = i
-    needs_tracking = False
-    used: set[str] = set()
+    problems = feature_problems(data)
+    needs_tracking = bool(problems)
+    media = media_inputs(data)
+    used: set[str] = set(media)
     broken = False
-    first_use: dict[str, DocPath] = {}
+    first_use: dict[str, DocPath] = dict(media)
     for path, source in sources:
         analysis = run.analyse(source)
         used |= analysis.variables
@@ -413,6 +417,8 @@ def _check_templates(
             broken = True
             needs_tracking = True
     located = _locator(run, prompt_id, env, variant, needs_tracking)
+    for path, code, message, hint, severity in problems:
+        out.append(Finding(code, message, located(path), pointer(path), hint, severity))
     for path, source in sources:
         for problem in run.analyse(source).problems:
             out.append(
