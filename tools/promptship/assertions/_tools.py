@@ -71,7 +71,7 @@ def tool_call(spec: Mapping[str, Any], _schema: Any) -> Check:
         if named:
             why = f"called {name} {len(named)} time(s), none matching: {reasons[0]}"
         else:
-            others = sorted({str(getattr(c, 'name', '?')) for c in calls})
+            others = sorted({str(getattr(c, "name", "?")) for c in calls})
             why = f"no call to {name}" + (f" (calls: {', '.join(others)})" if others else "")
         return AssertionResult(negate, "tool-call", why)
 

@@ -61,10 +61,10 @@ def _progress() -> evals.Progress | None:
 @click.option(
     "--provider",
     "provider_kind",
-    type=click.Choice(["echo", "openai", "command"]),
+    type=click.Choice(["echo", "openai", "openai-responses", "anthropic", "gemini", "command"]),
     default="echo",
     show_default=True,
-    help="echo: offline, answers with its input; openai: any OpenAI-compatible endpoint ($OPENAI_API_KEY, $OPENAI_BASE_URL); command: a local program.",
+    help="echo: offline, answers with its input; openai: any OpenAI-compatible chat endpoint ($OPENAI_API_KEY, $OPENAI_BASE_URL); openai-responses: OpenAI's Responses API (the same variables); anthropic: Anthropic's Messages API ($ANTHROPIC_API_KEY, $ANTHROPIC_BASE_URL); gemini: Gemini's generateContent ($GEMINI_API_KEY or $GOOGLE_API_KEY, $GEMINI_BASE_URL); command: a local program.",
 )
 @click.option(
     "--model", default=None, help="Send every request to this model instead of each prompt's."
@@ -72,7 +72,7 @@ def _progress() -> evals.Progress | None:
 @click.option(
     "--base-url",
     default=None,
-    help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or api.openai.com).",
+    help="The HTTP provider's endpoint (default: its *_BASE_URL variable, else the hosted API).",
 )
 @click.option(
     "--command",
@@ -143,6 +143,7 @@ def eval_group(
     \b
     Examples:
       promptship eval --provider echo                       # offline smoke run
+      promptship eval --prompt support/order_status --provider anthropic   # $ANTHROPIC_API_KEY
       promptship eval --affected origin/main..HEAD --provider openai --out evals/
       promptship eval --bundle dist/staging.tar --provider openai --out evals/
       promptship eval --shard 2/4 --out shard2/ && promptship eval merge shard*/report.json -o report.json

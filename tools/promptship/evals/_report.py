@@ -31,7 +31,7 @@ REPORT_SCHEMA = "promptship.eval-report/v1"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 _EPSILON = 1e-12
 
-ProviderName = Literal["echo", "openai", "command"]
+ProviderName = Literal["echo", "openai", "openai-responses", "anthropic", "gemini", "command"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,10 @@ class ProviderInfo:
     """Who answered, as the report records it (never a key).
 
     Attributes:
-        name: ``echo``, ``openai`` (any OpenAI-compatible endpoint) or ``command``.
+        name: ``echo``, ``openai`` (any OpenAI-compatible endpoint), ``openai-responses``,
+            ``anthropic``, ``gemini`` or ``command``.
         model: The model every request went to, or ``None`` for each prompt's own.
-        base_url: The endpoint, for ``openai``.
+        base_url: The endpoint, for the HTTP providers.
     """
 
     name: ProviderName

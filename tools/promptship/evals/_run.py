@@ -23,12 +23,12 @@ from promptship.assertions import (
     compile_assertion,
 )
 from promptship.core.errors import EvalError, PromptshipError, UsageError
-from promptship.core.render import CompiledPrompt
+from promptship.core.render import CompiledPrompt, Rendered
 from promptship.core.templates import TemplateEngine
 from promptship.evals._plan import Plan, Shard, Target
 from promptship.evals._source import PromptSource
 from promptship.evals._suite import Case, Check
-from promptship.evals.providers import ChatRequest, ChatResponse, Provider
+from promptship.evals.providers import ApiRequest, ChatRequest, ChatResponse, Provider, Request
 
 __all__ = ["CaseResult", "Progress", "SuiteOutcome", "run_plan"]
 
@@ -150,11 +150,22 @@ class _Runner:
         self._judges: dict[tuple[str, str], CompiledPrompt] = {}
         self._lock = threading.Lock()
 
-    def request(self, compiled_body: dict[str, Any], extra: Mapping[str, Any]) -> ChatRequest:
-        body = {**compiled_body, **extra}
+    def request(self, rendered: Rendered, extra: Mapping[str, Any]) -> Request:
+        """The request for this provider's API: ``extra`` parameters and ``--model`` laid over.
+
+        An OpenAI-compatible provider (``api`` ``openai``, the default) gets
+        ``to_openai()`` as a :class:`ChatRequest`; one that names an API gets
+        ``to_api(api)`` as an :class:`ApiRequest`, so the judge and every case
+        go out in that API's own shape.
+        """
+        if extra:
+            rendered.parameters = {**rendered.parameters, **extra}
         if self.model is not None:
-            body["model"] = self.model
-        return ChatRequest.from_openai(body)
+            rendered.model = self.model
+        api = str(getattr(self.provider, "api", "openai"))
+        if api == "openai":
+            return ChatRequest.from_openai(rendered.to_openai())
+        return ApiRequest(api, rendered.model, rendered.to_api(api))
 
     def judge_prompt(self, judge_id: str, env: str) -> CompiledPrompt:
         key = (judge_id, env)
@@ -184,7 +195,7 @@ class _Runner:
             if isinstance(extra, Mapping):
                 offered.update(extra)
             rendered = compiled.render({k: v for k, v in offered.items() if k in declared})
-            answer = self.provider.complete(self.request(rendered.to_openai(), {}))
+            answer = self.provider.complete(self.request(rendered, {}))
             return _verdict(answer.text, judge_id)
 
         return judge
@@ -193,9 +204,7 @@ class _Runner:
         case, prep = unit.case, unit.prep
         try:
             rendered = prep.compiled.render(case.inputs)
-            response: ChatResponse = self.provider.complete(
-                self.request(rendered.to_openai(), prep.parameters)
-            )
+            response: ChatResponse = self.provider.complete(self.request(rendered, prep.parameters))
         except PromptshipError as e:
             return CaseResult(case.id, False, error=str(e))
         latency = round(response.latency_ms, 3)

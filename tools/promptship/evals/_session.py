@@ -25,12 +25,11 @@ from promptship.evals._run import Progress, run_plan
 from promptship.evals._source import BundleSource, PromptSource, RegistrySource, SourceInfo
 from promptship.evals._suite import Suite, parse_suite
 from promptship.evals.providers import (
-    DEFAULT_OPENAI_BASE_URL,
     CachingProvider,
     CommandProvider,
     EchoProvider,
     Provider,
-    from_env,
+    http_provider,
 )
 from promptship.git import GitRepo, open_repository
 from promptship.history import compare as history
@@ -54,8 +53,9 @@ __all__ = [
 CACHE_DIR = Path(".promptship-cache") / "responses"
 """The response cache, relative to the registry root, unless another folder is given."""
 
-ProviderKind = Literal["echo", "openai", "command"]
-"""``echo`` (offline), ``openai`` (any OpenAI-compatible endpoint), ``command`` (a local program)."""
+ProviderKind = Literal["echo", "openai", "openai-responses", "anthropic", "gemini", "command"]
+"""``echo`` (offline), ``openai`` (any OpenAI-compatible chat endpoint), ``openai-responses``,
+``anthropic``, ``gemini`` (each API's own request body), ``command`` (a local program)."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,11 @@ class ProviderChoice:
     """Who answers, as the options name it.
 
     Attributes:
-        kind: ``echo`` (offline), ``openai`` (any OpenAI-compatible endpoint) or
-            ``command`` (a local program).
+        kind: ``echo`` (offline), ``openai`` (any OpenAI-compatible endpoint),
+            ``openai-responses``, ``anthropic``, ``gemini``, or ``command`` (a local program).
         model: Send every request to this model instead of each prompt's.
-        base_url: The ``openai`` endpoint (default: ``$OPENAI_BASE_URL``, else OpenAI's).
+        base_url: The HTTP endpoint (default: ``$OPENAI_BASE_URL``, ``$ANTHROPIC_BASE_URL``
+            or ``$GEMINI_BASE_URL``, else the hosted API).
         command: The program for ``command``, split as a shell would.
         concurrency: Requests in flight at once.
     """
@@ -233,12 +234,14 @@ def _inner_provider(
         if not choice.command:
             raise UsageError("--provider command needs --command CMD")
         return CommandProvider(shlex.split(choice.command)), ProviderInfo("command", choice.model)
-    env = dict(environ)
-    if choice.base_url:
-        env["OPENAI_BASE_URL"] = choice.base_url
-    http = stack.enter_context(from_env(env, max_concurrency=choice.concurrency))
-    url = env.get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL
-    return http, ProviderInfo("openai", choice.model, url)
+    http, url = http_provider(
+        choice.kind,  # type: ignore[arg-type]
+        environ,
+        base_url=choice.base_url,
+        max_concurrency=choice.concurrency,
+    )
+    stack.enter_context(http)
+    return http, ProviderInfo(choice.kind, choice.model, url)
 
 
 @contextlib.contextmanager
@@ -250,7 +253,8 @@ def open_provider(
     Args:
         choice: Who answers.
         cache_dir: The response cache folder, or ``None`` for no cache.
-        environ: The variables ``openai`` reads (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
+        environ: The variables the HTTP providers read (``OPENAI_API_KEY``,
+            ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``, their ``*_BASE_URL``).
 
     Raises:
         UsageError: ``command`` without a command, or ``openai`` without an endpoint or key.
