@@ -101,7 +101,9 @@ def test_bad_inputs_file_is_a_usage_error(
     assert "Traceback" not in result.err
 
 
-@pytest.mark.parametrize(("fmt", "max_tokens"), [("openai", "max_tokens"), ("json", "max_completion_tokens")])
+@pytest.mark.parametrize(
+    ("fmt", "max_tokens"), [("openai", "max_tokens"), ("json", "max_completion_tokens")]
+)
 def test_json_format_is_an_openai_chat_body(cli: Cli, fmt: str, max_tokens: str) -> None:
     result = render(
         cli,

@@ -34,9 +34,24 @@ ORDER = {"type": "object", "properties": {"order_id": {"const": "ORD-1"}}, "requ
         ({"tool": "get_order"}, [Call("get_order", {})], True, "called get_order"),
         ({"tool": "get_order"}, [], False, "no call to get_order"),
         ({"tool": "get_order"}, [Call("get_shipment", {})], False, "(calls: get_shipment)"),
-        ({"tool": "get_order", "arguments": ORDER}, [Call("get_order", {"order_id": "ORD-1"})], True, "ORD-1"),
-        ({"tool": "get_order", "arguments": ORDER}, [Call("get_order", {"order_id": "ORD-2"})], False, "none matching: at $.order_id"),
-        ({"tool": "get_order", "arguments": ORDER}, [Call("get_order", None)], False, "arguments are not valid JSON"),
+        (
+            {"tool": "get_order", "arguments": ORDER},
+            [Call("get_order", {"order_id": "ORD-1"})],
+            True,
+            "ORD-1",
+        ),
+        (
+            {"tool": "get_order", "arguments": ORDER},
+            [Call("get_order", {"order_id": "ORD-2"})],
+            False,
+            "none matching: at $.order_id",
+        ),
+        (
+            {"tool": "get_order", "arguments": ORDER},
+            [Call("get_order", None)],
+            False,
+            "arguments are not valid JSON",
+        ),
         (
             {"tool": "get_order", "arguments": ORDER},
             [Call("get_order", {"order_id": "ORD-2"}), Call("get_order", {"order_id": "ORD-1"})],
@@ -45,7 +60,12 @@ ORDER = {"type": "object", "properties": {"order_id": {"const": "ORD-1"}}, "requ
         ),
         ({"tool": "get_order", "negate": True}, [], True, "no call"),
         ({"tool": "get_order", "negate": True}, [Call("get_order", {})], False, "called get_order"),
-        ({"tool": "get_order", "arguments": ORDER, "negate": True}, [Call("get_order", {"order_id": "ORD-2"})], True, "none matching"),
+        (
+            {"tool": "get_order", "arguments": ORDER, "negate": True},
+            [Call("get_order", {"order_id": "ORD-2"})],
+            True,
+            "none matching",
+        ),
     ],
 )
 def test_tool_call(spec: dict[str, Any], calls: list[Call], passed: bool, says: str) -> None:

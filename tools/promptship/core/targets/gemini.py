@@ -3,7 +3,9 @@
 The model is not a body field: it is part of the URL
 (``/v1beta/models/{model}:generateContent``), so the body has no ``model``.
 Cache breakpoints are a no-op: Gemini caches implicitly, and explicit caching
-is a separate ``cachedContents`` resource.
+is a separate ``cachedContents`` resource. Gemini has one ``systemInstruction``:
+every system (or developer) message goes there, in order, wherever it stood in
+the conversation.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from promptship.core.targets._common import (
     exact_type,
     map_parameters,
     merge_extra,
-    split_system,
-    target_error,
 )
 
 __all__ = ["API", "MAPPED", "OWNED", "PASSTHROUGH", "body"]
@@ -27,6 +27,7 @@ __all__ = ["API", "MAPPED", "OWNED", "PASSTHROUGH", "body"]
 API = "gemini"
 OWNED = frozenset({"model", "contents", "systemInstruction", "tools", "toolConfig"})
 _G = "generationConfig"
+_SYSTEM = ("system", "developer")
 MAPPED: dict[str, Param | None] = {
     "temperature": Param((_G, "temperature"), 0, 2),
     "top_p": Param((_G, "topP"), 0, 1),
@@ -100,29 +101,22 @@ def body(r: RenderedLike) -> dict[str, Any]:
     """The request body (without the model, which goes in the URL).
 
     Raises:
-        TargetError: A parameter Gemini lacks, a value out of range, a system
-            message after the conversation started, or a media URL without an
-            exact media type.
+        TargetError: A parameter Gemini lacks, a value out of range, or a media
+            URL without an exact media type.
     """
     out: dict[str, Any] = {}
     map_parameters(API, r.parameters, out, mapped=MAPPED, passthrough=PASSTHROUGH, owned=OWNED)
     messages: list[dict[str, Any]] = (
         r.messages if r.messages is not None else [{"role": "user", "content": r.text}]
     )
-    n = split_system(messages)
-    if n:
-        out["systemInstruction"] = {"parts": [p for m in messages[:n] for p in _parts(m)]}
-    contents = []
-    for m in messages[n:]:
-        if m["role"] in ("system", "developer"):
-            raise target_error(
-                API,
-                "a system message after the conversation started",
-                "gemini takes system instructions only before the first user or assistant message",
-            )
-        role = "model" if m["role"] == "assistant" else "user"
-        contents.append({"role": role, "parts": _parts(m)})
-    out["contents"] = contents
+    system = [p for m in messages if m["role"] in _SYSTEM for p in _parts(m)]
+    if system:
+        out["systemInstruction"] = {"parts": system}
+    out["contents"] = [
+        {"role": "model" if m["role"] == "assistant" else "user", "parts": _parts(m)}
+        for m in messages
+        if m["role"] not in _SYSTEM
+    ]
     if r.output_schema is not None or r.output_format == "json":
         config = out.setdefault(_G, {})
         config["responseMimeType"] = "application/json"
