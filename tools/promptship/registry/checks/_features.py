@@ -31,7 +31,6 @@ MAX_SCHEMA_DEPTH = 64
 """Deepest tool parameters schema checked (the YAML loader stops at 64 levels too)."""
 MAX_BREAKPOINTS = 4
 """Anthropic's limit on cache breakpoints in one request."""
-MAX_REF_HOPS = 256
 
 _TOOL_JSON = re.compile(
     r'"(?:parameters|input_schema|parametersJsonSchema|functionDeclarations|'
@@ -117,8 +116,57 @@ def _resolve(schema: Any, ref: str) -> tuple[bool, Any]:
     return True, node
 
 
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
+"""Keywords whose subschemas apply to the same instance (a loop through them never ends)."""
+
+
+def _in_place(schema: Any, node: dict[str, Any]) -> list[Any]:
+    """The subschemas ``node`` applies to the instance it is given: its ``$ref`` target too."""
+    out: list[Any] = []
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        ok, target = _resolve(schema, ref)
+        if ok:
+            out.append(target)
+    for key in _IN_PLACE:
+        sub = node.get(key)
+        if isinstance(sub, list):
+            out.extend(sub)
+        elif isinstance(sub, dict):
+            out.extend(sub.values() if key == "dependentSchemas" else [sub])
+    return [x for x in out if isinstance(x, dict)]
+
+
+def _loops(schema: Any) -> bool:
+    """Whether references lead back to a schema on the same instance (``{$ref: "#"}`` at the root).
+
+    Depth-first over the in-place edges, without recursion; a recursive schema
+    that descends first (a tree node whose ``children`` items refer back) is fine.
+    """
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+    for start in (n for n in _walk(schema) if isinstance(n, dict)):
+        if id(start) in state:
+            continue
+        stack: list[tuple[dict[str, Any], list[Any]]] = [(start, _in_place(schema, start))]
+        state[id(start)] = 1
+        while stack:
+            node, todo = stack[-1]
+            if not todo:
+                state[id(node)] = 2
+                stack.pop()
+                continue
+            nxt = todo.pop()
+            seen = state.get(id(nxt))
+            if seen == 1:
+                return True
+            if seen is None:
+                state[id(nxt)] = 1
+                stack.append((nxt, _in_place(schema, nxt)))
+    return False
+
+
 def _ref_problems(schema: Any) -> list[str]:
-    """References that leave the schema, do not resolve, or only point at each other."""
+    """References that leave the schema, do not resolve, or loop without descending."""
     problems: list[str] = []
     for node in _walk(schema):
         if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
@@ -128,19 +176,8 @@ def _ref_problems(schema: Any) -> list[str]:
         if not ok:
             where = "leaves the schema" if not ref.startswith("#") else "does not resolve"
             problems.append(f"$ref {ref!r} {where}")
-            continue
-        seen = {id(node)}
-        target = node
-        for _ in range(MAX_REF_HOPS):
-            if not (isinstance(target, dict) and isinstance(target.get("$ref"), str)):
-                break
-            if all(k.startswith("$") for k in target) is False:
-                break
-            _, target = _resolve(schema, target["$ref"])
-            if id(target) in seen:
-                problems.append(f"$ref {ref!r} is a loop of references to references")
-                break
-            seen.add(id(target))
+    if not problems and _loops(schema):
+        problems.append("$ref loop: references lead back to the same schema without descending")
     return sorted(set(problems))
 
 
