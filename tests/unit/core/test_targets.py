@@ -27,8 +27,7 @@ def view(**extra: Any) -> dict[str, Any]:
     }
     for key, value in extra.items():
         if key in ("parameters", "provider", "api", "extra_body"):
-            target = base["model"] if key != "parameters" else base["model"]
-            target[key] = value
+            base["model"][key] = value
         else:
             base[key] = value
     return base
@@ -119,7 +118,7 @@ def test_extra_body_merges_into_nested_fields_but_never_replaces() -> None:
         "candidateCount": 1,
     }
     clash = render(view(extra_body={"gemini": {"generationConfig": {"maxOutputTokens": 7}}}))
-    with pytest.raises(TargetError, match="generationConfig.maxOutputTokens, which is already set"):
+    with pytest.raises(TargetError, match=re.escape("generationConfig.maxOutputTokens, which is already set")):
         clash.to_gemini()
     owned = render(view(extra_body={"anthropic": {"messages": []}}))
     with pytest.raises(TargetError, match="may not set messages"):
