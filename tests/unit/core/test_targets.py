@@ -118,7 +118,9 @@ def test_extra_body_merges_into_nested_fields_but_never_replaces() -> None:
         "candidateCount": 1,
     }
     clash = render(view(extra_body={"gemini": {"generationConfig": {"maxOutputTokens": 7}}}))
-    with pytest.raises(TargetError, match=re.escape("generationConfig.maxOutputTokens, which is already set")):
+    with pytest.raises(
+        TargetError, match=re.escape("generationConfig.maxOutputTokens, which is already set")
+    ):
         clash.to_gemini()
     owned = render(view(extra_body={"anthropic": {"messages": []}}))
     with pytest.raises(TargetError, match="may not set messages"):
