@@ -19,6 +19,7 @@ from promptship.core.errors import InputError
 from promptship.core.media import MAX_MEDIA_CHARS, MediaSpec, check_media, media_spec
 from promptship.core.targets import Api, Features
 from promptship.core.targets import openai_chat as _chat
+from promptship.core.targets._common import merge_extra
 from promptship.core.templates import Renderer, TemplateEngine
 
 __all__ = ["CompiledPrompt", "Features", "PromptRef", "Rendered", "compile_input_check"]
@@ -153,7 +154,10 @@ class Rendered:
         Parameters are sent as written (vLLM, Ollama and others take their own);
         tools, parts and breakpoints in the Chat Completions shape.
         """
-        if self.features is not None:
+        features = self.features
+        if features is not None and (
+            features.tools or features.tool_choice is not None or features.rich
+        ):
             return _chat.body(self, compatible=True)
         body: dict[str, Any] = {"model": self.model, **self.parameters}
         body["model"] = self.model  # a parameter never overrides the prompt's model
@@ -168,6 +172,10 @@ class Rendered:
             }
         elif self.output_format == "json":
             body["response_format"] = {"type": "json_object"}
+        if features is not None:
+            extra = features.extra_body.get("openai-chat")
+            if extra:
+                merge_extra("openai-chat", body, extra, _chat.OWNED | {"response_format"})
         return body
 
 

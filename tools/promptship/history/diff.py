@@ -178,13 +178,22 @@ def comparable(view: Mapping[str, Any], extras: Mapping[str, Any] | None = None)
             m["id"]: {k: v for k, v in m.items() if k != "id"} for m in view["messages"]
         }
         out["message_order"] = [m["id"] for m in view["messages"]]
-    tools = view.get("tools")
-    if isinstance(tools, list) and all(isinstance(t, Mapping) and "name" in t for t in tools):
-        out["tools"] = {t["name"]: {k: v for k, v in t.items() if k != "name"} for t in tools}
-        out["tool_order"] = [t["name"] for t in tools]
+    out.update(_tools_by_name(view.get("tools")))
     if extras:
         out.update({k: v for k, v in extras.items() if v})
     return out
+
+
+def _tools_by_name(tools: Any) -> dict[str, Any]:
+    """``tools`` as a map by name and ``tool_order``, when every tool has a name."""
+    if not isinstance(tools, list) or not all(
+        isinstance(t, Mapping) and "name" in t for t in tools
+    ):
+        return {}
+    return {
+        "tools": {t["name"]: {k: v for k, v in t.items() if k != "name"} for t in tools},
+        "tool_order": [t["name"] for t in tools],
+    }
 
 
 _METADATA_ROOTS = {"metadata", "description"}

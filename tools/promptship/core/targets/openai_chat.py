@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.core.targets._common import (
+    Features,
     Param,
     RenderedLike,
     data_url,
@@ -141,23 +142,27 @@ def body(r: RenderedLike, *, compatible: bool = False) -> dict[str, Any]:
     fmt = response_format(r.output_schema, r.output_format)
     if fmt is not None:
         out["response_format"] = fmt
-    features = r.features
-    if features is not None:
-        if features.tools:
-            out["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t["name"],
-                        "description": t["description"],
-                        "parameters": t["parameters"],
-                    },
-                }
-                for t in features.tools
-            ]
-        if features.tool_choice is not None:
-            out["tool_choice"] = tool_choice(features.tool_choice)
-        extra = features.extra_body.get(API)
-        if extra:
-            merge_extra(API, out, extra, OWNED | {"response_format"})
+    if r.features is not None:
+        _features(r.features, out)
     return out
+
+
+def _features(features: Features, out: dict[str, Any]) -> None:
+    """Tools, tool choice and ``extra_body`` into the body."""
+    if features.tools:
+        out["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t["name"],
+                    "description": t["description"],
+                    "parameters": t["parameters"],
+                },
+            }
+            for t in features.tools
+        ]
+    if features.tool_choice is not None:
+        out["tool_choice"] = tool_choice(features.tool_choice)
+    extra = features.extra_body.get(API)
+    if extra:
+        merge_extra(API, out, extra, OWNED | {"response_format"})

@@ -22,12 +22,8 @@ from promptship.core.errors import Location, PromptshipError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import Resolved, pointer
 from promptship.core.templates import Analysis, TemplateEngine
-from promptship.core.views import resolve, variant_names
-from promptship.registry.checks._features import (
-    feature_problems,
-    media_inputs,
-    template_sources,
-)
+from promptship.core.views import resolve, template_sources, variant_names
+from promptship.registry.checks._features import feature_problems, media_inputs
 from promptship.registry.checks._schema import Validator, explain, schema_findings
 from promptship.registry.checks._suites import check_suites
 

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from promptship.core.model import DocPath, Severity
+from promptship.core.views import template_sources
 
 __all__ = [
     "MAX_BREAKPOINTS",
@@ -21,7 +22,6 @@ __all__ = [
     "Problem",
     "feature_problems",
     "media_inputs",
-    "template_sources",
 ]
 
 Problem = tuple[DocPath, str, str, str, Severity]
@@ -37,22 +37,6 @@ _TOOL_JSON = re.compile(
     r'function_declarations|tool_choice)"\s*:|"type"\s*:\s*"function"'
 )
 _TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%")
-
-
-def template_sources(data: Mapping[str, Any]) -> list[tuple[DocPath, str]]:
-    """Every template of a view: ``text``, message contents and text parts, with their paths."""
-    sources: list[tuple[DocPath, str]] = []
-    if isinstance(data.get("text"), str):
-        sources.append((("text",), data["text"]))
-    for i, message in enumerate(data.get("messages", [])):
-        content = message["content"]
-        if isinstance(content, str):
-            sources.append((("messages", i, "content"), content))
-            continue
-        for j, part in enumerate(content):
-            if part.get("type") == "text":
-                sources.append((("messages", i, "content", j, "text"), part["text"]))
-    return sources
 
 
 def _media_parts(data: Mapping[str, Any]) -> Iterator[tuple[DocPath, Mapping[str, Any], str]]:
