@@ -157,8 +157,8 @@ def map_parameters(
                 raise target_error(
                     api,
                     f"has no parameter {name}",
-                    f"remove {name}, or set it only for the APIs that have it "
-                    "(an overlay, or model.extra_body)",
+                    f"remove {name} from a prompt rendered for {api} "
+                    "(or set it in an overlay or variant that does not render for it)",
                 )
             _check_range(api, name, value, spec)
             _put(body, spec.path, value, api, f"parameter {name}")
