@@ -137,3 +137,37 @@ cases:
     assert all(
         b["text"]["format"] == {"type": "json_object"} for b in judge
     )  # the judge's output.format
+
+
+def test_a_judge_on_another_provider(
+    cli: Cli, tmp_path: Path, chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cases on an OpenAI-compatible server, llm-judge on the Responses API: each in its API."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    suite = """\
+prompt: demo/greet
+cases:
+  - id: ada
+    inputs: {name: Ada}
+    assert:
+      - {type: llm-judge, prompt: demo/judge, criteria: Polite greeting., min_score: 0.5}
+"""
+    root = evalregistry.write(tmp_path / "reg", {"registry/demo/greet.evals.yaml": suite})
+    with ChatServer(_responses) as judge:
+        result = cli(
+            "eval", "--root", root, "--env", "staging", "--prompt", "demo/greet",
+            "--provider", "openai", "--base-url", chat_server.base_url,
+            "--judge-provider", "openai-responses", "--judge-base-url", judge.base_url,
+            "--judge-model", "grader-1", "--no-cache", "--format", "json",
+        )  # fmt: skip
+        judged = [r.json for r in judge.requests]
+    assert result.exit == 0, result.out[-2000:]
+    assert {r.path for r in chat_server.requests} == {"/v1/chat/completions"}
+    assert len(judged) == 1
+    assert judged[0]["model"] == "grader-1"
+    provider = result.json()["provider"]
+    assert provider["judge"] == {
+        "name": "openai-responses",
+        "model": "grader-1",
+        "base_url": judge.base_url,
+    }

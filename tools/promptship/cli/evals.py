@@ -75,6 +75,14 @@ def _progress() -> evals.Progress | None:
     help="The HTTP provider's endpoint (default: its *_BASE_URL variable, else the hosted API).",
 )
 @click.option(
+    "--judge-provider",
+    type=click.Choice(["openai", "openai-responses", "anthropic", "gemini", "command"]),
+    default=None,
+    help="Grade llm-judge assertions on this provider (its own API, variables and --judge-base-url) instead of --provider.",
+)
+@click.option("--judge-base-url", default=None, help="The judge provider's endpoint.")
+@click.option("--judge-model", default=None, help="Send judge requests to this model.")
+@click.option(
     "--command",
     "command",
     default=None,
@@ -120,6 +128,9 @@ def eval_group(
     provider_kind: str,
     model: str | None,
     base_url: str | None,
+    judge_provider: str | None,
+    judge_base_url: str | None,
+    judge_model: str | None,
     command: str | None,
     concurrency: int,
     shard: str | None,
@@ -144,6 +155,7 @@ def eval_group(
     Examples:
       promptship eval --provider echo                       # offline smoke run
       promptship eval --prompt support/order_status --provider anthropic   # $ANTHROPIC_API_KEY
+      promptship eval --provider anthropic --judge-provider openai          # judges/rubric on OpenAI
       promptship eval --affected origin/main..HEAD --provider openai --out evals/
       promptship eval --bundle dist/staging.tar --provider openai --out evals/
       promptship eval --shard 2/4 --out shard2/ && promptship eval merge shard*/report.json -o report.json
@@ -151,7 +163,11 @@ def eval_group(
     if ctx.invoked_subcommand is not None:
         return 0
     kind = cast(evals.ProviderKind, provider_kind)  # click.Choice allows only these
-    provider = evals.ProviderChoice(kind, model, base_url, command, concurrency)
+    judge = None
+    if judge_provider is not None:
+        judge_kind = cast(evals.ProviderKind, judge_provider)
+        judge = evals.ProviderChoice(judge_kind, judge_model, judge_base_url, command, concurrency)
+    provider = evals.ProviderChoice(kind, model, base_url, command, concurrency, judge)
     request = evals.EvalRequest(
         root=root,
         ref=ref,

@@ -43,15 +43,20 @@ class ProviderInfo:
             ``anthropic``, ``gemini`` or ``command``.
         model: The model every request went to, or ``None`` for each prompt's own.
         base_url: The endpoint, for the HTTP providers.
+        judge: The provider that graded ``llm-judge`` assertions, when another one.
     """
 
     name: ProviderName
     model: str | None = None
     base_url: str | None = None
+    judge: ProviderInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The report's ``provider`` object."""
-        return {"name": self.name, "model": self.model, "base_url": self.base_url}
+        """The report's ``provider`` object (with ``judge`` when another provider judged)."""
+        out: dict[str, Any] = {"name": self.name, "model": self.model, "base_url": self.base_url}
+        if self.judge is not None:
+            out["judge"] = self.judge.to_dict()
+        return out
 
 
 def suite_key(entry: Mapping[str, Any]) -> tuple[str, str, str]:

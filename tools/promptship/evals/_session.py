@@ -21,7 +21,7 @@ from promptship.core.model import RegistryFiles, Snapshot
 from promptship.evals._files import read_input, write_reports
 from promptship.evals._plan import Affected, Shard, affected_targets, plan_run
 from promptship.evals._report import ProviderInfo, build_report
-from promptship.evals._run import Progress, run_plan
+from promptship.evals._run import Judging, Progress, run_plan
 from promptship.evals._source import BundleSource, PromptSource, RegistrySource, SourceInfo
 from promptship.evals._suite import Suite, parse_suite
 from promptship.evals.providers import (
@@ -70,6 +70,8 @@ class ProviderChoice:
             or ``$GEMINI_BASE_URL``, else the hosted API).
         command: The program for ``command``, split as a shell would.
         concurrency: Requests in flight at once.
+        judge: Who grades ``llm-judge`` assertions, when not this provider (its
+            ``model`` replaces the judge prompt's; the run's ``--model`` does not apply).
     """
 
     kind: ProviderKind = "echo"
@@ -77,6 +79,7 @@ class ProviderChoice:
     base_url: str | None = None
     command: str | None = None
     concurrency: int = 8
+    judge: ProviderChoice | None = None
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,13 @@ def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyw
     model: str | None = None,
     live: bool | None = None,
     progress: Progress | None = None,
+    judge: Judging | None = None,
 ) -> dict[str, Any]:
     """Plan, run and report in one call: the run :func:`run_evals` makes once it has its inputs.
 
     See :func:`plan_run` for the selection options and :func:`run_plan` for the
-    run options. Returns the report (one shard's, when ``shard`` is one of several).
+    run options (``judge``: another provider and model for ``llm-judge``).
+    Returns the report (one shard's, when ``shard`` is one of several).
 
     Raises:
         UsageError: A bad selection or option.
@@ -153,6 +158,7 @@ def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyw
         live=live,
         model=model,
         progress=progress,
+        judge=judge,
     )
     return build_report(plan, outcomes, info, shard)
 
@@ -296,7 +302,15 @@ def run_evals(
     part = Shard.parse(request.shard) if request.shard else Shard()
     choice = request.provider
     cache = (request.cache_dir or found / CACHE_DIR) if request.cache else None
-    with open_provider(choice, cache_dir=cache, environ=environ or {}) as (provider, info):
+    with contextlib.ExitStack() as stack:
+        opened = open_provider(choice, cache_dir=cache, environ=environ or {})
+        provider, info = stack.enter_context(opened)
+        judge = None
+        if choice.judge is not None:
+            judging = open_provider(choice.judge, cache_dir=cache, environ=environ or {})
+            judge_provider, judge_info = stack.enter_context(judging)
+            judge = Judging(judge_provider, choice.judge.model)
+            info = ProviderInfo(info.name, info.model, info.base_url, judge_info)
         report = evaluate(
             source,
             suites,
@@ -310,6 +324,7 @@ def run_evals(
             concurrency=choice.concurrency,
             model=choice.model,
             progress=progress,
+            judge=judge,
         )
     if request.out_dir is not None:
         write_reports(report, request.out_dir)

@@ -138,12 +138,14 @@ def _tools(features: Features, out: dict[str, Any]) -> None:
         out["tool_choice"] = {"type": {"required": "any"}.get(choice, choice)}
 
 
-def _count_breakpoints(value: Any) -> int:
-    if isinstance(value, dict):
-        return ("cache_control" in value) + sum(_count_breakpoints(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(_count_breakpoints(v) for v in value)
-    return 0
+def _count_breakpoints(messages: list[dict[str, Any]], features: Features | None) -> int:
+    """Breakpoints the body will carry: messages', parts' and tools' ``cache`` flags."""
+    count = sum(1 for t in features.tools if t.get("cache")) if features is not None else 0
+    for m in messages:
+        content = m["content"]
+        parts = 0 if isinstance(content, str) else sum(1 for p in content if p.get("cache"))
+        count += parts + bool(m.get("cache"))
+    return count
 
 
 def body(r: RenderedLike) -> dict[str, Any]:
@@ -175,10 +177,7 @@ def body(r: RenderedLike) -> dict[str, Any]:
         extra = features.extra_body.get(API)
         if extra:
             merge_extra(API, out, extra, OWNED)
-    if (
-        _count_breakpoints({k: out[k] for k in ("system", "messages", "tools") if k in out})
-        > MAX_BREAKPOINTS
-    ):
+    if _count_breakpoints(messages, features) > MAX_BREAKPOINTS:
         raise target_error(
             API,
             f"more than {MAX_BREAKPOINTS} cache breakpoints",
