@@ -162,9 +162,22 @@ def parts(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str]]:
     return out, inputs
 
 
+PASSTHROUGH_SAMPLES: dict[str, dict[str, Any]] = {
+    "openai-chat": {"store": False, "metadata": {"team": "support"}, "n": 1, "user": "u-1"},
+    "openai-responses": {"store": False, "metadata": {"team": "support"}, "truncation": "auto"},
+    "anthropic": {"metadata": {"user_id": "u-1"}, "service_tier": "auto"},
+    "gemini": {"candidateCount": 1, "safetySettings": []},
+}
+"""Parameters that are not mapped but that each API has, sent as they are."""
+
+
 def _params(api: str, draw: st.DrawFn) -> dict[str, Any]:
-    """Every parameter ``api`` maps, in its range (max_tokens always: anthropic needs it)."""
+    """Every parameter ``api`` maps, in its range (max_tokens always: anthropic needs it),
+    and some of the fields it takes as they are."""
     out: dict[str, Any] = {"max_tokens": draw(st.integers(16, 4096))}
+    for name, value in PASSTHROUGH_SAMPLES[api].items():
+        if draw(st.booleans()):
+            out[name] = value
     table = TABLES[api].MAPPED
     for name, spec in table.items():
         if spec is None or name in ("max_tokens", "response_format") or not draw(st.booleans()):
