@@ -242,3 +242,17 @@ def test_a_10000_deep_tool_schema_in_yaml_stops_at_the_loader() -> None:
     found = _findings(text)
     assert found
     assert any("deeper than 64" in f.message for f in found), found[:2]
+
+
+def test_suite_cases_give_media_inputs_the_media_they_declare() -> None:
+    suite = """\
+prompt: demo/lookup
+cases:
+  - id: pdf-as-photo
+    inputs: {question: x, photo: JVBERi0xLjcKAAAAAAAAAAAAAAAA}
+    assert:
+      - {type: contains, value: x}
+"""
+    found = _findings(BASE, **{"registry/demo/lookup.evals.yaml": suite})
+    assert [f.code for f in found] == ["suite.inputs"]
+    assert "the data is application/pdf, not image/*" in found[0].message

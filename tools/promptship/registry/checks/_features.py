@@ -40,13 +40,17 @@ _TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%")
 
 
 def _media_parts(data: Mapping[str, Any]) -> Iterator[tuple[DocPath, Mapping[str, Any], str]]:
-    for i, message in enumerate(data.get("messages", [])):
-        content = message["content"]
-        if isinstance(content, str):
-            continue
-        for j, part in enumerate(content):
-            if part.get("type") in ("image", "file"):
-                yield ("messages", i, "content", j), part, message["role"]
+    """Image and file parts naming an input (values of another shape are skipped)."""
+    messages = data.get("messages")
+    for i, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if (
+                isinstance(part, Mapping)
+                and part.get("type") in ("image", "file")
+                and isinstance(part.get("input"), str)
+            ):
+                yield ("messages", i, "content", j), part, str(message.get("role"))
 
 
 def media_inputs(data: Mapping[str, Any]) -> dict[str, DocPath]:
