@@ -28,6 +28,7 @@ from promptship.evals.providers import (
     ChatRequest,
     GeminiProvider,
     JsonHttpProvider,
+    OpenAICompatibleProvider,
     OpenAIResponsesProvider,
     http_provider,
 )
@@ -312,3 +313,78 @@ def test_gemini_takes_google_api_key_too() -> None:
     provider, _ = http_provider("gemini", {"GOOGLE_API_KEY": KEY})
     with provider:
         assert "generativelanguage.googleapis.com" in provider.name
+
+
+def test_the_openai_compatible_provider_sends_tools_and_parts_and_reads_tool_calls() -> None:
+    """``to_openai()`` through a ChatRequest: tools and image parts arrive in the chat shape."""
+    view = {
+        **VIEW,
+        "model": {"provider": "openai", "name": "model-1", "parameters": {"max_tokens": 50}},
+        "inputs": {
+            "type": "object",
+            "properties": {
+                "q": {"type": "string"},
+                "photo": {
+                    "type": "string",
+                    "contentMediaType": "image/png",
+                    "contentEncoding": "base64",
+                },
+            },
+        },
+        "messages": [
+            {"id": "s", "role": "system", "content": "Look things up."},
+            {
+                "id": "u",
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "{{ q }}"},
+                    {"type": "image", "input": "photo"},
+                ],
+            },
+        ],
+    }
+    png = "iVBORw0KGgoAAAAAAAAAAAAAAAAAAAAA"
+    rendered = CompiledPrompt(view, TemplateEngine({})).render({"q": "Which order?", "photo": png})
+    answer = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_order", "arguments": '{"order_id": "ORD-1"}'},
+                        },
+                        {
+                            "id": "call_2",
+                            "type": "function",
+                            "function": {"name": "get_order", "arguments": "{not json"},
+                        },
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+    }
+    with (
+        ChatServer(Reply(json=answer)) as server,
+        OpenAICompatibleProvider(server.base_url, KEY, sleep=Sleeps()) as provider,
+    ):
+        got = provider.complete(ChatRequest.from_openai(rendered.to_openai()))
+        body = server.requests[0].json
+    assert not errors("openai-chat", body)
+    assert body["tools"][0]["function"]["name"] == "get_order"
+    assert body["messages"][1]["content"][1] == {
+        "type": "image_url",
+        "image_url": {"url": f"data:image/png;base64,{png}"},
+    }
+    assert got.text == ""
+    assert [(c.name, c.arguments, c.id) for c in got.tool_calls] == [
+        ("get_order", {"order_id": "ORD-1"}, "call_1"),
+        ("get_order", None, "call_2"),  # arguments that are not JSON are kept as text only
+    ]
+    assert got.tool_calls[1].raw == "{not json"
