@@ -368,9 +368,9 @@ def _origin_locator(view: Resolved, doc: YamlDoc) -> Any:
             o = origins.get(probe) or deleted.get(probe)
             if o is not None:
                 return o.location
-            hits = [o for p, o in origins.items() if p[: len(probe)] == probe]
-            if hits:
-                return hits[0].location
+            hits = [o.location for p, o in origins.items() if p[: len(probe)] == probe]
+            if hits:  # a container: where its first leaf is
+                return min(hits, key=lambda loc: (loc.file, loc.line, loc.col))
             probe = probe[:-1]
         return doc.location(path)
 
