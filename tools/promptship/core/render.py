@@ -19,7 +19,7 @@ from promptship.core.errors import InputError
 from promptship.core.media import MAX_MEDIA_CHARS, MediaSpec, check_media, media_spec
 from promptship.core.targets import Api, Features
 from promptship.core.targets import openai_chat as _chat
-from promptship.core.targets._common import merge_extra
+from promptship.core.targets._common import CHAT_OWNED, merge_extra
 from promptship.core.templates import Renderer, TemplateEngine
 
 __all__ = ["CompiledPrompt", "Features", "PromptRef", "Rendered", "compile_input_check"]
@@ -155,9 +155,7 @@ class Rendered:
         tools, parts and breakpoints in the Chat Completions shape.
         """
         features = self.features
-        if features is not None and (
-            features.tools or features.tool_choice is not None or features.rich
-        ):
+        if features is not None and not features.plain:
             return _chat.body(self, compatible=True)
         body: dict[str, Any] = {"model": self.model, **self.parameters}
         body["model"] = self.model  # a parameter never overrides the prompt's model
@@ -173,9 +171,11 @@ class Rendered:
         elif self.output_format == "json":
             body["response_format"] = {"type": "json_object"}
         if features is not None:
-            extra = features.extra_body.get("openai-chat")
-            if extra:
-                merge_extra("openai-chat", body, extra, _chat.OWNED | {"response_format"})
+            extra = features.chat_extra
+            if extra is not None and extra.keys().isdisjoint(body):
+                body.update(extra)  # new top-level fields only: what merge_extra would do
+            elif features.extra_body.get("openai-chat"):
+                merge_extra("openai-chat", body, features.extra_body["openai-chat"], CHAT_OWNED)
         return body
 
 

@@ -32,6 +32,21 @@ _PROVIDER_API: dict[str, Api] = {
 }
 
 
+CHAT_OWNED = frozenset(
+    {
+        "model",
+        "messages",
+        "prompt",
+        "tools",
+        "tool_choice",
+        "functions",
+        "function_call",
+        "response_format",
+    }
+)
+"""Chat Completions fields a prompt sets itself, which ``extra_body`` may not set."""
+
+
 def default_api(provider: str, api: str | None) -> Api:
     """The API a prompt renders for by default: ``model.api``, else its provider's."""
     if api in API_NAMES:
@@ -49,6 +64,10 @@ class Features:
         api: ``model.api``: the API the prompt is written for, when it says.
         extra_body: ``model.extra_body``: request fields per API.
         rich: Whether messages carry content parts or cache breakpoints.
+        plain: No tools, tool choice, parts or breakpoints: ``to_openai()`` takes its
+            fast path (derived).
+        chat_extra: ``extra_body["openai-chat"]`` when it names no field the chat
+            body owns, so ``to_openai()`` may add it as it is (derived).
     """
 
     tools: tuple[Mapping[str, Any], ...] = ()
@@ -56,6 +75,15 @@ class Features:
     api: str | None = None
     extra_body: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     rich: bool = False
+    plain: bool = field(init=False, default=True)
+    chat_extra: Mapping[str, Any] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        plain = not (self.tools or self.tool_choice is not None or self.rich)
+        object.__setattr__(self, "plain", plain)
+        extra = self.extra_body.get("openai-chat")
+        if extra and extra.keys().isdisjoint(CHAT_OWNED):
+            object.__setattr__(self, "chat_extra", extra)
 
 
 class RenderedLike(Protocol):
