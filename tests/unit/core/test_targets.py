@@ -337,3 +337,22 @@ def test_files_per_api() -> None:
 def test_an_optional_media_input_left_out_leaves_its_part_out() -> None:
     v = media_view({"contentMediaType": "image/png", "contentEncoding": "base64"})
     assert render(v).messages[0]["content"] == [{"type": "text", "text": "Look."}]  # type: ignore[index]
+
+
+def test_to_openai_adds_extra_fields_but_never_replaces_one() -> None:
+    r = render(view(extra_body={"openai-chat": {"store": False, "metadata": {"team": "s"}}}))
+    assert r.to_openai()["store"] is False
+    assert r.to_openai()["metadata"] == {"team": "s"}
+    clash = render(
+        view(
+            parameters={"max_tokens": 5, "store": True},
+            extra_body={"openai-chat": {"store": False}},
+        )
+    )
+    with pytest.raises(
+        TargetError, match=re.escape("model.extra_body sets store, which is already set")
+    ):
+        clash.to_openai()
+    owned = render(view(extra_body={"openai-chat": {"messages": []}}))
+    with pytest.raises(TargetError, match="may not set messages"):
+        owned.to_openai()
