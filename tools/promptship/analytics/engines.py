@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 _PARQUET = (".parquet", ".pq")
+EVENTS_PER_PART = 2_000_000
+"""A report reads the requests in parts of about this many events (see :attr:`DuckDBEngine.parts`)."""
 _JSONL = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz", ".gz", ".log")
 MAX_FILES = 100_000
 
@@ -119,20 +123,47 @@ def _duckdb_error(e: Exception, files: EventFiles) -> AnalyticsError:
 
 @dataclass
 class DuckDBEngine:
-    """DuckDB over event files: the ``events`` view, the rejected lines, errors as domain errors."""
+    """DuckDB over event files: the ``events`` view, the rejected lines, errors as domain errors.
+
+    ``parts`` is how many parts a report splits the requests into (by a hash of
+    the request id, one part at a time), so that DuckDB's hash tables hold about
+    :data:`EVENTS_PER_PART` events' worth of requests whatever the log's size.
+    """
 
     connection: Any
     files: EventFiles
     max_line_bytes: int = 8 * 1024 * 1024
     dialect: sql.Dialect = field(default=sql.DUCKDB)
     work_dir: str | None = None
+    parts: int = 1
+
+    def __post_init__(self) -> None:
+        # the working folder goes when the engine does, even if close() is never called
+        folder = self.work_dir
+        self._remove = weakref.finalize(self, shutil.rmtree, folder, True) if folder else None
 
     def close(self) -> None:
         """Close the connection and remove the working folder (idempotent)."""
         self.connection.close()
-        if self.work_dir is not None:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-            self.work_dir = None
+        if self._remove is not None:
+            self._remove()
+        self.work_dir = None
+
+    def rows_in_parts(self, queries: Sequence[str], merge: str) -> list[dict[str, Any]]:
+        """The rows of ``merge`` over the rows of ``queries``, run one after the other.
+
+        The queries' rows are kept in a temporary table named in ``merge`` as
+        ``report_parts``, dropped afterwards.
+        """
+        try:
+            for n, query in enumerate(queries):
+                into = (
+                    "CREATE TEMP TABLE report_parts AS " if n == 0 else "INSERT INTO report_parts "
+                )
+                self.rows(into + query)
+            return self.rows(merge)
+        finally:
+            self.rows("DROP TABLE IF EXISTS report_parts")
 
     def unaccounted(self) -> list[str]:
         """Plain JSONL files whose size is more than the lines DuckDB returned or rejected.
@@ -204,6 +235,7 @@ def open_duckdb(
     max_line_bytes: int = 8 * 1024 * 1024,
     memory_limit: str = "2GB",
     temp_dir: str | None = None,
+    events_per_part: int = EVENTS_PER_PART,
 ) -> DuckDBEngine:
     """DuckDB with the ``events`` view over the files ``patterns`` name.
 
@@ -213,6 +245,7 @@ def open_duckdb(
         max_line_bytes: Longest JSONL line read (longer ones are counted, then skipped).
         memory_limit: DuckDB's memory limit (it spills to ``temp_dir`` beyond).
         temp_dir: Where the working folder goes (parsed events, spills); removed on close.
+        events_per_part: About how many events a report reads at a time (``parts``).
 
     Raises:
         UsageError: No files, or a file of unknown format.
@@ -230,24 +263,40 @@ def open_duckdb(
     try:
         connection = duckdb.connect(
             os.path.join(work, "events.duckdb"),
-            config={"memory_limit": memory_limit, "temp_directory": os.path.join(work, "spill")},
+            config={
+                "memory_limit": memory_limit,
+                "temp_directory": os.path.join(work, "spill"),
+                # no query needs the files' row order: parallel scans and writes keep less
+                "preserve_insertion_order": False,
+            },
         )
         engine = DuckDBEngine(connection, files, max_line_bytes, work_dir=work)
-        parts = []
+        parts, events = [], 0
         if files.jsonl:
-            # JSONL is parsed once into DuckDB's own columnar file (on disk: memory stays
-            # within memory_limit), then every query reads that instead of re-parsing.
+            # JSONL is parsed once, streaming, into a Parquet file in the working folder,
+            # then every query reads that (only the columns it needs) instead of re-parsing.
+            parsed = os.path.join(work, "jsonl.parquet")
             jsonl = ingest.duckdb_jsonl_events(files.jsonl, now, max_line_bytes)
-            _run(engine, f"CREATE TABLE jsonl_events AS {jsonl}")
-            parts.append("SELECT * FROM jsonl_events")
+            events += _count(engine, f"COPY ({jsonl}) TO {sql.lit_path(parsed)} (FORMAT parquet)")
+            parts.append(f"SELECT * FROM read_parquet({sql.lit_path(parsed)})")
         if files.parquet:
+            listed = ", ".join(sql.lit_path(f) for f in files.parquet)
+            events += _count(engine, f"SELECT sum(num_rows) FROM parquet_file_metadata([{listed}])")
             parts.append(ingest.duckdb_parquet_events(files.parquet, now))
         view = "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)
         _run(engine, f"CREATE VIEW events AS {view}")
+        engine.parts = max(1, math.ceil(events / max(1, events_per_part)))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return engine
+
+
+def _count(engine: DuckDBEngine, statement: str) -> int:
+    """The single number ``statement`` returns (rows written by a ``COPY``, a sum)."""
+    rows = engine.rows(statement)
+    value = next(iter(rows[0].values())) if rows else 0
+    return int(value or 0)
 
 
 def _run(engine: DuckDBEngine, statement: str) -> None:

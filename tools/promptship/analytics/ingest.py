@@ -204,7 +204,8 @@ FROM (SELECT *, {", ".join(_number_columns())} FROM (
             THEN try(from_json(line, '{struct}')) END AS e
     FROM read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, header = false,
         delim = chr(1), quote = '', escape = '', auto_detect = false, filename = true,
-        store_rejects = true, max_line_size = {int(max_line_bytes)}, compression = 'auto')
+        store_rejects = true, max_line_size = {int(max_line_bytes)}, compression = 'auto',
+        buffer_size = {2 * int(max_line_bytes)})
 ))))"""
 
 

@@ -28,7 +28,9 @@ __all__ = [
     "DUCKDB",
     "Dialect",
     "Filters",
+    "Part",
     "coverage_query",
+    "merge_query",
     "report_query",
     "arms_query",
     "unit_day_query",
@@ -57,6 +59,9 @@ class Dialect:
     quantiles: str  # format with {expr}: the 0.5, 0.95, 0.99 quantiles as a list
     metric: str  # format with {col}, {name}: a custom metric as a double, or NULL
     timestamp: str  # format with {text}: an ISO timestamp literal
+    hash: str  # format with {expr}: a 64-bit hash of a string (which part a request is in)
+    collect: str  # format with {expr}: the non-NULL values as a list (an aggregate)
+    list_quantiles: str  # format with {expr}: like ``quantiles`` over all the lists' values
 
 
 DUCKDB = Dialect(
@@ -64,13 +69,32 @@ DUCKDB = Dialect(
     "quantile_cont({expr}, [0.5, 0.95, 0.99])",
     "TRY_CAST(json_extract({col}, '$.{name}') AS DOUBLE)",
     "TIMESTAMP '{text}'",
+    "hash({expr})",
+    "list({expr}) FILTER (WHERE {expr} IS NOT NULL)",
+    "list_aggregate(flatten(list({expr}) FILTER (WHERE {expr} IS NOT NULL)),"
+    " 'quantile_cont', [0.5, 0.95, 0.99])",
 )
 CLICKHOUSE = Dialect(
     "clickhouse",
     "quantilesExactInclusive(0.5, 0.95, 0.99)({expr})",
     "JSONExtract(ifNull({col}, ''), '{name}', 'Nullable(Float64)')",
     "toDateTime64('{text}', 6, 'UTC')",
+    "cityHash64({expr})",
+    "groupArray({expr})",
+    "quantilesExactInclusiveArray(0.5, 0.95, 0.99)({expr})",
 )
+
+Part = tuple[int, int]
+"""``(index, count)``: only the requests whose id hashes to ``index`` modulo ``count``."""
+
+
+def _in_part(dialect: Dialect, part: Part | None, column: str = "request_id") -> str:
+    if part is None:
+        return ""
+    index, count = int(part[0]), int(part[1])
+    if not 0 <= index < count:
+        raise ValueError(f"part {index} of {count}")
+    return f" AND {dialect.hash.format(expr=column)} % {count} = {index}"
 
 
 def _lit(value: str) -> str:
@@ -143,8 +167,8 @@ def check_metric_names(names: Sequence[str]) -> None:
             )
 
 
-def _requests(dialect: Dialect, metrics: Sequence[str]) -> str:
-    """The joined request rows: first render, merged outcome, per request."""
+def _requests(dialect: Dialect, metrics: Sequence[str], part: Part | None = None) -> str:
+    """The renders and the outcomes, each grouped by request (of ``part`` only, if given)."""
     kpis = "".join(
         f",\n        max({dialect.metric.format(col='metrics', name=m)}) AS m_{m}" for m in metrics
     )
@@ -154,7 +178,8 @@ def _requests(dialect: Dialect, metrics: Sequence[str]) -> str:
             min(prompt_id) AS prompt_id, min(version) AS version, min(env) AS env,
             min(release) AS release, min(experiment) AS experiment,
             min(variant) AS variant, min(unit) AS unit
-        FROM events WHERE bad IS NULL AND type = 'render' GROUP BY request_id
+        FROM events WHERE bad IS NULL AND type = 'render'{_in_part(dialect, part)}
+        GROUP BY request_id
     ),
     outcomes AS (
         SELECT request_id, min(ts) AS ts, count(*) AS n_outcome,
@@ -164,7 +189,8 @@ def _requests(dialect: Dialect, metrics: Sequence[str]) -> str:
             max(latency_ms) AS latency_ms, max(tokens_in) AS tokens_in,
             max(tokens_out) AS tokens_out, max(tokens_cached_in) AS tokens_cached_in,
             max(cost) AS cost{kpis}
-        FROM events WHERE bad IS NULL AND type = 'outcome' GROUP BY request_id
+        FROM events WHERE bad IS NULL AND type = 'outcome'{_in_part(dialect, part)}
+        GROUP BY request_id
     )"""
 
 
@@ -233,7 +259,7 @@ def _keys(by: Sequence[str]) -> tuple[str, str]:
 _FEEDBACK = ("criterion", "source", "score", "edit_distance")
 
 
-def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str:
+def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str], part: Part | None) -> str:
     """Requests (with their outcome) and feedback events, each with its render, in one relation.
 
     ``kind`` is ``request``, ``feedback``, or ``orphan_outcome`` / ``orphan_feedback``
@@ -261,7 +287,7 @@ def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str
             *(f"f.{c} AS {c}" for c in _FEEDBACK),
         ]
     )
-    return f"""WITH {_requests(dialect, metrics).strip()},
+    return f"""WITH {_requests(dialect, metrics, part).strip()},
     joined AS (
         SELECT {request}
         FROM renders r FULL OUTER JOIN outcomes o ON o.request_id = r.request_id
@@ -269,12 +295,58 @@ def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str
         UNION ALL
         SELECT {feedback}
         FROM events f LEFT JOIN renders r ON r.request_id = f.request_id
-        WHERE f.bad IS NULL AND f.type = 'feedback' AND (r.request_id IS NULL OR ({where}))
+        WHERE f.bad IS NULL AND f.type = 'feedback'{_in_part(dialect, part, "f.request_id")}
+            AND (r.request_id IS NULL OR ({where}))
     )"""
 
 
+def _sums(metrics: Sequence[str]) -> list[tuple[str, str]]:
+    """The report's additive columns: ``(name, aggregate over joined rows j)``."""
+    out = [
+        ("n_events", "sum(j.n_events)"),
+        ("requests", "count(*)"),
+        ("duplicates", "sum(CASE WHEN j.n_render > 1 THEN 1 ELSE 0 END)"),
+        ("with_outcome", "sum(j.has_outcome)"),
+        ("late", "sum(j.late)"),
+        ("extra_outcomes", "sum(j.extra_outcomes)"),
+        ("errors", "sum(CASE WHEN j.is_error = 1 THEN 1 ELSE 0 END)"),
+        ("accepted_n", "count(j.accepted)"),
+        ("accepted", "sum(j.accepted)"),
+        ("abandoned_n", "count(j.abandoned)"),
+        ("abandoned", "sum(j.abandoned)"),
+        ("latency_n", "count(j.latency_ms)"),
+        ("tokens_in", "sum(j.tokens_in)"),
+        ("tokens_out", "sum(j.tokens_out)"),
+        ("tokens_cached_in", "sum(j.tokens_cached_in)"),
+        ("cost_n", "count(j.cost)"),
+        ("cost", "sum(j.cost)"),
+        ("cost_sq", "sum(j.cost * j.cost)"),
+    ]
+    for m in metrics:
+        out += [
+            (f"{m}_n", f"count(j.m_{m})"),
+            (f"{m}_sum", f"sum(j.m_{m})"),
+            (f"{m}_sq", f"sum(j.m_{m} * j.m_{m})"),
+        ]
+    for name, col in (("score", "score"), ("edit", "edit_distance")):
+        out += [
+            (f"{name}_n", f"count(j.{col})"),
+            (f"{name}_sum", f"sum(j.{col})"),
+            (f"{name}_sq", f"sum(j.{col} * j.{col})"),
+        ]
+    return out
+
+
+def _group_keys(by: Sequence[str]) -> list[str]:
+    return ["kind", *(f"k_{k}" for k in by), "criterion", "source"]
+
+
 def report_query(
-    dialect: Dialect, filters: Filters, by: Sequence[str], metrics: Sequence[str]
+    dialect: Dialect,
+    filters: Filters,
+    by: Sequence[str],
+    metrics: Sequence[str],
+    part: Part | None = None,
 ) -> str:
     """Per kind and group: counts, sums and sums of squares, latency quantiles.
 
@@ -286,38 +358,53 @@ def report_query(
     Columns: ``kind``, ``k_<key>`` per ``by`` key, ``criterion``, ``source``,
     ``n_events``, ``requests``, ``duplicates``, ``with_outcome``, ``late``,
     ``extra_outcomes``, ``errors``, ``accepted_n``, ``accepted``, ``abandoned_n``,
-    ``abandoned``, ``latency_n``, ``latency_q`` (a list: p50, p95, p99),
-    ``tokens_in``, ``tokens_out``, ``tokens_cached_in``, ``cost_n``, ``cost``,
-    ``cost_sq``, ``<m>_n``, ``<m>_sum``, ``<m>_sq`` per custom metric, then
-    ``score_n``, ``score_sum``, ``score_sq``, ``edit_n``, ``edit_sum``, ``edit_sq``.
+    ``abandoned``, ``latency_n``, ``tokens_in``, ``tokens_out``,
+    ``tokens_cached_in``, ``cost_n``, ``cost``, ``cost_sq``, ``<m>_n``,
+    ``<m>_sum``, ``<m>_sq`` per custom metric, ``score_n``, ``score_sum``,
+    ``score_sq``, ``edit_n``, ``edit_sum``, ``edit_sq``, then ``latency_q`` (a
+    list: p50, p95, p99).
+
+    With ``part``, only that part of the requests is read, rows are not ordered
+    and ``latency_l`` (the latencies as a list) replaces ``latency_q``: the parts'
+    rows are combined by :func:`merge_query`, so each part's hash tables hold a
+    fraction of the requests.
     """
     check_metric_names(metrics)
     select, _group = _keys(by)
-    keys = [f"k_{k}" for k in by]
-    kpis = "".join(
-        f",\n    count(j.m_{m}) AS {m}_n, sum(j.m_{m}) AS {m}_sum, sum(j.m_{m} * j.m_{m}) AS {m}_sq"
-        for m in metrics
-    )
-    order = ", ".join(["kind", *keys, "criterion", "source"])
-    return f"""{_all_rows(dialect, filters, metrics)}
+    sums = ",\n    ".join(f"{expr} AS {name}" for name, expr in _sums(metrics))
+    order = ", ".join(_group_keys(by))
+    if part is None:
+        latency = f"{dialect.quantiles.format(expr='j.latency_ms')} AS latency_q"
+        tail = f"\nORDER BY {order}"
+    else:
+        latency = f"{dialect.collect.format(expr='j.latency_ms')} AS latency_l"
+        tail = ""
+    return f"""{_all_rows(dialect, filters, metrics, part)}
 SELECT j.kind AS kind, {select}j.criterion AS criterion, j.source AS source,
-    sum(j.n_events) AS n_events, count(*) AS requests,
-    sum(CASE WHEN j.n_render > 1 THEN 1 ELSE 0 END) AS duplicates,
-    sum(j.has_outcome) AS with_outcome, sum(j.late) AS late,
-    sum(j.extra_outcomes) AS extra_outcomes,
-    sum(CASE WHEN j.is_error = 1 THEN 1 ELSE 0 END) AS errors,
-    count(j.accepted) AS accepted_n, sum(j.accepted) AS accepted,
-    count(j.abandoned) AS abandoned_n, sum(j.abandoned) AS abandoned,
-    count(j.latency_ms) AS latency_n, {dialect.quantiles.format(expr="j.latency_ms")} AS latency_q,
-    sum(j.tokens_in) AS tokens_in, sum(j.tokens_out) AS tokens_out,
-    sum(j.tokens_cached_in) AS tokens_cached_in,
-    count(j.cost) AS cost_n, sum(j.cost) AS cost, sum(j.cost * j.cost) AS cost_sq{kpis},
-    count(j.score) AS score_n, sum(j.score) AS score_sum, sum(j.score * j.score) AS score_sq,
-    count(j.edit_distance) AS edit_n, sum(j.edit_distance) AS edit_sum,
-    sum(j.edit_distance * j.edit_distance) AS edit_sq
+    {sums},
+    {latency}
 FROM joined j
-GROUP BY {order}
-ORDER BY {order}"""
+GROUP BY {order}{tail}"""
+
+
+def merge_query(dialect: Dialect, by: Sequence[str], metrics: Sequence[str], table: str) -> str:
+    """The rows of :func:`report_query` from the rows of its parts, held in ``table``.
+
+    Sums and counts add up; the latency quantiles are taken over all the parts'
+    latencies together, so they are exact, as in one query.
+    """
+    check_metric_names(metrics)
+    if not NAME.match(table):
+        raise UsageError(f"table name {table!r} is not allowed")
+    keys = ", ".join(_group_keys(by))
+    sums = ",\n    ".join(f"sum({name}) AS {name}" for name, _expr in _sums(metrics))
+    latency = dialect.list_quantiles.format(expr="latency_l")
+    return f"""SELECT {keys},
+    {sums},
+    {latency} AS latency_q
+FROM {table}
+GROUP BY {keys}
+ORDER BY {keys}"""
 
 
 def coverage_query() -> str:
