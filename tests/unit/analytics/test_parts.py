@@ -89,3 +89,13 @@ def test_the_working_folder_goes_even_when_the_engine_is_not_closed(example_log:
     del engine
     gc.collect()
     assert not folder.exists()
+
+
+def test_no_progress_bar_on_stdout(example_log: Path) -> None:
+    # DuckDB prints one for queries over 2 s, even into a pipe, which would corrupt --format json
+    engine = engines.open_duckdb([str(example_log)], now=NOW)
+    try:
+        rows = engine.rows("SELECT current_setting('enable_progress_bar') AS on")
+    finally:
+        engine.close()
+    assert rows == [{"on": False}]

@@ -271,6 +271,9 @@ def open_duckdb(
             },
         )
         engine = DuckDBEngine(connection, files, max_line_bytes, work_dir=work)
+        # DuckDB draws a progress bar on stdout for queries over 2 s, even into a pipe:
+        # `promptship report --format json > out.json` would not be JSON
+        _run(engine, "SET enable_progress_bar = false")
         parts, events = [], 0
         if files.jsonl:
             # JSONL is parsed once, streaming, into a Parquet file in the working folder,
