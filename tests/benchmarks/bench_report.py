@@ -127,8 +127,7 @@ def _measure(kind: str, files: list[str], tools: Path = ROOT / "tools") -> Figur
         text=True,
     ).stdout
     # the last line that is the figure (DuckDB may draw a progress bar on stdout before it)
-    line = next(x for x in reversed(out.splitlines()) if x.startswith('{"seconds"'))
-    figure: Figure = json.loads(line)
+    figure: Figure = json.loads(out[out.rindex('{"seconds"') :].splitlines()[0])
     return figure
 
 
