@@ -243,65 +243,55 @@ def _joined(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str:
     )"""
 
 
-def _keys(by: Sequence[str]) -> tuple[str, str]:
-    exprs = []
+def _key_exprs(by: Sequence[str]) -> list[tuple[str, str]]:
+    """``(alias, expression over a joined row j)`` of each ``--by`` key."""
     for key in by:
         if key not in GROUP_KEYS:
             raise UsageError(
                 f"cannot group by {key!r}", hint=f"choose from {', '.join(GROUP_KEYS)}"
             )
-        exprs.append(f"{GROUP_KEYS[key].replace('r.', 'j.')} AS k_{key}")
-    select = ", ".join(exprs) + ", " if exprs else ""
-    group = ("GROUP BY " + ", ".join(f"k_{k}" for k in by)) if by else ""
-    return select, group
+    return [(f"k_{k}", GROUP_KEYS[k].replace("r.", "j.")) for k in by]
 
 
 _FEEDBACK = ("criterion", "source", "score", "edit_distance")
 
 
 def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str], part: Part | None) -> str:
-    """Requests (with their outcome) and feedback events, each with its render, in one relation.
+    """Requests (with their outcome) and feedback events, each with its render.
 
-    ``kind`` is ``request``, ``feedback``, or ``orphan_outcome`` / ``orphan_feedback``
+    ``kind`` is ``request`` / ``feedback``, or ``orphan_outcome`` / ``orphan_feedback``
     for events whose request has no render (counted in ``n_events``, never joined).
     The renders are aggregated once for both joins.
     """
     where = filters.where(dialect)
-    outcome = _outcome_columns(filters, dialect, metrics)
-    nulls = [f"NULL AS {c.rsplit(' AS ', 1)[1]}" for c in outcome]
-    request = ",\n            ".join(
-        [
-            "CASE WHEN r.request_id IS NULL THEN 'orphan_outcome' ELSE 'request' END AS kind",
-            _R_COLUMNS,
-            *outcome,
-            "o.n_outcome AS n_events",
-            *(f"NULL AS {c}" for c in _FEEDBACK),
-        ]
-    )
-    feedback = ",\n            ".join(
-        [
-            "CASE WHEN r.request_id IS NULL THEN 'orphan_feedback' ELSE 'feedback' END AS kind",
-            _R_COLUMNS,
-            *nulls,
-            "1 AS n_events",
-            *(f"f.{c} AS {c}" for c in _FEEDBACK),
-        ]
-    )
+    outcome = ",\n            ".join(_outcome_columns(filters, dialect, metrics))
+    feedback = ", ".join(f"f.{c} AS {c}" for c in _FEEDBACK)
     return f"""WITH {_requests(dialect, metrics, part).strip()},
-    joined AS (
-        SELECT {request}
+    request_rows AS (
+        SELECT CASE WHEN r.request_id IS NULL THEN 'orphan_outcome' ELSE 'request' END AS kind,
+            {_R_COLUMNS}, o.n_outcome AS n_events,
+            {outcome}
         FROM renders r FULL OUTER JOIN outcomes o ON o.request_id = r.request_id
         WHERE r.request_id IS NULL OR ({where})
-        UNION ALL
-        SELECT {feedback}
+    ),
+    feedback_rows AS (
+        SELECT CASE WHEN r.request_id IS NULL THEN 'orphan_feedback' ELSE 'feedback' END AS kind,
+            {_R_COLUMNS}, 1 AS n_events, {feedback}
         FROM events f LEFT JOIN renders r ON r.request_id = f.request_id
         WHERE f.bad IS NULL AND f.type = 'feedback'{_in_part(dialect, part, "f.request_id")}
             AND (r.request_id IS NULL OR ({where}))
     )"""
 
 
+_FEEDBACK_SUMS = ("score_n", "score_sum", "score_sq", "edit_n", "edit_sum", "edit_sq")
+
+
 def _sums(metrics: Sequence[str]) -> list[tuple[str, str]]:
-    """The report's additive columns: ``(name, aggregate over joined rows j)``."""
+    """The report's additive columns: ``(name, aggregate over joined rows j)``.
+
+    The last six (:data:`_FEEDBACK_SUMS`) are over feedback rows, the others over
+    request rows (``n_events`` over both).
+    """
     out = [
         ("n_events", "sum(j.n_events)"),
         ("requests", "count(*)"),
@@ -370,21 +360,55 @@ def report_query(
     fraction of the requests.
     """
     check_metric_names(metrics)
-    select, _group = _keys(by)
-    sums = ",\n    ".join(f"{expr} AS {name}" for name, expr in _sums(metrics))
-    order = ", ".join(_group_keys(by))
+    keys = _key_exprs(by)
     if part is None:
-        latency = f"{dialect.quantiles.format(expr='j.latency_ms')} AS latency_q"
-        tail = f"\nORDER BY {order}"
+        latency = dialect.quantiles.format(expr="j.latency_ms"), "latency_q"
     else:
-        latency = f"{dialect.collect.format(expr='j.latency_ms')} AS latency_l"
-        tail = ""
+        latency = dialect.collect.format(expr="j.latency_ms"), "latency_l"
+    branches = [
+        _branch("request_rows", keys, _sums(metrics), latency, feedback=False),
+        _branch("feedback_rows", keys, _sums(metrics), latency, feedback=True),
+    ]
+    union = "\nUNION ALL\n".join(branches)
+    order = ", ".join(_group_keys(by))
+    if part is not None:
+        return f"{_all_rows(dialect, filters, metrics, part)}\n{union}"
+    # ClickHouse orders only the last SELECT of a UNION: order the whole
     return f"""{_all_rows(dialect, filters, metrics, part)}
-SELECT j.kind AS kind, {select}j.criterion AS criterion, j.source AS source,
-    {sums},
-    {latency}
-FROM joined j
-GROUP BY {order}{tail}"""
+SELECT * FROM (
+{union}
+) AS u
+ORDER BY {order}"""
+
+
+def _branch(
+    rows: str,
+    keys: Sequence[tuple[str, str]],
+    sums: Sequence[tuple[str, str]],
+    latency: tuple[str, str],
+    *,
+    feedback: bool,
+) -> str:
+    """One side of :func:`report_query`: request rows, or feedback rows by criterion and source.
+
+    Each fills its own columns and leaves the other side's NULL, so the two have
+    the same columns.
+    """
+    cols = [f"{e} AS {a}" for a, e in keys]
+    group = ["j.kind", *(e for _a, e in keys)]
+    if feedback:
+        cols += ["j.criterion AS criterion", "j.source AS source"]
+        group += ["j.criterion", "j.source"]
+    else:
+        cols += ["NULL AS criterion", "NULL AS source"]
+    for name, expr in sums:
+        mine = name == "n_events" or (name in _FEEDBACK_SUMS) == feedback
+        cols.append(f"{expr if mine else 'NULL'} AS {name}")
+    expr, name = latency
+    cols.append(f"{'NULL' if feedback else expr} AS {name}")
+    return f"""SELECT j.kind AS kind, {", ".join(cols)}
+FROM {rows} j
+GROUP BY {", ".join(group)}"""
 
 
 def merge_query(dialect: Dialect, by: Sequence[str], metrics: Sequence[str], table: str) -> str:
