@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -38,8 +37,12 @@ __all__ = [
 ]
 
 _PARQUET = (".parquet", ".pq")
-EVENTS_PER_PART = 2_000_000
-"""A report reads the requests in parts of about this many events (see :attr:`DuckDBEngine.parts`)."""
+MEMORY_LIMIT = "512MB"
+"""DuckDB's memory for a report: beyond it, hash tables and buffers spill to the working folder.
+
+Peak RSS stays about 100 MB above it whatever the log's size (10M events: ~590 MB;
+without a limit ~1.6 GB), for about 1.5x the CPU time at 10M events (docs/analytics.md).
+"""
 _JSONL = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz", ".gz", ".log")
 MAX_FILES = 100_000
 
@@ -123,19 +126,13 @@ def _duckdb_error(e: Exception, files: EventFiles) -> AnalyticsError:
 
 @dataclass
 class DuckDBEngine:
-    """DuckDB over event files: the ``events`` view, the rejected lines, errors as domain errors.
-
-    ``parts`` is how many parts a report splits the requests into (by a hash of
-    the request id, one part at a time), so that DuckDB's hash tables hold about
-    :data:`EVENTS_PER_PART` events' worth of requests whatever the log's size.
-    """
+    """DuckDB over event files: the ``events`` view, the rejected lines, errors as domain errors."""
 
     connection: Any
     files: EventFiles
     max_line_bytes: int = 8 * 1024 * 1024
     dialect: sql.Dialect = field(default=sql.DUCKDB)
     work_dir: str | None = None
-    parts: int = 1
 
     def __post_init__(self) -> None:
         # the working folder goes when the engine does, even if close() is never called
@@ -148,22 +145,6 @@ class DuckDBEngine:
         if self._remove is not None:
             self._remove()
         self.work_dir = None
-
-    def rows_in_parts(self, queries: Sequence[str], merge: str) -> list[dict[str, Any]]:
-        """The rows of ``merge`` over the rows of ``queries``, run one after the other.
-
-        The queries' rows are kept in a temporary table named in ``merge`` as
-        ``report_parts``, dropped afterwards.
-        """
-        try:
-            for n, query in enumerate(queries):
-                into = (
-                    "CREATE TEMP TABLE report_parts AS " if n == 0 else "INSERT INTO report_parts "
-                )
-                self.rows(into + query)
-            return self.rows(merge)
-        finally:
-            self.rows("DROP TABLE IF EXISTS report_parts")
 
     def unaccounted(self) -> list[str]:
         """Plain JSONL files whose size is more than the lines DuckDB returned or rejected.
@@ -233,9 +214,8 @@ def open_duckdb(
     *,
     now: datetime,
     max_line_bytes: int = 8 * 1024 * 1024,
-    memory_limit: str = "2GB",
+    memory_limit: str = MEMORY_LIMIT,
     temp_dir: str | None = None,
-    events_per_part: int = EVENTS_PER_PART,
 ) -> DuckDBEngine:
     """DuckDB with the ``events`` view over the files ``patterns`` name.
 
@@ -243,9 +223,9 @@ def open_duckdb(
         patterns: Files, folders or globs of JSONL (plain or ``.gz``) and Parquet.
         now: The moment after which (plus a day) timestamps count as from the future.
         max_line_bytes: Longest JSONL line read (longer ones are counted, then skipped).
-        memory_limit: DuckDB's memory limit (it spills to ``temp_dir`` beyond).
+        memory_limit: DuckDB's memory limit (it spills to ``temp_dir`` beyond): the
+            report's memory stays flat as the log grows.
         temp_dir: Where the working folder goes (parsed events, spills); removed on close.
-        events_per_part: About how many events a report reads at a time (``parts``).
 
     Raises:
         UsageError: No files, or a file of unknown format.
@@ -274,32 +254,22 @@ def open_duckdb(
         # DuckDB draws a progress bar on stdout for queries over 2 s, even into a pipe:
         # `promptship report --format json > out.json` would not be JSON
         _run(engine, "SET enable_progress_bar = false")
-        parts, events = [], 0
+        parts = []
         if files.jsonl:
             # JSONL is parsed once, streaming, into a Parquet file in the working folder,
             # then every query reads that (only the columns it needs) instead of re-parsing.
             parsed = os.path.join(work, "jsonl.parquet")
             jsonl = ingest.duckdb_jsonl_events(files.jsonl, now, max_line_bytes)
-            events += _count(engine, f"COPY ({jsonl}) TO {sql.lit_path(parsed)} (FORMAT parquet)")
+            _run(engine, f"COPY ({jsonl}) TO {sql.lit_path(parsed)} (FORMAT parquet)")
             parts.append(f"SELECT * FROM read_parquet({sql.lit_path(parsed)})")
         if files.parquet:
-            listed = ", ".join(sql.lit_path(f) for f in files.parquet)
-            events += _count(engine, f"SELECT sum(num_rows) FROM parquet_file_metadata([{listed}])")
             parts.append(ingest.duckdb_parquet_events(files.parquet, now))
         view = "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)
         _run(engine, f"CREATE VIEW events AS {view}")
-        engine.parts = max(1, math.ceil(events / max(1, events_per_part)))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return engine
-
-
-def _count(engine: DuckDBEngine, statement: str) -> int:
-    """The single number ``statement`` returns (rows written by a ``COPY``, a sum)."""
-    rows = engine.rows(statement)
-    value = next(iter(rows[0].values())) if rows else 0
-    return int(value or 0)
 
 
 def _run(engine: DuckDBEngine, statement: str) -> None:

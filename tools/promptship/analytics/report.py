@@ -225,21 +225,6 @@ def _files_with_skips(engine: DuckDBEngine) -> list[str]:
     return [str(r["file"]) for r in rows if str(r["file"]) in jsonl]
 
 
-def _report_rows(
-    engine: Engine, filters: sql.Filters, by: Sequence[str], metrics: Sequence[str]
-) -> list[dict[str, Any]]:
-    """The rows of :func:`~.sql.report_query`, read in parts when the engine says so."""
-    if not isinstance(engine, DuckDBEngine) or engine.parts <= 1:
-        return engine.rows(sql.report_query(engine.dialect, filters, by, metrics))
-    parts = engine.parts
-    queries = [
-        sql.report_query(engine.dialect, filters, by, metrics, part=(i, parts))
-        for i in range(parts)
-    ]
-    merge = sql.merge_query(engine.dialect, by, metrics, "report_parts")
-    return engine.rows_in_parts(queries, merge)
-
-
 def build_report(
     engine: Engine,
     *,
@@ -258,7 +243,7 @@ def build_report(
     groups: list[Group] = []
     feedback: list[FeedbackRow] = []
     orphans: dict[str, int] = {}
-    for row in _report_rows(engine, filters, by, metrics):
+    for row in engine.rows(sql.report_query(engine.dialect, filters, by, metrics)):
         kind = str(row["kind"])
         if kind == "request":
             groups.append(group_of(row, by, metrics))

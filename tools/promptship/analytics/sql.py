@@ -28,9 +28,7 @@ __all__ = [
     "DUCKDB",
     "Dialect",
     "Filters",
-    "Part",
     "coverage_query",
-    "merge_query",
     "report_query",
     "arms_query",
     "unit_day_query",
@@ -59,9 +57,6 @@ class Dialect:
     quantiles: str  # format with {expr}: the 0.5, 0.95, 0.99 quantiles as a list
     metric: str  # format with {col}, {name}: a custom metric as a double, or NULL
     timestamp: str  # format with {text}: an ISO timestamp literal
-    hash: str  # format with {expr}: a 64-bit hash of a string (which part a request is in)
-    collect: str  # format with {expr}: the non-NULL values as a list (an aggregate)
-    list_quantiles: str  # format with {expr}: like ``quantiles`` over all the lists' values
 
 
 DUCKDB = Dialect(
@@ -69,32 +64,13 @@ DUCKDB = Dialect(
     "quantile_cont({expr}, [0.5, 0.95, 0.99])",
     "TRY_CAST(json_extract({col}, '$.{name}') AS DOUBLE)",
     "TIMESTAMP '{text}'",
-    "hash({expr})",
-    "list({expr}) FILTER (WHERE {expr} IS NOT NULL)",
-    "list_aggregate(flatten(list({expr}) FILTER (WHERE {expr} IS NOT NULL)),"
-    " 'quantile_cont', [0.5, 0.95, 0.99])",
 )
 CLICKHOUSE = Dialect(
     "clickhouse",
     "quantilesExactInclusive(0.5, 0.95, 0.99)({expr})",
     "JSONExtract(ifNull({col}, ''), '{name}', 'Nullable(Float64)')",
     "toDateTime64('{text}', 6, 'UTC')",
-    "cityHash64({expr})",
-    "groupArray({expr})",
-    "quantilesExactInclusiveArray(0.5, 0.95, 0.99)({expr})",
 )
-
-Part = tuple[int, int]
-"""``(index, count)``: only the requests whose id hashes to ``index`` modulo ``count``."""
-
-
-def _in_part(dialect: Dialect, part: Part | None, column: str = "request_id") -> str:
-    if part is None:
-        return ""
-    index, count = int(part[0]), int(part[1])
-    if not 0 <= index < count:
-        raise ValueError(f"part {index} of {count}")
-    return f" AND {dialect.hash.format(expr=column)} % {count} = {index}"
 
 
 def _lit(value: str) -> str:
@@ -167,8 +143,8 @@ def check_metric_names(names: Sequence[str]) -> None:
             )
 
 
-def _requests(dialect: Dialect, metrics: Sequence[str], part: Part | None = None) -> str:
-    """The renders and the outcomes, each grouped by request (of ``part`` only, if given)."""
+def _requests(dialect: Dialect, metrics: Sequence[str]) -> str:
+    """The renders and the outcomes, each grouped by request."""
     kpis = "".join(
         f",\n        max({dialect.metric.format(col='metrics', name=m)}) AS m_{m}" for m in metrics
     )
@@ -178,8 +154,7 @@ def _requests(dialect: Dialect, metrics: Sequence[str], part: Part | None = None
             min(prompt_id) AS prompt_id, min(version) AS version, min(env) AS env,
             min(release) AS release, min(experiment) AS experiment,
             min(variant) AS variant, min(unit) AS unit
-        FROM events WHERE bad IS NULL AND type = 'render'{_in_part(dialect, part)}
-        GROUP BY request_id
+        FROM events WHERE bad IS NULL AND type = 'render' GROUP BY request_id
     ),
     outcomes AS (
         SELECT request_id, min(ts) AS ts, count(*) AS n_outcome,
@@ -189,8 +164,7 @@ def _requests(dialect: Dialect, metrics: Sequence[str], part: Part | None = None
             max(latency_ms) AS latency_ms, max(tokens_in) AS tokens_in,
             max(tokens_out) AS tokens_out, max(tokens_cached_in) AS tokens_cached_in,
             max(cost) AS cost{kpis}
-        FROM events WHERE bad IS NULL AND type = 'outcome'{_in_part(dialect, part)}
-        GROUP BY request_id
+        FROM events WHERE bad IS NULL AND type = 'outcome' GROUP BY request_id
     )"""
 
 
@@ -256,7 +230,7 @@ def _key_exprs(by: Sequence[str]) -> list[tuple[str, str]]:
 _FEEDBACK = ("criterion", "source", "score", "edit_distance")
 
 
-def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str], part: Part | None) -> str:
+def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str:
     """Requests (with their outcome) and feedback events, each with its render.
 
     ``kind`` is ``request`` / ``feedback``, or ``orphan_outcome`` / ``orphan_feedback``
@@ -266,7 +240,7 @@ def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str], part: 
     where = filters.where(dialect)
     outcome = ",\n            ".join(_outcome_columns(filters, dialect, metrics))
     feedback = ", ".join(f"f.{c} AS {c}" for c in _FEEDBACK)
-    return f"""WITH {_requests(dialect, metrics, part).strip()},
+    return f"""WITH {_requests(dialect, metrics).strip()},
     request_rows AS (
         SELECT CASE WHEN r.request_id IS NULL THEN 'orphan_outcome' ELSE 'request' END AS kind,
             {_R_COLUMNS}, o.n_outcome AS n_events,
@@ -278,8 +252,7 @@ def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str], part: 
         SELECT CASE WHEN r.request_id IS NULL THEN 'orphan_feedback' ELSE 'feedback' END AS kind,
             {_R_COLUMNS}, 1 AS n_events, {feedback}
         FROM events f LEFT JOIN renders r ON r.request_id = f.request_id
-        WHERE f.bad IS NULL AND f.type = 'feedback'{_in_part(dialect, part, "f.request_id")}
-            AND (r.request_id IS NULL OR ({where}))
+        WHERE f.bad IS NULL AND f.type = 'feedback' AND (r.request_id IS NULL OR ({where}))
     )"""
 
 
@@ -332,11 +305,7 @@ def _group_keys(by: Sequence[str]) -> list[str]:
 
 
 def report_query(
-    dialect: Dialect,
-    filters: Filters,
-    by: Sequence[str],
-    metrics: Sequence[str],
-    part: Part | None = None,
+    dialect: Dialect, filters: Filters, by: Sequence[str], metrics: Sequence[str]
 ) -> str:
     """Per kind and group: counts, sums and sums of squares, latency quantiles.
 
@@ -353,32 +322,22 @@ def report_query(
     ``<m>_sum``, ``<m>_sq`` per custom metric, ``score_n``, ``score_sum``,
     ``score_sq``, ``edit_n``, ``edit_sum``, ``edit_sq``, then ``latency_q`` (a
     list: p50, p95, p99).
-
-    With ``part``, only that part of the requests is read, rows are not ordered
-    and ``latency_l`` (the latencies as a list) replaces ``latency_q``: the parts'
-    rows are combined by :func:`merge_query`, so each part's hash tables hold a
-    fraction of the requests.
     """
     check_metric_names(metrics)
     keys = _key_exprs(by)
-    if part is None:
-        latency = dialect.quantiles.format(expr="j.latency_ms"), "latency_q"
-    else:
-        latency = dialect.collect.format(expr="j.latency_ms"), "latency_l"
-    branches = [
-        _branch("request_rows", keys, _sums(metrics), latency, feedback=False),
-        _branch("feedback_rows", keys, _sums(metrics), latency, feedback=True),
-    ]
-    union = "\nUNION ALL\n".join(branches)
-    order = ", ".join(_group_keys(by))
-    if part is not None:
-        return f"{_all_rows(dialect, filters, metrics, part)}\n{union}"
+    latency = dialect.quantiles.format(expr="j.latency_ms"), "latency_q"
+    union = "\nUNION ALL\n".join(
+        [
+            _branch("request_rows", keys, _sums(metrics), latency, feedback=False),
+            _branch("feedback_rows", keys, _sums(metrics), latency, feedback=True),
+        ]
+    )
     # ClickHouse orders only the last SELECT of a UNION: order the whole
-    return f"""{_all_rows(dialect, filters, metrics, part)}
+    return f"""{_all_rows(dialect, filters, metrics)}
 SELECT * FROM (
 {union}
 ) AS u
-ORDER BY {order}"""
+ORDER BY {", ".join(_group_keys(by))}"""
 
 
 def _branch(
@@ -409,26 +368,6 @@ def _branch(
     return f"""SELECT j.kind AS kind, {", ".join(cols)}
 FROM {rows} j
 GROUP BY {", ".join(group)}"""
-
-
-def merge_query(dialect: Dialect, by: Sequence[str], metrics: Sequence[str], table: str) -> str:
-    """The rows of :func:`report_query` from the rows of its parts, held in ``table``.
-
-    Sums and counts add up; the latency quantiles are taken over all the parts'
-    latencies together, so they are exact, as in one query.
-    """
-    check_metric_names(metrics)
-    if not NAME.match(table):
-        raise UsageError(f"table name {table!r} is not allowed")
-    keys = ", ".join(_group_keys(by))
-    sums = ",\n    ".join(f"sum({name}) AS {name}" for name, _expr in _sums(metrics))
-    latency = dialect.list_quantiles.format(expr="latency_l")
-    return f"""SELECT {keys},
-    {sums},
-    {latency} AS latency_q
-FROM {table}
-GROUP BY {keys}
-ORDER BY {keys}"""
 
 
 def coverage_query() -> str:
