@@ -18,8 +18,9 @@ includes starting Python and importing DuckDB and its peak RSS is its own:
 - ``promptship report`` (the use case the command calls, text format), and with
   ``--before TOOLS`` the same from another checkout's ``tools`` folder.
 
-Each figure is printed beside the floors of the same run, with the machine's
-load average. Peak RSS at every size shows whether memory stays flat. Asserts
+Each figure is printed as wall time and as CPU seconds (all threads; steadier
+when others share the machine), each beside the three floors of the same run,
+with the machine's load average. Peak RSS at every size shows whether memory stays flat. Asserts
 nothing about time.
 """
 
@@ -88,7 +89,7 @@ READ = {
 }
 
 MEASURE = r"""
-import json, sys, time
+import json, resource, sys, time
 from datetime import datetime
 kind, tools, read, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 sys.path.insert(0, tools)
@@ -112,7 +113,10 @@ else:
 elapsed = time.perf_counter() - start
 # VmHWM: this process's own peak (ru_maxrss would carry the parent's across exec)
 rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
-print(json.dumps({"seconds": elapsed, "rss_mb": rss, "rows": rows}))
+# CPU seconds of all threads: steadier than wall time when others share the machine
+use = resource.getrusage(resource.RUSAGE_SELF)
+cpu = use.ru_utime + use.ru_stime
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "rss_mb": rss, "rows": rows}))
 """
 
 Figure = dict[str, float]
@@ -150,10 +154,11 @@ def _load() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-def _row(name: str, m: Figure, count: Figure, scan: Figure) -> str:
+def _row(name: str, m: Figure, floors: tuple[Figure, Figure, Figure]) -> str:
+    wall = "".join(f" {m['seconds'] / f['seconds']:6.2f}x" for f in floors)
+    cpu = "".join(f" {m['cpu'] / f['cpu']:6.2f}x" for f in floors)
     return (
-        f"  {name:<38} {m['seconds']:7.2f} s {m['seconds'] / count['seconds']:7.2f}x"
-        f" {m['seconds'] / scan['seconds']:7.2f}x  {m['rss_mb']:6.0f} MB"
+        f"  {name:<36} {m['seconds']:7.2f} s{wall}  {m['cpu']:7.2f} s{cpu}  {m['rss_mb']:6.0f} MB"
     )
 
 
@@ -162,20 +167,24 @@ def _format(label: str, files: list[str], before: Path | None) -> dict[str, Figu
     got = {k: _measure(k, files) for k in ("count", "scan", "group", "report")}
     if before is not None:
         got["before"] = _measure("report", files, before)
-    count, scan = got["count"], got["scan"]
-    print(f"{label} (load {_load()})          time    x count(*)  x scan   peak RSS")
-    print(_row("DuckDB count(*) (the floor)", count, count, scan))
-    print(_row("DuckDB scan of the report's columns", scan, count, scan))
-    print(_row("DuckDB GROUP BY request_id", got["group"], count, scan))
+    floors = got["count"], got["scan"], got["group"]
+    print(
+        f"{label} (load {_load()})"
+        + " " * max(1, 27 - len(label))
+        + "wall   x count   x scan  x group      CPU   x count   x scan  x group  peak RSS"
+    )
+    print(_row("DuckDB count(*) (the floor)", got["count"], floors))
+    print(_row("DuckDB scan of the report's columns", got["scan"], floors))
+    print(_row("DuckDB GROUP BY request_id", got["group"], floors))
     if before is not None:
-        print(_row("promptship report, before", got["before"], count, scan))
-    print(_row("promptship report", got["report"], count, scan))
+        print(_row("promptship report, before", got["before"], floors))
+    print(_row("promptship report", got["report"], floors))
     return got
 
 
 def run(sizes: tuple[int, ...] = SIZES, before: Path | None = None) -> None:
     """Generate each size of event log, then print each measurement beside the floors."""
-    memory: list[tuple[int, Figure, Figure]] = []
+    memory: list[tuple[int, dict[str, Figure], dict[str, Figure]]] = []
     for events in sizes:
         with tempfile.TemporaryDirectory(prefix="promptship-bench-report-") as tmp:
             t = time.perf_counter()
@@ -188,12 +197,15 @@ def run(sizes: tuple[int, ...] = SIZES, before: Path | None = None) -> None:
             )
             on_parquet = _format("Parquet", parquet, before)
             on_jsonl = _format("JSONL", jsonl, before)
-            memory.append((count, on_parquet["report"], on_jsonl["report"]))
-    print("\npeak RSS of promptship report as the log grows:")
+            memory.append((count, on_parquet, on_jsonl))
+    print("\npeak RSS of promptship report as the log grows (before -> after with --before):")
     for count, p, j in memory:
-        print(
-            f"  {count:>12,} events   Parquet {p['rss_mb']:6.0f} MB   JSONL {j['rss_mb']:6.0f} MB"
-        )
+        print(f"  {count:>12,} events   Parquet {_rss(p)}   JSONL {_rss(j)}")
+
+
+def _rss(got: dict[str, Figure]) -> str:
+    after = f"{got['report']['rss_mb']:6.0f} MB"
+    return f"{got['before']['rss_mb']:6.0f} -> {after}" if "before" in got else after
 
 
 def test_report_benchmark() -> None:
