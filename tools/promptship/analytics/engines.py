@@ -40,8 +40,9 @@ _PARQUET = (".parquet", ".pq")
 MEMORY_LIMIT = "512MB"
 """DuckDB's memory for a report: beyond it, hash tables and buffers spill to the working folder.
 
-Peak RSS stays about 100 MB above it whatever the log's size (10M events: ~590 MB;
-without a limit ~1.6 GB), for about 1.5x the CPU time at 10M events (docs/analytics.md).
+Peak RSS stays about 100 MB above it whatever the log's size (10M events: ~605 MB,
+30M: ~620 MB; without a limit ~1.7 GB at 10M), for about 1.4x the query's CPU time
+at 10M events (docs/analytics.md, Performance).
 """
 _JSONL = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz", ".gz", ".log")
 MAX_FILES = 100_000
