@@ -21,8 +21,10 @@ import httpcore
 import httpx
 
 from promptship.core.errors import ChannelError, StoreError, UsageError
+from promptship.fs import read_file, read_text
 from promptship.release import bundle as bundles
 from promptship.release.allowed_signers import AllowedSigners, parse_allowed_signers
+from promptship.release.keys import MAX_KEY_FILE_BYTES
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
 from promptship.release.sshsig import MAX_SIGNATURE_BYTES
 from promptship.release.store import folder as store
@@ -79,15 +81,15 @@ class DirectorySource(Source):
         path = store.channel_path(self.root, env)
         try:
             st = path.stat()
-            tag = f"{st.st_size}-{st.st_mtime_ns}"
-            if tag == etag:
-                return None, etag
-            with path.open("rb") as f:
-                data = f.read(DEFAULT_MAX_CHANNEL_BYTES + 1)
         except FileNotFoundError:
             raise ChannelError(f"{path}: no channel published for '{env}'") from None
         except OSError as e:
             raise StoreError(f"{path}: cannot read: {e.strerror}") from None
+        tag = f"{st.st_size}-{st.st_mtime_ns}"
+        if tag == etag:
+            return None, etag
+        # a FIFO or a device at the channel's name is refused, never waited on
+        data = read_file(path, DEFAULT_MAX_CHANNEL_BYTES, what="the channel", error=StoreError)
         return data, tag
 
     def bundle(self, digest: str) -> tuple[bytes, str]:
@@ -377,10 +379,7 @@ def read_signers(value: str | os.PathLike[str] | AllowedSigners) -> AllowedSigne
     if isinstance(value, AllowedSigners):
         return value
     path = Path(value)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read allowed signers: {e}") from None
+    text = read_text(path, MAX_KEY_FILE_BYTES, what="the allowed signers")
     return parse_allowed_signers(text, source=str(path))
 
 
@@ -402,14 +401,12 @@ def read_bundle_file(  # noqa: PLR0917 - mirrors verify_bundle's order; every ca
     sig_path = (
         Path(signature) if signature is not None else tar_path.with_name(tar_path.name + ".sig")
     )
+    tar = read_file(tar_path, max_bytes, what="the bundle")
+    raw_sig = read_file(sig_path, MAX_SIGNATURE_BYTES, what="the bundle signature")
     try:
-        if tar_path.stat().st_size > max_bytes:
-            raise UsageError(f"{tar_path}: over the {max_bytes:,}-byte cap")
-        tar = tar_path.read_bytes()
-        with sig_path.open("rb") as f:
-            sig = f.read(MAX_SIGNATURE_BYTES + 1).decode("ascii")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read the bundle or its signature: {e}") from None
+        sig = raw_sig.decode("ascii")
+    except UnicodeDecodeError:
+        raise UsageError(f"{sig_path}: the bundle signature is not ASCII armor") from None
     return bundles.verify_bundle(
         tar,
         sig,

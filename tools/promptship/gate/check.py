@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from promptship.core.errors import UsageError
+from promptship.fs import read_file, read_text
 from promptship.gate import inputs as gathering
 from promptship.gate import report
 from promptship.gate.rules import (
@@ -124,30 +125,13 @@ class Checked:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    """Parse a JSON input file, refusing oversized or undecodable ones."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(
-                f"{path}: {what} file is {size} bytes, over the {MAX_INPUT_BYTES} byte limit",
-                hint=f"pass the {what} of one pull request or run",
-            )
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what} ({e.strerror})", hint="check the path") from e
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: {what} file is not UTF-8", hint="pass JSON text") from e
+    """Parse a JSON input file: a regular file within the size limit, UTF-8 (FIFOs and devices refused)."""
+    text = read_text(path, MAX_INPUT_BYTES, what=what)
     return load_json(text, str(path))
 
 
 def _read_attestation(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(f"{path}: attestation file is {size} bytes, over {MAX_INPUT_BYTES}")
-        return path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the attestation ({e.strerror})") from e
+    return read_file(path, MAX_INPUT_BYTES, what="the attestation")
 
 
 def _attestation_evidence(
@@ -177,10 +161,12 @@ def _evidence(
     repo: GitRepo, request: GateRequest, verify: AttestationVerifier, now: datetime
 ) -> list[EvalEvidence]:
     """The eval reports, then the verified attestations, as evidence."""
-    evidence = [evidence_from_report(_read_json(p, "eval report"), str(p)) for p in request.evals]
+    evidence = [
+        evidence_from_report(_read_json(p, "the eval report"), str(p)) for p in request.evals
+    ]
     if request.attestations:
         signers = (
-            request.allowed_signers.read_bytes()
+            read_file(request.allowed_signers, MAX_INPUT_BYTES, what="the allowed signers")
             if request.allowed_signers
             else gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
         )
@@ -214,8 +200,8 @@ def check_change(
         request.head,
         requested=request.envs or None,
         evidence=evidence,
-        reviews=parse_reviews(_read_json(reviews, "reviews"), str(reviews)) if reviews else (),
-        teams=parse_teams(_read_json(teams, "teams"), str(teams)) if teams else {},
+        reviews=parse_reviews(_read_json(reviews, "the reviews"), str(reviews)) if reviews else (),
+        teams=parse_teams(_read_json(teams, "the teams"), str(teams)) if teams else {},
         author=request.author,
         head_sha=request.head_sha,
     )
