@@ -1,7 +1,9 @@
 """Rendering a resolved prompt: inputs checked, templates filled, pure.
 
 The same code serves ``promptship render`` and the application client, so a
-prompt renders identically in review and in production. Input checks are
+prompt renders identically in review and in production, under the same render
+budget (:mod:`promptship.core.budget`: the environment's ``policy.render_budget``;
+one budget for all the messages of one render). Input checks are
 compiled once per prompt (fastjsonschema generates plain Python checks); the
 reference jsonschema validator would cost more than the render itself.
 """
@@ -14,8 +16,9 @@ from typing import Any, NamedTuple
 
 import fastjsonschema
 
+from promptship.core.budget import Budget, bind, unbind
 from promptship.core.errors import InputError
-from promptship.core.templates import Renderer, TemplateEngine
+from promptship.core.templates import BudgetedRenderer, Renderer, TemplateEngine
 
 __all__ = ["CompiledPrompt", "PromptRef", "Rendered", "compile_input_check"]
 
@@ -147,7 +150,7 @@ class CompiledPrompt:
         engine: The template engine holding the fragments it may include.
     """
 
-    __slots__ = ("_check", "_messages", "_static", "_text", "engine", "view")
+    __slots__ = ("_budgeted", "_check", "_messages", "_static", "_text", "engine", "view")
 
     def __init__(self, view: Mapping[str, Any], engine: TemplateEngine) -> None:
         self.view = view
@@ -156,15 +159,25 @@ class CompiledPrompt:
         self._messages: list[tuple[str, Renderer]] | None = None
         self._text: Renderer | None = None
         self._static: tuple[str, str, dict[str, Any], Any, Any] | None = None
+        self._budgeted = False
 
     def _compile(self) -> tuple[str, str, dict[str, Any], Any, Any]:
         view = self.view
+        name = f"prompt {view.get('id', '?')}"
         if "text" in view:
-            self._text = self.engine.compile(view["text"])
+            self._text = self.engine.compile(view["text"], label=name)
+            renderers = [self._text]
         else:
             self._messages = [
-                (m["role"], self.engine.compile(m["content"])) for m in view["messages"]
+                (
+                    m["role"],
+                    self.engine.compile(m["content"], label=f"{name}, message {i} ({m['role']})"),
+                )
+                for i, m in enumerate(view["messages"], 1)
             ]
+            renderers = [fn for _, fn in self._messages]
+        # a budget is bound for a render only when a template runs through Jinja
+        self._budgeted = any(isinstance(fn, BudgetedRenderer) for fn in renderers)
         model = view["model"]
         output = view.get("output", {})
         return (
@@ -191,26 +204,34 @@ class CompiledPrompt:
 
         Raises:
             InputError: When the inputs do not satisfy the schema.
-            TemplateError: When a template fails while rendering.
+            TemplateError: When a template fails while rendering (naming the prompt,
+                the message and the template line).
+            RenderBudgetError: When the render goes over the engine's budget (a
+                ``TemplateError`` naming the limit, in ``limit``).
         """
         self.check_inputs(inputs)
         static = self._static
         if static is None:
             static = self._static = self._compile()
         provider, name, parameters, schema, fmt = static
-        messages = self._messages
-        if messages is not None:
+        token = bind(Budget(self.engine.limits)) if self._budgeted else None
+        try:
+            messages = self._messages
+            if messages is not None:
+                return Rendered(
+                    [{"role": role, "content": fn(inputs)} for role, fn in messages],
+                    None,
+                    provider,
+                    name,
+                    parameters.copy(),
+                    schema,
+                    fmt,
+                    ref,
+                )
+            assert self._text is not None
             return Rendered(
-                [{"role": role, "content": fn(inputs)} for role, fn in messages],
-                None,
-                provider,
-                name,
-                parameters.copy(),
-                schema,
-                fmt,
-                ref,
+                None, self._text(inputs), provider, name, parameters.copy(), schema, fmt, ref
             )
-        assert self._text is not None
-        return Rendered(
-            None, self._text(inputs), provider, name, parameters.copy(), schema, fmt, ref
-        )
+        finally:
+            if token is not None:
+                unbind(token)
