@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from promptship.core.budget import RenderLimits
 from promptship.core.errors import BundleError, PromptshipError, UsageError
 from promptship.core.render import CompiledPrompt
 from promptship.core.templates import TemplateEngine
@@ -62,7 +63,8 @@ class LoadedBundle:
 
     Raises:
         BundleError: ``environment.json`` is missing or malformed (see
-            :func:`promptship.release.document.read_environment_document`), or an
+            :func:`promptship.release.document.read_environment_document`), its
+            ``policy.render_budget`` is not a set of render limits, or an
             experiment's split is unusable.
     """
 
@@ -84,6 +86,10 @@ class LoadedBundle:
         except BundleError as e:
             raise BundleError(f"bundle {digest}: {e.message}", hint=e.hint) from None
         self.policy: Mapping[str, Any] = env_doc.policy
+        try:
+            self.limits = RenderLimits.from_policy(env_doc.policy)
+        except ValueError as e:
+            raise BundleError(f"bundle {digest}: environment.json: {e}") from None
         self.experiments: dict[str, Experiment] = {}
         for exp in env_doc.experiments:
             try:
@@ -145,6 +151,6 @@ class LoadedBundle:
             doc.version,
             doc.content_digest,
             variant,
-            CompiledPrompt(view, TemplateEngine(doc.fragments)),
+            CompiledPrompt(view, TemplateEngine(doc.fragments, self.limits)),
             sensitive,
         )

@@ -259,8 +259,8 @@ def over_budget(ast: nodes.Template, limits: RenderLimits) -> list[str]:
         if isinstance(node, nodes.Macro):
             for call in _self_calls(node):
                 problems.append(
-                    f"line {call.lineno}: macro '{node.name}' calls itself unconditionally, "
-                    f"so it would recurse past the render budget's max_recursion_depth "
+                    f"line {call.lineno}: macro '{node.name}' calls itself unconditionally: "
+                    f"any call of it recurses past the render budget's max_recursion_depth "
                     f"({limits.max_recursion_depth})"
                 )
     return problems

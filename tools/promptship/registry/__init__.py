@@ -16,6 +16,7 @@ from promptship.registry.load import (
     create_prompt,
     explain,
     load_files,
+    render_limits,
     scaffold,
     validate,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "create_prompt",
     "explain",
     "load_files",
+    "render_limits",
     "scaffold",
     "validate",
 ]

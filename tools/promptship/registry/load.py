@@ -8,6 +8,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from promptship.core.budget import RenderLimits
 from promptship.core.codeowners import Owners
 from promptship.core.errors import GitError, Location, UsageError, ValidationFailed, YamlError
 from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
@@ -32,6 +33,7 @@ __all__ = [
     "create_prompt",
     "explain",
     "load_files",
+    "render_limits",
     "scaffold",
     "validate",
 ]
@@ -310,7 +312,23 @@ def compiled_view(
     from promptship.core.render import CompiledPrompt
     from promptship.core.templates import TemplateEngine
 
-    return CompiledPrompt(view.data, TemplateEngine(files.fragment_texts()))
+    return CompiledPrompt(
+        view.data, TemplateEngine(files.fragment_texts(), render_limits(files, env))
+    )
+
+
+def render_limits(files: RegistryFiles, env: str | None) -> RenderLimits:
+    """The render budget of ``env`` (its ``policy.render_budget``; the defaults without one).
+
+    Raises:
+        UsageError: The policy's budget is malformed (``validate`` reports where).
+    """
+    doc = files.environments.get(env) if env else None
+    policy = doc.data.get("policy") if doc is not None and isinstance(doc.data, dict) else None
+    try:
+        return RenderLimits.from_policy(policy if isinstance(policy, dict) else None)
+    except ValueError as e:
+        raise UsageError(f"environment '{env}': {e}", hint="run `promptship validate`") from None
 
 
 def explain(

@@ -2,8 +2,9 @@
 
 Findings are collected, never raised: one run reports everything wrong with a
 registry. Checks: JSON Schemas; ids equal paths; unique message ids; templates
-compile in the sandbox; variables used equal variables declared; includes
-resolve without cycles; variants and experiments name what exists; splits sum
+compile in the sandbox; what their literals prove about each environment's
+render budget (``template.budget``); variables used equal variables declared;
+includes resolve without cycles, no deeper than the budget allows; variants and experiments name what exists; splits sum
 to 100; owners agree with CODEOWNERS; and every environment's resolved view of
 every prompt (and variant) is itself a valid prompt.
 """
@@ -17,14 +18,16 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from promptship.core.budget import RenderLimits
 from promptship.core.codeowners import Owners
 from promptship.core.errors import Location, PromptshipError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
-from promptship.core.overlay import Resolved, pointer
+from promptship.core.overlay import pointer
 from promptship.core.templates import Analysis, TemplateEngine
 from promptship.core.views import resolve, variant_names
 from promptship.registry.checks._schema import Validator, explain, schema_findings
 from promptship.registry.checks._suites import check_suites
+from promptship.registry.checks._templates import check_templates, origin_locator
 
 __all__ = ["ResolvedViews", "SchemaSet", "schema_findings", "validate_registry"]
 
@@ -63,6 +66,7 @@ class _Run:
     analyses: dict[str, Analysis] = field(default_factory=dict)
     seen: dict[str, set[tuple[str, Location | None, str]]] = field(default_factory=dict)
     keep: ResolvedViews | None = None
+    budgets: dict[tuple[str, RenderLimits], tuple[str, ...]] = field(default_factory=dict)
 
     def add(self, finding: Finding) -> None:
         self.findings.setdefault(finding, None)
@@ -76,6 +80,23 @@ class _Run:
         if cached is None:
             cached = self.engine.analyse(source)
             self.analyses[source] = cached
+        return cached
+
+    def limits(self, env: str | None) -> RenderLimits:
+        """``env``'s render budget (the defaults for the prompt file's own view, or a bad policy)."""
+        doc = self.files.environments.get(env) if env else None
+        policy = doc.data.get("policy") if doc is not None and isinstance(doc.data, dict) else None
+        try:
+            return RenderLimits.from_policy(policy if isinstance(policy, dict) else None)
+        except ValueError:
+            return RenderLimits()  # the environment's schema finding says why
+
+    def over_budget(self, source: str, env: str | None) -> tuple[str, ...]:
+        limits = self.limits(env)
+        cached = self.budgets.get((source, limits))
+        if cached is None:
+            cached = tuple(self.engine.budget_problems(source, limits))
+            self.budgets[(source, limits)] = cached
         return cached
 
 
@@ -344,130 +365,14 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
         violations = list(run.schemas["prompt"].iter_errors(view.data))
         if violations:
             tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
-            locate = _origin_locator(tracked, run.files.prompts[prompt_id])
+            locate = origin_locator(tracked, run.files.prompts[prompt_id])
             for err in violations:
                 run.extend(explain(err, locate, locate, f"prompt {prompt_id}{where}"))
             return
     seen = run.seen.setdefault(prompt_id, set())
-    for f in _check_templates(run, prompt_id, view, env, variant):
+    for f in check_templates(run, prompt_id, view, env, variant):
         key = (f.code, f.location, f.message)
         if key in seen:
             continue
         seen.add(key)
         run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint))
-
-
-def _origin_locator(view: Resolved, doc: YamlDoc) -> Any:
-    origins = view.origins or {}
-    deleted = dict(view.deleted)
-
-    def locate(path: DocPath) -> Location:
-        probe = path
-        while probe:
-            o = origins.get(probe) or deleted.get(probe)
-            if o is not None:
-                return o.location
-            hits = [o for p, o in origins.items() if p[: len(probe)] == probe]
-            if hits:
-                return hits[0].location
-            probe = probe[:-1]
-        return doc.location(path)
-
-    return locate
-
-
-def _check_templates(
-    run: _Run, prompt_id: str, view: Resolved, env: str | None, variant: str | None
-) -> list[Finding]:
-    """Template, message-id and inputs findings of one view (messages without the view name)."""
-    out: list[Finding] = []
-    data = view.data
-    doc = run.files.prompts[prompt_id]
-    sources: list[tuple[DocPath, str]] = []
-    if "text" in data:
-        sources.append((("text",), data["text"]))
-    ids: dict[str, int] = {}
-    for i, message in enumerate(data.get("messages", [])):
-        sources.append((("messages", i, "content"), message["content"]))
-        if message["id"] in ids:
-            out.append(
-                Finding(
-                    "prompt.message-id",
-                    f"message id '{message['id']}' is used twice",
-                    doc.location(("messages", i, "id")),
-                    pointer(("messages", i, "id")),
-                    hint="give every message its own id",
-                )
-            )
-        ids[message["id"]] = i
-    needs_tracking = False
-    used: set[str] = set()
-    broken = False
-    first_use: dict[str, DocPath] = {}
-    for path, source in sources:
-        analysis = run.analyse(source)
-        used |= analysis.variables
-        for name in analysis.variables:
-            first_use.setdefault(name, path)
-        if analysis.problems:
-            broken = True
-            needs_tracking = True
-    located = _locator(run, prompt_id, env, variant, needs_tracking)
-    for path, source in sources:
-        for problem in run.analyse(source).problems:
-            out.append(
-                Finding(
-                    "template",
-                    f"template {problem}",
-                    located(path),
-                    pointer(path),
-                    hint='templates may use their inputs, filters and {% include "fragment" %} only',
-                )
-            )
-    if broken:
-        return out
-    inputs = data["inputs"]
-    declared = set(inputs.get("properties", {}))
-    undeclared = sorted(used - declared)
-    if undeclared:
-        located = _locator(run, prompt_id, env, variant, True)
-    for name in undeclared:
-        out.append(
-            Finding(
-                "inputs.undeclared",
-                f"template uses '{name}' but inputs does not declare it",
-                located(first_use[name]),
-                pointer(first_use[name]),
-                hint=f"declare '{name}' under inputs.properties, or stop using it",
-            )
-        )
-    for name in sorted(declared - used):
-        out.append(
-            Finding(
-                "inputs.unused",
-                f"input '{name}' is declared but no template uses it",
-                doc.key_location(("inputs", "properties", name)),
-                pointer(("inputs", "properties", name)),
-                hint=f"use '{{{{ {name} }}}}' in a template, or remove the input",
-            )
-        )
-    for name in inputs.get("required", []):
-        if name not in declared:
-            out.append(
-                Finding(
-                    "inputs.required",
-                    f"required input '{name}' is not declared",
-                    doc.location(("inputs", "required")),
-                    "/inputs/required",
-                    hint=f"declare '{name}' under inputs.properties",
-                )
-            )
-    return out
-
-
-def _locator(run: _Run, prompt_id: str, env: str | None, variant: str | None, track: bool) -> Any:
-    doc = run.files.prompts[prompt_id]
-    if not track:
-        return doc.location
-    tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
-    return _origin_locator(tracked, doc)
