@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, root_option
 from promptship.cli._release import allowed_signers, now, signers_option, store_options
 from promptship.release.manifest import format_time
 from promptship.release.store import open_store, read_channel
@@ -47,7 +46,7 @@ def channel_show(
         "signer": channel.signer.principal,
     }
     if fmt == "json":
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
     else:
-        click.echo("\n".join(f"{k}: {v}" for k, v in info.items()))
+        echo("\n".join(f"{k}: {v}" for k, v in info.items()))
     return 0

@@ -10,7 +10,13 @@ import click
 
 from promptship.cli._app import cli
 from promptship.cli._cache import cache_options
-from promptship.cli._common import format_option, report_findings, root_option
+from promptship.cli._common import (
+    echo_report,
+    format_option,
+    report_findings,
+    root_option,
+    safe_report,
+)
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.core.model import PathChange
 from promptship.fs import write_atomic
@@ -80,8 +86,8 @@ def diff(
     color = sys.stdout.isatty() and output is None
     text = _report(diffs, fmt, before.snapshot.label, after.snapshot.label, color=color)
     if output is not None:
-        write_atomic(output, text.encode("utf-8"))
-    click.echo(text, nl=False)
+        write_atomic(output, safe_report(text, fmt).encode("utf-8"))
+    echo_report(text, fmt, styled=color)
     return EXIT_OK
 
 

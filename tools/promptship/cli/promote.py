@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, root_option
 from promptship.gate.promotion import actions as promoting
 from promptship.git import open_repository
 
@@ -22,14 +22,14 @@ def _now() -> datetime:
 def _print_pr(pr: promoting.PromotionPR, fmt: str) -> int:
     """The PR's title and body (or its JSON form); what was written goes to stderr."""
     if fmt == "json":
-        click.echo(json.dumps(pr.to_dict(), indent=2, ensure_ascii=False))
+        echo_json(pr.to_dict())
         return 0
     plan = pr.plan
-    click.echo(plan.title)
-    click.echo()
-    click.echo(pr.body, nl=False)
+    echo(plan.title)
+    echo()
+    echo(pr.body, nl=False)
     verb = "wrote" if pr.written else "would write"
-    click.echo(
+    echo(
         f"{verb} {plan.path}: release {plan.new.number}, source {plan.new.source_commit}, "
         f"{plan.new.bundle_digest}",
         err=True,
@@ -161,14 +161,14 @@ def rollback(
 def _print_github(rows: list[promoting.PinRow], store_dir: Path | None) -> None:
     """``key=value`` lines for ``$GITHUB_OUTPUT``."""
     pinned = [r.env for r in rows if r.release]
-    click.echo(f"changed={'true' if pinned else 'false'}")
-    click.echo(f"envs={json.dumps(pinned, separators=(',', ':'))}")
-    click.echo(f"names={' '.join(pinned)}")
+    echo(f"changed={'true' if pinned else 'false'}")
+    echo(f"envs={json.dumps(pinned, separators=(',', ':'))}")
+    echo(f"names={' '.join(pinned)}")
     if store_dir is not None:
-        click.echo("attestations=" + " ".join(str(r.attestation) for r in rows if r.attestation))
+        echo("attestations=" + " ".join(str(r.attestation) for r in rows if r.attestation))
     if len(rows) == 1 and rows[0].release:
         for key, value in rows[0].release.to_dict().items():
-            click.echo(f"{key}={value}")
+            echo(f"{key}={value}")
 
 
 def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
@@ -180,9 +180,9 @@ def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
         line = f"{r.env}: {now}{was}"
         if r.evidence:
             line += f"; evidence: {r.attestation or 'none in the store'}"
-        click.echo(line)
+        echo(line)
     if not rows:
-        click.echo("no pinned environment" + (" changed" if changed else ""))
+        echo("no pinned environment" + (" changed" if changed else ""))
 
 
 @cli.command()
@@ -232,7 +232,7 @@ def pins(
         store_dir=store_dir,
     )
     if fmt == "json":
-        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+        echo_json([r.to_dict() for r in rows])
     elif fmt == "github":
         _print_github(rows, store_dir)
     else:

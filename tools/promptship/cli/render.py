@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option, working_tree
+from promptship.cli._common import echo, echo_json, format_option, root_option, working_tree
 from promptship.core import jsonlimits
 from promptship.core.errors import UsageError
 from promptship.fs import read_text
@@ -108,17 +107,17 @@ def render(
     compiled = registry.compiled_view(files, prompt_id, env, variant)
     rendered = compiled.render(parse_inputs(pairs, inputs_file))
     if fmt == "json":
-        click.echo(json.dumps(rendered.to_openai(), indent=2, ensure_ascii=False))
+        echo_json(rendered.to_openai())
         return 0
     params = ", ".join(f"{k}={v}" for k, v in sorted(rendered.parameters.items()))
-    click.echo(
+    echo(
         f"# {prompt_id} ({env}{', variant ' + variant if variant else ''}) → {rendered.provider}/{rendered.model}"
         + (f" [{params}]" if params else "")
     )
     if rendered.messages is not None:
         for m in rendered.messages:
-            click.echo(f"\n--- {m['role']} ---")
-            click.echo(m["content"].rstrip("\n"))
+            echo(f"\n--- {m['role']} ---")
+            echo(m["content"].rstrip("\n"))
     else:
-        click.echo(rendered.text or "")
+        echo(rendered.text or "")
     return 0

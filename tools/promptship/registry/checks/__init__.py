@@ -3,7 +3,8 @@
 Findings are collected, never raised: one run reports everything wrong with a
 registry. Checks: JSON Schemas; ids equal paths; unique message ids; templates
 compile in the sandbox; what their literals prove about each environment's
-render budget (``template.budget``); variables used equal variables declared;
+render budget (``template.budget``); text holding invisible, bidi or control
+characters (``text.invisible``, a warning); variables used equal variables declared;
 includes resolve without cycles, no deeper than the budget allows; variants and experiments name what exists; splits sum
 to 100; owners agree with CODEOWNERS; and every environment's resolved view of
 every prompt (and variant) is itself a valid prompt.
@@ -28,6 +29,7 @@ from promptship.core.views import resolve, variant_names
 from promptship.registry.checks._schema import Validator, explain, schema_findings
 from promptship.registry.checks._suites import check_suites
 from promptship.registry.checks._templates import check_templates, origin_locator
+from promptship.registry.checks._text import invisible_findings
 
 __all__ = ["ResolvedViews", "SchemaSet", "schema_findings", "validate_registry"]
 
@@ -178,6 +180,7 @@ def _check_owner(run: _Run, doc: YamlDoc, owner: Any, at: DocPath) -> None:
 
 
 def _check_fragment(run: _Run, name: str, doc: YamlDoc) -> None:
+    run.extend(invisible_findings(doc, "fragment"))
     if not _doc_schema(run, doc, "fragment", "fragment"):
         return
     if doc.data["id"] != name:
@@ -292,6 +295,7 @@ def _check_environment(run: _Run, name: str, doc: YamlDoc) -> None:
 
 
 def _check_overlay(run: _Run, env: str, prompt_id: str, doc: YamlDoc) -> None:
+    run.extend(invisible_findings(doc, "overlay"))
     _doc_schema(run, doc, "overlay", "overlay")
     if env not in run.files.environments:
         run.add(
@@ -314,6 +318,7 @@ def _check_overlay(run: _Run, env: str, prompt_id: str, doc: YamlDoc) -> None:
 
 
 def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
+    run.extend(invisible_findings(doc, "prompt"))
     if not _doc_schema(run, doc, "prompt", "prompt"):
         return
     data = doc.data
