@@ -89,6 +89,7 @@ OWNED: dict[str, str] = {
     "deepdiff": "history.diff",
     "oras": "release.store.oci",
     "requests": "release.store.oci",
+    "re2": "core.regex",
 }
 
 # Modules whose import means I/O or a clock; forbidden in pure units.
