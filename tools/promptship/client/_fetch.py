@@ -20,6 +20,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from promptship.core.decoding import BoundedDecoder, DecodeLimitError
 from promptship.core.errors import ChannelError, StoreError, UsageError
 from promptship.fs import read_file, read_text
 from promptship.release import bundle as bundles
@@ -258,7 +259,8 @@ class HttpSource(Source):
 
     def _get(self, path: str, cap: int, etag: str | None = None) -> tuple[int, bytes, str | None]:
         url = self.base + path
-        headers = {"If-None-Match": etag} if etag else {}
+        # identity: a compressed body is decoded by BoundedDecoder, never by httpx whole
+        headers = {"Accept-Encoding": "identity", **({"If-None-Match": etag} if etag else {})}
         got = _Download(url, time.monotonic())
         _deadline.at = got.start + self.deadline_s
         try:
@@ -278,13 +280,24 @@ class HttpSource(Source):
             _deadline.at = None
 
     def _receive(self, r: httpx.Response, got: _Download, cap: int) -> None:
-        """Read the body into ``got``, within ``cap`` bytes and the deadline; check its length."""
-        for chunk in r.iter_bytes():
-            got.body += chunk
-            if len(got.body) > cap:
-                raise StoreError(f"{got.url}: body over the {cap:,}-byte cap")
-            if time.monotonic() - got.start > self.deadline_s:
-                raise httpcore.ReadTimeout("download deadline passed")
+        """Read the body into ``got``, within ``cap`` bytes and the deadline; check its length.
+
+        A body the server compressed anyway is decoded with a running cap
+        (:class:`promptship.core.decoding.BoundedDecoder`): ``gzip, gzip`` of a few
+        hundred bytes cannot grow the client's memory past ``cap``.
+        """
+        encoded = r.headers.get("content-encoding")
+        try:
+            decoder = BoundedDecoder(encoded, cap)
+            for raw in r.iter_raw():
+                got.body += decoder.feed(raw)
+                if time.monotonic() - got.start > self.deadline_s:
+                    raise httpcore.ReadTimeout("download deadline passed")
+            got.body += decoder.finish()
+        except DecodeLimitError as e:
+            raise StoreError(
+                f"{got.url}: body over the {cap:,}-byte cap or undecodable: {e}"
+            ) from None
         if got.size is not None and got.size != len(got.body):
             raise StoreError(f"{got.url}: truncated body ({len(got.body):,} of {got.size:,} bytes)")
 

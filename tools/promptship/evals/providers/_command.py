@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from promptship.core import jsonlimits
 from promptship.core.errors import ProviderError, UsageError
 from promptship.evals.providers._values import ChatRequest, ChatResponse
 from promptship.fs import run_bounded
@@ -86,8 +87,8 @@ class CommandProvider:
                 hint="run the command by hand with the request JSON on stdin",
             )
         try:
-            data = json.loads(stdout, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as e:
+            data = jsonlimits.loads(stdout)
+        except ValueError as e:
             raise ProviderError(
                 f"{self.name}: stdout is not JSON ({type(e).__name__}){_tail(stderr)}",
                 hint='print one JSON object such as {"text": "..."} on stdout',
@@ -156,7 +157,3 @@ def _cost(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     return None
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import httpx
 
+from promptship.core import jsonlimits
+from promptship.core.decoding import BoundedDecoder, DecodedTooLarge, DecodeLimitError
 from promptship.core.errors import ProviderError, UsageError
 from promptship.evals.providers._values import ChatRequest, ChatResponse
 
@@ -208,20 +210,9 @@ class OpenAICompatibleProvider:
                 with self._client.stream(
                     "POST", self._endpoint, content=payload, headers=self._headers
                 ) as resp:
-                    chunks: list[bytes] = []
-                    size = 0
-                    for chunk in resp.iter_bytes():
-                        size += len(chunk)
-                        if size > self._max_bytes:
-                            raise ProviderError(
-                                f"{self._label}: answer larger than {self._max_bytes} bytes",
-                                hint="check base_url points at a chat-completions API",
-                            )
-                        if self._clock() - start > self._timeout_s:
-                            raise httpx.ReadTimeout("answer not complete before the deadline")
-                        chunks.append(chunk)
+                    body = self._read(resp, start)
                     elapsed_ms = (self._clock() - start) * 1000.0
-                    return _Reply(resp.status_code, resp.headers, b"".join(chunks), elapsed_ms)
+                    return _Reply(resp.status_code, resp.headers, body, elapsed_ms)
             except httpx.TimeoutException as e:
                 error = ProviderError(
                     f"{self._label}: no complete answer within {self._timeout_s:g}s",
@@ -243,6 +234,29 @@ class OpenAICompatibleProvider:
                     f"{self._redact(str(e))[:_MAX_ERROR_CHARS]})",
                     hint="check base_url points at an OpenAI-compatible API",
                 ) from e
+
+    def _read(self, resp: httpx.Response, start: float) -> bytes:
+        """The body, decoded with a running cap (a compressed answer cannot grow past it)."""
+        chunks: list[bytes] = []
+        try:
+            decoder = BoundedDecoder(resp.headers.get("content-encoding"), self._max_bytes)
+            for raw in resp.iter_raw():
+                chunks.append(decoder.feed(raw))
+                if self._clock() - start > self._timeout_s:
+                    raise httpx.ReadTimeout("answer not complete before the deadline")
+            chunks.append(decoder.finish())
+        except DecodedTooLarge:
+            raise ProviderError(
+                f"{self._label}: answer larger than {self._max_bytes} bytes",
+                hint="check base_url points at a chat-completions API",
+            ) from None
+        except DecodeLimitError as e:
+            raise ProviderError(
+                f"{self._label}: unreadable answer ({e})",
+                hint=f"check base_url points at a chat-completions API (answers are capped "
+                f"at {self._max_bytes:,} bytes, decoded)",
+            ) from None
+        return b"".join(chunks)
 
     def _http_error(self, reply: _Reply) -> ProviderError:
         detail = self._redact(_error_detail(reply.content))
@@ -273,8 +287,8 @@ class OpenAICompatibleProvider:
                 hint="check base_url points at an OpenAI-compatible API (usually ending in /v1)",
             )
         try:
-            data = json.loads(reply.content, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as e:
+            data = jsonlimits.loads(reply.content)
+        except ValueError as e:
             raise ProviderError(
                 f"{self._label}: answer is not valid JSON ({type(e).__name__})",
                 hint="check base_url points at an OpenAI-compatible API",
@@ -358,7 +372,12 @@ def _check_options(
 
 def _headers(key: str | None, auth: AuthStyle, extra: Mapping[str, str] | None) -> dict[str, str]:
     """The headers of every request: JSON both ways, ``extra``, and the key as ``auth`` says."""
-    headers = {"accept": "application/json", "content-type": "application/json"}
+    # identity: a compressed answer is decoded with a running cap (core.decoding), not by httpx
+    headers = {
+        "accept": "application/json",
+        "accept-encoding": "identity",
+        "content-type": "application/json",
+    }
     headers.update(extra or {})
     if key is not None and auth == "bearer":
         headers["authorization"] = f"Bearer {key}"
@@ -414,8 +433,8 @@ def _error_detail(content: bytes) -> str:
     """The server's error message from an OpenAI-style, vLLM-style or plain body."""
     message: object = None
     try:
-        data = json.loads(content)
-    except (ValueError, RecursionError):
+        data = jsonlimits.loads(content)
+    except ValueError:
         data = None
     if isinstance(data, dict):
         err = data.get("error")
@@ -454,7 +473,3 @@ def _count(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return None
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
