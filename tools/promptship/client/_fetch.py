@@ -65,6 +65,14 @@ class Source:
         """
         raise NotImplementedError
 
+    def signature(self, digest: str) -> str:
+        """The current signature of a bundle (re-signed after a key rotation, say).
+
+        Raises:
+            StoreError: It cannot be read.
+        """
+        return self.bundle(digest)[1]
+
     def close(self) -> None:
         """Release connections."""
 
@@ -96,6 +104,16 @@ class DirectorySource(Source):
     def bundle(self, digest: str) -> tuple[bytes, str]:
         """The bundle and signature files."""
         return store.fetch_bundle(self.root, digest, max_bytes=self.max_bundle_bytes)
+
+    def signature(self, digest: str) -> str:
+        """The signature file alone."""
+        data = read_file(
+            store.signature_path(self.root, digest),
+            MAX_SIGNATURE_BYTES,
+            what="the bundle signature",
+            error=StoreError,
+        )
+        return _armor(data, self.location, digest)
 
 
 # --- HTTP -------------------------------------------------------------------------------
@@ -318,16 +336,25 @@ class HttpSource(Source):
         """GET the bundle and its signature."""
         hexd = store.bundle_path(Path(), digest).stem  # validates the digest's form
         _, tar, _ = self._get(f"bundles/sha256/{hexd}.tar", self.max_bundle_bytes)
+        return tar, self.signature(digest)
+
+    def signature(self, digest: str) -> str:
+        """GET the signature alone."""
+        hexd = store.bundle_path(Path(), digest).stem
         _, sig, _ = self._get(f"bundles/sha256/{hexd}.tar.sig", MAX_SIGNATURE_BYTES)
-        try:
-            return tar, sig.decode("ascii")
-        except UnicodeDecodeError:
-            raise StoreError(f"{self.base}: the signature of {digest} is not ASCII armor") from None
+        return _armor(sig, self.base, digest)
 
     def close(self) -> None:
         """Close the HTTP client when this source made it."""
         if self.owns_client:
             self.client.close()
+
+
+def _armor(data: bytes, where: str, digest: str) -> str:
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise StoreError(f"{where}: the signature of {digest} is not ASCII armor") from None
 
 
 class OciSource(Source):

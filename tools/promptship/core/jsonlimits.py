@@ -39,7 +39,7 @@ class JsonLimitError(ValueError):
 
 
 def _no_constant(name: str) -> Any:
-    raise JsonLimitError(f"{name} is not a JSON number")
+    raise JsonLimitError(f"{name} is not JSON")
 
 
 def _int_parser(max_digits: int) -> Callable[[str], int]:
