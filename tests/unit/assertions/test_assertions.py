@@ -71,7 +71,12 @@ CASES: list[tuple[dict[str, Any], str, bool, str]] = [
     ({"type": "regex", "pattern": "order #(\\d+)", "ignore_case": True}, "ORDER #12", True, "at 0"),
     ({"type": "regex", "pattern": "(?m)^Total: \\d+$"}, "x\nTotal: 3\ny", True, "matches"),
     ({"type": "regex", "pattern": "done\\Z"}, "all done", True, "matches"),  # Python's \Z
-    ({"type": "not-regex", "pattern": "coupon|% off", "ignore_case": True}, "No offer.", True, "no match"),
+    (
+        {"type": "not-regex", "pattern": "coupon|% off", "ignore_case": True},
+        "No offer.",
+        True,
+        "no match",
+    ),
     ({"type": "not-regex", "pattern": "coupon|% off"}, "Take 10% off!", False, "matches"),
     ({"type": "json-valid"}, TICKET, True, "valid JSON"),
     ({"type": "json-valid"}, '{"a": 1,}', False, "not valid JSON"),
