@@ -123,7 +123,18 @@ class LoadedBundle:
         with self._lock:
             found = self._entries.get(key)
             if found is None:
-                found = self._build(prompt_id, variant)
+                try:
+                    found = self._build(prompt_id, variant)
+                except PromptshipError:
+                    raise
+                except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as e:
+                    # a signed document read strictly can still hold a value no check
+                    # foresaw: it is the bundle's fault, said so, never a raw exception
+                    raise BundleError(
+                        f"bundle {self.digest}: prompts/{prompt_id}.json is not usable: "
+                        f"{type(e).__name__}: {str(e)[:200]}",
+                        hint="the bundle was not made by promptship, or was altered before signing",
+                    ) from None
                 self._entries[key] = found
         return found
 
