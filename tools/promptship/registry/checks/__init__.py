@@ -31,8 +31,18 @@ from promptship.registry.checks._suites import check_suites
 from promptship.registry.checks._templates import check_templates, origin_locator
 from promptship.registry.checks._text import invisible_findings
 
-__all__ = ["ResolvedViews", "SchemaSet", "schema_findings", "validate_registry"]
+__all__ = [
+    "MAX_MESSAGE_VIEWS",
+    "ResolvedViews",
+    "SchemaSet",
+    "schema_findings",
+    "validate_registry",
+]
 
+
+MAX_MESSAGE_VIEWS = 1_000_000
+"""Most messages checked per prompt, counted in every view (variants times environments):
+validate's work stays linear in what a file holds, not in the product of its parts."""
 
 SchemaSet = Mapping[str, Validator]
 """Validators by schema name: ``prompt``, ``overlay``, ``fragment``, ``environment``, ``evalsuite``."""
@@ -69,6 +79,7 @@ class _Run:
     seen: dict[str, set[tuple[str, Location | None, str]]] = field(default_factory=dict)
     keep: ResolvedViews | None = None
     budgets: dict[tuple[str, RenderLimits], tuple[str, ...]] = field(default_factory=dict)
+    env_limits: dict[str | None, RenderLimits] = field(default_factory=dict)
 
     def add(self, finding: Finding) -> None:
         self.findings.setdefault(finding, None)
@@ -86,6 +97,12 @@ class _Run:
 
     def limits(self, env: str | None) -> RenderLimits:
         """``env``'s render budget (the defaults for the prompt file's own view, or a bad policy)."""
+        found = self.env_limits.get(env)
+        if found is None:
+            found = self.env_limits[env] = self._limits(env)
+        return found
+
+    def _limits(self, env: str | None) -> RenderLimits:
         doc = self.files.environments.get(env) if env else None
         policy = doc.data.get("policy") if doc is not None and isinstance(doc.data, dict) else None
         try:
@@ -349,6 +366,21 @@ def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
             )
     envs: list[str | None] = [None, *sorted(run.files.environments)]
     variants: list[str | None] = [None, *variant_names(run.files, prompt_id)]
+    size = len(data.get("messages", ())) * len(envs) * len(variants)
+    if size > MAX_MESSAGE_VIEWS:
+        run.add(
+            Finding(
+                "prompt.too-large",
+                f"{len(data.get('messages', ())):,} messages in {len(envs) * len(variants):,} "
+                f"views ({len(variants):,} with the variants, times {len(envs):,} with the "
+                f"environments) is {size:,} messages to check, over the "
+                f"{MAX_MESSAGE_VIEWS:,} validate checks per prompt",
+                doc.location(("messages",)),
+                "/messages",
+                hint="split the prompt, or give its variants prompts of their own",
+            )
+        )
+        envs, variants = [None], [None]  # the prompt file's own view only
     for env in envs:
         for variant in variants:
             _check_view(run, prompt_id, env, variant)
