@@ -10,6 +10,7 @@ commit subject can send a terminal a control sequence or hide a change.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ import click
 
 from promptship.core.model import Finding, Snapshot
 from promptship.core.textsafe import json_safe, visible
+from promptship.fs import write_atomic
 from promptship.registry.files import DirectorySnapshot, find_root
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,6 +79,21 @@ def echo_report(text: str, fmt: str, *, styled: bool = False) -> None:
 def safe_report(text: str, fmt: str) -> str:
     """A report as it may be written to a file or a PR comment (see :func:`echo_report`)."""
     return json_safe(text) if fmt == "json" else visible(text)
+
+
+def write_output(path: Path, text: str, *, checkout: str | Path | None) -> None:
+    """Write a command's ``-o`` file (atomically; see :func:`promptship.fs.write_atomic`).
+
+    When ``path`` lies in the repository's checkout, its folder must also
+    resolve there: a folder the branch under review committed as a link to
+    ``~/`` is refused, never written through.
+    """
+    inside: Path | None = None
+    if checkout is not None:
+        root = os.path.abspath(checkout)
+        if os.path.commonpath([root, os.path.abspath(path)]) == root:
+            inside = Path(root)
+    write_atomic(path, text.encode("utf-8"), inside=inside)
 
 
 def working_tree(root: Path | None) -> Snapshot:

@@ -16,11 +16,11 @@ from promptship.cli._common import (
     report_findings,
     root_option,
     safe_report,
+    write_output,
 )
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.core.model import PathChange
-from promptship.fs import write_atomic
-from promptship.git import open_repository
+from promptship.git import GitRepo, open_repository
 from promptship.history import compare as history
 from promptship.history import report as diffreport
 from promptship.history.diff import PromptDiff
@@ -33,8 +33,10 @@ def _sides(
     head: str | None,
     cache_dir: Path | None,
     no_cache: bool,
+    *,
+    repo: GitRepo | None = None,
 ) -> tuple[history.Side, history.Side, list[PathChange]]:
-    repo = open_repository(root or Path.cwd())
+    repo = repo or open_repository(root or Path.cwd())
     return history.git_sides(
         repo, base, head, cache=open_repo_cache(repo, cache_dir, enabled=not no_cache)
     )
@@ -81,12 +83,13 @@ def diff(
       promptship diff origin/main...HEAD      # what this branch adds
       promptship diff HEAD --no-cache         # the working tree, every file parsed again
     """
-    before, after, changes = _sides(root, base, head, cache_dir, no_cache)
+    repo = open_repository(root or Path.cwd())
+    before, after, changes = _sides(root, base, head, cache_dir, no_cache, repo=repo)
     diffs = history.semantic_diff(before, after, changes)
     color = sys.stdout.isatty() and output is None
     text = _report(diffs, fmt, before.snapshot.label, after.snapshot.label, color=color)
     if output is not None:
-        write_atomic(output, safe_report(text, fmt).encode("utf-8"))
+        write_output(output, safe_report(text, fmt), checkout=repo.workdir)
     echo_report(text, fmt, styled=color)
     return EXIT_OK
 

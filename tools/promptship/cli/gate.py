@@ -17,10 +17,10 @@ from promptship.cli._common import (
     root_option,
     safe_report,
     working_tree,
+    write_output,
 )
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.evals import verify_attestation_file
-from promptship.fs import write_atomic
 from promptship.gate import check
 from promptship.gate import inputs as gating
 from promptship.git import open_repository
@@ -133,7 +133,7 @@ def gate(
     )
     text = safe_report(checked.render(fmt), fmt)
     if output is not None:
-        write_atomic(output, text.encode("utf-8"))
+        write_output(output, text, checkout=repo.workdir)
     echo_report(text, fmt)
     return EXIT_OK if checked.decision.allow else EXIT_FINDINGS
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -451,7 +452,8 @@ def create_prompt(
     owners = Owners(*load_files(DirectorySnapshot(root)).codeowners)
     path, text = scaffold(prompt_id, owners, kind=kind, description=description)
     target = root / path
-    if target.exists():
+    if os.path.lexists(target):
         raise UsageError(f"{path} already exists", hint="pick another id, or edit the file")
-    write_atomic(target, text.encode("utf-8"), make_parents=True, replace=False)
+    # a registry/ns folder committed as a link out of the checkout is refused, never written through
+    write_atomic(target, text.encode("utf-8"), make_parents=True, replace=False, inside=root)
     return path, owners.of(path)[0]
