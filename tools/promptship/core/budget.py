@@ -298,12 +298,12 @@ def size_bound(value: Any, budget: Budget) -> int:
     """An upper bound on ``len(str(value))`` (``repr`` of containers), without building it.
 
     Goes through containers iteratively (no recursion), charging one work unit
-    per element; stops early, returning a value over the limit, once the bound
-    passes ``max_output_chars``.
+    per element; stops early, returning a value over every limit a caller
+    compares it with, once the bound passes ``HARD_FACTOR * max_output_chars``.
     """
     if isinstance(value, str):
         return len(value)
-    limit = budget.max_chars
+    limit = HARD_FACTOR * budget.max_chars
     total = 0
     seen = 0
     stack = [value]

@@ -144,6 +144,10 @@ _SPEC_NUMBER = re.compile(r"\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
 
 
 def _filter_size(node: nodes.Filter) -> tuple[int, str] | None:
+    if node.name == "format" and isinstance(node.node, nodes.Const):
+        found = _PERCENT_NUMBER.findall(str(node.node.value))
+        widest = _widest([g for pair in found for g in pair])
+        return (widest, f"a '%' width of {widest:,}") if widest else None
     if node.name not in _WIDTH_FILTERS or not node.args:
         return None
     width = _literal_int(node.args[0])
