@@ -161,6 +161,16 @@ def _check_shared(run: _Run) -> None:
                 hint="add a CODEOWNERS file with an owner per registry folder",
             )
         )
+    for line, why in run.owners.problems:
+        run.add(
+            Finding(
+                "owners.pattern",
+                f"CODEOWNERS line {line}: {why}",
+                Location(files.codeowners[1], line, 1),
+                hint="GitHub skips this line too; fix the pattern (no '[' ranges in CODEOWNERS)",
+                severity="warning",
+            )
+        )
     for name, doc in files.fragments.items():
         _check_fragment(run, name, doc)
     for name, doc in files.environments.items():
