@@ -50,6 +50,7 @@ RANKS: dict[str, int] = {
     "release": 3,
     "evals": 4,
     "gate": 4,
+    "analytics": 4,
     "client": 5,
     "cli": 5,
 }
@@ -78,6 +79,13 @@ PURE: frozenset[str] = frozenset(
         "gate.rules",
         "gate.report",
         "gate.promotion.pins",
+        "gate.promotion.drift",
+        "events.fields",
+        "events.edits",
+        "events.capture",
+        "analytics.sql",
+        "analytics.ingest",
+        "analytics.stats",
     }
 )
 
@@ -90,6 +98,9 @@ OWNED: dict[str, str] = {
     "oras": "release.store.oci",
     "requests": "release.store.oci",
     "re2": "core.regex",
+    "duckdb": "analytics.engines",
+    "chdb": "analytics.engines",
+    "plotly": "analytics.html",
 }
 
 # Modules whose import means I/O or a clock; forbidden in pure units.

@@ -35,6 +35,9 @@ COMMAND_MODULES = {
     "promote": "promote",
     "rollback": "promote",
     "pins": "promote",
+    "status": "status",
+    "report": "report",
+    "experiment": "report",
 }
 
 

@@ -422,4 +422,4 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
         if key in seen:
             continue
         seen.add(key)
-        run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint))
+        run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint, f.severity))

@@ -9,7 +9,8 @@ from promptship.core.errors import Location
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import Resolved, pointer
 from promptship.core.templates import Analysis
-from promptship.core.views import resolve
+from promptship.core.views import resolve, template_sources
+from promptship.registry.checks._features import feature_problems, media_inputs
 
 __all__ = ["TemplateRun", "check_templates", "origin_locator"]
 
@@ -39,9 +40,9 @@ def origin_locator(view: Resolved, doc: YamlDoc) -> Any:
             o = origins.get(probe) or deleted.get(probe)
             if o is not None:
                 return o.location
-            hits = [o for p, o in origins.items() if p[: len(probe)] == probe]
-            if hits:
-                return hits[0].location
+            hits = [o.location for p, o in origins.items() if p[: len(probe)] == probe]
+            if hits:  # a container: where its first leaf is
+                return min(hits, key=lambda loc: (loc.file, loc.line, loc.col))
             probe = probe[:-1]
         return doc.location(path)
 
@@ -59,12 +60,9 @@ def _sources(
     data: Mapping[str, Any], doc: YamlDoc, out: list[Finding]
 ) -> list[tuple[DocPath, str]]:
     """The view's templates by path; a message id used twice is a finding."""
-    sources: list[tuple[DocPath, str]] = []
-    if "text" in data:
-        sources.append((("text",), data["text"]))
+    sources = template_sources(data)
     ids: dict[str, int] = {}
     for i, message in enumerate(data.get("messages", [])):
-        sources.append((("messages", i, "content"), message["content"]))
         if message["id"] in ids:
             out.append(
                 Finding(
@@ -87,9 +85,11 @@ def check_templates(
     data = view.data
     doc = run.files.prompts[prompt_id]
     sources = _sources(data, doc, out)
-    used: set[str] = set()
+    problems = feature_problems(data)
+    media = media_inputs(data)
+    used: set[str] = set(media)
     broken = False
-    first_use: dict[str, DocPath] = {}
+    first_use: dict[str, DocPath] = dict(media)
     for path, source in sources:
         analysis = run.analyse(source)
         used |= analysis.variables
@@ -97,15 +97,17 @@ def check_templates(
             first_use.setdefault(name, path)
         broken = broken or bool(analysis.problems)
     over = {path: run.over_budget(source, env) for path, source in sources if not broken}
-    located = _locator(run, prompt_id, env, variant, broken or any(over.values()))
+    located = _locator(run, prompt_id, env, variant, broken or bool(problems) or any(over.values()))
+    for path, code, message, hint, severity in problems:
+        out.append(Finding(code, message, located(path), pointer(path), hint, severity))
     for path, source in sources:
-        for code, problems, hint in (
+        for code, found, hint in (
             ("template", run.analyse(source).problems, _TEMPLATE_HINT),
             ("template.budget", over.get(path, ()), _BUDGET_HINT),
         ):
             out.extend(
                 Finding(code, f"template {p}", located(path), pointer(path), hint=hint)
-                for p in problems
+                for p in found
             )
     if not broken:
         out.extend(
