@@ -416,7 +416,15 @@ class CompiledPrompt:
                 )
             assert self._text is not None
             return Rendered(
-                None, self._text(inputs), provider, name, parameters.copy(), schema, fmt, ref, features
+                None,
+                self._text(inputs),
+                provider,
+                name,
+                parameters.copy(),
+                schema,
+                fmt,
+                ref,
+                features,
             )
         finally:
             if token is not None:

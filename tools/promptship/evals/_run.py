@@ -22,6 +22,7 @@ from promptship.assertions import (
     ResponseLike,
     compile_assertion,
 )
+from promptship.core import jsonlimits
 from promptship.core.budget import RenderLimits
 from promptship.core.errors import EvalError, PromptshipError, UsageError
 from promptship.core.render import CompiledPrompt, Rendered
@@ -142,7 +143,7 @@ def _verdict(text: str, judge_id: str) -> JudgeVerdict:
     data: Any = None
     if len(text) <= MAX_JUDGE_ANSWER:
         try:
-            data = json.loads(text)
+            data = jsonlimits.loads(text)
         except (ValueError, RecursionError):
             data = None
     score = data.get("score") if isinstance(data, dict) else None
