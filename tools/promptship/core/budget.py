@@ -159,11 +159,13 @@ class Budget:
         limits: What the render may cost.
     """
 
-    __slots__ = ("depth", "iterations", "limits", "max_chars", "work")
+    __slots__ = ("depth", "iterations", "limits", "max_chars", "max_iterations", "max_work", "work")
 
     def __init__(self, limits: RenderLimits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self.max_chars = limits.max_output_chars
+        self.max_iterations = limits.max_loop_iterations
+        self.max_work = limits.max_work
         self.iterations = self.work = self.depth = 0
 
     def tick(self, weight: int) -> None:
@@ -174,10 +176,10 @@ class Budget:
         """
         self.iterations += 1
         self.work += weight
-        if self.iterations > self.limits.max_loop_iterations:
-            raise _exceeded("max_loop_iterations", self.iterations, self.limits.max_loop_iterations)
-        if self.work > self.limits.max_work:
-            raise _exceeded("max_work", self.work, self.limits.max_work)
+        if self.iterations > self.max_iterations:
+            raise _exceeded("max_loop_iterations", self.iterations, self.max_iterations)
+        if self.work > self.max_work:
+            raise _exceeded("max_work", self.work, self.max_work)
 
     def ticks(self, n: int, weight: int) -> None:
         """``n`` loop iterations of ``weight`` each, paid at once (a loop over a sized value).
@@ -187,10 +189,10 @@ class Budget:
         """
         self.iterations += n
         self.work += n * weight
-        if self.iterations > self.limits.max_loop_iterations:
-            raise _exceeded("max_loop_iterations", self.iterations, self.limits.max_loop_iterations)
-        if self.work > self.limits.max_work:
-            raise _exceeded("max_work", self.work, self.limits.max_work)
+        if self.iterations > self.max_iterations:
+            raise _exceeded("max_loop_iterations", self.iterations, self.max_iterations)
+        if self.work > self.max_work:
+            raise _exceeded("max_work", self.work, self.max_work)
 
     def charge(self, units: int) -> None:
         """Work done outside loops (a call, a filter, an included fragment).
@@ -199,8 +201,8 @@ class Budget:
             RenderBudgetError: Over ``max_work``.
         """
         self.work += units
-        if self.work > self.limits.max_work:
-            raise _exceeded("max_work", self.work, self.limits.max_work)
+        if self.work > self.max_work:
+            raise _exceeded("max_work", self.work, self.max_work)
 
     def enter(self) -> None:
         """A call begins (:data:`CALL_WORK` work units: a call costs about ten nodes).

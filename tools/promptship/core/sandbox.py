@@ -157,10 +157,20 @@ def budget_loop(iterable: Iterable[Any], weight: int) -> Iterable[Any]:
     too); anything else is paid for item by item as the loop takes it.
     """
     budget = current()
+    if type(iterable) in _SIZED:
+        n = len(iterable)  # type: ignore[arg-type]  # inlined: every loop of every render
+        budget.iterations += n
+        budget.work += n * weight
+        if budget.iterations > budget.max_iterations or budget.work > budget.max_work:
+            budget.ticks(0, 0)  # raises, naming the limit
+        return iterable
     if isinstance(iterable, list | tuple | str | range | dict):
         budget.ticks(len(iterable), weight)
         return iterable
     return _ticking(iterable, budget, weight)
+
+
+_SIZED = frozenset({list, tuple, str, range, dict})
 
 
 def _ticking(iterable: Iterable[Any], budget: Budget, weight: int) -> Iterator[Any]:

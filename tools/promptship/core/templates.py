@@ -29,7 +29,7 @@ from jinja2 import meta, nodes
 
 from promptship.core.budget import DEFAULT_LIMITS, Budget, RenderLimits, bind, bound, unbind
 from promptship.core.errors import RenderBudgetError, TemplateError
-from promptship.core.sandbox import BudgetedSandbox, budget_concat
+from promptship.core.sandbox import BudgetedSandbox
 from promptship.core.template_checks import over_budget, unsafe
 
 __all__ = [
@@ -286,12 +286,13 @@ class BudgetedRenderer:
     a prompt binds one for all its messages), it pays into that one.
     """
 
-    __slots__ = ("_new_context", "_root", "_where", "limits")
+    __slots__ = ("_max", "_new_context", "_root", "_where", "limits")
 
     def __init__(self, template: jinja2.Template, limits: RenderLimits, where: str) -> None:
         self._root = template.root_render_func
         self._new_context = template.new_context
         self._where = where
+        self._max = limits.max_output_chars
         self.limits = limits
 
     def __call__(self, inputs: Mapping[str, Any]) -> str:
@@ -302,8 +303,12 @@ class BudgetedRenderer:
         """
         token = None if bound() is not None else bind(Budget(self.limits))
         try:
-            # new_context copies the mapping into a fresh dict of its own (dict(globals, **vars))
-            return budget_concat(self._root(self._new_context(inputs)))  # type: ignore[arg-type]
+            # new_context copies the mapping into a fresh dict of its own (dict(globals, **vars));
+            # every piece of the stream was paid for as work (sandbox.budget_concat's reasoning)
+            text = "".join(self._root(self._new_context(inputs)))  # type: ignore[arg-type]
+            if len(text) > self._max:
+                Budget(self.limits).check_size(len(text), "output")
+            return text
         except Exception as e:
             raise _render_error(e, self._where) from None
         finally:
