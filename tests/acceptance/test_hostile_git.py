@@ -12,6 +12,7 @@ the terminal, and every invisible character must show as ``⟨U+XXXX⟩``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pygit2
@@ -106,6 +107,18 @@ def _cases(root: Path, base: str, head: str, future: Path) -> dict[str, tuple[st
         "render-json": (*greet, "--input", f"name=A{ESC}[2J{RLO}", "--format", "json"),
         "explain-key": ("explain", "demo/greet", "--env", "staging"),
         "error-message": ("render", f"demo/gr{ESC}[2Jeet", "--env", "staging"),
+        # reads that never end: a device or a FIFO where a file is expected
+        "gate-reviews-device": ("gate", "--base", base, "--head", head, "--reviews", "/dev/zero"),
+        "gate-reviews-fifo": (
+            "gate",
+            "--base",
+            base,
+            "--head",
+            head,
+            "--reviews",
+            root.parent / "fifo",
+        ),
+        "gate-evals-device": ("gate", "--base", base, "--head", head, "--evals", "/dev/urandom"),
         # dates beyond what Python's datetime holds
         "log-year-10000": ("log", "demo/greet", "--root", future, "--no-cache"),
         "show-year-10000": ("show", "demo/greet", "--root", future),
@@ -128,12 +141,29 @@ def outcomes(
 ) -> dict[str, Outcome]:
     root, outside, base, head = branch
     future = _future_repo(tmp_path_factory.mktemp("future"))
+    os.mkfifo(root.parent / "fifo")
     cases = [Case(name, args) for name, args in _cases(root, base, head, future).items()]
     found = run_cases(cases, cwd=root, home=root.parent / "home")
     assert list((root.parent / "home").iterdir()) == []
     assert sorted(p.name for p in outside.iterdir()) == ["victim"], "written outside the repo"
     assert (outside / "victim").read_text() == "precious\n"
     return found
+
+
+READS = {
+    "gate-reviews-device": "character device",
+    "gate-reviews-fifo": "FIFO (named pipe)",
+    "gate-evals-device": "character device",
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", READS, ids=list(READS))
+def test_gate_inputs_that_never_end_are_refused(name: str, outcomes: dict[str, Outcome]) -> None:
+    got = outcomes[name]
+    assert got.clean, (got.code, got.err[-1500:])
+    assert got.code == 2
+    assert READS[name] in got.err, got.err[-1500:]
 
 
 LINKS = {

@@ -40,6 +40,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (base / "big.json").write_bytes(b'{"name": "' + b"x" * (20 << 20) + b'"}')
     (base / "store" / "channels").mkdir(parents=True)
     os.mkfifo(base / "store" / "channels" / "staging.json")
+    (base / "sparse.tar.sig").write_text("-----BEGIN SSH SIGNATURE-----\n")
+    (base / "signers").write_text(
+        "staging@promptship ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIG1JL0Y6XoV9XxvF6a3Vhd7m0K2ZzQy7yC6f2k7tQWc6 k\n"
+    )
     (base / "shout.py").write_text("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n")
     return base
 
@@ -73,6 +78,19 @@ READS: dict[str, tuple[Callable[[Path], tuple[str | Path, ...]], int, str]] = {
         ),
         2,
         "FIFO",
+    ),
+    "bundle-verify-sparse-signed": (
+        lambda lab: (
+            "bundle",
+            "verify",
+            lab / "sparse.tar",
+            "--env",
+            "staging",
+            "--allowed-signers",
+            lab / "signers",
+        ),
+        2,
+        "68,719,476,736 bytes is over the limit",
     ),
     "bundle-inspect-sparse": (
         lambda lab: ("bundle", "inspect", lab / "sparse.tar"),
