@@ -219,6 +219,9 @@ def test_hostile_template_is_a_finding_or_a_budget_error(
     file = f"registry/hostile/{name}.yaml"
     report = outcomes["validate"]
     assert report.code == 1
+    # validate runs first in the child: had it folded a constant such as center(999999999)
+    # while compiling, the child would have held a gigabyte
+    assert report.peak_mb < 400, report.peak_mb
     assert "internal error" not in report.err
     findings = [f for f in json.loads(report.out)["findings"] if f["file"] == file]
     rendered = outcomes[name]

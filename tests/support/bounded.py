@@ -75,6 +75,7 @@ for line in sys.stdin:
     print(json.dumps({
         "id": case["id"], "code": code, "out": out.getvalue()[-6000:],
         "err": err.getvalue()[-6000:], "cpu": time.process_time() - started,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }), flush=True)
 """
 
@@ -97,6 +98,8 @@ class Outcome:
     out: str
     err: str
     cpu: float
+    peak_mb: float
+    """The child's peak resident memory so far (cases run in order), in MiB."""
 
     @property
     def clean(self) -> bool:
@@ -146,7 +149,9 @@ def run_cases(
     for line in done.stdout.splitlines():
         if line.startswith("{"):
             raw = json.loads(line)
-            found[raw["id"]] = Outcome(raw["id"], raw["code"], raw["out"], raw["err"], raw["cpu"])
+            found[raw["id"]] = Outcome(
+                raw["id"], raw["code"], raw["out"], raw["err"], raw["cpu"], raw["peak_mb"]
+            )
     missing = [c.id for c in cases if c.id not in found]
     assert not missing, (
         f"the bounded child died (exit {done.returncode}) before cases {missing}: "
