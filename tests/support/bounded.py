@@ -50,6 +50,16 @@ def on_alarm(signum, frame):
     raise Hung(f"no answer within {alarm} s")
 
 signal.signal(signal.SIGALRM, on_alarm)
+
+
+def peak_mb():
+    # VmHWM, not ru_maxrss: after fork + exec, ru_maxrss still counts the parent's pages
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 from promptship.cli import main
 for line in sys.stdin:
     case = json.loads(line)
@@ -75,7 +85,7 @@ for line in sys.stdin:
     print(json.dumps({
         "id": case["id"], "code": code, "out": out.getvalue()[-6000:],
         "err": err.getvalue()[-6000:], "cpu": time.process_time() - started,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_mb(),
     }), flush=True)
 """
 
