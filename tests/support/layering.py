@@ -11,7 +11,7 @@ Rules:
 1. Every module lives in a domain package; the package root holds only
    ``__init__.py`` and ``__main__.py``.
 2. A package imports only packages of a lower rank. Packages of the same rank
-   (``history``/``release``, ``evals``/``gate``, ``client``/``cli``) never import
+   (``history``/``release``, ``evals``/``gate``, ``client``/``review``) never import
    each other.
 3. Every import form counts: ``import a.b``, ``from a import b``, relative
    imports, and ``importlib.import_module`` / ``__import__`` with a literal name
@@ -51,9 +51,10 @@ RANKS: dict[str, int] = {
     "evals": 4,
     "gate": 4,
     "client": 5,
-    "cli": 5,
+    "review": 5,
+    "cli": 6,
 }
-ROOT_MODULES = {"__init__": 6, "__main__": 6}
+ROOT_MODULES = {"__init__": 7, "__main__": 7}
 # What any module may take from the root package itself.
 ROOT_ATTRIBUTES = frozenset({"promptship", "promptship.__version__"})
 
@@ -78,6 +79,9 @@ PURE: frozenset[str] = frozenset(
         "gate.rules",
         "gate.report",
         "gate.promotion.pins",
+        "review.agreement",
+        "review.sample",
+        "review.verdicts",
     }
 )
 
@@ -89,6 +93,8 @@ OWNED: dict[str, str] = {
     "deepdiff": "history.diff",
     "oras": "release.store.oci",
     "requests": "release.store.oci",
+    "starlette": "review.server",
+    "uvicorn": "review.server",
 }
 
 # Modules whose import means I/O or a clock; forbidden in pure units.

@@ -179,7 +179,7 @@ def comparable(view: Mapping[str, Any], extras: Mapping[str, Any] | None = None)
     return out
 
 
-_METADATA_ROOTS = {"metadata", "description"}
+_METADATA_ROOTS = {"metadata", "description", "review"}
 _TOKEN = re.compile(r"\s+|[^\s]+")
 
 

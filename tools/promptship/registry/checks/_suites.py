@@ -20,6 +20,7 @@ from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import pointer
 from promptship.core.render import compile_input_check
 from promptship.core.views import variant_names
+from promptship.registry.checks._review import check_rubric
 from promptship.registry.checks._schema import Validator, schema_findings
 
 __all__ = ["check_suites"]
@@ -67,7 +68,7 @@ def _check_suite(
                 f"create registry/{prompt_id}.yaml, or remove this suite",
             )
         ]
-    out: list[Finding] = []
+    out: list[Finding] = check_rubric(doc)
     out.extend(_check_targets(files, prompt_id, doc))
     check = _input_check(prompt.data.get("inputs"))
     output = prompt.data.get("output")
