@@ -96,6 +96,7 @@ class EvalRequest:
         cache: Use the response cache (the echo provider's answers are never cached).
         cache_dir: The cache folder (default: :data:`CACHE_DIR` under the registry root).
         out_dir: Write ``report.json``, ``junit.xml`` and ``report.md`` here.
+        responses: Keep each case's response in the report (for ``review sample --evals``).
     """
 
     root: Path | None = None
@@ -110,6 +111,7 @@ class EvalRequest:
     cache: bool = True
     cache_dir: Path | None = None
     out_dir: Path | None = None
+    responses: bool = False
 
 
 def load_suites(files: RegistryFiles) -> dict[str, Suite]:
@@ -132,6 +134,7 @@ def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyw
     model: str | None = None,
     live: bool | None = None,
     progress: Progress | None = None,
+    responses: bool = False,
 ) -> dict[str, Any]:
     """Plan, run and report in one call: the run :func:`run_evals` makes once it has its inputs.
 
@@ -153,7 +156,7 @@ def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyw
         model=model,
         progress=progress,
     )
-    return build_report(plan, outcomes, info, shard)
+    return build_report(plan, outcomes, info, shard, responses=responses)
 
 
 def exit_code(report: Mapping[str, Any]) -> int:
@@ -306,6 +309,7 @@ def run_evals(
             concurrency=choice.concurrency,
             model=choice.model,
             progress=progress,
+            responses=request.responses,
         )
     if request.out_dir is not None:
         write_reports(report, request.out_dir)
