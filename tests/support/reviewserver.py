@@ -93,7 +93,7 @@ class ReviewServer:
         finally:
             selector.close()
         self.proc.kill()
-        self.proc.wait(10)
+        self.proc.communicate(timeout=10)
         raise AssertionError("review serve did not announce its URL:\n" + "".join(seen))
 
     @property
@@ -103,7 +103,7 @@ class ReviewServer:
     def kill(self) -> None:
         """SIGKILL: no cleanup, as a crash or a closed laptop lid would leave it."""
         self.proc.kill()
-        self.proc.wait(10)
+        _, self.stderr = self.proc.communicate(timeout=10)
 
     def stop(self) -> str:
         """Ctrl+C (SIGINT), and what it printed to stderr."""
@@ -118,9 +118,8 @@ class ReviewServer:
 
     def __exit__(self, *exc: object) -> None:
         if self.proc.poll() is None:
-            self.kill()
-        else:
-            self.proc.communicate(timeout=10)
+            self.proc.kill()
+        self.proc.communicate(timeout=10)
 
 
 def browser_available() -> bool:
