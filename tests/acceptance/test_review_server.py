@@ -78,7 +78,9 @@ def test_serve_on_a_public_address_is_a_usage_error(
     assert "binds loopback addresses only" in capsys.readouterr().err
 
 
-def test_it_listens_on_127_0_0_1_and_sends_a_strict_page(served: tuple[ReviewServer, Path, str]) -> None:
+def test_it_listens_on_127_0_0_1_and_sends_a_strict_page(
+    served: tuple[ReviewServer, Path, str],
+) -> None:
     server, _, _ = served
     assert server.url.startswith("http://127.0.0.1:")
     r = httpx.get(server.url, timeout=10)
@@ -88,7 +90,7 @@ def test_it_listens_on_127_0_0_1_and_sends_a_strict_page(served: tuple[ReviewSer
     assert "default-src 'none'" in csp
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["x-content-type-options"] == "nosniff"
-    assert "<script src=\"/static/review.js\"" in r.text
+    assert '<script src="/static/review.js"' in r.text
     js = httpx.get(server.url + "static/review.js", timeout=10).text
     assert "innerHTML" not in js
     assert "textContent" in js
@@ -107,7 +109,9 @@ def test_another_host_name_is_refused(served: tuple[ReviewServer, Path, str]) ->
     headers = {"Host": "attacker.example:80", "X-Review-Token": token}
     r = httpx.get(server.url + "api/state", headers=headers, timeout=10)
     assert r.status_code == 421
-    assert httpx.get(server.url, headers={"Host": "attacker.example"}, timeout=10).status_code == 421
+    assert (
+        httpx.get(server.url, headers={"Host": "attacker.example"}, timeout=10).status_code == 421
+    )
 
 
 @pytest.mark.parametrize(

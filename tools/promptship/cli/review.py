@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from pathlib import Path
 
 import click
 
+from promptship import evals
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, root_option
+from promptship.cli._release import key_options, signing_key
 from promptship.core.errors import UsageError
-from promptship.review import sampling
+from promptship.review import record, sampling
 
 
 @cli.group("review")
@@ -185,5 +188,169 @@ def review_serve(queue: Path, reviewer: str, ratings: Path | None, port: int, ho
     )
     click.echo(
         f"{done.ratings}: {done.rated} rated, {done.skipped} skipped of {done.total}", err=True
+    )
+    return 0
+
+
+@review_group.command("record")
+@click.argument("ratings", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The feedback events to write (JSONL).",
+)
+@click.option(
+    "--reviewer-key-env",
+    default="PROMPTSHIP_REVIEWER_KEY",
+    show_default=True,
+    help="Environment variable holding the secret key of the reviewer pseudonyms.",
+)
+def review_record(ratings: tuple[Path, ...], out: Path, reviewer_key_env: str) -> int:
+    """Turn ratings into feedback events, one per criterion of each standing verdict.
+
+    Each event carries the request id, the numeric score (pass/fail 1/0, the
+    number of a points scale, a label's position), the criterion, the
+    reviewer as a keyed pseudonym (b2:…) and source "review", so
+    `promptship report` shows reviewed quality per version and arm. Undone
+    verdicts and skips give no event.
+
+    \b
+    Example:
+      promptship review record queue.ratings-*.jsonl --out feedback.jsonl
+      cat feedback.jsonl >> logs/events.jsonl
+    """
+    key = os.environ.get(reviewer_key_env, "").encode()
+    done = record.record_ratings(ratings, out, reviewer_key=key)
+    click.echo(
+        f"wrote {done.path}: {done.events} feedback events from {done.verdicts} verdicts "
+        f"by {done.reviewers} reviewer(s)"
+    )
+    if not key:
+        click.echo(
+            f"warning: ${reviewer_key_env} is not set: reviewer pseudonyms are unkeyed, "
+            "so a known name can be confirmed by hashing it",
+            err=True,
+        )
+    return 0
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+@review_group.command("agreement")
+@click.argument("ratings", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--top",
+    type=click.IntRange(0, 1000),
+    default=10,
+    show_default=True,
+    help="How many of the most disputed items to list.",
+)
+@format_option("text", "json")
+def review_agreement(ratings: tuple[Path, ...], top: int, fmt: str) -> int:
+    """Inter-rater agreement of reviewers who rated the same queue.
+
+    Per criterion: Krippendorff's alpha (nominal for pass/fail and labels,
+    ordinal for ordered labels, interval for points; any number of reviewers,
+    missing ratings allowed) and Cohen's kappa for each pair of reviewers;
+    then the items they rated furthest apart. Alpha and kappa are 1 for
+    perfect agreement and 0 for agreement at chance; n/a when undefined
+    (one reviewer, or no variation).
+
+    \b
+    Example:
+      promptship review agreement queue.ratings-ann.jsonl queue.ratings-bob.jsonl
+    """
+    found = record.agreement(ratings)
+    if fmt == "json":
+        click.echo(json.dumps(found.to_dict(top), indent=2, ensure_ascii=False))
+        return 0
+    click.echo(
+        f"agreement of {len(found.reviewers)} reviewer(s) ({', '.join(found.reviewers)}) "
+        f"on queue {found.queue[:19]}…"
+    )
+    prompt = None
+    for c in found.criteria:
+        if c.prompt != prompt:
+            prompt = c.prompt
+            click.echo(f"{prompt}:")
+        pairs = "; ".join(f"{k.first}~{k.second} {_num(k.kappa)} ({k.items})" for k in c.kappas)
+        click.echo(
+            f"  {c.criterion:<16} {c.level:<9} alpha {_num(c.alpha)} over {c.items} item(s)"
+            + (f"   kappa {pairs}" if pairs else "")
+        )
+    worst = found.worst(top)
+    if worst:
+        click.echo("most disputed:")
+    for name, d in worst:
+        values = ", ".join(f"{who}={value}" for who, value in d.values.items())
+        click.echo(f"  {d.item}  {name}  spread {d.spread:.2f}  ({values})")
+    return 0
+
+
+@review_group.command("attest")
+@click.argument("ratings", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--queue",
+    "queue",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The queue the ratings rate (drawn with `review sample --evals`).",
+)
+@click.option(
+    "--bundle",
+    "bundle_tar",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The bundle whose eval outputs were reviewed.",
+)
+@click.option("--bundle-digest", default=None, metavar="sha256:HEX", help="Or just its digest.")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the attestation (.intoto.jsonl).",
+)
+@key_options
+def review_attest(
+    ratings: tuple[Path, ...],
+    queue: Path,
+    bundle_tar: Path | None,
+    bundle_digest: str | None,
+    output: Path,
+    key_file: Path | None,
+    key_env: str,
+) -> int:
+    """Sign the ratings of a bundle's eval outputs as evidence for its promotion.
+
+    The queue must have been drawn from the eval report of exactly this
+    bundle. The attestation (in-toto, DSSE) says how many outputs were
+    reviewed and how many passed every criterion of every reviewer; an
+    environment whose policy has `review: {min_reviewed, min_pass_rate}`
+    admits a promotion only with it (`promptship gate --review-attestation`).
+    The key must be allowed for <env>@promptship in environments/allowed_signers.
+
+    \b
+    Example:
+      promptship review attest queue.ratings-ann.jsonl queue.ratings-bob.jsonl \\
+          --queue queue.jsonl --bundle dist/production.tar --key release-manager.key \\
+          -o production.review.intoto.jsonl
+    """
+    from promptship.review import attest
+
+    found = evals.BundleRef(bundle_tar, bundle_digest).resolve()
+    done = attest.attest_review(
+        queue,
+        ratings,
+        bundle=found,
+        load_key=lambda: signing_key(key_file, key_env),
+        output=output,
+    )
+    click.echo(
+        f"wrote {done.path} ({done.sha256}) for {done.bundle_digest}: "
+        f"{done.passed} of {done.reviewed} reviewed output(s) passed"
     )
     return 0

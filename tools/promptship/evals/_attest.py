@@ -82,11 +82,13 @@ def verify_attestation_file(
     bundle_digest: str | None,
     env: str | None,
     now: datetime,
+    predicate_type: str = attest.PREDICATE_TYPE,
 ) -> attest.VerifiedAttestation:
     """The first envelope of an ``.intoto.jsonl`` file that verifies for the bundle and environment.
 
     ``None`` for ``bundle_digest`` or ``env`` accepts what the statement
-    claims (see :func:`promptship.release.attestation.verify_attestation`).
+    claims (see :func:`promptship.release.attestation.verify_attestation`);
+    ``predicate_type`` is the kind of statement expected (evals by default).
 
     Raises:
         AttestationMalformed: The file is empty or over the size cap.
@@ -101,7 +103,12 @@ def verify_attestation_file(
     for line in lines:
         try:
             return attest.verify_attestation(
-                line, allowed, bundle_digest=bundle_digest, env=env, now=now
+                line,
+                allowed,
+                bundle_digest=bundle_digest,
+                env=env,
+                now=now,
+                predicate_type=predicate_type,
             )
         except (SignatureError, AttestationError) as e:
             first = first or e

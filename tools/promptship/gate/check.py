@@ -26,6 +26,7 @@ from promptship.gate.rules import (
     Decision,
     EvalEvidence,
     OwnerRequirement,
+    ReviewEvidence,
     evaluate,
     evidence_from_report,
     evidence_from_statement,
@@ -33,6 +34,7 @@ from promptship.gate.rules import (
     owner_requirements,
     parse_reviews,
     parse_teams,
+    review_evidence_from_statement,
     scope,
 )
 from promptship.git import GitRepo
@@ -87,6 +89,7 @@ class GateRequest:
         head_sha: The PR's head commit; approvals of earlier commits are stale.
         allowed_signers: Who may sign attestations (default: the base ref's
             ``environments/allowed_signers``).
+        review_attestations: Signed review attestations (``promptship review attest``).
 
     Raises:
         UsageError: ``head_sha`` is not a full commit id.
@@ -102,6 +105,7 @@ class GateRequest:
     author: str | None = None
     head_sha: str | None = None
     allowed_signers: Path | None = None
+    review_attestations: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.head_sha is not None and not _SHA.match(self.head_sha):
@@ -173,6 +177,34 @@ def _attestation_evidence(
     return evidence_from_statement(verified.statement, str(path), verified.keyid)
 
 
+def _signers(repo: GitRepo, request: GateRequest) -> bytes | None:
+    if request.allowed_signers:
+        return request.allowed_signers.read_bytes()
+    return gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
+
+
+def _review_evidence(
+    repo: GitRepo, request: GateRequest, verify: AttestationVerifier | None, now: datetime
+) -> list[ReviewEvidence]:
+    """The verified review attestations as evidence (``verify``: the review package's verifier)."""
+    if not request.review_attestations:
+        return []
+    if verify is None:
+        raise UsageError("review attestations given, but no verifier for them")
+    signers = _signers(repo, request)
+    if signers is None:
+        raise UsageError(
+            "no environments/allowed_signers at the base ref to verify attestations with",
+            hint="pass --allowed-signers FILE",
+        )
+    allowed = parse_allowed_signers(signers.decode("utf-8", "replace"), source="allowed_signers")
+    out = []
+    for path in request.review_attestations:
+        verified = verify(_read_attestation(path), allowed, bundle_digest=None, env=None, now=now)
+        out.append(review_evidence_from_statement(verified.statement, str(path), verified.keyid))
+    return out
+
+
 def _evidence(
     repo: GitRepo, request: GateRequest, verify: AttestationVerifier, now: datetime
 ) -> list[EvalEvidence]:
@@ -189,7 +221,12 @@ def _evidence(
 
 
 def check_change(
-    repo: GitRepo, request: GateRequest, *, verify: AttestationVerifier, now: datetime
+    repo: GitRepo,
+    request: GateRequest,
+    *,
+    verify: AttestationVerifier,
+    now: datetime,
+    verify_review: AttestationVerifier | None = None,
 ) -> Checked:
     """Allow or deny the change from ``request.base`` to ``request.head``, with every reason.
 
@@ -198,6 +235,8 @@ def check_change(
         request: The refs, the environments and the input files.
         verify: Checks an attestation file's signatures.
         now: The current time (a signing key's validity is checked against it).
+        verify_review: Checks a review attestation file (needed when the
+            request has review attestations).
 
     Raises:
         UsageError: An input file is missing, too large or malformed, or an
@@ -218,6 +257,7 @@ def check_change(
         teams=parse_teams(_read_json(teams, "teams"), str(teams)) if teams else {},
         author=request.author,
         head_sha=request.head_sha,
+        review_evidence=_review_evidence(repo, request, verify_review, now),
     )
     return Checked(evaluate(gathered.inputs), gathered.base_label, gathered.head_label)
 
