@@ -13,6 +13,7 @@ log ends in a clean error, never in exhausted memory.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -20,7 +21,7 @@ import stat
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from promptship.core.errors import UsageError
 from promptship.events.redact import redact_text
@@ -65,20 +66,23 @@ class EventFilters:
         return self.variant is None or (event.get("variant") or _BASE) == self.variant
 
 
-def _open(path: Path) -> IO[bytes]:
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[IO[bytes]]:
+    """The log's bytes (unpacked when it is gzip), from a regular file only."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise UsageError(f"{path}: cannot read events ({e.strerror})", hint="check the path") from e
-    f = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        f.close()
-        raise UsageError(f"{path}: the event log is not a regular file")
-    if f.read(2) == b"\x1f\x8b":
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{path}: the event log is not a regular file")
+        packed = f.read(2) == b"\x1f\x8b"
         f.seek(0)
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
-    f.seek(0)
-    return f
+        if not packed:
+            yield f
+            return
+        with gzip.GzipFile(fileobj=f, mode="rb") as g:
+            yield cast(IO[bytes], g)
 
 
 class _Lines:
