@@ -193,11 +193,7 @@ def test_sample_without_the_content_says_why(
     logged: tuple[Path, Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root, events, _ = logged
-    changed = events.read_text().replace(
-        '"content_digest": "sha256:', '"content_digest": "sha256:0'
-    )
     other = tmp_path / "other.jsonl"
-    other.write_text(changed.replace("sha256:0", "sha256:", 0))
     lines = [json.loads(x) for x in events.read_text().splitlines()]
     for e in lines:
         if e["type"] == "render":
