@@ -184,8 +184,14 @@ def outcome_with_response(ts: float, request_id: str, response: str) -> dict[str
     return {**OutcomeEvent(ts, request_id, latency_ms=100.0).to_dict(), "response": response}
 
 
-if __name__ == "__main__":  # `--provider command`: request JSON on stdin, {"text": …} on stdout
-    request = json.load(sys.stdin)
-    last = request["messages"][-1]["content"]
+def _answer(request: Mapping[str, Any]) -> str:
+    """The model stand-in's answer to one chat request: a triage, or a judge's grade."""
+    last = str(request["messages"][-1]["content"])
+    if "<customer_message>" not in last:
+        return json.dumps({"score": 0.9, "reason": "a clean one-liner"})
     body = last.split("<customer_message>\n", 1)[-1].split("\n</customer_message>", 1)[0]
-    print(json.dumps({"text": triage_answer({"customer_message": body})}))
+    return triage_answer({"customer_message": body})
+
+
+if __name__ == "__main__":  # `--provider command`: request JSON on stdin, {"text": …} on stdout
+    print(json.dumps({"text": _answer(json.load(sys.stdin))}))
