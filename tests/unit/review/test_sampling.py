@@ -91,14 +91,17 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[s
 def test_only_requests_with_a_response_are_reviewable(logged: tuple[Path, Path, list[str]]) -> None:
     _, events, ids = logged
     found = from_events.reviewable([events], EventFilters("support/triage"))
-    assert sorted(c.key for c in found) == sorted(set(ids) - {ids[3], ids[4]})
-    assert from_events.reviewable([events], EventFilters("support/triage", env="production")) == []
-    assert from_events.reviewable([events], EventFilters("support/triage", variant="warm")) == []
-    assert (
-        len(from_events.reviewable([events], EventFilters("support/triage", version="2.1.0"))) == 10
-    )
-    answers = from_events.responses([events], {ids[0], ids[1]})
+    assert sorted(c.key for c in found.candidates) == sorted(set(ids) - {ids[3], ids[4]})
+    production = from_events.reviewable([events], EventFilters("support/triage", env="production"))
+    assert production.candidates == []
+    warm = from_events.reviewable([events], EventFilters("support/triage", variant="warm"))
+    assert warm.candidates == []
+    version = from_events.reviewable([events], EventFilters("support/triage", version="2.1.0"))
+    assert len(version.candidates) == 10
+    wanted = {rid: found.answers[rid] for rid in (ids[0], ids[1])}
+    answers = from_events.responses([events], wanted)
     assert answers[ids[1]] == reviewdata.HOSTILE
+    assert set(answers) == {ids[0], ids[1]}
 
 
 def test_responses_are_masked_again(tmp_path: Path) -> None:
@@ -107,7 +110,8 @@ def test_responses_are_masked_again(tmp_path: Path) -> None:
     outcome = reviewdata.outcome_with_response(1.0, "q1", secret)
     path = tmp_path / "e.jsonl"
     path.write_text(json.dumps(render) + "\n" + json.dumps(outcome) + "\n")
-    shown = from_events.responses([path], {"q1"})["q1"]
+    found = from_events.reviewable([path], EventFilters("a/b"))
+    shown = from_events.responses([path], found.answers)["q1"]
     assert "jo@example.com" not in shown
     assert "[email]" in shown
     assert "sk-abcdefghijklmnopqrstuvwx" not in shown
@@ -117,7 +121,10 @@ def test_gzip_logs_are_read(logged: tuple[Path, Path, list[str]], tmp_path: Path
     _, events, _ = logged
     packed = tmp_path / "events.jsonl.gz"
     packed.write_bytes(gzip.compress(events.read_bytes()))
-    assert len(from_events.reviewable([packed], EventFilters("support/triage"))) == 10
+    found = from_events.reviewable([packed], EventFilters("support/triage"))
+    assert len(found.candidates) == 10
+    first = found.candidates[0].key
+    assert from_events.responses([packed], {first: found.answers[first]})[first].startswith("{")
 
 
 @pytest.mark.parametrize(
@@ -132,10 +139,10 @@ def test_gzip_logs_are_read(logged: tuple[Path, Path, list[str]], tmp_path: Path
         (b'{"type": "render", "prompt_id": "support/triage", NaN}\n', "not a JSON line"),
         (
             b'{"type": "render", "prompt_id": "support/triage", "x": '
-            + b"[" * 50
-            + b"]" * 50
+            + b"[" * 100_000
+            + b"]" * 100_000
             + b"}\n",
-            "nested deeper",
+            "not a JSON line",
         ),
         (b"\x1f\x8bnot gzip at all", "cannot read the event log"),
     ],

@@ -46,17 +46,23 @@ def check_depth(value: Any, limit: int = MAX_DEPTH) -> bool:
     return True
 
 
-def loads_line(line: bytes, where: str) -> Any:
+def loads_line(line: bytes, where: str, *, depth: bool = True) -> Any:
     """One JSON value from one line.
 
+    Args:
+        line: The line.
+        where: ``file:line``, for messages.
+        depth: Refuse values nested deeper than :data:`MAX_DEPTH` (readers that
+            take a few fields of a line, and never pass it on, skip the walk).
+
     Raises:
-        UsageError: Not UTF-8 JSON, a NaN or Infinity, or nested deeper than :data:`MAX_DEPTH`.
+        UsageError: Not UTF-8 JSON, a NaN or Infinity, or nested too deep.
     """
     try:
         value = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError, UnicodeDecodeError) as e:
         raise UsageError(f"{where}: not a JSON line ({str(e)[:120]})") from None
-    if not check_depth(value):
+    if depth and not check_depth(value):
         raise UsageError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     return value
 

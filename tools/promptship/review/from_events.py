@@ -18,7 +18,7 @@ import gzip
 import json
 import os
 import stat
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -34,6 +34,8 @@ __all__ = [
     "MAX_EVENT_LINES",
     "MAX_REQUESTS",
     "EventFilters",
+    "Reviewable",
+    "Where",
     "responses",
     "reviewable",
 ]
@@ -85,22 +87,23 @@ def _open(path: Path) -> Iterator[IO[bytes]]:
             yield cast(IO[bytes], g)
 
 
+Where = tuple[int, int]
+"""A line's place: the index of its file among those given, and its byte offset (unpacked)."""
+
+
 class _Lines:
-    """Every line of the event files, with a shared cap on how many are read."""
+    """Every line of the event files, with its place, and a shared cap on how many are read."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = paths
         self.read = 0
 
-    def __iter__(self) -> Iterator[tuple[str, bytes]]:
-        for path in self.paths:
+    def __iter__(self) -> Iterator[tuple[str, bytes, Where]]:
+        for index, path in enumerate(self.paths):
             with _open(path) as f:
-                number = 0
+                number = offset = 0
                 while True:
-                    try:
-                        line = f.readline(MAX_EVENT_LINE + 1)
-                    except (OSError, EOFError) as e:
-                        raise UsageError(f"{path}: cannot read the event log ({e})") from None
+                    line = _readline(f, path)
                     if not line:
                         break
                     number += 1
@@ -112,7 +115,15 @@ class _Lines:
                         )
                     if len(line) > MAX_EVENT_LINE:
                         raise UsageError(f"{path}:{number}: event line over {MAX_EVENT_LINE} bytes")
-                    yield f"{path}:{number}", line
+                    yield f"{path}:{number}", line, (index, offset)
+                    offset += len(line)
+
+
+def _readline(f: IO[bytes], path: Path) -> bytes:
+    try:
+        return f.readline(MAX_EVENT_LINE + 1)
+    except (OSError, EOFError) as e:
+        raise UsageError(f"{path}: cannot read the event log ({e})") from None
 
 
 def _request_id(event: Mapping[str, Any]) -> str | None:
@@ -123,10 +134,10 @@ def _request_id(event: Mapping[str, Any]) -> str | None:
 def _renders(paths: Sequence[Path], filters: EventFilters) -> dict[str, Mapping[str, Any]]:
     found: dict[str, Mapping[str, Any]] = {}
     needle = json.dumps(filters.prompt).encode()
-    for where, line in _Lines(paths):
+    for where, line, _ in _Lines(paths):
         if b'"render"' not in line or needle not in line:
             continue
-        event = loads_line(line, where)
+        event = loads_line(line, where, depth=False)
         if not isinstance(event, dict) or event.get("type") != "render":
             continue
         rid = _request_id(event)
@@ -141,18 +152,16 @@ def _renders(paths: Sequence[Path], filters: EventFilters) -> dict[str, Mapping[
     return found
 
 
-def _outcomes(paths: Sequence[Path], wanted: Collection[str]) -> Iterator[tuple[str, str]]:
-    """``(request id, response)`` of every outcome event of a wanted request that has one."""
-    for where, line in _Lines(paths):
-        if b'"outcome"' not in line or b'"response"' not in line:
-            continue
-        event = loads_line(line, where)
-        if not isinstance(event, dict) or event.get("type") != "outcome":
-            continue
-        rid = _request_id(event)
-        text = event.get("response")
-        if rid is not None and rid in wanted and isinstance(text, str):
-            yield rid, text
+def _answer(line: bytes, where: str) -> tuple[str, str] | None:
+    """``(request id, response)`` of an outcome event line that has a response."""
+    if b'"outcome"' not in line or b'"response"' not in line:
+        return None
+    event = loads_line(line, where, depth=False)
+    if not isinstance(event, dict) or event.get("type") != "outcome":
+        return None
+    rid = _request_id(event)
+    text = event.get("response")
+    return (rid, text) if rid is not None and isinstance(text, str) else None
 
 
 def _fields(event: Mapping[str, Any]) -> dict[str, str]:
@@ -165,7 +174,15 @@ def _fields(event: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def reviewable(paths: Sequence[Path], filters: EventFilters) -> list[Candidate[Mapping[str, Any]]]:
+@dataclass(frozen=True)
+class Reviewable:
+    """The requests that can be reviewed, and where each one's (last) response is."""
+
+    candidates: list[Candidate[Mapping[str, Any]]]
+    answers: dict[str, Where]
+
+
+def reviewable(paths: Sequence[Path], filters: EventFilters) -> Reviewable:
     """The render events of the chosen requests that got a response, as sample candidates.
 
     Raises:
@@ -175,16 +192,32 @@ def reviewable(paths: Sequence[Path], filters: EventFilters) -> list[Candidate[M
     if not paths:
         raise UsageError("give at least one event log (JSONL, plain or gzip)")
     renders = _renders(paths, filters)
-    answered = {rid for rid, _ in _outcomes(paths, renders)}
-    return [Candidate(rid, _fields(renders[rid]), renders[rid]) for rid in sorted(answered)]
+    answers: dict[str, Where] = {}
+    for where, line, place in _Lines(paths):
+        found = _answer(line, where)
+        if found is not None and found[0] in renders:
+            answers[found[0]] = place
+    candidates = [Candidate(rid, _fields(renders[rid]), renders[rid]) for rid in sorted(answers)]
+    return Reviewable(candidates, answers)
 
 
-def responses(paths: Sequence[Path], request_ids: Collection[str]) -> dict[str, str]:
-    """The response of each request (the last outcome that has one), masked and cut.
+def responses(paths: Sequence[Path], answers: Mapping[str, Where]) -> dict[str, str]:
+    """The responses at the places given (each request's last), masked and cut.
 
-    Only the requests asked for are kept, so memory follows the sample, not the log.
+    Only the lines of the requests drawn are read again, each by its offset,
+    so this costs what the sample costs, not what the log does.
     """
     found: dict[str, str] = {}
-    for rid, text in _outcomes(paths, request_ids):
-        found[rid] = redact_text(text, MAX_TEXT)
+    for index, path in enumerate(paths):
+        wanted = sorted((off, rid) for rid, (i, off) in answers.items() if i == index)
+        if not wanted:
+            continue
+        with _open(path) as f:
+            for offset, rid in wanted:
+                f.seek(offset)
+                line = _readline(f, path)
+                answer = _answer(line[: MAX_EVENT_LINE + 1], f"{path}@{offset}")
+                if answer is None or answer[0] != rid:
+                    raise UsageError(f"{path} changed while it was being read")
+                found[rid] = redact_text(answer[1], MAX_TEXT)
     return found

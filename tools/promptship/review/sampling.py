@@ -207,9 +207,11 @@ def _sample_events(req: SampleRequest, reg: _Registry) -> _Drawn:
             hint=f"add review: (criteria and scales) to registry/{prompt}.yaml",
         )
     filters = from_events.EventFilters(prompt, req.env, req.version, req.variant)
-    candidates = from_events.reviewable(req.events, filters)
+    found = from_events.reviewable(req.events, filters)
+    candidates = found.candidates
     drawn = draw(candidates, req.n, req.seed, req.stratify)
-    answers = from_events.responses(req.events, {c.key for c in drawn.items})
+    places = {c.key: found.answers[c.key] for c in drawn.items}
+    answers = from_events.responses(req.events, places)
     docs = PromptDocs(
         [*_bundle_sources(req.bundles), reg.source], f"the bundles given or {reg.label}"
     )
