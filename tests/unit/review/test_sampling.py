@@ -284,3 +284,71 @@ def test_malformed_queues_are_refused(lines: list[object], message: str) -> None
     data = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
     with pytest.raises(UsageError, match=message):
         parse_queue(data, "queue.jsonl")
+
+
+def test_a_queue_line_over_the_cap_is_refused() -> None:
+    line = json.dumps({**_HEADER, "pad": "x" * (2 * 1024 * 1024)}).encode() + b"\n"
+    with pytest.raises(UsageError, match="over the 2097152-byte cap"):
+        parse_queue(line, "queue.jsonl")
+
+
+# -- eval outputs --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def echo_reports(
+    logged: tuple[Path, Path, list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, Path]:
+    root, _, _ = logged
+    tmp = tmp_path_factory.mktemp("echo")
+    args = ["eval", "--root", str(root), "--env", "staging", "--prompt", "support/triage"]
+    assert main([*args, "--out", str(tmp / "plain")]) in (0, 1)
+    assert main([*args, "--responses", "--out", str(tmp / "kept")]) in (0, 1)
+    return root, tmp / "plain" / "report.json", tmp / "kept" / "report.json"
+
+
+def test_sample_from_eval_outputs(
+    echo_reports: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, plain, kept = echo_reports
+    code, _, err = _sample(capsys, "--evals", plain, "--root", root, "-o", tmp_path / "q.jsonl")
+    assert code == 2
+    assert "kept no responses" in err
+    assert "--responses" in err
+    code, _out, err = _sample(
+        capsys,
+        "--evals",
+        kept,
+        "--root",
+        root,
+        "--n",
+        "3",
+        "--seed",
+        "e",
+        "-o",
+        tmp_path / "q.jsonl",
+    )
+    assert code == 0, err
+    queue = read_queue(tmp_path / "q.jsonl")
+    assert queue.header.kind == "evals"
+    assert queue.header.source["env"] == "staging"
+    item = queue.items[0]
+    assert item.item.startswith("eval:staging:support/triage:base:")
+    assert item.inputs["customer_message"] == "[sensitive]"  # masked like the logs mask it
+    assert item.messages is not None
+    assert item.response.startswith("{")  # the echo provider answers with the request
+
+
+def test_sample_from_eval_outputs_of_a_changed_suite_is_refused(
+    echo_reports: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    root, _, kept = echo_reports
+    copy = tmp_path / "registry"
+    shutil.copytree(root, copy)
+    suite = copy / "registry/support/triage.evals.yaml"
+    suite.write_text(suite.read_text().replace("Charged twice for March", "Charged twice in March"))
+    code, _, err = _sample(capsys, "--evals", kept, "--root", copy, "-o", tmp_path / "q.jsonl")
+    assert code == 2
+    assert "has another suite for support/triage than the report ran" in err
