@@ -20,7 +20,7 @@ from promptship.review import record, sampling
 
 @cli.group("review")
 def review_group() -> None:
-    r"""Human review: sample outputs, rate them on a local page, make the ratings count.
+    """Human review: sample outputs, rate them on a local page, make the ratings count.
 
     \b
     One round (docs/review.md walks through it):

@@ -263,22 +263,25 @@ def _item(data: Any, where: str, rubrics: Mapping[str, Rubric]) -> Item:
     )
 
 
-def rubrics_from_dict(value: Any, where: str) -> dict[str, Rubric]:
+def rubrics_from_dict(
+    value: Any, where: str, hint: str = "give a queue file `promptship review sample` wrote"
+) -> dict[str, Rubric]:
     """The ``rubrics`` object of a queue or ratings header, each rubric checked.
 
     Raises:
-        UsageError: Not an object of valid rubrics by prompt id.
+        UsageError: Not an object of valid rubrics by prompt id (with ``hint``).
     """
     if not isinstance(value, dict) or not value or len(value) > MAX_ITEMS:
-        raise _fail(f"{where}.rubrics", "must be an object of rubrics by prompt id")
+        raise UsageError(f"{where}.rubrics: must be an object of rubrics by prompt id", hint=hint)
     validator = schemas.validator("rubric")
     out = {}
     for prompt, data in value.items():
+        at = f"{where}.rubrics.{str(prompt)[:80]}"
         if not validator.is_valid(data):
-            raise _fail(f"{where}.rubrics.{prompt[:80]}", "is not a rubric (rubric.schema.json)")
+            raise UsageError(f"{at}: is not a rubric (rubric.schema.json)", hint=hint)
         rubric, problems = parse_rubric(data)
         if rubric is None:
-            raise _fail(f"{where}.rubrics.{prompt[:80]}", problems[0].message)
+            raise UsageError(f"{at}: {problems[0].message}", hint=hint)
         out[prompt] = rubric
     return out
 

@@ -64,7 +64,8 @@ def parse_ratings(data: bytes, source: str, path: Path | None = None) -> Ratings
         raise UsageError(f"{source}: empty ratings file", hint="rate a queue with review serve")
     where = f"{source}:{first[0]}"
     raw = loads_line(first[1], where)
-    rubrics = rubrics_from_dict(raw.get("rubrics") if isinstance(raw, dict) else None, where)
+    hint = "give a ratings file `promptship review serve` wrote"
+    rubrics = rubrics_from_dict(raw.get("rubrics") if isinstance(raw, dict) else None, where, hint)
     header = header_from_dict(raw, where, rubrics)
     records = tuple(
         record_from_dict(loads_line(line, f"{source}:{n}"), f"{source}:{n}", rubrics)
