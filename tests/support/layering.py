@@ -11,8 +11,8 @@ Rules:
 1. Every module lives in a domain package; the package root holds only
    ``__init__.py`` and ``__main__.py``.
 2. A package imports only packages of a lower rank. Packages of the same rank
-   (``history``/``release``, ``evals``/``gate``, ``client``/``review``) never import
-   each other.
+   (``history``/``release``, ``evals``/``gate``/``analytics``, ``client``/``review``)
+   never import each other.
 3. Every import form counts: ``import a.b``, ``from a import b``, relative
    imports, and ``importlib.import_module`` / ``__import__`` with a literal name
    (or an f-string's literal prefix).
@@ -50,6 +50,7 @@ RANKS: dict[str, int] = {
     "release": 3,
     "evals": 4,
     "gate": 4,
+    "analytics": 4,
     "client": 5,
     "review": 5,
     "cli": 6,
@@ -79,6 +80,13 @@ PURE: frozenset[str] = frozenset(
         "gate.rules",
         "gate.report",
         "gate.promotion.pins",
+        "gate.promotion.drift",
+        "events.fields",
+        "events.edits",
+        "events.capture",
+        "analytics.sql",
+        "analytics.ingest",
+        "analytics.stats",
         "review.agreement",
         "review.sample",
         "review.verdicts",
@@ -93,6 +101,9 @@ OWNED: dict[str, str] = {
     "deepdiff": "history.diff",
     "oras": "release.store.oci",
     "requests": "release.store.oci",
+    "duckdb": "analytics.engines",
+    "chdb": "analytics.engines",
+    "plotly": "analytics.html",
     "starlette": "review.server",
     "uvicorn": "review.server",
 }

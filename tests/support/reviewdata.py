@@ -4,7 +4,7 @@
 ``environments/``, ``CODEOWNERS``) into a folder; :func:`log_requests` serves
 ``support/triage`` from it through the real client (``PromptClient.from_registry``)
 and writes the event log an application would, each outcome carrying the
-(redacted) ``response``; :data:`HOSTILE` is a response that tries to run
+``response`` the client captured (``ResponseCapture``: masked and cut); :data:`HOSTILE` is a response that tries to run
 script on the review page. :func:`triage_answer` is the model stand-in: a
 plausible JSON classification of a ticket (it is also the
 ``--provider command`` program when run as a script).
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from promptship import PromptClient
-from promptship.events import OutcomeEvent
+from promptship.events import ResponseCapture
 from promptship.events.sinks import MemorySink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,33 +155,31 @@ def log_requests(
     """
     sink = MemorySink()
     ticks = _clock()
-    client = PromptClient.from_registry(root, env=env, sink=sink, clock=lambda: next(ticks))
+    client = PromptClient.from_registry(
+        root, env=env, sink=sink, clock=lambda: next(ticks), capture=ResponseCapture()
+    )
     ids = []
-    responses: dict[str, str] = {}
     for i in range(count):
         ticket = TICKETS[i % len(TICKETS)]
         result = client.get(PROMPT).render(**ticket)
         assert result.ref is not None
         rid = result.ref.request_id
         ids.append(rid)
+        response = None
         if i not in no_response_at:
-            responses[rid] = HOSTILE if i in hostile_at else triage_answer(ticket)
+            response = HOSTILE if i in hostile_at else triage_answer(ticket)
         client.record_outcome(
-            result, latency_ms=420.0 + i, accepted=True, tokens_in=900, tokens_out=60
+            result,
+            latency_ms=420.0 + i,
+            accepted=True,
+            tokens_in=900,
+            tokens_out=60,
+            response=response,
         )
     client.close()
-    lines = []
-    for event in sink.events:
-        answered = event["type"] == "outcome" and event["request_id"] in responses
-        line = {**event, "response": responses[event["request_id"]]} if answered else event
-        lines.append(json.dumps(line, ensure_ascii=False))
+    lines = [json.dumps(event, ensure_ascii=False) for event in sink.events]
     events.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return ids
-
-
-def outcome_with_response(ts: float, request_id: str, response: str) -> dict[str, Any]:
-    """An outcome event carrying a response (the field the applications' logs add)."""
-    return {**OutcomeEvent(ts, request_id, latency_ms=100.0).to_dict(), "response": response}
 
 
 def _answer(request: Mapping[str, Any]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pygit2
 import pytest
 
 from gitrepo import commit, make_repo
@@ -182,6 +183,8 @@ def test_a_review_signed_by_a_key_not_allowed_for_the_environment_stops_the_gate
 ) -> None:
     from promptship.cli import main
 
+    # Production promotes from staging: staging's key vouches for production's eval
+    # attestations, never for a review (a person's judgement, not the release workflow's).
     staging = make_keypair("staging")
     att = _review(tmp_path, staging.key, 5, 5)  # claims production, signed with staging's key
     signers = _signers(tmp_path, staging=staging.public)
@@ -195,6 +198,41 @@ def test_a_review_signed_by_a_key_not_allowed_for_the_environment_stops_the_gate
     )  # fmt: skip
     assert code == 1
     assert "production@promptship" in capsys.readouterr().err
+
+
+def test_a_review_committed_in_the_promotion_never_counts(
+    reviewed_repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A review attestation is evidence like any other: one the change tracks is refused unread."""
+    production = make_keypair("production")
+    outside = _review(tmp_path, production.key, 5, 5)
+    r = pygit2.Repository(str(reviewed_repo.path))
+    head = commit(
+        r,
+        {"evidence/review.intoto.jsonl": outside.read_text(encoding="utf-8")},
+        "evidence",
+        ref=None,
+        parents=[reviewed_repo.promote],
+    )
+    checked_out = reviewed_repo.path / "evidence" / "review.intoto.jsonl"
+    checked_out.parent.mkdir(parents=True)
+    checked_out.write_bytes(outside.read_bytes())
+    signers = _signers(tmp_path, production=production.public)
+    extra = ("--review-attestation", checked_out, "--allowed-signers", signers)
+    code, data = gate_json(capsys, reviewed_repo, reviewed_repo.c2, head, *extra)
+    assert code == 1
+    failing = [r["message"] for r in data["reasons"] if not r["ok"]]
+    assert (
+        "evidence/review.intoto.jsonl is a file of the change itself: evidence committed in a "
+        "pull request never counts" in failing
+    )
+    [reason] = _review_reasons(data)
+    assert "no signed review of the pinned bundle" in reason["message"]
+    # The same signed bytes from outside the checkout count.
+    extra = ("--review-attestation", outside, "--allowed-signers", signers)
+    _, data = gate_json(capsys, reviewed_repo, reviewed_repo.c2, head, *extra)
+    [reason] = _review_reasons(data)
+    assert reason["ok"] is True
 
 
 def test_an_eval_attestation_is_not_a_review(
@@ -261,6 +299,25 @@ def test_evaluate_adds_review_reasons_only_for_promotions_that_need_them() -> No
     assert [(r.ok, r.env) for r in review] == [(True, "production")]
     none = GateInputs(environments=envs, promotions=(_promotion(),))
     assert [r for r in evaluate(none).reasons if r.rule == "review"] == []
+
+
+def test_a_rollback_counts_the_review_of_an_earlier_pin_of_its_source_commit() -> None:
+    """As for eval attestations: a rollback re-pins reviewed content under a new bundle digest."""
+    policy = {"production": ReviewPolicy("production", 2, 0.5)}
+    envs = {"production": EnvPolicy("production", promotes_from="staging")}
+    earlier = "sha256:" + "e0" * 32
+    evidence = (ReviewEvidence("r.jsonl", "production", earlier, 4, 3, ("ann",), "SHA256:k"),)
+
+    def review(attested: frozenset[str]) -> list[tuple[bool, str]]:
+        inputs = GateInputs(environments=envs, promotions=(_promotion(),), review_policies=policy,
+                            review_evidence=evidence, attested_digests={"production": attested})  # fmt: skip
+        return [(r.ok, r.message) for r in evaluate(inputs).reasons if r.rule == "review"]
+
+    [(ok, message)] = review(frozenset({earlier}))
+    assert ok, message
+    [(ok, message)] = review(frozenset())
+    assert not ok
+    assert "the production reviews given are of sha256:e0e0e0e0e0e0…" in message
 
 
 @pytest.mark.parametrize(

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from promptship.core.errors import UsageError
 from promptship.core.rubric import parse_rubric
+from promptship.events import FeedbackEvent
 from promptship.events.redact import pseudonymize
 from promptship.review.attest import attest_review, review_predicate
 from promptship.review.queue import Item, QueueHeader, read_queue, write_queue
 from promptship.review.ratings import RatingsLog, read_ratings
 from promptship.review.record import agreement, feedback_events, read_all
+from promptship.schemas import validator
 from signkeys import make_keypair
 
 RUBRIC, _ = parse_rubric(
@@ -25,6 +28,10 @@ RUBRIC, _ = parse_rubric(
 )
 assert RUBRIC is not None
 BUNDLE = "sha256:" + "b1" * 32
+
+
+def _seconds(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 def _queue(tmp_path: Path, kind: str = "evals", name: str = "queue.jsonl", n: int = 3) -> Path:
@@ -70,15 +77,19 @@ def test_feedback_events_one_per_criterion_of_standing_verdicts(tmp_path: Path) 
     assert "comment" not in events[1]
     assert {e["reviewer"] for e in events} == {pseudonymize("ann", b"k")}
     assert pseudonymize("ann", b"k") != pseudonymize("ann", b"")
-    assert list(events[2]) == [
-        "type",
-        "ts",
-        "request_id",
-        "score",
-        "criterion",
-        "reviewer",
-        "source",
-    ]
+    assert (
+        events[2]
+        == FeedbackEvent(
+            _seconds(events[2]["ts"]),
+            events[2]["request_id"],
+            score=0.0,
+            criterion="right",
+            reviewer=pseudonymize("ann", b"k"),
+            source="review",
+        ).to_dict()
+    )
+    assert {e["source"] for e in events} == {"review"}
+    assert [e.message for ev in events for e in validator("event").iter_errors(ev)] == []
 
 
 def test_undone_verdicts_give_no_events(tmp_path: Path) -> None:

@@ -107,7 +107,8 @@ def test_only_requests_with_a_response_are_reviewable(logged: tuple[Path, Path, 
 def test_responses_are_masked_again(tmp_path: Path) -> None:
     render = {"type": "render", "request_id": "q1", "prompt_id": "a/b", "env": "staging"}
     secret = "call me at +44 20 7946 0958 or jo@example.com, key sk-abcdefghijklmnopqrstuvwx"
-    outcome = reviewdata.outcome_with_response(1.0, "q1", secret)
+    # Written by an application's own logger, not the client: nothing masked it yet.
+    outcome = {"type": "outcome", "v": 2, "request_id": "q1", "response": secret}
     path = tmp_path / "e.jsonl"
     path.write_text(json.dumps(render) + "\n" + json.dumps(outcome) + "\n")
     found = from_events.reviewable([path], EventFilters("a/b"))

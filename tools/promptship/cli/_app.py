@@ -36,6 +36,9 @@ COMMAND_MODULES = {
     "rollback": "promote",
     "pins": "promote",
     "review": "review",
+    "status": "status",
+    "report": "report",
+    "experiment": "report",
 }
 
 

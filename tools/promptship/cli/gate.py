@@ -67,6 +67,12 @@ from promptship.review.attest import verify_review_file
     help="The PR's head commit; approvals of earlier commits are stale and do not count.",
 )
 @click.option(
+    "--group",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A merge-queue group: JSON list of {number, author, head_sha, base, head, reviews}, "
+    "one per queued PR; each PR's owners are checked on its own change with its own reviews.",
+)
+@click.option(
     "--allowed-signers",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Who may sign attestations (default: environments/allowed_signers at the base ref).",
@@ -90,6 +96,7 @@ def gate(
     teams: Path | None,
     author: str | None,
     head_sha: str | None,
+    group: Path | None,
     allowed_signers: Path | None,
     output: Path | None,
     root: Path | None,
@@ -131,6 +138,7 @@ def gate(
         head_sha=head_sha,
         allowed_signers=allowed_signers,
         review_attestations=review_attestations,
+        group=group,
     )
     repo = open_repository(root or Path.cwd())
     checked = check.check_change(

@@ -13,8 +13,10 @@ passes :func:`promptship.evals.verify_attestation_file` as ``verify``.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +27,8 @@ from promptship.gate import report
 from promptship.gate.rules import (
     Decision,
     EvalEvidence,
+    GroupEntry,
+    GroupMember,
     OwnerRequirement,
     ReviewEvidence,
     evaluate,
@@ -32,6 +36,7 @@ from promptship.gate.rules import (
     evidence_from_statement,
     load_json,
     owner_requirements,
+    parse_group,
     parse_reviews,
     parse_teams,
     review_evidence_from_statement,
@@ -47,6 +52,7 @@ __all__ = [
     "Checked",
     "GateRequest",
     "RequiredOwners",
+    "ReviewVerifier",
     "check_change",
     "required_owners",
 ]
@@ -59,6 +65,23 @@ _ALLOWED_SIGNERS = "environments/allowed_signers"
 
 class AttestationVerifier(Protocol):
     """Checks an ``.intoto.jsonl`` file (:func:`promptship.evals.verify_attestation_file`)."""
+
+    def __call__(
+        self,
+        data: bytes,
+        allowed: AllowedSigners,
+        *,
+        bundle_digest: str | None,
+        env: str | None,
+        now: datetime,
+        vouchers: Mapping[str, str] | None = None,
+    ) -> VerifiedAttestation:
+        """The first envelope that verifies; raises when none does."""
+        ...
+
+
+class ReviewVerifier(Protocol):
+    """Checks a review ``.intoto.jsonl`` file (:func:`promptship.review.attest.verify_review_file`)."""
 
     def __call__(
         self,
@@ -90,6 +113,10 @@ class GateRequest:
         allowed_signers: Who may sign attestations (default: the base ref's
             ``environments/allowed_signers``).
         review_attestations: Signed review attestations (``promptship review attest``).
+        group: A merge-queue group's pull requests (JSON list of ``{number,
+            author, head_sha, base, head, reviews}``): each one's owners are
+            checked on its own change with its own reviews; ``reviews``,
+            ``author`` and ``head_sha`` are then not used.
 
     Raises:
         UsageError: ``head_sha`` is not a full commit id.
@@ -106,6 +133,7 @@ class GateRequest:
     head_sha: str | None = None
     allowed_signers: Path | None = None
     review_attestations: tuple[Path, ...] = ()
+    group: Path | None = None
 
     def __post_init__(self) -> None:
         if self.head_sha is not None and not _SHA.match(self.head_sha):
@@ -155,69 +183,147 @@ def _read_attestation(path: Path) -> bytes:
 
 
 def _attestation_evidence(
-    path: Path, allowed_signers: bytes | None, verify: AttestationVerifier, now: datetime
+    path: Path,
+    allowed: AllowedSigners,
+    verify: AttestationVerifier,
+    now: datetime,
+    vouchers: Mapping[str, str],
 ) -> EvalEvidence:
     """A verified attestation as evidence.
 
-    The DSSE envelope must be signed by a key that ``allowed_signers`` (the
-    base ref's, or ``--allowed-signers``) allows for the environment the
-    statement names; the statement is then read as evidence for that
+    The DSSE envelope must be signed by a key that the allowed signers (the
+    base ref's, or ``--allowed-signers``) allow for the environment the
+    statement names, or for the environment that one promotes from at the base
+    (``vouchers``); the statement is then read as evidence for that
     environment and bundle.
     """
-    if allowed_signers is None:
-        raise UsageError(
-            "no environments/allowed_signers at the base ref to verify attestations with",
-            hint="pass --allowed-signers FILE",
-        )
     data = _read_attestation(path)
-    allowed = parse_allowed_signers(
-        allowed_signers.decode("utf-8", "replace"), source="allowed_signers"
-    )
-    verified = verify(data, allowed, bundle_digest=None, env=None, now=now)
+    verified = verify(data, allowed, bundle_digest=None, env=None, now=now, vouchers=vouchers)
     return evidence_from_statement(verified.statement, str(path), verified.keyid)
 
 
-def _signers(repo: GitRepo, request: GateRequest) -> bytes | None:
-    if request.allowed_signers:
-        return request.allowed_signers.read_bytes()
-    return gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
+def _committed(repo: GitRepo, head: str, path: Path) -> str | None:
+    """``path`` relative to the checkout when the head commit tracks it (evidence in the change)."""
+    workdir = repo.workdir
+    if workdir is None:
+        return None
+    try:
+        rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(workdir)).as_posix()
+    except ValueError:
+        return None
+    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+    return rel if rel in repo.snapshot(head).list_files(folder) else None
 
 
-def _review_evidence(
-    repo: GitRepo, request: GateRequest, verify: AttestationVerifier | None, now: datetime
-) -> list[ReviewEvidence]:
-    """The verified review attestations as evidence (``verify``: the review package's verifier)."""
-    if not request.review_attestations:
-        return []
-    if verify is None:
-        raise UsageError("review attestations given, but no verifier for them")
-    signers = _signers(repo, request)
+def _allowed(repo: GitRepo, request: GateRequest) -> AllowedSigners:
+    """The allowed signers attestations are verified with: ``--allowed-signers`` or the base's."""
+    signers = (
+        request.allowed_signers.read_bytes()
+        if request.allowed_signers
+        else gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
+    )
     if signers is None:
         raise UsageError(
             "no environments/allowed_signers at the base ref to verify attestations with",
             hint="pass --allowed-signers FILE",
         )
-    allowed = parse_allowed_signers(signers.decode("utf-8", "replace"), source="allowed_signers")
-    out = []
-    for path in request.review_attestations:
-        verified = verify(_read_attestation(path), allowed, bundle_digest=None, env=None, now=now)
-        out.append(review_evidence_from_statement(verified.statement, str(path), verified.keyid))
-    return out
+    return parse_allowed_signers(signers.decode("utf-8", "replace"), source="allowed_signers")
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the gate reads from its input files: eval and review evidence, and the refused files."""
+
+    evals: list[EvalEvidence]
+    reviews: list[ReviewEvidence]
+    refused: tuple[str, ...]
+
+
+def _kept(repo: GitRepo, request: GateRequest) -> tuple[dict[str, list[Path]], tuple[str, ...]]:
+    """The evidence files by kind, without those the head commit tracks; and those, refused."""
+    refused: list[str] = []
+    kept: dict[str, list[Path]] = {"evals": [], "attestations": [], "reviews": []}
+    given = (
+        ("evals", request.evals),
+        ("attestations", request.attestations),
+        ("reviews", request.review_attestations),
+    )
+    for kind, paths in given:
+        for p in paths:
+            rel = _committed(repo, request.head, p)
+            if rel is None:
+                kept[kind].append(p)
+            else:
+                refused.append(rel)
+    return kept, tuple(refused)
+
+
+def _review_evidence(
+    path: Path, allowed: AllowedSigners, verify: ReviewVerifier, now: datetime
+) -> ReviewEvidence:
+    """A verified review attestation as evidence: signed by a key of the environment it names.
+
+    No other environment vouches for a review (the stage a promotion comes
+    from signs its evals automatically; a review is people's judgement).
+    """
+    data = _read_attestation(path)
+    verified = verify(data, allowed, bundle_digest=None, env=None, now=now)
+    return review_evidence_from_statement(verified.statement, str(path), verified.keyid)
 
 
 def _evidence(
-    repo: GitRepo, request: GateRequest, verify: AttestationVerifier, now: datetime
-) -> list[EvalEvidence]:
-    """The eval reports, then the verified attestations, as evidence."""
-    evidence = [evidence_from_report(_read_json(p, "eval report"), str(p)) for p in request.evals]
-    if request.attestations:
-        signers = (
-            request.allowed_signers.read_bytes()
-            if request.allowed_signers
-            else gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
+    repo: GitRepo,
+    request: GateRequest,
+    verify: AttestationVerifier,
+    verify_review: ReviewVerifier | None,
+    now: datetime,
+) -> _Evidence:
+    """The eval reports, then the verified eval and review attestations; and the refused files.
+
+    A file the head commit tracks is part of the change itself: it is refused
+    unread, whatever it says. Attestations are verified against the allowed
+    signers: eval attestations for the environment they name or for the one it
+    promotes from at the base (``promotes_from``: the stage that vouches for
+    it), review attestations for the environment they name only.
+    """
+    kept, refused = _kept(repo, request)
+    evidence = [evidence_from_report(_read_json(p, "eval report"), str(p)) for p in kept["evals"]]
+    reviews: list[ReviewEvidence] = []
+    if not (kept["attestations"] or kept["reviews"]):
+        return _Evidence(evidence, reviews, refused)
+    if kept["reviews"] and verify_review is None:
+        raise UsageError("review attestations given, but no verifier for them")
+    allowed = _allowed(repo, request)
+    vouchers = gathering.promotes_from(repo, request.base)
+    evidence += [
+        _attestation_evidence(p, allowed, verify, now, vouchers) for p in kept["attestations"]
+    ]
+    if verify_review is not None:
+        reviews = [_review_evidence(p, allowed, verify_review, now) for p in kept["reviews"]]
+    return _Evidence(evidence, reviews, refused)
+
+
+def _group(
+    repo: GitRepo,
+    entries: Sequence[GroupEntry],
+    teams: Mapping[str, frozenset[str]],
+    envs: tuple[str, ...],
+) -> tuple[GroupMember, ...]:
+    """Each queued pull request's own change, reviews, author and head, as gate inputs."""
+    members = []
+    for entry in entries:
+        part = gathering.gather(
+            repo,
+            entry.base,
+            entry.head,
+            requested=envs or None,
+            reviews=entry.reviews,
+            teams=teams,
+            author=entry.author,
+            head_sha=entry.head_sha,
         )
-        evidence += [_attestation_evidence(p, signers, verify, now) for p in request.attestations]
-    return evidence
+        members.append(GroupMember(entry.number, part.inputs))
+    return tuple(members)
 
 
 def check_change(
@@ -226,7 +332,7 @@ def check_change(
     *,
     verify: AttestationVerifier,
     now: datetime,
-    verify_review: AttestationVerifier | None = None,
+    verify_review: ReviewVerifier | None = None,
 ) -> Checked:
     """Allow or deny the change from ``request.base`` to ``request.head``, with every reason.
 
@@ -244,22 +350,28 @@ def check_change(
         SignatureError, AttestationError: An attestation does not verify.
         GitError: A ref cannot be read.
     """
-    evidence = _evidence(repo, request, verify, now)
+    found = _evidence(repo, request, verify, verify_review, now)
     reviews = request.reviews
-    teams = request.teams
+    teams = (
+        parse_teams(_read_json(request.teams, "teams"), str(request.teams)) if request.teams else {}
+    )
     gathered = gathering.gather(
         repo,
         request.base,
         request.head,
         requested=request.envs or None,
-        evidence=evidence,
+        evidence=found.evals,
         reviews=parse_reviews(_read_json(reviews, "reviews"), str(reviews)) if reviews else (),
-        teams=parse_teams(_read_json(teams, "teams"), str(teams)) if teams else {},
+        teams=teams,
         author=request.author,
         head_sha=request.head_sha,
-        review_evidence=_review_evidence(repo, request, verify_review, now),
+        review_evidence=found.reviews,
     )
-    return Checked(evaluate(gathered.inputs), gathered.base_label, gathered.head_label)
+    inputs = replace(gathered.inputs, refused_evidence=found.refused)
+    if request.group is not None:
+        entries = parse_group(_read_json(request.group, "group"), str(request.group))
+        inputs = replace(inputs, group=_group(repo, entries, teams, request.envs))
+    return Checked(evaluate(inputs), gathered.base_label, gathered.head_label)
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,10 @@ def verify_review_file(
 ) -> attest.VerifiedAttestation:
     """The first envelope of a review ``.intoto.jsonl`` file that verifies (the gate's verifier).
 
+    Only a key allowed for the environment the review names signs it: unlike
+    an eval attestation, the stage it promotes from cannot vouch for it (that
+    key signs every release automatically; a review is a person's judgement).
+
     Raises:
         AttestationMalformed: The file is empty or over the size cap.
         SignatureError, AttestationError: No line verifies; the first line's error.

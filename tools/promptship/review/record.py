@@ -17,6 +17,7 @@ from typing import Any
 
 from promptship.core.errors import UsageError
 from promptship.core.rubric import Criterion, Rubric
+from promptship.events import FeedbackEvent
 from promptship.events.redact import pseudonymize
 from promptship.fs import write_atomic
 from promptship.review._jsonl import dumps
@@ -28,7 +29,6 @@ from promptship.review.agreement import (
     krippendorff_alpha,
     pair_kappas,
 )
-from promptship.review.feedback import review_feedback
 from promptship.review.ratings import RatingsFile, read_ratings
 
 __all__ = [
@@ -40,6 +40,10 @@ __all__ = [
     "read_all",
     "record_ratings",
 ]
+
+
+REVIEW_SOURCE = "review"
+"""The ``source`` of a review's feedback events (``promptship report`` groups by it)."""
 
 
 def read_all(paths: Sequence[Path]) -> list[RatingsFile]:
@@ -79,16 +83,16 @@ def feedback_events(files: Sequence[RatingsFile], reviewer_key: bytes) -> list[d
         for verdict in f.decisions.verdicts:
             rubric = f.header.rubrics[verdict.prompt]
             for n, c in enumerate(rubric.criteria):
-                out.append(
-                    review_feedback(
-                        _seconds(verdict.ts),
-                        str(verdict.item),
-                        c.score(verdict.scores[c.name]),
-                        criterion=c.name,
-                        reviewer=reviewer,
-                        comment=verdict.comment if n == 0 else None,
-                    )
+                event = FeedbackEvent(
+                    _seconds(verdict.ts),
+                    str(verdict.item),
+                    score=c.score(verdict.scores[c.name]),
+                    comment=verdict.comment if n == 0 else None,
+                    criterion=c.name,
+                    reviewer=reviewer,
+                    source=REVIEW_SOURCE,
                 )
+                out.append(event.to_dict())
     return out
 
 

@@ -2,10 +2,13 @@
 
 An environment whose policy has ``review: {min_reviewed, min_pass_rate}``
 admits a new release pin only with a verified review attestation
-(``promptship review attest``) about exactly the pinned bundle, signed by a
-key allowed for that environment: at least ``min_reviewed`` eval outputs
-reviewed, at least ``min_pass_rate`` of them passing. Every attestation given
-for the pinned bundle must pass; a failing one is not outweighed by another.
+(``promptship review attest``) about exactly the pinned bundle (or, for a
+rollback, an earlier pin of the same source commit: the eval rule's
+``attested_digests``), signed by a key allowed for that environment itself
+(unlike eval attestations, the stage it promotes from cannot vouch for a
+review): at least ``min_reviewed`` eval outputs reviewed, at least
+``min_pass_rate`` of them passing. Every attestation given for those bundles
+must pass; a failing one is not outweighed by another.
 """
 
 from __future__ import annotations
@@ -131,8 +134,9 @@ def review_rule(inputs: GateInputs, p: Promotion) -> list[Reason]:
         return []
     subject = f"{p.env} review"
     digest = p.new.bundle_digest
+    accepted = {digest} | set(inputs.attested_digests.get(p.env, frozenset()))
     mine = [ev for ev in inputs.review_evidence if ev.env == p.env]
-    matching = [ev for ev in mine if ev.bundle_digest == digest]
+    matching = [ev for ev in mine if ev.bundle_digest in accepted]
     if not matching:
         other = sorted({short_digest(ev.bundle_digest) for ev in mine})
         note = f" (the {p.env} reviews given are of {', '.join(other)})" if other else ""
