@@ -198,6 +198,27 @@ def test_a_review_round_gates_the_promotion(
         "5 eval output(s) of the pinned bundle reviewed by ann, bob: 3/5 passed (60%)"
         in review[0]["message"]
     )
+    # the pipeline's way: signed into the store, found by `pins --store` as pr.yml does
+    store = tmp_path / "store"
+    code, _, err = _run(
+        capsys, "review", "attest", ann, bob, "--queue", queue, "--bundle", tar,
+        "--key", key_file, "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = _run(
+        capsys, "pins", "--changed-since", "main", "--ref", "promote", "--store", store,
+        "--format", "github", "--root", root,
+    )  # fmt: skip
+    assert code == 0, err
+    found = dict(line.split("=", 1) for line in out.splitlines())["review_attestations"].split()
+    assert found == [
+        str(store / "attestations/review/sha256" / f"{digest.group(1)[7:]}.intoto.jsonl")
+    ]
+    code, out, _ = _run(
+        capsys, "gate", "--base", "main", "--head", "promote", "--root", root,
+        "--review-attestation", found[0], "--format", "json",
+    )  # fmt: skip
+    assert [r["ok"] for r in json.loads(out)["reasons"] if r["rule"] == "review"] == [True]
     if request.config.getoption("--regen-golden"):
         DOCS_IMAGES.mkdir(exist_ok=True)
         shutil.copy(shot, DOCS_IMAGES / "review-eval.png")

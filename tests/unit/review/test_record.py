@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,9 @@ from promptship.core.errors import UsageError
 from promptship.core.rubric import parse_rubric
 from promptship.events import FeedbackEvent
 from promptship.events.redact import pseudonymize
-from promptship.review.attest import attest_review, review_predicate
+from promptship.release.allowed_signers import parse_allowed_signers
+from promptship.release.store.folder import review_attestation_path
+from promptship.review.attest import attest_review, review_predicate, verify_review_file
 from promptship.review.queue import Item, QueueHeader, read_queue, write_queue
 from promptship.review.ratings import RatingsLog, read_ratings
 from promptship.review.record import agreement, feedback_events, read_all
@@ -164,3 +166,28 @@ def test_attest_refuses_what_it_cannot_vouch_for(tmp_path: Path) -> None:
     )
     assert (done.reviewed, done.passed, done.bundle_digest) == (1, 1, BUNDLE)
     assert read_ratings(ann).header.reviewer == "ann"
+
+
+def test_attest_into_the_store_where_pins_finds_it(tmp_path: Path) -> None:
+    key = make_keypair("production")
+    queue = _queue(tmp_path)
+    ann = _rate(tmp_path, queue, "ann", [("pass", "warm"), ("fail", "ok")])
+    store = tmp_path / "store"
+    bundle = (BUNDLE, "production")
+    for output, store_dir in ((None, None), (tmp_path / "r.intoto.jsonl", store)):
+        with pytest.raises(UsageError, match="exactly one of --output FILE and --store DIR"):
+            attest_review(
+                queue, [ann], bundle=bundle, load_key=lambda: key.key, output=output,
+                store_dir=store_dir,
+            )  # fmt: skip
+    assert not store.exists()
+    done = attest_review(queue, [ann], bundle=bundle, load_key=lambda: key.key, store_dir=store)
+    assert done.path == review_attestation_path(store, BUNDLE)
+    assert done.path == store / "attestations/review/sha256" / f"{'b1' * 32}.intoto.jsonl"
+    assert (done.reviewed, done.passed) == (2, 1)
+    allowed = parse_allowed_signers(f"production@promptship {key.public}\n", source="t")
+    verified = verify_review_file(
+        done.path.read_bytes(), allowed, bundle_digest=BUNDLE, env="production",
+        now=datetime.now(UTC),
+    )  # fmt: skip
+    assert verified.predicate["reviewed"] == 2

@@ -310,9 +310,15 @@ def review_agreement(ratings: tuple[Path, ...], top: int, fmt: str) -> int:
 @click.option(
     "--output",
     "-o",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the attestation (.intoto.jsonl).",
+)
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Or write it into this store, at attestations/review/sha256/HEX.intoto.jsonl "
+    "(where `pins --store` finds it for the promotion PR's gate).",
 )
 @key_options
 def review_attest(
@@ -320,7 +326,8 @@ def review_attest(
     queue: Path,
     bundle_tar: Path | None,
     bundle_digest: str | None,
-    output: Path,
+    output: Path | None,
+    store_dir: Path | None,
     key_file: Path | None,
     key_env: str,
 ) -> int:
@@ -331,13 +338,17 @@ def review_attest(
     reviewed and how many passed every criterion of every reviewer; an
     environment whose policy has `review: {min_reviewed, min_pass_rate}`
     admits a promotion only with it (`promptship gate --review-attestation`).
-    The key must be allowed for <env>@promptship in environments/allowed_signers.
+    The key must be allowed for <env>@promptship in environments/allowed_signers
+    (not only for the environment it promotes from). With --store, the pr
+    workflow's gate finds it the next time it runs on the promotion PR.
 
     \b
-    Example:
+    Examples:
       promptship review attest queue.ratings-ann.jsonl queue.ratings-bob.jsonl \\
           --queue queue.jsonl --bundle dist/production.tar --key release-manager.key \\
           -o production.review.intoto.jsonl
+      promptship review attest queue.ratings-*.jsonl --queue queue.jsonl \\
+          --bundle dist/production.tar --key release-manager.key --store store
     """
     from promptship.review import attest
 
@@ -348,6 +359,7 @@ def review_attest(
         bundle=found,
         load_key=lambda: signing_key(key_file, key_env),
         output=output,
+        store_dir=store_dir,
     )
     click.echo(
         f"wrote {done.path} ({done.sha256}) for {done.bundle_digest}: "

@@ -27,6 +27,7 @@ from promptship.fs import write_atomic
 from promptship.release import attestation as attest
 from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.sshsig import SigningKey, sign_raw
+from promptship.release.store import folder as store
 from promptship.review.queue import Queue, read_queue
 from promptship.review.ratings import RatingsFile
 from promptship.review.record import read_all
@@ -123,7 +124,8 @@ def attest_review(
     *,
     bundle: tuple[str, str | None],
     load_key: Callable[[], SigningKey],
-    output: Path,
+    output: Path | None = None,
+    store_dir: Path | None = None,
 ) -> Attested:
     """Sign the ratings of a queue of a bundle's eval outputs as an attestation about the bundle.
 
@@ -132,13 +134,18 @@ def attest_review(
         ratings: The reviewers' ratings files.
         bundle: The bundle's digest, and its environment when known (from the bundle file).
         load_key: Gives the environment's signing key; called once every input checked out.
-        output: Where to write the attestation (``.intoto.jsonl``).
+        output: Where to write the attestation (``.intoto.jsonl``), or
+        store_dir: into this store, at ``attestations/review/sha256/HEX.intoto.jsonl``
+            (where ``pins --store`` finds it for the gate).
 
     Raises:
-        UsageError: An input cannot be read, the queue is of another bundle or
-            environment, or a ratings file rates another queue.
+        UsageError: Not exactly one of ``output`` and ``store_dir``, an input
+            cannot be read, the queue is of another bundle or environment, or a
+            ratings file rates another queue.
         FileWriteError: The attestation cannot be written.
     """
+    if (output is None) == (store_dir is None):
+        raise UsageError("give exactly one of --output FILE and --store DIR")
     queue = read_queue(queue_path)
     digest, env = bundle
     drawn_from = queue.header.source.get("bundle_digest")
@@ -155,9 +162,12 @@ def attest_review(
     key = load_key()
     stmt = attest.statement(digest, predicate, attest.REVIEW_PREDICATE_TYPE)
     data = attest.encode_envelope(stmt, keyid=key.fingerprint, sign=lambda b: sign_raw(key, b))
-    write_atomic(output, data, apply_umask=True)
+    target = (
+        output if output is not None else store.review_attestation_path(store_dir or Path(), digest)
+    )
+    write_atomic(target, data, apply_umask=True, make_parents=store_dir is not None)
     sha = "sha256:" + hashlib.sha256(data).hexdigest()
-    return Attested(output, sha, digest, int(predicate["reviewed"]), int(predicate["passed"]))
+    return Attested(target, sha, digest, int(predicate["reviewed"]), int(predicate["passed"]))
 
 
 def verify_review_file(
