@@ -26,6 +26,7 @@ from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import pointer
 from promptship.core.templates import Analysis, TemplateEngine
 from promptship.core.views import resolve, variant_names
+from promptship.registry.checks._review import check_rubric
 from promptship.registry.checks._schema import Validator, explain, schema_findings
 from promptship.registry.checks._suites import check_suites
 from promptship.registry.checks._templates import check_templates, origin_locator
@@ -360,6 +361,7 @@ def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
             )
         )
     _check_owner(run, doc, data["metadata"].get("owner"), ("metadata", "owner"))
+    run.extend(check_rubric(doc))
     output = data.get("output", {}).get("schema")
     if output is not None:
         try:
