@@ -822,3 +822,23 @@ def test_readers_never_see_a_partial_entry(tmp_path: Path) -> None:
         t.join()
     assert seen  # the readers did see entries
     assert torn == []
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b'{"choices": ' + b"[" * 985 + b"]" * 985 + b"}", "nesting deeper than 64"),
+        (b'{"choices": [], "usage": {"prompt_tokens": ' + b"9" * 5000 + b"}}", "digits"),
+        (b'{"choices": [], "usage": {"prompt_tokens": 1e999}}', "too large"),
+    ],
+    ids=["985-deep", "5000-digits", "infinite"],
+)
+def test_answers_past_the_json_limits_fail_their_request_cleanly(
+    chat_server: ChatServer, body: bytes, needle: str
+) -> None:
+    """An endpoint answering JSON 985 levels deep once aborted the whole eval run."""
+    chat_server.script(Reply(body=body))
+    with make(chat_server, max_retries=0) as provider, pytest.raises(ProviderError) as info:
+        provider.complete(ChatRequest.chat("m", [{"role": "user", "content": "x"}]))
+    assert "not valid JSON" in info.value.message
+    assert needle in str(info.value.__cause__)
