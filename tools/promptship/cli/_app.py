@@ -35,6 +35,7 @@ COMMAND_MODULES = {
     "promote": "promote",
     "rollback": "promote",
     "pins": "promote",
+    "review": "review",
     "status": "status",
     "report": "report",
     "experiment": "report",
