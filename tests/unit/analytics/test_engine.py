@@ -6,7 +6,9 @@ import gc
 from datetime import datetime
 from pathlib import Path
 
-from promptship.analytics import engines
+import pytest
+
+from promptship.analytics import engines, report, sql
 
 NOW = datetime(2025, 6, 1)
 
@@ -48,3 +50,19 @@ def test_duckdb_works_within_its_memory_limit_and_spills_into_the_working_folder
     assert engines.MEMORY_LIMIT == "512MB"
     assert rows[0]["limit_"] == "488.2 MiB"  # 512 MB as DuckDB prints it
     assert str(rows[0]["spill"]).startswith(folder)
+
+
+def _report(log: Path, memory_limit: str) -> report.Report:
+    engine = engines.open_duckdb([str(log)], now=NOW, memory_limit=memory_limit)
+    try:
+        return report.build_report(engine, filters=sql.Filters())
+    finally:
+        engine.close()
+
+
+def test_a_log_beyond_the_memory_limit_is_a_clear_error(example_log: Path) -> None:
+    # some of DuckDB's state cannot spill: past it, a message that says so, not a traceback
+    with pytest.raises(engines.AnalyticsError) as caught:
+        _report(example_log, memory_limit="4MB")
+    assert "Out of Memory" in caught.value.message
+    assert "--since/--until" in str(caught.value.hint)

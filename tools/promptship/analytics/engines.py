@@ -121,6 +121,13 @@ def _duckdb_error(e: Exception, files: EventFiles) -> AnalyticsError:
         hint = "a gzip file ends early (truncated copy?): recompress or drop it"
     elif "parquet" in lowered or "column" in lowered:
         hint = "Parquet files need the flat columns of docs/analytics.md"
+    elif "out of memory" in lowered:
+        # not the files' fault: DuckDB spills beyond its limit, but some state cannot spill
+        hint = (
+            "DuckDB spills beyond its memory limit to the report's temporary folder (TMPDIR): "
+            "check free space there, narrow the report (--since/--until, --env, --prompt) "
+            "or run it on ClickHouse (--engine clickhouse)"
+        )
     names = ", ".join(files.all[:5]) + (" …" if len(files.all) > 5 else "")
     return AnalyticsError(f"cannot read the event files ({names}): {text}", hint=hint)
 
