@@ -63,6 +63,7 @@ PURE: frozenset[str] = frozenset(
     {
         "core",
         "registry.checks",
+        "registry.yamlhelp",
         "history.diff",
         "history.report",
         "history.versions",

@@ -29,6 +29,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from promptship.core.errors import Location, YamlError
 from promptship.core.model import DocPath as Path
 from promptship.core.model import YamlDoc
+from promptship.registry import yamlhelp
 
 __all__ = [
     "MAX_DEPTH",
@@ -155,13 +156,36 @@ def load(
     text = _decode(data, path, max_bytes)
     try:
         return _build(_events(text, engine), path, max_depth)
+    except _ComplexKey as e:
+        told = yamlhelp.explain_complex_key(text, *e.pos)
+        raise _fail(path, told.message, told.hint, told.line, told.col) from None
     except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = e.problem or e.context or "invalid YAML"
-        raise _fail(path, f"YAML syntax error: {problem}", "fix the syntax", line, col) from None
+        told = _explain(e, text)
+        raise _fail(path, told.message, told.hint, told.line, told.col) from None
     except YAMLError as e:
-        raise _fail(path, f"YAML error: {e}", "fix the syntax") from None
+        raise _fail(path, f"YAML error: {e}", "check the file's syntax") from None
+
+
+def _explain(e: MarkedYAMLError, text: str) -> yamlhelp.Explained:
+    """A parser's syntax error in the author's words (:mod:`promptship.registry.yamlhelp`)."""
+    mark = e.problem_mark or e.context_mark
+    at = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    context = e.context_mark
+    return yamlhelp.explain(
+        str(e.problem or e.context or "invalid YAML"),
+        e.context,
+        text,
+        at,
+        (context.line + 1, context.column + 1) if context else None,
+    )
+
+
+class _ComplexKey(Exception):
+    """A mapping or list used as a key (told with the file's text by :func:`load`)."""
+
+    def __init__(self, pos: tuple[int, int]) -> None:
+        super().__init__(pos)
+        self.pos = pos
 
 
 def _build(events: Iterator[ev.Event], path: str, max_depth: int) -> YamlDoc:
@@ -325,7 +349,7 @@ class _Builder:
         elif isinstance(parent.container, list):
             child = (*parent.path, len(parent.container))
         elif parent.key is None:
-            raise self.fail("complex mapping keys are not allowed", "use string keys", pos)
+            raise _ComplexKey(pos)
         else:
             child = (*parent.path, parent.key)
         container: dict[str, Any] | list[Any] = (
