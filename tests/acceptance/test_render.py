@@ -169,7 +169,11 @@ def test_variant_changes_the_render(cli: Cli) -> None:
     ("args", "message", "hint"),
     [
         (("support/triage", "--env", "prod"), "unknown environment 'prod'", "known environments: "),
-        (("support/triag", "--env", "staging"), "unknown prompt 'support/triag'", "validate"),
+        (
+            ("support/triag", "--env", "staging"),
+            "unknown prompt 'support/triag'",
+            "did you mean 'support/triage'? `promptship list` lists the prompts",
+        ),
         (
             ("support/triage", "--env", "staging", "--variant", "warm"),
             "prompt 'support/triage' has no variant 'warm'",

@@ -13,7 +13,7 @@ import click
 
 from promptship import evals
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import format_option, prompt_ids_callback, root_option
 from promptship.cli._release import allowed_signers, key_options, signers_option, signing_key
 
 
@@ -42,6 +42,7 @@ def _progress() -> evals.Progress | None:
     "prompts",
     multiple=True,
     metavar="ID",
+    callback=prompt_ids_callback,
     help="Run only this prompt's suite. Repeatable.",
 )
 @click.option(

@@ -10,7 +10,7 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option, working_tree
+from promptship.cli._common import format_option, prompt_ids_callback, root_option, working_tree
 from promptship.core.errors import UsageError
 
 
@@ -45,7 +45,7 @@ def parse_inputs(pairs: tuple[str, ...], inputs_file: Path | None) -> dict[str, 
 
 
 @cli.command()
-@click.argument("prompt_id", metavar="ID")
+@click.argument("prompt_id", metavar="ID", callback=prompt_ids_callback)
 @click.option(
     "--env", "env", required=True, help="Environment whose view to render (staging, production, …)."
 )

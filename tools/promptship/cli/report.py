@@ -11,7 +11,7 @@ import click
 
 from promptship.analytics import commands, sql
 from promptship.cli._app import cli
-from promptship.cli._common import root_option
+from promptship.cli._common import prompt_ids_callback, root_option
 from promptship.core.errors import UsageError
 
 FORMATS = click.Choice(["text", "json", "markdown", "html"])
@@ -58,7 +58,7 @@ def engine_options(fn: Callable[..., None]) -> Callable[..., None]:
 @click.option("--since", help="First moment included (ISO date or time, UTC).")
 @click.option("--until", help="First moment excluded; outcomes after it count as late.")
 @click.option("--env", help="Only this environment.")
-@click.option("--prompt", "prompt_id", help="Only this prompt id.")
+@click.option("--prompt", "prompt_id", callback=prompt_ids_callback, help="Only this prompt id.")
 @click.option(
     "--by",
     default="prompt,version,variant,env",

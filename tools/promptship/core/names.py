@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from promptship.core.errors import UsageError
 
-__all__ = ["close_names", "did_you_mean", "listing", "unknown_name"]
+__all__ = ["close_names", "did_you_mean", "listing", "prompt_id_of", "unknown_name"]
 
 _CUTOFF = 0.6
 """difflib's similarity ratio a candidate needs (its default; ``stagin`` → ``staging``)."""
@@ -30,21 +30,33 @@ def close_names(name: str, known: Iterable[str], *, n: int = 3) -> list[str]:
     if not name or not pool:
         return []
     lowered = name.lower()
-    found: list[str] = [k for k in pool if k.lower() == lowered and k != name]
-    if len(lowered) >= 2:
-        found += [k for k in pool if k.lower().startswith(lowered) and k not in (*found, name)]
-    by_lower = {k.lower(): k for k in pool}
-    near = difflib.get_close_matches(lowered, list(by_lower), n=n, cutoff=_CUTOFF)
-    if near:
-        best = _ratio(lowered, near[0])
-        # A distant runner-up next to a near miss only distracts.
-        near = [m for m in near if _ratio(lowered, m) >= best - _SPREAD]
-    found += [by_lower[m] for m in near if by_lower[m] not in found and by_lower[m] != name]
+    found: list[str] = []
+    for k in (*_same_or_prefix(name, pool), *_near(lowered, pool, n)):
+        if k not in found and k != name:
+            found.append(k)
     if "/" in name:
         tail = lowered.rsplit("/", 1)[1]
         found += [k for k in pool if k.lower().rsplit("/", 1)[-1] == tail and k not in found]
         found = [k for k in found if _parts_close(lowered, k.lower())]
     return found[:n]
+
+
+def _same_or_prefix(name: str, pool: list[str]) -> list[str]:
+    """Names equal to ``name`` but for case, then names it starts (two letters at least)."""
+    lowered = name.lower()
+    same = [k for k in pool if k.lower() == lowered]
+    longer = [k for k in pool if len(lowered) >= 2 and k.lower().startswith(lowered)]
+    return same + longer
+
+
+def _near(lowered: str, pool: list[str], n: int) -> list[str]:
+    """The near spellings difflib finds; a distant runner-up next to a near miss only distracts."""
+    by_lower = {k.lower(): k for k in pool}
+    near = difflib.get_close_matches(lowered, list(by_lower), n=n, cutoff=_CUTOFF)
+    if near:
+        best = _ratio(lowered, near[0])
+        near = [m for m in near if _ratio(lowered, m) >= best - _SPREAD]
+    return [by_lower[m] for m in near]
 
 
 def _parts_close(a: str, b: str) -> bool:
@@ -100,3 +112,26 @@ def unknown_name(
     if more:
         hint += f"; {more}"
     return UsageError(f"unknown {kind} '{name}'", hint=hint)
+
+
+def prompt_id_of(text: str) -> str:
+    """The prompt id a user means by ``text``: the id itself, or a path of one of its files.
+
+    ``registry/support/triage.yaml``, ``support/triage.yaml``,
+    ``support/triage.evals.yaml`` and ``environments/production/support/triage.yaml``
+    all mean ``support/triage``; anything else is returned as typed (a lookup
+    then says what is close).
+    """
+    path = text.strip().replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    for suffix in (".evals.yaml", ".evals.yml", ".yaml", ".yml"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["registry"]:
+        parts = parts[1:]
+    elif parts[:1] == ["environments"] and len(parts) == 4:
+        parts = parts[2:]
+    return "/".join(parts) if len(parts) == 2 else text

@@ -102,11 +102,14 @@ def resolve(
     return result, findings
 
 
-def unknown_prompt(prompt_id: str, known: Iterable[str]) -> UsageError:
-    """The usage error for a prompt id that names no prompt, with the ids close to it."""
+def unknown_prompt(prompt_id: str, known: Iterable[str], *, where: str = "") -> UsageError:
+    """The usage error for a prompt id that names no prompt, with the ids close to it.
+
+    ``where`` says when (``at HEAD``), for lookups in history.
+    """
     guess = did_you_mean(prompt_id, known)
     return UsageError(
-        f"unknown prompt '{prompt_id}'",
+        f"unknown prompt '{prompt_id}'{' ' + where if where else ''}",
         hint=(guess + " " if guess else "ids are <namespace>/<name>, the path under registry/; ")
         + "`promptship list` lists the prompts",
     )
