@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import click
 from promptship import registry
 from promptship.cli._app import cli
 from promptship.cli._common import format_option, prompt_ids_callback, root_option, working_tree
-from promptship.core.errors import UsageError
+from promptship.core.errors import InputError, UsageError
 
 
 def parse_inputs(pairs: tuple[str, ...], inputs_file: Path | None) -> dict[str, Any]:
@@ -42,6 +43,33 @@ def parse_inputs(pairs: tuple[str, ...], inputs_file: Path | None) -> dict[str, 
         if not key:
             raise UsageError(f"--input {pair}: empty name")
     return inputs
+
+
+def typed_hint(error: InputError, pairs: tuple[str, ...]) -> InputError:
+    """``error``, its hint naming ``--input NAME:=VALUE`` when text was given for a typed input.
+
+    ``--input max_points=3`` passes the text "3"; an integer input needs
+    ``--input max_points:=3``. The hint says so, with the exact option to write.
+    """
+    given = {p.split("=", 1)[0]: p.split("=", 1)[1] for p in pairs if "=" in p and ":=" not in p}
+    for problem in error.problems:
+        name = getattr(problem, "name", None)
+        if getattr(problem, "kind", "") != "value" or name not in given:
+            continue
+        raw = given[name]
+        try:
+            typed = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(typed, str):
+            fixed = InputError(
+                error.message,
+                hint=f"--input {name}=… passes text; for a typed value write "
+                f"--input {shlex.quote(f'{name}:={raw}')}",
+            )
+            fixed.problems = error.problems
+            return fixed
+    return error
 
 
 @cli.command()
@@ -93,7 +121,10 @@ def render(
     """
     files = registry.load_files(working_tree(root))
     compiled = registry.compiled_view(files, prompt_id, env, variant)
-    rendered = compiled.render(parse_inputs(pairs, inputs_file))
+    try:
+        rendered = compiled.render(parse_inputs(pairs, inputs_file))
+    except InputError as e:
+        raise typed_hint(e, pairs) from None
     if fmt != "text":
         body = rendered.to_openai() if fmt == "openai" else rendered.to_api(_API.get(fmt, fmt))
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))

@@ -20,12 +20,14 @@ from jsonschema.exceptions import SchemaError
 from promptship.core.codeowners import Owners
 from promptship.core.errors import Location, PromptshipError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
+from promptship.core.names import close_names
 from promptship.core.overlay import Resolved, pointer
 from promptship.core.templates import Analysis, TemplateEngine
-from promptship.core.views import resolve, template_sources, variant_names
+from promptship.core.views import resolve, template_sources, unknown_file, variant_names
 from promptship.registry.checks._features import feature_problems, media_inputs
-from promptship.registry.checks._schema import Validator, explain, schema_findings
+from promptship.registry.checks._schema import Validator, schema_findings
 from promptship.registry.checks._suites import check_suites
+from promptship.registry.checks._views import view_findings
 
 __all__ = ["ResolvedViews", "SchemaSet", "schema_findings", "validate_registry"]
 
@@ -282,13 +284,20 @@ def _check_overlay(run: _Run, env: str, prompt_id: str, doc: YamlDoc) -> None:
                 hint=f"create environments/{env}.yaml or move this file",
             )
         )
-    if prompt_id not in run.files.prompts:
+    if prompt_id not in run.files.prompts and not unknown_file(
+        run.files, f"registry/{prompt_id}.yaml"
+    ):
+        close = close_names(prompt_id, run.files.prompts, n=1)
+        fix = f"environments/{env}/{close[0]}.yaml" if close else ""
         run.add(
             Finding(
                 "overlay.prompt",
-                f"overlay for unknown prompt '{prompt_id}'",
+                f"overlay for unknown prompt '{prompt_id}'"
+                + (f": did you mean '{close[0]}'?" if close else ""),
                 doc.location(),
-                hint=f"create registry/{prompt_id}.yaml or remove this overlay",
+                hint=f"rename this file to {fix}"
+                if close
+                else f"create registry/{prompt_id}.yaml or remove this overlay",
             )
         )
 
@@ -346,8 +355,17 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
         if violations:
             tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
             locate = _origin_locator(tracked, run.files.prompts[prompt_id])
-            for err in violations:
-                run.extend(explain(err, locate, locate, f"prompt {prompt_id}{where}"))
+            run.extend(
+                view_findings(
+                    run,
+                    prompt_id,
+                    env,
+                    view=view.data,
+                    violations=violations,
+                    locate=locate,
+                    where=where,
+                )
+            )
             return
     seen = run.seen.setdefault(prompt_id, set())
     for f in _check_templates(run, prompt_id, view, env, variant):
