@@ -212,9 +212,11 @@ def _prompt_diff(  # noqa: PLR0917 - private helper, called from one loop
     old_version = _version(base, source or prompt_id) if before else None
     new_version = _version(head, prompt_id) if after else None
     if before is None and after is not None:
-        return PromptDiff(prompt_id, "added", (), None, None, new_version)
+        added = tuple(EnvDiff(e, "added") for e in [PROMPT_LEVEL, *envs] if e in after)
+        return PromptDiff(prompt_id, "added", added, None, None, new_version)
     if after is None:
-        return PromptDiff(prompt_id, "removed", (), None, old_version, None)
+        gone = tuple(EnvDiff(e, "removed") for e in [PROMPT_LEVEL, *envs] if before and e in before)
+        return PromptDiff(prompt_id, "removed", gone, None, old_version, None)
     env_diffs: list[EnvDiff] = []
     memo: dict[str, tuple[Change, ...]] = {}
     for env in [PROMPT_LEVEL, *envs]:
