@@ -37,6 +37,7 @@ COMMAND_MODULES = {
     "promote": "promote",
     "rollback": "promote",
     "pins": "promote",
+    "review": "review",
     "status": "status",
     "report": "report",
     "experiment": "report",

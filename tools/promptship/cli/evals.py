@@ -115,6 +115,11 @@ def _progress() -> evals.Progress | None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write report.json, junit.xml and report.md here.",
 )
+@click.option(
+    "--responses",
+    is_flag=True,
+    help="Keep each case's response in the report, for `review sample --evals`.",
+)
 @root_option
 @format_option("text", "json", "markdown", "junit")
 @click.pass_context
@@ -138,6 +143,7 @@ def eval_group(
     no_cache: bool,
     cache_dir: Path | None,
     out_dir: Path | None,
+    responses: bool,
     root: Path | None,
     fmt: str,
 ) -> int:
@@ -182,6 +188,7 @@ def eval_group(
         cache=not no_cache,
         cache_dir=cache_dir,
         out_dir=out_dir,
+        responses=responses,
     )
     report = evals.run_evals(request, environ=os.environ, progress=_progress())
     click.echo(evals.render_report(report, fmt), nl=False)

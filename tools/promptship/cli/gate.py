@@ -16,6 +16,7 @@ from promptship.fs import write_atomic
 from promptship.gate import check
 from promptship.gate import inputs as gating
 from promptship.git import open_repository
+from promptship.review.attest import verify_review_file
 
 
 @cli.command()
@@ -42,6 +43,13 @@ from promptship.git import open_repository
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A signed eval attestation (DSSE envelope); repeatable.",
+)
+@click.option(
+    "--review-attestation",
+    "review_attestations",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A signed review of the pinned bundle's eval outputs (`promptship review attest`); repeatable.",
 )
 @click.option(
     "--reviews",
@@ -83,6 +91,7 @@ def gate(
     envs: tuple[str, ...],
     evals: tuple[Path, ...],
     attestations: tuple[Path, ...],
+    review_attestations: tuple[Path, ...],
     reviews: Path | None,
     teams: Path | None,
     author: str | None,
@@ -106,6 +115,9 @@ def gate(
                  author's own, not of an older push (--head-sha)
       promotion  a release pin rises by one, and its source commit passed the
                  evals of the environment it is promoted from
+      review     when the environment's policy.review asks for it, a signed
+                 review attestation of the pinned bundle's eval outputs shows
+                 enough reviewed and passing (--review-attestation)
 
     \b
     Example (in a pull_request workflow):
@@ -125,11 +137,16 @@ def gate(
         author=author,
         head_sha=head_sha,
         allowed_signers=allowed_signers,
+        review_attestations=review_attestations,
         group=group,
     )
     repo = open_repository(root or Path.cwd())
     checked = check.check_change(
-        repo, request, verify=verify_attestation_file, now=datetime.now(UTC)
+        repo,
+        request,
+        verify=verify_attestation_file,
+        now=datetime.now(UTC),
+        verify_review=verify_review_file,
     )
     text = checked.render(fmt)
     if output is not None:

@@ -182,6 +182,9 @@ def _print_github(rows: list[promoting.PinRow], store_dir: Path | None) -> None:
     if store_dir is not None:
         found = [str(p) for r in rows for p in (r.attestation, *r.pinned_attestations) if p]
         click.echo("attestations=" + " ".join(found))
+        click.echo(
+            "review_attestations=" + " ".join(str(p) for r in rows for p in r.pinned_reviews)
+        )
     if len(rows) == 1 and rows[0].release:
         for key, value in rows[0].release.to_dict().items():
             click.echo(f"{key}={value}")
@@ -198,6 +201,8 @@ def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
             line += f"; evidence: {r.attestation or 'none in the store'}"
             pinned = ", ".join(str(p) for p in r.pinned_attestations) or "none in the store"
             line += f"; pinned bundle's evals: {pinned}"
+            reviews = ", ".join(str(p) for p in r.pinned_reviews) or "none in the store"
+            line += f"; its reviews: {reviews}"
         click.echo(line)
     if not rows:
         click.echo("no pinned environment" + (" changed" if changed else ""))
@@ -217,8 +222,8 @@ def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
     "store_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Also find each pin's evidence there: the attestation of the promotes_from "
-    "environment's bundle released from the pinned source commit, and the attestation of "
-    "the pinned bundle itself.",
+    "environment's bundle released from the pinned source commit, and the eval and review "
+    "attestations of the pinned bundle itself.",
 )
 @click.option(
     "--promotes-from",
@@ -242,7 +247,8 @@ def pins(
     --format github prints `key=value` lines for $GITHUB_OUTPUT: `changed`
     (true when an environment is pinned anew), `envs` (those environments as a
     JSON list, for a job matrix), `names` (the same, space-separated),
-    `attestations` (space-separated paths, with --store), and for a single
+    `attestations` and `review_attestations` (space-separated paths, with
+    --store), and for a single
     environment its `number`, `source_commit` and `bundle_digest`.
 
     \b

@@ -83,12 +83,14 @@ def verify_attestation_file(
     env: str | None,
     now: datetime,
     vouchers: Mapping[str, str] | None = None,
+    predicate_type: str = attest.PREDICATE_TYPE,
 ) -> attest.VerifiedAttestation:
     """The first envelope of an ``.intoto.jsonl`` file that verifies for the bundle and environment.
 
     ``None`` for ``bundle_digest`` or ``env`` accepts what the statement
     claims; ``vouchers`` lets the stage an environment promotes from sign its
-    statements too (see :func:`promptship.release.attestation.verify_attestation`).
+    statements too (see :func:`promptship.release.attestation.verify_attestation`);
+    ``predicate_type`` is the kind of statement expected (evals by default).
 
     Raises:
         AttestationMalformed: The file is empty or over the size cap.
@@ -103,7 +105,13 @@ def verify_attestation_file(
     for line in lines:
         try:
             return attest.verify_attestation(
-                line, allowed, bundle_digest=bundle_digest, env=env, now=now, vouchers=vouchers
+                line,
+                allowed,
+                bundle_digest=bundle_digest,
+                env=env,
+                now=now,
+                vouchers=vouchers,
+                predicate_type=predicate_type,
             )
         except (SignatureError, AttestationError) as e:
             first = first or e

@@ -96,9 +96,14 @@ def _summary(suites: Sequence[Mapping[str, Any]], without_suite: Sequence[str]) 
 
 
 def build_report(
-    plan: Plan, outcomes: Sequence[SuiteOutcome], provider: ProviderInfo, shard: Shard | None = None
+    plan: Plan,
+    outcomes: Sequence[SuiteOutcome],
+    provider: ProviderInfo,
+    shard: Shard | None = None,
+    *,
+    responses: bool = False,
 ) -> dict[str, Any]:
-    """The report of a run (one shard of it, when sharded)."""
+    """The report of a run (one shard of it, when sharded), each answer kept when ``responses``."""
     shard = shard or Shard()
     suites = []
     for outcome in outcomes:
@@ -116,7 +121,7 @@ def build_report(
             "pass_rate": 0.0,
             "min_pass_rate": t.min_pass_rate,
             "ok": False,
-            "results": [r.to_dict() for r in outcome.results],
+            "results": [r.to_dict(responses=responses) for r in outcome.results],
         }
         suites.append(_finish(entry))
     suites.sort(key=suite_key)

@@ -38,6 +38,15 @@ Progress = Callable[[int, int, int], None]
 MAX_JUDGE_ANSWER = 1_000_000
 """A judge's answer is a small JSON object; anything longer is refused unparsed."""
 
+MAX_RESPONSE_CHARS = 20_000
+"""Longest response a report keeps (``eval --responses``); longer ones are cut, and say so."""
+
+
+def _kept(text: str) -> str:
+    if len(text) <= MAX_RESPONSE_CHARS:
+        return text
+    return text[:MAX_RESPONSE_CHARS] + f"…[truncated, {len(text)} chars in all]"
+
 
 @dataclass(frozen=True)
 class CaseResult:
@@ -51,6 +60,7 @@ class CaseResult:
         cost_usd: Its cost, when known.
         cached: Whether the answer came from the response cache.
         error: Why the case could not be checked (render, provider or judge failure).
+        response: The model's answer (cut at :data:`MAX_RESPONSE_CHARS`), when it answered.
     """
 
     case: str
@@ -60,10 +70,11 @@ class CaseResult:
     cost_usd: float | None = None
     cached: bool = False
     error: str | None = None
+    response: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The report's form of a result."""
-        return {
+    def to_dict(self, *, responses: bool = False) -> dict[str, Any]:
+        """The report's form of a result (with the response when ``responses`` and it answered)."""
+        out = {
             "case": self.case,
             "ok": self.ok,
             "assertions": [dict(a) for a in self.assertions],
@@ -72,6 +83,9 @@ class CaseResult:
             "cached": self.cached,
             "error": self.error,
         }
+        if responses and self.response is not None:
+            out["response"] = self.response
+        return out
 
 
 @dataclass(frozen=True)
@@ -245,11 +259,25 @@ class _Runner:
             results = [_assertion_dict(a.evaluate(response, judge=judge), a.spec) for a in checks]
         except PromptshipError as e:
             return CaseResult(
-                case.id, False, (), latency, response.cost_usd, response.cached, str(e)
+                case.id,
+                False,
+                (),
+                latency,
+                response.cost_usd,
+                response.cached,
+                str(e),
+                _kept(response.text),
             )
         ok = all(r["ok"] for r in results)
         return CaseResult(
-            case.id, ok, tuple(results), latency, response.cost_usd, response.cached, None
+            case.id,
+            ok,
+            tuple(results),
+            latency,
+            response.cost_usd,
+            response.cached,
+            None,
+            _kept(response.text),
         )
 
 

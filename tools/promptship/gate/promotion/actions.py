@@ -13,7 +13,7 @@ holds for each.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -249,6 +249,8 @@ class PinRow:
         attestation: That bundle's attestation in the store, if it is there.
         pinned_attestations: Attestations in the store of the pinned bundle itself
             (or of an earlier pin of the same source commit, for a rollback).
+        pinned_reviews: Review attestations in the store of those same bundles
+            (``review attest --store``).
     """
 
     env: str
@@ -258,6 +260,7 @@ class PinRow:
     source_bundle: str | None = None
     attestation: Path | None = None
     pinned_attestations: tuple[Path, ...] = ()
+    pinned_reviews: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (``pins --format json``); evidence keys only when searched."""
@@ -270,6 +273,7 @@ class PinRow:
             out["source_bundle"] = self.source_bundle
             out["attestation"] = str(self.attestation) if self.attestation else None
             out["pinned_attestations"] = [str(p) for p in self.pinned_attestations]
+            out["pinned_reviews"] = [str(p) for p in self.pinned_reviews]
         return out
 
 
@@ -281,8 +285,12 @@ def _base(repo: GitRepo, base: str, head: str) -> str:
     return parents[0] if parents else head
 
 
-def _found(store_dir: Path, digests: Iterable[str]) -> list[Path]:
-    paths = (store.attestation_path(store_dir, d) for d in sorted(digests))
+def _found(
+    store_dir: Path, digests: Iterable[str], where: Callable[[Path, str], Path] | None = None
+) -> list[Path]:
+    """The attestations of ``digests`` that the store has (eval ones, or those ``where`` places)."""
+    place = where or store.attestation_path
+    paths = (place(store_dir, d) for d in sorted(digests))
     return [p for p in paths if p.is_file()]
 
 
@@ -300,8 +308,10 @@ def _row(
         if pin.source_commit == new.source_commit
     }
     pinned = _found(store_dir, {new.bundle_digest} | same_source)
+    reviews = _found(store_dir, {new.bundle_digest} | same_source, store.review_attestation_path)
     source = sorted(digests)[0] if digests else None
-    return PinRow(env, old, new, True, source, found[0] if found else None, tuple(pinned))
+    first = found[0] if found else None
+    return PinRow(env, old, new, True, source, first, tuple(pinned), tuple(reviews))
 
 
 def list_pins(
@@ -321,7 +331,8 @@ def list_pins(
             ``before``; all zeros: ``ref``'s parent).
         envs: Only these environments.
         store_dir: Also find each pin's evidence there: the attestation of the
-            ``promotes_from`` environment's bundle built from the pinned commit.
+            ``promotes_from`` environment's bundle built from the pinned commit,
+            and the eval and review attestations of the pinned bundle itself.
 
     Raises:
         UsageError: An environment name is not one.

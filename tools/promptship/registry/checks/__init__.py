@@ -25,6 +25,7 @@ from promptship.core.overlay import Resolved, pointer
 from promptship.core.templates import Analysis, TemplateEngine
 from promptship.core.views import resolve, template_sources, unknown_file, variant_names
 from promptship.registry.checks._features import feature_problems, media_inputs
+from promptship.registry.checks._review import check_rubric
 from promptship.registry.checks._schema import Validator, schema_findings
 from promptship.registry.checks._suites import check_suites
 from promptship.registry.checks._views import view_findings
@@ -317,6 +318,7 @@ def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
             )
         )
     _check_owner(run, doc, data["metadata"].get("owner"), ("metadata", "owner"))
+    run.extend(check_rubric(doc))
     output = data.get("output", {}).get("schema")
     if output is not None:
         try:

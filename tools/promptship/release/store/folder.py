@@ -43,6 +43,7 @@ __all__ = [
     "publish",
     "read_channel",
     "read_current_channel",
+    "review_attestation_path",
     "signature_path",
 ]
 
@@ -72,6 +73,11 @@ def signature_path(store_dir: Path, digest: str) -> Path:
 def attestation_path(store_dir: Path, digest: str) -> Path:
     """Where that bundle's eval attestation lives (reserved)."""
     return store_dir / "attestations" / "sha256" / f"{_hex(digest)}.intoto.jsonl"
+
+
+def review_attestation_path(store_dir: Path, digest: str) -> Path:
+    """Where the review attestation of that bundle's eval outputs lives (``review attest --store``)."""
+    return store_dir / "attestations" / "review" / "sha256" / f"{_hex(digest)}.intoto.jsonl"
 
 
 def channel_path(store_dir: Path, env: str) -> Path:
