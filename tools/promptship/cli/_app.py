@@ -116,12 +116,12 @@ def cli() -> None:
     """promptship: prompts as reviewed, versioned, signed releases from git.
 
     \b
-    Everyday commands:
-      promptship list                                   every prompt: id, version, owner, status
-      promptship validate                               check every prompt, overlay and environment
-      promptship render support/triage --env staging    what the model will receive
-      promptship explain support/triage --env production   where every value came from
-      promptship new support/refund_policy              scaffold a prompt that validates
+    Examples (the everyday commands):
+      promptship list                                       # every prompt: id, version, owner
+      promptship validate                                   # check every file, with file:line
+      promptship render search/spell_correct --env staging --input query="pasword reset"
+      promptship explain support/triage --env production    # where every value came from
+      promptship new support/refund_faq                     # scaffold a prompt that validates
 
     Run `promptship COMMAND --help` for the details and examples of each command.
 

@@ -112,8 +112,8 @@ def render(
 
     \b
     Examples:
-      promptship render support/triage --env staging \\
-          --input customer_name=Ada --input ticket_text="My invoice is wrong"
+      promptship render support/triage --env staging --input channel=email \\
+          --input subject="Invoice" --input customer_message="I was charged twice."
       promptship render growth/onboarding_email --env production --variant warm \\
           --inputs inputs.json --format json    # the prompt's own API's request body
       promptship render support/order_status --env staging --format anthropic \\

@@ -100,8 +100,8 @@ def report_command(
     Examples:
       promptship report events/*.jsonl.gz --since 2025-03-01 --by prompt,version
       promptship report events/ --env production --metric resolved --format json
-      promptship report events.parquet --by variant,day --format html --out report.html
-      promptship report --engine clickhouse --url http://127.0.0.1:8123
+      promptship report events/ --by variant,day --format html --out report.html   # or Parquet files
+      promptship report --engine clickhouse --url http://127.0.0.1:8123   # needs a ClickHouse server
     """
     filters = sql.Filters(_when(since), _when(until), env, prompt_id)
     keys = [k.strip() for k in by.split(",") if k.strip()]
@@ -173,7 +173,7 @@ def experiment_report_command(
 
     \b
     Examples:
-      promptship experiment report onboarding-email-tone --env production events/*.jsonl
+      promptship experiment report onboarding-email-tone --env production events/*.jsonl.gz
       promptship experiment report onboarding-email-tone --env production events/ --format html --out exp.html
       promptship experiment report onboarding-email-tone --env production events/ --promote concise
     """

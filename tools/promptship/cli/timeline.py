@@ -119,8 +119,9 @@ def show(
 
     \b
     Examples:
-      promptship show support/triage --version 2.0.0
-      promptship show support/triage --at 2026-11-01T12:00:00Z --env production
+      promptship show support/triage --version 2.1.0
+      promptship show support/triage --at 2026-12-01T12:00:00Z --env production --format json
+      promptship show registry/support/triage.yaml --ref HEAD~1   # a prompt file's path works too
     """
     repo = open_repository(root or Path.cwd())
     shown = timeline.show(
