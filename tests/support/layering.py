@@ -102,6 +102,7 @@ OWNED: dict[str, str] = {
     "deepdiff": "history.diff",
     "oras": "release.store.oci",
     "requests": "release.store.oci",
+    "re2": "core.regex",
     "duckdb": "analytics.engines",
     "chdb": "analytics.engines",
     "plotly": "analytics.html",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option, working_tree
+from promptship.cli._common import echo, echo_json, format_option, root_option, working_tree
 from promptship.registry.catalog import Entry, catalog
 
 
@@ -33,22 +32,18 @@ def list_prompts(env: str | None, root: Path | None, fmt: str) -> int:
     """
     entries, broken = catalog(registry.load_files(working_tree(root)), env)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "env": env,
-                    "prompts": [e.to_dict() for e in entries],
-                    "broken": [f.to_dict() for f in broken],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
+        echo_json(
+            {
+                "env": env,
+                "prompts": [e.to_dict() for e in entries],
+                "broken": [f.to_dict() for f in broken],
+            }
         )
     else:
         for line in _table(entries, env):
-            click.echo(line)
+            echo(line)
         for f in broken:
-            click.echo(f"{f.location}: does not load: {f.message}", err=True)
+            echo(f"{f.location}: does not load: {f.message}", err=True)
     return 1 if broken else 0
 
 

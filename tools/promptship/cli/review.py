@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -12,7 +11,7 @@ import click
 
 from promptship import evals
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, root_option
 from promptship.cli._release import key_options, signing_key
 from promptship.core.errors import UsageError
 from promptship.review import record, sampling
@@ -126,14 +125,14 @@ def review_sample(
             "seed": done.seed,
             "strata": {k: {"candidates": c, "drawn": d} for k, (c, d) in done.strata.items()},
         }
-        click.echo(json.dumps(out, indent=2))
+        echo_json(out)
         return 0
-    click.echo(
+    echo(
         f"wrote {done.path}: {done.items} of {done.candidates} {done.kind} items, seed {done.seed}"
     )
     for label, (size, drawn) in done.strata.items():
         if label:
-            click.echo(f"  {label}: {drawn} of {size}")
+            echo(f"  {label}: {drawn} of {size}")
     return 0
 
 
@@ -181,14 +180,12 @@ def review_serve(queue: Path, reviewer: str, ratings: Path | None, port: int, ho
     options = server.ServeOptions(queue, reviewer, ratings, host, port)
 
     def announce(url: str) -> None:
-        click.echo(f"review page: {url}  (Ctrl+C to stop)", err=True)
+        echo(f"review page: {url}  (Ctrl+C to stop)", err=True)
 
     done = server.serve(
         options, token=secrets.token_urlsafe(24), clock=time.time, announce=announce
     )
-    click.echo(
-        f"{done.ratings}: {done.rated} rated, {done.skipped} skipped of {done.total}", err=True
-    )
+    echo(f"{done.ratings}: {done.rated} rated, {done.skipped} skipped of {done.total}", err=True)
     return 0
 
 
@@ -223,12 +220,12 @@ def review_record(ratings: tuple[Path, ...], out: Path, reviewer_key_env: str) -
     """
     key = os.environ.get(reviewer_key_env, "").encode()
     done = record.record_ratings(ratings, out, reviewer_key=key)
-    click.echo(
+    echo(
         f"wrote {done.path}: {done.events} feedback events from {done.verdicts} verdicts "
         f"by {done.reviewers} reviewer(s)"
     )
     if not key:
-        click.echo(
+        echo(
             f"warning: ${reviewer_key_env} is not set: reviewer pseudonyms are unkeyed, "
             "so a known name can be confirmed by hashing it",
             err=True,
@@ -266,9 +263,9 @@ def review_agreement(ratings: tuple[Path, ...], top: int, fmt: str) -> int:
     """
     found = record.agreement(ratings)
     if fmt == "json":
-        click.echo(json.dumps(found.to_dict(top), indent=2, ensure_ascii=False))
+        echo_json(found.to_dict(top))
         return 0
-    click.echo(
+    echo(
         f"agreement of {len(found.reviewers)} reviewer(s) ({', '.join(found.reviewers)}) "
         f"on queue {found.queue[:19]}…"
     )
@@ -276,18 +273,18 @@ def review_agreement(ratings: tuple[Path, ...], top: int, fmt: str) -> int:
     for c in found.criteria:
         if c.prompt != prompt:
             prompt = c.prompt
-            click.echo(f"{prompt}:")
+            echo(f"{prompt}:")
         pairs = "; ".join(f"{k.first}~{k.second} {_num(k.kappa)} ({k.items})" for k in c.kappas)
-        click.echo(
+        echo(
             f"  {c.criterion:<16} {c.level:<9} alpha {_num(c.alpha)} over {c.items} item(s)"
             + (f"   kappa {pairs}" if pairs else "")
         )
     worst = found.worst(top)
     if worst:
-        click.echo("most disputed:")
+        echo("most disputed:")
     for name, d in worst:
         values = ", ".join(f"{who}={value}" for who, value in d.values.items())
-        click.echo(f"  {d.item}  {name}  spread {d.spread:.2f}  ({values})")
+        echo(f"  {d.item}  {name}  spread {d.spread:.2f}  ({values})")
     return 0
 
 
@@ -361,7 +358,7 @@ def review_attest(
         output=output,
         store_dir=store_dir,
     )
-    click.echo(
+    echo(
         f"wrote {done.path} ({done.sha256}) for {done.bundle_digest}: "
         f"{done.passed} of {done.reviewed} reviewed output(s) passed"
     )

@@ -22,6 +22,8 @@ from promptship.assertions import (
     ResponseLike,
     compile_assertion,
 )
+from promptship.core import jsonlimits
+from promptship.core.budget import RenderLimits
 from promptship.core.errors import EvalError, PromptshipError, UsageError
 from promptship.core.render import CompiledPrompt, Rendered
 from promptship.core.templates import TemplateEngine
@@ -155,7 +157,7 @@ def _verdict(text: str, judge_id: str) -> JudgeVerdict:
     data: Any = None
     if len(text) <= MAX_JUDGE_ANSWER:
         try:
-            data = json.loads(text)
+            data = jsonlimits.loads(text)
         except (ValueError, RecursionError):
             data = None
     score = data.get("score") if isinstance(data, dict) else None
@@ -215,7 +217,8 @@ class _Runner:
             found = self._judges.get(key)
         if found is None:
             doc = self.source.document(judge_id, env)
-            found = CompiledPrompt(doc["view"], TemplateEngine(doc["fragments"]))
+            limits = render_limits(self.source, env)
+            found = CompiledPrompt(doc["view"], TemplateEngine(doc["fragments"], limits))
             with self._lock:
                 found = self._judges.setdefault(key, found)
         return found
@@ -286,7 +289,21 @@ def _view_dependent(check: Check) -> bool:
     return check.spec.get("type") == "json-schema" and "schema" not in check.spec
 
 
-def _prepare(target: Target, shard: Shard, live: bool) -> tuple[_Prepared, list[_Unit], int]:
+def render_limits(source: PromptSource, env: str) -> RenderLimits:
+    """The render budget ``env``'s policy sets (cases render as the client renders them).
+
+    Raises:
+        EvalError: The policy's ``render_budget`` is malformed.
+    """
+    try:
+        return RenderLimits.from_policy(source.policy(env))
+    except ValueError as e:
+        raise EvalError(f"environment '{env}': {e}") from None
+
+
+def _prepare(
+    target: Target, shard: Shard, live: bool, limits: RenderLimits
+) -> tuple[_Prepared, list[_Unit], int]:
     """The target's compiled prompt and its cases in this shard (and how many were skipped).
 
     Checks that depend on the view are compiled here, so one that cannot run
@@ -299,7 +316,7 @@ def _prepare(target: Target, shard: Shard, live: bool) -> tuple[_Prepared, list[
     schema = output.get("schema") if isinstance(output, Mapping) else None
     prep = _Prepared(
         target,
-        CompiledPrompt(view, TemplateEngine(target.document["fragments"])),
+        CompiledPrompt(view, TemplateEngine(target.document["fragments"], limits)),
         target.suite.parameters,
         schema if isinstance(schema, Mapping) else None,
     )
@@ -356,7 +373,7 @@ def run_plan(  # noqa: PLR0913 - the run options of the eval command, all keywor
         raise UsageError("--concurrency must be at least 1")
     shard = shard or Shard()
     is_live = provider.name != "echo" if live is None else live
-    prepared = [_prepare(t, shard, is_live) for t in plan.targets]
+    prepared = [_prepare(t, shard, is_live, render_limits(source, t.env)) for t in plan.targets]
     units = [u for _, us, _ in prepared for u in us]
     runner = _Runner(source, provider, model, judge)
     results = _run_units(units, runner, concurrency, progress)

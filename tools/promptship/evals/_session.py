@@ -228,7 +228,9 @@ def _prompt_source(
     files = release.checked_files(snapshot)
     suites = load_suites(files)
     if request.bundle is not None:
-        return BundleSource(bundles.read_bundle(read_input(request.bundle, "the bundle"))), suites
+        return BundleSource(
+            bundles.read_bundle(read_input(request.bundle, "the bundle", bundles.DEFAULT_MAX_BYTES))
+        ), suites
     at_commit = None
     if repo is not None:
         git = repo

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from promptship.core.errors import UsageError
+from promptship.fs import read_file, read_text
 from promptship.gate import inputs as gathering
 from promptship.gate import report
 from promptship.gate.rules import (
@@ -156,30 +157,13 @@ class Checked:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    """Parse a JSON input file, refusing oversized or undecodable ones."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(
-                f"{path}: {what} file is {size} bytes, over the {MAX_INPUT_BYTES} byte limit",
-                hint=f"pass the {what} of one pull request or run",
-            )
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what} ({e.strerror})", hint="check the path") from e
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: {what} file is not UTF-8", hint="pass JSON text") from e
+    """Parse a JSON input file: a regular file within the size limit, UTF-8 (FIFOs and devices refused)."""
+    text = read_text(path, MAX_INPUT_BYTES, what=what)
     return load_json(text, str(path))
 
 
 def _read_attestation(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(f"{path}: attestation file is {size} bytes, over {MAX_INPUT_BYTES}")
-        return path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the attestation ({e.strerror})") from e
+    return read_file(path, MAX_INPUT_BYTES, what="the attestation")
 
 
 def _attestation_evidence(
@@ -218,7 +202,7 @@ def _committed(repo: GitRepo, head: str, path: Path) -> str | None:
 def _allowed(repo: GitRepo, request: GateRequest) -> AllowedSigners:
     """The allowed signers attestations are verified with: ``--allowed-signers`` or the base's."""
     signers = (
-        request.allowed_signers.read_bytes()
+        read_file(request.allowed_signers, MAX_INPUT_BYTES, what="the allowed signers")
         if request.allowed_signers
         else gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
     )
@@ -287,7 +271,9 @@ def _evidence(
     it), review attestations for the environment they name only.
     """
     kept, refused = _kept(repo, request)
-    evidence = [evidence_from_report(_read_json(p, "eval report"), str(p)) for p in kept["evals"]]
+    evidence = [
+        evidence_from_report(_read_json(p, "the eval report"), str(p)) for p in kept["evals"]
+    ]
     reviews: list[ReviewEvidence] = []
     if not (kept["attestations"] or kept["reviews"]):
         return _Evidence(evidence, reviews, refused)
@@ -353,7 +339,9 @@ def check_change(
     found = _evidence(repo, request, verify, verify_review, now)
     reviews = request.reviews
     teams = (
-        parse_teams(_read_json(request.teams, "teams"), str(request.teams)) if request.teams else {}
+        parse_teams(_read_json(request.teams, "the teams"), str(request.teams))
+        if request.teams
+        else {}
     )
     gathered = gathering.gather(
         repo,
@@ -361,7 +349,7 @@ def check_change(
         request.head,
         requested=request.envs or None,
         evidence=found.evals,
-        reviews=parse_reviews(_read_json(reviews, "reviews"), str(reviews)) if reviews else (),
+        reviews=parse_reviews(_read_json(reviews, "the reviews"), str(reviews)) if reviews else (),
         teams=teams,
         author=request.author,
         head_sha=request.head_sha,
@@ -369,7 +357,7 @@ def check_change(
     )
     inputs = replace(gathered.inputs, refused_evidence=found.refused)
     if request.group is not None:
-        entries = parse_group(_read_json(request.group, "group"), str(request.group))
+        entries = parse_group(_read_json(request.group, "the group"), str(request.group))
         inputs = replace(inputs, group=_group(repo, entries, teams, request.envs))
     return Checked(evaluate(inputs), gathered.base_label, gathered.head_label)
 

@@ -29,6 +29,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from promptship.core import jsonlimits
 from promptship.core.errors import (
     AttestationEnvironmentMismatch,
     AttestationMalformed,
@@ -39,6 +40,7 @@ from promptship.core.errors import (
     UsageError,
 )
 from promptship.release.allowed_signers import AllowedSigners, allowed_signer_for, ed25519_raw
+from promptship.release.canonical import MAX_DOCUMENT_DEPTH
 
 __all__ = [
     "ATTESTATION_NAMESPACE",
@@ -191,9 +193,9 @@ def _b64(value: Any, what: str) -> bytes:
 
 def _json(data: bytes, what: str) -> Any:
     try:
-        return json.loads(data, parse_constant=_reject_constant)
+        return jsonlimits.loads(data, max_depth=MAX_DOCUMENT_DEPTH)
     except (ValueError, RecursionError, UnicodeDecodeError) as e:
-        raise AttestationMalformed(f"{what} is not JSON") from e
+        raise AttestationMalformed(f"{what} is not JSON ({str(e)[:200]})") from None
 
 
 def _check_signatures(

@@ -12,19 +12,20 @@ holds for each.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from promptship.core import jsonlimits
 from promptship.core.errors import UsageError
-from promptship.fs import write_atomic
+from promptship.fs import read_text, write_atomic
 from promptship.gate.promotion import plan as promotion
 from promptship.gate.promotion.pins import Pin, eval_summary, promotion_markdown
 from promptship.git import GitRepo
 from promptship.registry.files import find_root
+from promptship.registry.yamlio import MAX_FILE_BYTES
 from promptship.release.store import folder as store
 
 __all__ = [
@@ -111,25 +112,16 @@ class PromotionPR:
 
 def _read_evidence(path: Path) -> Any:
     """An eval report, or the first envelope of an attestation file, parsed."""
+    text = read_text(path, MAX_EVIDENCE_BYTES, what="the evidence")
     try:
-        if path.stat().st_size > MAX_EVIDENCE_BYTES:
-            raise UsageError(
-                f"{path}: over {MAX_EVIDENCE_BYTES:,} bytes", hint="pass one run's report"
-            )
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read ({e.strerror})", hint="check the path") from e
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text", hint="pass a JSON file") from None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return jsonlimits.loads(text)
+    except ValueError:
         pass
     # An attestation file (.intoto.jsonl) holds one envelope per line; the first is shown.
     first = next((line for line in text.splitlines() if line.strip()), "")
     try:
-        return json.loads(first)
-    except (ValueError, RecursionError):
+        return jsonlimits.loads(first)
+    except ValueError:
         raise UsageError(f"{path}: not JSON", hint="pass the file CI wrote, unchanged") from None
 
 
@@ -138,18 +130,15 @@ def _env_file(request: PromotionRequest) -> Path:
 
 
 def _read_env(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         raise UsageError(
             f"{path}: no such environment file", hint="name an environment of this registry"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read it ({e})") from None
+        )
+    return read_text(path, MAX_FILE_BYTES, what="the environment", follow_symlinks=False)
 
 
-def _write(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"), make_parents=True)
+def _write(path: Path, text: str, inside: Path | None = None) -> None:
+    write_atomic(path, text.encode("utf-8"), make_parents=True, inside=inside)
 
 
 def _open_pr(
@@ -175,7 +164,7 @@ def _open_pr(
         rollback_of=plan.rollback_of,
     )
     if not request.dry_run:
-        _write(env_file, plan.text)
+        _write(env_file, plan.text, inside=env_file.parents[1])
     if request.title_file is not None:
         _write(request.title_file, plan.title + "\n")
     if request.body_file is not None:
