@@ -34,6 +34,16 @@ lines and scripts run in ``bash -e -o pipefail``. A ``console`` block's ``$ ``
 lines run the same way, each expected to fail exactly when the transcript shows
 ``error:`` after it. Python blocks run with this interpreter in the workspace.
 
+No example installs anything into the interpreter the tests run with (a
+``python3 scripts/dev.py demo`` run in the clone once did ``pip install -e``
+through the ``.venv/bin/python`` shim and re-pointed the shared virtualenv at a
+deleted folder): an example that installs packages or creates a virtual
+environment (``examples.installs``) must be marked ``installs`` and is never run;
+the workspace's ``python``, ``python3``, ``pip`` and ``pip3`` refuse ``-m pip``,
+``-m venv`` and the like; and the workspace fixture checks on teardown that
+``sys.prefix``'s ``.pth`` files, ``direct_url.json`` and ``promptship`` script are
+unchanged.
+
 Examples that cannot run here are marked where they are shown and skipped
 with their reason (``examples.REASONS``), never silently:
 ``# needs …`` after a help example, ``<!-- example: skip REASON: why -->`` before a
@@ -50,12 +60,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 
+from chatserver import ChatServer
 from examples import (
     REASONS,
     ROOT,
@@ -65,10 +78,12 @@ from examples import (
     doc_files,
     help_examples,
     help_has_examples,
+    installs,
 )
 from promptship.cli import main
 from promptship.cli._app import cli, register
 from promptship.registry import yamlio
+from storeserver import StoreServer
 
 register()
 HELP = help_examples(cli)
@@ -95,18 +110,59 @@ def _promptship(ws: Path, *args: str | Path) -> None:
     assert code == 0, f"setup step failed: promptship {' '.join(map(str, args))}"
 
 
+_REFUSE = (
+    'echo "examples workspace: refused $0 $*: an example never installs into the '
+    'interpreter the tests run with (mark it <!-- example: skip installs: ... -->)" >&2; exit 97'
+)
+_GUARD = f"""prev=""
+for a in "$@"; do
+  if [ "$prev" = "-m" ]; then
+    case "$a" in pip|pip.*|ensurepip|venv|virtualenv) {_REFUSE};; esac
+    break
+  fi
+  case "$a" in -mpip*|-mensurepip*|-mvenv*|-mvirtualenv*) {_REFUSE};; -*) ;; *) break;; esac
+  prev="$a"
+done
+"""
+"""Before any interpreter of the workspace: ``-m pip``, ``-m venv`` … are refused."""
+
+
 def _shims(ws: Path) -> Path:
+    """``.venv/bin`` of the workspace: this promptship, and no way to install into its Python.
+
+    ``python`` and ``promptship`` run the tests' interpreter with this tree's
+    ``tools/`` first; ``python`` (and ``python3``) refuse ``-m pip``, ``-m venv``
+    and the like, and ``pip``/``pip3`` refuse outright, so an example that
+    slipped past :func:`examples.installs` still cannot reach ``sys.prefix``.
+    """
     bin_dir = ws / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     tools = ROOT / "tools"
+    system = shutil.which("python3") or "/usr/bin/python3"
     for name, text in {
-        "python": f'#!/bin/sh\nPYTHONPATH="{tools}" exec "{sys.executable}" "$@"\n',
+        "python": f'#!/bin/sh\n{_GUARD}PYTHONPATH="{tools}" exec "{sys.executable}" "$@"\n',
+        "python3": f'#!/bin/sh\n{_GUARD}exec "{system}" "$@"\n',
+        "pip": f"#!/bin/sh\n{_REFUSE}\n",
+        "pip3": f"#!/bin/sh\n{_REFUSE}\n",
         "promptship": f'#!/bin/sh\nPYTHONPATH="{tools}" exec "{sys.executable}" -m promptship "$@"\n',
         "activate": f'export PATH="{bin_dir}:$PATH"\n',
     }.items():
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     return bin_dir
+
+
+def _installed() -> dict[str, str]:
+    """What this interpreter's environment says about promptship, and any path it holds.
+
+    The ``.pth`` files and ``direct_url.json`` of ``sys.prefix``'s site-packages
+    (an editable install writes its source folder there) and the ``promptship``
+    script of its ``bin``: compared before and after the examples run.
+    """
+    site = Path(sysconfig.get_paths()["purelib"])
+    files = [*site.glob("*.pth"), *site.glob("*promptship*/direct_url.json")]
+    files.append(Path(sys.prefix) / "bin" / "promptship")
+    return {str(f): f.read_text("utf-8", "replace") for f in files if f.is_file()}
 
 
 def _suite_inputs(ws: Path, prompt_id: str) -> dict[str, object]:
@@ -159,8 +215,16 @@ def _app_log(ws: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """The example registry in a clone, prepared as the module docstring says."""
+def workspace(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The example registry in a clone, prepared as the module docstring says.
+
+    On teardown, the tests' interpreter must be as it was: no ``.pth``,
+    ``direct_url.json`` or ``promptship`` script of ``sys.prefix`` changed, none
+    naming the workspace (what ``pip install -e`` from the clone would leave).
+    """
+    before = _installed()
     ws = tmp_path_factory.mktemp("examples") / "registry"
     _clone(ws)
     for env in ("staging", "production"):
@@ -205,7 +269,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         "BEFORE": _git(ws, "rev-parse", "HEAD~1"),
         "PROMPTSHIP_SIGNING_KEY": (ws / "production.key").read_text(),
     }
-    return ws, env
+    yield ws, env
+    after = _installed()
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    changed |= {k for k, text in after.items() if str(ws.parent) in text}
+    assert not changed, (
+        f"the examples changed the interpreter at {sys.prefix}: {sorted(changed)}; "
+        "tell the lead (the shared venv needs repairing), then mark the example `installs`"
+    )
 
 
 def _expected_exit(comment: str) -> int:
@@ -365,6 +436,10 @@ def test_example_runs(
 ) -> None:
     if example.skip is not None:
         pytest.skip(f"{example.skip}: {example.why}")
+    assert not installs(example.text), (
+        f"{example.where} installs packages or creates a virtual environment: not run; "
+        "mark it <!-- example: skip installs: why -->"
+    )
     ws, env = workspace
     if example.language == "python":
         _run_python(ws, env, example)
@@ -394,3 +469,121 @@ def test_every_command_shows_an_example() -> None:
     groups = {ctx.command_path for cmd, ctx in commands(cli, top) if isinstance(cmd, click.Group)}
     missing = [path for path, n in counts.items() if n == 0 and path not in groups]
     assert not missing, f"commands whose --help shows no example: {missing}"
+
+
+def test_no_example_that_installs_is_run() -> None:
+    """An example that installs (pip, a venv, scripts/dev.py) is marked ``installs``, never run.
+
+    ``python3 scripts/dev.py demo`` run in the clone once installed the clone
+    into the tests' interpreter (``pip install -e`` through the ``.venv/bin/python``
+    shim), re-pointing the shared promptship at a folder that was then deleted.
+    """
+    found = [e for e in ALL if installs(e.text)]
+    assert {e.where for e in found} >= {"README.md:4", "docs/client.md:25"}
+    wrong = [f"{e.where}: {e.skip}" for e in found if e.skip != "installs"]
+    assert not wrong, f"examples that install, not marked `installs`: {wrong}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python -m pip install -e .",
+        "python -I -m pip install --upgrade pip",
+        "python -mpip --version",
+        "python -m venv .venv2",
+        "python -m ensurepip",
+        "python3 -m pip install --user promptship",
+        "pip install -e .",
+        "pip3 install promptship",
+        "python3 scripts/dev.py demo",
+        ".venv/bin/python -m pip install --quiet -e '.[dev]'",
+    ],
+)
+def test_the_workspace_never_runs_pip_against_sys_prefix(tmp_path: Path, command: str) -> None:
+    """Through the workspace's shims, pip and venv are refused before they start.
+
+    ``scripts/dev.py`` (copied in with its ``pyproject.toml``) gets as far as
+    ``.venv/bin/python -m pip`` and is refused there; nothing of ``sys.prefix``
+    changes.
+    """
+    before = _installed()
+    bin_dir = _shims(tmp_path)
+    (tmp_path / "scripts").mkdir()
+    shutil.copy2(ROOT / "scripts" / "dev.py", tmp_path / "scripts" / "dev.py")
+    shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    done = subprocess.run(
+        ["bash", "-c", command],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "examples workspace: refused" in done.stderr
+    assert _installed() == before
+    assert not (tmp_path / ".venv2").exists()
+
+
+def test_the_workspace_python_still_runs_python(tmp_path: Path) -> None:
+    """The guard refuses only installing: scripts and ``-c`` run this promptship."""
+    bin_dir = _shims(tmp_path)
+    done = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import promptship; print(promptship.__file__)"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == str(ROOT / "tools" / "promptship" / "__init__.py")
+
+
+def _client_app() -> str:
+    text = (ROOT / "docs" / "client.md").read_text("utf-8")
+    found = re.search(r"<!-- example: app.py -->\n```python\n(.*?)\n```\n", text, re.DOTALL)
+    assert found, "docs/client.md lost its example app (the fence after <!-- example: app.py -->)"
+    return found.group(1) + "\n"
+
+
+def test_the_client_app_runs(
+    workspace: tuple[Path, dict[str, str]], chat_server: ChatServer, tmp_path: Path
+) -> None:
+    """docs/client.md's app, as written, on the example store served over HTTP.
+
+    It follows production's channel, renders ``support/reply_draft``, asks a local
+    chat-completions server (an echo) and logs render, outcome and feedback under
+    one request id, the ticket kept out of the log.
+    """
+    ws, _ = workspace
+    app = tmp_path / "app.py"
+    app.write_text(_client_app())
+    events = tmp_path / "events.jsonl"
+    ticket = "My card 4111 1111 1111 1111 was charged twice"
+    with StoreServer(ws / "store") as store:
+        run = subprocess.run(
+            [sys.executable, str(app), ticket],
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PYTHONPATH": str(ROOT / "tools"),
+                "PROMPTSHIP_STORE": store.url,
+                "PROMPTSHIP_ALLOWED_SIGNERS": str(ws / "environments" / "allowed_signers"),
+                "PROMPTSHIP_CACHE": str(tmp_path / "cache"),
+                "PROMPTSHIP_EVENTS": str(events),
+                "OPENAI_BASE_URL": chat_server.base_url,
+                "OPENAI_API_KEY": "sk-test-key",
+            },
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert 'Open with "Hi Ada,"' in run.stdout  # the echo: the messages it was sent
+    assert ticket in run.stdout
+    assert "served by" in run.stderr
+    (request,) = chat_server.requests
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer sk-test-key"
+    assert [m["role"] for m in request.json["messages"]][-1] == "user"
+    lines = [json.loads(line) for line in events.read_bytes().splitlines()]
+    assert [e["type"] for e in lines] == ["render", "outcome", "feedback"]
+    assert len({e["request_id"] for e in lines}) == 1
+    assert lines[0]["inputs"]["customer_message"] == "[sensitive]"
+    assert lines[1]["accepted"] is True
+    assert lines[1]["tokens"]["input"] > 0
+    assert b"4111" not in events.read_bytes()

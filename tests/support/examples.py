@@ -34,8 +34,26 @@ REASONS = {
     "human": "needs a person: ratings made on the review page (`review serve`)",
     "listing": "a signature listing or a fragment of a larger program, not a program",
     "elsewhere": "run, with its expected output, by the test file it names",
+    "installs": "installs packages or creates a virtual environment: never run against the "
+    "interpreter the tests run with (a `pip install -e` from a temporary clone re-points it)",
 }
 """Why an example may be skipped: every skip names one of these."""
+
+_INSTALLS = re.compile(
+    r"\bpip3?\s+install\b|-m\s*(?:pip|ensurepip|venv|virtualenv)\b|\bvirtualenv\b"
+    r"|\bvenv\.create\b|scripts/dev\.py|\binstall\.sh\b|\buv\s+(?:pip|venv|sync|tool)\b"
+    r"""|\bpipx\b|['"]-m['"],\s*['"](?:pip|ensurepip|venv)['"]"""
+)
+
+
+def installs(text: str) -> bool:
+    """Whether an example installs packages or creates a virtual environment.
+
+    Such an example is never run by the tests: it must be marked ``installs``
+    (``scripts/dev.py`` counts: it creates ``.venv`` and runs ``pip install -e``).
+    """
+    return _INSTALLS.search(text) is not None
+
 
 _SECTION = re.compile(r"^(\s*)Examples?\b[^:]*:\s*$")
 
@@ -201,8 +219,12 @@ _MARK = re.compile(r"<!--\s*example:\s*skip\s+(?P<reason>[a-z]+)\s*(?::\s*(?P<wh
 _LANGS = {"sh": "sh", "bash": "sh", "shell": "sh", "console": "console", "python": "python"}
 
 
-def _marker(before: list[str]) -> re.Match[str] | None:
-    """The skip marker among the HTML comments right above a fence."""
+def _marker(before: list[str]) -> tuple[str, str] | None:
+    """The skip marker (reason, why) among the HTML comments right above a fence.
+
+    A comment that starts ``example: skip`` but does not parse is the reason
+    ``malformed`` (refused by the tests), never an example silently run.
+    """
     for line in reversed(before):
         if not line.strip():
             continue
@@ -210,7 +232,9 @@ def _marker(before: list[str]) -> re.Match[str] | None:
             return None
         found = _MARK.search(line)
         if found:
-            return found
+            return found.group("reason"), found.group("why") or ""
+        if re.search(r"<!--\s*example:\s*skip", line):
+            return "malformed", line.strip()
     return None
 
 
@@ -246,8 +270,8 @@ def doc_examples(path: Path) -> list[Example]:
                 f"{rel}:{start + 1}",
                 language,
                 "\n".join(body) + "\n",
-                mark.group("reason") if mark else None,
-                (mark.group("why") or "") if mark else "",
+                mark[0] if mark else None,
+                mark[1] if mark else "",
             )
         )
     return out
