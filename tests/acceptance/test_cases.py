@@ -62,7 +62,8 @@ def _finding_matches(found: dict[str, Any], want: dict[str, Any]) -> bool:
         and found["file"] == want["file"]
         and found["line"] == want["line"]
         and found["col"] == want["col"]
-        and want["message_contains"] in found["message"]
+        and want.get("message", found["message"]) == found["message"]
+        and want.get("message_contains", "") in found["message"]
         and want.get("hint_contains", "") in (found["hint"] or "")
     )
 

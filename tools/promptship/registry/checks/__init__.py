@@ -30,7 +30,7 @@ from promptship.core.views import resolve, unknown_file, variant_names
 from promptship.registry.checks._review import check_rubric
 from promptship.registry.checks._schema import Validator, schema_findings
 from promptship.registry.checks._suites import check_suites
-from promptship.registry.checks._templates import check_templates, origin_locator
+from promptship.registry.checks._templates import check_templates, origin_locator, template_line
 from promptship.registry.checks._text import invisible_findings
 from promptship.registry.checks._views import view_findings
 
@@ -229,7 +229,7 @@ def _check_fragment(run: _Run, name: str, doc: YamlDoc) -> None:
             Finding(
                 "template",
                 f"fragment template {problem}",
-                doc.location(("text",)),
+                template_line(run.files, doc.location(("text",)), problem),
                 "/text",
                 hint="fragments follow the same template rules as prompts",
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -12,7 +13,7 @@ from promptship.core.templates import Analysis
 from promptship.core.views import resolve, template_sources
 from promptship.registry.checks._features import feature_problems, media_inputs
 
-__all__ = ["TemplateRun", "check_templates", "origin_locator"]
+__all__ = ["TemplateRun", "check_templates", "origin_locator", "template_line"]
 
 
 class TemplateRun(Protocol):
@@ -47,6 +48,23 @@ def origin_locator(view: Resolved, doc: YamlDoc) -> Any:
         return doc.location(path)
 
     return locate
+
+
+_LINE = re.compile(r"^line (\d+): ")
+
+
+def template_line(files: RegistryFiles, where: Location, problem: str) -> Location:
+    """Where a template problem (``line N: why``) is in its YAML file, the text at ``where``.
+
+    Line N of a literal block (``content: |``) is its own line of the file;
+    otherwise the problem is told where the text starts.
+    """
+    found = _LINE.match(problem)
+    if not found:
+        return where
+    docs = (*files.prompts.values(), *files.overlays.values(), *files.fragments.values())
+    doc = next((d for d in docs if d.path == where.file), None)
+    return doc.line_location(where, int(found.group(1))) if doc else where
 
 
 _TEMPLATE_HINT = 'templates may use their inputs, filters and {% include "fragment" %} only'
@@ -106,7 +124,13 @@ def check_templates(
             ("template.budget", over.get(path, ()), _BUDGET_HINT),
         ):
             out.extend(
-                Finding(code, f"template {p}", located(path), pointer(path), hint=hint)
+                Finding(
+                    code,
+                    f"template {p}",
+                    template_line(run.files, located(path), p),
+                    pointer(path),
+                    hint=hint,
+                )
                 for p in found
             )
     if not broken:
