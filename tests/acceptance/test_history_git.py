@@ -17,7 +17,7 @@ import pytest
 
 from gitrepo import EPOCH, branch, commit, make_repo, shallow_clone, write
 from promptship.cli import main
-from promptship.history.parsecache import DiskCache
+from promptship.history.parsecache import ENTRY_FORMAT, DiskCache
 from promptship.registry import yamlio
 from scenario import (
     FILES,
@@ -699,7 +699,7 @@ def test_a_corrupt_cache_is_ignored_and_repaired(reg: Reg, tmp_path: Path) -> No
     assert again.code == 0
     assert again.out == clean
     for entry in entries:
-        assert json.loads(entry.read_bytes())["format"] == 1  # rewritten whole
+        assert json.loads(entry.read_bytes())["format"] == ENTRY_FORMAT  # rewritten whole
     assert reg("validate", "--ref", "HEAD", "--cache-dir", cache).code == 0
 
 

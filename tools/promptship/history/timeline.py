@@ -97,6 +97,8 @@ def _entries(
         after = Side(repo.snapshot(info.sha), at_commit=repo.snapshot, cache=cache)
         version = _version(after, prompt_id)
         if parent is None:
+            if prompt_id not in after.files({prompt_id}).prompts:
+                continue  # the first commit added shared files, not this prompt
             entry = LogEntry(info, version, "added" if version else "absent", "behavioural", None)
         else:
             before = Side(repo.snapshot(parent), at_commit=repo.snapshot, cache=cache)
