@@ -20,7 +20,7 @@ from promptship.cli._common import (
     working_tree,
 )
 from promptship.core import jsonlimits
-from promptship.core.errors import InputError, UsageError
+from promptship.core.errors import InputError, TemplateError, UsageError
 from promptship.fs import read_text
 
 MAX_INPUTS_BYTES = 16 * 1024 * 1024
@@ -153,6 +153,8 @@ def render(
         rendered = compiled.render(parse_inputs(pairs, inputs_file))
     except InputError as e:
         raise typed_hint(e, pairs) from None
+    except TemplateError as e:
+        raise registry.locate_template_error(files, prompt_id, env, variant, e) from None
     if fmt != "text":
         body = rendered.to_openai() if fmt == "openai" else rendered.to_api(_API.get(fmt, fmt))
         echo_json(body)
