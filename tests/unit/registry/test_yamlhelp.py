@@ -22,6 +22,8 @@ from promptship.registry.yamlio import load
          'content: "{% if x %}y{% endif %}"'),
         ("description: Note: this\n", 1, 18, "a ': ' inside a plain value", "quote the whole value"),
         ('a: "hello\nb: 2\n', 1, 4, "a quoted value is never closed", "close the quote"),
+        ('a: "hello\nb:\n  owner: "@acme/x"\n', 1, 4, "a quoted value is never closed",
+         "close the quote"),  # closed by a later quote: told where it opened
         ("a: [1, 2\nb: 2\n", 1, 4, "a '[' list is never closed", "close it with ']'"),
         ("a: {x: 1\nb: 2\n", 1, 4, "a '{' mapping is never closed", '"{{ name }}"'),
         ("a:\n  b: 1\n c: 2\n", 3, 2, "indentation does not match", "two per level"),

@@ -76,13 +76,16 @@ def _template_value(line_text: str, col: int) -> tuple[str, str]:
     )
 
 
+_UNCLOSED_QUOTE = (
+    "a quoted value is never closed",
+    'close the quote at the end of the value; inside it, write \\" for a double quote '
+    "or '' for a single one",
+)
+
+
 def _unclosed(context: str) -> tuple[str, str] | None:
     if "quoted scalar" in context:
-        return (
-            "a quoted value is never closed",
-            'close the quote at the end of the value; inside it, write \\" for a double quote '
-            "or '' for a single one",
-        )
+        return _UNCLOSED_QUOTE
     if "flow sequence" in context:
         return (
             "a '[' list is never closed",
@@ -107,6 +110,26 @@ class _Problem:
     line: int
     col: int
     context_at: tuple[int, int] | None
+    text: str = ""
+
+
+def _opened_above(p: _Problem) -> Explained | None:
+    """A quote left open on an earlier line, closed by the first quote of this one.
+
+    ``description: "Sort a ticket.`` runs on until the next ``"`` in the file (an
+    ``owner: "@acme/x"`` lines below); the parser then trips over what follows
+    that quote. The mistake is where the quote opened.
+    """
+    before = p.line_text[: p.col - 1].rstrip()
+    quote = before[-1:] if before.endswith(('"', "'")) else ""
+    if not quote or before.count(quote) % 2 == 0:
+        return None
+    lines = p.text.split("\n")
+    for number in range(p.line - 1, max(p.line - 200, 0), -1):
+        above = lines[number - 1]
+        if above.count(quote) % 2 == 1:
+            return Explained(*_UNCLOSED_QUOTE, number, above.rindex(quote) + 1)
+    return None
 
 
 def _tab_or_text_after_quote(p: _Problem) -> Explained | None:
@@ -174,7 +197,13 @@ def _cannot_start_token(p: _Problem) -> Explained | None:
     return Explained(message, hint, p.line, p.col - 1 if template else p.col)
 
 
-_RULES = (_cannot_start_token, _tab_or_text_after_quote, _never_closed, _by_wording)
+_RULES = (
+    _opened_above,
+    _cannot_start_token,
+    _tab_or_text_after_quote,
+    _never_closed,
+    _by_wording,
+)
 """Each says what one kind of parser error means, or ``None``; the first answer wins."""
 
 
@@ -195,7 +224,7 @@ def explain(
         context_at: Where the context started (an opening quote or bracket).
     """
     line, col = problem_at
-    found = _Problem(problem, context or "", _line(text, line), line, col, context_at)
+    found = _Problem(problem, context or "", _line(text, line), line, col, context_at, text)
     for rule in _RULES:
         told = rule(found)
         if told is not None:
