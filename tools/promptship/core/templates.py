@@ -29,8 +29,9 @@ from jinja2 import meta, nodes
 
 from promptship.core.budget import DEFAULT_LIMITS, Budget, RenderLimits, bind, bound, unbind
 from promptship.core.errors import RenderBudgetError, TemplateError
+from promptship.core.names import did_you_mean
 from promptship.core.sandbox import BudgetedSandbox
-from promptship.core.template_checks import over_budget, unknown_names, unsafe
+from promptship.core.template_checks import over_budget, unknown_names, unsafe, walk_nodes
 from promptship.core.template_words import syntax_message
 
 __all__ = [
@@ -229,7 +230,21 @@ class TemplateEngine:
             if name is None or name in out:
                 continue  # a computed name is refused by template_checks.unsafe
             if name not in self.fragments:
-                problems.append(where + f"includes unknown fragment '{name}'")
+                guess = did_you_mean(name, self.fragments)
+                line = next(
+                    (
+                        f"line {n.lineno}: "
+                        for n in walk_nodes(tree)
+                        if isinstance(n, nodes.Include)
+                        and isinstance(n.template, nodes.Const)
+                        and n.template.value == name
+                    ),
+                    "",
+                )
+                problems.append(
+                    f"{where}{line}includes unknown fragment '{name}'"
+                    + (f"; {guess}" if guess else "")
+                )
                 continue
             out.append(name)
         return out
