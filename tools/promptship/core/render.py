@@ -19,6 +19,7 @@ import fastjsonschema
 from promptship.core import targets
 from promptship.core.budget import Budget, bind, unbind
 from promptship.core.errors import InputError
+from promptship.core.inputs import input_problems, summary
 from promptship.core.media import MAX_MEDIA_CHARS, MediaSpec, check_media, media_spec
 from promptship.core.targets import Api, Features
 from promptship.core.targets import openai_chat as _chat
@@ -209,17 +210,17 @@ def _input_error(
     schema: Mapping[str, Any],
     hint: str,
 ) -> InputError:
-    if e.rule == "required" and e.name == "data":
-        missing = [n for n in schema.get("required", []) if n not in inputs]
-        return InputError(f"missing required input(s): {', '.join(missing)}", hint=hint)
-    if e.rule == "additionalProperties" and e.name == "data":
-        known = set(schema.get("properties", {}))
-        extra = sorted(n for n in inputs if n not in known)
-        return InputError(f"unknown input(s): {', '.join(extra)}", hint=hint)
-    full = str(e.name or "data")
-    name = full.removeprefix("data.").removeprefix("data")
-    message = str(e.message).removeprefix(full + " ")
-    return InputError(f"input {name or '(all)'}: {message}", hint=hint)
+    """Every problem with ``inputs`` in one error (the check stopped at the first)."""
+    problems = input_problems(schema, inputs)
+    if not problems:  # a rule input_problems does not cover: the check's own words
+        full = str(e.name or "data")
+        name = full.removeprefix("data.").removeprefix("data")
+        message = str(e.message).removeprefix(full + " ")
+        return InputError(f"input {name or '(all)'}: {message}", hint=hint)
+    message, first_hint = summary(problems)
+    error = InputError(message, hint=first_hint)
+    error.problems = tuple(problems)
+    return error
 
 
 _PartPlan = tuple[str, Any, bool, str | None]
