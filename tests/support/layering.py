@@ -48,6 +48,7 @@ RANKS: dict[str, int] = {
     "registry": 2,
     "history": 3,
     "release": 3,
+    "interop": 3,
     "evals": 4,
     "gate": 4,
     "client": 5,
@@ -78,6 +79,10 @@ PURE: frozenset[str] = frozenset(
         "gate.rules",
         "gate.report",
         "gate.promotion.pins",
+        "interop.templates",
+        "interop.model",
+        "interop.names",
+        "interop.overlays",
     }
 )
 

@@ -35,6 +35,8 @@ COMMAND_MODULES = {
     "promote": "promote",
     "rollback": "promote",
     "pins": "promote",
+    "import": "interop",
+    "export": "interop",
 }
 
 

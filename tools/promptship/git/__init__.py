@@ -20,6 +20,7 @@ from promptship.git._common import (
 )
 from promptship.git._repo import GitRepo, open_repository
 from promptship.git._snapshots import GitSnapshot, IndexSnapshot, WorktreeSnapshot
+from promptship.git._write import NewCommit, Prepared
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
@@ -29,6 +30,8 @@ __all__ = [
     "GitRepo",
     "GitSnapshot",
     "IndexSnapshot",
+    "NewCommit",
+    "Prepared",
     "WorktreeSnapshot",
     "open_repository",
 ]

@@ -1,0 +1,329 @@
+"""What an importer reads and what an import becomes, pure.
+
+A source system's prompt version is a :class:`SourcePrompt`; :func:`build`
+turns it into the plain values of a promptship prompt file, with every
+variable declared and every field that has no place in the format kept under
+an ``x-<source>`` extension (and listed as a finding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from promptship.core.errors import Location
+from promptship.core.model import Finding
+from promptship.interop.names import normalise_name
+from promptship.interop.templates import Converted, Note, Syntax, convert
+
+__all__ = [
+    "ROLES",
+    "Built",
+    "SourcePrompt",
+    "build",
+    "finding",
+    "normalise_name",
+]
+
+ROLES = {
+    "system": "system",
+    "developer": "developer",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+    "model": "assistant",
+}
+"""Source role names and the promptship role each becomes."""
+
+_PARAMETER_LIMITS: dict[str, tuple[float, float]] = {
+    "temperature": (0, 2),
+    "top_p": (1e-9, 1),
+    "presence_penalty": (-2, 2),
+    "frequency_penalty": (-2, 2),
+}
+
+
+@dataclass(frozen=True)
+class SourcePrompt:
+    """One version of one prompt as a source system holds it.
+
+    Attributes:
+        name: The source's name for it (normalised into an id by :func:`normalise_name`).
+        origin: Where it was read (file path or URL), for findings.
+        syntax: The template syntax of its texts.
+        messages: ``(role, template)`` per message, or ``None`` for a text prompt.
+        text: The completion template of a text prompt (Handlebars text may hold role markers).
+        properties: JSON Schema of each declared input, where the source declares them.
+        required: Inputs the source requires (``None``: every variable used).
+        model: ``provider``, ``name`` and ``parameters`` (any of them may be missing).
+        output: The promptship ``output`` block, when the source declares one.
+        description: What it does.
+        tags: Free labels.
+        extra: Fields with no place in the format, kept under ``x-<kind>``.
+        kind: The source system (``langfuse``, ``dotprompt``, …).
+        version: The source's version label, when it has one.
+        created_at: When the version was made.
+        author: Who made it (a name or an email).
+        labels: Environments this version is deployed to (Langfuse labels, MLflow aliases).
+        commit_message: The source's note on this version.
+        notes: What reading it could not carry over.
+        cases: Eval cases (``id``, ``inputs``, ``assert``) from the source's tests.
+    """
+
+    name: str
+    origin: str
+    syntax: Syntax
+    messages: tuple[tuple[str, str], ...] | None = None
+    text: str | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    required: frozenset[str] | None = None
+    model: Mapping[str, Any] = field(default_factory=dict)
+    output: Mapping[str, Any] | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "import"
+    version: str | None = None
+    created_at: datetime | None = None
+    author: str | None = None
+    labels: tuple[str, ...] = ()
+    commit_message: str | None = None
+    notes: tuple[Note, ...] = ()
+    cases: tuple[Mapping[str, Any], ...] = ()
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Built:
+    """A source prompt as the values of a promptship prompt file.
+
+    Attributes:
+        data: The prompt document (plain values).
+        includes: Fragment names its templates include.
+        findings: Everything that could not be carried over exactly.
+    """
+
+    data: dict[str, Any]
+    includes: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+
+def finding(note: Note, origin: str, prompt: str | None = None) -> Finding:
+    """A conversion note as a finding located at the source."""
+    where = f"{prompt}: " if prompt else ""
+    return Finding(note.code, where + note.message, Location(origin), severity=note.severity)
+
+
+def _role(role: str, origin: str, name: str, findings: list[Finding]) -> str | None:
+    mapped = ROLES.get(role.lower())
+    if mapped is None:
+        findings.append(
+            Finding(
+                "import.role",
+                f"{name}: role '{role}' has no promptship equivalent",
+                Location(origin),
+                hint="promptship roles: system, developer, user, assistant",
+            )
+        )
+    return mapped
+
+
+def _input_property(name: str, source: SourcePrompt, conv: Converted) -> dict[str, Any]:
+    declared = source.properties.get(name)
+    prop: dict[str, Any] = dict(declared) if isinstance(declared, Mapping) else {}
+    if "type" not in prop:
+        if name in conv.lists:
+            prop["type"] = "array"
+        elif name in conv.objects:
+            prop["type"] = "object"
+        else:
+            prop["type"] = "string"
+    return prop
+
+
+def _merge(convs: Sequence[Converted]) -> Converted:
+    return Converted(
+        "",
+        frozenset().union(*(c.variables for c in convs)),
+        frozenset().union(*(c.objects for c in convs)),
+        frozenset().union(*(c.lists for c in convs)),
+        frozenset().union(*(c.optional for c in convs)),
+        tuple(dict.fromkeys(i for c in convs for i in c.includes)),
+        (),
+        tuple(n for c in convs for n in c.notes),
+    )
+
+
+def _messages(
+    source: SourcePrompt, optional: frozenset[str], findings: list[Finding]
+) -> tuple[list[dict[str, Any]] | None, str | None, list[Converted]]:
+    """The messages (or text) in Jinja, and the conversions that made them."""
+    convs: list[Converted] = []
+    if source.messages is None:
+        conv = convert(source.text or "", source.syntax, optional=optional)
+        convs.append(conv)
+        if not conv.roles:
+            return None, conv.text, convs
+        pairs = list(conv.roles)
+    else:
+        pairs = []
+        for role, template in source.messages:
+            conv = convert(template, source.syntax, optional=optional)
+            convs.append(conv)
+            pairs.append((role, conv.text))
+    out: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for role, content in pairs:
+        mapped = _role(role, source.origin, source.name, findings)
+        if mapped is None:
+            continue
+        if not content:
+            findings.append(
+                Finding(
+                    "import.empty-message",
+                    f"{source.name}: an empty {role} message is not imported",
+                    Location(source.origin),
+                    severity="warning",
+                )
+            )
+            continue
+        seen[mapped] = seen.get(mapped, 0) + 1
+        ident = mapped if seen[mapped] == 1 else f"{mapped}_{seen[mapped]}"
+        out.append({"id": ident, "role": mapped, "content": content})
+    return out, None, convs
+
+
+def _parameters(
+    params: Mapping[str, Any], source: SourcePrompt, findings: list[Finding]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in ("model", "messages", "prompt") or value is None:
+            findings.append(
+                Finding(
+                    "import.parameter",
+                    f"{source.name}: parameter '{key}' ({value!r}) is not kept",
+                    Location(source.origin),
+                    severity="warning",
+                )
+            )
+            continue
+        low, high = _PARAMETER_LIMITS.get(key, (float("-inf"), float("inf")))
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not low <= value <= high
+        ):
+            findings.append(
+                Finding(
+                    "import.parameter",
+                    f"{source.name}: parameter '{key}' = {value} is out of range",
+                    Location(source.origin),
+                )
+            )
+        out[key] = value
+    return out
+
+
+def _model(source: SourcePrompt, findings: list[Finding]) -> dict[str, Any]:
+    model = source.model
+    provider = model.get("provider") or "openai"
+    name = model.get("name")
+    if not name:
+        name = "gpt-4o-mini"
+        findings.append(
+            Finding(
+                "import.model",
+                f"{source.name}: the source names no model; gpt-4o-mini (openai) is set",
+                Location(source.origin),
+                hint="edit model.provider and model.name",
+                severity="warning",
+            )
+        )
+    out: dict[str, Any] = {"provider": str(provider), "name": str(name)}
+    params = _parameters(model.get("parameters") or {}, source, findings)
+    if params:
+        out["parameters"] = params
+    return out
+
+
+def build(
+    source: SourcePrompt, prompt_id: str, owner: str, version: str, *, status: str = "active"
+) -> Built:
+    """The promptship prompt a source prompt becomes.
+
+    Args:
+        source: The source version.
+        prompt_id: Its id in the registry.
+        owner: ``metadata.owner`` (a CODEOWNERS owner of the file).
+        version: Its semver.
+        status: ``metadata.status``.
+    """
+    findings = [finding(n, source.origin, source.name) for n in source.notes]
+    required = source.required
+    optional = frozenset(source.properties) - required if required is not None else frozenset()
+    messages, text, convs = _messages(source, optional, findings)
+    conv = _merge(convs)
+    findings += [finding(n, source.origin, source.name) for n in conv.notes]
+    names = sorted(conv.variables)
+    inputs: dict[str, Any] = {
+        "type": "object",
+        "properties": {n: _input_property(n, source, conv) for n in names},
+    }
+    req = [n for n in names if (required is None or n in required) and n not in conv.optional]
+    if req:
+        inputs["required"] = req
+    inputs["additionalProperties"] = False
+    for declared in sorted(set(source.properties) - set(names)):
+        findings.append(
+            Finding(
+                "import.unused-input",
+                f"{source.name}: input '{declared}' is declared but no template uses it; not imported",
+                Location(source.origin),
+                severity="warning",
+            )
+        )
+    data: dict[str, Any] = {
+        "id": prompt_id,
+        "version": version,
+        "description": (source.description or "").strip()[:2000]
+        or f"Imported from {source.kind}: {source.name}",
+        "metadata": {"owner": owner, "status": status},
+        "model": _model(source, findings),
+        "inputs": inputs,
+    }
+    tags = [t for t in (_tag(t) for t in source.tags) if t]
+    if tags:
+        data["metadata"]["tags"] = sorted(set(tags))
+    if messages is not None:
+        data["messages"] = messages
+    else:
+        data["text"] = text
+    if source.output:
+        data["output"] = dict(source.output)
+    variants = {}
+    for name, overlay in source.variants.items():
+        part, _why = normalise_name(name.replace(":", "-").replace("/", "-"))
+        if part:
+            variants[part] = dict(overlay)
+    if variants:
+        data["variants"] = variants
+    if source.extra:
+        data[f"x-{source.kind}"] = dict(source.extra)
+        findings.append(
+            Finding(
+                "import.kept",
+                f"{source.name}: {', '.join(sorted(source.extra))} kept under x-{source.kind} (not used when rendering)",
+                Location(source.origin),
+                severity="warning",
+            )
+        )
+    return Built(data, conv.includes, tuple(findings))
+
+
+def _tag(tag: str) -> str | None:
+    part, _ = normalise_name(tag)
+    return part.replace("-", "-") if part else None

@@ -1,0 +1,164 @@
+"""LangChain / LangSmith hub manifests (``dumpd`` JSON of prompt templates), pure.
+
+``PromptTemplate`` (a text prompt) and ``ChatPromptTemplate`` (messages of
+``SystemMessagePromptTemplate``, ``HumanMessagePromptTemplate``,
+``AIMessagePromptTemplate``, ``ChatMessagePromptTemplate`` or literal
+messages), with ``template_format`` ``f-string``, ``mustache`` or ``jinja2``.
+A hub ``RunnableSequence`` (prompt then model) also gives the model.
+Nothing is instantiated: the manifest is read as data, never loaded as code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from promptship.interop.model import SourcePrompt
+from promptship.interop.sources._common import SourceError
+from promptship.interop.templates import Note, Syntax
+
+__all__ = ["parse"]
+
+_FORMATS: dict[str, Syntax] = {"f-string": "fstring", "mustache": "mustache", "jinja2": "jinja"}
+_ROLE_OF = {
+    "SystemMessagePromptTemplate": "system",
+    "HumanMessagePromptTemplate": "user",
+    "AIMessagePromptTemplate": "assistant",
+    "SystemMessage": "system",
+    "HumanMessage": "user",
+    "AIMessage": "assistant",
+}
+
+
+def _kind(node: Any) -> str:
+    if not isinstance(node, Mapping) or node.get("lc") != 1 or not isinstance(node.get("id"), list):
+        return ""
+    return str(node["id"][-1])
+
+
+def _template(node: Any, origin: str) -> tuple[str, Syntax]:
+    kwargs = node.get("kwargs", {}) if isinstance(node, Mapping) else {}
+    template = kwargs.get("template")
+    if not isinstance(template, str):
+        raise SourceError(f"{origin}: a PromptTemplate without a string template")
+    fmt = kwargs.get("template_format", "f-string")
+    if fmt not in _FORMATS:
+        raise SourceError(f"{origin}: template_format {fmt!r} is not f-string, mustache or jinja2")
+    return template, _FORMATS[fmt]
+
+
+def _message(node: Any, origin: str, notes: list[Note]) -> tuple[str, str, Syntax | None] | None:
+    kind = _kind(node)
+    kwargs = node.get("kwargs", {})
+    if kind == "MessagesPlaceholder":
+        notes.append(
+            Note(
+                "import.placeholder",
+                f"MessagesPlaceholder '{kwargs.get('variable_name')}' has no equivalent; not imported",
+            )
+        )
+        return None
+    if kind in ("SystemMessage", "HumanMessage", "AIMessage"):
+        content = kwargs.get("content")
+        if not isinstance(content, str):
+            raise SourceError(f"{origin}: a literal message's content must be a string")
+        return _ROLE_OF[kind], content, None
+    role = _ROLE_OF.get(kind)
+    if kind == "ChatMessagePromptTemplate":
+        role = str(kwargs.get("role", ""))
+    if role is None:
+        raise SourceError(f"{origin}: message template '{kind or '?'}' is not supported")
+    text, syntax = _template(kwargs.get("prompt"), origin)
+    return role, text, syntax
+
+
+def _model(node: Any) -> dict[str, Any]:
+    kwargs = node.get("kwargs", {}) if isinstance(node, Mapping) else {}
+    kind = _kind(node)
+    provider = {
+        "ChatOpenAI": "openai",
+        "ChatAnthropic": "anthropic",
+        "ChatGoogleGenerativeAI": "google",
+    }.get(kind, kind.lower() or "openai")
+    name = kwargs.get("model_name") or kwargs.get("model")
+    params = {
+        k: v
+        for k, v in kwargs.items()
+        if k in ("temperature", "max_tokens", "top_p", "stop", "seed")
+    }
+    out: dict[str, Any] = {"provider": provider}
+    if isinstance(name, str):
+        out["name"] = name
+    if params:
+        out["parameters"] = params
+    return out
+
+
+def parse(obj: Any, origin: str, name: str) -> SourcePrompt:
+    """One manifest.
+
+    Raises:
+        SourceError: When it is not a LangChain prompt manifest.
+    """
+    model: dict[str, Any] = {}
+    if _kind(obj) == "RunnableSequence":
+        kwargs = obj.get("kwargs", {})
+        model = _model(kwargs.get("last"))
+        obj = kwargs.get("first")
+    kind = _kind(obj)
+    notes: list[Note] = []
+    if kind == "PromptTemplate":
+        text, syntax = _template(obj, origin)
+        messages = None
+    elif kind in ("ChatPromptTemplate", "StructuredPrompt"):
+        found = [
+            m
+            for m in (_message(n, origin, notes) for n in obj.get("kwargs", {}).get("messages", []))
+            if m
+        ]
+        syntaxes = {s for _, _, s in found if s is not None}
+        if len(syntaxes) > 1:
+            raise SourceError(f"{origin}: messages mix template formats {sorted(syntaxes)}")
+        syntax = syntaxes.pop() if syntaxes else "fstring"
+        messages = tuple((r, t if s is not None else _literal(t, syntax)) for r, t, s in found)
+        text = None
+    else:
+        raise SourceError(f"{origin}: not a LangChain prompt manifest ({kind or 'no lc id'})")
+    kwargs = obj.get("kwargs", {})
+    output = None
+    if kind == "StructuredPrompt" and isinstance(kwargs.get("schema_"), Mapping):
+        output = {"format": "json", "schema": dict(kwargs["schema_"])}
+    if kwargs.get("partial_variables"):
+        notes.append(
+            Note(
+                "import.unmapped",
+                f"partial variables ({', '.join(sorted(kwargs['partial_variables']))}) have no equivalent: callers pass them",
+            )
+        )
+    metadata = kwargs.get("metadata") if isinstance(kwargs.get("metadata"), Mapping) else {}
+    return SourcePrompt(
+        name=name,
+        origin=origin,
+        syntax=syntax,
+        messages=messages,
+        text=text,
+        model=model,
+        output=output,
+        tags=tuple(str(t) for t in kwargs.get("tags") or []),
+        extra={"metadata": dict(metadata)} if metadata else {},
+        kind="langchain",
+        notes=tuple(notes),
+    )
+
+
+def _literal(text: str, syntax: Syntax) -> str:
+    """A literal message's text written in ``syntax`` so that it renders as itself."""
+    if syntax == "fstring":
+        return text.replace("{", "{{").replace("}", "}}")
+    if syntax == "jinja":
+        return (
+            "{% raw %}"
+            + text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}")
+            + "{% endraw %}"
+        )
+    return "{{=<% %>=}}" + text if "{{" in text else text

@@ -1,0 +1,114 @@
+"""Langfuse prompts (its public API's prompt objects), pure.
+
+A prompt version: ``name``, ``version``, ``type`` (``text`` | ``chat``),
+``prompt`` (a string, or messages ``{role, content}`` and placeholders
+``{type: placeholder, name}``), ``config`` (model and parameters by
+convention), ``labels`` (→ environments), ``tags``, ``commitMessage``,
+``createdAt``, ``createdBy``. Variables are ``{{name}}``; a
+``@@@langfusePrompt:name=…|label=…@@@`` reference becomes an include of the
+referenced text prompt as a fragment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from promptship.interop.model import SourcePrompt
+from promptship.interop.sources._common import SourceError, parse_time, split_model_name
+from promptship.interop.templates import Note
+
+__all__ = ["MODEL_KEYS", "parse"]
+
+MODEL_KEYS = {
+    "model",
+    "provider",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "max_completion_tokens",
+    "reasoning_effort",
+}
+"""``config`` keys read as the model and its parameters; the rest is kept under ``x-langfuse``."""
+
+
+def _messages(prompt: Any, origin: str, notes: list[Note]) -> tuple[tuple[str, str], ...]:
+    if not isinstance(prompt, list):
+        raise SourceError(f"{origin}: a chat prompt's 'prompt' must be a list of messages")
+    out: list[tuple[str, str]] = []
+    for item in prompt:
+        if not isinstance(item, Mapping):
+            raise SourceError(f"{origin}: a message must be an object")
+        if item.get("type") == "placeholder":
+            notes.append(
+                Note(
+                    "import.placeholder",
+                    f"placeholder '{item.get('name')}' (messages inserted at run time) has no equivalent; not imported",
+                    "warning",
+                )
+            )
+            continue
+        role, content = item.get("role"), item.get("content")
+        if not isinstance(role, str) or not isinstance(content, str):
+            raise SourceError(f"{origin}: a message needs a string role and content")
+        out.append((role, content))
+    return tuple(out)
+
+
+def _model(config: Mapping[str, Any]) -> dict[str, Any]:
+    model: dict[str, Any] = {}
+    if isinstance(config.get("model"), str):
+        provider, name = split_model_name(config["model"], str(config.get("provider") or "openai"))
+        model["provider"], model["name"] = provider, name
+    params = {k: v for k, v in config.items() if k in MODEL_KEYS and k not in ("model", "provider")}
+    if params:
+        model["parameters"] = params
+    return model
+
+
+def parse(obj: Any, origin: str) -> SourcePrompt:
+    """One Langfuse prompt version.
+
+    Raises:
+        SourceError: When the object is not a Langfuse prompt.
+    """
+    if not isinstance(obj, Mapping) or not isinstance(obj.get("name"), str):
+        raise SourceError(f"{origin}: not a Langfuse prompt (no 'name')")
+    kind = obj.get("type", "text")
+    notes: list[Note] = []
+    messages = _messages(obj.get("prompt"), origin, notes) if kind == "chat" else None
+    text = None
+    if kind != "chat":
+        if not isinstance(obj.get("prompt"), str):
+            raise SourceError(f"{origin}: a text prompt's 'prompt' must be a string")
+        text = obj["prompt"]
+    config = obj.get("config") if isinstance(obj.get("config"), Mapping) else {}
+    extra: dict[str, Any] = {}
+    rest = {k: v for k, v in config.items() if k not in MODEL_KEYS}
+    if rest:
+        extra["config"] = rest
+    version = obj.get("version")
+    return SourcePrompt(
+        name=obj["name"],
+        origin=origin,
+        syntax="langfuse",
+        messages=messages,
+        text=text,
+        model=_model(config),
+        tags=tuple(str(t) for t in obj.get("tags") or []),
+        extra=extra,
+        kind="langfuse",
+        version=str(version) if isinstance(version, int) else None,
+        created_at=parse_time(obj.get("createdAt")),
+        author=str(obj["createdBy"]) if isinstance(obj.get("createdBy"), str) else None,
+        labels=tuple(str(label) for label in obj.get("labels") or []),
+        commit_message=obj.get("commitMessage")
+        if isinstance(obj.get("commitMessage"), str)
+        else None,
+        notes=tuple(notes),
+    )

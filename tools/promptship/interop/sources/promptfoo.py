@@ -1,0 +1,192 @@
+"""promptfoo configurations: prompts and providers → prompts, tests → eval suites, pure.
+
+``prompts`` are Nunjucks texts (kept as Jinja, checked by the sandbox) or
+chat messages as JSON; ``file://`` entries are read through ``read``.
+The first provider gives the model; the others become variants that change
+only the model. ``tests`` (with ``defaultTest``) become the cases of an eval
+suite; assertion types map as in :data:`ASSERTIONS`, and every other one is
+listed as not mapped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from promptship.interop.model import SourcePrompt
+from promptship.interop.sources._common import SourceError, decode, load_json, split_model_name
+from promptship.interop.templates import Note
+
+__all__ = ["ASSERTIONS", "parse"]
+
+ASSERTIONS = {
+    "equals": ("equals", {}),
+    "contains": ("contains", {}),
+    "icontains": ("contains", {"ignore_case": True}),
+    "not-contains": ("not-contains", {}),
+    "not-icontains": ("not-contains", {"ignore_case": True}),
+    "regex": ("regex", {}),
+    "is-json": ("json-valid", {}),
+}
+"""promptfoo assertion types with a promptship equivalent (and the options it gets)."""
+
+MAX_TESTS = 10_000
+
+
+def _assertion(item: Any, notes: list[Note], where: str) -> list[dict[str, Any]]:
+    if not isinstance(item, Mapping) or not isinstance(item.get("type"), str):
+        notes.append(
+            Note("import.assertion", f"{where}: an assertion without a type is not mapped")
+        )
+        return []
+    kind, value = item["type"], item.get("value")
+    if kind in ASSERTIONS:
+        name, options = ASSERTIONS[kind]
+        out: dict[str, Any] = {"type": name, **options}
+        if name in ("equals", "contains", "not-contains"):
+            out["value"] = str(value)
+        elif name == "regex":
+            out["pattern"] = str(value)
+        return [out]
+    if kind == "starts-with":
+        return [{"type": "regex", "pattern": "^" + re.escape(str(value))}]
+    if kind == "contains-all" and isinstance(value, list):
+        return [{"type": "contains", "value": str(v)} for v in value]
+    if kind == "contains-any" and isinstance(value, list):
+        return [{"type": "regex", "pattern": "|".join(re.escape(str(v)) for v in value)}]
+    if kind == "latency" and isinstance(item.get("threshold"), int | float):
+        return [{"type": "latency", "max_ms": item["threshold"]}]
+    if kind == "cost" and isinstance(item.get("threshold"), int | float):
+        return [{"type": "cost", "max_usd": item["threshold"]}]
+    notes.append(
+        Note("import.assertion", f"{where}: assertion type '{kind}' has no equivalent; not mapped")
+    )
+    return []
+
+
+def _cases(config: Mapping[str, Any], notes: list[Note]) -> tuple[dict[str, Any], ...]:
+    tests = config.get("tests") or []
+    if isinstance(tests, str):
+        notes.append(
+            Note(
+                "import.unmapped",
+                f"tests from {tests!r} are not read; write the cases into the suite",
+            )
+        )
+        return ()
+    if not isinstance(tests, list) or len(tests) > MAX_TESTS:
+        raise SourceError(f"'tests' must be a list of at most {MAX_TESTS} tests")
+    default = config.get("defaultTest") if isinstance(config.get("defaultTest"), Mapping) else {}
+    base_vars = default.get("vars") if isinstance(default.get("vars"), Mapping) else {}
+    base_asserts = [
+        a for item in default.get("assert") or [] for a in _assertion(item, notes, "defaultTest")
+    ]
+    cases = []
+    for i, test in enumerate(tests):
+        if not isinstance(test, Mapping):
+            raise SourceError(f"tests[{i}] is not a mapping")
+        where = f"tests[{i}]"
+        case: dict[str, Any] = {"id": f"case-{i + 1}"}
+        if isinstance(test.get("description"), str):
+            case["description"] = test["description"]
+        case["inputs"] = {**base_vars, **(test.get("vars") or {})}
+        asserts = base_asserts + [
+            a for item in test.get("assert") or [] for a in _assertion(item, notes, where)
+        ]
+        if asserts:
+            case["assert"] = asserts
+        cases.append(case)
+    return tuple(cases)
+
+
+def _provider(entry: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(entry, str):
+        ident, config = entry, {}
+    elif isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
+        ident, config = entry["id"], dict(entry.get("config") or {})
+    else:
+        raise SourceError("a provider must be a string or have an 'id'")
+    provider, name = split_model_name(ident, "openai")
+    if ":" in name:  # openai:chat:gpt-4o → chat:gpt-4o
+        name = name.split(":")[-1]
+    model: dict[str, Any] = {"provider": provider, "name": name}
+    params = {
+        k: v
+        for k, v in config.items()
+        if k in ("temperature", "max_tokens", "top_p", "seed", "stop")
+    }
+    if params:
+        model["parameters"] = params
+    return ident, model
+
+
+def _prompt_text(entry: Any, read: Callable[[str], bytes], origin: str) -> tuple[str, str]:
+    label = None
+    if isinstance(entry, Mapping):
+        label = entry.get("label")
+        entry = entry.get("raw") or entry.get("id")
+    if not isinstance(entry, str):
+        raise SourceError(f"{origin}: a prompt must be a string, or have 'raw' or 'id'")
+    if entry.startswith("file://"):
+        path = entry[len("file://") :]
+        return str(label or path.rsplit("/", 1)[-1].rsplit(".", 1)[0]), decode(read(path), path)
+    return str(label or ""), entry
+
+
+def _messages(text: str, origin: str) -> tuple[tuple[str, str], ...] | None:
+    stripped = text.strip()
+    if not stripped.startswith("["):
+        return None
+    try:
+        loaded = load_json(stripped, origin)
+    except SourceError:
+        return None
+    if not isinstance(loaded, list) or not all(
+        isinstance(m, Mapping) and "role" in m for m in loaded
+    ):
+        return None
+    return tuple((str(m["role"]), str(m.get("content", ""))) for m in loaded)
+
+
+def parse(config: Any, origin: str, read: Callable[[str], bytes]) -> list[SourcePrompt]:
+    """The prompts of one promptfoo configuration, each with the suite of its tests.
+
+    Args:
+        config: The loaded configuration.
+        origin: Its path, for findings.
+        read: Reads a ``file://`` path (relative to the configuration's folder).
+
+    Raises:
+        SourceError: When it is not a promptfoo configuration.
+    """
+    if not isinstance(config, Mapping) or not isinstance(config.get("prompts"), list | str):
+        raise SourceError(f"{origin}: not a promptfoo configuration (no 'prompts')")
+    notes: list[Note] = []
+    prompts = config["prompts"] if isinstance(config["prompts"], list) else [config["prompts"]]
+    providers = [_provider(p) for p in config.get("providers") or []] or [("", {})]
+    cases = _cases(config, notes)
+    variants = {ident: {"model": model} for ident, model in providers[1:]}
+    out = []
+    for i, entry in enumerate(prompts):
+        label, text = _prompt_text(entry, read, origin)
+        messages = _messages(text, origin)
+        out.append(
+            SourcePrompt(
+                name=label or f"prompt_{i + 1}",
+                origin=origin,
+                syntax="jinja",
+                messages=messages,
+                text=None if messages is not None else text,
+                model=providers[0][1],
+                description=config.get("description")
+                if isinstance(config.get("description"), str)
+                else None,
+                variants=json.loads(json.dumps(variants)),
+                kind="promptfoo",
+                notes=tuple(notes),
+                cases=cases,
+            )
+        )
+    return out
