@@ -141,3 +141,74 @@ def import_cmd(
         summary = "nothing written"
     report_findings(result.findings, "text", summary)
     return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+@cli.command("export")
+@click.argument("env")
+@click.option(
+    "--format",
+    "target",
+    type=click.Choice(["dotprompt", "prompty", "openai", "langfuse"]),
+    required=True,
+    help="The file format to write.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write into (default: list what would be written).",
+)
+@click.option(
+    "--ref", default=None, help="Read the registry at this git ref (default: the working tree)."
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Registry repository root (default: found from the current folder).",
+)
+@click.option(
+    "--report",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print what was exported (--format names the file format).",
+)
+def export_cmd(
+    env: str, target: str, out: Path | None, ref: str | None, root: Path | None, fmt: str
+) -> int:
+    """Write each prompt as ENV serves it in another tool's format.
+
+    A pinned environment is exported as its release serves it. Fragments are
+    inlined. What the format cannot express is listed and that prompt is not
+    written (exit 1); nothing is approximated.
+
+    \b
+    Examples:
+      promptship export production --format prompty --out exported/
+      promptship export staging --format langfuse --out langfuse/ --report json
+    """
+    from promptship.interop.exports import export_environment
+
+    result = export_environment(find_root(root or Path.cwd()), env, target, out, ref=ref)
+    ok = not any(f.code == "export.unexpressible" for f in result.findings)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "files": sorted(result.files),
+                    "findings": [f.to_dict() for f in result.findings],
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK if ok else EXIT_FINDINGS
+    for path in sorted(result.files):
+        click.echo(f"  {path}")
+    verb = "wrote" if out is not None else "would write"
+    report_findings(
+        result.findings, "text", f"{verb} {len(result.files)} {target} file(s) for {env}"
+    )
+    return EXIT_OK if ok else EXIT_FINDINGS

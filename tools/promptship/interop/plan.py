@@ -11,6 +11,7 @@ newest version when they differ).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -189,7 +190,12 @@ class _Ids:
         return f"{ns}/{part}"
 
 
+_SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+
+
 def _semver(version: str | None, index: int) -> str:
+    if version and _SEMVER.match(version):
+        return version
     if version and version.isdigit():
         return f"{int(version)}.0.0"
     return f"{index + 1}.0.0"

@@ -183,7 +183,7 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     properties = schema.get("properties", {}) if schema else {}
     required = frozenset(schema.get("required", [])) if schema else None
     return SourcePrompt(
-        name=name,
+        name=str(mine.get("id") or name),
         origin=origin,
         syntax="handlebars",
         text=body.rstrip("\n") if body.endswith("\n") else body,
@@ -194,6 +194,6 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
         description=front.get("description") if isinstance(front.get("description"), str) else None,
         extra=extra,
         kind="dotprompt",
-        version=str(front["version"]) if front.get("version") is not None else None,
+        version=str(mine.get("version") or front.get("version") or "") or None,
         notes=tuple(notes),
     )

@@ -155,7 +155,19 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     """
     front, body = front_matter(decode(data, origin), origin)
     properties, notes = _inputs(front)
-    extra = {k: front[k] for k in ("sample", "authors", "metadata", "outputs") if k in front}
+    mine = _promptship(front)
+    required = None
+    if isinstance(mine.get("inputs"), Mapping):
+        properties = dict(mine["inputs"].get("properties", {}))
+        required = frozenset(mine["inputs"].get("required", []))
+    extra = {k: front[k] for k in ("sample", "authors", "outputs") if k in front}
+    meta = (
+        {k: v for k, v in (front.get("metadata") or {}).items() if k != "promptship"}
+        if isinstance(front.get("metadata"), Mapping)
+        else {}
+    )
+    if meta:
+        extra["metadata"] = meta
     extra.update({k: v for k, v in front.items() if k not in _KNOWN})
     tags = front.get("tags") if isinstance(front.get("tags"), list) else []
     if isinstance(front.get("metadata"), Mapping) and isinstance(
@@ -166,17 +178,24 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     if not messages:
         raise SourceError(f"{origin}: the body holds no message")
     return SourcePrompt(
-        name=name,
+        name=str(mine.get("id") or name),
         origin=origin,
         syntax=_syntax(front, origin),
         messages=messages,
         properties=properties,
-        required=None,
+        required=required,
         model=_model(front),
         description=front.get("description") if isinstance(front.get("description"), str) else None,
         tags=tuple(str(t) for t in tags),
         extra=extra,
         kind="prompty",
-        version=str(front["version"]) if front.get("version") is not None else None,
+        version=str(mine.get("version") or front.get("version") or "") or None,
         notes=tuple(notes),
     )
+
+
+def _promptship(front: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What ``promptship export`` recorded under ``metadata.promptship`` (id, version, inputs)."""
+    meta = front.get("metadata")
+    mine = meta.get("promptship") if isinstance(meta, Mapping) else None
+    return mine if isinstance(mine, Mapping) else {}
