@@ -85,7 +85,7 @@ def _dotprompt(
 def _prompty(
     prompt_id: str, view: Mapping[str, Any], fragments: Mapping[str, str], notes: list[str]
 ) -> bytes:
-    messages, text = _texts(view, fragments)
+    messages, _text = _texts(view, fragments)
     if messages is None:
         raise Unexpressible("a text prompt (Prompty files hold chat messages)")
     reverse = {v: k for k, v in OPTION_NAMES.items()}
@@ -111,10 +111,10 @@ def _prompty(
         "promptship": {"id": prompt_id, "version": view["version"], "inputs": view["inputs"]}
     }
     parts = []
-    for role, content in messages:
-        if content != content.strip("\n"):
+    for role, text in messages:
+        content = text.strip("\n")
+        if content != text:
             notes.append(f"the line breaks at the ends of the {role} message (Prompty strips them)")
-            content = content.strip("\n")
         if any(
             line.strip().rstrip(":").lower() in ("system", "user", "assistant", "developer")
             and line.strip().endswith(":")

@@ -16,7 +16,7 @@ from jinja2 import nodes
 __all__ = ["Unexpressible", "inline_fragments", "to_double_brace", "to_handlebars"]
 
 _INCLUDE = re.compile(r'\{%-?\s*include\s+"([a-z0-9][a-z0-9_-]*)"\s*-?%\}')
-_ENV = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
+_ENV = jinja2.Environment(autoescape=False, keep_trailing_newline=True)  # noqa: S701 - parsed, never rendered; prompts are not HTML
 
 
 class Unexpressible(Exception):
@@ -97,22 +97,21 @@ def _hb_literal(text: str) -> str:
 
 def _hb_test(test: nodes.Expr) -> tuple[str, bool]:
     """(variable, negated) of a test Handlebars' ``if`` can express."""
-    if isinstance(test, nodes.Not):
+    if isinstance(test, nodes.Not) and isinstance(test.node, nodes.Expr):
         name, negated = _hb_test(test.node)
         return name, not negated
     if isinstance(test, nodes.Name):
         return test.name, False
+    left = test.left if isinstance(test, nodes.And) else None
+    right = test.right if isinstance(test, nodes.And) else None
     if (
-        isinstance(test, nodes.And)
-        and isinstance(test.left, nodes.Test)
-        and test.left.name == "defined"
+        isinstance(left, nodes.Test)
+        and left.name == "defined"
+        and isinstance(left.node, nodes.Name)
+        and isinstance(right, nodes.Name)
+        and left.node.name == right.name
     ):
-        if (
-            isinstance(test.left.node, nodes.Name)
-            and isinstance(test.right, nodes.Name)
-            and test.left.node.name == test.right.name
-        ):
-            return test.right.name, False
+        return right.name, False
     raise Unexpressible(f"the condition on line {test.lineno} is more than a variable")
 
 
@@ -130,7 +129,9 @@ def _hb_body(body: list[nodes.Node], loop: str | None) -> str:
                 else:
                     out.append(_hb_literal(piece))
         elif isinstance(stmt, nodes.If) and not stmt.elif_:
-            name, negated = _hb_test(stmt.test)
+            name, negated = (
+                _hb_test(stmt.test) if isinstance(stmt.test, nodes.Expr) else ("", False)
+            )
             helper = "unless" if negated else "if"
             out.append("{{#" + helper + " " + name + "}}" + _hb_body(stmt.body, loop))
             if stmt.else_:

@@ -165,7 +165,7 @@ class _Ids:
     def _normalised(self, name: str, origin: str) -> str | None:
         *folders, last = name.split("/") if "/" in name else [name]
         part, why = normalise_name(last)
-        ns = self.options.namespace
+        ns: str | None = self.options.namespace
         if folders and why is None:
             ns, why = normalise_name("-".join(folders))
         if part is None or ns is None or why is not None:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptship.core.errors import UsageError, YamlError
-from promptship.interop.templates import Note
 from promptship.registry import yamlio
 
 __all__ = [
@@ -21,7 +20,7 @@ __all__ = [
     "load_json",
     "parse_time",
     "split_model_name",
-    "unknown_keys",
+    "as_map",
 ]
 
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
@@ -133,9 +132,6 @@ def split_model_name(model: str, default_provider: str) -> tuple[str, str]:
     return default_provider, model
 
 
-def unknown_keys(
-    data: Mapping[str, Any], known: set[str], what: str
-) -> tuple[dict[str, Any], list[Note]]:
-    """Fields outside ``known``: kept (returned) and listed."""
-    extra = {k: v for k, v in data.items() if k not in known}
-    return extra, []
+def as_map(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one."""
+    return value if isinstance(value, Mapping) else {}

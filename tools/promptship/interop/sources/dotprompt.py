@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError, decode, front_matter, split_model_name
+from promptship.interop.sources._common import (
+    SourceError,
+    as_map,
+    decode,
+    front_matter,
+    split_model_name,
+)
 from promptship.interop.templates import Note
 
 __all__ = ["CONFIG_NAMES", "parse", "picoschema"]
@@ -65,10 +71,10 @@ def picoschema(schema: Any, depth: int = 0) -> dict[str, Any]:
     if depth > 32:
         raise SourceError("Picoschema nested deeper than 32 levels")
     if isinstance(schema, str):
-        out, description = _type_of(schema)
+        scalar, description = _type_of(schema)
         if description:
-            out["description"] = description
-        return out
+            scalar["description"] = description
+        return scalar
     if not isinstance(schema, Mapping):
         raise SourceError("a Picoschema must be a type name or a mapping of fields")
     if "type" in schema or "properties" in schema or "$ref" in schema:
@@ -105,7 +111,7 @@ def _field(value: Any, wrapper: str | None, depth: int) -> dict[str, Any]:
         kind, _, description = value.partition(",")
         value = kind.strip()
     inner = picoschema(value, depth + 1)
-    out = {"type": "array", "items": inner} if wrapper == "array" else inner
+    out: dict[str, Any] = {"type": "array", "items": inner} if wrapper == "array" else inner
     if description and description.strip():
         out["description"] = description.strip()
     return out
@@ -117,7 +123,7 @@ def _model(front: Mapping[str, Any]) -> tuple[dict[str, Any], list[Note]]:
     if isinstance(front.get("model"), str):
         model["provider"], model["name"] = split_model_name(front["model"], "googleai")
     params: dict[str, Any] = {}
-    config = front.get("config") if isinstance(front.get("config"), Mapping) else {}
+    config = as_map(front.get("config"))
     for key, value in config.items():
         mapped = CONFIG_NAMES.get(key, key)
         if mapped not in CONFIG_NAMES.values():
@@ -167,11 +173,11 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
             notes.append(
                 Note("import.unmapped", "input.default has no equivalent: callers pass every input")
             )
-    extra = {
-        k: v
-        for k, v in front.items()
-        if k not in _KNOWN or k in ("tools", "metadata", "ext", "variant")
-    }
+    extra = {k: v for k, v in front.items() if k not in _KNOWN or k in ("tools", "ext", "variant")}
+    meta = as_map(front.get("metadata"))
+    mine = as_map(meta.get("promptship"))
+    if any(k != "promptship" for k in meta):
+        extra["metadata"] = {k: v for k, v in meta.items() if k != "promptship"}
     for key in ("tools",):
         if key in front:
             notes.append(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError, parse_time, split_model_name
+from promptship.interop.sources._common import SourceError, as_map, parse_time, split_model_name
 from promptship.interop.templates import Note
 
 __all__ = ["MODEL_KEYS", "parse"]
@@ -87,7 +87,7 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
         if not isinstance(obj.get("prompt"), str):
             raise SourceError(f"{origin}: a text prompt's 'prompt' must be a string")
         text = obj["prompt"]
-    config = obj.get("config") if isinstance(obj.get("config"), Mapping) else {}
+    config = as_map(obj.get("config"))
     extra: dict[str, Any] = {}
     rest = {k: v for k, v in config.items() if k not in MODEL_KEYS}
     if rest:

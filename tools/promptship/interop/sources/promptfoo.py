@@ -16,7 +16,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError, decode, load_json, split_model_name
+from promptship.interop.sources._common import (
+    SourceError,
+    as_map,
+    decode,
+    load_json,
+    split_model_name,
+)
 from promptship.interop.templates import Note
 
 __all__ = ["ASSERTIONS", "parse"]
@@ -78,8 +84,8 @@ def _cases(config: Mapping[str, Any], notes: list[Note]) -> tuple[dict[str, Any]
         return ()
     if not isinstance(tests, list) or len(tests) > MAX_TESTS:
         raise SourceError(f"'tests' must be a list of at most {MAX_TESTS} tests")
-    default = config.get("defaultTest") if isinstance(config.get("defaultTest"), Mapping) else {}
-    base_vars = default.get("vars") if isinstance(default.get("vars"), Mapping) else {}
+    default = as_map(config.get("defaultTest"))
+    base_vars = as_map(default.get("vars"))
     base_asserts = [
         a for item in default.get("assert") or [] for a in _assertion(item, notes, "defaultTest")
     ]

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError, decode, front_matter
+from promptship.interop.sources._common import SourceError, as_map, decode, front_matter
 from promptship.interop.templates import Note, Syntax
 
 __all__ = ["OPTION_NAMES", "parse", "split_roles"]
@@ -160,20 +160,14 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     if isinstance(mine.get("inputs"), Mapping):
         properties = dict(mine["inputs"].get("properties", {}))
         required = frozenset(mine["inputs"].get("required", []))
-    extra = {k: front[k] for k in ("sample", "authors", "outputs") if k in front}
-    meta = (
-        {k: v for k, v in (front.get("metadata") or {}).items() if k != "promptship"}
-        if isinstance(front.get("metadata"), Mapping)
-        else {}
-    )
+    extra: dict[str, Any] = {k: front[k] for k in ("sample", "authors", "outputs") if k in front}
+    metadata = as_map(front.get("metadata"))
+    meta = {k: v for k, v in metadata.items() if k != "promptship"}
     if meta:
         extra["metadata"] = meta
     extra.update({k: v for k, v in front.items() if k not in _KNOWN})
-    tags = front.get("tags") if isinstance(front.get("tags"), list) else []
-    if isinstance(front.get("metadata"), Mapping) and isinstance(
-        front["metadata"].get("tags"), list
-    ):
-        tags = front["metadata"]["tags"]
+    raw_tags = metadata.get("tags", front.get("tags"))
+    tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []
     messages = tuple(split_roles(body))
     if not messages:
         raise SourceError(f"{origin}: the body holds no message")
