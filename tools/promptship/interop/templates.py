@@ -344,8 +344,18 @@ def _block_tag(state: _State, sigil: str, body: str, handlebars: bool, raw: str)
     state.pieces.append(_Open("section" if sigil == "#" else "inverted", body))
 
 
+_DOTPROMPT_HELPERS = ("media", "history", "section")
+
+
 def _variable_tag(state: _State, body: str, raw_value: bool, raw: str, handlebars: bool) -> None:
     json = False
+    if handlebars and body.split(" ", 1)[0] in _DOTPROMPT_HELPERS:
+        state.note(
+            "import.unsupported",
+            f"Dotprompt helper {_show(raw)} has no equivalent in a promptship prompt yet",
+            "error",
+        )
+        return
     if handlebars and body.startswith("json "):
         body = body[5:].strip()
         json = True
@@ -354,16 +364,7 @@ def _variable_tag(state: _State, body: str, raw_value: bool, raw: str, handlebar
             f"{_show(raw)} becomes '| tojson': Jinja escapes <, >, & and ' inside strings",
         )
     ok = _DOTTED.fullmatch(body) is not None and "__" not in body
-    if handlebars and body in ("this", "@index"):
-        ok = True
-    if not ok:
-        if handlebars and body.split(" ", 1)[0] in ("media", "history", "section"):
-            state.note(
-                "import.unsupported",
-                f"Dotprompt helper {_show(raw)} has no equivalent in a promptship prompt yet",
-                "error",
-            )
-            return
+    if not ok and not (handlebars and body in ("this", "@index")):
         state.lit(raw)
         state.note(
             "import.literal-tag", f"{_show(raw)} is not a variable name: kept as literal text"
