@@ -108,7 +108,7 @@ def test_handlebars_escaped_braces_are_literal() -> None:
     assert render(convert("a \\{{b}} c", "handlebars").text) == "a {{b}} c"
 
 
-@pytest.mark.parametrize("helper", ['{{media url=img}}', "{{history}}", '{{section "x"}}'])
+@pytest.mark.parametrize("helper", ["{{media url=img}}", "{{history}}", '{{section "x"}}'])
 def test_dotprompt_helpers_without_equivalent_are_errors(helper: str) -> None:
     assert any(n.severity == "error" for n in convert(f"a {helper}", "handlebars").notes)
 
@@ -157,7 +157,10 @@ def test_any_literal_text_renders_as_itself(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.one_of(st.text(alphabet=st.sampled_from(list("{}%# ab")), max_size=8), st.sampled_from(["{{v}}", "{{ w }}"])),
+        st.one_of(
+            st.text(alphabet=st.sampled_from(list("{}%# ab")), max_size=8),
+            st.sampled_from(["{{v}}", "{{ w }}"]),
+        ),
         max_size=8,
     )
 )
@@ -171,7 +174,9 @@ def test_double_brace_matches_a_reference_substitution(parts: list[str]) -> None
         return re.sub(r"\{\{(.*?)\}\}", lambda m: values.get(m[1].strip(), m[0]), text, flags=re.S)
 
     converted = convert(source, "langfuse")
-    assert render(converted.text, **{k: values[k] for k in converted.variables}) == reference(source)
+    assert render(converted.text, **{k: values[k] for k in converted.variables}) == reference(
+        source
+    )
 
 
 @pytest.mark.parametrize(

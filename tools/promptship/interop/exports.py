@@ -73,8 +73,17 @@ def _dotprompt(
         front["output"] = {k: v for k, v in output.items() if k in ("format", "schema")}
     front["metadata"] = {"promptship": {"id": prompt_id, "version": view["version"]}}
     if messages is None:
-        body = to_handlebars(text or "")
+        stripped = (text or "").strip()
+        if stripped != text:
+            notes.append("the whitespace around the text (Dotprompt trims it)")
+        body = to_handlebars(stripped)
     else:
+        last_role, last = messages[-1]
+        if last != last.rstrip():
+            notes.append(
+                f"the whitespace at the end of the last ({last_role}) message (Dotprompt trims it)"
+            )
+            messages = [*messages[:-1], (last_role, last.rstrip())]
         body = "".join(
             '{{role "' + ("model" if r == "assistant" else r) + '"}}' + to_handlebars(c)
             for r, c in messages
@@ -98,13 +107,8 @@ def _prompty(
     params = model.get("parameters") or {}
     if params:
         front["model"]["options"] = {reverse.get(k, k): v for k, v in params.items()}
-    props = view["inputs"].get("properties", {})
     front["inputs"] = {
-        n: {
-            "kind": p.get("type", "string"),
-            **({"description": p["description"]} if "description" in p else {}),
-        }
-        for n, p in props.items()
+        n: _prompty_input(p) for n, p in view["inputs"].get("properties", {}).items()
     }
     front["template"] = {"format": {"kind": "jinja2"}, "parser": {"kind": "prompty"}}
     front["metadata"] = {
@@ -121,8 +125,35 @@ def _prompty(
             for line in content.splitlines()
         ):
             raise Unexpressible("a message line that Prompty would read as a role marker")
-        parts.append(f"{role}:\n{content}\n")
+        parts.append(f"{role}:\n{_fenced(content)}\n")
     return (_front(front) + "\n".join(parts)).encode("utf-8")
+
+
+def _fenced(content: str) -> str:
+    """``content`` with an empty expression at an end that holds whitespace control.
+
+    Prompty renders the whole body before it splits it at role lines: a ``-%}``
+    at the end of a message would eat the line break before the next role line.
+    """
+    if content.rstrip().endswith(("-%}", "-}}", "-#}")):
+        content += '{{ "" }}'
+    if content.lstrip().startswith(("{%-", "{{-", "{#-")):
+        content = '{{ "" }}' + content
+    return content
+
+
+def _prompty_input(prop: Mapping[str, Any]) -> dict[str, Any]:
+    """A Prompty 2 input: ``kind`` (arrays name their items' kind), ``description``."""
+    kind = prop.get("type", "string")
+    kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
+    out: dict[str, Any] = {"kind": kind}
+    if kind == "array":
+        items = prop.get("items") if isinstance(prop.get("items"), Mapping) else {}
+        item_kind = items.get("type", "string")
+        out["items"] = {"kind": item_kind if isinstance(item_kind, str) else "string"}
+    if isinstance(prop.get("description"), str):
+        out["description"] = prop["description"]
+    return out
 
 
 def _openai_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,6 +167,7 @@ def _openai(
     messages, text = _texts(view, fragments)
     inputs = frozenset(view["inputs"].get("properties", {}))
     if messages is None:
+        notes.append("a text prompt: it becomes one user message")
         messages = [("user", text or "")]
     obj: dict[str, Any] = {
         "id": "pmpt_" + prompt_id.replace("/", "_"),

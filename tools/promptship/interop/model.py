@@ -79,7 +79,7 @@ class SourcePrompt:
     messages: tuple[tuple[str, str], ...] | None = None
     text: str | None = None
     properties: Mapping[str, Any] = field(default_factory=dict)
-    required: frozenset[str] | None = None
+    required: tuple[str, ...] | None = None
     model: Mapping[str, Any] = field(default_factory=dict)
     output: Mapping[str, Any] | None = None
     description: str | None = None
@@ -264,16 +264,22 @@ def build(
     """
     findings = [finding(n, source.origin, source.name) for n in source.notes]
     required = source.required
-    optional = frozenset(source.properties) - required if required is not None else frozenset()
+    optional = frozenset(source.properties) - set(required) if required is not None else frozenset()
     messages, text, convs = _messages(source, optional, findings)
     conv = _merge(convs)
     findings += [finding(n, source.origin, source.name) for n in conv.notes]
-    names = sorted(conv.variables)
+    names = [n for n in source.properties if n in conv.variables]
+    names += sorted(conv.variables - set(names))
     inputs: dict[str, Any] = {
         "type": "object",
         "properties": {n: _input_property(n, source, conv) for n in names},
     }
-    req = [n for n in names if (required is None or n in required) and n not in conv.optional]
+    order = [*(required or ()), *names] if required is not None else names
+    req = [
+        n
+        for n in dict.fromkeys(order)
+        if n in names and (required is None or n in required) and n not in conv.optional
+    ]
     if req:
         inputs["required"] = req
     inputs["additionalProperties"] = False

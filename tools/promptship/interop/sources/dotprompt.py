@@ -187,12 +187,12 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
                 )
             )
     properties = schema.get("properties", {}) if schema else {}
-    required = frozenset(schema.get("required", [])) if schema else None
+    required = tuple(schema.get("required", [])) if schema else None
     return SourcePrompt(
         name=str(mine.get("id") or name),
         origin=origin,
         syntax="handlebars",
-        text=body.rstrip("\n") if body.endswith("\n") else body,
+        text=body.strip(),  # as Dotprompt reads its body
         properties=properties,
         required=required,
         model=model,

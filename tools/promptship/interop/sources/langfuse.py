@@ -21,6 +21,16 @@ from promptship.interop.templates import Note
 __all__ = ["MODEL_KEYS", "parse"]
 
 MODEL_KEYS = {
+    "store",
+    "metadata",
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "parallel_tool_calls",
+    "service_tier",
+    "user",
+    "verbosity",
     "model",
     "provider",
     "temperature",
@@ -65,10 +75,26 @@ def _model(config: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(config.get("model"), str):
         provider, name = split_model_name(config["model"], str(config.get("provider") or "openai"))
         model["provider"], model["name"] = provider, name
-    params = {k: v for k, v in config.items() if k in MODEL_KEYS and k not in ("model", "provider")}
+    params = {
+        k: v
+        for k, v in config.items()
+        if k in MODEL_KEYS and k not in ("model", "provider", "response_format")
+    }
     if params:
         model["parameters"] = params
     return model
+
+
+def _output(fmt: Any) -> dict[str, Any] | None:
+    """``config.response_format`` (OpenAI's shape) as the prompt's output."""
+    if not isinstance(fmt, Mapping):
+        return None
+    if fmt.get("type") == "json_object":
+        return {"format": "json"}
+    schema = as_map(fmt.get("json_schema")).get("schema")
+    if fmt.get("type") == "json_schema" and isinstance(schema, Mapping):
+        return {"format": "json", "schema": dict(schema)}
+    return None
 
 
 def parse(obj: Any, origin: str) -> SourcePrompt:
@@ -100,6 +126,7 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
         messages=messages,
         text=text,
         model=_model(config),
+        output=_output(config.get("response_format")),
         tags=tuple(str(t) for t in obj.get("tags") or []),
         extra=extra,
         kind="langfuse",

@@ -31,6 +31,7 @@ PARAMETERS = {
     "frequency_penalty": "frequency_penalty",
     "reasoning": "reasoning",
     "store": "store",
+    "stop": "stop",
 }
 """Prompt-object fields read as sampling parameters, and the name each becomes."""
 

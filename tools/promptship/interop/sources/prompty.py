@@ -61,7 +61,23 @@ def split_roles(body: str) -> list[tuple[str, str]]:
         lines.append(line)
     if lines:
         chunks.append((role, lines))
-    return [(r, "\n".join(ls).strip("\n")) for r, ls in chunks]
+    return [(r, _unfenced("\n".join(ls).strip("\n"))) for r, ls in chunks]
+
+
+_FENCE = '{{ "" }}'
+
+
+def _unfenced(content: str) -> str:
+    """Without the empty expressions ``promptship export`` puts beside whitespace control."""
+    if content.endswith(_FENCE) and content[: -len(_FENCE)].rstrip().endswith(
+        ("-%}", "-}}", "-#}")
+    ):
+        content = content[: -len(_FENCE)]
+    if content.startswith(_FENCE) and content[len(_FENCE) :].lstrip().startswith(
+        ("{%-", "{{-", "{#-")
+    ):
+        content = content[len(_FENCE) :]
+    return content
 
 
 def _syntax(front: Mapping[str, Any], origin: str) -> Syntax:
@@ -159,7 +175,7 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     required = None
     if isinstance(mine.get("inputs"), Mapping):
         properties = dict(mine["inputs"].get("properties", {}))
-        required = frozenset(mine["inputs"].get("required", []))
+        required = tuple(mine["inputs"].get("required", []))
     extra: dict[str, Any] = {k: front[k] for k in ("sample", "authors", "outputs") if k in front}
     metadata = as_map(front.get("metadata"))
     meta = {k: v for k, v in metadata.items() if k != "promptship"}
