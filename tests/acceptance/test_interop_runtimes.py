@@ -470,12 +470,20 @@ def test_langfuse_exports_compile_as_promptship_renders() -> None:
 def _view(root: Path, prompt_id: str, env: str | None) -> dict[str, Any]:
     from promptship.core.views import resolve
 
-    view, _ = resolve(load_files(DirectorySnapshot(root)), prompt_id, env)
+    from promptship.interop.jinja_out import inline_fragments
+
+    files = load_files(DirectorySnapshot(root))
+    view, _ = resolve(files, prompt_id, env)
     data = view.data
-    keep = ("inputs", "model", "output", "text")
+    fragments = files.fragment_texts()  # exports inline them
+    keep = ("inputs", "model", "output")
     out = {k: data[k] for k in keep if k in data}
+    if "text" in data:
+        out["text"] = inline_fragments(data["text"], fragments)
     if "messages" in data:
-        out["messages"] = [(m["role"], m["content"]) for m in data["messages"]]
+        out["messages"] = [
+            (m["role"], inline_fragments(m["content"], fragments)) for m in data["messages"]
+        ]
     return out
 
 

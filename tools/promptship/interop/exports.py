@@ -111,9 +111,13 @@ def _prompty(
         n: _prompty_input(p) for n, p in view["inputs"].get("properties", {}).items()
     }
     front["template"] = {"format": {"kind": "jinja2"}, "parser": {"kind": "prompty"}}
-    front["metadata"] = {
-        "promptship": {"id": prompt_id, "version": view["version"], "inputs": view["inputs"]}
-    }
+    mine = {"id": prompt_id, "version": view["version"], "inputs": view["inputs"]}
+    if view.get("output"):
+        mine["output"] = view["output"]
+        notes.append(
+            "the output format as something Prompty enforces (kept under metadata.promptship)"
+        )
+    front["metadata"] = {"promptship": mine}
     parts = []
     for role, text in messages:
         content = text.strip("\n")

@@ -195,6 +195,7 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
         properties=properties,
         required=required,
         model=_model(front),
+        output=dict(mine["output"]) if isinstance(mine.get("output"), Mapping) else None,
         description=front.get("description") if isinstance(front.get("description"), str) else None,
         tags=tuple(str(t) for t in tags),
         extra=extra,
