@@ -1,7 +1,8 @@
 """Writing history: a series of commits made as objects first, published with one ref move.
 
 Used by ``promptship import --history``: every source version becomes a
-commit with its original author and time. The commits are created as objects
+commit with its original author and time. Each commit is authored and committed at its version's time (``show --at``
+reads committer times). The commits are created as objects
 on top of the branch HEAD points at; nothing a user sees changes until
 :func:`publish` moves the branch (refusing if it moved meanwhile) and adds the
 final files to the index, so a failure part-way leaves the repository as it was.
@@ -101,8 +102,10 @@ def prepare_commits(
                 index.add(pygit2.IndexEntry(path, blob, FileMode.BLOB))
             tree = index.write_tree(repo)
             author = _signature(commit.author, commit.when, committer)
+            # committed when it was authored: `show --at` reads committer times
+            landed = pygit2.Signature(committer.name, committer.email, author.time, author.offset)
             parents = [pygit2.Oid(hex=parent)] if parent else []
-            parent = str(repo.create_commit(None, author, committer, commit.message, tree, parents))
+            parent = str(repo.create_commit(None, author, landed, commit.message, tree, parents))
     except pygit2.GitError as e:
         raise GitError(f"cannot write the import's commits: {e}") from e
     return Prepared(branch, old, parent, blobs)
