@@ -1,0 +1,284 @@
+"""``promptship import`` on files, through the CLI: hostile sources end in a clear finding and write nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from promptship.cli import main
+from promptship.registry import load_files, validate
+from promptship.registry.files import DirectorySnapshot
+
+CODEOWNERS = b"/registry/ @acme/prompts\n/environments/ @acme/release\n"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    reg = tmp_path / "reg"
+    (reg / "registry").mkdir(parents=True)
+    (reg / "CODEOWNERS").write_bytes(CODEOWNERS)
+    return reg
+
+
+def listing(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def run(root: Path, *args: str) -> tuple[int, dict[str, object]]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["import", *args, "--into", str(root), "--format", "json"])
+    return rc, json.loads(out.getvalue())
+
+
+def source(tmp_path: Path, name: str, content: str | bytes) -> str:
+    path = tmp_path / "src" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return str(path)
+
+
+GOOD = "---\nmodel: googleai/gemini-2.0-flash\n---\nHello {{name}}\n"
+
+
+def test_a_clean_import_validates_and_dry_run_writes_nothing(tmp_path: Path, root: Path) -> None:
+    src = source(tmp_path, "hello.prompt", GOOD)
+    rc, report = run(root, src, "--dry-run")
+    assert (
+        rc == 0 and report["files"] == ["registry/imported/hello.yaml"] and report["written"] == []
+    )
+    assert listing(root) == {"CODEOWNERS": CODEOWNERS}
+    rc, report = run(root, src)
+    assert rc == 0 and report["written"] == ["registry/imported/hello.yaml"]
+    _files, findings = validate(DirectorySnapshot(root))
+    assert [f for f in findings if f.severity == "error"] == []
+
+
+def test_an_existing_file_is_never_overwritten(tmp_path: Path, root: Path) -> None:
+    src = source(tmp_path, "hello.prompt", GOOD)
+    assert run(root, src)[0] == 0
+    before = listing(root)
+    rc, report = run(root, src)
+    assert rc == 1 and [f["code"] for f in report["findings"]] == ["import.exists"]  # type: ignore[index]
+    assert listing(root) == before
+
+
+HOSTILE: dict[str, tuple[str, str | bytes, str]] = {
+    "invalid utf-8": ("bad.prompt", b"---\nmodel: a/b\n---\nHi \xff\xfe {{x}}", "not UTF-8"),
+    "deep json": ("deep.json", "[" * 5000 + "]" * 5000, "nested deeper than 64"),
+    "not json": ("broken.json", '{"lc": 1, "id": [', "not valid JSON"),
+    "yaml alias bomb": ("bomb.prompt", "---\na: &a [1]\nb: [*a, *a]\n---\nx", "front matter"),
+    "yaml tag": (
+        "tag.prompty",
+        "---\nname: !!python/object:os.system x\n---\nsystem:\nx",
+        "front matter",
+    ),
+    "10 MB prompt": ("big.prompt", "---\nmodel: a/b\n---\n" + "x" * (10 * 1024 * 1024), "over"),
+    "unknown helper": (
+        "media.prompt",
+        "---\nmodel: a/b\n---\n{{media url=photo}} hi",
+        "no equivalent",
+    ),
+    "picoschema": (
+        "pico.prompt",
+        "---\ninput:\n  schema:\n    n: integr\n---\n{{n}}",
+        "Picoschema type",
+    ),
+    "f-string field": (
+        "fmt.json",
+        json.dumps(
+            {
+                "lc": 1,
+                "type": "constructor",
+                "id": ["langchain", "prompts", "prompt", "PromptTemplate"],
+                "kwargs": {"template": "{x.__class__}", "template_format": "f-string"},
+            }
+        ),
+        "not a plain variable",
+    ),
+    "unknown role": (
+        "role.json",
+        json.dumps(
+            [
+                {
+                    "name": "x",
+                    "type": "chat",
+                    "version": 1,
+                    "prompt": [{"role": "function", "content": "hi"}],
+                    "labels": [],
+                    "tags": [],
+                    "config": {},
+                }
+            ]
+        ),
+        "role 'function'",
+    ),
+    "sandbox escape in jinja": (
+        "esc.prompty",
+        "---\nname: x\n---\nsystem:\n{{ ''.__class__.__mro__ }}",
+        "private attribute",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_sources_are_findings_and_write_nothing(
+    tmp_path: Path, root: Path, case: str
+) -> None:
+    name, content, message = HOSTILE[case]
+    good = source(tmp_path, "good.prompt", GOOD)
+    bad = source(tmp_path, name, content)
+    rc, report = run(root, good, bad)
+    assert rc == 1
+    errors = [f for f in report["findings"] if f["severity"] == "error"]  # type: ignore[union-attr]
+    assert errors and any(message in e["message"] for e in errors), errors
+    assert report["written"] == []
+    assert listing(root) == {"CODEOWNERS": CODEOWNERS}
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["Movie Critic", "movie-critic"], None),  # both fine: distinct ids
+        (["movie critic", "Movie_Critic"], "both become"),
+        (["\u0430dmin"], "outside ASCII"),
+        (["../../etc/passwd"], "'..'"),
+        (["   "], "empty"),
+    ],
+)
+def test_names_that_are_not_ids(
+    tmp_path: Path, root: Path, names: list[str], message: str | None
+) -> None:
+    prompts = [
+        {
+            "name": n,
+            "type": "text",
+            "version": 1,
+            "prompt": "Hi {{x}}",
+            "labels": [],
+            "tags": [],
+            "config": {},
+        }
+        for n in names
+    ]
+    rc, report = run(
+        root, source(tmp_path, "export.json", json.dumps(prompts)), "--from", "langfuse"
+    )
+    if message is None:
+        assert rc == 0
+        return
+    assert rc == 1
+    assert any(message in f["message"] for f in report["findings"]), report["findings"]  # type: ignore[union-attr]
+    assert listing(root) == {"CODEOWNERS": CODEOWNERS}
+
+
+def test_rename_fixes_a_name_that_cannot_be_an_id(tmp_path: Path, root: Path) -> None:
+    prompts = [
+        {
+            "name": "\u0430dmin",
+            "type": "text",
+            "version": 1,
+            "prompt": "Hi {{x}}",
+            "labels": [],
+            "tags": [],
+            "config": {},
+        }
+    ]
+    src = source(tmp_path, "export.json", json.dumps(prompts))
+    rc, report = run(root, src, "--from", "langfuse", "--rename", "\u0430dmin=ops/admin")
+    assert rc == 0, report
+    assert "ops/admin" in load_files(DirectorySnapshot(root)).prompts
+
+
+def test_no_owner_in_codeowners_is_a_finding_with_the_fix(tmp_path: Path, root: Path) -> None:
+    (root / "CODEOWNERS").write_bytes(b"/environments/ @acme/release\n")
+    rc, report = run(root, source(tmp_path, "hello.prompt", GOOD))
+    assert rc == 1
+    assert report["findings"][0]["code"] == "import.owner"  # type: ignore[index]
+    rc, _ = run(root, source(tmp_path, "hello.prompt", GOOD), "--owner", "@acme/prompts")
+    assert rc == 1  # the owner must still be a CODEOWNERS owner of the file: validate says so
+
+
+PROMPTFOO = """\
+description: Tweet writer
+prompts:
+  - file://prompts/tweet.txt
+  - 'Write a haiku about {{topic}}'
+providers:
+  - openai:gpt-4o-mini
+  - id: anthropic:messages:claude-3-5-sonnet-20241022
+    config:
+      temperature: 0.2
+defaultTest:
+  assert:
+    - type: not-contains
+      value: AI language model
+tests:
+  - description: bananas
+    vars:
+      topic: bananas
+    assert:
+      - type: icontains
+        value: banana
+      - type: javascript
+        value: output.length < 280
+      - type: llm-rubric
+        value: is funny
+  - vars:
+      topic: avocado toast
+    assert:
+      - type: contains-any
+        value: [avocado, toast]
+      - type: latency
+        threshold: 5000
+"""
+
+
+def test_promptfoo_config_prompts_providers_and_tests(tmp_path: Path, root: Path) -> None:
+    source(tmp_path, "prompts/tweet.txt", "Write a tweet about {{topic}}\n")
+    src = source(tmp_path, "promptfooconfig.yaml", PROMPTFOO)
+    rc, report = run(root, src, "--namespace", "social")
+    assert rc == 0, report
+    files = load_files(DirectorySnapshot(root))
+    tweet = files.prompts["social/tweet"].data
+    assert tweet["model"] == {"provider": "openai", "name": "gpt-4o-mini"}
+    assert tweet["variants"] == {
+        "anthropic-messages-claude-3-5-sonnet-20241022": {
+            "model": {
+                "provider": "anthropic",
+                "name": "claude-3-5-sonnet-20241022",
+                "parameters": {"temperature": 0.2},
+            }
+        }
+    }
+    suite = files.suites["social/tweet"].data
+    assert suite["cases"][0] == {
+        "id": "case-1",
+        "description": "bananas",
+        "inputs": {"topic": "bananas"},
+        "assert": [
+            {"type": "not-contains", "value": "AI language model"},
+            {"type": "contains", "ignore_case": True, "value": "banana"},
+        ],
+    }
+    assert suite["cases"][1]["assert"][1:] == [
+        {"type": "regex", "pattern": "avocado|toast"},
+        {"type": "latency", "max_ms": 5000},
+    ]
+    unmapped = [f["message"] for f in report["findings"] if f["code"] == "import.assertion"]  # type: ignore[union-attr]
+    assert any("'javascript'" in m for m in unmapped) and any("'llm-rubric'" in m for m in unmapped)
+    assert "social/write_a_haiku_about_topic" not in files.prompts
+    assert any(p.startswith("social/prompt_") for p in files.prompts)
+
+
+def test_promptfoo_file_outside_the_config_folder_is_refused(tmp_path: Path, root: Path) -> None:
+    src = source(tmp_path, "cfg/promptfooconfig.yaml", "prompts:\n  - file://../../etc/passwd\n")
+    rc, report = run(root, src)
+    assert rc == 1 and "outside the configuration's folder" in report["findings"][0]["message"]  # type: ignore[index]
