@@ -21,6 +21,8 @@ __all__ = [
     "parse_time",
     "split_model_name",
     "as_map",
+    "strings",
+    "text_or_none",
 ]
 
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
@@ -135,3 +137,13 @@ def split_model_name(model: str, default_provider: str) -> tuple[str, str]:
 def as_map(value: Any) -> Mapping[str, Any]:
     """``value`` when it is a mapping, else an empty one."""
     return value if isinstance(value, Mapping) else {}
+
+
+def text_or_none(value: Any) -> str | None:
+    """``value`` when it is a non-empty string, else ``None``."""
+    return value if isinstance(value, str) and value else None
+
+
+def strings(value: Any) -> tuple[str, ...]:
+    """The items of a list as strings (anything else: none)."""
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()

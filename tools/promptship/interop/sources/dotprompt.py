@@ -18,6 +18,7 @@ from promptship.interop.sources._common import (
     decode,
     front_matter,
     split_model_name,
+    text_or_none,
 )
 from promptship.interop.templates import Note
 
@@ -149,6 +150,35 @@ def _output(front: Mapping[str, Any]) -> dict[str, Any] | None:
     return out or None
 
 
+def _input_schema(front: Mapping[str, Any], origin: str, notes: list[Note]) -> dict[str, Any]:
+    inputs = as_map(front.get("input"))
+    if "schema" not in inputs:
+        return {}
+    if "default" in inputs:
+        notes.append(
+            Note("import.unmapped", "input.default has no equivalent: callers pass every input")
+        )
+    try:
+        return picoschema(inputs["schema"])
+    except SourceError as e:
+        raise SourceError(f"{origin}: input.schema: {e.message}") from None
+
+
+def _extra(front: Mapping[str, Any], notes: list[Note]) -> dict[str, Any]:
+    extra = {k: v for k, v in front.items() if k not in _KNOWN or k in ("tools", "ext", "variant")}
+    meta = as_map(front.get("metadata"))
+    if any(k != "promptship" for k in meta):
+        extra["metadata"] = {k: v for k, v in meta.items() if k != "promptship"}
+    if "tools" in front:
+        notes.append(
+            Note(
+                "import.unmapped",
+                "'tools' has no equivalent in a promptship prompt yet; kept, not rendered",
+            )
+        )
+    return extra
+
+
 def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     """One ``.prompt`` file.
 
@@ -162,44 +192,20 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     """
     front, body = front_matter(decode(data, origin), origin)
     model, notes = _model(front)
-    schema: dict[str, Any] = {}
-    inputs = front.get("input")
-    if isinstance(inputs, Mapping) and "schema" in inputs:
-        try:
-            schema = picoschema(inputs["schema"])
-        except SourceError as e:
-            raise SourceError(f"{origin}: input.schema: {e.message}") from None
-        if "default" in inputs:
-            notes.append(
-                Note("import.unmapped", "input.default has no equivalent: callers pass every input")
-            )
-    extra = {k: v for k, v in front.items() if k not in _KNOWN or k in ("tools", "ext", "variant")}
-    meta = as_map(front.get("metadata"))
-    mine = as_map(meta.get("promptship"))
-    if any(k != "promptship" for k in meta):
-        extra["metadata"] = {k: v for k, v in meta.items() if k != "promptship"}
-    for key in ("tools",):
-        if key in front:
-            notes.append(
-                Note(
-                    "import.unmapped",
-                    f"'{key}' has no equivalent in a promptship prompt yet; kept, not rendered",
-                )
-            )
-    properties = schema.get("properties", {}) if schema else {}
-    required = tuple(schema.get("required", [])) if schema else None
+    schema = _input_schema(front, origin, notes)
+    mine = as_map(as_map(front.get("metadata")).get("promptship"))
     return SourcePrompt(
         name=str(mine.get("id") or name),
         origin=origin,
         syntax="handlebars",
         text=body.strip(),  # as Dotprompt reads its body
-        properties=properties,
-        required=required,
+        properties=schema.get("properties", {}),
+        required=tuple(schema.get("required", [])) if schema else None,
         model=model,
         output=_output(front),
-        description=front.get("description") if isinstance(front.get("description"), str) else None,
-        extra=extra,
+        description=text_or_none(front.get("description")),
+        extra=_extra(front, notes),
         kind="dotprompt",
-        version=str(mine.get("version") or front.get("version") or "") or None,
+        version=text_or_none(str(mine.get("version") or front.get("version") or "")),
         notes=tuple(notes),
     )

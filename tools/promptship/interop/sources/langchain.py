@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError
+from promptship.interop.sources._common import SourceError, as_map, strings
 from promptship.interop.templates import Note, Syntax
 
 __all__ = ["parse"]
@@ -94,6 +94,23 @@ def _model(node: Any) -> dict[str, Any]:
     return out
 
 
+def _chat(obj: Any, origin: str, notes: list[Note]) -> tuple[tuple[tuple[str, str], ...], Syntax]:
+    nodes = obj.get("kwargs", {}).get("messages", [])
+    found = [m for m in (_message(n, origin, notes) for n in nodes) if m]
+    syntaxes = {s for _, _, s in found if s is not None}
+    if len(syntaxes) > 1:
+        raise SourceError(f"{origin}: messages mix template formats {sorted(syntaxes)}")
+    syntax: Syntax = syntaxes.pop() if syntaxes else "fstring"
+    return tuple((r, t if s is not None else _literal(t, syntax)) for r, t, s in found), syntax
+
+
+def _output(kind: str, kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+    schema = kwargs.get("schema_")
+    if kind == "StructuredPrompt" and isinstance(schema, Mapping):
+        return {"format": "json", "schema": dict(schema)}
+    return None
+
+
 def parse(obj: Any, origin: str, name: str) -> SourcePrompt:
     """One manifest.
 
@@ -102,40 +119,28 @@ def parse(obj: Any, origin: str, name: str) -> SourcePrompt:
     """
     model: dict[str, Any] = {}
     if _kind(obj) == "RunnableSequence":
-        kwargs = obj.get("kwargs", {})
-        model = _model(kwargs.get("last"))
-        obj = kwargs.get("first")
+        model = _model(obj.get("kwargs", {}).get("last"))
+        obj = obj.get("kwargs", {}).get("first")
     kind = _kind(obj)
     notes: list[Note] = []
+    messages: tuple[tuple[str, str], ...] | None = None
+    text: str | None = None
     if kind == "PromptTemplate":
         text, syntax = _template(obj, origin)
-        messages = None
     elif kind in ("ChatPromptTemplate", "StructuredPrompt"):
-        found = [
-            m
-            for m in (_message(n, origin, notes) for n in obj.get("kwargs", {}).get("messages", []))
-            if m
-        ]
-        syntaxes = {s for _, _, s in found if s is not None}
-        if len(syntaxes) > 1:
-            raise SourceError(f"{origin}: messages mix template formats {sorted(syntaxes)}")
-        syntax = syntaxes.pop() if syntaxes else "fstring"
-        messages = tuple((r, t if s is not None else _literal(t, syntax)) for r, t, s in found)
-        text = None
+        messages, syntax = _chat(obj, origin, notes)
     else:
         raise SourceError(f"{origin}: not a LangChain prompt manifest ({kind or 'no lc id'})")
-    kwargs = obj.get("kwargs", {})
-    output = None
-    if kind == "StructuredPrompt" and isinstance(kwargs.get("schema_"), Mapping):
-        output = {"format": "json", "schema": dict(kwargs["schema_"])}
-    if kwargs.get("partial_variables"):
+    kwargs = as_map(obj.get("kwargs"))
+    partial = as_map(kwargs.get("partial_variables"))
+    if partial:
         notes.append(
             Note(
                 "import.unmapped",
-                f"partial variables ({', '.join(sorted(kwargs['partial_variables']))}) have no equivalent: callers pass them",
+                f"partial variables ({', '.join(sorted(partial))}) have no equivalent: callers pass them",
             )
         )
-    metadata = kwargs.get("metadata") if isinstance(kwargs.get("metadata"), Mapping) else {}
+    metadata = as_map(kwargs.get("metadata"))
     return SourcePrompt(
         name=name,
         origin=origin,
@@ -143,8 +148,8 @@ def parse(obj: Any, origin: str, name: str) -> SourcePrompt:
         messages=messages,
         text=text,
         model=model,
-        output=output,
-        tags=tuple(str(t) for t in kwargs.get("tags") or []),
+        output=_output(kind, kwargs),
+        tags=strings(kwargs.get("tags")),
         extra={"metadata": dict(metadata)} if metadata else {},
         kind="langchain",
         notes=tuple(notes),

@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError, as_map, parse_time, split_model_name
+from promptship.interop.sources._common import (
+    SourceError,
+    as_map,
+    parse_time,
+    split_model_name,
+    strings,
+    text_or_none,
+)
 from promptship.interop.templates import Note
 
 __all__ = ["MODEL_KEYS", "parse"]
@@ -97,6 +104,16 @@ def _output(fmt: Any) -> dict[str, Any] | None:
     return None
 
 
+def _body(
+    obj: Mapping[str, Any], origin: str, notes: list[Note]
+) -> tuple[tuple[tuple[str, str], ...] | None, str | None]:
+    if obj.get("type", "text") == "chat":
+        return _messages(obj.get("prompt"), origin, notes), None
+    if not isinstance(obj.get("prompt"), str):
+        raise SourceError(f"{origin}: a text prompt's 'prompt' must be a string")
+    return None, obj["prompt"]
+
+
 def parse(obj: Any, origin: str) -> SourcePrompt:
     """One Langfuse prompt version.
 
@@ -105,19 +122,10 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
     """
     if not isinstance(obj, Mapping) or not isinstance(obj.get("name"), str):
         raise SourceError(f"{origin}: not a Langfuse prompt (no 'name')")
-    kind = obj.get("type", "text")
     notes: list[Note] = []
-    messages = _messages(obj.get("prompt"), origin, notes) if kind == "chat" else None
-    text = None
-    if kind != "chat":
-        if not isinstance(obj.get("prompt"), str):
-            raise SourceError(f"{origin}: a text prompt's 'prompt' must be a string")
-        text = obj["prompt"]
+    messages, text = _body(obj, origin, notes)
     config = as_map(obj.get("config"))
-    extra: dict[str, Any] = {}
     rest = {k: v for k, v in config.items() if k not in MODEL_KEYS}
-    if rest:
-        extra["config"] = rest
     version = obj.get("version")
     return SourcePrompt(
         name=obj["name"],
@@ -127,15 +135,13 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
         text=text,
         model=_model(config),
         output=_output(config.get("response_format")),
-        tags=tuple(str(t) for t in obj.get("tags") or []),
-        extra=extra,
+        tags=strings(obj.get("tags")),
+        extra={"config": rest} if rest else {},
         kind="langfuse",
         version=str(version) if isinstance(version, int) else None,
         created_at=parse_time(obj.get("createdAt")),
-        author=str(obj["createdBy"]) if isinstance(obj.get("createdBy"), str) else None,
-        labels=tuple(str(label) for label in obj.get("labels") or []),
-        commit_message=obj.get("commitMessage")
-        if isinstance(obj.get("commitMessage"), str)
-        else None,
+        author=text_or_none(obj.get("createdBy")),
+        labels=strings(obj.get("labels")),
+        commit_message=text_or_none(obj.get("commitMessage")),
         notes=tuple(notes),
     )

@@ -14,8 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError, load_json, parse_time
-from promptship.interop.templates import Note
+from promptship.interop.sources._common import (
+    SourceError,
+    as_map,
+    load_json,
+    parse_time,
+    text_or_none,
+)
+from promptship.interop.templates import Syntax
 
 __all__ = ["TEXT_TAG", "parse"]
 
@@ -60,6 +66,28 @@ def _model(config: Mapping[str, Any]) -> dict[str, Any]:
     return model
 
 
+def _template(
+    tags: Mapping[str, str], origin: str
+) -> tuple[tuple[tuple[str, str], ...] | None, str | None]:
+    """(messages, text): a chat prompt's JSON list, or a text prompt's string."""
+    template = tags[TEXT_TAG]
+    if tags.get(TYPE_TAG) != "chat":
+        return None, template
+    loaded = load_json(template, origin)
+    if not isinstance(loaded, list):
+        raise SourceError(f"{origin}: a chat prompt's text must be a JSON list")
+    return tuple(
+        (str(m.get("role")), str(m.get("content", ""))) for m in loaded if isinstance(m, Mapping)
+    ), None
+
+
+def _output(tags: Mapping[str, str], origin: str) -> dict[str, Any] | None:
+    if RESPONSE_FORMAT_TAG not in tags:
+        return None
+    schema = load_json(tags[RESPONSE_FORMAT_TAG], origin)
+    return {"format": "json", "schema": dict(schema)} if isinstance(schema, Mapping) else None
+
+
 def parse(version: Any, aliases: Mapping[str, str], origin: str) -> SourcePrompt:
     """One MLflow prompt version (a model-version object of the REST API).
 
@@ -74,52 +102,29 @@ def parse(version: Any, aliases: Mapping[str, str], origin: str) -> SourcePrompt
     if not isinstance(version, Mapping) or not isinstance(version.get("name"), str):
         raise SourceError(f"{origin}: not an MLflow model version")
     tags = _tags(version.get("tags"))
-    template = tags.get(TEXT_TAG)
-    if template is None:
+    if TEXT_TAG not in tags:
         raise SourceError(
             f"{origin}: {version['name']} v{version.get('version')}: no '{TEXT_TAG}' tag"
         )
-    notes: list[Note] = []
-    messages = None
-    text: str | None = template
-    if tags.get(TYPE_TAG) == "chat":
-        loaded = load_json(template, origin)
-        if not isinstance(loaded, list):
-            raise SourceError(f"{origin}: a chat prompt's text must be a JSON list")
-        messages = tuple(
-            (str(m.get("role")), str(m.get("content", "")))
-            for m in loaded
-            if isinstance(m, Mapping)
-        )
-        text = None
+    messages, text = _template(tags, origin)
     texts = [text] if text is not None else [c for _, c in messages or ()]
-    syntax = "jinja" if any(_JINJA.search(t) for t in texts) else "mlflow"
-    output = None
-    if RESPONSE_FORMAT_TAG in tags:
-        schema = load_json(tags[RESPONSE_FORMAT_TAG], origin)
-        if isinstance(schema, Mapping):
-            output = {"format": "json", "schema": dict(schema)}
+    syntax: Syntax = "jinja" if any(_JINJA.search(t) for t in texts) else "mlflow"
     config = load_json(tags[MODEL_CONFIG_TAG], origin) if MODEL_CONFIG_TAG in tags else {}
     number = str(version.get("version"))
     extra = {k: v for k, v in tags.items() if not k.startswith(("mlflow.", "_mlflow_"))}
     return SourcePrompt(
         name=version["name"],
         origin=origin,
-        syntax=syntax,  # type: ignore[arg-type]
+        syntax=syntax,
         messages=messages,
         text=text,
-        model=_model(config if isinstance(config, Mapping) else {}),
-        output=output,
+        model=_model(as_map(config)),
+        output=_output(tags, origin),
         extra={"tags": extra} if extra else {},
         kind="mlflow",
         version=number,
         created_at=parse_time(version.get("creation_timestamp")),
-        author=version.get("user_id")
-        if isinstance(version.get("user_id"), str) and version.get("user_id")
-        else None,
+        author=text_or_none(version.get("user_id")),
         labels=tuple(sorted(a for a, v in aliases.items() if str(v) == number)),
-        commit_message=version.get("description")
-        if isinstance(version.get("description"), str) and version.get("description")
-        else None,
-        notes=tuple(notes),
+        commit_message=text_or_none(version.get("description")),
     )

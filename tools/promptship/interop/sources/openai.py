@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError, parse_time
+from promptship.interop.sources._common import SourceError, as_map, parse_time, text_or_none
 from promptship.interop.templates import Note
 
 __all__ = ["PARAMETERS", "parse"]
@@ -114,22 +114,17 @@ def _output(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def parse(obj: Any, origin: str) -> SourcePrompt:
-    """One version of an OpenAI prompt object.
-
-    Raises:
-        SourceError: When the object is not a prompt.
-    """
-    if not isinstance(obj, Mapping) or not isinstance(obj.get("id"), str):
-        raise SourceError(f"{origin}: not an OpenAI prompt object (no 'id')")
-    notes: list[Note] = []
-    messages = _messages(obj, origin, notes)
+def _model(obj: Mapping[str, Any]) -> dict[str, Any]:
     model: dict[str, Any] = {"provider": "openai"}
     if isinstance(obj.get("model"), str):
         model["name"] = obj["model"]
     params = {PARAMETERS[k]: v for k, v in obj.items() if k in PARAMETERS and v is not None}
     if params:
         model["parameters"] = params
+    return model
+
+
+def _extra(obj: Mapping[str, Any], notes: list[Note]) -> dict[str, Any]:
     extra = {k: v for k, v in obj.items() if k not in _KNOWN}
     extra["id"] = obj["id"]
     if obj.get("tools"):
@@ -140,23 +135,37 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
                 "tools have no equivalent in a promptship prompt yet; kept under x-openai, not rendered",
             )
         )
-    if isinstance(obj.get("variables"), Mapping) and obj["variables"]:
+    defaults = as_map(obj.get("variables"))
+    if defaults:
         notes.append(
             Note(
                 "import.unmapped",
-                f"variable defaults ({', '.join(sorted(obj['variables']))}) have no equivalent: callers pass every input",
+                f"variable defaults ({', '.join(sorted(defaults))}) have no equivalent: callers pass every input",
             )
         )
+    return extra
+
+
+def parse(obj: Any, origin: str) -> SourcePrompt:
+    """One version of an OpenAI prompt object.
+
+    Raises:
+        SourceError: When the object is not a prompt.
+    """
+    if not isinstance(obj, Mapping) or not isinstance(obj.get("id"), str):
+        raise SourceError(f"{origin}: not an OpenAI prompt object (no 'id')")
+    notes: list[Note] = []
+    messages = _messages(obj, origin, notes)
     version = obj.get("version")
     return SourcePrompt(
         name=str(obj.get("name") or obj["id"]),
         origin=origin,
         syntax="double-brace",
         messages=messages,
-        model=model,
+        model=_model(obj),
         output=_output(obj),
-        description=obj.get("description") if isinstance(obj.get("description"), str) else None,
-        extra=extra,
+        description=text_or_none(obj.get("description")),
+        extra=_extra(obj, notes),
         kind="openai",
         version=str(version) if version is not None else None,
         created_at=parse_time(obj.get("created_at")),

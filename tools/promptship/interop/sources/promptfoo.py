@@ -41,35 +41,73 @@ ASSERTIONS = {
 MAX_TESTS = 10_000
 
 
+def _direct(kind: str, value: Any) -> list[dict[str, Any]]:
+    name, options = ASSERTIONS[kind]
+    out: dict[str, Any] = {"type": name, **options}
+    if name in ("equals", "contains", "not-contains"):
+        out["value"] = str(value)
+    elif name == "regex":
+        out["pattern"] = str(value)
+    return [out]
+
+
+def _composite(kind: str, value: Any, threshold: Any) -> list[dict[str, Any]] | None:
+    """Assertions promptfoo expresses with other options; ``None`` when there is no equivalent."""
+    number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+    many = isinstance(value, list)
+    mapped: dict[str, Any] = {
+        "starts-with": [{"type": "regex", "pattern": "^" + re.escape(str(value))}],
+        "contains-all": [{"type": "contains", "value": str(v)} for v in value] if many else None,
+        "contains-any": [{"type": "regex", "pattern": "|".join(re.escape(str(v)) for v in value)}]
+        if many
+        else None,
+        "latency": [{"type": "latency", "max_ms": threshold}] if number else None,
+        "cost": [{"type": "cost", "max_usd": threshold}] if number else None,
+    }
+    found: list[dict[str, Any]] | None = mapped.get(kind)
+    return found
+
+
 def _assertion(item: Any, notes: list[Note], where: str) -> list[dict[str, Any]]:
-    if not isinstance(item, Mapping) or not isinstance(item.get("type"), str):
+    kind = as_map(item).get("type")
+    if not isinstance(kind, str):
         notes.append(
             Note("import.assertion", f"{where}: an assertion without a type is not mapped")
         )
         return []
-    kind, value = item["type"], item.get("value")
     if kind in ASSERTIONS:
-        name, options = ASSERTIONS[kind]
-        out: dict[str, Any] = {"type": name, **options}
-        if name in ("equals", "contains", "not-contains"):
-            out["value"] = str(value)
-        elif name == "regex":
-            out["pattern"] = str(value)
-        return [out]
-    if kind == "starts-with":
-        return [{"type": "regex", "pattern": "^" + re.escape(str(value))}]
-    if kind == "contains-all" and isinstance(value, list):
-        return [{"type": "contains", "value": str(v)} for v in value]
-    if kind == "contains-any" and isinstance(value, list):
-        return [{"type": "regex", "pattern": "|".join(re.escape(str(v)) for v in value)}]
-    if kind == "latency" and isinstance(item.get("threshold"), int | float):
-        return [{"type": "latency", "max_ms": item["threshold"]}]
-    if kind == "cost" and isinstance(item.get("threshold"), int | float):
-        return [{"type": "cost", "max_usd": item["threshold"]}]
-    notes.append(
-        Note("import.assertion", f"{where}: assertion type '{kind}' has no equivalent; not mapped")
-    )
-    return []
+        return _direct(kind, item.get("value"))
+    found = _composite(kind, item.get("value"), item.get("threshold"))
+    if found is None:
+        notes.append(
+            Note(
+                "import.assertion",
+                f"{where}: assertion type '{kind}' has no equivalent; not mapped",
+            )
+        )
+        return []
+    return found
+
+
+def _case(
+    i: int,
+    test: Any,
+    base_vars: Mapping[str, Any],
+    base_asserts: list[dict[str, Any]],
+    notes: list[Note],
+) -> dict[str, Any]:
+    if not isinstance(test, Mapping):
+        raise SourceError(f"tests[{i}] is not a mapping")
+    case: dict[str, Any] = {"id": f"case-{i + 1}"}
+    if isinstance(test.get("description"), str):
+        case["description"] = test["description"]
+    case["inputs"] = {**base_vars, **as_map(test.get("vars"))}
+    asserts = base_asserts + [
+        a for item in test.get("assert") or [] for a in _assertion(item, notes, f"tests[{i}]")
+    ]
+    if asserts:
+        case["assert"] = asserts
+    return case
 
 
 def _cases(config: Mapping[str, Any], notes: list[Note]) -> tuple[dict[str, Any], ...]:
@@ -89,22 +127,7 @@ def _cases(config: Mapping[str, Any], notes: list[Note]) -> tuple[dict[str, Any]
     base_asserts = [
         a for item in default.get("assert") or [] for a in _assertion(item, notes, "defaultTest")
     ]
-    cases = []
-    for i, test in enumerate(tests):
-        if not isinstance(test, Mapping):
-            raise SourceError(f"tests[{i}] is not a mapping")
-        where = f"tests[{i}]"
-        case: dict[str, Any] = {"id": f"case-{i + 1}"}
-        if isinstance(test.get("description"), str):
-            case["description"] = test["description"]
-        case["inputs"] = {**base_vars, **(test.get("vars") or {})}
-        asserts = base_asserts + [
-            a for item in test.get("assert") or [] for a in _assertion(item, notes, where)
-        ]
-        if asserts:
-            case["assert"] = asserts
-        cases.append(case)
-    return tuple(cases)
+    return tuple(_case(i, test, base_vars, base_asserts, notes) for i, test in enumerate(tests))
 
 
 def _provider(entry: Any) -> tuple[str, dict[str, Any]]:

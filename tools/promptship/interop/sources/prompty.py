@@ -16,7 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptship.interop.model import SourcePrompt
-from promptship.interop.sources._common import SourceError, as_map, decode, front_matter
+from promptship.interop.sources._common import (
+    SourceError,
+    as_map,
+    decode,
+    front_matter,
+    strings,
+    text_or_none,
+)
 from promptship.interop.templates import Note, Syntax
 
 __all__ = ["OPTION_NAMES", "parse", "split_roles"]
@@ -163,6 +170,15 @@ _KNOWN = {
 }
 
 
+def _extra(front: Mapping[str, Any]) -> dict[str, Any]:
+    extra: dict[str, Any] = {k: front[k] for k in ("sample", "authors", "outputs") if k in front}
+    meta = {k: v for k, v in as_map(front.get("metadata")).items() if k != "promptship"}
+    if meta:
+        extra["metadata"] = meta
+    extra.update({k: v for k, v in front.items() if k not in _KNOWN})
+    return extra
+
+
 def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     """One ``.prompty`` file.
 
@@ -172,18 +188,7 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     front, body = front_matter(decode(data, origin), origin)
     properties, notes = _inputs(front)
     mine = _promptship(front)
-    required = None
-    if isinstance(mine.get("inputs"), Mapping):
-        properties = dict(mine["inputs"].get("properties", {}))
-        required = tuple(mine["inputs"].get("required", []))
-    extra: dict[str, Any] = {k: front[k] for k in ("sample", "authors", "outputs") if k in front}
-    metadata = as_map(front.get("metadata"))
-    meta = {k: v for k, v in metadata.items() if k != "promptship"}
-    if meta:
-        extra["metadata"] = meta
-    extra.update({k: v for k, v in front.items() if k not in _KNOWN})
-    raw_tags = metadata.get("tags", front.get("tags"))
-    tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []
+    recorded = as_map(mine.get("inputs"))
     messages = tuple(split_roles(body))
     if not messages:
         raise SourceError(f"{origin}: the body holds no message")
@@ -192,15 +197,15 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
         origin=origin,
         syntax=_syntax(front, origin),
         messages=messages,
-        properties=properties,
-        required=required,
+        properties=dict(recorded.get("properties", {})) if recorded else properties,
+        required=tuple(recorded.get("required", [])) if recorded else None,
         model=_model(front),
-        output=dict(mine["output"]) if isinstance(mine.get("output"), Mapping) else None,
-        description=front.get("description") if isinstance(front.get("description"), str) else None,
-        tags=tuple(str(t) for t in tags),
-        extra=extra,
+        output=dict(as_map(mine.get("output"))) or None,
+        description=text_or_none(front.get("description")),
+        tags=strings(as_map(front.get("metadata")).get("tags", front.get("tags"))),
+        extra=_extra(front),
         kind="prompty",
-        version=str(mine.get("version") or front.get("version") or "") or None,
+        version=text_or_none(str(mine.get("version") or front.get("version") or "")),
         notes=tuple(notes),
     )
 
