@@ -51,12 +51,13 @@ GOOD = "---\nmodel: googleai/gemini-2.0-flash\n---\nHello {{name}}\n"
 def test_a_clean_import_validates_and_dry_run_writes_nothing(tmp_path: Path, root: Path) -> None:
     src = source(tmp_path, "hello.prompt", GOOD)
     rc, report = run(root, src, "--dry-run")
-    assert (
-        rc == 0 and report["files"] == ["registry/imported/hello.yaml"] and report["written"] == []
-    )
+    assert rc == 0
+    assert report["files"] == ["registry/imported/hello.yaml"]
+    assert report["written"] == []
     assert listing(root) == {"CODEOWNERS": CODEOWNERS}
     rc, report = run(root, src)
-    assert rc == 0 and report["written"] == ["registry/imported/hello.yaml"]
+    assert rc == 0
+    assert report["written"] == ["registry/imported/hello.yaml"]
     _files, findings = validate(DirectorySnapshot(root))
     assert [f for f in findings if f.severity == "error"] == []
 
@@ -66,7 +67,8 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path, root: Path) -> No
     assert run(root, src)[0] == 0
     before = listing(root)
     rc, report = run(root, src)
-    assert rc == 1 and [f["code"] for f in report["findings"]] == ["import.exists"]  # type: ignore[index]
+    assert rc == 1
+    assert [f["code"] for f in report["findings"]] == ["import.exists"]
     assert listing(root) == before
 
 
@@ -138,7 +140,7 @@ def test_hostile_sources_are_findings_and_write_nothing(
     rc, report = run(root, good, bad)
     assert rc == 1
     errors = [f for f in report["findings"] if f["severity"] == "error"]  # type: ignore[union-attr]
-    assert errors and any(message in e["message"] for e in errors), errors
+    assert any(message in e["message"] for e in errors), errors
     assert report["written"] == []
     assert listing(root) == {"CODEOWNERS": CODEOWNERS}
 
@@ -273,7 +275,8 @@ def test_promptfoo_config_prompts_providers_and_tests(tmp_path: Path, root: Path
         {"type": "latency", "max_ms": 5000},
     ]
     unmapped = [f["message"] for f in report["findings"] if f["code"] == "import.assertion"]  # type: ignore[union-attr]
-    assert any("'javascript'" in m for m in unmapped) and any("'llm-rubric'" in m for m in unmapped)
+    assert any("'javascript'" in m for m in unmapped)
+    assert any("'llm-rubric'" in m for m in unmapped)
     assert "social/write_a_haiku_about_topic" not in files.prompts
     assert any(p.startswith("social/prompt_") for p in files.prompts)
 
@@ -281,4 +284,5 @@ def test_promptfoo_config_prompts_providers_and_tests(tmp_path: Path, root: Path
 def test_promptfoo_file_outside_the_config_folder_is_refused(tmp_path: Path, root: Path) -> None:
     src = source(tmp_path, "cfg/promptfooconfig.yaml", "prompts:\n  - file://../../etc/passwd\n")
     rc, report = run(root, src)
-    assert rc == 1 and "outside the configuration's folder" in report["findings"][0]["message"]  # type: ignore[index]
+    assert rc == 1
+    assert "outside the configuration's folder" in report["findings"][0]["message"]

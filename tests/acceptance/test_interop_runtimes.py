@@ -119,7 +119,7 @@ def test_dotprompt_imports_render_as_dotprompt_renders(tmp_path: Path, name: str
     source, cases = DOTPROMPTS[name]
     root = do_import(tmp_path, {name: source}, namespace="demo")
     for inputs in cases:
-        ours = rendered(root, f"demo/{name.split('.')[0]}", inputs)
+        ours = rendered(root, f"demo/{name.split('.', maxsplit=1)[0]}", inputs)
         theirs = asyncio.run(_dotprompt_render(source, inputs))
         if isinstance(ours, str):
             ours = [{"role": "user", "content": ours}]
@@ -204,7 +204,7 @@ def test_prompty_imports_render_as_the_prompty_runtime_renders(tmp_path: Path, n
     source, cases = PROMPTY_V2[name]
     root = do_import(tmp_path, {name: source}, namespace="demo")
     for inputs in cases:
-        assert rendered(root, f"demo/{name.split('.')[0]}", inputs) == _prompty_render(
+        assert rendered(root, f"demo/{name.split('.', maxsplit=1)[0]}", inputs) == _prompty_render(
             tmp_path / "src" / name, inputs
         )
 
@@ -469,7 +469,6 @@ def test_langfuse_exports_compile_as_promptship_renders() -> None:
 
 def _view(root: Path, prompt_id: str, env: str | None) -> dict[str, Any]:
     from promptship.core.views import resolve
-
     from promptship.interop.jinja_out import inline_fragments
 
     files = load_files(DirectorySnapshot(root))

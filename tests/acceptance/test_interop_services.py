@@ -21,13 +21,13 @@ import httpx
 import pytest
 
 from gitrepo import commit, make_repo
+from promptservices import PromptService, serve
 from promptship.core.views import resolve
 from promptship.git import open_repository
 from promptship.interop import services
 from promptship.interop.imports import import_prompts
 from promptship.registry import load_files
 from promptship.registry.files import DirectorySnapshot
-from promptservices import PromptService, serve
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LF_ENV = {"LANGFUSE_PUBLIC_KEY": "pk-lf-test", "LANGFUSE_SECRET_KEY": "sk-lf-test"}
@@ -167,7 +167,8 @@ def test_a_label_on_a_version_with_other_inputs_stops_the_import(tmp_path: Path)
     data = langfuse_data()
     data["movie-critic"][-1]["prompt"] = "As a {{level}} critic, rate {{movie}}."
     result, root, _ = lf_import(tmp_path, PromptService(langfuse=data))
-    assert not result.ok and not result.written
+    assert not result.ok
+    assert not result.written
     assert [f.message for f in result.findings if f.severity == "error"] == [
         "movie-critic: environment production serves version 1, but its inputs differ",
         "movie-critic: environment staging serves version 2, but its inputs differ",
@@ -221,7 +222,8 @@ def test_langfuse_rate_limit_is_retried_after_the_time_it_asks(tmp_path: Path) -
 def test_langfuse_rate_limit_that_never_lifts_is_a_finding(tmp_path: Path) -> None:
     service = PromptService(langfuse=langfuse_data(), rate_limit_first=100, retry_after="1")
     result, root, slept = lf_import(tmp_path, service)
-    assert not result.ok and not result.written
+    assert not result.ok
+    assert not result.written
     assert "rate limited" in result.findings[0].message
     assert len(slept) == services.MAX_RETRIES
     assert listing(root) == {
@@ -243,14 +245,16 @@ def test_langfuse_refused_credentials(tmp_path: Path) -> None:
 
 def test_langfuse_malformed_page(tmp_path: Path) -> None:
     result, _, _ = lf_import(tmp_path, PromptService(langfuse=langfuse_data(), malformed=True))
-    assert not result.ok and "malformed page" in result.findings[0].message
+    assert not result.ok
+    assert "malformed page" in result.findings[0].message
 
 
 def test_langfuse_listing_that_never_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "MAX_PAGES", 5)
     service = PromptService(langfuse=langfuse_data(), endless=True)
     result, _, _ = lf_import(tmp_path, service)
-    assert not result.ok and "did not end after 5 pages" in result.findings[0].message
+    assert not result.ok
+    assert "did not end after 5 pages" in result.findings[0].message
 
 
 def test_langfuse_too_many_versions_is_refused_before_fetching_them(tmp_path: Path) -> None:
@@ -269,7 +273,8 @@ def test_langfuse_too_many_versions_is_refused_before_fetching_them(tmp_path: Pa
 
     service._langfuse = versions_100k  # type: ignore[method-assign]
     result, _, _ = lf_import(tmp_path, service)
-    assert not result.ok and "100000 versions" in result.findings[0].message
+    assert not result.ok
+    assert "100000 versions" in result.findings[0].message
     assert len(service.requests) == 1
 
 
@@ -360,7 +365,8 @@ def test_openai_faults(tmp_path: Path, fault: dict[str, Any], message: str) -> N
             env={"OPENAI_API_KEY": "sk-test"},
             sleep=lambda _s: None,
         )
-    assert not result.ok and message in result.findings[0].message
+    assert not result.ok
+    assert message in result.findings[0].message
     assert listing(root) == {"CODEOWNERS": (root / "CODEOWNERS").read_bytes()}
 
 
@@ -369,14 +375,16 @@ def test_an_unreachable_service_is_a_finding(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = import_prompts(registry(tmp_path), [f"mlflow+http://127.0.0.1:{port}"], now=NOW)
-    assert not result.ok and "ConnectError" in result.findings[0].message
+    assert not result.ok
+    assert "ConnectError" in result.findings[0].message
 
 
 def test_an_oversized_answer_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "MAX_SOURCE_BYTES", 1000)
     big = {"big": [lf_version("big", 1, "x" * 5000, [], "2025-01-01T00:00:00Z")]}
     result, _, _ = lf_import(tmp_path, PromptService(langfuse=big))
-    assert not result.ok and "over 1000 bytes" in result.findings[0].message
+    assert not result.ok
+    assert "over 1000 bytes" in result.findings[0].message
 
 
 # --- MLflow: the real tracking server -------------------------------------------
@@ -496,4 +504,5 @@ def test_mlflow_refused_token(tmp_path: Path, mlflow_server: str) -> None:
     result = import_prompts(
         registry(tmp_path), [f"mlflow+{mlflow_server}"], now=NOW, transport=transport
     )
-    assert not result.ok and "refused the credentials (HTTP 403)" in result.findings[0].message
+    assert not result.ok
+    assert "refused the credentials (HTTP 403)" in result.findings[0].message

@@ -83,6 +83,9 @@ PURE: frozenset[str] = frozenset(
         "interop.model",
         "interop.names",
         "interop.overlays",
+        "interop.pieces",
+        "interop.readers",
+        "interop.jinja_out",
     }
 )
 

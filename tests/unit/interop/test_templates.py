@@ -139,7 +139,8 @@ def test_langfuse_references_become_includes() -> None:
 def test_jinja_is_kept_and_checked_by_the_sandbox() -> None:
     assert convert("{{ a }}{% if b %}{% endif %}", "jinja").variables == {"a", "b"}
     notes = convert("{{ x.__class__ }}", "jinja").notes
-    assert notes and notes[0].severity == "error"
+    assert notes
+    assert notes[0].severity == "error"
 
 
 def test_oversized_template_is_a_finding() -> None:
@@ -188,7 +189,7 @@ def test_double_brace_matches_a_reference_substitution(parts: list[str]) -> None
         ("..", None),
         ("../etc/passwd", None),
         ("\u0430dmin", None),  # Cyrillic a
-        ("ｆｕｌｌ", None),  # full-width letters
+        ("\uff46\uff55\uff4c\uff4c", None),  # full-width letters
         ("   ", None),
         ("___", None),
     ],

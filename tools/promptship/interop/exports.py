@@ -152,8 +152,7 @@ def _prompty_input(prop: Mapping[str, Any]) -> dict[str, Any]:
     kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
     out: dict[str, Any] = {"kind": kind}
     if kind == "array":
-        items = prop.get("items") if isinstance(prop.get("items"), Mapping) else {}
-        item_kind = items.get("type", "string")
+        item_kind = prop["items"].get("type") if isinstance(prop.get("items"), Mapping) else None
         out["items"] = {"kind": item_kind if isinstance(item_kind, str) else "string"}
     if isinstance(prop.get("description"), str):
         out["description"] = prop["description"]

@@ -115,42 +115,49 @@ def _hb_test(test: nodes.Expr) -> tuple[str, bool]:
     raise Unexpressible(f"the condition on line {test.lineno} is more than a variable")
 
 
+def _hb_output(stmt: nodes.Output, loop: str | None) -> str:
+    out: list[str] = []
+    for piece in _output_pieces(stmt):
+        if not isinstance(piece, tuple):
+            out.append(_hb_literal(piece))
+        elif loop is not None and piece[0] != loop:
+            raise Unexpressible(f"'{piece[0]}' inside a loop (Handlebars looks it up on the item)")
+        else:
+            out.append("{{" + ("this" if piece[0] == loop else piece[0]) + "}}")
+    return "".join(out)
+
+
+def _hb_if(stmt: nodes.If, loop: str | None) -> str:
+    if stmt.elif_:
+        raise Unexpressible(f"'elif' on line {stmt.lineno} has no Handlebars equivalent")
+    if not isinstance(stmt.test, nodes.Expr):
+        raise Unexpressible(f"the condition on line {stmt.lineno} is more than a variable")
+    name, negated = _hb_test(stmt.test)
+    helper = "unless" if negated else "if"
+    out = "{{#" + helper + " " + name + "}}" + _hb_body(stmt.body, loop)
+    if stmt.else_:
+        out += "{{else}}" + _hb_body(stmt.else_, loop)
+    return out + "{{/" + helper + "}}"
+
+
+def _hb_for(stmt: nodes.For) -> str:
+    target, source = stmt.target, stmt.iter
+    simple = isinstance(target, nodes.Name) and isinstance(source, nodes.Name)
+    if not simple or stmt.else_ or stmt.test is not None:
+        raise Unexpressible(f"the loop on line {stmt.lineno} is more than 'for x in items'")
+    loop, items = str(getattr(target, "name", "")), str(getattr(source, "name", ""))
+    return "{{#each " + items + "}}" + _hb_body(stmt.body, loop) + "{{/each}}"
+
+
 def _hb_body(body: list[nodes.Node], loop: str | None) -> str:
     out: list[str] = []
     for stmt in body:
         if isinstance(stmt, nodes.Output):
-            for piece in _output_pieces(stmt):
-                if isinstance(piece, tuple):
-                    if loop is not None and piece[0] != loop:
-                        raise Unexpressible(
-                            f"'{piece[0]}' inside a loop (Handlebars looks it up on the item)"
-                        )
-                    out.append("{{" + ("this" if piece[0] == loop else piece[0]) + "}}")
-                else:
-                    out.append(_hb_literal(piece))
-        elif isinstance(stmt, nodes.If) and not stmt.elif_:
-            name, negated = (
-                _hb_test(stmt.test) if isinstance(stmt.test, nodes.Expr) else ("", False)
-            )
-            helper = "unless" if negated else "if"
-            out.append("{{#" + helper + " " + name + "}}" + _hb_body(stmt.body, loop))
-            if stmt.else_:
-                out.append("{{else}}" + _hb_body(stmt.else_, loop))
-            out.append("{{/" + helper + "}}")
-        elif (
-            isinstance(stmt, nodes.For)
-            and isinstance(stmt.target, nodes.Name)
-            and isinstance(stmt.iter, nodes.Name)
-            and not stmt.else_
-            and stmt.test is None
-        ):
-            out.append(
-                "{{#each "
-                + stmt.iter.name
-                + "}}"
-                + _hb_body(stmt.body, stmt.target.name)
-                + "{{/each}}"
-            )
+            out.append(_hb_output(stmt, loop))
+        elif isinstance(stmt, nodes.If):
+            out.append(_hb_if(stmt, loop))
+        elif isinstance(stmt, nodes.For) and loop is None:
+            out.append(_hb_for(stmt))
         else:
             raise Unexpressible(
                 f"'{type(stmt).__name__.lower()}' on line {stmt.lineno} has no Handlebars equivalent"

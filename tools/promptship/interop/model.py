@@ -250,6 +250,72 @@ def _model(source: SourcePrompt, findings: list[Finding]) -> dict[str, Any]:
     return out
 
 
+def _inputs(source: SourcePrompt, conv: Converted, findings: list[Finding]) -> dict[str, Any]:
+    """The ``inputs`` schema: every variable used, in the source's order, required unless optional."""
+    required = source.required
+    names = [n for n in source.properties if n in conv.variables]
+    names += sorted(conv.variables - set(names))
+    inputs: dict[str, Any] = {
+        "type": "object",
+        "properties": {n: _input_property(n, source, conv) for n in names},
+    }
+    order = names if required is None else [*required, *names]
+    wanted = set(names) - conv.optional
+    if required is not None:
+        wanted &= set(required)
+    req = [n for n in dict.fromkeys(order) if n in wanted]
+    if req:
+        inputs["required"] = req
+    inputs["additionalProperties"] = False
+    for declared in sorted(set(source.properties) - set(names)):
+        findings.append(
+            Finding(
+                "import.unused-input",
+                f"{source.name}: input '{declared}' is declared but no template uses it; not imported",
+                Location(source.origin),
+                severity="warning",
+            )
+        )
+    return inputs
+
+
+def _variants(source: SourcePrompt) -> dict[str, Any]:
+    variants = {}
+    for name, overlay in source.variants.items():
+        part, _why = normalise_name(name.replace(":", "-").replace("/", "-"))
+        if part:
+            variants[part] = dict(overlay)
+    return variants
+
+
+def _optional(source: SourcePrompt) -> frozenset[str]:
+    if source.required is None:
+        return frozenset()
+    return frozenset(source.properties) - set(source.required)
+
+
+def _extras(source: SourcePrompt, data: dict[str, Any], findings: list[Finding]) -> None:
+    """Tags, output, variants and the fields kept under ``x-<kind>``."""
+    tags = sorted({t for t in (normalise_name(t)[0] for t in source.tags) if t})
+    if tags:
+        data["metadata"]["tags"] = tags
+    if source.output:
+        data["output"] = dict(source.output)
+    variants = _variants(source)
+    if variants:
+        data["variants"] = variants
+    if source.extra:
+        data[f"x-{source.kind}"] = dict(source.extra)
+        findings.append(
+            Finding(
+                "import.kept",
+                f"{source.name}: {', '.join(sorted(source.extra))} kept under x-{source.kind} (not used when rendering)",
+                Location(source.origin),
+                severity="warning",
+            )
+        )
+
+
 def build(
     source: SourcePrompt, prompt_id: str, owner: str, version: str, *, status: str = "active"
 ) -> Built:
@@ -263,73 +329,21 @@ def build(
         status: ``metadata.status``.
     """
     findings = [finding(n, source.origin, source.name) for n in source.notes]
-    required = source.required
-    optional = frozenset(source.properties) - set(required) if required is not None else frozenset()
-    messages, text, convs = _messages(source, optional, findings)
+    messages, text, convs = _messages(source, _optional(source), findings)
     conv = _merge(convs)
     findings += [finding(n, source.origin, source.name) for n in conv.notes]
-    names = [n for n in source.properties if n in conv.variables]
-    names += sorted(conv.variables - set(names))
-    inputs: dict[str, Any] = {
-        "type": "object",
-        "properties": {n: _input_property(n, source, conv) for n in names},
-    }
-    order = [*(required or ()), *names] if required is not None else names
-    req = [
-        n
-        for n in dict.fromkeys(order)
-        if n in names and (required is None or n in required) and n not in conv.optional
-    ]
-    if req:
-        inputs["required"] = req
-    inputs["additionalProperties"] = False
-    for declared in sorted(set(source.properties) - set(names)):
-        findings.append(
-            Finding(
-                "import.unused-input",
-                f"{source.name}: input '{declared}' is declared but no template uses it; not imported",
-                Location(source.origin),
-                severity="warning",
-            )
-        )
+    description = (source.description or "").strip()[:2000]
     data: dict[str, Any] = {
         "id": prompt_id,
         "version": version,
-        "description": (source.description or "").strip()[:2000]
-        or f"Imported from {source.kind}: {source.name}",
+        "description": description or f"Imported from {source.kind}: {source.name}",
         "metadata": {"owner": owner, "status": status},
         "model": _model(source, findings),
-        "inputs": inputs,
+        "inputs": _inputs(source, conv, findings),
     }
-    tags = [t for t in (_tag(t) for t in source.tags) if t]
-    if tags:
-        data["metadata"]["tags"] = sorted(set(tags))
     if messages is not None:
         data["messages"] = messages
     else:
         data["text"] = text
-    if source.output:
-        data["output"] = dict(source.output)
-    variants = {}
-    for name, overlay in source.variants.items():
-        part, _why = normalise_name(name.replace(":", "-").replace("/", "-"))
-        if part:
-            variants[part] = dict(overlay)
-    if variants:
-        data["variants"] = variants
-    if source.extra:
-        data[f"x-{source.kind}"] = dict(source.extra)
-        findings.append(
-            Finding(
-                "import.kept",
-                f"{source.name}: {', '.join(sorted(source.extra))} kept under x-{source.kind} (not used when rendering)",
-                Location(source.origin),
-                severity="warning",
-            )
-        )
+    _extras(source, data, findings)
     return Built(data, conv.includes, tuple(findings))
-
-
-def _tag(tag: str) -> str | None:
-    part, _ = normalise_name(tag)
-    return part.replace("-", "-") if part else None

@@ -37,30 +37,38 @@ def _map_patch(base: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def _messages_patch(
-    base: list[dict[str, Any]], target: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], str | None]:
+def _order_problem(base: list[dict[str, Any]], target: list[dict[str, Any]]) -> str | None:
+    """Why merging by id cannot give ``target``'s order, or ``None``."""
     base_ids = [m["id"] for m in base]
     kept = [m["id"] for m in target if m["id"] in base_ids]
     if kept != [i for i in base_ids if i in kept]:
-        return [], "its messages are in another order"
-    out: list[dict[str, Any]] = []
+        return "its messages are in another order"
+    first_new = next((i for i, m in enumerate(target) if m["id"] not in base_ids), len(target))
+    if any(m["id"] in base_ids for m in target[first_new:]):
+        return "a new message comes before an existing one"
+    return None
+
+
+def _message_patch(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any] | None:
+    if old is None:
+        return dict(new)
+    if old == new:
+        return None
+    return {"id": new["id"], **{k: v for k, v in new.items() if k != "id" and old.get(k) != v}}
+
+
+def _messages_patch(
+    base: list[dict[str, Any]], target: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], str | None]:
+    problem = _order_problem(base, target)
+    if problem:
+        return [], problem
+    target_ids = {m["id"] for m in target}
+    out: list[dict[str, Any]] = [
+        {"id": m["id"], "$patch": "delete"} for m in base if m["id"] not in target_ids
+    ]
     by_id = {m["id"]: m for m in base}
-    target_ids = [m["id"] for m in target]
-    for ident in base_ids:
-        if ident not in target_ids:
-            out.append({"id": ident, "$patch": "delete"})
-    first_new = next((i for i, m in enumerate(target) if m["id"] not in by_id), len(target))
-    if any(m["id"] in by_id for m in target[first_new:]):
-        return [], "a new message comes before an existing one"
-    for m in target:
-        old = by_id.get(m["id"])
-        if old is None:
-            out.append(dict(m))
-        elif old != m:
-            out.append(
-                {"id": m["id"], **{k: v for k, v in m.items() if k != "id" and old.get(k) != v}}
-            )
+    out += [p for m in target if (p := _message_patch(by_id.get(m["id"]), m)) is not None]
     return out, None
 
 

@@ -10,21 +10,19 @@ newest version when they differ).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from promptship.core.errors import Location, YamlError
 from promptship.core.model import Finding
+from promptship.interop.files import dump
 from promptship.interop.model import Built, SourcePrompt, build, normalise_name
 from promptship.interop.overlays import overlay_between
 from promptship.interop.templates import convert
-from promptship.registry import yamlio
 
-__all__ = ["Options", "Plan", "Step", "dump", "plan"]
+__all__ = ["Options", "Plan", "Step", "plan"]
 
 MAX_PROMPTS = 10_000
 """Most prompts one import may bring in."""
@@ -90,50 +88,6 @@ class Plan:
     def ok(self) -> bool:
         """No error finding."""
         return not any(f.severity == "error" for f in self.findings)
-
-
-_KEY_ORDER = (
-    "id",
-    "version",
-    "description",
-    "metadata",
-    "model",
-    "inputs",
-    "messages",
-    "text",
-    "output",
-)
-
-
-def _styled(value: Any) -> Any:
-    if isinstance(value, str) and "\n" in value:
-        return yamlio.literal(value)
-    if isinstance(value, dict):
-        return {k: _styled(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_styled(v) for v in value]
-    return value
-
-
-def dump(data: Mapping[str, Any], schema: str, path: str) -> bytes:
-    """A registry file: the schema line, then ``data`` in the registry's style.
-
-    Multi-line texts are literal blocks when they load back equal; otherwise the
-    file is written with quoted strings (the values are what count).
-
-    Raises:
-        YamlError: When the file would break the registry's YAML rules (size, depth).
-    """
-    ordered = {k: data[k] for k in _KEY_ORDER if k in data}
-    ordered.update({k: v for k, v in data.items() if k not in ordered})
-    depth = path.count("/")
-    head = f"# yaml-language-server: $schema={'../' * depth}schemas/{schema}.schema.json\n"
-    text = head + yamlio.roundtrip_dump(_styled(ordered))
-    if yamlio.load(text.encode(), path).data != json.loads(json.dumps(ordered)):
-        text = head + yamlio.roundtrip_dump(ordered)
-    blob = text.encode("utf-8")
-    yamlio.load(blob, path)  # the registry's limits: size, depth
-    return blob
 
 
 @dataclass
@@ -209,7 +163,7 @@ def _group(sources: Sequence[SourcePrompt]) -> dict[str, list[SourcePrompt]]:
         versions.sort(
             key=lambda s: (
                 int(s.version) if s.version and s.version.isdigit() else 0,
-                s.created_at or datetime.min,
+                _when(s.created_at),
             )
         )
     return grouped
@@ -323,6 +277,53 @@ def _references(grouped: Mapping[str, list[SourcePrompt]]) -> set[str]:
     return refs
 
 
+def _when(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else float("-inf")
+
+
+def _read_prompts(
+    b: _Builder, grouped: Mapping[str, list[SourcePrompt]], refs: set[str]
+) -> tuple[dict[str, str], list[tuple[datetime | None, int, Step]]]:
+    ids = _Ids(b.options, b.findings)
+    prompts: dict[str, str] = {}
+    history: list[tuple[datetime | None, int, Step]] = []
+    for name, versions in sorted(grouped.items()):
+        if name in refs and all(v.text is not None for v in versions):
+            continue  # imported as a fragment
+        prompt_id = ids.of(name, versions[-1].origin)
+        if prompt_id is not None:
+            prompts[prompt_id] = name
+            _prompt_versions(b, prompt_id, versions, history)
+    return prompts, history
+
+
+def _steps(
+    b: _Builder, history: list[tuple[datetime | None, int, Step]], now: datetime | None
+) -> list[Step]:
+    envs = _environments(b)
+    if not b.options.history:
+        return [Step({**b.final, **envs}, "promptship import")]
+    steps = [s for _, _, s in sorted(history, key=lambda h: (_when(h[0]), h[1]))]
+    extra = {p: c for p, c in b.final.items() if not any(p in s.files for s in steps)}
+    extra.update(envs)
+    if extra:
+        steps.append(Step(extra, "promptship import: fragments and environments", None, now))
+    return steps
+
+
+def _clashes(steps: list[Step], existing: frozenset[str]) -> list[Finding]:
+    paths = dict.fromkeys(p for s in steps for p in s.files if p in existing)
+    return [
+        Finding(
+            "import.exists",
+            f"{path} exists already; an import never overwrites",
+            Location(path),
+            hint="remove it, or import under other ids with --namespace or --rename",
+        )
+        for path in paths
+    ]
+
+
 def plan(sources: Sequence[SourcePrompt], options: Options, *, now: datetime | None = None) -> Plan:
     """Decide every file an import writes.
 
@@ -334,55 +335,16 @@ def plan(sources: Sequence[SourcePrompt], options: Options, *, now: datetime | N
     findings: list[Finding] = []
     grouped = _group(sources)
     if len(grouped) > MAX_PROMPTS:
-        findings.append(
-            Finding(
-                "import.too-many",
-                f"{len(grouped)} prompts is over the limit of {MAX_PROMPTS}",
-                Location(sources[0].origin),
-            )
-        )
-        return Plan([], {}, findings)
+        where = Location(sources[0].origin)
+        message = f"{len(grouped)} prompts is over the limit of {MAX_PROMPTS}"
+        return Plan([], {}, [Finding("import.too-many", message, where)])
     refs = _references(grouped)
-    fragments = {name: grouped[name][-1] for name in refs if name in grouped}
-    b = _Builder(options, findings, fragments)
+    b = _Builder(options, findings, {name: grouped[name][-1] for name in refs if name in grouped})
     for name in sorted(refs):
         b.fragment(name, grouped[name][-1].origin if name in grouped else "import")
-    ids = _Ids(options, findings)
-    prompts: dict[str, str] = {}
-    history: list[tuple[datetime | None, int, Step]] = []
-    for name, versions in sorted(grouped.items()):
-        if name in refs and all(v.text is not None for v in versions):
-            continue  # imported as a fragment
-        prompt_id = ids.of(name, versions[-1].origin)
-        if prompt_id is None:
-            continue
-        prompts[prompt_id] = name
-        _prompt_versions(b, prompt_id, versions, history)
-    steps = (
-        [s for _, _, s in sorted(history, key=lambda h: (h[0] or datetime.min, h[1]))]
-        if options.history
-        else []
-    )
-    closing = dict(b.final)
-    envs = _environments(b)
-    if options.history:
-        extra = {p: c for p, c in closing.items() if not any(p in s.files for s in steps)}
-        extra.update(envs)
-        if extra:
-            steps.append(Step(extra, "promptship import: fragments and environments", None, now))
-    else:
-        closing.update(envs)
-        steps = [Step(closing, "promptship import")]
-    clashes = sorted(p for s in steps for p in s.files if p in options.existing)
-    for path in dict.fromkeys(clashes):
-        findings.append(
-            Finding(
-                "import.exists",
-                f"{path} exists already; an import never overwrites",
-                Location(path),
-                hint="remove it, or import under other ids with --namespace or --rename",
-            )
-        )
+    prompts, history = _read_prompts(b, grouped, refs)
+    steps = _steps(b, history, now)
+    findings += _clashes(steps, options.existing)
     return Plan(steps, prompts, findings)
 
 
@@ -426,55 +388,63 @@ def _prompt_versions(
             b.labels.setdefault(prompt_id, {})[label] = source
 
 
+def _env_name(b: _Builder, label: str, head: SourcePrompt, source: SourcePrompt) -> str | None:
+    """The environment a label names, or ``None`` (``latest`` is the prompt file itself)."""
+    if label == "latest":
+        return None
+    env, why = normalise_name(label)
+    if env is None or not env[0].isalpha() or len(env) > 32 or "_" in env:
+        why = why or "use lowercase letters, digits and -"
+        message = f"{head.name}: label '{label}' cannot name an environment ({why})"
+        b.findings.append(
+            Finding("import.label", message, Location(source.origin), severity="warning")
+        )
+        return None
+    return env
+
+
+def _environment_file(label: str, env: str) -> bytes:
+    data = {
+        "environment": env,
+        "description": f"Created by promptship import from the '{label}' label.",
+        "policy": {"require_owner_review": True},
+    }
+    return dump(data, "environment", f"environments/{env}.yaml")
+
+
+def _label_overlay(b: _Builder, prompt_id: str, env: str, source: SourcePrompt) -> bytes | None:
+    """The overlay that makes ``env`` serve ``source`` (an older version) instead of the newest."""
+    head_source, head = b.heads[prompt_id]
+    older = b.prompt_file(prompt_id, source, head.data["version"])
+    if older is None:
+        return None
+    overlay, problems = overlay_between(head.data, older[0].data)
+    for problem in problems:
+        message = (
+            f"{head_source.name}: environment {env} serves version {source.version}, but {problem}"
+        )
+        b.findings.append(Finding("import.label", message, Location(source.origin)))
+    path = f"environments/{env}/{prompt_id}.yaml"
+    return dump(overlay, "overlay", path) if overlay else None
+
+
 def _environments(b: _Builder) -> dict[str, bytes]:
     """Environment files for labels, and overlays where a label serves an older version."""
     out: dict[str, bytes] = {}
     for prompt_id, by_label in sorted(b.labels.items()):
         if prompt_id not in b.heads:
             continue
-        head_source, head = b.heads[prompt_id]
+        head_source = b.heads[prompt_id][0]
         for label, source in sorted(by_label.items()):
-            env, why = normalise_name(label)
-            if label == "latest":
-                continue
-            if env is None or not env[0].isalpha() or len(env) > 32 or "_" in env:
-                b.findings.append(
-                    Finding(
-                        "import.label",
-                        f"{head_source.name}: label '{label}' cannot name an environment ({why or 'use lowercase letters, digits and -'})",
-                        Location(source.origin),
-                        severity="warning",
-                    )
-                )
+            env = _env_name(b, label, head_source, source)
+            if env is None:
                 continue
             env_path = f"environments/{env}.yaml"
             if env not in b.options.environments and env_path not in out:
-                out[env_path] = dump(
-                    {
-                        "environment": env,
-                        "description": f"Created by promptship import from the '{label}' label.",
-                        "policy": {"require_owner_review": True},
-                    },
-                    "environment",
-                    env_path,
-                )
-            if source is head_source:
-                continue
-            older = b.prompt_file(prompt_id, source, head.data["version"])
-            if older is None:
-                continue
-            overlay, problems = overlay_between(head.data, older[0].data)
-            for problem in problems:
-                b.findings.append(
-                    Finding(
-                        "import.label",
-                        f"{head_source.name}: environment {env} serves version {source.version}, but {problem}",
-                        Location(source.origin),
-                    )
-                )
-            if overlay:
-                path = f"environments/{env}/{prompt_id}.yaml"
-                out[path] = dump(overlay, "overlay", path)
+                out[env_path] = _environment_file(label, env)
+            overlay = None if source is head_source else _label_overlay(b, prompt_id, env, source)
+            if overlay is not None:
+                out[f"environments/{env}/{prompt_id}.yaml"] = overlay
     return out
 
 

@@ -15,12 +15,24 @@ Syntaxes: ``double-brace`` (``{{name}}`` only: Langfuse, OpenAI, MLflow),
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 from promptship.interop.names import normalise_name
+from promptship.interop.pieces import (
+    Close,
+    Else,
+    Include,
+    Lit,
+    Note,
+    Open,
+    Piece,
+    Role,
+    State,
+    Var,
+    is_name,
+)
+from promptship.interop.readers import read_double, read_fstring, read_mustache
 
 __all__ = [
     "MAX_TEMPLATE",
@@ -33,36 +45,12 @@ __all__ = [
 ]
 
 Syntax = Literal["double-brace", "langfuse", "mlflow", "mustache", "handlebars", "fstring", "jinja"]
-Escape = Literal["none", "mustache"]
 
 MAX_TEMPLATE = 10 * 1024 * 1024
 """Largest template text converted (characters); a larger one is a finding."""
 
 MAX_DEPTH = 64
 """Deepest nesting of sections or blocks a converted template may have."""
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-
-
-def is_name(text: str) -> bool:
-    """Whether ``text`` can be an input name (an identifier without a leading ``__``)."""
-    return bool(_NAME.fullmatch(text)) and not text.startswith("__")
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """Something a conversion could not carry over exactly.
-
-    Attributes:
-        code: A stable short name (``import.literal-tag``, ``import.unsupported``).
-        message: What happened.
-        severity: ``error`` stops the import; ``warning`` is reported and the import goes on.
-    """
-
-    code: str
-    message: str
-    severity: Literal["error", "warning"] = "warning"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,289 +76,6 @@ class Converted:
     includes: tuple[str, ...] = ()
     roles: tuple[tuple[str, str], ...] = ()
     notes: tuple[Note, ...] = ()
-
-
-# --- pieces -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Lit:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Var:
-    name: str  # dotted path; "this" inside each
-    escape: Escape = "none"
-    json: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Open:
-    kind: Literal["if", "unless", "each", "section", "inverted"]
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Else:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Close:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Include:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Role:
-    role: str
-
-
-_Piece = _Lit | _Var | _Open | _Else | _Close | _Include | _Role
-
-
-@dataclass
-class _State:
-    pieces: list[_Piece] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-
-    def lit(self, text: str) -> None:
-        if not text:
-            return
-        if self.pieces and isinstance(self.pieces[-1], _Lit):
-            self.pieces[-1] = _Lit(self.pieces[-1].text + text)
-        else:
-            self.pieces.append(_Lit(text))
-
-    def note(
-        self, code: str, message: str, severity: Literal["error", "warning"] = "warning"
-    ) -> None:
-        self.notes.append(Note(code, message, severity))
-
-
-# --- readers ----------------------------------------------------------------
-
-_DOUBLE = re.compile(r"\{\{(.*?)\}\}", re.S)
-_LANGFUSE_REF = re.compile(r"@@@langfusePrompt:([^@]{1,500})@@@")
-
-
-def _read_double(text: str, syntax: Syntax) -> _State:
-    """``{{ name }}`` variables; anything else between braces stays literal text."""
-    state = _State()
-    pos = 0
-    for m in _DOUBLE.finditer(text):
-        state.lit(text[pos : m.start()])
-        pos = m.end()
-        inner = m[1].strip()
-        if syntax == "mlflow":
-            ok = bool(_DOTTED.fullmatch(inner)) and is_name(inner)
-        else:
-            ok = is_name(inner)
-        if ok:
-            state.pieces.append(_Var(inner))
-        else:
-            state.lit(m[0])
-            state.note(
-                "import.literal-tag",
-                f"{_show(m[0])} is not a variable name: kept as literal text",
-            )
-    state.lit(text[pos:])
-    if syntax == "langfuse":
-        state.pieces = list(_split_langfuse_refs(state.pieces, state))
-    return state
-
-
-def _split_langfuse_refs(pieces: list[_Piece], state: _State) -> Iterator[_Piece]:
-    for piece in pieces:
-        if not isinstance(piece, _Lit):
-            yield piece
-            continue
-        pos = 0
-        for m in _LANGFUSE_REF.finditer(piece.text):
-            if m.start() > pos:
-                yield _Lit(piece.text[pos : m.start()])
-            pos = m.end()
-            fields = dict(part.split("=", 1) for part in m[1].split("|") if "=" in part)
-            name = fields.get("name", "")
-            if not name:
-                state.note("import.reference", f"{_show(m[0])} names no prompt", "error")
-                continue
-            if "version" in fields or "label" in fields:
-                state.note(
-                    "import.reference",
-                    f"{_show(m[0])}: included at the fragment's current text "
-                    f"(the {'version' if 'version' in fields else 'label'} it names is not kept)",
-                )
-            yield _Include(name)
-        if pos < len(piece.text):
-            yield _Lit(piece.text[pos:])
-
-
-_FSTRING = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-
-
-def _read_fstring(text: str) -> _State:
-    state = _State()
-    pos = 0
-    for m in _FSTRING.finditer(text):
-        state.lit(text[pos : m.start()])
-        pos = m.end()
-        token = m[0]
-        if token in ("{{", "}}"):
-            state.lit(token[0])
-        elif m[1] is not None and is_name(m[1]):
-            state.pieces.append(_Var(m[1]))
-        else:
-            state.lit(token)
-            state.note(
-                "import.unsupported",
-                f"f-string field {_show(token)} is not a plain variable name",
-                "error",
-            )
-    state.lit(text[pos:])
-    return state
-
-
-_MUSTACHE_TAG = re.compile(r"\{\{(\{)?\s*([#^/&!>=]?)\s*(.*?)\s*(\})?\}\}", re.S)
-_STANDALONE_KINDS = {"#", "^", "/", "!", ">", "=", "else"}
-
-
-def _tags(text: str, handlebars: bool) -> Iterator[tuple[int, int, str, str, bool]]:
-    r"""(start, end, sigil, body, triple) for each tag; Handlebars ``\{{`` escapes are skipped."""
-    for m in _MUSTACHE_TAG.finditer(text):
-        if handlebars and m.start() > 0 and text[m.start() - 1] == "\\":
-            continue
-        triple = m[1] is not None and m[4] is not None
-        body = m[3]
-        if m[1] is not None and m[4] is None:
-            body = "{" + body  # an unbalanced brace: not a triple tag
-        sigil = m[2]
-        if handlebars and not sigil and (body == "else" or body.startswith("else ")):
-            sigil = "else"
-        if handlebars and not sigil and body.startswith("role "):
-            sigil = "role"
-        yield m.start(), m.end(), sigil, body, triple
-
-
-def _standalone(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span to drop when a tag stands alone on its line (mustache's standalone rule)."""
-    line_start = text.rfind("\n", 0, start) + 1
-    if text[line_start:start].strip(" \t"):
-        return None
-    line_end = text.find("\n", end)
-    rest_end = len(text) if line_end < 0 else line_end
-    if text[end:rest_end].strip(" \t\r"):
-        return None
-    return line_start, (len(text) if line_end < 0 else line_end + 1)
-
-
-def _read_mustache(text: str, *, handlebars: bool) -> _State:
-    state = _State()
-    pos = 0
-    for start, end, sigil, body, triple in _tags(text, handlebars):
-        if start < pos:
-            continue
-        span = (start, end)
-        if sigil in _STANDALONE_KINDS:
-            span = _standalone(text, start, end) or span
-        literal = text[pos : span[0]]
-        state.lit(literal.replace("\\{{", "{{") if handlebars else literal)
-        pos = span[1]
-        _tag(state, sigil, body, triple, handlebars=handlebars, raw=text[start:end])
-    tail = text[pos:]
-    state.lit(tail.replace("\\{{", "{{") if handlebars else tail)
-    return state
-
-
-def _tag(state: _State, sigil: str, body: str, triple: bool, *, handlebars: bool, raw: str) -> None:
-    if sigil == "!":
-        state.note("import.comment", f"template comment {_show(raw)} dropped (it never renders)")
-        return
-    if sigil == "=":
-        state.note("import.unsupported", "mustache delimiter changes are not supported", "error")
-        return
-    if sigil == ">":
-        if is_name(body.replace("-", "_").replace("/", "_")):
-            state.pieces.append(_Include(body))
-        else:
-            state.note("import.unsupported", f"partial {_show(raw)} is not a plain name", "error")
-        return
-    if sigil == "else":
-        state.pieces.append(_Else())
-        return
-    if sigil == "role":
-        _role_tag(state, body, raw)
-        return
-    if sigil in ("#", "^", "/"):
-        _block_tag(state, sigil, body, handlebars, raw)
-        return
-    _variable_tag(state, body, triple or sigil == "&" or handlebars, raw, handlebars)
-
-
-def _role_tag(state: _State, body: str, raw: str) -> None:
-    m = re.fullmatch(r'role\s+"(system|user|model|assistant|developer)"', body)
-    if m is None:
-        state.note("import.unsupported", f"{_show(raw)} is not a known role marker", "error")
-        return
-    state.pieces.append(_Role({"model": "assistant"}.get(m[1], m[1])))
-
-
-_HANDLEBARS_BLOCKS = {"if": "if", "unless": "unless", "each": "each"}
-
-
-def _block_tag(state: _State, sigil: str, body: str, handlebars: bool, raw: str) -> None:
-    if sigil == "/":
-        state.pieces.append(_Close(body))
-        return
-    if handlebars:
-        helper, _, arg = body.partition(" ")
-        kind = _HANDLEBARS_BLOCKS.get(helper)
-        arg = arg.strip()
-        if kind is None or sigil == "^" or not _DOTTED.fullmatch(arg) or arg.startswith("__"):
-            state.note("import.unsupported", f"block {_show(raw)} has no Jinja equivalent", "error")
-            state.pieces.append(_Open("if", "__unsupported__"))
-            return
-        state.pieces.append(_Open(kind, arg))  # type: ignore[arg-type]
-        return
-    if not is_name(body):
-        state.note("import.unsupported", f"section {_show(raw)} is not a plain name", "error")
-        state.pieces.append(_Open("if", "__unsupported__"))
-        return
-    state.pieces.append(_Open("section" if sigil == "#" else "inverted", body))
-
-
-_DOTPROMPT_HELPERS = ("media", "history", "section")
-
-
-def _variable_tag(state: _State, body: str, raw_value: bool, raw: str, handlebars: bool) -> None:
-    json = False
-    if handlebars and body.split(" ", 1)[0] in _DOTPROMPT_HELPERS:
-        state.note(
-            "import.unsupported",
-            f"Dotprompt helper {_show(raw)} has no equivalent in a promptship prompt yet",
-            "error",
-        )
-        return
-    if handlebars and body.startswith("json "):
-        body = body[5:].strip()
-        json = True
-        state.note(
-            "import.json-helper",
-            f"{_show(raw)} becomes '| tojson': Jinja escapes <, >, & and ' inside strings",
-        )
-    ok = _DOTTED.fullmatch(body) is not None and "__" not in body
-    if not ok and not (handlebars and body in ("this", "@index")):
-        state.lit(raw)
-        state.note(
-            "import.literal-tag", f"{_show(raw)} is not a variable name: kept as literal text"
-        )
-        return
-    state.pieces.append(_Var(body, "none" if raw_value else "mustache", json))
 
 
 # --- writer -----------------------------------------------------------------
@@ -427,7 +132,7 @@ class _Writer:
             self.objects.add(head)
         return name
 
-    def var(self, piece: _Var) -> str:
+    def var(self, piece: Var) -> str:
         expr = self.ref(piece.name)
         head = piece.name.partition(".")[0]
         if head in self.optional and head not in self.loop_vars:
@@ -448,7 +153,7 @@ class _Writer:
         self.guarded.add(head)
         return f"({head} is defined and {expr})"
 
-    def open(self, piece: _Open) -> str:
+    def begin(self, piece: Open) -> str:
         self.stack.append((piece.kind, piece.name))
         if piece.kind in ("if", "section"):
             return "{% if " + self.test(piece.name) + " %}"
@@ -460,7 +165,7 @@ class _Writer:
         self.loop_vars.append(loop)
         return "{% for " + loop + " in " + source + " %}"
 
-    def close(self, piece: _Close) -> str:
+    def end(self, piece: Close) -> str:
         if not self.stack:
             self.notes.append(
                 Note("import.unsupported", f"'{{{{/{piece.name}}}}}' closes nothing", "error")
@@ -477,34 +182,29 @@ class _Writer:
         return "{% endif %}"
 
 
-def _write(pieces: list[_Piece], optional: frozenset[str]) -> _Writer:
+def _write(pieces: list[Piece], optional: frozenset[str]) -> _Writer:
     w = _Writer(optional)
     for i, piece in enumerate(pieces):
         if len(w.stack) > MAX_DEPTH:
             w.notes.append(Note("import.too-deep", f"blocks nest deeper than {MAX_DEPTH}", "error"))
             break
-        if isinstance(piece, _Lit):
+        if isinstance(piece, Lit):
             w.out.append(escape_literal(piece.text, before_tag=i + 1 < len(pieces)))
-        elif isinstance(piece, _Var):
+        elif isinstance(piece, Var):
             w.out.append(w.var(piece))
-        elif isinstance(piece, _Open):
-            w.out.append(w.open(piece))
-        elif isinstance(piece, _Else):
+        elif isinstance(piece, Open):
+            w.out.append(w.begin(piece))
+        elif isinstance(piece, Else):
             w.out.append("{% else %}")
-        elif isinstance(piece, _Close):
-            w.out.append(w.close(piece))
-        elif isinstance(piece, _Include):
+        elif isinstance(piece, Close):
+            w.out.append(w.end(piece))
+        elif isinstance(piece, Include):
             part, _why = normalise_name(piece.name)
             w.includes.append(piece.name)
             w.out.append('{% include "' + (part or "invalid") + '" %}')
     if w.stack:
         w.notes.append(Note("import.unsupported", f"'{w.stack[-1][1]}' is never closed", "error"))
     return w
-
-
-def _show(text: str, limit: int = 60) -> str:
-    shown = text if len(text) <= limit else text[: limit - 1] + "…"
-    return repr(shown)
 
 
 def convert(text: str, syntax: Syntax, *, optional: frozenset[str] = frozenset()) -> Converted:
@@ -534,13 +234,13 @@ def convert(text: str, syntax: Syntax, *, optional: frozenset[str] = frozenset()
     if syntax == "jinja":
         return _jinja(text)
     if syntax in ("double-brace", "langfuse", "mlflow"):
-        state = _read_double(text, syntax)
+        state = read_double(text, syntax)
     elif syntax == "fstring":
-        state = _read_fstring(text)
+        state = read_fstring(text)
     else:
-        state = _read_mustache(text, handlebars=syntax == "handlebars")
+        state = read_mustache(text, handlebars=syntax == "handlebars")
     roles: list[tuple[str, str]] = []
-    if any(isinstance(p, _Role) for p in state.pieces):
+    if any(isinstance(p, Role) for p in state.pieces):
         return _by_role(state, optional)
     w = _write(state.pieces, optional)
     return Converted(
@@ -565,11 +265,11 @@ def _jinja(text: str) -> Converted:
     return Converted(text, found.variables, includes=tuple(sorted(found.includes)), notes=notes)
 
 
-def _by_role(state: _State, optional: frozenset[str]) -> Converted:
+def _by_role(state: State, optional: frozenset[str]) -> Converted:
     """Handlebars ``{{role "x"}}`` markers: one message per marker (text before the first is ``user``)."""
-    chunks: list[tuple[str, list[_Piece]]] = [("user", [])]
+    chunks: list[tuple[str, list[Piece]]] = [("user", [])]
     for piece in state.pieces:
-        if isinstance(piece, _Role):
+        if isinstance(piece, Role):
             chunks.append((piece.role, []))
         else:
             chunks[-1][1].append(piece)
@@ -581,7 +281,7 @@ def _by_role(state: _State, optional: frozenset[str]) -> Converted:
     includes: list[str] = []
     notes = list(state.notes)
     for role, pieces in chunks:
-        if not pieces or all(isinstance(p, _Lit) and not p.text.strip() for p in pieces):
+        if not pieces or all(isinstance(p, Lit) and not p.text.strip() for p in pieces):
             continue
         w = _write(pieces, optional)
         roles.append((role, "".join(w.out)))
