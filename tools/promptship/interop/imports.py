@@ -18,7 +18,15 @@ from promptship.core.model import Finding, MemorySnapshot
 from promptship.fs import write_atomic
 from promptship.interop.model import SourcePrompt
 from promptship.interop.plan import Options, Plan, plan
-from promptship.interop.sources import dotprompt, langchain, langfuse, openai, promptfoo, prompty
+from promptship.interop.sources import (
+    dotprompt,
+    langchain,
+    langfuse,
+    mlflow,
+    openai,
+    promptfoo,
+    prompty,
+)
 from promptship.interop.sources._common import MAX_SOURCE_BYTES, SourceError, decode, load_json
 from promptship.registry import CODEOWNERS_PATHS, load_files, validate, yamlio
 from promptship.registry.files import DirectorySnapshot
@@ -75,6 +83,8 @@ def _read_file(path: Path, limit: int = MAX_SOURCE_BYTES) -> bytes:
 def _json_kind(obj: Any) -> str:
     if isinstance(obj, dict) and obj.get("lc") == 1:
         return "langchain"
+    if isinstance(obj, dict) and "model_versions" in obj:
+        return "mlflow"
     items = obj.get("data", obj) if isinstance(obj, dict) else obj
     first = items[0] if isinstance(items, list) and items else items
     if isinstance(first, dict) and (
@@ -98,9 +108,30 @@ def _from_json(path: Path, kind: str) -> list[SourcePrompt]:
         return [openai.parse(o, origin) for o in items]
     if kind == "langfuse":
         return [langfuse.parse(o, origin) for o in items]
+    if kind == "mlflow" and isinstance(obj, dict):
+        return _mlflow_saved(obj, origin)
     raise SourceError(
         f"{origin}: cannot tell which system this JSON comes from", hint="pass --from KIND"
     )
+
+
+def _mlflow_saved(obj: dict[str, Any], origin: str) -> list[SourcePrompt]:
+    """Saved answers of MLflow's REST API: ``registered_models`` (aliases) and ``model_versions``."""
+    aliases: dict[str, dict[str, str]] = {}
+    for model in obj.get("registered_models") or []:
+        if isinstance(model, dict):
+            found = model.get("aliases") or []
+            aliases[str(model.get("name"))] = {
+                str(a.get("alias")): str(a.get("version")) for a in found if isinstance(a, dict)
+            }
+    versions = obj.get("model_versions")
+    if not isinstance(versions, list):
+        raise SourceError(f"{origin}: 'model_versions' must be a list")
+    return [
+        mlflow.parse(v, aliases.get(str(v.get("name")), {}), origin)
+        for v in versions
+        if isinstance(v, dict)
+    ]
 
 
 def _from_file(path: Path, kind: str) -> list[SourcePrompt]:
@@ -125,7 +156,7 @@ def _from_file(path: Path, kind: str) -> list[SourcePrompt]:
             return _read_file(target)
 
         return promptfoo.parse(config, origin, read)
-    if kind in ("auto", "openai", "langfuse", "langchain") and path.suffix == ".json":
+    if kind in ("auto", "openai", "langfuse", "langchain", "mlflow") and path.suffix == ".json":
         return _from_json(path, kind)
     raise SourceError(f"{origin}: not a file promptship can import", hint="pass --from KIND")
 
