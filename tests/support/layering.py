@@ -51,6 +51,7 @@ RANKS: dict[str, int] = {
     "interop": 3,
     "evals": 4,
     "gate": 4,
+    "adopt": 4,
     "client": 5,
     "cli": 5,
 }

@@ -37,6 +37,8 @@ COMMAND_MODULES = {
     "pins": "promote",
     "import": "interop",
     "export": "interop",
+    "init": "adopt",
+    "doctor": "adopt",
 }
 
 
