@@ -128,7 +128,7 @@ def plan_files(
             "PIN", pin.requirement()
         ),
         ".github/promptship.txt": _template("promptship.txt").replace("PIN", pin.requirement()),
-        ".github/promptship-teams.json": json.dumps({owner.lstrip("@"): []}, indent=2) + "\n",
+        ".github/promptship-teams.json": json.dumps({owner: []}, indent=2) + "\n",
         "environments/allowed_signers": _template("allowed_signers").replace(
             "ENVS", " ".join(envs)
         ),
