@@ -46,7 +46,9 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, env=_env(cwd), capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=_env(cwd), capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
     return done.stdout.strip()
 
@@ -54,11 +56,30 @@ def git(cwd: Path, *args: str) -> str:
 def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: Path) -> None:
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed (.ci/run installs it): the gh stand-in needs it")
-    tool_commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    tool_commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     seed = tmp_path / "seed"
-    assert main(["init", str(seed), "--owner", "@acme/prompts", "--example", "--tool-source", TOOL_URL, "--tool-commit", tool_commit]) == 0
+    assert (
+        main(
+            [
+                "init",
+                str(seed),
+                "--owner",
+                "@acme/prompts",
+                "--example",
+                "--tool-source",
+                TOOL_URL,
+                "--tool-commit",
+                tool_commit,
+            ]
+        )
+        == 0
+    )
     assert not (seed / "tools").exists() and not list(seed.rglob("*.py"))
-    assert (seed / ".github/promptship.txt").read_text().count(f"promptship @ git+{TOOL_URL}@{tool_commit}") == 1
+    assert (seed / ".github/promptship.txt").read_text().count(
+        f"promptship @ git+{TOOL_URL}@{tool_commit}"
+    ) == 1
     (seed / ".github/promptship-teams.json").write_text(json.dumps({"@acme/prompts": ["sue"]}))
 
     origin = tmp_path / "origin.git"
@@ -67,7 +88,13 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
     git(seed, "add", "-A")
     git(seed, "commit", "-q", "-m", "promptship init")
     git(seed, "remote", "add", "origin", str(origin))
+    # docs/adopting.md: production is gated from the start, pinned to release 1 of the first commit.
+    first = git(seed, "rev-parse", "HEAD")
+    assert main(["promote", "production", "--to", first, "--root", str(seed)]) == 0
+    git(seed, "commit", "-q", "-am", "Promote production to r1")
     git(seed, "push", "-q", "origin", "main")
+    workflow = tmp_path / "pr.yml"
+    shutil.copy(seed / ".github/workflows/pr.yml", workflow)
     git(seed, "switch", "-q", "--orphan", "promptship-store")
     git(seed, "commit", "-q", "--allow-empty", "-m", "store")
     git(seed, "push", "-q", "origin", "promptship-store")
@@ -78,7 +105,11 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
     git(tmp_path, "clone", "-q", str(origin), str(work))
     git(work, "switch", "-q", "-c", "shorter")
     prompt = work / "registry/examples/summarize.yaml"
-    prompt.write_text(prompt.read_text().replace("version: 1.0.0", "version: 1.1.0").replace("Summarise the text", "Briefly summarise the text"))
+    prompt.write_text(
+        prompt.read_text()
+        .replace("version: 1.0.0", "version: 1.1.0")
+        .replace("Summarise the text", "Briefly summarise the text")
+    )
     git(work, "commit", "-q", "-am", "summarize: briefly")
     git(work, "push", "-q", "origin", "shorter")
     head = git(work, "rev-parse", "HEAD")
@@ -88,9 +119,25 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
     merge = git(work, "rev-parse", "HEAD")
 
     state = tmp_path / "gh.json"
-    review = {"id": 1, "user": {"login": "sue"}, "state": "APPROVED", "submitted_at": "2026-01-01T00:00:00Z", "commit_id": head}
-    pr = {"number": 1, "author": "ada", "head": "shorter", "base": "main", "state": "OPEN", "head_sha": head, "reviews": [review]}
-    state.write_text(json.dumps({"repo": REPO, "prs": [pr], "comments": [], "next_id": 100, "calls": []}))
+    review = {
+        "id": 1,
+        "user": {"login": "sue"},
+        "state": "APPROVED",
+        "submitted_at": "2026-01-01T00:00:00Z",
+        "commit_id": head,
+    }
+    pr = {
+        "number": 1,
+        "author": "ada",
+        "head": "shorter",
+        "base": "main",
+        "state": "OPEN",
+        "head_sha": head,
+        "reviews": [review],
+    }
+    state.write_text(
+        json.dumps({"repo": REPO, "prs": [pr], "comments": [], "next_id": 100, "calls": []})
+    )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     site = tmp_path / "site"
@@ -113,6 +160,8 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
         # dependencies are the test interpreter's (the real job installs them too).
         "PIP_TARGET": str(site),
         "PIP_NO_DEPS": "1",
+        # hatchling from the dev extra builds it, offline (pip reads this inverted flag as "off")
+        "PIP_NO_BUILD_ISOLATION": "0",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PYTHONPATH": str(site),
     }
@@ -123,13 +172,36 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
         git(ws, "fetch", "-q", "origin", "refs/pull/1/merge")
         git(ws, "checkout", "-q", "--detach", "FETCH_HEAD")
 
-    event = {"number": 1, "pull_request": {"number": 1, "base": {"sha": base, "ref": "main"}, "head": {"sha": head, "repo": {"full_name": REPO}}}}
-    result = runner.run_job(seed / ".github/workflows/pr.yml", "check", workspace=tmp_path / "job", checkout=checkout, event_name="pull_request", event=event, sha=merge)
+    event = {
+        "number": 1,
+        "pull_request": {
+            "number": 1,
+            "base": {"sha": base, "ref": "main"},
+            "head": {"sha": head, "repo": {"full_name": REPO}},
+        },
+    }
+    result = runner.run_job(
+        workflow,
+        "check",
+        workspace=tmp_path / "job",
+        checkout=checkout,
+        event_name="pull_request",
+        event=event,
+        sha=merge,
+    )
     assert result.status == "success", result.explain()
-    install = result.step("Install promptship (the one pinned in .github/promptship.txt at the base commit)")
+    install = result.step(
+        "Install promptship (the one pinned in .github/promptship.txt at the base commit)"
+    )
     assert install.outcome == "success"
     # The promptship that ran is the pinned one, installed into the job's folder.
-    where = subprocess.run([sys.executable, "-c", "import promptship; print(promptship.__file__)"], env={**base_env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [sys.executable, "-c", "import promptship; print(promptship.__file__)"],
+        env={**base_env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert Path(where).is_relative_to(site)
     assert "promptship gate: **allow**" in result.summary
     assert "examples/summarize" in result.summary
