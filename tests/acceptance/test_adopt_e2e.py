@@ -76,7 +76,8 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
         )
         == 0
     )
-    assert not (seed / "tools").exists() and not list(seed.rglob("*.py"))
+    assert not (seed / "tools").exists()
+    assert not list(seed.rglob("*.py"))
     assert (seed / ".github/promptship.txt").read_text().count(
         f"promptship @ git+{TOOL_URL}@{tool_commit}"
     ) == 1

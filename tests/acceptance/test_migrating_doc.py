@@ -43,7 +43,8 @@ def run_example(section: str, tmp_path: Path) -> Path:
             (src / path).write_text(body)
         elif lang == "console":
             command = body.strip().removeprefix("$ ")
-    assert command is not None and command.startswith("promptship import ")
+    assert command is not None
+    assert command.startswith("promptship import ")
     args = shlex.split(command)[1:]
     args = [str(src / a) if (src / a).exists() else a for a in args]
     out = io.StringIO()
@@ -75,4 +76,12 @@ def test_worked_example(name: str, tmp_path: Path, request: pytest.FixtureReques
 
 
 def test_every_source_system_has_a_section_with_an_example() -> None:
-    assert set(examples()) == {"openai", "langfuse", "mlflow", "langchain", "promptfoo", "dotprompt", "prompty"}
+    assert set(examples()) == {
+        "openai",
+        "langfuse",
+        "mlflow",
+        "langchain",
+        "promptfoo",
+        "dotprompt",
+        "prompty",
+    }

@@ -161,13 +161,8 @@ def _workflows(root: Path) -> list[Check]:
                 "install with: python -m pip install -r .github/promptship.txt",
             )
         ]
-    return [
-        Check(
-            "workflows install a pinned promptship",
-            "ok",
-            _PIN.search(text)[1] if _PIN.search(text) else "",
-        )
-    ]  # type: ignore[index]
+    found = _PIN.search(text)
+    return [Check("workflows install a pinned promptship", "ok", found[1] if found else "")]
 
 
 def _cron_days(expr: str) -> float | None:
