@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -269,7 +270,11 @@ def test_prompty_v1_files_import_as_the_documentation_renders_them(tmp_path: Pat
 
 # --- Langfuse -----------------------------------------------------------------
 
+_HTTPX_LEVEL = logging.getLogger("httpx").level
 pytest.importorskip("langfuse")
+# Importing langfuse sets the httpx logger to WARNING for the whole process; other
+# tests read httpx's request log, so the level is put back.
+logging.getLogger("httpx").setLevel(_HTTPX_LEVEL)
 
 LANGFUSE = [
     {
