@@ -34,12 +34,17 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("literal", HOSTILE)
-@pytest.mark.parametrize("syntax", ["double-brace", "langfuse", "mlflow", "mustache", "handlebars"])
+LITERAL_CASES = [
+    (literal, syntax)
+    for literal in HOSTILE
+    for syntax in ("double-brace", "langfuse", "mlflow", "mustache", "handlebars")
+    if not (syntax in ("mustache", "handlebars") and "{{" in literal)  # a tag in these syntaxes
+]
+
+
+@pytest.mark.parametrize(("literal", "syntax"), LITERAL_CASES)
 def test_literal_text_renders_exactly(literal: str, syntax: str) -> None:
     source = f"before {literal} after"
-    if syntax in ("mustache", "handlebars") and "{{" in literal:
-        pytest.skip("a tag in these syntaxes")
     converted = convert(source, syntax)  # type: ignore[arg-type]
     assert not [n for n in converted.notes if n.severity == "error"]
     assert render(converted.text) == source
