@@ -201,3 +201,17 @@ def test_double_brace_matches_a_reference_substitution(parts: list[str]) -> None
 )
 def test_names_normalise_or_are_refused(name: str, expected: str | None) -> None:
     assert normalise_name(name)[0] == expected
+
+
+def test_handlebars_else_if_loop_data_long_comments_and_role_blocks() -> None:
+    source = (
+        '{{#role "system"}}Sys{{/role}}{{!-- a comment with }} inside --}}'
+        '{{#role "user"}}{{#each xs}}{{#if @first}}[{{/if}}{{this}}{{#if @last}}]{{else}},{{/if}}{{/each}}'
+        "{{#if a}}A{{else if b}}B{{else}}C{{/if}}{{/role}}"
+    )
+    converted = convert(source, "handlebars", optional=frozenset({"a", "b"}))
+    assert not [n for n in converted.notes if n.severity == "error"], converted.notes
+    roles = dict(converted.roles)
+    assert render(roles["system"]) == "Sys"
+    assert render(roles["user"], xs=["x", "y"], b=True) == "[x,y]B"
+    assert render(roles["user"], xs=["x"]) == "[x]C"

@@ -78,9 +78,9 @@ class Open:
 
 @dataclass(frozen=True, slots=True)
 class Else:
-    """The ``else`` of a block."""
+    """The ``else`` of a block, or with a condition Handlebars' ``else if``."""
 
-    pass
+    condition: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

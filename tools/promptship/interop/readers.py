@@ -106,8 +106,17 @@ def read_fstring(text: str) -> State:
     return state
 
 
-_MUSTACHE_TAG = re.compile(r"\{\{(\{)?\s*([#^/&!>=]?)\s*(.*?)\s*(\})?\}\}", re.S)
+_MUSTACHE_TAG = re.compile(r"\{\{!--.*?--\}\}|\{\{(\{)?\s*([#^/&!>=]?)\s*(.*?)\s*(\})?\}\}", re.S)
 _STANDALONE_KINDS = {"#", "^", "/", "!", ">", "=", "else"}
+
+
+def _sigil(sigil: str, body: str, handlebars: bool) -> str:
+    """Handlebars' ``else`` and ``role`` read as sigils of their own."""
+    if not handlebars or sigil:
+        return sigil
+    if body == "else" or body.startswith("else "):
+        return "else"
+    return "role" if body.startswith("role ") else sigil
 
 
 def _tags(text: str, handlebars: bool) -> Iterator[tuple[int, int, str, str, bool]]:
@@ -115,16 +124,12 @@ def _tags(text: str, handlebars: bool) -> Iterator[tuple[int, int, str, str, boo
     for m in _MUSTACHE_TAG.finditer(text):
         if handlebars and m.start() > 0 and text[m.start() - 1] == "\\":
             continue
+        if m[0].startswith("{{!--"):  # a Handlebars long comment may hold }}
+            yield m.start(), m.end(), "!", m[0], False
+            continue
         triple = m[1] is not None and m[4] is not None
-        body = m[3]
-        if m[1] is not None and m[4] is None:
-            body = "{" + body  # an unbalanced brace: not a triple tag
-        sigil = m[2]
-        if handlebars and not sigil and (body == "else" or body.startswith("else ")):
-            sigil = "else"
-        if handlebars and not sigil and body.startswith("role "):
-            sigil = "role"
-        yield m.start(), m.end(), sigil, body, triple
+        body = "{" + m[3] if m[1] is not None and m[4] is None else m[3]  # "{{{x}}": not triple
+        yield m.start(), m.end(), _sigil(m[2], body, handlebars), body, triple
 
 
 def _standalone(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -172,7 +177,13 @@ def _tag(state: State, sigil: str, body: str, triple: bool, *, handlebars: bool,
             state.note("import.unsupported", f"partial {show(raw)} is not a plain name", "error")
         return
     if sigil == "else":
-        state.pieces.append(Else())
+        condition = body.removeprefix("else").strip()
+        if condition.startswith("if ") and DOTTED.fullmatch(condition[3:].strip()):
+            state.pieces.append(Else(condition[3:].strip()))
+        elif condition:
+            state.note("import.unsupported", f"{show(raw)} has no Jinja equivalent", "error")
+        else:
+            state.pieces.append(Else())
         return
     if sigil == "role":
         _role_tag(state, body, raw)
@@ -196,13 +207,18 @@ _HANDLEBARS_BLOCKS = {"if": "if", "unless": "unless", "each": "each"}
 
 def _block_tag(state: State, sigil: str, body: str, handlebars: bool, raw: str) -> None:
     if sigil == "/":
-        state.pieces.append(Close(body))
+        if not (handlebars and body == "role"):  # {{#role "x"}}…{{/role}}: the marker is enough
+            state.pieces.append(Close(body))
         return
     if handlebars:
         helper, _, arg = body.partition(" ")
+        if helper == "role":
+            _role_tag(state, body, raw)
+            return
         kind = _HANDLEBARS_BLOCKS.get(helper)
         arg = arg.strip()
-        if kind is None or sigil == "^" or not DOTTED.fullmatch(arg) or arg.startswith("__"):
+        known = bool(DOTTED.fullmatch(arg)) or arg in _LOOP_DATA
+        if kind is None or sigil == "^" or not known or arg.startswith("__"):
             state.note("import.unsupported", f"block {show(raw)} has no Jinja equivalent", "error")
             state.pieces.append(Open("if", "__unsupported__"))
             return
@@ -216,6 +232,7 @@ def _block_tag(state: State, sigil: str, body: str, handlebars: bool, raw: str) 
 
 
 _DOTPROMPT_HELPERS = ("media", "history", "section")
+_LOOP_DATA = ("@index", "@first", "@last")
 
 
 def _variable_tag(state: State, body: str, raw_value: bool, raw: str, handlebars: bool) -> None:
@@ -235,7 +252,7 @@ def _variable_tag(state: State, body: str, raw_value: bool, raw: str, handlebars
             f"{show(raw)} becomes '| tojson': Jinja escapes <, >, & and ' inside strings",
         )
     ok = DOTTED.fullmatch(body) is not None and "__" not in body
-    if not ok and not (handlebars and body in ("this", "@index")):
+    if not ok and not (handlebars and body in ("this", *_LOOP_DATA)):
         state.lit(raw)
         state.note(
             "import.literal-tag", f"{show(raw)} is not a variable name: kept as literal text"

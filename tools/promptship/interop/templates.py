@@ -80,6 +80,9 @@ class Converted:
 
 # --- writer -----------------------------------------------------------------
 
+_LOOP = {"@index": "loop.index0", "@first": "loop.first", "@last": "loop.last"}
+"""Handlebars' loop data and the Jinja loop attribute each becomes."""
+
 _MUSTACHE_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"))
 
 
@@ -117,9 +120,9 @@ class _Writer:
         """The Jinja expression of a variable reference, recording the input it uses."""
         if name == "this" and self.loop_vars:
             return self.loop_vars[-1]
-        if name == "@index" and self.loop_vars:
-            return "loop.index0"
-        if name in ("this", "@index"):
+        if name in _LOOP and self.loop_vars:
+            return _LOOP[name]
+        if name == "this" or name in _LOOP:
             self.notes.append(Note("import.unsupported", f"'{name}' outside a loop", "error"))
             return '""'
         head, _, rest = name.partition(".")
@@ -148,7 +151,7 @@ class _Writer:
     def test(self, name: str) -> str:
         expr = self.ref(name)
         head = name.partition(".")[0]
-        if head in self.loop_vars or name in ("this", "@index"):
+        if head in self.loop_vars or name == "this" or name in _LOOP:
             return expr
         self.guarded.add(head)
         return f"({head} is defined and {expr})"
@@ -194,6 +197,8 @@ def _write(pieces: list[Piece], optional: frozenset[str]) -> _Writer:
             w.out.append(w.var(piece))
         elif isinstance(piece, Open):
             w.out.append(w.begin(piece))
+        elif isinstance(piece, Else) and piece.condition is not None:
+            w.out.append("{% elif " + w.test(piece.condition) + " %}")
         elif isinstance(piece, Else):
             w.out.append("{% else %}")
         elif isinstance(piece, Close):

@@ -92,7 +92,12 @@ def _syntax(front: Mapping[str, Any], origin: str) -> Syntax:
     if isinstance(template, Mapping):
         fmt = template.get("format")
         template = fmt.get("kind") if isinstance(fmt, Mapping) else fmt
-    if template in (None, "jinja2", "jinja"):
+    if template in (
+        None,
+        "jinja2",
+        "jinja",
+        "nunjucks",
+    ):  # nunjucks: the TypeScript runtime's Jinja
         return "jinja"
     if template == "mustache":
         return "mustache"
