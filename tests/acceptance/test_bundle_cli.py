@@ -425,6 +425,20 @@ def test_verify_tampered_signature(signed: tuple[Path, Path], ps: Runner) -> Non
     assert "cannot read the signature" in result.err
 
 
+def test_build_warns_when_the_bundle_expires_within_a_channel_lifetime(
+    tmp_path: Path, ps: Runner
+) -> None:
+    files = registry_files()
+    repo = make_repo(tmp_path, "recent")
+    commit(repo, files, "registry", when=datetime.now(UTC) - timedelta(days=25))
+    info = _build(ps, _root(repo), "staging", tmp_path / "out")  # 30-day bundles
+    assert "expires at" in str(info["warning"])
+    assert "in 4 day(s)" in str(info["warning"])
+    fresh = make_repo(tmp_path, "fresh")
+    commit(fresh, files, "registry", when=datetime.now(UTC) - timedelta(days=1))
+    assert _build(ps, _root(fresh), "staging", tmp_path / "out2")["warning"] is None
+
+
 def test_verify_expired_bundle(tmp_path: Path, ps: Runner) -> None:
     files = registry_files()
     staging = files["environments/staging.yaml"].decode()
@@ -438,6 +452,12 @@ def test_verify_expired_bundle(tmp_path: Path, ps: Runner) -> None:
     info = _build(ps, _root(repo), "staging", tmp_path / "out", "--sign", "--key", key)
     expires = (EPOCH + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert info["expires"] == expires
+    # The build says so at once (issue 11): the bundle is born expired.
+    assert f"the bundle expired at {expires}" in str(info["warning"])
+    text = ps("bundle", "build", "--env", "staging", "-o", tmp_path / "o2", "--root", _root(repo))
+    assert text.exit == 0
+    assert text.err.startswith(f"warning: the bundle expired at {expires}: its source commit")
+    assert "raise policy.bundle_expiry_days" in text.err
     result = ps(
         "bundle",
         "verify",

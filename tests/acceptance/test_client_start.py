@@ -123,6 +123,22 @@ def test_cold_start_with_a_baked_bundle(
         assert (status.source, status.seq, status.channel_expires) == ("bundle", None, None)
         assert status.last_error is None
         assert _marker(client) == "marker-0"
+        # The baked bundle's age is reported (issue 11): the content's date, not the load's.
+        assert status.bundle_created is not None
+        assert status.bundle_age_s == pytest.approx(clock() - status.bundle_created.timestamp())
+        assert status.bundle_age_s > 3000  # the publisher's commits are an hour old
+    # An explicit maximum age refuses a bundle older than that.
+    with pytest.raises(
+        BundleError, match=r"production release \d+ is 0.0 days old .* over max_bundle_age"
+    ):
+        PromptClient.from_bundle(
+            baked, env="production", allowed_signers=publisher.signers, clock=clock,
+            max_bundle_age=60,
+        )  # fmt: skip
+    PromptClient.from_bundle(
+        baked, env="production", allowed_signers=publisher.signers, clock=clock,
+        max_bundle_age=86400,
+    ).close()  # fmt: skip
     # from_channel with nothing cached and no network starts on the baked bundle
     with _client(publisher, _nowhere(), tmp_path / "cache", clock, fallback_bundle=baked) as client:
         status = client.status()

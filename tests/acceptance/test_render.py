@@ -44,7 +44,7 @@ def test_bad_inputs_exit_1_with_a_clear_message(
 
 def test_typed_input_with_colon_equals(cli: Cli) -> None:
     args = ("writing/haiku", "--env", "staging", "--input", "topic=rain")
-    typed = render(cli, TEXT, *args, "--input", "lines:=3", "--format", "json")
+    typed = render(cli, TEXT, *args, "--input", "lines:=3", "--format", "openai")
     assert typed.exit == 0, typed.err
     assert json.loads(typed.out)["prompt"] == "Write a haiku of 3 lines about rain.\n"
     # "3" as a plain --input is a string and the schema wants an integer.
@@ -101,7 +101,10 @@ def test_bad_inputs_file_is_a_usage_error(
     assert "Traceback" not in result.err
 
 
-def test_json_format_is_an_openai_chat_body(cli: Cli) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "max_tokens"), [("openai", "max_tokens"), ("json", "max_completion_tokens")]
+)
+def test_json_format_is_an_openai_chat_body(cli: Cli, fmt: str, max_tokens: str) -> None:
     result = render(
         cli,
         OVERLAYS,
@@ -113,15 +116,17 @@ def test_json_format_is_an_openai_chat_body(cli: Cli) -> None:
         "--input",
         "ticket_text=Invoice wrong",
         "--format",
-        "json",
+        fmt,
     )
     assert result.exit == 0, result.err
     body = json.loads(result.out)
     assert body["model"] == "gpt-4o"
-    # Parameters are top-level request fields, as the OpenAI API takes them.
-    assert {k: body[k] for k in ("temperature", "max_tokens", "seed")} == {
+    # Parameters are top-level request fields, as the OpenAI API takes them: as
+    # written for OpenAI-compatible servers (openai), by OpenAI's current names for
+    # the prompt's own API (json: an openai prompt renders for Chat Completions).
+    assert {k: body[k] for k in ("temperature", max_tokens, "seed")} == {
         "temperature": 0.0,
-        "max_tokens": 500,
+        max_tokens: 500,
         "seed": 42,
     }
     assert "top_p" not in body  # deleted by the production overlay
@@ -213,7 +218,11 @@ def test_a_parameter_cannot_override_the_model(cli: Cli) -> None:
     # validate refuses the prompt (negative/parameters_reserved_key); render of the
     # draft still sends the prompt's model, not the parameter's.
     case = NEGATIVE / "parameters_reserved_key"
-    args = ("support/triage", "--env", "staging", "--input", "ticket=x", "--format", "json")
-    result = render(cli, case, *args)
+    args = ("support/triage", "--env", "staging", "--input", "ticket=x", "--format")
+    result = render(cli, case, *args, "openai")
     assert result.exit == 0, result.err
     assert json.loads(result.out)["model"] == "gpt-4o-mini"
+    # Mapped to an API's own fields, a parameter named model is refused outright.
+    strict = render(cli, case, *args, "json")
+    assert strict.exit == 1
+    assert "openai-chat: has no parameter model" in strict.err

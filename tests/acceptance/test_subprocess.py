@@ -62,7 +62,7 @@ def test_usage_errors_exit_2() -> None:
 def test_render_json_through_the_console() -> None:
     result = run(
         "render", "writing/haiku", "--env", "staging", "--input", "topic=tides",
-        "--format", "json", "--root", POSITIVE / "text_prompt",
+        "--format", "openai", "--root", POSITIVE / "text_prompt",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["prompt"] == "Write a haiku about tides.\n"

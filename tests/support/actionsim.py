@@ -1,17 +1,29 @@
-"""Run a GitHub Actions job's own steps locally: the pipeline test's runner.
+"""Run a GitHub Actions workflow's own jobs and steps locally: the pipeline test's runner.
+
+:meth:`Runner.run_workflow` reads the workflow file **from the commit under
+test** (``git show SHA:PATH`` in the test's origin, as GitHub reads the
+pushed commit's or the pull request merge commit's workflow), decides whether
+the event triggers it (``branches`` and ``paths`` filters with GitHub's glob
+semantics: ``*`` never matches ``/``, ``**`` matches anything, ``!`` negates),
+then runs its jobs in ``needs`` order, evaluating each job-level ``if:``
+(``success()`` means every needed job succeeded) and expanding ``matrix`` legs
+(``fromJSON`` of a needed job's output); each leg gets the secrets of the
+GitHub environment it names.
 
 Each ``run:`` step is executed as GitHub executes it (``bash --noprofile
 --norc -eo pipefail``, in the workspace, with the workflow's, job's and
-step's ``env:`` evaluated, ``$GITHUB_OUTPUT``, ``$GITHUB_STEP_SUMMARY`` and
-``$GITHUB_ENV`` files, step ``if:`` conditions and job outputs). Steps that
-``uses:`` an action are replaced by what the test provides: the checkout (a
-clone of the test's origin at the event's commit), setup-python (nothing:
-the test's interpreter), and the GitHub App token (a fake one). The step
-with ``id: install`` is skipped: the test's promptship is already on PATH.
+step's ``env:`` evaluated, ``$GITHUB_OUTPUT``, ``$GITHUB_STEP_SUMMARY``,
+``$GITHUB_ENV`` and ``$GITHUB_PATH`` files, step ``if:`` conditions and job
+outputs), the install step included: the workflows install promptship from
+the commit under test into ``$RUNNER_TEMP`` and put it on ``$GITHUB_PATH``.
+Steps that ``uses:`` an action are replaced by what the test provides: the
+checkout (a clone of the test's origin at the event's commit), setup-python
+(nothing: the test's interpreter is ``python``), and the GitHub App token (a
+fake one).
 
 Expressions: literals, context paths (github, env, vars, secrets, steps,
-needs, matrix), ``! == != && || ( )`` and ``success() failure() always()
-cancelled() fromJSON()`` — what the workflows use.
+needs, matrix, runner), ``! == != && || ( )`` and ``success() failure()
+always() cancelled() fromJSON()`` — what the workflows use.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ruamel.yaml import YAML
 
 from workflows import load
 
@@ -198,6 +212,52 @@ def _outputs(path: Path) -> dict[str, str]:
     return out
 
 
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A GitHub filter pattern as a regex: ``*`` stays within a path segment, ``**`` does not."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        out.append({"*": "[^/]*", "?": "[^/]"}.get(c, re.escape(c)))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches_filters(patterns: list[str], values: list[str]) -> bool:
+    """Whether any value is selected by GitHub's ordered include/``!``exclude patterns."""
+    for value in values:
+        selected = False
+        for pattern in patterns:
+            negate = pattern.startswith("!")
+            if glob_regex(pattern.removeprefix("!")).match(value):
+                selected = not negate
+        if selected:
+            return True
+    return False
+
+
+def triggered(on: Any, event_name: str, ref: str, changed: list[str] | None) -> bool:
+    """Whether ``event_name`` (on ``ref``, changing ``changed``) runs a workflow with this ``on:``."""
+    if isinstance(on, str):
+        return on == event_name
+    if isinstance(on, list):
+        return event_name in on
+    if event_name not in on:
+        return False
+    spec = on[event_name] or {}
+    branches = spec.get("branches")
+    branch = [ref.removeprefix("refs/heads/")]
+    if branches is not None and event_name == "push" and not matches_filters(branches, branch):
+        return False
+    paths = spec.get("paths")
+    if paths is not None and changed is not None:
+        return matches_filters(list(paths), changed)
+    return True
+
+
 @dataclass
 class StepResult:
     """What one step did."""
@@ -246,7 +306,7 @@ class Runner:
 
     def run_job(
         self,
-        workflow: Path,
+        workflow: Path | Mapping[str, Any],
         job_id: str,
         *,
         workspace: Path,
@@ -261,7 +321,7 @@ class Runner:
         matrix: Mapping[str, Any] | None = None,
     ) -> JobResult:
         """Run one job; returns its result (it never raises for a failing step)."""
-        doc = load(workflow)
+        doc = load(workflow) if isinstance(workflow, Path) else workflow
         job = doc["jobs"][job_id]
         workspace.mkdir(parents=True, exist_ok=True)
         temp = workspace.parent / f"{workspace.name}-runner-temp"
@@ -277,6 +337,7 @@ class Runner:
             "server_url": self.server_url,
         }
         context: dict[str, Any] = {
+            "runner": {"temp": str(temp), "os": "Linux"},
             "github": github,
             "secrets": dict(secrets or {}),
             "vars": dict(variables or {}),
@@ -286,6 +347,7 @@ class Runner:
             "env": {},
         }
         env: dict[str, str] = {}
+        path: list[str] = []
         for scope in (doc.get("env", {}), job.get("env", {})):
             for k, v in scope.items():
                 context["env"] = {**context["env"], **env}
@@ -299,9 +361,6 @@ class Runner:
             if not _condition(step.get("if"), context, status):
                 results.append(StepResult(name, "skipped"))
                 continue
-            if step.get("id") == "install":
-                results.append(StepResult(name, "skipped"))
-                continue
             outputs: dict[str, str] = {}
             if "uses" in step:
                 action = step["uses"].split("@")[0]
@@ -313,7 +372,7 @@ class Runner:
                     raise ValueError(f"the runner cannot run {step['uses']}")
                 result = StepResult(name, "success", outputs=outputs)
             else:
-                result = self._run(step, name, n, context, env, workspace, temp, github)
+                result = self._run(step, name, n, context, env, path, workspace, temp, github)
                 summary_parts.append(result.outputs.pop("\0summary", ""))
             results.append(result)
             if "id" in step:
@@ -335,6 +394,7 @@ class Runner:
         n: int,
         context: dict[str, Any],
         env: dict[str, str],
+        path: list[str],
         workspace: Path,
         temp: Path,
         github: Mapping[str, Any],
@@ -342,7 +402,9 @@ class Runner:
         step_env = dict(env)
         for k, v in step.get("env", {}).items():
             step_env[k] = _text(interpolate(v, {**context, "env": step_env}))
-        files = {key: temp / f"{key.lower()}-{n}" for key in ("OUTPUT", "STEP_SUMMARY", "ENV")}
+        files = {
+            key: temp / f"{key.lower()}-{n}" for key in ("OUTPUT", "STEP_SUMMARY", "ENV", "PATH")
+        }
         for f in files.values():
             f.write_text("")
         script = temp / f"step-{n}.sh"
@@ -350,7 +412,7 @@ class Runner:
         full_env = {
             **self.base_env,
             **step_env,
-            "PATH": f"{self.bin_dir}{os.pathsep}{self.base_env['PATH']}",
+            "PATH": os.pathsep.join([*path, str(self.bin_dir), self.base_env["PATH"]]),
             "CI": "true",
             "GITHUB_ACTIONS": "true",
             "GITHUB_WORKSPACE": str(workspace),
@@ -362,6 +424,7 @@ class Runner:
             "GITHUB_OUTPUT": str(files["OUTPUT"]),
             "GITHUB_STEP_SUMMARY": str(files["STEP_SUMMARY"]),
             "GITHUB_ENV": str(files["ENV"]),
+            "GITHUB_PATH": str(files["PATH"]),
             "RUNNER_TEMP": str(temp),
         }
         done = subprocess.run(
@@ -376,6 +439,156 @@ class Runner:
         outputs = _outputs(files["OUTPUT"])
         for k, v in _outputs(files["ENV"]).items():
             env[k] = v
+        added = [line for line in files["PATH"].read_text().splitlines() if line.strip()]
+        path[:0] = reversed(added)
         outputs["\0summary"] = files["STEP_SUMMARY"].read_text()
         outcome = "success" if done.returncode == 0 else "failure"
         return StepResult(name, outcome, done.stdout, done.stderr, outputs)
+
+
+@dataclass
+class WorkflowResult:
+    """What a workflow run did: each job's result (a matrix job: one per leg)."""
+
+    jobs: dict[str, list[JobResult]]
+
+    def job(self, job_id: str, leg: int = 0) -> JobResult:
+        """One job's result (``leg``: which matrix leg)."""
+        return self.jobs[job_id][leg]
+
+    @property
+    def status(self) -> str:
+        """``failure`` when any job failed, else ``success``."""
+        bad = any(j.status == "failure" for legs in self.jobs.values() for j in legs)
+        return "failure" if bad else "success"
+
+    def explain(self) -> str:
+        """Every job's steps, for assertion messages."""
+        return "\n".join(
+            f"== {job_id}\n{j.explain()}" for job_id, legs in self.jobs.items() for j in legs
+        )
+
+
+def read_workflow(origin: Path, sha: str, path: str) -> Any:
+    """A workflow file's data as committed at ``sha`` in the repository ``origin``."""
+    done = subprocess.run(
+        ["git", "show", f"{sha}:{path}"], cwd=origin, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        return None
+    return YAML(typ="safe").load(done.stdout)
+
+
+def _order(jobs: Mapping[str, Any]) -> list[str]:
+    done: list[str] = []
+    while len(done) < len(jobs):
+        for job_id, job in jobs.items():
+            needs = job.get("needs") or []
+            needs = [needs] if isinstance(needs, str) else needs
+            if job_id not in done and all(n in done for n in needs):
+                done.append(job_id)
+    return done
+
+
+def _needs_context(
+    job: Mapping[str, Any], results: Mapping[str, list[JobResult]]
+) -> dict[str, Any]:
+    needs = job.get("needs") or []
+    needs = [needs] if isinstance(needs, str) else needs
+    out = {}
+    for n in needs:
+        legs = results[n]
+        status = (
+            "skipped"
+            if all(j.status == "skipped" for j in legs)
+            else ("failure" if any(j.status == "failure" for j in legs) else "success")
+        )
+        out[n] = {"outputs": legs[-1].outputs if legs else {}, "result": status}
+    return out
+
+
+def _job_runs(job: Mapping[str, Any], needs: Mapping[str, Any]) -> bool:
+    """The job-level ``if:``; without one, every needed job must have succeeded."""
+    status = "success" if all(v["result"] == "success" for v in needs.values()) else "failure"
+    condition = job.get("if")
+    if condition is None:
+        return status == "success"
+    return _condition(condition, {"needs": needs}, status)
+
+
+def _legs(job: Mapping[str, Any], needs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    matrix = (job.get("strategy") or {}).get("matrix")
+    if matrix is None:
+        return [{}]
+    axes = {k: interpolate(v, {"needs": needs}) for k, v in matrix.items()}
+    legs: list[dict[str, Any]] = [{}]
+    for key, values in axes.items():
+        legs = [{**leg, key: value} for leg in legs for value in values]
+    return legs
+
+
+@dataclass
+class WorkflowRun:
+    """One event, as the test hands it to :meth:`Runner.run_workflow`.
+
+    Attributes:
+        origin: The repository GitHub holds (a bare clone).
+        path: The workflow file's path in it.
+        event_name: ``push``, ``pull_request``, ``merge_group``, ``schedule`` …
+        event: The event payload.
+        sha: The commit the event is about (the merge commit for a pull request).
+        ref: ``github.ref``.
+        changed: The paths the push changes (for ``paths:`` filters).
+        checkout: Fills a job's workspace (actions/checkout).
+        secrets_for: The secrets of a GitHub environment (``None``: no environment).
+        variables: Repository variables.
+        workspace_root: Where job workspaces go.
+    """
+
+    origin: Path
+    path: str
+    event_name: str
+    event: dict[str, Any]
+    sha: str
+    ref: str
+    changed: list[str] | None
+    checkout: Callable[[Path], None]
+    secrets_for: Callable[[str | None], Mapping[str, str]]
+    variables: Mapping[str, str]
+    workspace_root: Path
+
+
+def run_workflow(runner: Runner, run: WorkflowRun) -> WorkflowResult | None:
+    """Run a workflow as committed at ``run.sha``; ``None`` when the event does not trigger it."""
+    doc = read_workflow(run.origin, run.sha, run.path)
+    if doc is None or not triggered(doc["on"], run.event_name, run.ref, run.changed):
+        return None
+    results: dict[str, list[JobResult]] = {}
+    name = Path(run.path).stem
+    for job_id in _order(doc["jobs"]):
+        job = doc["jobs"][job_id]
+        needs = _needs_context(job, results)
+        if not _job_runs(job, needs):
+            results[job_id] = [JobResult("skipped", [], {}, "")]
+            continue
+        legs = []
+        for i, matrix in enumerate(_legs(job, needs)):
+            environment = interpolate(job.get("environment"), {"matrix": matrix})
+            legs.append(
+                runner.run_job(
+                    doc,
+                    job_id,
+                    workspace=run.workspace_root / f"{name}-{job_id}-{i}",
+                    checkout=run.checkout,
+                    event_name=run.event_name,
+                    event=run.event,
+                    sha=run.sha,
+                    ref=run.ref,
+                    secrets=run.secrets_for(environment),
+                    variables=run.variables,
+                    needs=needs,
+                    matrix=matrix,
+                )
+            )
+        results[job_id] = legs
+    return WorkflowResult(results)

@@ -39,6 +39,7 @@ class Reply:
         content_type: The Content-Type header.
         delay_s: Seconds to wait before answering.
         drop: Close the connection without answering.
+        truncate_at: Send the full Content-Length but only this many body bytes, then close.
     """
 
     status: int = 200
@@ -48,6 +49,7 @@ class Reply:
     content_type: str = "application/json"
     delay_s: float = 0.0
     drop: bool = False
+    truncate_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,12 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            if reply.truncate_at is not None:
+                self.wfile.write(payload[: reply.truncate_at])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             self.wfile.write(payload)
         except OSError:
             self.close_connection = True

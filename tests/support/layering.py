@@ -52,6 +52,7 @@ RANKS: dict[str, int] = {
     "evals": 4,
     "gate": 4,
     "adopt": 4,
+    "analytics": 4,
     "client": 5,
     "cli": 5,
 }
@@ -87,6 +88,13 @@ PURE: frozenset[str] = frozenset(
         "interop.pieces",
         "interop.readers",
         "interop.jinja_out",
+        "gate.promotion.drift",
+        "events.fields",
+        "events.edits",
+        "events.capture",
+        "analytics.sql",
+        "analytics.ingest",
+        "analytics.stats",
     }
 )
 
@@ -98,6 +106,9 @@ OWNED: dict[str, str] = {
     "deepdiff": "history.diff",
     "oras": "release.store.oci",
     "requests": "release.store.oci",
+    "duckdb": "analytics.engines",
+    "chdb": "analytics.engines",
+    "plotly": "analytics.html",
 }
 
 # Modules whose import means I/O or a clock; forbidden in pure units.

@@ -132,7 +132,7 @@ def test_assertion_table(spec: dict[str, Any], text: str, passes: bool, words: s
 
 
 def test_every_type_is_in_the_table_or_tested_below() -> None:
-    seen = {spec["type"] for spec, *_ in CASES} | {"latency", "cost", "llm-judge"}
+    seen = {spec["type"] for spec, *_ in CASES} | {"latency", "cost", "llm-judge", "tool-call"}
     assert seen == set(ASSERTION_TYPES)
 
 

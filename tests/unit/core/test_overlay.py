@@ -128,3 +128,61 @@ def test_untracked_merge_gives_same_data() -> None:
     plain, _ = apply(base(PROMPT, at("p.yaml"), "p.yaml", track=False), layer)
     assert plain.origins is None
     assert plain.data == tracked.data
+
+
+TOOLS = {
+    "tools": [
+        {"name": "get_order", "description": "Find.", "parameters": {"type": "object"}},
+        {"name": "get_shipment", "description": "Track.", "parameters": {"type": "object"}},
+    ],
+    "messages": [
+        {
+            "id": "user",
+            "role": "user",
+            "content": [
+                {"id": "ask", "type": "text", "text": "Q"},
+                {"id": "pic", "type": "image", "input": "p"},
+            ],
+        }
+    ],
+}
+
+
+def test_tools_merge_by_name_and_delete_by_name() -> None:
+    layer = lay(
+        {
+            "tools": [
+                {"name": "get_order", "description": "Look an order up."},
+                {"name": "get_shipment", "$patch": "delete"},
+                {"name": "refund", "description": "Refund.", "parameters": {"type": "object"}},
+            ]
+        }
+    )
+    out, problems = apply(start(TOOLS), layer)
+    assert problems == []
+    assert [t["name"] for t in out.data["tools"]] == ["get_order", "refund"]
+    assert out.data["tools"][0] == {
+        "name": "get_order",
+        "description": "Look an order up.",
+        "parameters": {"type": "object"},
+    }
+    assert out.origins is not None
+    assert out.origins[("tools", 0, "description")].op == "merged"
+    assert out.origins[("tools", 1, "name")].op == "appended"
+    assert [(p, o.op) for p, o in out.deleted] == [(("tools", 1), "deleted")]
+    assert TOOLS["tools"][1]["name"] == "get_shipment"  # the input is never mutated
+
+
+def test_content_parts_with_ids_merge_by_id() -> None:
+    layer = lay({"messages": [{"id": "user", "content": [{"id": "pic", "$patch": "delete"}]}]})
+    out, problems = apply(start(TOOLS), layer)
+    assert problems == []
+    assert out.data["messages"][0]["content"] == [{"id": "ask", "type": "text", "text": "Q"}]
+
+
+def test_deleting_a_tool_that_is_not_there_is_located() -> None:
+    _, problems = apply(start(TOOLS), lay({"tools": [{"name": "ghost", "$patch": "delete"}]}))
+    assert [p.code for p in problems] == ["overlay.delete-missing"]
+    assert "item 'ghost'" in problems[0].message
+    _, problems = apply(start(TOOLS), lay({"tools": [{"name": "get_order", "$patch": "keep"}]}))
+    assert "'$patch' must be 'delete' beside 'name' only" in problems[0].message

@@ -52,6 +52,7 @@ def test_a_full_render_event_matches_the_schema() -> None:
     assert errors(data) == []
     assert data == {
         "type": "render",
+        "v": 2,
         "ts": "2023-11-14T22:13:20.123456Z",
         "request_id": "req-1",
         "prompt_id": "support/triage",
@@ -67,7 +68,7 @@ def test_a_full_render_event_matches_the_schema() -> None:
         "latency_us": 85,
     }
     assert re.fullmatch(r"b2:[0-9a-f]{32}", data["unit"])
-    assert list(data)[:2] == ["type", "ts"]
+    assert list(data)[:3] == ["type", "v", "ts"]
 
 
 REF = PromptRef(
@@ -215,6 +216,7 @@ def test_outcome_event() -> None:
     assert errors(full) == []
     assert full == {
         "type": "outcome",
+        "v": 2,
         "ts": "1970-01-01T00:00:00.000000Z",
         "request_id": "req-1",
         "error": "401 from provider: Bearer [secret] rejected",
@@ -227,6 +229,7 @@ def test_outcome_event() -> None:
     assert errors(ok) == []
     assert ok == {
         "type": "outcome",
+        "v": 2,
         "ts": "1970-01-01T00:00:01.500000Z",
         "request_id": "r",
         "accepted": True,

@@ -290,19 +290,56 @@ def test_otel_sink_sets_attributes_on_the_current_span() -> None:
     sink = OTelSink()
     with tracer.start_as_current_span("handle-request"):
         sink.emit(render(experiment="exp", variant="a", unit="u1", latency_us=40))
-        sink.emit(OutcomeEvent(ts=0, request_id="req-1", accepted=True, tokens_in=5))
-        sink.emit(FeedbackEvent(ts=0, request_id="req-1", score=4.5))
+        sink.emit(
+            OutcomeEvent(
+                ts=0,
+                request_id="req-1",
+                accepted=True,
+                tokens_in=5,
+                tokens_out=7,
+                tokens_cached_in=2,
+                model="gpt-4o-mini",
+                provider="openai",
+                metrics={"resolved": 1.0},
+                abandoned=False,
+            )
+        )
+        sink.emit(
+            FeedbackEvent(
+                ts=0,
+                request_id="req-1",
+                score=4.5,
+                criterion="tone",
+                source="review",
+                reviewer="r-1",
+                edit_distance=0.25,
+            )
+        )
     sink.close()
     (span,) = exporter.get_finished_spans()
     attrs = dict(span.attributes)
-    assert attrs["promptship.prompt_id"] == "support/triage"
+    # OpenTelemetry GenAI semantic-convention names where they exist
+    assert attrs["gen_ai.prompt.name"] == "support/triage"
+    assert attrs["gen_ai.request.model"] == "gpt-4o-mini"
+    assert attrs["gen_ai.provider.name"] == "openai"
+    assert attrs["gen_ai.usage.input_tokens"] == 5
+    assert attrs["gen_ai.usage.output_tokens"] == 7
+    assert attrs["gen_ai.usage.cache_read.input_tokens"] == 2
+    assert attrs["promptship.version"] == "1.0.0"
+    assert attrs["promptship.outcome.metrics.resolved"] == 1.0
+    assert attrs["promptship.outcome.abandoned"] is False
+    assert attrs["promptship.feedback.criterion"] == "tone"
+    assert attrs["promptship.feedback.source"] == "review"
+    assert attrs["promptship.feedback.reviewer"] == "r-1"
+    assert attrs["promptship.feedback.edit_distance"] == 0.25
+    assert "promptship.v" not in attrs
+    assert not any(k.startswith("promptship.outcome.tokens") for k in attrs)
     assert attrs["promptship.release"] == 3
     assert attrs["promptship.variant"] == "a"
     assert attrs["promptship.latency_us"] == 40
     assert json.loads(attrs["promptship.inputs"]) == {"ticket_text": "hello"}
     assert attrs["promptship.unit"].startswith("b2:")
     assert attrs["promptship.outcome.accepted"] is True
-    assert json.loads(attrs["promptship.outcome.tokens"]) == {"input": 5}
     assert attrs["promptship.feedback.score"] == 4.5
     assert "promptship.type" not in attrs
 
@@ -350,9 +387,11 @@ def test_every_sink_writes_the_same_whether_the_event_was_built_from_a_ref(
             otel.emit(event)
     a, b = (dict(span.attributes) for span in exporter.get_finished_spans())
     assert a == b
-    names = "ts request_id prompt_id version content_digest env release bundle_digest"
+    names = "ts request_id version content_digest env release bundle_digest"
     names += " experiment variant unit inputs latency_us"
-    assert sorted(a) == sorted(f"promptship.{name}" for name in names.split())
+    assert sorted(a) == sorted(
+        [f"promptship.{name}" for name in names.split()] + ["gen_ai.prompt.name"]
+    )
 
 
 def test_otel_sink_ignores_events_outside_a_recording_span() -> None:

@@ -22,6 +22,7 @@ from promptship.gate.rules import (
     EnvPolicy,
     EvalEvidence,
     GateInputs,
+    GroupMember,
     Promotion,
     Reason,
     Release,
@@ -287,29 +288,62 @@ def test_added_prompt_is_evaluated_only_where_it_becomes_visible() -> None:
     assert [(r.env, r.ok) for r in of(d, "evals")] == [("staging", False)]
 
 
-def test_promotion_needs_evals_of_the_pinned_bundle() -> None:
+def test_a_pinned_environment_counts_only_attestations_of_the_pinned_bundle() -> None:
     promo = Promotion("production", Release(7, C1, D2), Release(8, C2, D1))
-    base = {
-        "diffs": (pdiff(envs=("production",)),),
-        "promotions": (promo,),
-    }
-    other = evaluate(
+    base = {"diffs": (pdiff(envs=("production",)),), "promotions": (promo,)}
+    prod = [suite(env="production")]
+
+    def decide(*ev: EvalEvidence) -> Reason:
+        (reason,) = of(evaluate(make(evidence=ev, **base)), "evals")
+        return reason
+
+    unsigned = decide(*evidence(report(prod, env="production", digest=D1)))
+    assert not unsigned.ok
+    assert "no signed eval results for support/triage in production of bundle sha256:d1d1" in (
+        unsigned.message
+    )
+    assert "unsigned reports do not count in pinned production (report0.json)" in unsigned.message
+    assert "promptship eval attest" in (unsigned.fix or "")
+    other = decide(attestation(env="production", digest=D2, suites=prod))
+    assert not other.ok
+    assert "attestations are for bundle(s) sha256:d2d2" in other.message
+    assert decide(attestation(env="production", digest=D1, suites=prod)).ok
+    # A failing attestation of the same bundle is never outweighed by a passing one.
+    conflict = decide(
+        attestation(env="production", digest=D1, suites=prod),
+        attestation(env="production", digest=D1, suites=[suite(env="production", passed=1)]),
+    )
+    assert not conflict.ok
+    assert "conflicting evidence" in conflict.message
+    # A rollback: the attestation of an earlier pin of the same source commit counts.
+    rollback = evaluate(
         make(
-            evidence=evidence(report([suite(env="production")], env="production", digest=D2)),
+            evidence=(attestation(env="production", digest=D2, suites=prod),),
+            attested_digests={"production": frozenset({D2})},
             **base,
         )
     )
-    (reason,) = of(other, "evals")
-    assert not reason.ok
-    assert "of bundle sha256:d1d1d1d1d1d1" in reason.message
-    assert "not the pinned" in reason.message
-    right = evaluate(
-        make(
-            evidence=evidence(report([suite(env="production")], env="production", digest=D1)),
-            **base,
-        )
-    )
-    assert of(right, "evals")[0].ok
+    assert of(rollback, "evals")[0].ok
+
+
+def test_a_multi_environment_report_and_an_empty_one_are_read() -> None:
+    both = report([suite(env="staging"), suite(env="production")])
+    both["env"] = None
+    empty = report()
+    empty["env"], empty["suites"] = None, []
+    ev = evidence(both, empty)
+    assert [e.env for e in ev] == [None, None]
+    d = evaluate(make(diffs=(pdiff(envs=("staging", "production")),), evidence=ev))
+    assert [(r.env, r.ok) for r in of(d, "evals")] == [("production", True), ("staging", True)]
+    nothing = evaluate(make(evidence=evidence(empty)))
+    assert nothing.allow
+
+
+def test_committed_evidence_is_refused() -> None:
+    d = evaluate(make(refused_evidence=("evals/forged/report.json",)))
+    assert not d.allow
+    (reason,) = failed(d, "evals")
+    assert "evidence committed in a pull request never counts" in reason.message
 
 
 # -- versions ------------------------------------------------------------------------
@@ -662,90 +696,110 @@ def test_file_order_of_reviews_never_matters(order: list[tuple[str, str, int]], 
 
 # -- promotion ----------------------------------------------------------------------------
 
+DS = "sha256:" + "5a" * 32
+"""The staging bundle released from C2 (what the gate works out from git)."""
+PROMOTED = {"source_digests": {"production": frozenset({DS})}}
+
 PROMOTION_CASES: list[tuple[str, Promotion, tuple[EvalEvidence, ...], bool, str]] = [
     (
         "r7 to r8 of a commit staging released",
         Promotion("production", Release(7, C1, D2), Release(8, C2, D1)),
-        (attestation(env="staging", digest=D2, commit=C2),),
+        (attestation(env="staging", digest=DS, commit=C2),),
         True,
         "2222222 was released to staging with passing evals (attestation att.intoto.jsonl, signed by SHA256:key)",
     ),
     (
         "number jumps by two",
         Promotion("production", Release(7, C1, D2), Release(9, C2, D1)),
-        (attestation(env="staging", commit=C2),),
+        (attestation(env="staging", digest=DS, commit=C2),),
         False,
         "must rise by exactly one: it is r7, the change sets r9",
     ),
     (
         "number unchanged",
         Promotion("production", Release(7, C1, D2), Release(7, C2, D1)),
-        (attestation(env="staging", commit=C2),),
+        (attestation(env="staging", digest=DS, commit=C2),),
         False,
         "must rise by exactly one",
     ),
     (
         "number goes down (a rollback must go up)",
         Promotion("production", Release(7, C2, D2), Release(6, C1, D1)),
-        (attestation(env="staging", commit=C1),),
+        (attestation(env="staging", digest=DS, commit=C1),),
         False,
         "set release.number: 8",
     ),
     (
         "first pin is r1",
         Promotion("production", None, Release(1, C2, D1)),
-        (attestation(env="staging", commit=C2),),
+        (attestation(env="staging", digest=DS, commit=C2),),
         True,
         "unpinned → r1",
     ),
     (
         "first pin must be r1",
         Promotion("production", None, Release(2, C2, D1)),
-        (attestation(env="staging", commit=C2),),
+        (attestation(env="staging", digest=DS, commit=C2),),
         False,
         "set release.number: 1",
     ),
     (
-        "commit never released to staging",
+        "an attestation of another staging bundle",
         Promotion("production", Release(7, C1, D2), Release(8, C3, D1)),
         (attestation(env="staging", commit=C2),),
         False,
-        "no evidence that 3333333 was released to staging with passing evals (the staging evidence given is for 2222222)",
+        "no signed evidence that 3333333 was released to staging (bundle sha256:5a5a5a5a5a5a…) with passing evals (the staging attestations given are of bundle(s) sha256:d1d1d1d1d1d1…)",
     ),
     (
         "no staging evidence at all",
         Promotion("production", Release(7, C1, D2), Release(8, C2, D1)),
         (),
         False,
-        "(no staging evidence was given)",
+        "(no staging attestation was given)",
     ),
     (
         "staging evals of the commit failed",
         Promotion("production", Release(7, C1, D2), Release(8, C2, D1)),
-        (attestation(env="staging", commit=C2, ok=False),),
+        (attestation(env="staging", digest=DS, commit=C2, ok=False),),
         False,
         "2222222's evals in staging failed",
+    ),
+    (
+        "a passing attestation never outweighs a failing one of the same bundle",
+        Promotion("production", Release(7, C1, D2), Release(8, C2, D1)),
+        (
+            attestation(env="staging", digest=DS, commit=C2, ok=False),
+            attestation(env="staging", digest=DS, commit=C2),
+        ),
+        False,
+        "but a failure is never outweighed",
     ),
     (
         "production evidence does not vouch for staging",
         Promotion("production", Release(7, C1, D2), Release(8, C2, D1)),
         (attestation(env="production", commit=C2),),
         False,
-        "no evidence that 2222222 was released to staging",
+        "no signed evidence that 2222222 was released to staging",
     ),
     (
-        "the pin is not the attested production bundle",
+        "the pinned bundle's own attestation failed",
         Promotion("production", Release(7, C1, D2), Release(8, C2, D1)),
-        (attestation(env="staging", commit=C2), attestation(env="production", digest=D2)),
+        (
+            attestation(env="staging", digest=DS, commit=C2),
+            attestation(env="production", digest=D1, ok=False),
+        ),
         False,
-        "the pinned bundle sha256:d1d1d1d1d1d1… is not the attested one (sha256:d2d2d2d2d2d2…)",
+        "the pinned bundle sha256:d1d1d1d1d1d1… failed its evals",
     ),
     (
-        "the pin is the attested production bundle",
+        "the pinned bundle's own attestation passed",
         Promotion("production", Release(7, C1, D2), Release(8, C2, D1)),
-        (attestation(env="staging", commit=C2), attestation(env="production", digest=D1)),
+        (
+            attestation(env="staging", digest=DS, commit=C2),
+            attestation(env="production", digest=D1),
+        ),
         True,
-        "the pinned bundle sha256:d1d1d1d1d1d1… is the attested one",
+        "the pinned bundle sha256:d1d1d1d1d1d1… passed its evals",
     ),
     (
         "release pin removed",
@@ -765,7 +819,7 @@ PROMOTION_CASES: list[tuple[str, Promotion, tuple[EvalEvidence, ...], bool, str]
 def test_promotion_rule(
     promo: Promotion, ev: tuple[EvalEvidence, ...], ok: bool, needle: str
 ) -> None:
-    d = evaluate(make(promotions=(promo,), evidence=ev))
+    d = evaluate(make(promotions=(promo,), evidence=ev, **PROMOTED))
     reasons = of(d, "promotion")
     assert all(r.ok for r in reasons) is ok, text(reasons)
     assert needle in text(reasons)
@@ -773,13 +827,21 @@ def test_promotion_rule(
     assert d.allow is ok
 
 
-def test_promotion_backed_by_an_unsigned_report_warns() -> None:
+def test_a_forged_report_never_vouches_for_a_promotion() -> None:
+    """The attack: a passing report committed beside the promotion turned DENY into ALLOW."""
     promo = Promotion("production", Release(7, C1, D2), Release(8, C2, D1))
-    d = evaluate(make(promotions=(promo,), evidence=evidence(report(commit=C2))))
-    (released,) = [r for r in of(d, "promotion") if "was released to staging" in r.message]
-    assert released.ok
-    assert released.warning
-    assert "--attestation" in (released.fix or "")
+    forged = evidence(report(commit=C2, digest=DS))
+    d = evaluate(make(promotions=(promo,), evidence=forged, **PROMOTED))
+    assert not d.allow
+    (released,) = failed(d, "promotion")
+    assert "unsigned reports never count for a promotion: report0.json" in released.message
+    assert "pins --changed-since BASE --store store" in (released.fix or "")
+
+
+def test_a_promotion_whose_source_bundle_is_unknown_is_denied() -> None:
+    promo = Promotion("production", Release(7, C1, D2), Release(8, C2, D1))
+    d = evaluate(make(promotions=(promo,), evidence=(attestation(env="staging", digest=DS),)))
+    assert "cannot tell which staging bundle 2222222 released" in text(failed(d, "promotion"))
 
 
 def test_promotion_without_promotes_from_is_denied() -> None:
@@ -884,3 +946,45 @@ def test_policy_defaults_are_strict_and_a_change_cannot_loosen_its_gate() -> Non
 )
 def test_release_block_that_is_not_one(doc: Any) -> None:
     assert Release.from_document(doc) is None
+
+
+# -- merge-queue groups -------------------------------------------------------------------
+
+
+def test_a_merge_queue_group_is_gated_with_the_reviews_of_every_pull_request() -> None:
+    """PR 1 changes triage (approved by bob), PR 2 changes search (approved by sam)."""
+    search = "registry/search/query.yaml"
+    one = make(changed_files=TRIAGE_CHANGED, reviews=[review("bob")], author="alice", head_sha=HEAD)
+    two = make(
+        changed_files=(PathChange("modified", search),),
+        reviews=[review("sam", commit=OLD)],
+        author="carol",
+        head_sha=OLD,
+    )
+    whole = make(
+        changed_files=(*TRIAGE_CHANGED, PathChange("modified", search)),
+        requested=("production",),
+        reviews=[review("sam", commit=OLD)],  # the last PR's reviews only: the old behaviour
+        head_sha=OLD,
+    )
+    assert not evaluate(whole).allow
+    grouped = replace(whole, group=(GroupMember(1, one), GroupMember(2, two)))
+    d = evaluate(grouped)
+    assert d.allow, text(d.failures)
+    assert [r.subject for r in of(d, "owners") if r.subject.endswith(".yaml")] == [
+        f"#1 {TRIAGE}",
+        f"#2 {search}",
+    ]
+    # Each PR's own rules hold: bob's approval does not cover PR 2, and self-approval never counts.
+    swapped = replace(
+        whole,
+        group=(
+            GroupMember(1, replace(one, reviews=parse_reviews([review("alice")]))),
+            GroupMember(2, two),
+        ),
+    )
+    denied = evaluate(swapped)
+    assert not denied.allow
+    (reason,) = denied.failures
+    assert reason.subject == f"#1 {TRIAGE}"
+    assert "the author alice's own approval does not count" in reason.message

@@ -13,11 +13,15 @@ import pytest
 
 from gatedata import report, review, suite
 from gitrepo import branch, commit, make_repo
+from promptship import evals
 from promptship.cli import main
 from promptship.core.templates import TemplateEngine
 from promptship.git import open_repository
 from promptship.registry import load_files
+from promptship.release import sshsig
+from promptship.release.build import build_from_git
 from promptship.release.document import prompt_document
+from signkeys import make_keypair
 
 CODEOWNERS = """\
 *                        @acme/platform
@@ -66,7 +70,14 @@ messages:
     role: user
     content: "Ticket: {{{{ ticket }}}}"
 """
-SUITE = "cases:\n  - id: refund\n    inputs: {ticket: refund please}\n"
+SUITE = """\
+prompt: support/triage
+cases:
+  - id: refund
+    inputs: {ticket: refund please}
+    assert:
+      - {type: contains, value: refund}
+"""
 TEAMS = {"@acme/support-prompts": ["alice", "bob"], "@acme/release-managers": [{"login": "rita"}]}
 D1 = "sha256:" + "d1" * 32
 D2 = "sha256:" + "d2" * 32
@@ -227,19 +238,52 @@ def test_text_and_markdown_output(
 # -- a promotion ----------------------------------------------------------------------------------
 
 
+STAGING_KEY = make_keypair("staging")
+PRODUCTION_KEY = make_keypair("production")
+
+
+def attest(tmp: Path, name: str, data: dict[str, Any], key: sshsig.SigningKey) -> Path:
+    """Sign an eval report as the release workflow does (``promptship eval attest``)."""
+    path = tmp / name
+    path.write_bytes(
+        evals.attest_report(data, bundle_digest=data["source"]["bundle_digest"], key=key)
+    )
+    return path
+
+
+def staging_bundle(repo: Repo, at: str) -> str:
+    """The digest of the staging bundle the release workflow built at ``at``."""
+    return build_from_git(open_repository(repo.path), "staging", at).bundle.digest
+
+
 @pytest.fixture
 def promotion_inputs(repo: Repo, tmp_path: Path) -> list[str | Path]:
-    """Everything an allowed promotion of c2 to production passes to the gate."""
-    staging = write(tmp_path, "staging.json", report([suite()], commit=repo.c2))
+    """Everything an allowed promotion of c2 to production passes to the gate.
+
+    The staging attestation of the bundle staging released from c2, and the
+    attestation of the pinned production bundle, signed where the release
+    workflow evaluates it: with the key of staging, which production promotes from.
+    """
+    staging = report(
+        [suite(content=content_digest(repo, repo.c2, "staging"))],
+        commit=repo.c2,
+        digest=staging_bundle(repo, repo.c2),
+    )
     prod = report(
         [suite(env="production", content=content_digest(repo, repo.c2, "production"))],
         env="production",
         commit=repo.c2,
         digest=D2,
     )
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(
+        f"staging@promptship {STAGING_KEY.public}\nproduction@promptship {PRODUCTION_KEY.public}\n",
+        encoding="utf-8",
+    )
     return [
-        "--evals", staging,
-        "--evals", write(tmp_path, "production.json", prod),
+        "--attestation", attest(tmp_path, "staging.intoto.jsonl", staging, STAGING_KEY.key),
+        "--attestation", attest(tmp_path, "production.intoto.jsonl", prod, STAGING_KEY.key),
+        "--allowed-signers", signers,
         "--teams", write(tmp_path, "teams.json", TEAMS),
         "--author", "rita",
         "--head-sha", repo.promote,
@@ -279,7 +323,7 @@ def test_promotion_allowed_with_every_reason(
     assert code == 0, messages(data, ok=False)
     text = messages(data, ok=True)
     assert "production release number r1 → r2" in text
-    assert f"{repo.c2[:7]} was released to staging with passing evals (report" in text
+    assert f"{repo.c2[:7]} was released to staging with passing evals (attestation" in text
     assert "support/triage passes evals in production" in text
     assert "environments/production.yaml approved by Rita (@acme/release-managers)" in text
     assert "registry/support/triage.yaml approved by alice (@acme/support-prompts)" in text
@@ -330,10 +374,9 @@ def test_promotion_denied_when_the_number_skips_or_the_commit_was_never_in_stagi
     )
     code, data = gate_json(capsys, repo, repo.c2, never, *promotion_inputs)
     assert code == 1
-    assert (
-        f"no evidence that {side[:7]} was released to staging with passing evals "
-        f"(the staging evidence given is for {repo.c2[:7]})" in messages(data, ok=False)
-    )
+    failures = messages(data, ok=False)
+    assert f"no signed evidence that {side[:7]} was released to staging (bundle " in failures
+    assert "the staging attestations given are of bundle(s) sha256:" in failures
 
 
 def test_a_change_cannot_loosen_its_own_gate(
@@ -495,3 +538,126 @@ def test_owners_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     code, out, _ = run(capsys, "owners", "check", "--ref", "fixed", "--root", tmp_path / "repo")
     assert code == 0, out
     assert out.startswith("ok: CODEOWNERS checked in fixed@")
+
+
+# -- forged and misplaced evidence (issue 11, items 2 and 7) ---------------------------------------
+
+
+def test_a_report_committed_in_the_promotion_never_counts(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The forged-report attack: evals/forged/report.json committed beside the pin."""
+    r = pygit2.Repository(str(repo.path))
+    forged = report([suite()], commit=repo.c2, digest=staging_bundle(repo, repo.c2))
+    head = commit(
+        r,
+        {"evals/forged/report.json": json.dumps(forged)},
+        "evidence",
+        ref=None,
+        parents=[repo.promote],
+    )
+    checked_out = repo.path / "evals" / "forged" / "report.json"
+    checked_out.parent.mkdir(parents=True)
+    checked_out.write_text(json.dumps(forged), encoding="utf-8")
+    code, data = gate_json(capsys, repo, repo.c2, head, "--evals", checked_out)
+    assert code == 1
+    failures = messages(data, ok=False)
+    assert (
+        "evals/forged/report.json is a file of the change itself: evidence committed in a pull "
+        "request never counts" in failures
+    )
+    assert f"no signed evidence that {repo.c2[:7]} was released to staging" in failures
+    # The same bytes outside the checkout are read, and still do not vouch: reports never do.
+    copy = write(tmp_path, "report.json", forged)
+    code, data = gate_json(capsys, repo, repo.c2, repo.promote, "--evals", copy)
+    assert code == 1
+    assert "unsigned reports never count for a promotion" in messages(data, ok=False)
+
+
+def test_an_attestation_by_a_key_not_allowed_for_the_environment_stops_the_gate(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Production promotes from staging: a canary key may not vouch for production's bundle."""
+    canary = make_keypair("canary")
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(
+        f"staging@promptship {STAGING_KEY.public}\ncanary@promptship {canary.public}\n",
+        encoding="utf-8",
+    )
+    prod = report([suite(env="production")], env="production", commit=repo.c2, digest=D2)
+    att = attest(tmp_path, "p.intoto.jsonl", prod, canary.key)
+    code, out, err = run(
+        capsys, "gate", "--root", repo.path, "--base", repo.c2, "--head", repo.promote,
+        "--attestation", att, "--allowed-signers", signers,
+    )  # fmt: skip
+    assert code == 1
+    assert out == ""
+    assert "not allowed" in err
+    assert "production@promptship" in err
+
+
+def test_a_merge_queue_group_uses_each_pull_requests_reviews(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two queued PRs change production.yaml and triage; each is approved in its own PR."""
+    r = pygit2.Repository(str(repo.path))
+    one = commit(
+        r,
+        {"environments/staging.yaml": STAGING + "description: one\n"},
+        "PR 1",
+        ref=None,
+        parents=[repo.c2],
+    )
+    two = commit(
+        r,
+        {"CODEOWNERS": CODEOWNERS + "# two\n"},
+        "PR 2",
+        ref=None,
+        parents=[one],
+    )
+
+    def entry(number: int, base: str, head: str, reviewer: str) -> dict[str, Any]:
+        return {
+            "number": number, "author": "pat", "head_sha": head, "base": base, "head": head,
+            "reviews": [review(reviewer, commit=head)],
+        }  # fmt: skip
+
+    platform = {**TEAMS, "@acme/platform": ["piet"]}
+    teams = write(tmp_path, "teams.json", platform)
+    last_only = write(tmp_path, "last.json", [review("piet", commit=two)])
+    code, data = gate_json(
+        capsys, repo, repo.c2, two, "--reviews", last_only, "--teams", teams,
+        "--author", "pat", "--head-sha", two,
+    )  # fmt: skip
+    assert code == 1, "the last PR's reviews alone do not cover PR 1's file"
+    group = write(
+        tmp_path, "group.json", [entry(1, repo.c2, one, "rita"), entry(2, one, two, "piet")]
+    )
+    code, data = gate_json(capsys, repo, repo.c2, two, "--group", group, "--teams", teams)
+    assert code == 0, messages(data, ok=False)
+    assert "#1: environments/staging.yaml approved by rita" in messages(data, ok=True)
+    assert "#2: CODEOWNERS approved by piet" in messages(data, ok=True)
+    bad = write(tmp_path, "bad.json", [{**entry(1, repo.c2, one, "rita"), "head": "HEAD"}])
+    code, _out, err = run(
+        capsys, "gate", "--root", repo.path, "--base", repo.c2, "--head", two, "--group", bad
+    )
+    assert code == 2
+    assert "group" in err
+    assert "[0].head: must be a full commit id" in err
+
+
+def test_the_fix_names_a_command_that_produces_the_evidence(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run the evals rule's fix as written (BASE and HEAD filled in); its report then allows."""
+    code, data = gate_json(capsys, repo, repo.c1, repo.c2)
+    assert code == 1
+    (fix,) = [r["fix"] for r in data["reasons"] if not r["ok"]]
+    command = fix.split("`")[1].replace("BASE", repo.c1).replace("HEAD", repo.c2)
+    assert command.startswith("promptship eval ")
+    evidence = fix.split("--evals ")[1]
+    monkeypatch.chdir(repo.path)
+    capsys.readouterr()
+    assert main(command.split()[1:]) == 0, capsys.readouterr().err
+    code, data = gate_json(capsys, repo, repo.c1, repo.c2, "--evals", repo.path / evidence)
+    assert code == 0, messages(data, ok=False)

@@ -193,7 +193,6 @@ _DELETE = object()
     [
         ("schema", "promptship.eval-report/v2", "not an eval report"),
         ("env", "Staging", "invalid value"),
-        ("env", None, "invalid value"),
         ("source", [], "source: must be an object"),
         ("source.commit", "HEAD", "invalid value"),
         ("source.bundle_digest", "sha256:abc", "invalid value"),
@@ -221,6 +220,17 @@ def test_malformed_reports(path: str, value: Any, needle: str) -> None:
     with pytest.raises(UsageError, match=needle) as e:
         evidence_from_report(_report_with(path, value), "evals.json")
     assert e.value.message.startswith("evals.json")
+
+
+def test_a_report_of_several_environments_names_each_suites() -> None:
+    data = report([suite(env="staging"), suite(env="production")])
+    data["env"] = None
+    ev = evidence_from_report(data, "e.json")
+    assert ev.env is None
+    assert [s.env for s in ev.suites] == ["staging", "production"]
+    data["suites"][1]["env"] = None
+    with pytest.raises(UsageError, match="must name each suite's environment"):
+        evidence_from_report(data, "e.json")
 
 
 def test_statement_parses() -> None:

@@ -120,3 +120,57 @@ def test_pins_and_their_evidence(repo: Repo, tmp_path: Path) -> None:
     (found,) = promoting.list_pins(git, store_dir=store_dir)
     assert found.attestation == att
     assert found.to_dict()["attestation"] == str(att)
+
+
+# -- issue 11: no no-op promotion, no reused tag, the stages of a chain ------------------
+
+
+def test_a_promotion_that_changes_nothing_served_is_skipped(repo: Repo) -> None:
+    """After r1 = c0, c1 only moved production's release block: promoting c1 is a no-op."""
+    request = promoting.PromotionRequest("production", root=repo.path, skip_unchanged=True)
+    before = repo.text()
+    noop = promoting.promote(repo.git(), request, repo.c1, now=NOW)
+    assert noop.skipped is True
+    assert noop.written is False
+    assert repo.text() == before
+    # c2 changes triage, c3 only a staging overlay: still a real change for production.
+    real = promoting.promote(repo.git(), request, repo.c2, now=NOW)
+    assert (real.skipped, real.written) == (False, True)
+
+
+def test_a_staging_only_change_is_a_no_op_for_production(repo: Repo) -> None:
+    request = promoting.PromotionRequest("production", root=repo.path)
+    promoting.promote(repo.git(), request, repo.c2, now=NOW)  # r2 = c2
+    repo_git = repo.git()
+    skip = promoting.PromotionRequest("production", root=repo.path, skip_unchanged=True)
+    # c3 adds environments/staging/…: nothing production serves changes.
+    assert promoting.promote(repo_git, skip, repo.c3, now=NOW).skipped is True
+
+
+def test_a_release_number_whose_tag_exists_is_never_reused(repo: Repo) -> None:
+    import pygit2
+
+    r = pygit2.Repository(str(repo.path))
+    r.references.create("refs/tags/production/r2", r.revparse_single(repo.c0).id)
+    request = promoting.PromotionRequest("production", root=repo.path)
+    before = repo.text()
+    with pytest.raises(UsageError, match=r"the tag production/r2 already exists .* never reused"):
+        promoting.promote(repo.git(), request, repo.c2, now=NOW)
+    assert repo.text() == before
+
+
+def test_the_stages_of_a_chain(repo: Repo) -> None:
+    from promptship.gate.promotion import chain
+
+    git = repo.git()
+    assert promoting.next_stages(git, "staging", ref=repo.c3) == ["production"]
+    assert promoting.next_stages(git, "production", ref=repo.c3) == []
+    assert chain.stages_of(git, "production", repo.c3) == "staging"
+    # An unpinned stage released what it builds at the commit; a pinned one, its pins of it.
+    staging = chain.stage_digests(git, "staging", repo.c2, repo.c3)
+    assert staging == {release.build_from_git(git, "staging", repo.c2).bundle.digest}
+    r1 = _pin(repo)
+    assert r1 is not None
+    assert chain.stage_digests(git, "production", repo.c0, repo.c3) == {r1.bundle_digest}
+    assert chain.stage_digests(git, "production", repo.c2, repo.c3) == frozenset()
+    assert chain.stage_digests(git, "nowhere", repo.c2, repo.c3) == frozenset()

@@ -40,14 +40,15 @@ from workflows import (
 
 ALLOWED = {
     "promptship", "git", "gh", "python", "echo", "printf", "cat", "tee", "mkdir", "rm", "tar",
-    "sed", "head", "base64", "exit", "set", "[", "true",
+    "sed", "head", "base64", "exit", "set", "[", "true", "cd", "jq", "bash", "break",
+    "$BIN/promptship",
 }  # fmt: skip
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 WORKFLOWS = {p.name: p for p in workflow_files()}
 
 
-def test_the_three_workflows_exist() -> None:
-    assert set(WORKFLOWS) == {"pr.yml", "release.yml", "promote.yml"}
+def test_the_four_workflows_exist() -> None:
+    assert set(WORKFLOWS) == {"pr.yml", "release.yml", "promote.yml", "refresh.yml"}
 
 
 def _actionlint() -> str | None:
@@ -136,6 +137,8 @@ def test_promptship_commands_and_options_exist(where: str, args: list[str]) -> N
     if where.startswith("action.yml"):
         assert args == ["$ARGS"]
         return
+    if where.startswith("action.yml") or not args:
+        return
     path = tuple(subcommand_path(args))
     assert path, f"{where}: promptship without a command"
     text = _help(path)
@@ -199,7 +202,7 @@ def test_jobs_are_least_privilege(name: str, job_id: str, job: dict[str, Any]) -
     assert writes <= {"contents", "pull-requests"}, f"{name}:{job_id} writes {writes}"
     if "secrets." in text:
         assert "environment" in job, f"{name}:{job_id} reads secrets outside a GitHub environment"
-    if "publish" in text and "--store" in text:
+    if "promptship publish" in text or "channel refresh" in text:
         group = job.get("concurrency", {}).get("group", "")
         assert group.startswith("promptship-publish-"), f"{name}:{job_id}: one publisher per env"
         assert job["concurrency"].get("cancel-in-progress") is False
@@ -221,6 +224,7 @@ def test_the_required_check_cannot_be_skipped() -> None:
 def test_sticky_comment_marker_is_the_reports() -> None:
     text = WORKFLOWS["pr.yml"].read_text()
     assert f'startswith("{MARKER}")' in text
+    assert '.user.login == "github-actions[bot]"' in text  # matched by marker and author
     assert "--method PATCH" in text
 
 
@@ -250,7 +254,11 @@ def test_pre_commit_hooks() -> None:
 def test_composite_action() -> None:
     doc = load(ACTION)
     assert doc["runs"]["using"] == "composite"
-    assert {"args", "python-version", "source", "version", "ref"} <= set(doc["inputs"])
+    assert set(doc["inputs"]) == {
+        "args", "python-version", "source", "wheel-url", "wheel-sha256", "ref",
+    }  # fmt: skip
+    assert doc["inputs"]["source"]["default"] == "action"  # never a PyPI name
+    assert "pypi" not in repr(doc["runs"]).lower()
     for step in doc["runs"]["steps"]:
         if "run" in step:
             assert step["shell"] == "bash"
@@ -265,12 +273,14 @@ def _action_script(name_prefix: str) -> str:
 
 
 def test_composite_action_scripts_run(tmp_path: Path) -> None:
-    shim = tmp_path / "promptship"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "promptship"
     shim.write_text(
         f'#!/bin/sh\nPYTHONPATH="{ROOT / "tools"}" exec "{sys.executable}" -m promptship "$@"\n'
     )
     shim.chmod(0o755)
-    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path), "RUNNER_TEMP": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RUNNER_TEMP": str(tmp_path)}
 
     def bash(script: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -279,14 +289,18 @@ def test_composite_action_scripts_run(tmp_path: Path) -> None:
         )  # fmt: skip
 
     install = _action_script("Install promptship")
-    installed = bash(
-        install, SOURCE="pypi", VERSION="", REF="HEAD", PROMPTSHIP_ACTION_INSTALLED="pypi::HEAD"
-    )
-    assert installed.returncode == 0, installed.stderr  # already installed: no pip run
-    bad = bash(install, SOURCE="npm", VERSION="", REF="HEAD", GITHUB_ENV=str(tmp_path / "env"))
+    out = tmp_path / "out"
+    (tmp_path / "promptship-action-bin").mkdir()
+    (tmp_path / "promptship-action-bin" / "promptship").symlink_to(shim)
+    installed = bash(install, SOURCE="npm", GITHUB_OUTPUT=str(out))
+    assert installed.returncode == 0, installed.stderr  # installed by an earlier step: no pip run
+    (tmp_path / "promptship-action-bin" / "promptship").unlink()
+    bad = bash(install, SOURCE="pypi", GITHUB_OUTPUT=str(out))
     assert bad.returncode == 2
-    assert "source must be pypi or repo" in bad.stderr
-    ran = bash(_action_script("promptship "), ARGS="pins --format json --ref HEAD")
+    assert "source must be action, wheel or repo, not 'pypi'" in bad.stderr
+    ran = bash(
+        _action_script("promptship "), ARGS="pins --format json --ref HEAD", BIN=str(bin_dir)
+    )
     assert ran.returncode == 0, ran.stderr
     assert isinstance(json.loads(ran.stdout), list)
     assert _action_script("promptship ").startswith("set -f")  # ARGS is split, never globbed

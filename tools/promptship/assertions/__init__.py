@@ -5,7 +5,9 @@ An assertion spec is a mapping from an eval suite, e.g. ``{"type": "contains",
 the spec once (unknown types and options are :class:`~promptship.core.errors.EvalError`)
 and returns a :class:`CompiledAssertion`; :func:`evaluate` does both in one call.
 Responses are any value with ``text``, ``latency_ms`` and ``cost_usd``
-(:class:`ResponseLike`), so this module needs nothing from the providers.
+(:class:`ResponseLike`), so this module needs nothing from the providers;
+``tool-call`` also reads ``tool_calls`` (values with ``name`` and parsed
+``arguments``) when the response has them.
 
 ``llm-judge`` is scored by a :data:`Judge` the evals runner passes in; without
 one its result fails and says it needs a judge.
@@ -26,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptship.assertions import _json, _text
+from promptship.assertions import _json, _text, _tools
 from promptship.assertions._base import (
     MAX_JSON_CHARS,
     MAX_JSON_DEPTH,
@@ -74,6 +76,7 @@ ASSERTION_TYPES = (
     "latency",
     "cost",
     "llm-judge",
+    "tool-call",
 )
 
 
@@ -166,4 +169,5 @@ _BUILDERS: dict[str, tuple[frozenset[str] | None, Builder]] = {
     "latency": (frozenset({"max_ms"}), _text.latency),
     "cost": (frozenset({"max_usd"}), _text.cost),
     "llm-judge": (None, _text.llm_judge),  # judge options are the runner's business
+    "tool-call": (frozenset({"tool", "arguments", "negate"}), _tools.tool_call),
 }

@@ -39,6 +39,9 @@ COMMAND_MODULES = {
     "export": "interop",
     "init": "adopt",
     "doctor": "adopt",
+    "status": "status",
+    "report": "report",
+    "experiment": "report",
 }
 
 

@@ -15,6 +15,7 @@ from promptship.git import open_repository
 from promptship.history.diff import PromptDiff, comparable, compare_views
 from promptship.history.report import to_json, to_markdown, to_text
 from promptship.release.bundle_file import (
+    expiry_warning,
     inspect_bundle_file,
     sign_bundle_file,
     verify_bundle_file,
@@ -64,7 +65,9 @@ def bundle_build(
 
     The registry at the source commit must validate. A pinned environment
     (release block in environments/ENV.yaml) builds its pinned release, and the
-    build fails if the digest differs from the pin.
+    build fails if the digest differs from the pin. A bundle expires
+    bundle_expiry_days after its source commit: a warning on stderr says when
+    the bundle built is already expired, or expires within a channel's lifetime.
 
     \b
     Example:
@@ -84,6 +87,7 @@ def bundle_build(
         "expires": format_time(built.expires),
         "path": str(written.tar),
         "signed": key is not None,
+        "warning": expiry_warning(built, now()),
     }
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
@@ -92,6 +96,8 @@ def bundle_build(
             f"built {written.tar}: {env} release {info['release']}, {info['prompts']} prompts, "
             f"{info['bytes']:,} bytes, {info['digest']}" + (" (signed)" if key else "")
         )
+    if info["warning"]:
+        click.echo(f"warning: {info['warning']}", err=True)
     return 0
 
 

@@ -61,10 +61,10 @@ def _progress() -> evals.Progress | None:
 @click.option(
     "--provider",
     "provider_kind",
-    type=click.Choice(["echo", "openai", "command"]),
+    type=click.Choice(["echo", "openai", "openai-responses", "anthropic", "gemini", "command"]),
     default="echo",
     show_default=True,
-    help="echo: offline, answers with its input; openai: any OpenAI-compatible endpoint ($OPENAI_API_KEY, $OPENAI_BASE_URL); command: a local program.",
+    help="echo: offline, answers with its input; openai: any OpenAI-compatible chat endpoint ($OPENAI_API_KEY, $OPENAI_BASE_URL); openai-responses: OpenAI's Responses API (the same variables); anthropic: Anthropic's Messages API ($ANTHROPIC_API_KEY, $ANTHROPIC_BASE_URL); gemini: Gemini's generateContent ($GEMINI_API_KEY or $GOOGLE_API_KEY, $GEMINI_BASE_URL); command: a local program.",
 )
 @click.option(
     "--model", default=None, help="Send every request to this model instead of each prompt's."
@@ -72,8 +72,16 @@ def _progress() -> evals.Progress | None:
 @click.option(
     "--base-url",
     default=None,
-    help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or api.openai.com).",
+    help="The HTTP provider's endpoint (default: its *_BASE_URL variable, else the hosted API).",
 )
+@click.option(
+    "--judge-provider",
+    type=click.Choice(["openai", "openai-responses", "anthropic", "gemini", "command"]),
+    default=None,
+    help="Grade llm-judge assertions on this provider (its own API, variables and --judge-base-url) instead of --provider.",
+)
+@click.option("--judge-base-url", default=None, help="The judge provider's endpoint.")
+@click.option("--judge-model", default=None, help="Send judge requests to this model.")
 @click.option(
     "--command",
     "command",
@@ -120,6 +128,9 @@ def eval_group(
     provider_kind: str,
     model: str | None,
     base_url: str | None,
+    judge_provider: str | None,
+    judge_base_url: str | None,
+    judge_model: str | None,
     command: str | None,
     concurrency: int,
     shard: str | None,
@@ -143,6 +154,8 @@ def eval_group(
     \b
     Examples:
       promptship eval --provider echo                       # offline smoke run
+      promptship eval --prompt support/order_status --provider anthropic   # $ANTHROPIC_API_KEY
+      promptship eval --provider anthropic --judge-provider openai          # judges/rubric on OpenAI
       promptship eval --affected origin/main..HEAD --provider openai --out evals/
       promptship eval --bundle dist/staging.tar --provider openai --out evals/
       promptship eval --shard 2/4 --out shard2/ && promptship eval merge shard*/report.json -o report.json
@@ -150,7 +163,11 @@ def eval_group(
     if ctx.invoked_subcommand is not None:
         return 0
     kind = cast(evals.ProviderKind, provider_kind)  # click.Choice allows only these
-    provider = evals.ProviderChoice(kind, model, base_url, command, concurrency)
+    judge = None
+    if judge_provider is not None:
+        judge_kind = cast(evals.ProviderKind, judge_provider)
+        judge = evals.ProviderChoice(judge_kind, judge_model, judge_base_url, command, concurrency)
+    provider = evals.ProviderChoice(kind, model, base_url, command, concurrency, judge)
     request = evals.EvalRequest(
         root=root,
         ref=ref,

@@ -59,6 +59,12 @@ from promptship.git import open_repository
     help="The PR's head commit; approvals of earlier commits are stale and do not count.",
 )
 @click.option(
+    "--group",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A merge-queue group: JSON list of {number, author, head_sha, base, head, reviews}, "
+    "one per queued PR; each PR's owners are checked on its own change with its own reviews.",
+)
+@click.option(
     "--allowed-signers",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Who may sign attestations (default: environments/allowed_signers at the base ref).",
@@ -81,6 +87,7 @@ def gate(
     teams: Path | None,
     author: str | None,
     head_sha: str | None,
+    group: Path | None,
     allowed_signers: Path | None,
     output: Path | None,
     root: Path | None,
@@ -118,6 +125,7 @@ def gate(
         author=author,
         head_sha=head_sha,
         allowed_signers=allowed_signers,
+        group=group,
     )
     repo = open_repository(root or Path.cwd())
     checked = check.check_change(

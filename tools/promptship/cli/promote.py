@@ -25,6 +25,13 @@ def _print_pr(pr: promoting.PromotionPR, fmt: str) -> int:
         click.echo(json.dumps(pr.to_dict(), indent=2, ensure_ascii=False))
         return 0
     plan = pr.plan
+    if pr.skipped:
+        current = plan.current.number if plan.current else 0
+        click.echo(
+            f"nothing to promote: {plan.env} at {plan.new.source_commit[:12]} serves what "
+            f"r{current} serves (only its release block changed since); nothing written"
+        )
+        return 0
     click.echo(plan.title)
     click.echo()
     click.echo(pr.body, nl=False)
@@ -66,6 +73,12 @@ def _common(fn: Any) -> Any:
             click.option(
                 "--dry-run", is_flag=True, help="Print the plan; leave the environment file as is."
             ),
+            click.option(
+                "--skip-unchanged",
+                is_flag=True,
+                help="Write nothing (exit 0) when the promotion changes nothing the environment "
+                "serves: no registry file, overlay or setting but the release block.",
+            ),
         ]
     ):
         fn = option(fn)
@@ -92,6 +105,7 @@ def promote(
     title_file: Path | None,
     body_file: Path | None,
     dry_run: bool,
+    skip_unchanged: bool,
     root: Path | None,
     fmt: str,
 ) -> int:
@@ -115,7 +129,7 @@ def promote(
     """
     repo = open_repository(root or Path.cwd())
     request = promoting.PromotionRequest(
-        env, root, branch, evidence, title_file, body_file, dry_run
+        env, root, branch, evidence, title_file, body_file, dry_run, skip_unchanged
     )
     pr = promoting.promote(repo, request, to, now=_now(), allow_older=allow_older)
     return _print_pr(pr, fmt)
@@ -137,6 +151,7 @@ def rollback(
     title_file: Path | None,
     body_file: Path | None,
     dry_run: bool,
+    skip_unchanged: bool,
     root: Path | None,
     fmt: str,
 ) -> int:
@@ -153,7 +168,7 @@ def rollback(
     """
     repo = open_repository(root or Path.cwd())
     request = promoting.PromotionRequest(
-        env, root, branch, evidence, title_file, body_file, dry_run
+        env, root, branch, evidence, title_file, body_file, dry_run, skip_unchanged
     )
     return _print_pr(promoting.rollback(repo, request, release, now=_now()), fmt)
 
@@ -165,7 +180,8 @@ def _print_github(rows: list[promoting.PinRow], store_dir: Path | None) -> None:
     click.echo(f"envs={json.dumps(pinned, separators=(',', ':'))}")
     click.echo(f"names={' '.join(pinned)}")
     if store_dir is not None:
-        click.echo("attestations=" + " ".join(str(r.attestation) for r in rows if r.attestation))
+        found = [str(p) for r in rows for p in (r.attestation, *r.pinned_attestations) if p]
+        click.echo("attestations=" + " ".join(found))
     if len(rows) == 1 and rows[0].release:
         for key, value in rows[0].release.to_dict().items():
             click.echo(f"{key}={value}")
@@ -180,6 +196,8 @@ def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
         line = f"{r.env}: {now}{was}"
         if r.evidence:
             line += f"; evidence: {r.attestation or 'none in the store'}"
+            pinned = ", ".join(str(p) for p in r.pinned_attestations) or "none in the store"
+            line += f"; pinned bundle's evals: {pinned}"
         click.echo(line)
     if not rows:
         click.echo("no pinned environment" + (" changed" if changed else ""))
@@ -199,7 +217,14 @@ def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
     "store_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Also find each pin's evidence there: the attestation of the promotes_from "
-    "environment's bundle built from the pinned source commit.",
+    "environment's bundle released from the pinned source commit, and the attestation of "
+    "the pinned bundle itself.",
+)
+@click.option(
+    "--promotes-from",
+    "stage",
+    help="Instead list the environments that promote from STAGE (the next links of the "
+    "chain): `next=NAMES` with --format github.",
 )
 @root_option
 @format_option("text", "json", "github")
@@ -208,6 +233,7 @@ def pins(
     base: str | None,
     envs: tuple[str, ...],
     store_dir: Path | None,
+    stage: str | None,
     root: Path | None,
     fmt: str,
 ) -> int:
@@ -223,7 +249,17 @@ def pins(
     Examples:
       promptship pins
       promptship pins --changed-since "$BEFORE" --format github >> "$GITHUB_OUTPUT"
+      promptship pins --promotes-from staging --format github >> "$GITHUB_OUTPUT"
     """
+    if stage is not None:
+        after = promoting.next_stages(open_repository(root or Path.cwd()), stage, ref=ref)
+        if fmt == "json":
+            click.echo(json.dumps(after))
+        elif fmt == "github":
+            click.echo(f"next={' '.join(after)}")
+        else:
+            click.echo("\n".join(after) or f"no environment promotes from {stage}")
+        return 0
     rows = promoting.list_pins(
         open_repository(root or Path.cwd()),
         ref=ref,

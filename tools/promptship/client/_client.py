@@ -5,21 +5,22 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
 
 from promptship.client._cache import LastGoodCache
-from promptship.client._emitter import Emitter, request_id_of
+from promptship.client._emitter import Emitter
 from promptship.client._fetch import make_source, read_bundle_file, read_signers
-from promptship.client._follow import ChannelFollower, load_bundle
+from promptship.client._follow import ChannelFollower, check_bundle_age, load_bundle
 from promptship.client._loaded import BASE, LoadedBundle
+from promptship.client._outcomes import OutcomeDetails, Outcomes
 from promptship.client._prompt import Prompt
 from promptship.client._status import ClientStatus, Serving, client_status
 from promptship.core.errors import PromptshipError, UsageError
 from promptship.core.render import PromptRef, Rendered
-from promptship.events import FeedbackEvent, OutcomeEvent
+from promptship.events import ResponseCapture
 from promptship.events.sinks import Sink
 from promptship.release import bundle as bundles
 from promptship.release.allowed_signers import AllowedSigners
@@ -50,9 +51,11 @@ class PromptClient:
         sink: Sink | None = None,
         clock: Callable[[], float] = time.time,
         unit_key: bytes = b"",
+        capture: ResponseCapture | None = None,
     ) -> None:
         self._serving = Serving(bundle, source, channel, clock())
         self._emitter = Emitter(sink, clock, unit_key)
+        self._outcomes = Outcomes(self._emitter, clock, capture)
         self._clock = clock
         self._last_refresh: float | None = None
         self._last_error: str | None = None
@@ -80,6 +83,7 @@ class PromptClient:
         http_client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         unit_key: bytes = b"",
+        capture: ResponseCapture | None = None,
     ) -> PromptClient:
         """A client following ``env``'s channel in a store (an ``http(s)://`` URL or a folder).
 
@@ -104,6 +108,7 @@ class PromptClient:
             http_client: An httpx client to use instead of the built-in one.
             clock: Seconds since the epoch (tests pass a fake).
             unit_key: Secret key for the experiment unit's pseudonym in events.
+            capture: Which model responses outcome events may carry (``None``: none).
 
         Raises:
             ChannelError: Nothing can be served; the message gives every reason.
@@ -137,6 +142,7 @@ class PromptClient:
             sink=sink,
             clock=clock,
             unit_key=unit_key,
+            capture=capture,
         )
         client._follower = follower
         client._last_error = error or first.cache_error
@@ -146,7 +152,7 @@ class PromptClient:
         return client
 
     @classmethod
-    def from_bundle(
+    def from_bundle(  # noqa: PLR0913 - every option of a baked client, keyword-only
         cls,
         path: str | os.PathLike[str],
         *,
@@ -157,8 +163,15 @@ class PromptClient:
         sink: Sink | None = None,
         clock: Callable[[], float] = time.time,
         unit_key: bytes = b"",
+        max_bundle_age: float | None = None,
+        capture: ResponseCapture | None = None,
     ) -> PromptClient:
         """A client serving one bundle file (baked into an image; no network).
+
+        The bundle is a long-lived release: it stays usable until its own
+        ``expires`` (``bundle_expiry_days`` after its source commit).
+        ``status().bundle_age_s`` says how old its content is; pass
+        ``max_bundle_age`` to refuse one older than you accept.
 
         Args:
             path: The bundle (``ENV.tar`` from ``promptship bundle build``).
@@ -169,16 +182,26 @@ class PromptClient:
             sink: Where events go.
             clock: Seconds since the epoch.
             unit_key: Secret key for the experiment unit's pseudonym in events.
+            max_bundle_age: Refuse a bundle whose source commit is older than this
+                many seconds (``None``: only its own expiry limits it).
+            capture: Which model responses outcome events may carry (``None``: none).
 
         Raises:
-            BundleError, SignatureError: The bundle fails verification (or has expired).
+            BundleError, SignatureError: The bundle fails verification, has expired,
+                or is older than ``max_bundle_age``.
             UsageError: A file cannot be read.
         """
         verified = read_bundle_file(
             path, signature, read_signers(allowed_signers), env, clock, max_bundle_bytes
         )
+        check_bundle_age(verified, clock(), max_bundle_age)
         return cls(
-            load_bundle(verified), source="bundle", sink=sink, clock=clock, unit_key=unit_key
+            load_bundle(verified),
+            source="bundle",
+            sink=sink,
+            clock=clock,
+            unit_key=unit_key,
+            capture=capture,
         )
 
     @classmethod
@@ -190,6 +213,7 @@ class PromptClient:
         sink: Sink | None = None,
         clock: Callable[[], float] = time.time,
         unit_key: bytes = b"",
+        capture: ResponseCapture | None = None,
     ) -> PromptClient:
         """A development client reading a registry checkout's YAML (no signatures, no git).
 
@@ -199,6 +223,7 @@ class PromptClient:
             sink: Where events go.
             clock: Seconds since the epoch.
             unit_key: Secret key for the experiment unit's pseudonym in events.
+            capture: Which model responses outcome events may carry (``None``: none).
 
         Raises:
             ValidationFailed: The registry has errors.
@@ -212,7 +237,9 @@ class PromptClient:
             raise UsageError(f"unknown environment '{env}'", hint=f"known environments: {known}")
         contents = release.bundle_files(files, env, 0, "0" * 40)
         loaded = LoadedBundle(contents, digest="sha256:" + "0" * 64, env=env, release=0)
-        return cls(loaded, source="registry", sink=sink, clock=clock, unit_key=unit_key)
+        return cls(
+            loaded, source="registry", sink=sink, clock=clock, unit_key=unit_key, capture=capture
+        )
 
     # --- serving ---------------------------------------------------------------
 
@@ -252,7 +279,7 @@ class PromptClient:
         """Every prompt id being served, sorted."""
         return self._serving.bundle.prompt_ids()
 
-    def record_outcome(
+    def record_outcome(  # noqa: PLR0913 - one keyword per documented outcome field
         self,
         request: str | PromptRef | Rendered,
         *,
@@ -262,6 +289,12 @@ class PromptClient:
         tokens_in: int | None = None,
         tokens_out: int | None = None,
         cost: float | None = None,
+        tokens_cached_in: int | None = None,
+        abandoned: bool | None = None,
+        metrics: Mapping[str, float] | None = None,
+        response: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
     ) -> None:
         """Log how the model call for a render went (an ``outcome`` event).
 
@@ -270,37 +303,80 @@ class PromptClient:
             error: What went wrong (masked before it is written), ``None`` on success.
             latency_ms: How long the model call took.
             accepted: Whether the application accepted the output.
-            tokens_in: Prompt tokens.
+            tokens_in: Prompt tokens (cached ones included).
             tokens_out: Completion tokens.
             cost: Cost of the call.
+            tokens_cached_in: Prompt tokens read from the provider's cache.
+            abandoned: Whether the user walked away from the output.
+            metrics: Custom numeric KPIs by name (``[a-z][a-z0-9_]*``).
+            response: The model's output. Remembered in memory for
+                ``feedback(edited_text=…)``; written only when the client's
+                ``capture`` policy samples it, masked and cut.
+            model: The model called (default: the render's, given a result).
+            provider: The provider called (default: the render's, given a result).
+
+        Raises:
+            UsageError: A metric's name or value is not allowed.
         """
-        self._emitter.emit(
-            OutcomeEvent(
-                self._clock(),
-                request_id_of(request),
+        self._outcomes.outcome(
+            request,
+            OutcomeDetails(
                 error,
                 latency_ms,
                 accepted,
+                abandoned,
                 tokens_in,
                 tokens_out,
+                tokens_cached_in,
                 cost,
-            )
+                metrics,
+                response,
+                model,
+                provider,
+            ),
         )
 
     def feedback(
-        self, request: str | PromptRef | Rendered, score: float, comment: str | None = None
+        self,
+        request: str | PromptRef | Rendered,
+        score: float | None = None,
+        comment: str | None = None,
+        *,
+        edited_text: str | None = None,
+        output: str | None = None,
+        criterion: str | None = None,
+        source: str | None = None,
+        reviewer: str | None = None,
     ) -> None:
-        """Log a person's rating of the answer to a render (a ``feedback`` event).
+        """Log a judgement of the answer to a render (a ``feedback`` event).
 
         Args:
             request: The render's result, its ``ref``, or its ``request_id``.
             score: The rating, on the application's scale.
             comment: Free text (masked before it is written).
+            edited_text: What the user kept of the output: the event records the
+                normalised edit distance (0 kept as is, 1 nothing kept), and the
+                text itself only when ``capture.edited_text`` allows it.
+            output: The output the user edited (default: the ``response`` given
+                to :meth:`record_outcome` for this request, remembered in memory).
+            criterion: The rubric criterion rated.
+            source: Who rated: ``user`` (default meaning), ``review``, ``eval``, …
+            reviewer: A pseudonym of the rater.
 
         Raises:
-            UsageError: ``score`` is not a finite number.
+            UsageError: ``score`` is not a finite number, nothing is rated, or
+                ``edited_text`` is given for a request whose output is unknown.
         """
-        self._emitter.emit(FeedbackEvent(self._clock(), request_id_of(request), score, comment))
+        self._outcomes.feedback(
+            request,
+            score,
+            comment,
+            edited_text=edited_text,
+            output=output,
+            criterion=criterion,
+            source=source,
+            reviewer=reviewer,
+        )
 
     # --- refresh ---------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class LoadedBundle:
         env: Its environment.
         release: Its release number.
         expires: When the bundle expires (``None``: never, for a development registry).
+        created: When its source commit was made (``None`` for a development registry).
 
     Raises:
         BundleError: ``environment.json`` is missing or malformed (see
@@ -74,11 +75,13 @@ class LoadedBundle:
         env: str,
         release: int,
         expires: datetime | None = None,
+        created: datetime | None = None,
     ) -> None:
         self.digest = digest
         self.env = env
         self.release = release
         self.expires = expires
+        self.created = created
         try:
             env_doc = read_environment_document(files, env=env, release=release)
         except BundleError as e:

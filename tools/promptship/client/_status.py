@@ -33,6 +33,9 @@ class ClientStatus:
         last_error: Why the client is not serving a fresh, verified bundle, or ``None``
             when it is: the last refresh's failure and/or the expiry of what it serves.
         prompts: Number of prompts in the bundle.
+        bundle_created: When the bundle's source commit was made (its content's date).
+        bundle_age_s: Seconds since then: how old the content served is (a baked
+            bundle's age is the one number to alert on).
     """
 
     env: str
@@ -49,6 +52,8 @@ class ClientStatus:
     last_refresh: datetime | None
     last_error: str | None
     prompts: int
+    bundle_created: datetime | None = None
+    bundle_age_s: float | None = None
 
 
 class Serving(NamedTuple):
@@ -115,4 +120,6 @@ def client_status(
         last_refresh=_utc(last_refresh) if last_refresh is not None else None,
         last_error=last_error,
         prompts=len(bundle),
+        bundle_created=bundle.created,
+        bundle_age_s=max(0.0, now - bundle.created.timestamp()) if bundle.created else None,
     )

@@ -24,6 +24,7 @@ __all__ = [
     "FileWriteError",
     "GitError",
     "InputError",
+    "TargetError",
     "KeyFileError",
     "Location",
     "PromptshipError",
@@ -112,6 +113,14 @@ class TemplateError(PromptshipError):
 
 class InputError(PromptshipError):
     """Render inputs do not satisfy the prompt's ``inputs`` schema."""
+
+
+class TargetError(PromptshipError):
+    """A rendered prompt cannot be expressed in a model API's request body.
+
+    A parameter the API does not have, a value outside its range, a media type or
+    feature it has no field for: an error, never a field silently dropped.
+    """
 
 
 class GitError(UsageError):

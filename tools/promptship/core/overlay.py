@@ -4,10 +4,11 @@ Layer order: prompt file → environment ``defaults`` → per-prompt overlay →
 variant. Rules:
 
 * maps merge deeply; scalars replace;
-* lists replace whole, except lists whose items carry ``id`` (messages): an
-  overlay item with a known id merges into it in place, a new id is appended;
+* lists replace whole, except lists whose items carry ``id`` (messages, message
+  parts) and the ``tools`` list, keyed by ``name``: an overlay item with a known
+  key merges into it in place, a new key is appended;
 * deletion is explicit: ``{$patch: delete}`` for a key, ``{id: x, $patch: delete}``
-  for a message;
+  for a message, ``{name: x, $patch: delete}`` for a tool;
 * a ``null`` value, deleting what is not there, and an unknown ``$`` key are errors.
 
 When asked to track, every leaf of the result knows the file, line, column and
@@ -128,8 +129,16 @@ def _is_delete(value: Any) -> bool:
     return isinstance(value, Mapping) and dict(value) == DELETE
 
 
-def _keyed(items: list[Any]) -> bool:
-    return all(isinstance(i, Mapping) and isinstance(i.get("id"), str) for i in items)
+_KEY_BY_PATH: dict[Path, str] = {("tools",): "name"}
+"""Lists keyed by another field than ``id``: the prompt's tools, by name."""
+
+
+def _key_field(at: Path) -> str:
+    return _KEY_BY_PATH.get(at, "id")
+
+
+def _keyed(items: list[Any], key: str) -> bool:
+    return all(isinstance(i, Mapping) and isinstance(i.get(key), str) for i in items)
 
 
 class _Merge:
@@ -229,7 +238,12 @@ class _Merge:
             child: dict[str, Any] = dict(current)
             target[key] = child
             self.merge_map(child, value, at, rel)
-        elif isinstance(value, list) and isinstance(current, list) and current and _keyed(current):
+        elif (
+            isinstance(value, list)
+            and isinstance(current, list)
+            and current
+            and _keyed(current, _key_field(at))
+        ):
             items = list(current)
             target[key] = items
             self.merge_list(items, value, at, rel)
@@ -242,56 +256,64 @@ class _Merge:
             self.set_origins(at, target[key], rel, "replaced" if had else "set")
 
     def merge_list(self, target: list[Any], overlay: list[Any], at: Path, rel: Path) -> None:
-        if not _keyed(overlay):
+        key = _key_field(at)
+        if not _keyed(overlay, key):
             target[:] = _copy(overlay)
             self.drop_origins(at)
             self.set_origins(at, target, rel, "replaced")
             return
-        index = {item["id"]: i for i, item in enumerate(target)}
+        index = {item[key]: i for i, item in enumerate(target)}
         removed: set[int] = set()
         appended: list[tuple[Any, Path]] = []
         for j, item in enumerate(overlay):
             irel = (*rel, j)
             if not self.check_keys(item, irel, allow_patch=True):
                 continue
-            i = index.get(item["id"])
+            i = index.get(item[key])
             if "$patch" in item:
-                self._delete_item(item, i, removed, at, irel)
+                self._delete_item(item, i, removed, at, irel, key=key)
             elif i is None:
                 appended.append((item, irel))
             else:
-                self._merge_item(target, i, item, at, irel)
+                self._merge_item(target, i, item, at, irel, key=key)
         self._rebuild(target, removed, appended, at)
         self.settle(target, at, rel)
 
     def _delete_item(
-        self, item: Mapping[str, Any], i: int | None, removed: set[int], at: Path, irel: Path
+        self,
+        item: Mapping[str, Any],
+        i: int | None,
+        removed: set[int],
+        at: Path,
+        irel: Path,
+        *,
+        key: str,
     ) -> None:
         """``{id: x, $patch: delete}``: mark item ``i`` removed, or say why it cannot be."""
-        ident = item["id"]
+        ident = item[key]
         if item["$patch"] != "delete" or len(item) != 2:
             self.problem(
                 (*irel, "$patch"),
                 "overlay.bad-patch",
-                f"item '{ident}': '$patch' must be 'delete' beside 'id' only",
-                "write '{id: ..., $patch: delete}'",
+                f"item '{ident}': '$patch' must be 'delete' beside '{key}' only",
+                f"write '{{{key}: ..., $patch: delete}}'",
             )
         elif i is None or i in removed:
             self.problem(
                 irel,
                 "overlay.delete-missing",
                 f"item '{ident}' is deleted but is not there to delete",
-                "remove the deletion, or check the id",
+                f"remove the deletion, or check the {key}",
             )
         else:
             removed.add(i)
             self.deleted.append(((*at, i), self.origin(irel, "deleted")))
 
     def _merge_item(
-        self, target: list[Any], i: int, item: Mapping[str, Any], at: Path, irel: Path
+        self, target: list[Any], i: int, item: Mapping[str, Any], at: Path, irel: Path, *, key: str
     ) -> None:
         """Merge an overlay item's fields into item ``i`` (a copy) of the list below."""
-        fields = {k: v for k, v in item.items() if k != "id"}
+        fields = {k: v for k, v in item.items() if k != key}
         before = len(self.findings)
         merged = target[i] = dict(target[i])
         self._merge_fields(merged, fields, (*at, i), irel)

@@ -14,10 +14,15 @@ from typing import Any, NamedTuple
 
 import fastjsonschema
 
+from promptship.core import targets
 from promptship.core.errors import InputError
+from promptship.core.media import MAX_MEDIA_CHARS, MediaSpec, check_media, media_spec
+from promptship.core.targets import Api, Features
+from promptship.core.targets import openai_chat as _chat
+from promptship.core.targets._common import CHAT_OWNED, merge_extra
 from promptship.core.templates import Renderer, TemplateEngine
 
-__all__ = ["CompiledPrompt", "PromptRef", "Rendered", "compile_input_check"]
+__all__ = ["CompiledPrompt", "Features", "PromptRef", "Rendered", "compile_input_check"]
 
 
 class PromptRef(NamedTuple):
@@ -60,8 +65,15 @@ class Rendered:
     Not frozen: it is built on every render, and a frozen dataclass's
     constructor costs about 1 µs more.
 
+    The ``to_*`` methods convert it to each model API's request body without
+    rendering again; :meth:`to_api` picks the prompt's own API.
+
     Attributes:
         messages: Chat messages (``role``, ``content``), or ``None`` for a text prompt.
+            ``content`` is a string, or a list of parts (``{"type": "text", "text"}``,
+            ``{"type": "image"|"file", "input", "media_type", "data"|"url"}``) when
+            the prompt has parts; a message, part or tool with a cache breakpoint
+            carries ``"cache": True``.
         text: The completion text, or ``None`` for a chat prompt.
         provider: The model provider named by the prompt.
         model: The model name.
@@ -70,9 +82,11 @@ class Rendered:
         output_format: ``json`` or ``text``, when declared (``json`` without a schema
             asks for a JSON object).
         ref: Which prompt, version, bundle and request this is (from the client).
+        features: Tools, tool choice, ``model.api``, ``model.extra_body`` and whether
+            messages carry parts or breakpoints; ``None`` for a prompt with none of them.
     """
 
-    messages: list[dict[str, str]] | None
+    messages: list[dict[str, Any]] | None
     text: str | None
     provider: str
     model: str
@@ -80,9 +94,69 @@ class Rendered:
     output_schema: dict[str, Any] | None = None
     output_format: str | None = None
     ref: PromptRef | None = None
+    features: Features | None = None
+
+    @property
+    def api(self) -> Api:
+        """The API this prompt is written for: ``model.api``, else its provider's."""
+        features = self.features
+        return targets.default_api(self.provider, features.api if features else None)
+
+    @property
+    def tools(self) -> tuple[Mapping[str, Any], ...]:
+        """The prompt's tool definitions (``name``, ``description``, ``parameters``)."""
+        return self.features.tools if self.features is not None else ()
+
+    def to_api(self, api: str | None = None) -> dict[str, Any]:
+        """The request body for ``api`` (default: :attr:`api`).
+
+        Raises:
+            TargetError: The prompt cannot be expressed in that API.
+            UsageError: An unknown API name.
+        """
+        return targets.to_api(self, api or self.api)
+
+    def to_openai_chat(self) -> dict[str, Any]:
+        """The body of OpenAI's Chat Completions, with its parameter names and ranges.
+
+        Raises:
+            TargetError: A parameter the API lacks or a value outside its range.
+        """
+        return _chat.body(self)
+
+    def to_openai_responses(self) -> dict[str, Any]:
+        """The body of OpenAI's Responses API (``instructions``, ``input``, ``text.format``).
+
+        Raises:
+            TargetError: A parameter the API lacks or a value outside its range.
+        """
+        return targets.to_api(self, "openai-responses")
+
+    def to_anthropic(self) -> dict[str, Any]:
+        """The body of Anthropic's Messages API (``system``, content blocks, ``cache_control``).
+
+        Raises:
+            TargetError: A parameter the API lacks, no ``max_tokens``, a media type it refuses.
+        """
+        return targets.to_api(self, "anthropic")
+
+    def to_gemini(self) -> dict[str, Any]:
+        """The body of Gemini's ``generateContent`` (the model goes in the URL, not the body).
+
+        Raises:
+            TargetError: A parameter the API lacks or a value outside its range.
+        """
+        return targets.to_api(self, "gemini")
 
     def to_openai(self) -> dict[str, Any]:
-        """The request body of an OpenAI-compatible chat (or completions) call."""
+        """The request body of an OpenAI-compatible chat (or completions) call.
+
+        Parameters are sent as written (vLLM, Ollama and others take their own);
+        tools, parts and breakpoints in the Chat Completions shape.
+        """
+        features = self.features
+        if features is not None and not features.plain:
+            return _chat.body(self, compatible=True)
         body: dict[str, Any] = {"model": self.model, **self.parameters}
         body["model"] = self.model  # a parameter never overrides the prompt's model
         if self.messages is not None:
@@ -96,6 +170,12 @@ class Rendered:
             }
         elif self.output_format == "json":
             body["response_format"] = {"type": "json_object"}
+        if features is not None:
+            extra = features.chat_extra
+            if extra is not None and extra.keys().isdisjoint(body):
+                body.update(extra)  # new top-level fields only: what merge_extra would do
+            elif features.extra_body.get("openai-chat"):
+                merge_extra("openai-chat", body, features.extra_body["openai-chat"], CHAT_OWNED)
         return body
 
 
@@ -139,6 +219,25 @@ def _input_error(
     return InputError(f"input {name or '(all)'}: {message}", hint=hint)
 
 
+_PartPlan = tuple[str, Any, bool, str | None]
+"""A part to render: its type, its template (text) or media declaration, breakpoint, filename."""
+_RichMessage = tuple[str, bool, Renderer | list[_PartPlan]]
+"""A message with parts or a breakpoint: its role, breakpoint, and template or parts."""
+_Static = tuple[str, str, dict[str, Any], Any, Any, Features | None]
+
+
+def _features(view: Mapping[str, Any], rich: bool) -> Features | None:
+    """The prompt's tools, tool choice, API and extra fields, or ``None`` when it has none."""
+    tools = view.get("tools")
+    choice = view.get("tool_choice")
+    model = view["model"]
+    api = model.get("api")
+    extra = model.get("extra_body")
+    if not (tools or choice is not None or api or extra or rich):
+        return None
+    return Features(tuple(tools or ()), choice, api, extra or {}, rich)
+
+
 class CompiledPrompt:
     """A resolved prompt whose input check and templates compile lazily, once.
 
@@ -147,24 +246,48 @@ class CompiledPrompt:
         engine: The template engine holding the fragments it may include.
     """
 
-    __slots__ = ("_check", "_messages", "_static", "_text", "engine", "view")
+    __slots__ = ("_check", "_media", "_messages", "_rich", "_static", "_text", "engine", "view")
 
     def __init__(self, view: Mapping[str, Any], engine: TemplateEngine) -> None:
         self.view = view
         self.engine = engine
         self._check: Callable[[Mapping[str, Any]], None] | None = None
         self._messages: list[tuple[str, Renderer]] | None = None
+        self._rich: list[_RichMessage] | None = None
+        self._media: tuple[MediaSpec, ...] = ()
         self._text: Renderer | None = None
-        self._static: tuple[str, str, dict[str, Any], Any, Any] | None = None
+        self._static: _Static | None = None
 
-    def _compile(self) -> tuple[str, str, dict[str, Any], Any, Any]:
+    def _plan(self, message: Mapping[str, Any]) -> _RichMessage:
+        content = message["content"]
+        cache = bool(message.get("cache"))
+        if isinstance(content, str):
+            return message["role"], cache, self.engine.compile(content)
+        declared = self.view["inputs"].get("properties", {})
+        parts: list[_PartPlan] = []
+        for part in content:
+            if part["type"] == "text":
+                parts.append(
+                    ("text", self.engine.compile(part["text"]), bool(part.get("cache")), None)
+                )
+                continue
+            spec = media_spec(part["input"], declared.get(part["input"], {}))
+            self._media = (*self._media, spec)
+            parts.append((part["type"], spec, bool(part.get("cache")), part.get("filename")))
+        return message["role"], cache, parts
+
+    def _compile(self) -> _Static:
         view = self.view
+        rich = False
         if "text" in view:
             self._text = self.engine.compile(view["text"])
         else:
-            self._messages = [
-                (m["role"], self.engine.compile(m["content"])) for m in view["messages"]
-            ]
+            messages = view["messages"]
+            rich = any(not isinstance(m["content"], str) or m.get("cache") for m in messages)
+            if rich:
+                self._rich = [self._plan(m) for m in messages]
+            else:
+                self._messages = [(m["role"], self.engine.compile(m["content"])) for m in messages]
         model = view["model"]
         output = view.get("output", {})
         return (
@@ -173,6 +296,7 @@ class CompiledPrompt:
             dict(model.get("parameters", {})),
             output.get("schema"),
             output.get("format"),
+            _features(view, rich),
         )
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:
@@ -186,18 +310,42 @@ class CompiledPrompt:
             check = self._check = compile_input_check(self.view["inputs"])
         check(inputs)
 
+    def _check_sizes(self, inputs: Mapping[str, Any]) -> None:
+        """Refuse an oversized media value before any check reads it whole."""
+        for spec in self._media:
+            value = inputs.get(spec.name)
+            if isinstance(value, str) and len(value) > MAX_MEDIA_CHARS:
+                check_media(spec, value)
+
+    def _render_rich(self, inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
+        assert self._rich is not None
+        out: list[dict[str, Any]] = []
+        for role, cache, content in self._rich:
+            message: dict[str, Any] = {"role": role}
+            if callable(content):
+                message["content"] = content(inputs)
+            else:
+                message["content"] = _render_parts(content, inputs)
+            if cache:
+                message["cache"] = True
+            out.append(message)
+        return out
+
     def render(self, inputs: Mapping[str, Any], ref: PromptRef | None = None) -> Rendered:
         """Check inputs and fill the templates.
 
         Raises:
-            InputError: When the inputs do not satisfy the schema.
+            InputError: When the inputs do not satisfy the schema, or a media input
+                is too large, of another media type, or a URL of a refused scheme.
             TemplateError: When a template fails while rendering.
         """
-        self.check_inputs(inputs)
         static = self._static
         if static is None:
             static = self._static = self._compile()
-        provider, name, parameters, schema, fmt = static
+        if self._media:
+            self._check_sizes(inputs)
+        self.check_inputs(inputs)
+        provider, name, parameters, schema, fmt, features = static
         messages = self._messages
         if messages is not None:
             return Rendered(
@@ -209,8 +357,39 @@ class CompiledPrompt:
                 schema,
                 fmt,
                 ref,
+                features,
+            )
+        if self._rich is not None:
+            return Rendered(
+                self._render_rich(inputs),
+                None,
+                provider,
+                name,
+                parameters.copy(),
+                schema,
+                fmt,
+                ref,
+                features,
             )
         assert self._text is not None
         return Rendered(
-            None, self._text(inputs), provider, name, parameters.copy(), schema, fmt, ref
+            None, self._text(inputs), provider, name, parameters.copy(), schema, fmt, ref, features
         )
+
+
+def _render_parts(plans: list[_PartPlan], inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A message's parts; a media part whose (optional) input is not given is left out."""
+    parts: list[dict[str, Any]] = []
+    for kind, how, cache, filename in plans:
+        if kind == "text":
+            part: dict[str, Any] = {"type": "text", "text": how(inputs)}
+        else:
+            if how.name not in inputs:
+                continue
+            part = {"type": kind, "input": how.name, **check_media(how, inputs[how.name])}
+            if filename:
+                part["filename"] = filename
+        if cache:
+            part["cache"] = True
+        parts.append(part)
+    return parts

@@ -14,7 +14,7 @@ from promptship.core.errors import UsageError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import Layer, Resolved, apply, base
 
-__all__ = ["layers", "resolve", "variant_names"]
+__all__ = ["layers", "resolve", "template_sources", "variant_names"]
 
 
 def _layer(name: str, doc: YamlDoc, offset: DocPath) -> Layer | None:
@@ -96,3 +96,24 @@ def _suggest(prompt_id: str, known: Mapping[str, object]) -> str:
         guess = "did you mean " + " or ".join(f"'{c}'" for c in close) + "? "
         return guess + "`promptship validate` lists the prompts"
     return "ids are <namespace>/<name>, the path under registry/; `promptship validate` lists the prompts"
+
+
+def template_sources(view: Mapping[str, Any]) -> list[tuple[DocPath, str]]:
+    """Every template of a view with its path: ``text``, message contents and text parts.
+
+    Tolerates values of the wrong shape (they are skipped), so callers may use it
+    before the view is validated.
+    """
+    sources: list[tuple[DocPath, str]] = []
+    if isinstance(view.get("text"), str):
+        sources.append((("text",), view["text"]))
+    messages = view.get("messages")
+    for i, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            sources.append((("messages", i, "content"), content))
+            continue
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                sources.append((("messages", i, "content", j, "text"), part["text"]))
+    return sources

@@ -82,11 +82,13 @@ def verify_attestation_file(
     bundle_digest: str | None,
     env: str | None,
     now: datetime,
+    vouchers: Mapping[str, str] | None = None,
 ) -> attest.VerifiedAttestation:
     """The first envelope of an ``.intoto.jsonl`` file that verifies for the bundle and environment.
 
     ``None`` for ``bundle_digest`` or ``env`` accepts what the statement
-    claims (see :func:`promptship.release.attestation.verify_attestation`).
+    claims; ``vouchers`` lets the stage an environment promotes from sign its
+    statements too (see :func:`promptship.release.attestation.verify_attestation`).
 
     Raises:
         AttestationMalformed: The file is empty or over the size cap.
@@ -101,7 +103,7 @@ def verify_attestation_file(
     for line in lines:
         try:
             return attest.verify_attestation(
-                line, allowed, bundle_digest=bundle_digest, env=env, now=now
+                line, allowed, bundle_digest=bundle_digest, env=env, now=now, vouchers=vouchers
             )
         except (SignatureError, AttestationError) as e:
             first = first or e

@@ -31,7 +31,7 @@ REPORT_SCHEMA = "promptship.eval-report/v1"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 _EPSILON = 1e-12
 
-ProviderName = Literal["echo", "openai", "command"]
+ProviderName = Literal["echo", "openai", "openai-responses", "anthropic", "gemini", "command"]
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,24 @@ class ProviderInfo:
     """Who answered, as the report records it (never a key).
 
     Attributes:
-        name: ``echo``, ``openai`` (any OpenAI-compatible endpoint) or ``command``.
+        name: ``echo``, ``openai`` (any OpenAI-compatible endpoint), ``openai-responses``,
+            ``anthropic``, ``gemini`` or ``command``.
         model: The model every request went to, or ``None`` for each prompt's own.
-        base_url: The endpoint, for ``openai``.
+        base_url: The endpoint, for the HTTP providers.
+        judge: The provider that graded ``llm-judge`` assertions, when another one.
     """
 
     name: ProviderName
     model: str | None = None
     base_url: str | None = None
+    judge: ProviderInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The report's ``provider`` object."""
-        return {"name": self.name, "model": self.model, "base_url": self.base_url}
+        """The report's ``provider`` object (with ``judge`` when another provider judged)."""
+        out: dict[str, Any] = {"name": self.name, "model": self.model, "base_url": self.base_url}
+        if self.judge is not None:
+            out["judge"] = self.judge.to_dict()
+        return out
 
 
 def suite_key(entry: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -23,14 +23,14 @@ from promptship.assertions import (
     compile_assertion,
 )
 from promptship.core.errors import EvalError, PromptshipError, UsageError
-from promptship.core.render import CompiledPrompt
+from promptship.core.render import CompiledPrompt, Rendered
 from promptship.core.templates import TemplateEngine
 from promptship.evals._plan import Plan, Shard, Target
 from promptship.evals._source import PromptSource
 from promptship.evals._suite import Case, Check
-from promptship.evals.providers import ChatRequest, ChatResponse, Provider
+from promptship.evals.providers import ApiRequest, ChatRequest, ChatResponse, Provider, Request
 
-__all__ = ["CaseResult", "Progress", "SuiteOutcome", "run_plan"]
+__all__ = ["CaseResult", "Judging", "Progress", "SuiteOutcome", "run_plan"]
 
 Progress = Callable[[int, int, int], None]
 """Called after each case with (cases done, cases to run, cases failed so far)."""
@@ -72,6 +72,19 @@ class CaseResult:
             "cached": self.cached,
             "error": self.error,
         }
+
+
+@dataclass(frozen=True)
+class Judging:
+    """Who grades ``llm-judge`` assertions when it is not the provider under test.
+
+    Attributes:
+        provider: The judge's provider (its own API: the judge prompt is rendered for it).
+        model: Send judge requests to this model instead of the judge prompt's.
+    """
+
+    provider: Provider
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,18 +156,44 @@ def _verdict(text: str, judge_id: str) -> JudgeVerdict:
 
 
 class _Runner:
-    def __init__(self, source: PromptSource, provider: Provider, model: str | None) -> None:
+    def __init__(
+        self,
+        source: PromptSource,
+        provider: Provider,
+        model: str | None,
+        judging: Judging | None = None,
+    ) -> None:
         self.source = source
         self.provider = provider
         self.model = model
+        self.judging = judging or Judging(provider, model)
         self._judges: dict[tuple[str, str], CompiledPrompt] = {}
         self._lock = threading.Lock()
 
-    def request(self, compiled_body: dict[str, Any], extra: Mapping[str, Any]) -> ChatRequest:
-        body = {**compiled_body, **extra}
-        if self.model is not None:
-            body["model"] = self.model
-        return ChatRequest.from_openai(body)
+    def request(
+        self,
+        rendered: Rendered,
+        extra: Mapping[str, Any],
+        provider: Provider | None = None,
+        model: str | None = None,
+    ) -> Request:
+        """The request for this provider's API: ``extra`` parameters and ``--model`` laid over.
+
+        An OpenAI-compatible provider (``api`` ``openai``, the default) gets
+        ``to_openai()`` as a :class:`ChatRequest`; one that names an API gets
+        ``to_api(api)`` as an :class:`ApiRequest`, so the judge and every case
+        go out in that API's own shape.
+        """
+        if extra:
+            rendered.parameters = {**rendered.parameters, **extra}
+        if provider is None:
+            provider, model = self.provider, self.model
+        if model is not None:
+            rendered.model = model
+        api = str(getattr(provider, "api", "openai"))
+        if api == "openai":
+            return ChatRequest.from_openai(rendered.to_openai())
+        return ApiRequest(api, rendered.model, rendered.to_api(api))
 
     def judge_prompt(self, judge_id: str, env: str) -> CompiledPrompt:
         key = (judge_id, env)
@@ -184,7 +223,10 @@ class _Runner:
             if isinstance(extra, Mapping):
                 offered.update(extra)
             rendered = compiled.render({k: v for k, v in offered.items() if k in declared})
-            answer = self.provider.complete(self.request(rendered.to_openai(), {}))
+            judging = self.judging
+            answer = judging.provider.complete(
+                self.request(rendered, {}, judging.provider, judging.model)
+            )
             return _verdict(answer.text, judge_id)
 
         return judge
@@ -193,9 +235,7 @@ class _Runner:
         case, prep = unit.case, unit.prep
         try:
             rendered = prep.compiled.render(case.inputs)
-            response: ChatResponse = self.provider.complete(
-                self.request(rendered.to_openai(), prep.parameters)
-            )
+            response: ChatResponse = self.provider.complete(self.request(rendered, prep.parameters))
         except PromptshipError as e:
             return CaseResult(case.id, False, error=str(e))
         latency = round(response.latency_ms, 3)
@@ -251,7 +291,7 @@ def _prepare(target: Target, shard: Shard, live: bool) -> tuple[_Prepared, list[
     return prep, units, skipped
 
 
-def run_plan(
+def run_plan(  # noqa: PLR0913 - the run options of the eval command, all keyword-only
     plan: Plan,
     source: PromptSource,
     provider: Provider,
@@ -261,6 +301,7 @@ def run_plan(
     live: bool | None = None,
     model: str | None = None,
     progress: Progress | None = None,
+    judge: Judging | None = None,
 ) -> list[SuiteOutcome]:
     """Run every case of the plan that falls in ``shard``.
 
@@ -274,6 +315,7 @@ def run_plan(
             cases are skipped) or not; default: true unless it is the echo provider.
         model: Send every request to this model instead of the prompt's.
         progress: Told after each case.
+        judge: Grades ``llm-judge`` assertions (default: ``provider`` and ``model``).
 
     Returns:
         One outcome per target with at least one case (run or skipped) in the shard.
@@ -288,7 +330,8 @@ def run_plan(
     is_live = provider.name != "echo" if live is None else live
     prepared = [_prepare(t, shard, is_live) for t in plan.targets]
     units = [u for _, us, _ in prepared for u in us]
-    results = _run_units(units, _Runner(source, provider, model), concurrency, progress)
+    runner = _Runner(source, provider, model, judge)
+    results = _run_units(units, runner, concurrency, progress)
     by_unit = {id(u): results[i] for i, u in enumerate(units)}
     outcomes: list[SuiteOutcome] = []
     for prep, us, skipped in prepared:

@@ -10,6 +10,7 @@ Environment variables come in as an argument: nothing here reads them.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,16 +22,15 @@ from promptship.core.model import RegistryFiles, Snapshot
 from promptship.evals._files import read_input, write_reports
 from promptship.evals._plan import Affected, Shard, affected_targets, plan_run
 from promptship.evals._report import ProviderInfo, build_report
-from promptship.evals._run import Progress, run_plan
+from promptship.evals._run import Judging, Progress, run_plan
 from promptship.evals._source import BundleSource, PromptSource, RegistrySource, SourceInfo
 from promptship.evals._suite import Suite, parse_suite
 from promptship.evals.providers import (
-    DEFAULT_OPENAI_BASE_URL,
     CachingProvider,
     CommandProvider,
     EchoProvider,
     Provider,
-    from_env,
+    http_provider,
 )
 from promptship.git import GitRepo, open_repository
 from promptship.history import compare as history
@@ -46,6 +46,7 @@ __all__ = [
     "ProviderKind",
     "evaluate",
     "exit_code",
+    "guard_cache_folder",
     "load_suites",
     "open_provider",
     "run_evals",
@@ -54,8 +55,9 @@ __all__ = [
 CACHE_DIR = Path(".promptship-cache") / "responses"
 """The response cache, relative to the registry root, unless another folder is given."""
 
-ProviderKind = Literal["echo", "openai", "command"]
-"""``echo`` (offline), ``openai`` (any OpenAI-compatible endpoint), ``command`` (a local program)."""
+ProviderKind = Literal["echo", "openai", "openai-responses", "anthropic", "gemini", "command"]
+"""``echo`` (offline), ``openai`` (any OpenAI-compatible chat endpoint), ``openai-responses``,
+``anthropic``, ``gemini`` (each API's own request body), ``command`` (a local program)."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,15 @@ class ProviderChoice:
     """Who answers, as the options name it.
 
     Attributes:
-        kind: ``echo`` (offline), ``openai`` (any OpenAI-compatible endpoint) or
-            ``command`` (a local program).
+        kind: ``echo`` (offline), ``openai`` (any OpenAI-compatible endpoint),
+            ``openai-responses``, ``anthropic``, ``gemini``, or ``command`` (a local program).
         model: Send every request to this model instead of each prompt's.
-        base_url: The ``openai`` endpoint (default: ``$OPENAI_BASE_URL``, else OpenAI's).
+        base_url: The HTTP endpoint (default: ``$OPENAI_BASE_URL``, ``$ANTHROPIC_BASE_URL``
+            or ``$GEMINI_BASE_URL``, else the hosted API).
         command: The program for ``command``, split as a shell would.
         concurrency: Requests in flight at once.
+        judge: Who grades ``llm-judge`` assertions, when not this provider (its
+            ``model`` replaces the judge prompt's; the run's ``--model`` does not apply).
     """
 
     kind: ProviderKind = "echo"
@@ -76,6 +81,7 @@ class ProviderChoice:
     base_url: str | None = None
     command: str | None = None
     concurrency: int = 8
+    judge: ProviderChoice | None = None
 
 
 @dataclass(frozen=True)
@@ -132,11 +138,13 @@ def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyw
     model: str | None = None,
     live: bool | None = None,
     progress: Progress | None = None,
+    judge: Judging | None = None,
 ) -> dict[str, Any]:
     """Plan, run and report in one call: the run :func:`run_evals` makes once it has its inputs.
 
     See :func:`plan_run` for the selection options and :func:`run_plan` for the
-    run options. Returns the report (one shard's, when ``shard`` is one of several).
+    run options (``judge``: another provider and model for ``llm-judge``).
+    Returns the report (one shard's, when ``shard`` is one of several).
 
     Raises:
         UsageError: A bad selection or option.
@@ -152,6 +160,7 @@ def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyw
         live=live,
         model=model,
         progress=progress,
+        judge=judge,
     )
     return build_report(plan, outcomes, info, shard)
 
@@ -233,12 +242,14 @@ def _inner_provider(
         if not choice.command:
             raise UsageError("--provider command needs --command CMD")
         return CommandProvider(shlex.split(choice.command)), ProviderInfo("command", choice.model)
-    env = dict(environ)
-    if choice.base_url:
-        env["OPENAI_BASE_URL"] = choice.base_url
-    http = stack.enter_context(from_env(env, max_concurrency=choice.concurrency))
-    url = env.get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL
-    return http, ProviderInfo("openai", choice.model, url)
+    http, url = http_provider(
+        choice.kind,  # type: ignore[arg-type]
+        environ,
+        base_url=choice.base_url,
+        max_concurrency=choice.concurrency,
+    )
+    stack.enter_context(http)
+    return http, ProviderInfo(choice.kind, choice.model, url)
 
 
 @contextlib.contextmanager
@@ -250,7 +261,8 @@ def open_provider(
     Args:
         choice: Who answers.
         cache_dir: The response cache folder, or ``None`` for no cache.
-        environ: The variables ``openai`` reads (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
+        environ: The variables the HTTP providers read (``OPENAI_API_KEY``,
+            ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``, their ``*_BASE_URL``).
 
     Raises:
         UsageError: ``command`` without a command, or ``openai`` without an endpoint or key.
@@ -263,6 +275,45 @@ def open_provider(
         if cache_dir is not None:
             inner = CachingProvider(inner, cache_dir)
         yield inner, info
+
+
+def _refuse(folder: Path, why: str) -> UsageError:
+    return UsageError(
+        f"the response cache folder {folder} {why}: a commit could plant model answers there",
+        hint="pass --no-cache, or a --cache-dir outside the checkout that is a real folder",
+    )
+
+
+def guard_cache_folder(folder: Path, repo: GitRepo | None) -> None:
+    """Refuse a response cache folder that a commit can fill or redirect.
+
+    A pull request that commits ``.promptship-cache/responses/…`` (or a
+    symlink on the way to it) would otherwise decide what the model "said":
+    its planted answers would be read back as ``cached: true`` results. So the
+    folder must not be a symlink, nor have one between the checkout's root and
+    it, and git must track no file under it at HEAD.
+
+    Raises:
+        UsageError: The folder is a symlink, lies behind one, or holds tracked files.
+    """
+    absolute = Path(os.path.abspath(folder))
+    workdir = Path(os.path.abspath(repo.workdir)) if repo is not None and repo.workdir else None
+    for part in (absolute, *absolute.parents):
+        if workdir is not None and part == workdir:
+            break
+        if part.is_symlink():
+            raise _refuse(folder, f"is a symlink or lies behind one ({part})")
+        if workdir is None or workdir not in part.parents:
+            break  # outside the checkout only the folder itself is checked
+    if repo is None or workdir is None or workdir not in absolute.parents:
+        return
+    prefix = absolute.relative_to(workdir).as_posix() + "/"
+    try:
+        tracked = repo.snapshot("HEAD").list_files(prefix)
+    except GitError:
+        return  # no commit yet: nothing was checked out
+    if tracked:
+        raise _refuse(folder, f"holds files tracked by git ({tracked[0]})")
 
 
 def run_evals(
@@ -292,7 +343,17 @@ def run_evals(
     part = Shard.parse(request.shard) if request.shard else Shard()
     choice = request.provider
     cache = (request.cache_dir or found / CACHE_DIR) if request.cache else None
-    with open_provider(choice, cache_dir=cache, environ=environ or {}) as (provider, info):
+    if cache is not None and choice.kind != "echo":
+        guard_cache_folder(cache, repo)
+    with contextlib.ExitStack() as stack:
+        opened = open_provider(choice, cache_dir=cache, environ=environ or {})
+        provider, info = stack.enter_context(opened)
+        judge = None
+        if choice.judge is not None:
+            judging = open_provider(choice.judge, cache_dir=cache, environ=environ or {})
+            judge_provider, judge_info = stack.enter_context(judging)
+            judge = Judging(judge_provider, choice.judge.model)
+            info = ProviderInfo(info.name, info.model, info.base_url, judge_info)
         report = evaluate(
             source,
             suites,
@@ -306,6 +367,7 @@ def run_evals(
             concurrency=choice.concurrency,
             model=choice.model,
             progress=progress,
+            judge=judge,
         )
     if request.out_dir is not None:
         write_reports(report, request.out_dir)

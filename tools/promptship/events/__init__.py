@@ -8,8 +8,11 @@ texts and comments and pseudonymising the experiment unit on the way (see
 emitting an event costs the caller almost nothing. Where events go is
 :mod:`promptship.events.sinks`.
 
-Owns: the event records (this module), where they go (:mod:`.sinks`) and
-what is masked on the way (:mod:`.redact`, pure).
+Owns: the event records (this module; outcome and feedback in :mod:`.outcome`),
+their JSON helpers and schema version (:mod:`.fields`, pure), which responses
+may be captured (:mod:`.capture`, pure), the edit distance of a kept output
+(:mod:`.edits`, pure), where events go (:mod:`.sinks`) and what is masked on
+the way (:mod:`.redact`, pure).
 
 May import: :mod:`promptship.core`.
 """
@@ -17,20 +20,25 @@ May import: :mod:`promptship.core`.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, overload
 
-from promptship.core.errors import UsageError
 from promptship.core.render import PromptRef
-from promptship.events.redact import pseudonymize, redact_inputs, redact_text
+from promptship.events.capture import ResponseCapture
+from promptship.events.fields import SCHEMA_VERSION, put, ts_text
+from promptship.events.outcome import FeedbackEvent, OutcomeEvent
+from promptship.events.redact import pseudonymize, redact_inputs
 
-__all__ = ["Event", "FeedbackEvent", "OutcomeEvent", "RenderEvent", "event_json"]
-
-_MAX_ERROR = 2048
-_MAX_COMMENT = 4096
+__all__ = [
+    "SCHEMA_VERSION",
+    "Event",
+    "FeedbackEvent",
+    "OutcomeEvent",
+    "RenderEvent",
+    "ResponseCapture",
+    "event_json",
+]
 
 
 class Event(Protocol):
@@ -39,22 +47,6 @@ class Event(Protocol):
     def to_dict(self) -> dict[str, Any]:
         """The event as JSON-ready values (``type`` first)."""
         ...
-
-
-def _ts(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _put(out: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """Add the fields that are known (not ``None``): unknown fields are absent."""
-    for name, value in fields.items():
-        if value is not None:
-            out[name] = value
-    return out
 
 
 # What RenderEvent's constructor gathers: ref, inputs, sensitive, unit, unit_key, latency_us.
@@ -287,7 +279,8 @@ class RenderEvent:
         prompt_id, version, digest, variant, experiment, env, release, bundle, request = self.ref
         out: dict[str, Any] = {
             "type": self.type,
-            "ts": _ts(self.ts),
+            "v": SCHEMA_VERSION,
+            "ts": ts_text(self.ts),
             "request_id": request,
             "prompt_id": prompt_id,
             "version": version,
@@ -296,96 +289,13 @@ class RenderEvent:
             "release": release,
             "bundle_digest": bundle,
         }
-        return _put(
+        return put(
             out,
             experiment=experiment,
             variant=variant,
             unit=None if self.unit is None else pseudonymize(self.unit, self.unit_key),
             inputs=redact_inputs(self.inputs, self.sensitive),
             latency_us=self.latency_us,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class OutcomeEvent:
-    """How the model call behind a render went.
-
-    Attributes:
-        ts: When, in seconds since the epoch.
-        request_id: The render's request id.
-        error: What went wrong (masked on output), or ``None`` on success.
-        latency_ms: How long the model call took, in milliseconds.
-        accepted: Whether the application accepted the output.
-        tokens_in: Input (prompt) tokens.
-        tokens_out: Output (completion) tokens.
-        cost: Cost of the call (US dollars by convention).
-    """
-
-    type: ClassVar[str] = "outcome"
-
-    ts: float
-    request_id: str
-    error: str | None = None
-    latency_ms: float | None = None
-    accepted: bool | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    cost: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form; unknown fields (and non-finite numbers) are absent."""
-        out: dict[str, Any] = {"type": self.type, "ts": _ts(self.ts), "request_id": self.request_id}
-        tokens = _put({}, input=self.tokens_in, output=self.tokens_out)
-        return _put(
-            out,
-            error=None if self.error is None else redact_text(self.error, _MAX_ERROR),
-            latency_ms=_finite(self.latency_ms),
-            accepted=self.accepted,
-            tokens=tokens or None,
-            cost=_finite(self.cost),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackEvent:
-    """A rating of a rendered prompt's result.
-
-    Attributes:
-        ts: When, in seconds since the epoch.
-        request_id: The render's request id.
-        score: The rating, on the application's scale; must be finite.
-        comment: Free text from the rater (masked on output).
-
-    Raises:
-        UsageError: ``score`` is not a finite number.
-    """
-
-    type: ClassVar[str] = "feedback"
-
-    ts: float
-    request_id: str
-    score: float
-    comment: str | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.score, bool) or not isinstance(self.score, int | float):
-            raise UsageError(
-                f"feedback score must be a number, not {type(self.score).__name__}",
-                hint="pass score as an int or float",
-            )
-        if not math.isfinite(self.score):
-            raise UsageError(f"feedback score must be finite, not {self.score}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form, with the comment masked."""
-        out: dict[str, Any] = {
-            "type": self.type,
-            "ts": _ts(self.ts),
-            "request_id": self.request_id,
-            "score": self.score,
-        }
-        return _put(
-            out, comment=None if self.comment is None else redact_text(self.comment, _MAX_COMMENT)
         )
 
 

@@ -26,7 +26,16 @@ from typing import IO, Any, Protocol
 from promptship.core.errors import SinkError, UsageError
 from promptship.events import Event, event_json
 
-__all__ = ["FanoutSink", "JsonlSink", "LoggingSink", "MemorySink", "OTelSink", "Sink"]
+__all__ = [
+    "GENAI_ATTRIBUTES",
+    "FanoutSink",
+    "JsonlSink",
+    "LoggingSink",
+    "MemorySink",
+    "OTelSink",
+    "Sink",
+    "otel_attributes",
+]
 
 
 class Sink(Protocol):
@@ -235,13 +244,52 @@ class LoggingSink:
         """Nothing to release: handlers belong to the application."""
 
 
+# OpenTelemetry GenAI semantic-convention names (opentelemetry-semantic-conventions
+# 0.66b2, checked 2025); every other field is promptship.<field> (render) or
+# promptship.<type>.<field>.
+GENAI_ATTRIBUTES: dict[tuple[str, str], str] = {
+    ("render", "prompt_id"): "gen_ai.prompt.name",
+    ("outcome", "model"): "gen_ai.request.model",
+    ("outcome", "provider"): "gen_ai.provider.name",
+    ("outcome", "tokens.input"): "gen_ai.usage.input_tokens",
+    ("outcome", "tokens.output"): "gen_ai.usage.output_tokens",
+    ("outcome", "tokens.cached_input"): "gen_ai.usage.cache_read.input_tokens",
+}
+
+
+def otel_attributes(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's dict (``to_dict``) as span attributes: GenAI names where they exist.
+
+    Token counts and custom metrics become one numeric attribute each
+    (``promptship.outcome.metrics.<name>``); other nested values (inputs) a
+    JSON string. The schema version ``v`` is left out.
+    """
+    kind = data.get("type")
+    prefix = "promptship." if kind == "render" else f"promptship.{kind}."
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in {"type", "v"}:
+            continue
+        if name in {"tokens", "metrics"} and isinstance(value, dict):
+            for key, item in value.items():
+                dotted = f"{name}.{key}"
+                out[GENAI_ATTRIBUTES.get((str(kind), dotted), prefix + dotted)] = item
+            continue
+        plain = isinstance(value, str | bool | int | float)
+        out[GENAI_ATTRIBUTES.get((str(kind), name), prefix + name)] = (
+            value if plain else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        )
+    return out
+
+
 class OTelSink:
     """Sets each event's fields as attributes on the current OpenTelemetry span.
 
-    Render fields are named ``promptship.<field>``; outcome and feedback fields
-    ``promptship.outcome.<field>`` and ``promptship.feedback.<field>``. Nested
-    values (inputs, tokens) become JSON strings. Events outside a recording span
-    are ignored.
+    Fields with an OpenTelemetry GenAI semantic-convention name use it
+    (:data:`GENAI_ATTRIBUTES`: ``gen_ai.prompt.name``, ``gen_ai.request.model``,
+    ``gen_ai.provider.name``, ``gen_ai.usage.*``); the others are named
+    ``promptship.<field>`` (render) and ``promptship.outcome.<field>`` /
+    ``promptship.feedback.<field>``. Events outside a recording span are ignored.
 
     Raises:
         SinkError: ``opentelemetry-api`` is not installed (the ``otel`` extra).
@@ -265,16 +313,7 @@ class OTelSink:
         if not span.is_recording():
             return
         try:
-            data = event.to_dict()
-            kind = data.pop("type")
-            prefix = "promptship." if kind == "render" else f"promptship.{kind}."
-            attributes: dict[str, Any] = {}
-            for name, value in data.items():
-                plain = isinstance(value, str | bool | int | float)
-                attributes[prefix + name] = (
-                    value if plain else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-                )
-            span.set_attributes(attributes)
+            span.set_attributes(otel_attributes(event.to_dict()))
         except Exception:  # tracing must not break the application
             self.failed += 1
 

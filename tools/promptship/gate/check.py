@@ -13,8 +13,10 @@ passes :func:`promptship.evals.verify_attestation_file` as ``verify``.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,12 +27,15 @@ from promptship.gate import report
 from promptship.gate.rules import (
     Decision,
     EvalEvidence,
+    GroupEntry,
+    GroupMember,
     OwnerRequirement,
     evaluate,
     evidence_from_report,
     evidence_from_statement,
     load_json,
     owner_requirements,
+    parse_group,
     parse_reviews,
     parse_teams,
     scope,
@@ -66,6 +71,7 @@ class AttestationVerifier(Protocol):
         bundle_digest: str | None,
         env: str | None,
         now: datetime,
+        vouchers: Mapping[str, str] | None = None,
     ) -> VerifiedAttestation:
         """The first envelope that verifies; raises when none does."""
         ...
@@ -87,6 +93,10 @@ class GateRequest:
         head_sha: The PR's head commit; approvals of earlier commits are stale.
         allowed_signers: Who may sign attestations (default: the base ref's
             ``environments/allowed_signers``).
+        group: A merge-queue group's pull requests (JSON list of ``{number,
+            author, head_sha, base, head, reviews}``): each one's owners are
+            checked on its own change with its own reviews; ``reviews``,
+            ``author`` and ``head_sha`` are then not used.
 
     Raises:
         UsageError: ``head_sha`` is not a full commit id.
@@ -102,6 +112,7 @@ class GateRequest:
     author: str | None = None
     head_sha: str | None = None
     allowed_signers: Path | None = None
+    group: Path | None = None
 
     def __post_init__(self) -> None:
         if self.head_sha is not None and not _SHA.match(self.head_sha):
@@ -151,41 +162,98 @@ def _read_attestation(path: Path) -> bytes:
 
 
 def _attestation_evidence(
-    path: Path, allowed_signers: bytes | None, verify: AttestationVerifier, now: datetime
+    path: Path,
+    allowed: AllowedSigners,
+    verify: AttestationVerifier,
+    now: datetime,
+    vouchers: Mapping[str, str],
 ) -> EvalEvidence:
     """A verified attestation as evidence.
 
-    The DSSE envelope must be signed by a key that ``allowed_signers`` (the
-    base ref's, or ``--allowed-signers``) allows for the environment the
-    statement names; the statement is then read as evidence for that
+    The DSSE envelope must be signed by a key that the allowed signers (the
+    base ref's, or ``--allowed-signers``) allow for the environment the
+    statement names, or for the environment that one promotes from at the base
+    (``vouchers``); the statement is then read as evidence for that
     environment and bundle.
     """
-    if allowed_signers is None:
-        raise UsageError(
-            "no environments/allowed_signers at the base ref to verify attestations with",
-            hint="pass --allowed-signers FILE",
-        )
     data = _read_attestation(path)
-    allowed = parse_allowed_signers(
-        allowed_signers.decode("utf-8", "replace"), source="allowed_signers"
-    )
-    verified = verify(data, allowed, bundle_digest=None, env=None, now=now)
+    verified = verify(data, allowed, bundle_digest=None, env=None, now=now, vouchers=vouchers)
     return evidence_from_statement(verified.statement, str(path), verified.keyid)
+
+
+def _committed(repo: GitRepo, head: str, path: Path) -> str | None:
+    """``path`` relative to the checkout when the head commit tracks it (evidence in the change)."""
+    workdir = repo.workdir
+    if workdir is None:
+        return None
+    try:
+        rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(workdir)).as_posix()
+    except ValueError:
+        return None
+    folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+    return rel if rel in repo.snapshot(head).list_files(folder) else None
 
 
 def _evidence(
     repo: GitRepo, request: GateRequest, verify: AttestationVerifier, now: datetime
-) -> list[EvalEvidence]:
-    """The eval reports, then the verified attestations, as evidence."""
-    evidence = [evidence_from_report(_read_json(p, "eval report"), str(p)) for p in request.evals]
-    if request.attestations:
+) -> tuple[list[EvalEvidence], tuple[str, ...]]:
+    """The eval reports, then the verified attestations, as evidence; and the refused files.
+
+    A file the head commit tracks is part of the change itself: it is refused
+    unread, whatever it says.
+    """
+    refused: list[str] = []
+    kept: dict[str, list[Path]] = {"evals": [], "attestations": []}
+    for kind, paths in (("evals", request.evals), ("attestations", request.attestations)):
+        for p in paths:
+            rel = _committed(repo, request.head, p)
+            if rel is None:
+                kept[kind].append(p)
+            else:
+                refused.append(rel)
+    evidence = [evidence_from_report(_read_json(p, "eval report"), str(p)) for p in kept["evals"]]
+    if kept["attestations"]:
         signers = (
             request.allowed_signers.read_bytes()
             if request.allowed_signers
             else gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
         )
-        evidence += [_attestation_evidence(p, signers, verify, now) for p in request.attestations]
-    return evidence
+        if signers is None:
+            raise UsageError(
+                "no environments/allowed_signers at the base ref to verify attestations with",
+                hint="pass --allowed-signers FILE",
+            )
+        allowed = parse_allowed_signers(
+            signers.decode("utf-8", "replace"), source="allowed_signers"
+        )
+        vouchers = gathering.promotes_from(repo, request.base)
+        evidence += [
+            _attestation_evidence(p, allowed, verify, now, vouchers) for p in kept["attestations"]
+        ]
+    return evidence, tuple(refused)
+
+
+def _group(
+    repo: GitRepo,
+    entries: Sequence[GroupEntry],
+    teams: Mapping[str, frozenset[str]],
+    envs: tuple[str, ...],
+) -> tuple[GroupMember, ...]:
+    """Each queued pull request's own change, reviews, author and head, as gate inputs."""
+    members = []
+    for entry in entries:
+        part = gathering.gather(
+            repo,
+            entry.base,
+            entry.head,
+            requested=envs or None,
+            reviews=entry.reviews,
+            teams=teams,
+            author=entry.author,
+            head_sha=entry.head_sha,
+        )
+        members.append(GroupMember(entry.number, part.inputs))
+    return tuple(members)
 
 
 def check_change(
@@ -205,9 +273,11 @@ def check_change(
         SignatureError, AttestationError: An attestation does not verify.
         GitError: A ref cannot be read.
     """
-    evidence = _evidence(repo, request, verify, now)
+    evidence, refused = _evidence(repo, request, verify, now)
     reviews = request.reviews
-    teams = request.teams
+    teams = (
+        parse_teams(_read_json(request.teams, "teams"), str(request.teams)) if request.teams else {}
+    )
     gathered = gathering.gather(
         repo,
         request.base,
@@ -215,11 +285,15 @@ def check_change(
         requested=request.envs or None,
         evidence=evidence,
         reviews=parse_reviews(_read_json(reviews, "reviews"), str(reviews)) if reviews else (),
-        teams=parse_teams(_read_json(teams, "teams"), str(teams)) if teams else {},
+        teams=teams,
         author=request.author,
         head_sha=request.head_sha,
     )
-    return Checked(evaluate(gathered.inputs), gathered.base_label, gathered.head_label)
+    inputs = replace(gathered.inputs, refused_evidence=refused)
+    if request.group is not None:
+        entries = parse_group(_read_json(request.group, "group"), str(request.group))
+        inputs = replace(inputs, group=_group(repo, entries, teams, request.envs))
+    return Checked(evaluate(inputs), gathered.base_label, gathered.head_label)
 
 
 @dataclass(frozen=True)

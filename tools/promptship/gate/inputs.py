@@ -17,6 +17,7 @@ from promptship.core.codeowners import Owners
 from promptship.core.errors import Location, PromptshipError, UsageError
 from promptship.core.model import Finding, PathChange, RegistryFiles, Snapshot
 from promptship.core.templates import TemplateEngine
+from promptship.gate.promotion.chain import release_history, stage_digests
 from promptship.gate.rules import (
     GOVERNANCE_PATHS,
     EnvPolicy,
@@ -31,7 +32,7 @@ from promptship.history import compare as history
 from promptship.registry import classify, load_files
 from promptship.release.document import prompt_document
 
-__all__ = ["Gathered", "check_owners", "gather", "read_at"]
+__all__ = ["Gathered", "check_owners", "gather", "promotes_from", "read_at"]
 
 _PREFIXES = ("registry/", "environments/", ".github/", "CODEOWNERS", "docs/CODEOWNERS")
 
@@ -83,6 +84,34 @@ def _promotions(base: RegistryFiles, head: RegistryFiles) -> tuple[Promotion, ..
         if old != new:
             out.append(Promotion(env, old, new))
     return tuple(out)
+
+
+def _pins_of(repo: GitRepo, env: str, commit: str, ref: str) -> frozenset[str]:
+    """The digests of ``env``'s pins on ``ref``'s first-parent history whose source is ``commit``."""
+    try:
+        history_ = release_history(repo, env, ref)
+    except PromptshipError:
+        return frozenset()
+    return frozenset(pin.bundle_digest for pin, _ in history_ if pin.source_commit == commit)
+
+
+def _promotion_digests(
+    repo: GitRepo,
+    promotions: Sequence[Promotion],
+    policies: Mapping[str, EnvPolicy],
+    base_sha: str,
+) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """Per promoted environment: its source stage's bundles, and its own earlier same-source pins."""
+    sources: dict[str, frozenset[str]] = {}
+    attested: dict[str, frozenset[str]] = {}
+    for p in promotions:
+        if p.new is None:
+            continue
+        stage = policies[p.env].promotes_from if p.env in policies else None
+        if stage is not None:
+            sources[p.env] = stage_digests(repo, stage, p.new.source_commit, base_sha)
+        attested[p.env] = _pins_of(repo, p.env, p.new.source_commit, base_sha)
+    return sources, attested
 
 
 def _prompt_ids(snapshot: Snapshot, kind: str) -> frozenset[str]:
@@ -181,8 +210,11 @@ def gather(  # noqa: PLR0913 - one keyword per gate input (refs, reviews, teams,
     base_files, head_files = before.files(()), after.files(())
     codeowners, codeowners_path = base_files.codeowners
     changed_ids = [d.prompt_id for d in diffs if d.status != "removed"]
+    policies = _policies(base_files, head_files)
+    promotions = _promotions(base_files, head_files)
+    sources, attested = _promotion_digests(repo, promotions, policies, base_sha)
     inputs = GateInputs(
-        environments=_policies(base_files, head_files),
+        environments=policies,
         diffs=tuple(diffs),
         version_findings=tuple(findings),
         changed_files=_changed_files(repo, base_sha, head_commit),
@@ -197,10 +229,24 @@ def gather(  # noqa: PLR0913 - one keyword per gate input (refs, reviews, teams,
         content_digests=_content_digests(after, head_files, changed_ids),
         visible_base=_visible(before, base_files),
         visible_head=_visible(after, head_files),
-        promotions=_promotions(base_files, head_files),
+        promotions=promotions,
         requested=tuple(requested) if requested else None,
+        pinned=frozenset(e for e in head_files.environments if _release(head_files, e)),
+        source_digests=sources,
+        attested_digests=attested,
     )
     return Gathered(inputs, before.snapshot.label, after.snapshot.label, base_sha, head_commit)
+
+
+def promotes_from(repo: GitRepo, ref: str) -> dict[str, str]:
+    """Each environment's ``promotes_from`` at ``ref`` (the stage that may vouch for it)."""
+    files = load_files(repo.snapshot(ref), ())
+    out: dict[str, str] = {}
+    for env, doc in files.environments.items():
+        source = doc.data.get("promotes_from") if isinstance(doc.data, dict) else None
+        if isinstance(source, str):
+            out[env] = source
+    return out
 
 
 def read_at(repo: GitRepo, ref: str, path: str) -> bytes | None:

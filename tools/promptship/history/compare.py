@@ -17,7 +17,7 @@ from typing import Any
 from promptship.core.errors import GitError, Location, PromptshipError
 from promptship.core.model import Finding, PathChange, RegistryFiles
 from promptship.core.templates import TemplateEngine
-from promptship.core.views import resolve
+from promptship.core.views import resolve, template_sources
 from promptship.history.affected import affected_prompts
 from promptship.history.diff import (
     PROMPT_LEVEL,
@@ -115,11 +115,9 @@ def prompt_views(
 def _fragments_used(
     find: Callable[[str], frozenset[str]], fragments: Mapping[str, str], view: Mapping[str, Any]
 ) -> dict[str, str]:
-    sources = [view["text"]] if isinstance(view.get("text"), str) else []
-    sources += [m.get("content", "") for m in view.get("messages", []) if isinstance(m, dict)]
     names: set[str] = set()
-    for source in sources:
-        if isinstance(source, str) and "include" in source:
+    for _, source in template_sources(view):
+        if "include" in source:
             names |= find(source)
     return {n: fragments[n] for n in sorted(names)}
 

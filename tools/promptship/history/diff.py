@@ -6,8 +6,11 @@ reordered file or a moved comment is no change; formatting, comments, quoting
 and key order never reach this module. Each change is classified:
 
 * **breaking**: a required input added, an input removed or narrowed, the
-  output schema changed, the prompt removed;
-* **behavioural**: text, messages, fragments, model, parameters, variants, experiments;
+  output schema changed, a tool removed, a required tool parameter removed, a
+  tool parameter narrowed, the prompt removed;
+* **behavioural**: text, messages (and their parts), fragments, model,
+  parameters, tools added or described differently, tool choice, variants,
+  experiments;
 * **metadata**: owner, tags, description, status, use case.
 
 The classification decides the smallest version bump (``semver`` below).
@@ -161,11 +164,12 @@ class PromptDiff:
 def comparable(view: Mapping[str, Any], extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A resolved view in the shape diffs are computed on.
 
-    Messages become a map by id (plus their order), ``version`` is left out (it
-    is what the diff judges), and ``extras`` (inlined fragments, the variant
-    overlays, the environment's experiment) are added under their own keys.
+    Messages become a map by id and tools a map by name (plus their orders),
+    ``version`` is left out (it is what the diff judges), and ``extras`` (inlined
+    fragments, the variant overlays, the environment's experiment) are added
+    under their own keys.
     """
-    out = {k: v for k, v in view.items() if k not in {"version", "messages"}}
+    out = {k: v for k, v in view.items() if k not in {"version", "messages", "tools"}}
     inputs = view.get("inputs")
     if isinstance(inputs, Mapping) and isinstance(inputs.get("required"), list):
         out["inputs"] = {**inputs, "required": sorted(inputs["required"], key=str)}
@@ -174,9 +178,22 @@ def comparable(view: Mapping[str, Any], extras: Mapping[str, Any] | None = None)
             m["id"]: {k: v for k, v in m.items() if k != "id"} for m in view["messages"]
         }
         out["message_order"] = [m["id"] for m in view["messages"]]
+    out.update(_tools_by_name(view.get("tools")))
     if extras:
         out.update({k: v for k, v in extras.items() if v})
     return out
+
+
+def _tools_by_name(tools: Any) -> dict[str, Any]:
+    """``tools`` as a map by name and ``tool_order``, when every tool has a name."""
+    if not isinstance(tools, list) or not all(
+        isinstance(t, Mapping) and "name" in t for t in tools
+    ):
+        return {}
+    return {
+        "tools": {t["name"]: {k: v for k, v in t.items() if k != "name"} for t in tools},
+        "tool_order": [t["name"] for t in tools],
+    }
 
 
 _METADATA_ROOTS = {"metadata", "description"}
@@ -239,6 +256,53 @@ def _classify(path: list[Any], old: Any, new: Any, kind: str) -> tuple[ChangeCla
         return "breaking", "the output schema or format changed"
     if root == "inputs":
         return _classify_inputs(path, old, new, kind)
+    if root == "tools":
+        return _classify_tool(path, old, new, kind)
+    return "behavioural", ""
+
+
+def _classify_tool(path: list[Any], old: Any, new: Any, kind: str) -> tuple[ChangeClass, str]:
+    """Tools changes: breaking when an application's tool code can now get calls it cannot take."""
+    if len(path) == 1:
+        return ("breaking", "every tool was removed") if kind == "removed" else ("behavioural", "")
+    name = path[1]
+    if len(path) == 2:
+        return (
+            ("breaking", f"tool '{name}' was removed") if kind == "removed" else ("behavioural", "")
+        )
+    rest = path[3:] if path[2] == "parameters" else None
+    if rest is None or not rest:
+        return "behavioural", ""
+    if rest[0] == "required":
+        if kind == "added":
+            return "behavioural", ""
+        return "breaking", f"tool '{name}': required parameter '{old}' removed"
+    if rest[0] == "properties" and len(rest) >= 3:
+        return _classify_tool_property((name, rest[1]), rest[2:], old, new, kind)
+    if rest[0] == "additionalProperties" and new is False:
+        return "breaking", f"tool '{name}': extra arguments are now refused"
+    return "behavioural", ""
+
+
+def _classify_tool_property(
+    where: tuple[Any, Any], rest: list[Any], old: Any, new: Any, kind: str
+) -> tuple[ChangeClass, str]:
+    """A change inside a tool parameter's schema (``where``: tool, parameter): narrowing breaks."""
+    tool, name = where
+    keyword = rest[0]
+    if keyword in _DESCRIPTIVE or kind == "removed":
+        return "behavioural", ""
+    if keyword == "type":
+        return "breaking", f"tool '{tool}': parameter '{name}' changed type"
+    if keyword == "enum":
+        cls, _ = _classify_enum(name, len(rest) > 1, old, new, kind)
+        return (
+            cls,
+            f"tool '{tool}': parameter '{name}' accepts fewer values" if cls == "breaking" else "",
+        )
+    check = _NARROWING.get(str(keyword))
+    if check is not None and check(old if kind == "changed" else None, new):
+        return "breaking", f"tool '{tool}': parameter '{name}' {keyword} narrowed"
     return "behavioural", ""
 
 

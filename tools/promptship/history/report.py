@@ -44,6 +44,66 @@ def _change_line(c: Change) -> str:
     return body + (f"   [{c.cls}: {c.reason}]" if c.reason else f"   [{c.cls}]")
 
 
+def _tool_notes(changes: Sequence[Change]) -> list[str]:
+    """What happened to each tool: ``+ name``, ``- name``, ``~ name (description, parameters)``."""
+    status: dict[str, str] = {}
+    fields: dict[str, set[str]] = {}
+    for c in changes:
+        parts = c.path.split(".")
+        if parts[0] != "tools" or len(parts) < 2:
+            continue
+        name = parts[1]
+        if len(parts) == 2 and c.kind != "changed":
+            status[name] = "+" if c.kind == "added" else "-"
+        else:
+            status.setdefault(name, "~")
+            fields.setdefault(name, set()).add(parts[2] if len(parts) > 2 else "definition")
+    return [
+        f"{sign} {name}" + (f" ({', '.join(sorted(fields[name]))})" if sign == "~" else "")
+        for name, sign in sorted(status.items())
+    ]
+
+
+def _media(value: Any, out: set[tuple[str, str]]) -> None:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") in ("image", "file") and isinstance(node.get("input"), str):
+                out.add((node["type"], node["input"]))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _media_notes(changes: Sequence[Change]) -> list[str]:
+    """Image and file parts added or removed: ``+ image from input photo (messages.user)``."""
+    notes: list[str] = []
+    for c in changes:
+        if not c.path.startswith("messages."):
+            continue
+        before: set[tuple[str, str]] = set()
+        after: set[tuple[str, str]] = set()
+        _media(c.old if c.kind != "added" else None, before)
+        _media(c.new if c.kind != "removed" else None, after)
+        where = ".".join(c.path.split(".")[:2])
+        notes += [f"+ {k} from input {i} ({where})" for k, i in sorted(after - before)]
+        notes += [f"- {k} from input {i} ({where})" for k, i in sorted(before - after)]
+    return notes
+
+
+def _notes(changes: Sequence[Change]) -> list[str]:
+    """One line each for tools and media parts that changed, when any did."""
+    lines = []
+    tools = _tool_notes(changes)
+    if tools:
+        lines.append("tools: " + "; ".join(tools))
+    media = _media_notes(changes)
+    if media:
+        lines.append("media: " + "; ".join(media))
+    return lines
+
+
 def _same_as_prompt_file(d: PromptDiff) -> list[str]:
     """Environments whose changes are exactly the prompt file's own (shown once, not again)."""
     own = next((e for e in d.envs if e.env == PROMPT_LEVEL), None)
@@ -108,6 +168,7 @@ def _text_prompt(d: PromptDiff, color: bool) -> list[str]:
         where = "prompt file" if env.env == PROMPT_LEVEL else env.env
         also = f" (the same in {', '.join(same)})" if same else ""
         lines.append(f"  [{where}] {env.status}{also}")
+        lines.extend("    " + note for note in _notes(env.changes))
         for c in env.changes:
             lines.append("    " + _paint(_change_line(c), _KIND_COLOUR[c.kind], color))
             lines.extend("      " + w for w in _text_words(c, color))
@@ -181,6 +242,10 @@ def _md_prompt(d: PromptDiff) -> str:
         also = (" (the same in " + ", ".join(f"`{e}`" for e in same) + ")") if same else ""
         out.append(f"**{where}**: {env.status}{also}")
         out.append("")
+        notes = _notes(env.changes)
+        if notes:
+            out.extend(f"- {_md_escape(note)}" for note in notes)
+            out.append("")
         out.extend(_md_changes(env.changes))
     out.append("</details>")
     return "\n".join(out) + "\n"

@@ -161,12 +161,14 @@ class VerifiedAttestation:
         predicate: Its eval predicate.
         keyid: The fingerprint of the key that signed it.
         signer: The allowed-signers line that allowed the key (``file:line``).
+        principal: The principal the key was allowed for (``staging@promptship``).
     """
 
     statement: Mapping[str, Any]
     predicate: Mapping[str, Any]
     keyid: str
     signer: str
+    principal: str = ""
 
 
 def _reject_constant(name: str) -> Any:
@@ -325,6 +327,27 @@ def _check_predicate(stmt: Mapping[str, Any], signer_env: str) -> Mapping[str, A
     return predicate
 
 
+def _signed_for(
+    envelope: Mapping[str, Any],
+    payload: bytes,
+    allowed: AllowedSigners,
+    envs: list[str],
+    now: datetime,
+) -> tuple[str, str, str]:
+    """The key id, allowed-signers line and principal of a signature by a key of one of ``envs``."""
+    first: SignatureError | None = None
+    for env in envs:
+        principal = f"{env}@promptship"
+        try:
+            keyid, line = _check_signatures(envelope, payload, allowed, principal, now)
+        except SignatureError as e:
+            first = first or e
+            continue
+        return keyid, line, principal
+    assert first is not None
+    raise first
+
+
 def verify_attestation(
     data: bytes,
     allowed: AllowedSigners,
@@ -332,6 +355,7 @@ def verify_attestation(
     bundle_digest: str | None,
     env: str | None,
     now: datetime,
+    vouchers: Mapping[str, str] | None = None,
 ) -> VerifiedAttestation:
     """Check one DSSE envelope (one line of an ``.intoto.jsonl`` file).
 
@@ -341,6 +365,12 @@ def verify_attestation(
     ``env=None`` the key must be allowed for the environment the statement
     claims (what the gate does: it reads the environment from the evidence);
     with ``bundle_digest=None`` any one bundle subject is accepted.
+
+    ``vouchers`` maps an environment to the one it promotes from: a statement
+    about environment E may then also be signed by a key allowed for
+    ``vouchers[E]@promptship``. The release pipeline evaluates a promotion's
+    candidate bundle where the model key lives (the stage before), and signs
+    the result there; the stage's key already vouches for what it released.
 
     Raises:
         AttestationMalformed: Not a DSSE envelope of such a statement (or over the size cap).
@@ -360,7 +390,12 @@ def verify_attestation(
     if env is None:  # authentic first, then read which environment's key it must be
         _check_signatures(envelope, payload, allowed, None, now)
     signer_env = env if env is not None else _claimed_env(payload)
-    keyid, signer = _check_signatures(envelope, payload, allowed, f"{signer_env}@promptship", now)
+    envs = [signer_env]
+    voucher = (vouchers or {}).get(signer_env)
+    if voucher is not None and voucher != signer_env:
+        envs.append(voucher)
+    keyid, signer, principal = _signed_for(envelope, payload, allowed, envs, now)
     stmt = _read_statement(payload)
     _check_subject(stmt, want, bundle_digest)
-    return VerifiedAttestation(stmt, _check_predicate(stmt, signer_env), keyid, signer)
+    predicate = _check_predicate(stmt, signer_env)
+    return VerifiedAttestation(stmt, predicate, keyid, signer, principal)

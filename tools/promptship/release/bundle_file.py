@@ -9,7 +9,7 @@ for, get the mode their umask allows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from promptship.core.errors import UsageError
@@ -19,10 +19,12 @@ from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.build import Built, build_from_git, check_pin
 from promptship.release.bundle import VerifiedBundle, read_bundle, verify_bundle
 from promptship.release.document import BundleDocuments, read_bundle_documents
+from promptship.release.manifest import format_time
 from promptship.release.sshsig import BUNDLE_NAMESPACE, SigningKey, sign
 
 __all__ = [
     "WrittenBundle",
+    "expiry_warning",
     "inspect_bundle_file",
     "read_input",
     "sign_bundle_file",
@@ -88,6 +90,39 @@ def write_bundle(
     signature = signature_file(tar)
     _write(signature, sign(key, built.bundle.manifest, BUNDLE_NAMESPACE).encode())
     return WrittenBundle(built, tar, signature)
+
+
+WARN_DAYS = 14
+"""``bundle build`` warns when a bundle expires within this many days (or a shorter channel lifetime)."""
+
+
+def expiry_warning(built: Built, now: datetime) -> str | None:
+    """Why a freshly built bundle is already unusable or nearly so, or ``None``.
+
+    A bundle expires ``bundle_expiry_days`` after its *source commit*, not
+    after the build: building an old commit (a rollback, a quiet registry)
+    can make a bundle that ``verify`` and clients refuse at once, or that no
+    channel can keep serving for long.
+    """
+    fix = (
+        "build a newer commit, or raise policy.bundle_expiry_days through review "
+        "(it counts from the source commit)"
+    )
+    source = f"{built.plan.source_commit[:12]} of {format_time(built.plan.created)}"
+    if built.expires <= now:
+        return (
+            f"the bundle expired at {format_time(built.expires)}: its source commit {source} is "
+            f"older than bundle_expiry_days, so verify and every client refuse it; {fix}"
+        )
+    window = timedelta(days=min(built.channel_expiry_days, WARN_DAYS))
+    if built.expires - now < window:
+        days = (built.expires - now).days
+        return (
+            f"the bundle expires at {format_time(built.expires)}, in {days} day(s) (source commit "
+            f"{source}): no channel can serve it for long, and a baked copy stops loading then; "
+            f"{fix}"
+        )
+    return None
 
 
 def sign_bundle_file(tar: Path, key: SigningKey) -> VerifiedBundle:

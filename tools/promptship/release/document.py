@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from promptship.core.errors import BundleError, ValidationFailed
 from promptship.core.model import RegistryFiles
 from promptship.core.templates import TemplateEngine
-from promptship.core.views import resolve, variant_names
+from promptship.core.views import resolve, template_sources, variant_names
 from promptship.release.canonical import Checker, canonical, show
 
 if TYPE_CHECKING:
@@ -99,9 +99,8 @@ def _includes(
     engine: TemplateEngine, view: Mapping[str, Any], resolved: ResolvedViews | None
 ) -> set[str]:
     """The fragments a view's templates include: from validation's analyses when it made them."""
-    sources = [view["text"]] if "text" in view else [m["content"] for m in view.get("messages", [])]
     names: set[str] = set()
-    for source in sources:
+    for _, source in template_sources(view):
         analysis = resolved.analyses.get(source) if resolved is not None else None
         names |= analysis.includes if analysis is not None else engine.includes(source)
     return names
@@ -323,7 +322,31 @@ def _check_templates(c: Checker, view: Mapping[str, Any], where: str) -> None:
         at = f"{where}.messages[{i}]"
         message = c.mapping(item, at)
         c.string(message.get("role"), f"{at}.role", _TEXT, "a non-empty string")
-        c.string(message.get("content"), f"{at}.content", _TEXT, "a non-empty string")
+        content = message.get("content")
+        if isinstance(content, list) and content:
+            for j, part in enumerate(content):
+                _check_part(c, part, f"{at}.content[{j}]")
+        else:
+            c.string(content, f"{at}.content", _TEXT, "a non-empty string or a list of parts")
+
+
+def _check_part(c: Checker, value: Any, at: str) -> None:
+    part = c.mapping(value, at)
+    kind = part.get("type")
+    if kind not in ("text", "image", "file"):
+        raise c.fail(f"{at}.type", f"must be text, image or file, not {show(kind)}")
+    key = "text" if kind == "text" else "input"
+    c.string(part.get(key), f"{at}.{key}", _TEXT, "a non-empty string")
+
+
+def _check_tools(c: Checker, value: Any, where: str) -> None:
+    if not isinstance(value, list):
+        raise c.fail(where, f"must be a list of tools, not {show(value)}")
+    for i, item in enumerate(value):
+        tool = c.mapping(item, f"{where}[{i}]")
+        for key in ("name", "description"):
+            c.string(tool.get(key), f"{where}[{i}].{key}", _TEXT, "a non-empty string")
+        c.mapping(tool.get("parameters"), f"{where}[{i}].parameters")
 
 
 def _check_view(c: Checker, value: Any, where: str) -> dict[str, Any]:
@@ -333,6 +356,8 @@ def _check_view(c: Checker, value: Any, where: str) -> dict[str, Any]:
     _check_inputs(c, view.get("inputs"), f"{where}.inputs")
     if "output" in view:
         c.mapping(view["output"], f"{where}.output")
+    if "tools" in view:
+        _check_tools(c, view["tools"], f"{where}.tools")
     _check_templates(c, view, where)
     return view
 

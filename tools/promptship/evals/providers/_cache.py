@@ -10,13 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from promptship.core.errors import PromptshipError, ProviderError
-from promptship.evals.providers._values import ChatRequest, ChatResponse, Provider, request_digest
+from promptship.evals.providers._values import (
+    ChatResponse,
+    Provider,
+    Request,
+    ToolCall,
+    request_digest,
+)
 from promptship.fs import write_atomic
 
 __all__ = ["CACHE_FORMAT", "CachingProvider"]
 
-CACHE_FORMAT = 1
-"""Version of the cache file layout; files of another version are misses."""
+CACHE_FORMAT = 2
+"""Version of the cache file layout; files of another version are misses (2: keys name the model)."""
 
 _MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
@@ -25,7 +31,7 @@ class CachingProvider:
     """Answers a request it has seen before from disk; asks ``inner`` otherwise.
 
     The key is the sha256 of the inner provider's :attr:`~Provider.name`
-    (endpoint and kind, never the API key) and the request's
+    (endpoint and kind, never the API key), the request's model and its
     :func:`~promptship.evals.providers.request_digest`; the file is
     ``cache_dir/<key[:2]>/<key>.json``. Files are written with
     :func:`promptship.fs.write_atomic` (a temporary name, renamed into place),
@@ -53,21 +59,27 @@ class CachingProvider:
         """The inner provider's name: a cache does not change who answers."""
         return self._inner.name
 
+    @property
+    def api(self) -> str:
+        """The inner provider's API (``openai`` for chat requests)."""
+        return str(getattr(self._inner, "api", "openai"))
+
     def __repr__(self) -> str:
         return f"CachingProvider({self._inner!r}, {str(self._dir)!r})"
 
-    def key(self, req: ChatRequest) -> str:
+    def key(self, req: Request) -> str:
         """The cache key of ``req`` for this provider."""
-        return hashlib.sha256(f"{self._inner.name}\n{request_digest(req)}".encode()).hexdigest()
+        identity = f"{self._inner.name}\n{req.model}\n{request_digest(req)}"
+        return hashlib.sha256(identity.encode()).hexdigest()
 
-    def path(self, req: ChatRequest) -> Path:
+    def path(self, req: Request) -> Path:
         """Where the answer to ``req`` is (or would be) stored."""
         return self._entry(self.key(req))
 
     def _entry(self, key: str) -> Path:
         return self._dir / key[:2] / f"{key}.json"
 
-    def complete(self, req: ChatRequest) -> ChatResponse:
+    def complete(self, req: Request) -> ChatResponse:
         """The cached answer (``cached=True``), or the inner provider's, stored.
 
         Raises:
@@ -123,6 +135,9 @@ def _response(data: Any) -> ChatResponse | None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | kind)):
             return None
         fields[name] = value
+    calls = _tool_calls(data.get("tool_calls", []))
+    if calls is None:
+        return None
     return ChatResponse(
         text=text,
         latency_ms=float(latency),
@@ -131,7 +146,23 @@ def _response(data: Any) -> ChatResponse | None:
         cost_usd=None if fields["cost_usd"] is None else float(fields["cost_usd"]),
         cached=True,
         raw=raw,
+        tool_calls=calls,
     )
+
+
+def _tool_calls(data: Any) -> tuple[ToolCall, ...] | None:
+    """Stored tool calls, or ``None`` when they are not what the cache writes."""
+    if not isinstance(data, list):
+        return None
+    calls = []
+    for item in data:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            return None
+        raw, ident = item.get("raw", ""), item.get("id")
+        if not isinstance(raw, str) or not (ident is None or isinstance(ident, str)):
+            return None
+        calls.append(ToolCall(item["name"], item.get("arguments"), raw, ident))
+    return tuple(calls)
 
 
 def _store(path: Path, data: bytes) -> None:

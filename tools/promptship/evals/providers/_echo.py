@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from promptship.evals.providers._values import ChatRequest, ChatResponse
+from promptship.evals.providers._values import ChatRequest, ChatResponse, content_text
 
 __all__ = ["ECHO_KEY", "EchoProvider"]
 
@@ -22,7 +22,10 @@ class EchoProvider:
     prove that instructions and inputs reach the model. A request whose
     ``response_format`` type is ``json_object`` or ``json_schema`` is answered
     with a JSON object ``{"echo": <last user message>, "messages": [...]}``
-    (keys sorted), so the JSON assertions have something to parse.
+    (keys sorted), so the JSON assertions have something to parse. A message
+    of content parts shows its text parts as they are and each image or file as
+    one ``[image image/png]``, ``[image <url>]`` or ``[file <name>]`` line
+    (never its data).
     Latency and cost are 0 and token counts are whitespace word counts: the
     same request always gets the same response.
     """
@@ -37,7 +40,9 @@ class EchoProvider:
 
     def complete(self, req: ChatRequest) -> ChatResponse:
         """Echo the request back."""
-        messages = req.chat_messages()
+        messages = [
+            {"role": m["role"], "content": content_text(m["content"])} for m in req.chat_messages()
+        ]
         fmt = req.response_format or {}
         if fmt.get("type") in _JSON_FORMATS:
             users = [m["content"] for m in messages if m["role"] == "user"]

@@ -15,10 +15,14 @@ from promptship.core.errors import UsageError
 
 __all__ = [
     "RESERVED_PARAMETERS",
+    "ApiRequest",
     "ChatRequest",
     "ChatResponse",
     "Message",
     "Provider",
+    "Request",
+    "ToolCall",
+    "content_text",
     "plain_json",
     "request_digest",
 ]
@@ -57,27 +61,68 @@ def plain_json(value: Any, where: str = "value") -> Any:
     raise UsageError(f"{where}: {type(value).__name__} is not a JSON value")
 
 
+def content_text(content: Any) -> str:
+    """A message content as text: a string as it is; the text of parts, media as ``[type …]``.
+
+    Chat Completions parts (``text``, ``image_url``, ``file``) and promptship's own
+    parts (``text``, ``image``, ``file``) are read; a media part becomes one line,
+    never its data: ``[image image/png]`` for data, ``[image <url>]`` for a URL,
+    ``[file <filename>]``.
+    """
+    if isinstance(content, str):
+        return content
+    lines: list[str] = []
+    for part in content if isinstance(content, list | tuple) else ():
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            lines.append(str(part.get("text", "")))
+        elif kind in ("image", "file"):
+            lines.append(
+                f"[{kind} {part.get('input', '')} {part.get('media_type', '')}]".replace("  ", " ")
+            )
+        elif kind == "image_url":
+            url = str((part.get("image_url") or {}).get("url", ""))
+            lines.append(
+                "[image "
+                + (url.split(";", 1)[0][5:] if url.startswith("data:") else url[:80])
+                + "]"
+            )
+        elif kind == "file":
+            lines.append(
+                f"[file {(part.get('file') or {}).get('filename', '')}]".replace(" ]", "]")
+            )
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One chat message in the OpenAI shape.
 
     Attributes:
         role: ``system``, ``developer``, ``user``, ``assistant`` (any non-empty name passes).
-        content: The message text.
+        content: The message text, or a list of Chat Completions content parts
+            (``text``, ``image_url``, ``file``) as plain JSON.
     """
 
     role: str
-    content: str
+    content: Any
 
     def __post_init__(self) -> None:
         if not isinstance(self.role, str) or not self.role:
             raise UsageError(f"message role must be a non-empty string, not {self.role!r}")
-        if not isinstance(self.content, str):
-            raise UsageError(f"message content must be a string, not {type(self.content).__name__}")
+        if isinstance(self.content, list | tuple):
+            object.__setattr__(self, "content", tuple(plain_json(self.content, "message content")))
+        elif not isinstance(self.content, str):
+            raise UsageError(
+                f"message content must be a string or a list of parts, not {type(self.content).__name__}"
+            )
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """The wire form ``{"role": ..., "content": ...}``."""
-        return {"role": self.role, "content": self.content}
+        content = self.content if isinstance(self.content, str) else list(self.content)
+        return {"role": self.role, "content": content}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
@@ -158,7 +203,7 @@ class ChatRequest:
         object.__setattr__(self, "parameters", MappingProxyType(params))
         object.__setattr__(self, "response_format", None if fmt is None else MappingProxyType(fmt))
 
-    def chat_messages(self) -> list[dict[str, str]]:
+    def chat_messages(self) -> list[dict[str, Any]]:
         """The messages in the wire shape; a text prompt becomes one user message."""
         if self.messages is not None:
             return [m.to_dict() for m in self.messages]
@@ -215,6 +260,61 @@ class ChatRequest:
 
 
 @dataclass(frozen=True)
+class ApiRequest:
+    """A request body for one model API, as ``Rendered.to_api(api)`` returns it.
+
+    The body is copied into read-only plain JSON, so the request never changes
+    after it is built and its digest is stable.
+
+    Attributes:
+        api: ``openai-chat``, ``openai-responses``, ``anthropic`` or ``gemini``.
+        model: The model (Gemini's body has none: it goes in the URL).
+        body: The request body.
+    """
+
+    api: str
+    model: str
+    body: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model:
+            raise UsageError("a request needs a model name")
+        body = plain_json(self.body, "body")
+        if not isinstance(body, dict):
+            raise UsageError("a request body must be a mapping")
+        object.__setattr__(self, "body", MappingProxyType(body))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form: what is hashed and cached."""
+        return {"api": self.api, "model": self.model, "body": plain_json(self.body)}
+
+
+Request = ChatRequest | ApiRequest
+"""What a provider is asked: an OpenAI-compatible chat request, or one API's body."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call in a model's answer.
+
+    Attributes:
+        name: The tool called.
+        arguments: The arguments parsed from JSON, or ``None`` when they are not JSON.
+        raw: The arguments as the model wrote them.
+        id: The API's id of the call, when it gives one.
+    """
+
+    name: str
+    arguments: Any
+    raw: str = ""
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {"name": self.name, "arguments": self.arguments, "raw": self.raw, "id": self.id}
+
+
+@dataclass(frozen=True)
 class ChatResponse:
     """What a model answered.
 
@@ -226,6 +326,7 @@ class ChatResponse:
         cost_usd: The price of the call, when known.
         cached: True when the answer came from the response cache.
         raw: The provider's full answer as plain JSON, for reports and debugging.
+        tool_calls: The tools the answer called, in order.
     """
 
     text: str
@@ -235,10 +336,11 @@ class ChatResponse:
     cost_usd: float | None = None
     cached: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form (the cache's file format)."""
-        return {
+        out = {
             "text": self.text,
             "latency_ms": self.latency_ms,
             "prompt_tokens": self.prompt_tokens,
@@ -246,9 +348,12 @@ class ChatResponse:
             "cost_usd": self.cost_usd,
             "raw": plain_json(self.raw),
         }
+        if self.tool_calls:
+            out["tool_calls"] = [plain_json(c.to_dict()) for c in self.tool_calls]
+        return out
 
 
-def request_digest(req: ChatRequest) -> str:
+def request_digest(req: Request) -> str:
     """The sha256 hex digest of the request's RFC 8785 canonical JSON.
 
     Two requests with the same model, messages, prompt, parameters and response
@@ -276,6 +381,11 @@ class Provider(Protocol):
         """A stable identity without secrets (``openai-compatible:https://host/v1``, ``echo``)."""
         ...
 
-    def complete(self, req: ChatRequest) -> ChatResponse:
-        """Ask the model; raises :class:`~promptship.core.errors.ProviderError` on failure."""
+    def complete(self, req: Any) -> ChatResponse:
+        """Ask the model; raises :class:`~promptship.core.errors.ProviderError` on failure.
+
+        A provider whose ``api`` attribute names a model API (``anthropic``, ...)
+        is asked with an :class:`ApiRequest` of that API; any other with a
+        :class:`ChatRequest`.
+        """
         ...

@@ -13,6 +13,7 @@ holds for each.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "PromotionPR",
     "PromotionRequest",
     "list_pins",
+    "next_stages",
     "promote",
     "rollback",
 ]
@@ -55,6 +57,8 @@ class PromotionRequest:
         title_file: Also write the PR title here.
         body_file: Also write the PR body (markdown) here.
         dry_run: Plan and describe only; leave the environment file as it is.
+        skip_unchanged: When the promotion would change nothing the environment
+            serves (only its number), write nothing and report it as skipped.
     """
 
     env: str
@@ -64,6 +68,7 @@ class PromotionRequest:
     title_file: Path | None = None
     body_file: Path | None = None
     dry_run: bool = False
+    skip_unchanged: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,12 +80,14 @@ class PromotionPR:
         body: The PR body (markdown).
         reviewers: The CODEOWNERS owners whose approval it needs, by path.
         written: Whether the environment file was rewritten (not a dry run).
+        skipped: Nothing was written: the promotion would change nothing served.
     """
 
     plan: promotion.PromotionPlan
     body: str
     reviewers: dict[str, tuple[str, ...]]
     written: bool
+    skipped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (``promote --format json``)."""
@@ -94,6 +101,7 @@ class PromotionPR:
             "expires": plan.expires.isoformat(),
             "path": plan.path,
             "written": self.written,
+            "skipped": self.skipped,
             "changed_prompts": [d.prompt_id for d in plan.diffs],
             "reviewers": promotion.owners_union(self.reviewers),
             "title": plan.title,
@@ -148,6 +156,8 @@ def _open_pr(
     repo: GitRepo, plan: promotion.PromotionPlan, request: PromotionRequest, env_file: Path
 ) -> PromotionPR:
     """Describe the plan as a PR, rewrite the environment file and write the PR's texts."""
+    if request.skip_unchanged and promotion.is_noop(repo, plan):
+        return PromotionPR(plan, "", {}, False, skipped=True)
     evals = [eval_summary(_read_evidence(p), str(p)) for p in request.evidence]
     codeowners, where = promotion.codeowners_text(repo, request.branch or repo.default_branch())
     reviewers = promotion.required_reviewers(
@@ -235,8 +245,10 @@ class PinRow:
         release: The pin (``None``: the change unpinned it).
         evidence: Whether the store was searched for evidence.
         source_bundle: The digest of the ``promotes_from`` environment's bundle
-            built from the pinned source commit (when the store was searched).
+            released from the pinned source commit (when the store was searched).
         attestation: That bundle's attestation in the store, if it is there.
+        pinned_attestations: Attestations in the store of the pinned bundle itself
+            (or of an earlier pin of the same source commit, for a rollback).
     """
 
     env: str
@@ -245,6 +257,7 @@ class PinRow:
     evidence: bool = False
     source_bundle: str | None = None
     attestation: Path | None = None
+    pinned_attestations: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (``pins --format json``); evidence keys only when searched."""
@@ -256,6 +269,7 @@ class PinRow:
         if self.evidence:
             out["source_bundle"] = self.source_bundle
             out["attestation"] = str(self.attestation) if self.attestation else None
+            out["pinned_attestations"] = [str(p) for p in self.pinned_attestations]
         return out
 
 
@@ -267,15 +281,27 @@ def _base(repo: GitRepo, base: str, head: str) -> str:
     return parents[0] if parents else head
 
 
+def _found(store_dir: Path, digests: Iterable[str]) -> list[Path]:
+    paths = (store.attestation_path(store_dir, d) for d in sorted(digests))
+    return [p for p in paths if p.is_file()]
+
+
 def _row(
-    repo: GitRepo, env: str, old: Pin | None, new: Pin | None, store_dir: Path | None
+    repo: GitRepo, env: str, old: Pin | None, new: Pin | None, store_dir: Path | None, *, ref: str
 ) -> PinRow:
     if store_dir is None or new is None:
         return PinRow(env, old, new)
-    built = promotion.source_bundle(repo, env, new.source_commit)
-    path = store.attestation_path(store_dir, built.bundle.digest) if built else None
-    found = path if path is not None and path.is_file() else None
-    return PinRow(env, old, new, True, built.bundle.digest if built else None, found)
+    stage = promotion.stages_of(repo, env, ref)
+    digests = promotion.stage_digests(repo, stage, new.source_commit, ref) if stage else frozenset()
+    found = _found(store_dir, digests)
+    same_source = {
+        pin.bundle_digest
+        for pin, _ in promotion.release_history(repo, env, ref)
+        if pin.source_commit == new.source_commit
+    }
+    pinned = _found(store_dir, {new.bundle_digest} | same_source)
+    source = sorted(digests)[0] if digests else None
+    return PinRow(env, old, new, True, source, found[0] if found else None, tuple(pinned))
 
 
 def list_pins(
@@ -310,4 +336,14 @@ def list_pins(
         rows = [(env, None, pin) for env, pin in promotion.pinned_environments(repo, ref).items()]
     if envs:
         rows = [r for r in rows if r[0] in envs]
-    return [_row(repo, env, old, new, store_dir) for env, old, new in rows]
+    return [_row(repo, env, old, new, store_dir, ref=ref) for env, old, new in rows]
+
+
+def next_stages(repo: GitRepo, stage: str, *, ref: str = "HEAD") -> list[str]:
+    """The environments that promote from ``stage`` at ``ref``: where its releases go next.
+
+    Raises:
+        UsageError: ``stage`` is not an environment name.
+    """
+    promotion.env_path(stage)
+    return promotion.stages_after(repo, stage, ref)

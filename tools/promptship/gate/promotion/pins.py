@@ -23,13 +23,17 @@ from promptship.history.diff import PromptDiff
 from promptship.history.report import MARKER, to_markdown
 
 __all__ = [
+    "ENV_NAME",
     "Pin",
     "PinChange",
+    "env_path",
     "eval_summary",
     "pin_of",
     "promotion_markdown",
 ]
 
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+"""What an environment name may be (as in ``registry.classify``)."""
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -71,6 +75,20 @@ class PinChange:
     env: str
     old: Pin | None
     new: Pin | None
+
+
+def env_path(env: str) -> str:
+    """``environments/<env>.yaml``, after checking the name cannot escape that folder.
+
+    Raises:
+        UsageError: The name is not an environment name.
+    """
+    if not ENV_NAME.match(env):
+        raise UsageError(
+            f"{env[:40]!r} is not an environment name",
+            hint="lowercase letters, digits and '-', starting with a letter (e.g. production)",
+        )
+    return f"environments/{env}.yaml"
 
 
 def pin_of(data: Any, where: str) -> Pin | None:

@@ -14,16 +14,22 @@ semantic diff of the environment's view, evals and the owners to ask.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from promptship.core.codeowners import Owners
-from promptship.core.errors import UsageError, ValidationFailed, YamlError
+from promptship.core.errors import GitError, UsageError, ValidationFailed, YamlError
 from promptship.core.model import MemorySnapshot, PathChange, Snapshot
-from promptship.gate.promotion.pins import Pin, PinChange, pin_of
+from promptship.gate.promotion.chain import (
+    find_release,
+    release_history,
+    stage_digests,
+    stages_after,
+    stages_of,
+)
+from promptship.gate.promotion.pins import ENV_NAME, Pin, PinChange, env_path, pin_of
 from promptship.git import GitRepo
 from promptship.history.compare import Side, semantic_diff
 from promptship.history.diff import PROMPT_LEVEL, PromptDiff
@@ -31,7 +37,6 @@ from promptship.registry import CODEOWNERS_PATHS, load_files, yamlio
 from promptship.release.build import (
     Built,
     ReleasePlan,
-    build_from_git,
     build_planned,
 )
 
@@ -45,6 +50,7 @@ __all__ = [
     "codeowners_text",
     "env_path",
     "find_release",
+    "is_noop",
     "pin_of",
     "pinned_environments",
     "plan_promotion",
@@ -53,27 +59,12 @@ __all__ = [
     "release_history",
     "required_reviewers",
     "set_pin",
-    "source_bundle",
+    "stage_digests",
+    "stages_after",
+    "stages_of",
 ]
 
-ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-"""What an environment name may be (as in ``registry.classify``)."""
-
 Kind = Literal["promotion", "rollback"]
-
-
-def env_path(env: str) -> str:
-    """``environments/<env>.yaml``, after checking the name cannot escape that folder.
-
-    Raises:
-        UsageError: The name is not an environment name.
-    """
-    if not ENV_NAME.match(env):
-        raise UsageError(
-            f"{env[:40]!r} is not an environment name",
-            hint="lowercase letters, digits and '-', starting with a letter (e.g. production)",
-        )
-    return f"environments/{env}.yaml"
 
 
 def set_pin(text: str, pin: Pin, where: str) -> str:
@@ -123,45 +114,6 @@ def changed_pins(repo: GitRepo, base: str, head: str) -> list[PinChange]:
         for env in sorted(set(before) | set(after))
         if before.get(env) != after.get(env)
     ]
-
-
-def release_history(repo: GitRepo, env: str, ref: str) -> list[tuple[Pin, str]]:
-    """Each release ``env`` was pinned to on ``ref``'s first-parent history, newest first.
-
-    Returns:
-        ``(pin, commit)`` pairs, where ``commit`` is the commit that set the pin.
-    """
-    path = env_path(env)
-    out: list[tuple[Pin, str]] = []
-    seen: set[Pin] = set()
-    for info in repo.log_paths(ref, [path]):
-        files = load_files(repo.snapshot(info.sha), ())
-        doc = files.environments.get(env)
-        try:
-            pin = pin_of(doc.data, f"{path}@{info.sha[:12]}") if doc else None
-        except ValidationFailed:
-            continue  # a malformed block never shipped: the gate refuses it
-        if pin is not None and pin not in seen:
-            seen.add(pin)
-            out.append((pin, info.sha))
-    return out
-
-
-def find_release(repo: GitRepo, env: str, number: int, ref: str) -> Pin:
-    """The pin ``env`` had as release ``number``, from its file's history on ``ref``.
-
-    Raises:
-        UsageError: No commit on ``ref`` ever pinned that release.
-    """
-    history = release_history(repo, env, ref)
-    for pin, _commit in history:
-        if pin.number == number:
-            return pin
-    known = ", ".join(f"r{p.number}" for p, _ in history[:20]) or "none"
-    raise UsageError(
-        f"{env} was never pinned to release {number} on {ref}",
-        hint=f"releases found (newest first): {known}",
-    )
 
 
 @dataclass(frozen=True)
@@ -265,6 +217,21 @@ def _check_position(
         )
 
 
+def _refuse_used_tag(repo: GitRepo, env: str, number: int) -> None:
+    """A release number is never reused: refuse one whose tag ``ENV/rN`` already exists."""
+    tag = f"{env}/r{number}"
+    try:
+        tagged = repo.resolve(f"refs/tags/{tag}")
+    except GitError:
+        return
+    raise UsageError(
+        f"the tag {tag} already exists (at {tagged[:12]}): release {number} of {env} was "
+        "published before, and a release number is never reused",
+        hint="the release block was set back (a revert?); pin the next number after the "
+        "highest tag with `promptship promote` on a fresh branch of main",
+    )
+
+
 def plan_promotion(  # noqa: PLR0913 - one keyword per promotion input, all keyword-only
     repo: GitRepo,
     env: str,
@@ -309,6 +276,7 @@ def plan_promotion(  # noqa: PLR0913 - one keyword per promotion input, all keyw
     sha = repo.resolve(to)
     _check_position(repo, branch, sha, current, allow_older)
     number = current.number + 1 if current else 1
+    _refuse_used_tag(repo, env, number)
     created = repo.commit_info(sha).time
     # build_planned reads the expiry policy at the source commit (as the rebuild in CI will).
     built = build_planned(repo, ReleasePlan(env, number, sha, sha, created))
@@ -398,18 +366,30 @@ def plan_rollback(
     )
 
 
-def source_bundle(repo: GitRepo, env: str, commit: str) -> Built | None:
-    """The bundle ``env``'s ``promotes_from`` environment built from ``commit``, if it has one.
+def is_noop(repo: GitRepo, plan: PromotionPlan) -> bool:
+    """Whether a promotion changes nothing the environment serves but its number.
 
-    This is the bundle whose eval attestation vouches for promoting ``commit``
-    to ``env`` (the release workflow built, evaluated and attested it).
+    True when no registry file changed between the current source and the new
+    one, and neither did the environment's own settings (other than its
+    ``release`` block) or overlays: the release a merged promotion leaves on
+    main (only ``environments/ENV.yaml``'s pin changed) is such a commit.
     """
-    files = load_files(repo.snapshot(commit), ())
-    doc = files.environments.get(env)
-    source = doc.data.get("promotes_from") if doc and isinstance(doc.data, dict) else None
-    if not isinstance(source, str) or source not in files.environments:
-        return None
-    return build_from_git(repo, source, commit)
+    if plan.current is None or plan.kind == "rollback":
+        return False
+    mine = (f"environments/{plan.env}/",)
+    for path in plan.changed_paths:
+        if path.startswith(("registry/", *mine)):
+            return False
+        if path == plan.path:
+            before = repo.snapshot(plan.current.source_commit).read(path)
+            after = repo.snapshot(plan.new.source_commit).read(path)
+            strip = [yamlio.load(b, path).data for b in (before, after)]
+            for data in strip:
+                if isinstance(data, dict):
+                    data.pop("release", None)
+            if strip[0] != strip[1]:
+                return False
+    return True
 
 
 def required_reviewers(

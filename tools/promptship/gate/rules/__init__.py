@@ -26,7 +26,10 @@ attestation statements) are turned into these values by the ``parse_*`` and
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from promptship.gate.rules._evals import evals_rule, versions_rule
+from promptship.gate.rules._group import GroupEntry, parse_group
 from promptship.gate.rules._owners import owner_requirements, owners_rule
 from promptship.gate.rules._parse import (
     EVAL_PREDICATE_TYPE,
@@ -44,6 +47,7 @@ from promptship.gate.rules._values import (
     EnvPolicy,
     EvalEvidence,
     GateInputs,
+    GroupMember,
     OwnerRequirement,
     Promotion,
     Reason,
@@ -62,6 +66,8 @@ __all__ = [
     "EnvPolicy",
     "EvalEvidence",
     "GateInputs",
+    "GroupEntry",
+    "GroupMember",
     "OwnerRequirement",
     "Promotion",
     "Reason",
@@ -75,18 +81,39 @@ __all__ = [
     "evidence_from_statement",
     "load_json",
     "owner_requirements",
+    "parse_group",
     "parse_reviews",
     "parse_teams",
     "scope",
 ]
 
 
+def _group_owners(inputs: GateInputs, envs: tuple[str, ...]) -> list[Reason]:
+    """The owners rule for each pull request of a merge-queue group, on its own change."""
+    reasons: list[Reason] = []
+    for member in inputs.group:
+        for r in owners_rule(member.inputs, envs):
+            reasons.append(
+                replace(
+                    r,
+                    subject=f"#{member.number} {r.subject}",
+                    message=f"#{member.number}: {r.message}",
+                )
+            )
+    return reasons
+
+
 def evaluate(inputs: GateInputs) -> Decision:
-    """Decide: every rule's reasons, in rule order; allow when none failed."""
+    """Decide: every rule's reasons, in rule order; allow when none failed.
+
+    A merge-queue group (``inputs.group``) is gated as one change for scope,
+    evals, versions and promotions, and pull request by pull request for
+    owners: each one's change needs its owners' approval in its own reviews.
+    """
     reasons, envs = scope_reasons(inputs)
     reasons += evals_rule(inputs, envs)
     reasons += versions_rule(inputs)
-    reasons += owners_rule(inputs, envs)
+    reasons += _group_owners(inputs, envs) if inputs.group else owners_rule(inputs, envs)
     for p in inputs.promotions:
         reasons += promotion_rule(inputs, p)
     return Decision(all(r.ok for r in reasons), tuple(reasons), envs)

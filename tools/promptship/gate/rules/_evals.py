@@ -18,11 +18,21 @@ from promptship.history.diff import ChangeClass
 __all__ = ["evals_rule", "versions_rule"]
 
 
-def _required_digest(inputs: GateInputs, env: str) -> str | None:
+def _accepted_digests(inputs: GateInputs, env: str) -> frozenset[str] | None:
+    """The bundles whose results count in ``env``: ``None`` when any results count.
+
+    In an environment pinned at the head only attestations of the pinned bundle
+    (or of an earlier pin of the same source commit, for a rollback) count.
+    """
+    found = set(inputs.attested_digests.get(env, frozenset()))
+    promoted = False
     for p in inputs.promotions:
         if p.env == env and p.new is not None:
-            return p.new.bundle_digest
-    return None
+            found.add(p.new.bundle_digest)
+            promoted = True
+    if env not in inputs.pinned and not promoted:
+        return None
+    return frozenset(found)
 
 
 def _percent(rate: float) -> str:
@@ -55,9 +65,20 @@ def _index(evidence: Iterable[EvalEvidence]) -> Indexed:
     return out
 
 
-def _run_hint(env: str) -> str:
+def _run_hint(env: str, pinned: bool) -> str:
+    """A command that produces the evidence the evals rule asks for in ``env``."""
+    if pinned:
+        return (
+            f"the release workflow attests {env}'s pinned bundle when it opens the promotion PR; "
+            f"by hand: `promptship bundle build --env {env} -o dist && promptship eval --bundle "
+            f"dist/{env}.tar --env {env} --out evals-{env} && promptship eval attest --report "
+            f"evals-{env}/report.json --bundle dist/{env}.tar -o {env}.intoto.jsonl --key KEY` "
+            f"(KEY: {env}'s key or that of the environment it promotes from), then pass "
+            f"--attestation {env}.intoto.jsonl"
+        )
     return (
-        f"run `promptship eval --env {env} --affected BASE..HEAD` and pass its report with --evals"
+        f"run `promptship eval --env {env} --affected BASE..HEAD --out evals-{env}` "
+        f"and pass --evals evals-{env}/report.json"
     )
 
 
@@ -79,38 +100,50 @@ class _Found:
     results: list[tuple[EvalEvidence, SuiteResult]]
     other_envs: set[str]
     other_bundles: set[str]
+    unsigned: set[str]
 
 
-def _find(by_prompt: Indexed, env: str, prompt_id: str, digest: str | None) -> _Found:
-    """The prompt's results in ``env`` (of the pinned bundle ``digest``, when there is one)."""
-    found = _Found([], set(), set())
+def _find(by_prompt: Indexed, env: str, prompt_id: str, accepted: frozenset[str] | None) -> _Found:
+    """The prompt's results in ``env`` (only signed ones of ``accepted`` bundles, when given)."""
+    found = _Found([], set(), set(), set())
     for ev, s in by_prompt.get(prompt_id, ()):
         if s.env != env:
             found.other_envs.add(s.env)
-        elif digest is not None and ev.bundle_digest != digest:
+        elif accepted is not None and ev.kind != "attestation":
+            found.unsigned.add(ev.origin)
+        elif accepted is not None and ev.bundle_digest not in accepted:
             found.other_bundles.add(short_digest(ev.bundle_digest))
         else:
             found.results.append((ev, s))
     return found
 
 
-def _no_results(env: str, prompt_id: str, digest: str | None, found: _Found) -> Reason:
+def _no_results(env: str, prompt_id: str, accepted: frozenset[str] | None, found: _Found) -> Reason:
     """No result counts: say which results there were instead."""
     notes = []
     if found.other_envs:
         notes.append(f"there are results for {', '.join(sorted(found.other_envs))}")
-    if found.other_bundles:
+    if found.unsigned:
         notes.append(
-            f"results are for bundle(s) {', '.join(sorted(found.other_bundles))}, not the pinned {short_digest(digest)}"
+            f"unsigned reports do not count in pinned {env} ({', '.join(sorted(found.unsigned))})"
+        )
+    if found.other_bundles:
+        wanted = ", ".join(short_digest(d) for d in sorted(accepted or ()))
+        notes.append(
+            f"attestations are for bundle(s) {', '.join(sorted(found.other_bundles))}, not the pinned {wanted}"
         )
     note = f" ({'; '.join(notes)})" if notes else ""
-    bundle = f" of bundle {short_digest(digest)}" if digest else ""
+    if accepted is not None:
+        bundles = ", ".join(short_digest(d) for d in sorted(accepted))
+        what = f"no signed eval results for {prompt_id} in {env} of bundle {bundles}"
+    else:
+        what = f"no eval results for {prompt_id} in {env}"
     return Reason(
         "evals",
         False,
         prompt_id,
-        f"no eval results for {prompt_id} in {env}{bundle}{note}",
-        fix=_run_hint(env),
+        what + note,
+        fix=_run_hint(env, accepted is not None),
         env=env,
     )
 
@@ -147,33 +180,57 @@ def _passes(env: str, prompt_id: str, results: list[tuple[EvalEvidence, SuiteRes
     )
 
 
+def _conflict(results: list[tuple[EvalEvidence, SuiteResult]], problems: list[str]) -> str:
+    """Name passing results beside failing ones: a pass never outweighs a failure."""
+    passing = sorted({ev.describe() for ev, s in results if _suite_problem(s) is None})
+    if not passing or not problems:
+        return ""
+    return f" (conflicting evidence: it passes in {', '.join(passing)}, and a failure is never outweighed)"
+
+
 def _eval_reason(
     inputs: GateInputs, by_prompt: Indexed, env: str, prompt_id: str, cls: ChangeClass
 ) -> Reason:
     """Whether a prompt with a behavioural or breaking change in ``env`` passed its suites there."""
     if prompt_id not in inputs.suites:
         return _no_suite(inputs, env, prompt_id, cls)
-    digest = _required_digest(inputs, env)
-    found = _find(by_prompt, env, prompt_id, digest)
+    accepted = _accepted_digests(inputs, env)
+    found = _find(by_prompt, env, prompt_id, accepted)
     if not found.results:
-        return _no_results(env, prompt_id, digest, found)
+        return _no_results(env, prompt_id, accepted, found)
     problems = _problems(found.results, inputs.content_digests.get((env, prompt_id)))
     if problems:
         return Reason(
             "evals",
             False,
             prompt_id,
-            f"{prompt_id} fails evals in {env}: {'; '.join(problems)}",
-            fix="fix the prompt or the suite, then " + _run_hint(env),
+            f"{prompt_id} fails evals in {env}: {'; '.join(problems)}"
+            + _conflict(found.results, problems),
+            fix="fix the prompt or the suite, then " + _run_hint(env, accepted is not None),
             env=env,
         )
     return _passes(env, prompt_id, found.results)
 
 
+def _refused(inputs: GateInputs) -> list[Reason]:
+    """Evidence files committed in the change: they never count, and they deny."""
+    return [
+        Reason(
+            "evals",
+            False,
+            path,
+            f"{path} is a file of the change itself: evidence committed in a pull request never counts",
+            fix="remove it from the change; pass reports and attestations the pipeline wrote "
+            "outside the checkout",
+        )
+        for path in inputs.refused_evidence
+    ]
+
+
 def evals_rule(inputs: GateInputs, envs: Iterable[str]) -> list[Reason]:
     """The evals rule's reasons for every prompt that changes in a gated environment."""
     by_prompt = _index(inputs.evidence)
-    reasons: list[Reason] = []
+    reasons: list[Reason] = _refused(inputs)
     for env in envs:
         for d, cls, status in env_changes(inputs, env):
             if status == "removed":

@@ -22,6 +22,9 @@ __all__ = [
     "EVAL_PREDICATE_TYPE",
     "EVAL_REPORT_SCHEMA",
     "MAX_ITEMS",
+    "SHA",
+    "fail",
+    "login",
     "evidence_from_report",
     "evidence_from_statement",
     "load_json",
@@ -37,7 +40,7 @@ MAX_ITEMS = 100_000
 
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
 _TEAM = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9_.-]{0,99}/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ENV = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _PROMPT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}/[a-z0-9][a-z0-9_-]{0,63}$")
@@ -45,7 +48,7 @@ _VARIANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _STATES = {"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"}
 
 
-def _fail(source: str, where: str, message: str, hint: str) -> UsageError:
+def fail(source: str, where: str, message: str, hint: str) -> UsageError:
     at = f" at {where}" if where else ""
     return UsageError(f"{source}{at}: {message}", hint=hint)
 
@@ -99,9 +102,9 @@ def _pages(data: Any) -> Any:
     return data
 
 
-def _login(value: Any, source: str, where: str) -> str:
+def login(value: Any, source: str, where: str) -> str:
     if not isinstance(value, str) or not _LOGIN.match(value):
-        raise _fail(
+        raise fail(
             source,
             where,
             f"{json.dumps(value)[:80]} is not a GitHub login",
@@ -119,16 +122,16 @@ def _submitted_at(item: Mapping[str, Any], state: Any, source: str, where: str) 
     at = f"{where}.submitted_at"
     if raw is None:
         if state != "PENDING":
-            raise _fail(source, at, f"a {state} review needs submitted_at", _UNCHANGED)
+            raise fail(source, at, f"a {state} review needs submitted_at", _UNCHANGED)
         return None
     if not isinstance(raw, str) or len(raw) > 40:
-        raise _fail(source, at, "must be an ISO 8601 time", _UNCHANGED)
+        raise fail(source, at, "must be an ISO 8601 time", _UNCHANGED)
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise _fail(source, at, f"{raw!r} is not an ISO 8601 time", _UNCHANGED) from None
+        raise fail(source, at, f"{raw!r} is not an ISO 8601 time", _UNCHANGED) from None
     if when.tzinfo is None:
-        raise _fail(source, at, "the time has no time zone", "GitHub writes UTC times ending in Z")
+        raise fail(source, at, "the time has no time zone", "GitHub writes UTC times ending in Z")
     return when
 
 
@@ -137,24 +140,24 @@ def _commit_id(item: Mapping[str, Any], source: str, where: str) -> str | None:
     commit = item.get("commit_id")
     if commit is None:
         return None
-    if not isinstance(commit, str) or not _SHA.match(commit.lower()):
-        raise _fail(source, f"{where}.commit_id", "must be a full commit id", _UNCHANGED)
+    if not isinstance(commit, str) or not SHA.match(commit.lower()):
+        raise fail(source, f"{where}.commit_id", "must be a full commit id", _UNCHANGED)
     return commit.lower()
 
 
 def _review(item: Any, source: str, where: str) -> Review | None:
     """One review object; ``None`` for a review by a deleted account."""
     if not isinstance(item, Mapping):
-        raise _fail(source, where, "a review must be an object", _UNCHANGED)
+        raise fail(source, where, "a review must be an object", _UNCHANGED)
     user = item.get("user")
     if user is None:
         return None
     if not isinstance(user, Mapping):
-        raise _fail(source, f"{where}.user", "must be an object with a login", _UNCHANGED)
-    login = _login(user.get("login"), source, f"{where}.user.login")
+        raise fail(source, f"{where}.user", "must be an object with a login", _UNCHANGED)
+    name = login(user.get("login"), source, f"{where}.user.login")
     state = item.get("state")
     if state not in _STATES:
-        raise _fail(
+        raise fail(
             source,
             f"{where}.state",
             f"unknown review state {json.dumps(state)[:40]}",
@@ -162,7 +165,7 @@ def _review(item: Any, source: str, where: str) -> Review | None:
         )
     when = _submitted_at(item, state, source, where)
     commit = _commit_id(item, source, where)
-    return Review(login, cast(ReviewState, state), when, commit)
+    return Review(name, cast(ReviewState, state), when, commit)
 
 
 def parse_reviews(data: Any, source: str = "reviews") -> tuple[Review, ...]:
@@ -176,14 +179,14 @@ def parse_reviews(data: Any, source: str = "reviews") -> tuple[Review, ...]:
     """
     data = _pages(data)
     if not isinstance(data, list):
-        raise _fail(
+        raise fail(
             source,
             "",
             "expected a JSON list of reviews",
             "use `gh api repos/OWNER/REPO/pulls/N/reviews --paginate`",
         )
     if len(data) > MAX_ITEMS:
-        raise _fail(source, "", f"more than {MAX_ITEMS} reviews", "pass one pull request's reviews")
+        raise fail(source, "", f"more than {MAX_ITEMS} reviews", "pass one pull request's reviews")
     reviews = (_review(item, source, f"[{i}]") for i, item in enumerate(data))
     return tuple(r for r in reviews if r is not None)
 
@@ -191,7 +194,7 @@ def parse_reviews(data: Any, source: str = "reviews") -> tuple[Review, ...]:
 def _member(value: Any, source: str, where: str) -> str:
     if isinstance(value, Mapping):
         value = value.get("login")
-    return _login(value, source, where).lower()
+    return login(value, source, where).lower()
 
 
 def parse_teams(data: Any, source: str = "teams") -> dict[str, frozenset[str]]:
@@ -206,20 +209,20 @@ def parse_teams(data: Any, source: str = "teams") -> dict[str, frozenset[str]]:
         UsageError: When the data is not such a mapping.
     """
     if not isinstance(data, Mapping):
-        raise _fail(
+        raise fail(
             source,
             "",
             'expected an object {"@org/team": [logins]}',
             "see docs/gate.md for how to build it with gh api",
         )
     if len(data) > MAX_ITEMS:
-        raise _fail(
+        raise fail(
             source, "", f"more than {MAX_ITEMS} teams", "list only the teams CODEOWNERS names"
         )
     teams: dict[str, frozenset[str]] = {}
     for name, value in data.items():
         if not isinstance(name, str) or not _TEAM.match(name):
-            raise _fail(
+            raise fail(
                 source,
                 json.dumps(name)[:80],
                 "a team is named @org/team",
@@ -227,7 +230,7 @@ def parse_teams(data: Any, source: str = "teams") -> dict[str, frozenset[str]]:
             )
         members = _pages(value)
         if not isinstance(members, list) or len(members) > MAX_ITEMS:
-            raise _fail(
+            raise fail(
                 source,
                 name,
                 "members must be a list of logins (at most 100000)",
@@ -252,7 +255,7 @@ def _str(
     if value is None and nullable:
         return None
     if not isinstance(value, str) or len(value) > 200 or (pattern and not pattern.match(value)):
-        raise _fail(
+        raise fail(
             source,
             f"{where}.{key}",
             f"invalid value {json.dumps(value)[:80]}",
@@ -268,7 +271,7 @@ def _int(
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
-        raise _fail(
+        raise fail(
             source,
             f"{where}.{key}",
             f"must be a non-negative integer, not {json.dumps(value)[:40]}",
@@ -285,7 +288,7 @@ def _rate(d: Mapping[str, Any], key: str, source: str, where: str) -> float:
         or not math.isfinite(value)
         or not 0 <= value <= 1
     ):
-        raise _fail(
+        raise fail(
             source,
             f"{where}.{key}",
             f"must be a number from 0 to 1, not {json.dumps(value)[:40]}",
@@ -297,7 +300,7 @@ def _rate(d: Mapping[str, Any], key: str, source: str, where: str) -> float:
 def _bool(d: Mapping[str, Any], key: str, source: str, where: str) -> bool:
     value = d.get(key)
     if not isinstance(value, bool):
-        raise _fail(
+        raise fail(
             source,
             f"{where}.{key}",
             "must be true or false",
@@ -306,9 +309,22 @@ def _bool(d: Mapping[str, Any], key: str, source: str, where: str) -> bool:
     return value
 
 
-def _suites(items: Any, env: str, source: str, where: str) -> tuple[SuiteResult, ...]:
+def _suite_env(s: Mapping[str, Any], env: str | None, source: str, where: str) -> str:
+    """A suite result's environment: its own, else the report's (one must say)."""
+    own = _str(s, "env", source, where, _ENV, nullable=True)
+    if own is None and env is None:
+        raise fail(
+            source,
+            f"{where}.env",
+            "a report spanning several environments must name each suite's environment",
+            "the eval report format is in docs/gate.md",
+        )
+    return cast(str, own or env)
+
+
+def _suites(items: Any, env: str | None, source: str, where: str) -> tuple[SuiteResult, ...]:
     if not isinstance(items, list) or len(items) > MAX_ITEMS:
-        raise _fail(
+        raise fail(
             source,
             where,
             "must be a list of suite results",
@@ -318,7 +334,7 @@ def _suites(items: Any, env: str, source: str, where: str) -> tuple[SuiteResult,
     for i, s in enumerate(items):
         at = f"{where}[{i}]"
         if not isinstance(s, Mapping):
-            raise _fail(
+            raise fail(
                 source,
                 at,
                 "a suite result must be an object",
@@ -327,7 +343,7 @@ def _suites(items: Any, env: str, source: str, where: str) -> tuple[SuiteResult,
         out.append(
             SuiteResult(
                 prompt=cast(str, _str(s, "prompt", source, at, _PROMPT)),
-                env=_str(s, "env", source, at, _ENV, nullable=True) or env,
+                env=_suite_env(s, env, source, at),
                 ok=_bool(s, "ok", source, at),
                 cases=cast(int, _int(s, "cases", source, at)),
                 passed=cast(int, _int(s, "passed", source, at)),
@@ -343,28 +359,32 @@ def _suites(items: Any, env: str, source: str, where: str) -> tuple[SuiteResult,
 def evidence_from_report(data: Any, source: str) -> EvalEvidence:
     """An eval report (``promptship.eval-report/v1``, see EVALS_CONTRACT) as evidence.
 
+    A report of several environments has ``env: null`` and names each suite's
+    environment; a report of a change that affects nothing has no suites. Both
+    are read as they are (the rules match suite results by their own environment).
+
     Raises:
         UsageError: When it is not such a report.
     """
     if not isinstance(data, Mapping) or data.get("schema") != EVAL_REPORT_SCHEMA:
-        raise _fail(
+        raise fail(
             source,
             "",
             f"not an eval report (schema must be {EVAL_REPORT_SCHEMA})",
             "pass the JSON report `promptship eval` wrote",
         )
-    env = cast(str, _str(data, "env", source, "", _ENV))
+    env = _str(data, "env", source, "", _ENV, nullable=True)
     src = data.get("source")
     if not isinstance(src, Mapping):
-        raise _fail(
+        raise fail(
             source, "source", "must be an object", "the eval report format is in docs/gate.md"
         )
     summary = data.get("summary")
     if not isinstance(summary, Mapping):
-        raise _fail(
+        raise fail(
             source, "summary", "must be an object", "the eval report format is in docs/gate.md"
         )
-    commit = _str(src, "commit", source, "source", _SHA, nullable=True)
+    commit = _str(src, "commit", source, "source", SHA, nullable=True)
     return EvalEvidence(
         kind="report",
         origin=source,
@@ -387,21 +407,21 @@ def evidence_from_statement(statement: Any, source: str, signer: str | None) -> 
     """
     hint = "pass an attestation written by `promptship eval attest`"
     if not isinstance(statement, Mapping) or statement.get("_type") != STATEMENT_TYPE:
-        raise _fail(source, "_type", f"not an in-toto statement ({STATEMENT_TYPE})", hint)
+        raise fail(source, "_type", f"not an in-toto statement ({STATEMENT_TYPE})", hint)
     if statement.get("predicateType") != EVAL_PREDICATE_TYPE:
-        raise _fail(
+        raise fail(
             source, "predicateType", f"not an eval attestation ({EVAL_PREDICATE_TYPE})", hint
         )
     subjects = statement.get("subject")
     if not isinstance(subjects, list) or len(subjects) != 1 or not isinstance(subjects[0], Mapping):
-        raise _fail(source, "subject", "must name exactly one bundle", hint)
+        raise fail(source, "subject", "must name exactly one bundle", hint)
     digest = subjects[0].get("digest")
     hexdigest = digest.get("sha256") if isinstance(digest, Mapping) else None
     if not isinstance(hexdigest, str) or not _DIGEST.match(f"sha256:{hexdigest}"):
-        raise _fail(source, "subject[0].digest.sha256", "must be a sha256 hex digest", hint)
+        raise fail(source, "subject[0].digest.sha256", "must be a sha256 hex digest", hint)
     pred = statement.get("predicate")
     if not isinstance(pred, Mapping):
-        raise _fail(source, "predicate", "must be an object", hint)
+        raise fail(source, "predicate", "must be an object", hint)
     env = cast(str, _str(pred, "env", source, "predicate", _ENV))
     return EvalEvidence(
         kind="attestation",
@@ -409,7 +429,7 @@ def evidence_from_statement(statement: Any, source: str, signer: str | None) -> 
         env=env,
         ok=_bool(pred, "ok", source, "predicate"),
         suites=_suites(pred.get("suites"), env, source, "predicate.suites"),
-        source_commit=_str(pred, "source_commit", source, "predicate", _SHA, nullable=True),
+        source_commit=_str(pred, "source_commit", source, "predicate", SHA, nullable=True),
         bundle_digest=f"sha256:{hexdigest}",
         release=_int(pred, "release", source, "predicate", nullable=True),
         signer=signer,

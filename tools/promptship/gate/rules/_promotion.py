@@ -72,76 +72,142 @@ def promotion_rule(inputs: GateInputs, p: Promotion) -> list[Reason]:
     return reasons
 
 
-def _vouched(p: Promotion, source: str, commit: str, passing: list[EvalEvidence]) -> Reason:
-    """The source commit passed ``source``'s evals: say on what evidence (a report only warns)."""
-    best = sorted(passing, key=lambda ev: ev.kind != "attestation")[0]
-    signed = best.kind == "attestation"
-    signer = f", signed by {best.signer}" if best.signer else ""
+def _passed(ev: EvalEvidence) -> bool:
+    return ev.ok and all(s.ok for s in ev.suites)
+
+
+def _names(evidence: list[EvalEvidence]) -> str:
+    return ", ".join(
+        ev.describe() + (f", signed by {ev.signer}" if ev.signer else "") for ev in evidence
+    )
+
+
+def _attest_hint(source: str, commit: str) -> str:
+    return (
+        f"promote a commit that {source} released with passing evals; the release workflow "
+        f"stores its attestation (`promptship pins --changed-since BASE --store store` finds it for "
+        f"{short_sha(commit)}); pass it with --attestation"
+    )
+
+
+def _missing(
+    inputs: GateInputs, p: Promotion, source: str, commit: str, want: frozenset[str]
+) -> Reason:
+    """No signed evidence vouches for the source commit: say what was given instead."""
+    notes = []
+    reports = [ev for ev in inputs.evidence if ev.env == source and ev.kind == "report"]
+    if reports:
+        notes.append(
+            f"unsigned reports never count for a promotion: {', '.join(ev.origin for ev in reports)}"
+        )
+    others = sorted(
+        {
+            short_digest(ev.bundle_digest)
+            for ev in inputs.evidence
+            if ev.env == source and ev.kind == "attestation" and ev.bundle_digest not in want
+        }
+    )
+    if others:
+        notes.append(f"the {source} attestations given are of bundle(s) {', '.join(others)}")
+    if not notes:
+        notes.append(f"no {source} attestation was given")
+    bundle = f" (bundle {', '.join(short_digest(d) for d in sorted(want))})"
     return Reason(
         "promotion",
-        True,
+        False,
         f"{p.env} release",
-        f"{short_sha(commit)} was released to {source} with passing evals ({best.describe()}{signer})",
-        warning=not signed,
-        fix=None if signed else "prefer the signed attestation (--attestation) as evidence",
+        f"no signed evidence that {short_sha(commit)} was released to {source}{bundle} with "
+        f"passing evals ({'; '.join(notes)})",
+        fix=_attest_hint(source, commit),
         env=p.env,
     )
 
 
-def _unvouched(
-    p: Promotion, source: str, commit: str, mine: list[EvalEvidence], matching: list[EvalEvidence]
-) -> Reason:
-    """Nothing vouches for the source commit: its evals failed, or none were given for it."""
-    fix = f"promote a commit that {source} released with passing evals; pass its attestation with --attestation"
-    if matching:
-        message = f"{short_sha(commit)}'s evals in {source} failed ({', '.join(ev.describe() for ev in matching)})"
-    else:
-        seen = sorted({short_sha(ev.source_commit) for ev in mine})
-        note = (
-            f" (the {source} evidence given is for {', '.join(seen)})"
-            if seen
-            else f" (no {source} evidence was given)"
-        )
-        message = f"no evidence that {short_sha(commit)} was released to {source} with passing evals{note}"
-    return Reason("promotion", False, f"{p.env} release", message, fix=fix, env=p.env)
-
-
 def _released_to(inputs: GateInputs, p: Promotion, source: str, commit: str) -> Reason:
-    """Whether ``commit`` passed the evals of ``source``, the environment ``p.env`` promotes from."""
-    mine = [ev for ev in inputs.evidence if ev.env == source]
-    matching = [ev for ev in mine if (ev.source_commit or "").lower() == commit.lower()]
-    passing = [ev for ev in matching if ev.ok and all(s.ok for s in ev.suites)]
-    if passing:
-        return _vouched(p, source, commit, passing)
-    return _unvouched(p, source, commit, mine, matching)
+    """Whether ``source`` released ``commit`` with passing evals, on signed evidence only.
+
+    The evidence must be an attestation of exactly the bundle ``source``
+    released from ``commit``; a failing one for that bundle denies, whatever
+    passes beside it.
+    """
+    subject = f"{p.env} release"
+    want = inputs.source_digests.get(p.env, frozenset())
+    if not want:
+        return Reason(
+            "promotion",
+            False,
+            subject,
+            f"cannot tell which {source} bundle {short_sha(commit)} released: {source} never "
+            f"released it, or the registry at it does not build",
+            fix=_attest_hint(source, commit),
+            env=p.env,
+        )
+    matching = [
+        ev
+        for ev in inputs.evidence
+        if ev.env == source and ev.kind == "attestation" and ev.bundle_digest in want
+    ]
+    failing = [ev for ev in matching if not _passed(ev)]
+    passing = [ev for ev in matching if _passed(ev)]
+    if failing:
+        conflict = (
+            f"; it passes in {_names(passing)}, but a failure is never outweighed"
+            if passing
+            else ""
+        )
+        return Reason(
+            "promotion",
+            False,
+            subject,
+            f"{short_sha(commit)}'s evals in {source} failed ({_names(failing)}){conflict}",
+            fix=f"promote a commit whose {source} evals passed",
+            env=p.env,
+        )
+    if not passing:
+        return _missing(inputs, p, source, commit, want)
+    return Reason(
+        "promotion",
+        True,
+        subject,
+        f"{short_sha(commit)} was released to {source} with passing evals ({_names(passing)})",
+        env=p.env,
+    )
 
 
 def _pinned_digest(inputs: GateInputs, p: Promotion) -> Reason:
+    """The attestations of the pinned bundle itself: every one must pass."""
     assert p.new is not None
     subject = f"{p.env} release"
-    attested = [ev for ev in inputs.evidence if ev.env == p.env and ev.kind == "attestation"]
+    digest = p.new.bundle_digest
+    accepted = {digest, *inputs.attested_digests.get(p.env, frozenset())}
+    attested = [
+        ev
+        for ev in inputs.evidence
+        if ev.env == p.env and ev.kind == "attestation" and ev.bundle_digest in accepted
+    ]
     if not attested:
         return Reason(
             "promotion",
             True,
             subject,
-            f"no {p.env} attestation given; the pinned bundle {short_digest(p.new.bundle_digest)} is checked by the evals rule",
+            f"no attestation of the pinned bundle {short_digest(digest)} given; the evals rule "
+            f"decides on the prompts whose {p.env} content changes",
             env=p.env,
         )
-    if any(ev.bundle_digest == p.new.bundle_digest for ev in attested):
+    failing = [ev for ev in attested if not _passed(ev)]
+    if failing:
         return Reason(
             "promotion",
-            True,
+            False,
             subject,
-            f"the pinned bundle {short_digest(p.new.bundle_digest)} is the attested one",
+            f"the pinned bundle {short_digest(digest)} failed its evals ({_names(failing)})",
+            fix="fix the failing suites and promote again",
             env=p.env,
         )
-    others = ", ".join(sorted({short_digest(ev.bundle_digest) for ev in attested}))
     return Reason(
         "promotion",
-        False,
+        True,
         subject,
-        f"the pinned bundle {short_digest(p.new.bundle_digest)} is not the attested one ({others})",
-        fix="pin the bundle digest the attestation names, or attest the pinned bundle",
+        f"the pinned bundle {short_digest(digest)} passed its evals ({_names(attested)})",
         env=p.env,
     )

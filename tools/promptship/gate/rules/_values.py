@@ -15,6 +15,7 @@ __all__ = [
     "EnvPolicy",
     "EvalEvidence",
     "GateInputs",
+    "GroupMember",
     "OwnerRequirement",
     "Promotion",
     "Reason",
@@ -137,14 +138,18 @@ class EnvPolicy:
         )
 
     def stricter(self, other: EnvPolicy) -> EnvPolicy:
-        """The strictest combination of two policies (a change cannot loosen its own gate)."""
+        """The strictest combination of two policies (a change cannot loosen its own gate).
+
+        ``self`` is the base's policy: its ``promotes_from`` wins, so a change
+        cannot choose which environment vouches for its own promotion.
+        """
         rates = [r for r in (self.min_pass_rate, other.min_pass_rate) if r is not None]
         return EnvPolicy(
             self.name,
             require_owner_review=self.require_owner_review or other.require_owner_review,
             require_evals=self.require_evals or other.require_evals,
             min_pass_rate=max(rates) if rates else None,
-            promotes_from=other.promotes_from or self.promotes_from,
+            promotes_from=self.promotes_from or other.promotes_from,
         )
 
 
@@ -187,7 +192,8 @@ class EvalEvidence:
     Attributes:
         kind: ``report`` (unsigned JSON) or ``attestation`` (signature verified).
         origin: Where it was read from, for messages.
-        env: The environment the evals ran in.
+        env: The environment the evals ran in (``None``: a report spanning several;
+            each suite result names its own).
         ok: The run's own verdict.
         suites: Its suite results.
         source_commit: The commit the evaluated content was built from.
@@ -198,7 +204,7 @@ class EvalEvidence:
 
     kind: Literal["report", "attestation"]
     origin: str
-    env: str
+    env: str | None
     ok: bool
     suites: tuple[SuiteResult, ...] = ()
     source_commit: str | None = None
@@ -286,6 +292,17 @@ class GateInputs:
         visible_head: Per environment, the prompt ids its view holds at the head.
         promotions: Release pins that change.
         requested: Environments named with ``--env`` (``None``: the gate decides).
+        pinned: Environments pinned at the head: there only signed attestations count.
+        source_digests: Per promoted environment, the digests of the bundles its
+            ``promotes_from`` environment released from the new source commit
+            (absent: none could be worked out).
+        attested_digests: Per promoted environment, the bundles whose attestations
+            count for its evals: the new pin's, and earlier pins of the same
+            source commit (a rollback brings their content back).
+        refused_evidence: Evidence files that are part of the change itself
+            (committed in the pull request): they never count.
+        group: The pull requests of a merge-queue group, each with its own
+            changes, reviews, author and head (empty for one pull request).
     """
 
     environments: Mapping[str, EnvPolicy]
@@ -305,3 +322,22 @@ class GateInputs:
     visible_head: Mapping[str, frozenset[str]] | None = None
     promotions: tuple[Promotion, ...] = ()
     requested: tuple[str, ...] | None = None
+    pinned: frozenset[str] = frozenset()
+    source_digests: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    attested_digests: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    refused_evidence: tuple[str, ...] = ()
+    group: tuple[GroupMember, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """One pull request of a merge-queue group: its number and its own gate inputs.
+
+    Attributes:
+        number: The pull request number.
+        inputs: Its part of the group (the change from the commit before it in
+            the queue to its own), with its reviews, author and head commit.
+    """
+
+    number: int
+    inputs: GateInputs

@@ -22,7 +22,8 @@ from promptship.core.errors import Location, PromptshipError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import Resolved, pointer
 from promptship.core.templates import Analysis, TemplateEngine
-from promptship.core.views import resolve, variant_names
+from promptship.core.views import resolve, template_sources, variant_names
+from promptship.registry.checks._features import feature_problems, media_inputs
 from promptship.registry.checks._schema import Validator, explain, schema_findings
 from promptship.registry.checks._suites import check_suites
 
@@ -354,7 +355,7 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
         if key in seen:
             continue
         seen.add(key)
-        run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint))
+        run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint, f.severity))
 
 
 def _origin_locator(view: Resolved, doc: YamlDoc) -> Any:
@@ -367,9 +368,9 @@ def _origin_locator(view: Resolved, doc: YamlDoc) -> Any:
             o = origins.get(probe) or deleted.get(probe)
             if o is not None:
                 return o.location
-            hits = [o for p, o in origins.items() if p[: len(probe)] == probe]
-            if hits:
-                return hits[0].location
+            hits = [o.location for p, o in origins.items() if p[: len(probe)] == probe]
+            if hits:  # a container: where its first leaf is
+                return min(hits, key=lambda loc: (loc.file, loc.line, loc.col))
             probe = probe[:-1]
         return doc.location(path)
 
@@ -383,12 +384,9 @@ def _check_templates(
     out: list[Finding] = []
     data = view.data
     doc = run.files.prompts[prompt_id]
-    sources: list[tuple[DocPath, str]] = []
-    if "text" in data:
-        sources.append((("text",), data["text"]))
+    sources = template_sources(data)
     ids: dict[str, int] = {}
     for i, message in enumerate(data.get("messages", [])):
-        sources.append((("messages", i, "content"), message["content"]))
         if message["id"] in ids:
             out.append(
                 Finding(
@@ -400,10 +398,12 @@ def _check_templates(
                 )
             )
         ids[message["id"]] = i
-    needs_tracking = False
-    used: set[str] = set()
+    problems = feature_problems(data)
+    needs_tracking = bool(problems)
+    media = media_inputs(data)
+    used: set[str] = set(media)
     broken = False
-    first_use: dict[str, DocPath] = {}
+    first_use: dict[str, DocPath] = dict(media)
     for path, source in sources:
         analysis = run.analyse(source)
         used |= analysis.variables
@@ -413,6 +413,8 @@ def _check_templates(
             broken = True
             needs_tracking = True
     located = _locator(run, prompt_id, env, variant, needs_tracking)
+    for path, code, message, hint, severity in problems:
+        out.append(Finding(code, message, located(path), pointer(path), hint, severity))
     for path, source in sources:
         for problem in run.analyse(source).problems:
             out.append(

@@ -16,10 +16,12 @@ from typing import Any
 
 from promptship.assertions import compile_assertion
 from promptship.core.errors import EvalError, InputError
+from promptship.core.media import check_media, media_spec
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import pointer
 from promptship.core.render import compile_input_check
 from promptship.core.views import variant_names
+from promptship.registry.checks._features import media_inputs
 from promptship.registry.checks._schema import Validator, schema_findings
 
 __all__ = ["check_suites"]
@@ -69,7 +71,7 @@ def _check_suite(
         ]
     out: list[Finding] = []
     out.extend(_check_targets(files, prompt_id, doc))
-    check = _input_check(prompt.data.get("inputs"))
+    check = _input_check(prompt.data)
     output = prompt.data.get("output")
     schema = output.get("schema") if isinstance(output, dict) else None
     defaults = data.get("defaults", {}).get("assert", [])
@@ -150,14 +152,33 @@ def _check_targets(files: RegistryFiles, prompt_id: str, doc: YamlDoc) -> list[F
     return out
 
 
-def _input_check(inputs: Any) -> Callable[[Mapping[str, Any]], None] | None:
-    """The prompt's compiled input check, or ``None`` when its schema is broken (reported elsewhere)."""
+def _input_check(prompt: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], None] | None:
+    """The prompt's compiled input check, media inputs' checks included.
+
+    ``None`` when its inputs schema is broken (reported elsewhere).
+    """
+    inputs = prompt.get("inputs")
     if not isinstance(inputs, dict):
         return None
     try:
-        return compile_input_check(inputs)
+        check = compile_input_check(inputs)
     except Exception:  # a broken inputs schema is the prompt check's finding
         return None
+    properties = inputs.get("properties")
+    declared = properties if isinstance(properties, dict) else {}
+    specs = [
+        media_spec(name, declared[name])
+        for name in sorted(media_inputs(prompt))
+        if isinstance(declared.get(name), dict)
+    ]
+
+    def run(values: Mapping[str, Any]) -> None:
+        check(values)
+        for spec in specs:
+            if spec.name in values:
+                check_media(spec, values[spec.name])
+
+    return run
 
 
 def _check_assertion(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from promptship.core.errors import UsageError
 from promptship.release.allowed_signers import AllowedSigners
-from promptship.release.bundle import Bundle
+from promptship.release.bundle import DEFAULT_MAX_BYTES, Bundle
 from promptship.release.channel import Channel
 from promptship.release.sshsig import SigningKey
 from promptship.release.store import folder
@@ -22,7 +22,15 @@ from promptship.release.store import folder
 if TYPE_CHECKING:
     from promptship.release.store.oci import OciTarget
 
-__all__ = ["Store", "open_store", "publish", "read_channel"]
+__all__ = [
+    "Store",
+    "channel_bytes",
+    "fetch_bundle",
+    "open_store",
+    "publish",
+    "read_channel",
+    "store_label",
+]
 
 Store: TypeAlias = "Path | OciTarget"
 """A store: a folder, or a repository of an OCI registry."""
@@ -106,3 +114,43 @@ def read_channel(store: Store, env: str, allowed: AllowedSigners, *, now: dateti
     from promptship.release.store import oci
 
     return oci.pull_channel(store, env, allowed, now=now)
+
+
+def store_label(store: Store, env: str) -> str:
+    """Where ``env``'s channel lives in ``store``, for messages."""
+    if isinstance(store, Path):
+        return str(folder.channel_path(store, env))
+    from promptship.release.store import oci
+
+    return store.ref(oci.channel_tag(env))
+
+
+def channel_bytes(store: Store, env: str) -> bytes | None:
+    """``env``'s channel envelope as stored, unverified; ``None`` when none is published.
+
+    For callers that verify it themselves and must read an expired one too
+    (``channel refresh``, ``status``): :func:`promptship.release.channel.open_channel`.
+
+    Raises:
+        StoreError: The store cannot be read, or the file is over the cap.
+    """
+    if isinstance(store, Path):
+        return folder.read_current_channel(store, env)
+    from promptship.release.store import oci
+
+    return oci.fetch_channel_bytes(store, env)
+
+
+def fetch_bundle(
+    store: Store, digest: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[bytes, str]:
+    """A stored bundle's tar and signature text, unverified (pass them to a verifier).
+
+    Raises:
+        StoreError: Missing, unreadable or over the size caps.
+    """
+    if isinstance(store, Path):
+        return folder.fetch_bundle(store, digest, max_bytes=max_bytes)
+    from promptship.release.store import oci
+
+    return oci.fetch_bundle_bytes(store, digest, max_bytes)

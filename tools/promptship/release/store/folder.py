@@ -42,6 +42,7 @@ __all__ = [
     "open_channel_bundle",
     "publish",
     "read_channel",
+    "read_current_channel",
     "signature_path",
 ]
 
@@ -183,7 +184,12 @@ def open_channel_bundle(
 # --- publishing -------------------------------------------------------------------------
 
 
-def _read_current(store_dir: Path, env: str) -> bytes | None:
+def read_current_channel(store_dir: Path, env: str) -> bytes | None:
+    """``channels/<env>.json`` as stored (unverified), or ``None`` when there is none.
+
+    Raises:
+        StoreError: The file cannot be read or is over the cap.
+    """
     try:
         return _read_capped(channel_path(store_dir, env), DEFAULT_MAX_CHANNEL_BYTES, "channel")
     except FileNotFoundError:
@@ -236,7 +242,7 @@ def publish(  # noqa: PLR0913 - the same keywords as every store's publish
         now=now,
         expiry_days=expiry_days,
         allowed=allowed,
-        current=_read_current(store_dir, env),
+        current=read_current_channel(store_dir, env),
         source=str(path),
     )
     envelope = encode_envelope(channel.payload, channel.signature)
