@@ -4,10 +4,15 @@
 repository on a bare ``origin``; a pull request changes the example prompt;
 the scaffolded ``pr.yml`` job runs through the workflow runner the pipeline
 test uses (``tests/support/actionsim.py``, ``gh`` faked by ``fakegh.py``).
-Its install step installs promptship from the source pinned in
-``.github/promptship.txt`` (this repository at its HEAD commit, reached
-through a git ``insteadOf`` rewrite of the pinned URL), not from the registry
-repository, which holds no promptship source at all.
+Its install step is the tool's composite action pinned to one commit
+(``uses: acme/promptship/.github/actions/promptship@SHA``): the runner
+downloads that commit of the tool's repository (a git repository made from
+this working tree, ``tests/support/toolrepo.py``) and runs the action's own
+steps, ``install.sh`` with the hash lock included, so the promptship that
+gates the pull request is the pinned one, never anything of the registry
+repository, which holds no promptship source at all. Production is left
+unpinned, as ``init`` writes it: the gate allows a fresh registry's first pull
+request without a promotion first.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from pathlib import Path
 
 import pytest
 
-from actionsim import Runner
+from actionsim import Runner, WorkflowRun, run_workflow
 from promptship.cli import main
+from toolrepo import REPO as TOOL_REPO
+from toolrepo import URL as TOOL_URL
+from toolrepo import action_resolver, make_tool_repo
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL_URL = "https://github.com/acme/promptship"
 REPO = "acme/prompts"
 
 
@@ -56,9 +63,7 @@ def git(cwd: Path, *args: str) -> str:
 def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: Path) -> None:
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed (.ci/run installs it): the gh stand-in needs it")
-    tool_commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    tool, tool_commit = make_tool_repo(tmp_path / "tool", _env(tmp_path))
     seed = tmp_path / "seed"
     assert (
         main(
@@ -78,9 +83,8 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
     )
     assert not (seed / "tools").exists()
     assert not list(seed.rglob("*.py"))
-    assert (seed / ".github/promptship.txt").read_text().count(
-        f"promptship @ git+{TOOL_URL}@{tool_commit}"
-    ) == 1
+    action = f"uses: {TOOL_REPO}/.github/actions/promptship@{tool_commit}"
+    assert action in (seed / ".github/workflows/pr.yml").read_text()
     (seed / ".github/promptship-teams.json").write_text(json.dumps({"@acme/prompts": ["sue"]}))
 
     origin = tmp_path / "origin.git"
@@ -89,13 +93,7 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
     git(seed, "add", "-A")
     git(seed, "commit", "-q", "-m", "promptship init")
     git(seed, "remote", "add", "origin", str(origin))
-    # docs/adopting.md: production is gated from the start, pinned to release 1 of the first commit.
-    first = git(seed, "rev-parse", "HEAD")
-    assert main(["promote", "production", "--to", first, "--root", str(seed)]) == 0
-    git(seed, "commit", "-q", "-am", "Promote production to r1")
     git(seed, "push", "-q", "origin", "main")
-    workflow = tmp_path / "pr.yml"
-    shutil.copy(seed / ".github/workflows/pr.yml", workflow)
     git(seed, "switch", "-q", "--orphan", "promptship-store")
     git(seed, "commit", "-q", "--allow-empty", "-m", "store")
     git(seed, "push", "-q", "origin", "promptship-store")
@@ -141,7 +139,6 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
     )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    site = tmp_path / "site"
     shims = {
         "python": f'#!/bin/sh\nexec "{sys.executable}" "$@"\n',
         "gh": f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests" / "support" / "fakegh.py"}" "$@"\n',
@@ -149,24 +146,11 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
     for name, text in shims.items():
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
-    base_env = {
-        **_env(tmp_path),
-        "PATH": f"{site / 'bin'}:/usr/bin:/bin",
-        "FAKE_GH_STATE": str(state),
-        # The pinned URL, served from this repository (no network): git's insteadOf.
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"url.file://{ROOT}.insteadOf",
-        "GIT_CONFIG_VALUE_0": TOOL_URL,
-        # Where the job's `pip install -r` puts the tool: a folder of its own, whose
-        # dependencies are the test interpreter's (the real job installs them too).
-        "PIP_TARGET": str(site),
-        "PIP_NO_DEPS": "1",
-        # hatchling from the dev extra builds it, offline (pip reads this inverted flag as "off")
-        "PIP_NO_BUILD_ISOLATION": "0",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PYTHONPATH": str(site),
-    }
-    runner = Runner(bin_dir, base_env, REPO, "https://github.example")
+    # install.sh installs the hash lock into `python` (the test's interpreter, which has
+    # every locked version already: pip checks and installs nothing, and never goes online).
+    base_env = {**_env(tmp_path), "FAKE_GH_STATE": str(state), "PIP_NO_INDEX": "1"}
+    resolve = action_resolver(tool, tmp_path / "downloads")
+    runner = Runner(bin_dir, base_env, REPO, "https://github.example", resolve)
 
     def checkout(ws: Path) -> None:
         git(tmp_path, "clone", "-q", str(origin), str(ws))
@@ -181,28 +165,34 @@ def test_init_then_the_scaffolded_pr_job_passes_with_the_pinned_tool(tmp_path: P
             "head": {"sha": head, "repo": {"full_name": REPO}},
         },
     }
-    result = runner.run_job(
-        workflow,
-        "check",
-        workspace=tmp_path / "job",
-        checkout=checkout,
+    run = WorkflowRun(
+        origin=origin,
+        path=".github/workflows/pr.yml",  # as committed at the pull request's merge commit
         event_name="pull_request",
         event=event,
         sha=merge,
+        ref="refs/pull/1/merge",
+        changed=None,
+        checkout=checkout,
+        secrets_for=lambda _env: {},  # pr.yml reads no secret
+        variables={},
+        workspace_root=tmp_path,
     )
-    assert result.status == "success", result.explain()
-    install = result.step(
-        "Install promptship (the one pinned in .github/promptship.txt at the base commit)"
-    )
+    ran = run_workflow(runner, run)
+    assert ran is not None, "pr.yml does not run on pull_request"
+    result = ran.job("check")
+    assert ran.status == "success", ran.explain()
+    install = result.step("Install promptship (the tool commit this registry adopts)")
     assert install.outcome == "success"
-    # The promptship that ran is the pinned one, installed into the job's folder.
-    where = subprocess.run(
-        [sys.executable, "-c", "import promptship; print(promptship.__file__)"],
-        env={**base_env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert Path(where).is_relative_to(site)
+    assert "promptship, version" in install.stdout  # install.sh ends by running the command
+    # The promptship that ran is the pinned commit of the tool's repository, as downloaded.
+    downloaded = tmp_path / "downloads" / TOOL_REPO / tool_commit
+    temp = tmp_path / "pr-check-0-runner-temp"
+    command = (temp / "promptship-action-bin" / "promptship").read_text()
+    assert f"PYTHONPATH='{downloaded / 'tools'}'" in command
+    assert " -P -m promptship" in command
     assert "promptship gate: **allow**" in result.summary
+    # Both environments' evals reached the gate, production unpinned (nothing promoted yet).
+    assert "passes evals in production" in result.summary
+    assert "passes evals in staging" in result.summary
     assert "examples/summarize" in result.summary

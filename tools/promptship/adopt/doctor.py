@@ -3,13 +3,16 @@
 Each check says what it looked at, whether it passed, and the command (or
 edit) that fixes it: the registry validates; every environment has a signing
 key in ``environments/allowed_signers``; CODEOWNERS covers every registry
-file; the workflows install one pinned promptship; the store answers with a
-verified channel for every environment (when a store is given); and channels
-are refreshed more often than they expire.
+file; every team CODEOWNERS names has members in the teams file the gate
+reads; every workflow installs promptship with the composite action pinned to
+one and the same full tool commit; the store answers with a verified channel
+for every environment (when a store is given); and channels are refreshed
+more often than they expire.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,9 +29,6 @@ from promptship.registry.files import DirectorySnapshot
 __all__ = ["Check", "doctor"]
 
 Status = Literal["ok", "missing", "warning"]
-_PIN = re.compile(
-    r"^\s*promptship\s*@\s*(git\+\S+@[0-9a-f]{40}|\S+\.whl\s+--hash=sha256:[0-9a-f]{64})\s*$", re.M
-)
 _CRON = re.compile(r"cron:\s*['\"]?([^'\"\n]+)")
 
 
@@ -125,44 +125,148 @@ def _owners(files: RegistryFiles, paths: list[str]) -> list[Check]:
     ]
 
 
-def _workflows(root: Path) -> list[Check]:
-    pin = root / ".github" / "promptship.txt"
-    text = pin.read_text("utf-8") if pin.is_file() else ""
-    fix = "pin one tool in .github/promptship.txt: 'promptship @ git+https://github.com/OWNER/promptship@<40-hex commit>' (or a wheel with --hash=sha256:…)"
-    if not _PIN.search(text):
-        return [
-            Check(
-                "workflows install a pinned promptship",
-                "missing",
-                ".github/promptship.txt pins no exact commit or hashed wheel",
-                fix,
-            )
-        ]
-    loose = []
+_ACTION_USE = re.compile(
+    r"^\s*(?:-\s*)?uses:\s*['\"]?([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/\.github/actions/promptship@([^\s'\"#]+)",
+    re.M,
+)
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_LOOSE = re.compile(r"pip install[^\n]*(promptship|\s\.(\s|$))", re.I)
+_RUNS = re.compile(r"^[^#\n]*\bpromptship (?!init\b)[a-z]", re.M)
+_HOOKS = re.compile(r"^\s*-\s*repo:\s*['\"]?(\S+?)['\"]?\s*\n\s*rev:\s*['\"]?([^\s'\"#]+)", re.M)
+_OWN_INSTALL = ".github/actions/promptship/install.sh"
+_PINNED = "workflows install a pinned promptship"
+_PIN_FIX = (
+    "install it in every job with `uses: OWNER/promptship/.github/actions/promptship@<40-hex commit>` "
+    "(the workflows `promptship init` writes), all at one commit"
+)
+
+
+def _workflow_pins(root: Path) -> tuple[dict[str, set[str]], list[str], list[str]]:
+    """Per ``repo@ref`` of the composite action, the workflows using it; loose and bare ones."""
+    uses: dict[str, set[str]] = {}
+    loose: list[str] = []
+    bare: list[str] = []
+    tool_home = (root / "tools" / "promptship" / "__init__.py").is_file()
     for wf in sorted((root / ".github" / "workflows").glob("*.y*ml")):
-        body = wf.read_text("utf-8")
-        for line in body.splitlines():
-            if (
-                "pip install" in line
-                and "promptship" in line.lower()
-                and "promptship.txt" not in line
-            ):
-                loose.append(wf.name)
-                break
-            if re.search(r"pip install[^\n]*\s\.(\s|$)", line):
-                loose.append(wf.name)
-                break
-    if loose:
+        body = wf.read_text("utf-8", errors="replace")
+        found = _ACTION_USE.findall(body)
+        for repo, ref in found:
+            uses.setdefault(f"{repo}@{ref}", set()).add(wf.name)
+        if _LOOSE.search(body):
+            loose.append(wf.name)
+        elif _RUNS.search(body) and not found and not (tool_home and _OWN_INSTALL in body):
+            bare.append(wf.name)
+    hooks = root / ".pre-commit-config.yaml"
+    text = hooks.read_text("utf-8", errors="replace") if hooks.is_file() else ""
+    repos = {u.split("@", 1)[0].lower() for u in uses}
+    for url, rev in _HOOKS.findall(text):
+        repo = "/".join(url.removesuffix(".git").rstrip("/").split("/")[-2:])
+        if repo.lower() in repos:
+            uses.setdefault(f"{repo}@{rev}", set()).add(hooks.name)
+    return uses, loose, bare
+
+
+def _workflows(root: Path) -> list[Check]:
+    uses, loose, bare = _workflow_pins(root)
+    if loose or bare:
+        what = [f"{', '.join(loose)} install promptship another way"] if loose else []
+        what += (
+            [f"{', '.join(bare)} run promptship without installing a pinned one"] if bare else []
+        )
+        return [Check(_PINNED, "missing", "; ".join(what), _PIN_FIX)]
+    unpinned = sorted(u for u in uses if not _SHA.match(u.rsplit("@", 1)[1]))
+    if unpinned:
         return [
             Check(
-                "workflows install a pinned promptship",
+                _PINNED,
                 "missing",
-                f"{', '.join(loose)} install promptship another way",
-                "install with: python -m pip install -r .github/promptship.txt",
+                f"{unpinned[0]} is not a full commit id (a tag or branch can move)",
+                _PIN_FIX,
             )
         ]
-    found = _PIN.search(text)
-    return [Check("workflows install a pinned promptship", "ok", found[1] if found else "")]
+    if len(uses) > 1:
+        detail = "; ".join(
+            f"{u[: u.index('@') + 13]} in {', '.join(sorted(w))}" for u, w in sorted(uses.items())
+        )
+        return [
+            Check(
+                _PINNED,
+                "missing",
+                f"{len(uses)} different tool commits: {detail}",
+                "upgrade every workflow's `uses: …/.github/actions/promptship@` (and the"
+                " pre-commit `rev`) to the same commit",
+            )
+        ]
+    if not uses:
+        if (root / "tools" / "promptship" / "__init__.py").is_file():
+            return [
+                Check(
+                    _PINNED,
+                    "ok",
+                    "the tool's own repository: each workflow installs the commit it runs for",
+                )
+            ]
+        return [Check(_PINNED, "missing", "no workflow installs promptship", _PIN_FIX)]
+    ((pin, names),) = uses.items()
+    return [Check(_PINNED, "ok", f"{pin} in {', '.join(sorted(names))}")]
+
+
+_TEAM = re.compile(r"(?<![\w.-])@[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+TEAMS_FILE = ".github/promptship-teams.json"
+
+
+def _members(value: object) -> int:
+    if isinstance(value, list):
+        return sum(_members(v) if isinstance(v, list) else 1 for v in value)
+    return 0
+
+
+def _teams(root: Path, files: RegistryFiles) -> list[Check]:
+    """Teams CODEOWNERS names against the members the gate reads from the teams file."""
+    text, _path = files.codeowners
+    named = sorted(
+        {
+            m.group(0).lower()
+            for line in text.splitlines()
+            if not line.lstrip().startswith("#")
+            for m in _TEAM.finditer(line)
+        }
+    )
+    if not named:
+        return []
+    path = root / TEAMS_FILE
+    try:
+        data = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    except (ValueError, OSError) as e:
+        return [
+            Check(
+                "team members for the gate",
+                "missing",
+                f"{TEAMS_FILE}: {e}",
+                'write it as JSON: {"@org/team": [logins]}',
+            )
+        ]
+    teams = {str(k).lower(): _members(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    empty = [t for t in named if not teams.get(t)]
+    if not empty:
+        return [
+            Check(
+                "team members for the gate",
+                "ok",
+                f"{len(named)} team(s) of CODEOWNERS, each with members in {TEAMS_FILE}",
+            )
+        ]
+    org, _, slug = empty[0].removeprefix("@").partition("/")
+    return [
+        Check(
+            "team members for the gate",
+            "warning",
+            f"CODEOWNERS names {', '.join(empty)} but {TEAMS_FILE} lists no members for "
+            f"{'it' if len(empty) == 1 else 'them'}: the gate cannot count an approval as that team's",
+            f"gh api --paginate orgs/{org}/teams/{slug}/members --jq '[.[].login]' "
+            f"(the members of {empty[0]} in {TEAMS_FILE}; docs/pipelines.md, setup step 1, does every team)",
+        )
+    ]
 
 
 def _cron_days(expr: str) -> float | None:
@@ -267,6 +371,7 @@ def doctor(root: Path, *, store: str | None = None, now: Callable[[], datetime])
     paths = snap.list_files("registry/") + snap.list_files("environments/")
     checks += _keys(root, files)
     checks += _owners(files, [p for p in paths if not p.rsplit("/", 1)[-1].startswith(".")])
+    checks += _teams(root, files)
     checks += _workflows(root)
     checks += _refresh(root, files)
     if store is not None:

@@ -3,6 +3,12 @@
 The files are planned first (:func:`plan_files`, no I/O but reading the
 package's templates), then written all at once by :func:`init_registry`,
 which refuses to overwrite anything and names every file that is in the way.
+
+The workflows are this repository's own (``templates/workflows``, held equal
+to ``.github/workflows`` but for the install step by the adopt tests): each
+job installs promptship with the composite action of the tool repository
+pinned to one exact commit (``uses: OWNER/REPO/.github/actions/promptship@SHA``),
+which runs the same ``install.sh`` and hash lock this repository's workflows run.
 """
 
 from __future__ import annotations
@@ -17,11 +23,26 @@ from pathlib import Path
 from promptship.core.errors import FileWriteError, UsageError
 from promptship.fs import write_atomic
 
-__all__ = ["Pin", "init_registry", "plan_files"]
+__all__ = ["ACTION_PATH", "SCHEMA_PATH", "WORKFLOWS", "Pin", "init_registry", "plan_files"]
+
+ACTION_PATH = ".github/actions/promptship"
+"""Where the composite action lives in the tool's repository."""
+
+SCHEMA_PATH = "tools/promptship/schemas"
+"""Where the JSON Schemas live in the tool's repository (the ``schemas`` link at its root
+is a symlink, which raw-file servers do not follow)."""
+
+WORKFLOWS = ("pr.yml", "release.yml", "promote.yml", "refresh.yml")
+"""The workflows a registry repository gets: this repository's own."""
 
 _OWNER = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 _ENV = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+_SEGMENT = r"[A-Za-z0-9_.-]+"
+_SOURCE = re.compile(
+    rf"^(?:https://(?P<host>[A-Za-z0-9.-]+(?::\d+)?)/|git@(?P<ssh>[A-Za-z0-9.-]+):)"
+    rf"(?P<repo>{_SEGMENT}/{_SEGMENT}?)(?:\.git)?/?$"
+)
 
 
 @dataclass(frozen=True)
@@ -36,15 +57,33 @@ class Pin:
     source: str
     commit: str
 
-    def requirement(self) -> str:
-        """The pip requirement line: ``promptship @ git+SOURCE@COMMIT``."""
-        return f"promptship @ git+{self.source}@{self.commit}"
+    def _parts(self) -> tuple[str, str]:
+        m = _SOURCE.match(self.source)
+        if m is None:
+            raise UsageError(
+                f"--tool-source {self.source!r} is not a repository URL",
+                hint="https://github.com/OWNER/REPO (the workflows use its composite action)",
+            )
+        return (m["host"] or m["ssh"]).lower(), m["repo"].removesuffix(".git")
+
+    @property
+    def repo(self) -> str:
+        """``OWNER/REPO`` of the tool's repository."""
+        return self._parts()[1]
+
+    @property
+    def action(self) -> str:
+        """The ``uses:`` value of the composite action at the pinned commit."""
+        return f"{self.repo}/{ACTION_PATH}@{self.commit}"
 
     def schema_url(self, name: str) -> str:
-        """Where editors fetch a JSON Schema at the pinned commit (GitHub's raw files)."""
-        m = re.match(r"^https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?$", self.source)
-        base = f"https://raw.githubusercontent.com/{m[1]}" if m else self.source
-        return f"{base}/{self.commit}/schemas/{name}.schema.json"
+        """Where editors fetch a JSON Schema at the pinned commit (the host's raw files)."""
+        host, repo = self._parts()
+        if host == "github.com":
+            base = f"https://raw.githubusercontent.com/{repo}/{self.commit}"
+        else:  # GitHub Enterprise Server serves raw files under the repository
+            base = f"https://{host}/{repo}/raw/{self.commit}"
+        return f"{base}/{SCHEMA_PATH}/{name}.schema.json"
 
 
 def _template(path: str) -> str:
@@ -61,8 +100,7 @@ def _check(owner: str, envs: Sequence[str], pin: Pin) -> None:
         )
     if not _SHA.match(pin.commit):
         raise UsageError(f"--tool-commit {pin.commit!r} is not a full commit id (40 hex digits)")
-    if not pin.source.startswith(("https://", "file://", "ssh://", "git@")):
-        raise UsageError(f"--tool-source {pin.source!r} is not a git URL")
+    _ = pin.action  # a UsageError for a source that is no repository URL
 
 
 def _environment(env: str, previous: str | None, pin: Pin, last: bool) -> str:
@@ -90,22 +128,25 @@ def _environment(env: str, previous: str | None, pin: Pin, last: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _codeowners(owner: str) -> str:
-    return _template("CODEOWNERS").replace("@OWNER", owner)
-
-
 def _example(owner: str, pin: Pin) -> dict[str, str]:
     out = {}
+    base = pin.schema_url("X").removesuffix("X.schema.json")
     for path in (
         "registry/examples/summarize.yaml",
         "registry/examples/summarize.evals.yaml",
         "registry/_fragments/house_style.yaml",
     ):
         text = _template(path.replace("/", "__"))
-        out[path] = text.replace("@OWNER", owner).replace(
-            "SCHEMA_BASE/", pin.schema_url("X").rsplit("X.schema.json", 1)[0]
-        )
+        out[path] = text.replace("@OWNER", owner).replace("SCHEMA_BASE/", base)
     return out
+
+
+def _workflow(name: str, pin: Pin, first_env: str) -> str:
+    """A workflow of this repository, its install step the pinned composite action."""
+    text = _template(f"workflows/{name}").replace("TOOL_ACTION", pin.action)
+    if name == "release.yml":  # publishes the first environment of the chain on every merge
+        text = re.sub(r"\bstaging\b", first_env, text)
+    return text
 
 
 def plan_files(
@@ -118,23 +159,24 @@ def plan_files(
     """
     _check(owner, envs, pin)
     files: dict[str, str] = {
-        "CODEOWNERS": _codeowners(owner),
+        "CODEOWNERS": _template("CODEOWNERS").replace("@OWNER", owner),
         "README.md": _template("README.md")
+        .replace("TOOL_REPO", pin.repo)
+        .replace("TOOL_COMMIT", pin.commit)
         .replace("ENVS", ", ".join(envs))
         .replace("FIRST_ENV", envs[0])
         .replace("LAST_ENV", envs[-1]),
         ".gitignore": _template("gitignore"),
-        ".pre-commit-config.yaml": _template("pre-commit-config.yaml").replace(
-            "PIN", pin.requirement()
-        ),
-        ".github/promptship.txt": _template("promptship.txt").replace("PIN", pin.requirement()),
+        ".pre-commit-config.yaml": _template("pre-commit-config.yaml")
+        .replace("TOOL_SOURCE", pin.source)
+        .replace("TOOL_COMMIT", pin.commit),
         ".github/promptship-teams.json": json.dumps({owner: []}, indent=2) + "\n",
         "environments/allowed_signers": _template("allowed_signers").replace(
             "ENVS", " ".join(envs)
         ),
     }
-    for wf in ("pr.yml", "release.yml", "promote.yml"):
-        files[f".github/workflows/{wf}"] = _template(f"workflows/{wf}")
+    for wf in WORKFLOWS:
+        files[f".github/workflows/{wf}"] = _workflow(wf, pin, envs[0])
     for i, env in enumerate(envs):
         files[f"environments/{env}.yaml"] = _environment(
             env, envs[i - 1] if i else None, pin, i == len(envs) - 1

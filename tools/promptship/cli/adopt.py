@@ -32,7 +32,7 @@ from promptship.core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 @click.option(
     "--tool-source",
     default=None,
-    help="The git URL of promptship's repository (default: where the running tool was installed from).",
+    help="promptship's repository, https://github.com/OWNER/REPO (default: where the running tool was pip-installed from).",
 )
 @click.option(
     "--tool-commit",
@@ -50,10 +50,13 @@ def init_cmd(
     """Create a registry repository that validates, builds, signs and passes its PR job.
 
     Writes registry/, environments/ (policy, expiry, promotes_from), CODEOWNERS,
-    environments/allowed_signers (with instructions), .github/workflows/ that
-    install the one promptship pinned in .github/promptship.txt, a pre-commit
-    hook, .gitignore and a README with the setup checklist. It never
-    overwrites: files in the way are named and nothing is written.
+    environments/allowed_signers (with instructions), the teams file,
+    .github/workflows/ (PR checks, releases, promotions, channel refresh) whose
+    jobs install promptship with the tool's composite action pinned to one
+    commit, pre-commit hooks at the same commit, .gitignore and a README with
+    the setup checklist. It never overwrites: files in the way are named and
+    nothing is written. The pin defaults to the git commit the running tool was
+    pip-installed from; give --tool-source and --tool-commit otherwise.
 
     \b
     Examples:
@@ -69,7 +72,7 @@ def init_cmd(
     commit = tool_commit or (found.commit if found else None)
     if not source or not commit:
         raise UsageError(
-            "this promptship was not installed from a git commit, so init cannot pin it",
+            "init cannot tell which promptship commit to pin (this one was not pip-installed from git)",
             hint="pass --tool-source https://github.com/OWNER/promptship --tool-commit <40-hex commit>",
         )
     target = directory or Path.cwd()
