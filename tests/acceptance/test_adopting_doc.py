@@ -1,10 +1,15 @@
 """Every command of docs/adopting.md runs, in order, as a person would type them.
 
 The ``$`` lines of the doc's ``console`` blocks become one bash script. The
-first installs promptship from the pinned git URL, served from this repository
-at its HEAD commit through a git ``insteadOf`` rewrite (no network); every
-later ``promptship`` is that installed tool. GitHub is a local bare repository
-(another rewrite), and ``../exported-prompts`` holds one Prompty file to import.
+first ones clone the tool's repository at the pinned commit and install it
+with its own ``install.sh`` and hash lock, as the workflows do: the repository
+is one made from this working tree (``tests/support/toolrepo.py``), reached
+through a git ``insteadOf`` rewrite of its GitHub URL (no network), and the
+hash lock installs into the test's interpreter, which has every locked
+version already (``PIP_NO_INDEX``: pip never goes online). Every later
+``promptship`` is that installed tool. The registry's GitHub repository is a
+local bare repository (another rewrite), and ``../exported-prompts`` holds one
+Prompty file to import.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from toolrepo import URL as TOOL_URL
+from toolrepo import make_tool_repo
 
 pytestmark = pytest.mark.slow
 
@@ -35,9 +43,17 @@ def test_the_doc_states_the_minutes_of_every_step() -> None:
 
 
 def test_every_command_of_the_doc_runs(tmp_path: Path) -> None:
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    git_env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Ada Tester",
+        "GIT_AUTHOR_EMAIL": "ada@example.invalid",
+        "GIT_COMMITTER_NAME": "Ada Tester",
+        "GIT_COMMITTER_EMAIL": "ada@example.invalid",
+    }
+    tool, commit = make_tool_repo(tmp_path / "tool", git_env)
     origin = tmp_path / "github-prompts.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     exported = tmp_path / "exported-prompts"
@@ -45,32 +61,24 @@ def test_every_command_of_the_doc_runs(tmp_path: Path) -> None:
     (exported / "refund.prompty").write_text(
         "---\nname: refund\nmodel:\n  api: chat\n  configuration:\n    type: openai\n    name: gpt-4o-mini\n---\nsystem:\nExplain refunds to {{customer}}.\n"
     )
-    site = tmp_path / "site"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     (bin_dir / "python").chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
     env = {
-        "PATH": f"{site / 'bin'}:{bin_dir}:/usr/bin:/bin",
-        "HOME": str(tmp_path),
+        **git_env,
+        "PATH": f"{home / '.local/bin'}:{bin_dir}:/usr/bin:/bin",
+        "HOME": str(home),
         "LC_ALL": "C.UTF-8",
         "PROMPTSHIP_COMMIT": commit,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "Ada Tester",
-        "GIT_AUTHOR_EMAIL": "ada@example.invalid",
-        "GIT_COMMITTER_NAME": "Ada Tester",
-        "GIT_COMMITTER_EMAIL": "ada@example.invalid",
         "GIT_CONFIG_COUNT": "2",
-        "GIT_CONFIG_KEY_0": f"url.file://{ROOT}.insteadOf",
-        "GIT_CONFIG_VALUE_0": "https://github.com/acme/promptship",
+        "GIT_CONFIG_KEY_0": f"url.{tool}.insteadOf",
+        "GIT_CONFIG_VALUE_0": TOOL_URL,
         "GIT_CONFIG_KEY_1": f"url.{origin}.insteadOf",
         "GIT_CONFIG_VALUE_1": "https://github.com/acme/prompts.git",
-        "PIP_TARGET": str(site),
-        "PIP_NO_DEPS": "1",
-        "PIP_NO_BUILD_ISOLATION": "0",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PYTHONPATH": str(site),
+        "PIP_NO_INDEX": "1",
     }
     script = (
         "set -euo pipefail\n"
@@ -87,7 +95,13 @@ def test_every_command_of_the_doc_runs(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode in (0,), done.stdout[-3000:] + done.stderr[-3000:]
-    assert "ready" in done.stdout
+    assert "\nready\n" in done.stdout
+    assert "[warn]" not in done.stdout  # the doc's order leaves doctor nothing to warn about
+    # The installed command runs the pinned commit, cloned where step 1 put it.
+    command = (home / ".local/bin/promptship").read_text()
+    assert f"PYTHONPATH='{home / 'promptship-tool' / 'tools'}'" in command
+    pr = (tmp_path / "prompts/.github/workflows/pr.yml").read_text()
+    assert f"uses: acme/promptship/.github/actions/promptship@{commit}" in pr
     assert (
         origin / "refs/heads/promptship-store"
     ).exists() or "promptship-store" in subprocess.run(

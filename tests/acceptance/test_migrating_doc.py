@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from promptship.adopt.scaffold import Pin, init_registry
 from promptship.cli import main
 from promptship.registry import validate
 from promptship.registry.files import DirectorySnapshot
@@ -31,10 +32,14 @@ def examples() -> dict[str, str]:
     return {parts[i]: parts[i + 1].split("\n## ", 1)[0] for i in range(1, len(parts), 2)}
 
 
+PIN = Pin("https://github.com/acme/promptship", "0123456789abcdef0123456789abcdef01234567")
+
+
 def run_example(section: str, tmp_path: Path) -> Path:
+    """The example's import into a registry ``promptship init`` made (staging, production)."""
     src = tmp_path / "src"
     root = tmp_path / "reg"
-    (root / "registry").mkdir(parents=True)
+    init_registry(root, "@acme/prompts", ["staging", "production"], PIN)
     (root / "CODEOWNERS").write_text("/registry/ @acme/prompts\n/environments/ @acme/release\n")
     command = None
     for lang, path, body in _BLOCK.findall(section):

@@ -81,6 +81,7 @@ PURE: frozenset[str] = frozenset(
         "gate.rules",
         "gate.report",
         "gate.promotion.pins",
+        "registry.schemaref",
         "interop.templates",
         "interop.model",
         "interop.names",

@@ -249,7 +249,9 @@ def test_doctor_finds_unpinned_installs_uncovered_files_and_slow_refresh(tmp_pat
     )
     status, detail = _pinned(tmp_path)
     assert status == "missing"
-    assert detail.startswith("2 different tool commits: acme/promptship@0123456789ab in .pre-commit")
+    assert detail.startswith(
+        "2 different tool commits: acme/promptship@0123456789ab in .pre-commit"
+    )
     assert "acme/promptship@ffffffffffff in extra.yml" in detail
     (workflows / "extra.yml").unlink()
     hooks = tmp_path / ".pre-commit-config.yaml"

@@ -13,8 +13,9 @@ __all__ = ["installed_pin"]
 def installed_pin() -> Pin | None:
     """The git source and commit the running promptship was installed from, if pip recorded one.
 
-    ``pip install "promptship @ git+URL@COMMIT"`` records both; an editable or
-    index install records no commit (then ``init`` needs ``--tool-source`` and
+    ``pip install "promptship @ git+URL@COMMIT"`` records both; an install by
+    ``install.sh`` (a source tree behind a command), an editable or an index
+    install records no commit (then ``init`` needs ``--tool-source`` and
     ``--tool-commit``).
     """
     try:

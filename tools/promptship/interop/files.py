@@ -33,8 +33,8 @@ def _styled(value: Any) -> Any:
     return value
 
 
-def dump(data: Mapping[str, Any], schema: str, path: str) -> bytes:
-    """A registry file: the schema line, then ``data`` in the registry's style.
+def dump(data: Mapping[str, Any], head: str, path: str) -> bytes:
+    """A registry file: ``head`` (its schema line, or ""), then ``data`` in the registry's style.
 
     Multi-line texts are literal blocks when they load back equal; otherwise the
     file is written with quoted strings (the values are what count).
@@ -44,8 +44,6 @@ def dump(data: Mapping[str, Any], schema: str, path: str) -> bytes:
     """
     ordered = {k: data[k] for k in _KEY_ORDER if k in data}
     ordered.update({k: v for k, v in data.items() if k not in ordered})
-    depth = path.count("/")
-    head = f"# yaml-language-server: $schema={'../' * depth}schemas/{schema}.schema.json\n"
     text = head + yamlio.roundtrip_dump(_styled(ordered))
     if yamlio.load(text.encode(), path).data != json.loads(json.dumps(ordered)):
         text = head + yamlio.roundtrip_dump(ordered)

@@ -30,6 +30,7 @@ from promptship.interop.sources import (
 from promptship.interop.sources._common import MAX_SOURCE_BYTES, SourceError, decode, load_json
 from promptship.registry import CODEOWNERS_PATHS, load_files, validate, yamlio
 from promptship.registry.files import DirectorySnapshot
+from promptship.registry.schemaref import schema_ref
 
 __all__ = ["KINDS", "ImportResult", "import_prompts", "read_source"]
 
@@ -314,7 +315,13 @@ def import_prompts(  # noqa: PLR0913 - every option of `promptship import`
         return owner or (found[0] if found else None)
 
     options = Options(
-        namespace, owner_of, dict(renames or {}), present, frozenset(registry.environments), history
+        namespace,
+        owner_of,
+        dict(renames or {}),
+        present,
+        frozenset(registry.environments),
+        history,
+        schema_ref(MemorySnapshot(existing)),
     )
     planned = plan(read, options, now=now)
     findings += planned.findings

@@ -21,6 +21,7 @@ from promptship.interop.files import dump
 from promptship.interop.model import Built, SourcePrompt, build, normalise_name
 from promptship.interop.overlays import overlay_between
 from promptship.interop.templates import convert
+from promptship.registry.schemaref import RELATIVE, SchemaRef
 
 __all__ = ["Options", "Plan", "Step", "plan"]
 
@@ -42,6 +43,7 @@ class Options:
         existing: Paths that exist in the target already.
         environments: Environments the target has already.
         history: One step per source version, oldest first.
+        schema: The ``yaml-language-server`` line of the target's own files.
     """
 
     namespace: str
@@ -50,6 +52,7 @@ class Options:
     existing: frozenset[str] = frozenset()
     environments: frozenset[str] = frozenset()
     history: bool = False
+    schema: SchemaRef = RELATIVE
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ class _Builder:
         built = self._with_fragment_inputs(built)
         self.findings.extend(built.findings)
         try:
-            return built, dump(built.data, "prompt", path)
+            return built, dump(built.data, self.options.schema.line("prompt", path), path)
         except YamlError as e:
             self.findings.append(
                 Finding(
@@ -263,7 +266,7 @@ class _Builder:
             "owner": owner,
             "text": conv.text,
         }
-        self.final[path] = dump(data, "fragment", path)
+        self.final[path] = dump(data, self.options.schema.line("fragment", path), path)
         return part
 
 
@@ -403,13 +406,14 @@ def _env_name(b: _Builder, label: str, head: SourcePrompt, source: SourcePrompt)
     return env
 
 
-def _environment_file(label: str, env: str) -> bytes:
+def _environment_file(label: str, env: str, schema: SchemaRef) -> bytes:
     data = {
         "environment": env,
         "description": f"Created by promptship import from the '{label}' label.",
         "policy": {"require_owner_review": True},
     }
-    return dump(data, "environment", f"environments/{env}.yaml")
+    path = f"environments/{env}.yaml"
+    return dump(data, schema.line("environment", path), path)
 
 
 def _label_overlay(b: _Builder, prompt_id: str, env: str, source: SourcePrompt) -> bytes | None:
@@ -425,7 +429,7 @@ def _label_overlay(b: _Builder, prompt_id: str, env: str, source: SourcePrompt) 
         )
         b.findings.append(Finding("import.label", message, Location(source.origin)))
     path = f"environments/{env}/{prompt_id}.yaml"
-    return dump(overlay, "overlay", path) if overlay else None
+    return dump(overlay, b.options.schema.line("overlay", path), path) if overlay else None
 
 
 def _environments(b: _Builder) -> dict[str, bytes]:
@@ -441,7 +445,7 @@ def _environments(b: _Builder) -> dict[str, bytes]:
                 continue
             env_path = f"environments/{env}.yaml"
             if env not in b.options.environments and env_path not in out:
-                out[env_path] = _environment_file(label, env)
+                out[env_path] = _environment_file(label, env, b.options.schema)
             overlay = None if source is head_source else _label_overlay(b, prompt_id, env, source)
             if overlay is not None:
                 out[f"environments/{env}/{prompt_id}.yaml"] = overlay
@@ -473,7 +477,7 @@ def _suite(b: _Builder, prompt_id: str, source: SourcePrompt, built: Built) -> N
                 "description": f"Imported from {source.kind}: the tests of {source.name}.",
                 "cases": cases,
             },
-            "evalsuite",
+            b.options.schema.line("evalsuite", path),
             path,
         )
     except YamlError as e:
