@@ -7,12 +7,8 @@ clear finding and leaves the target untouched.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -387,69 +383,9 @@ def test_an_oversized_answer_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
     assert "over 1000 bytes" in result.findings[0].message
 
 
-# --- MLflow: the real tracking server -------------------------------------------
+# --- MLflow: the real tracking server (one per session: conftest.py, mlflowserver.py) ---
 
 mlflow = pytest.importorskip("mlflow")
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("mlflow")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": url}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{folder}/db.sqlite",
-            "--default-artifact-root",
-            str(folder / "artifacts"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("mlflow server did not start")
-        script = """
-import mlflow
-mlflow.genai.register_prompt(name="summarize", template="Summarize {{ text }} in {{ n }} words.", commit_message="first")
-mlflow.genai.register_prompt(name="summarize", template=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Summarize {{ text }}"}],
-    commit_message="chat", response_format={"type": "object", "properties": {"s": {"type": "string"}}}, model_config={"model_name": "gpt-4o-mini", "temperature": 0.1})
-mlflow.genai.set_prompt_alias("summarize", alias="production", version=2)
-for i in range(3):
-    mlflow.genai.register_prompt(name=f"other-{i}", template="Other {{ x }}")
-"""
-        subprocess.run(
-            [sys.executable, "-W", "ignore", "-c", script],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_mlflow_real_server_versions_aliases_and_formats(
