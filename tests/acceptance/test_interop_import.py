@@ -84,8 +84,8 @@ HOSTILE: dict[str, tuple[str, str | bytes, str]] = {
     ),
     "10 MB prompt": ("big.prompt", "---\nmodel: a/b\n---\n" + "x" * (10 * 1024 * 1024), "over"),
     "unknown helper": (
-        "media.prompt",
-        "---\nmodel: a/b\n---\n{{media url=photo}} hi",
+        "history.prompt",
+        "---\nmodel: a/b\n---\n{{history}} hi",
         "no equivalent",
     ),
     "picoschema": (
@@ -121,6 +121,36 @@ HOSTILE: dict[str, tuple[str, str | bytes, str]] = {
             ]
         ),
         "role 'function'",
+    ),
+    "media from a fixed URL": (
+        "fixed.prompt",
+        '---\nmodel: a/b\n---\n{{media url="http://169.254.169.254/latest"}} hi',
+        "a fixed media URL has no equivalent",
+    ),
+    "media in a loop": (
+        "loop.prompt",
+        "---\nmodel: a/b\n---\n{{#each imgs}}{{media url=this}}{{/each}}",
+        "must be an input name",
+    ),
+    "tool without a description": (
+        "tools.prompty",
+        "---\nname: t\ntools:\n  - name: lookup\n    kind: function\n---\nsystem:\nx",
+        "promptship tools need one",
+    ),
+    "tool parameter of no JSON type": (
+        "kinds.prompty",
+        "---\nname: t\ntools:\n  - name: lookup\n    kind: function\n    description: d\n"
+        "    parameters:\n      - name: when\n        kind: datetime\n---\nsystem:\nx",
+        "has kind 'datetime'",
+    ),
+    "tool parameters nested forever": (
+        "nested.prompty",
+        "---\nname: t\ntools:\n  - name: lookup\n    kind: function\n    description: d\n"
+        "    parameters:\n      - name: p\n"
+        + "".join("  " * (4 + i) + "kind: array\n" + "  " * (4 + i) + "items:\n" for i in range(40))
+        + "  " * 44
+        + "kind: string\n---\nsystem:\nx",
+        "nested too deep",
     ),
     "sandbox escape in jinja": (
         "esc.prompty",

@@ -48,15 +48,50 @@ def do_import(tmp_path: Path, files: dict[str, str | bytes], **options: Any) -> 
     return root
 
 
+Normal = str | list[tuple[str, str]]
+
+
+def normal(pieces: list[tuple[str, str]]) -> Normal:
+    """A message's content to compare: its text, or ``(text|media, value)`` pieces.
+
+    Adjacent text pieces are one text (an optional media part left out leaves
+    the text around it in two parts where Dotprompt has one: the same text),
+    and text of white space only is left out, as Dotprompt leaves it out.
+    """
+    joined: list[tuple[str, str]] = []
+    for kind, v in pieces:
+        if kind == "text" and joined and joined[-1][0] == "text":
+            joined[-1] = ("text", joined[-1][1] + v)
+        else:
+            joined.append((kind, v))
+    kept = [(kind, v) for kind, v in joined if kind != "text" or v.strip()]
+    if all(kind == "text" for kind, _ in pieces):
+        return "".join(v for _, v in pieces)
+    return kept
+
+
+def _our_content(content: Any) -> Normal:
+    if isinstance(content, str):
+        return content
+    pieces = []
+    for part in content:
+        if part["type"] == "text":
+            pieces.append(("text", part["text"]))
+        else:
+            value = part.get("url") or f"data:{part['media_type']};base64,{part['data']}"
+            pieces.append(("media", value))
+    return normal(pieces)
+
+
 def rendered(
     root: Path, prompt_id: str, inputs: dict[str, Any], env: str | None = None
-) -> list[dict[str, str]] | str:
+) -> list[dict[str, Any]] | str:
     view = compiled_view(load_files(DirectorySnapshot(root)), prompt_id, env)
     result = view.render(inputs)
     if result.messages is None:
         assert result.text is not None
         return result.text
-    return [{"role": m["role"], "content": m["content"]} for m in result.messages]
+    return [{"role": m["role"], "content": _our_content(m["content"])} for m in result.messages]
 
 
 # --- Dotprompt ----------------------------------------------------------------
@@ -98,10 +133,53 @@ Title: {{title}}
 """,
         [{"items": ["a", "b"], "title": "T"}, {"items": [], "title": "{{x}}"}],
     ),
+    "header.prompt": (  # a licence header before the front matter, as Dotprompt's own samples have
+        """# Copyright 2026 Google LLC
+#
+# SPDX-License-Identifier: Apache-2.0
+
+---
+model: googleai/gemini-2.5-flash
+input:
+  schema:
+    who: string
+---
+{{role "user"}}
+Hello {{who}}.
+""",
+        [{"who": "Ada"}],
+    ),
+    "media.prompt": (
+        """---
+model: googleai/gemini-2.0-flash
+input:
+  schema:
+    dish: string
+    photo: string
+    fridge?: string
+---
+{{role "user"}}
+A recipe for {{dish}}, from this:
+{{media url=photo}}
+{{#if fridge}}
+And what you see here:
+{{media url=fridge contentType="image/jpeg"}}
+{{/if}}
+Thanks.
+""",
+        [
+            {
+                "dish": "soup",
+                "photo": "https://example.com/a.png",
+                "fridge": "data:image/jpeg;base64,/9j/4AAQSkZJRg==",
+            },
+            {"dish": "soup", "photo": "data:image/png;base64,iVBORw0KGgo="},
+        ],
+    ),
 }
 
 
-async def _dotprompt_render(source: str, inputs: dict[str, Any]) -> list[dict[str, str]]:
+async def _dotprompt_render(source: str, inputs: dict[str, Any]) -> list[dict[str, Any]]:
     from dotpromptz.typing import DataArgument
 
     result = await dotpromptz.Dotprompt().render(source, DataArgument(input=inputs))
@@ -109,7 +187,12 @@ async def _dotprompt_render(source: str, inputs: dict[str, Any]) -> list[dict[st
     return [
         {
             "role": roles.get(m.role.value, m.role.value),
-            "content": "".join(p.text for p in m.content),
+            "content": normal(
+                [
+                    ("media", p.media.url) if getattr(p, "media", None) else ("text", p.text)
+                    for p in m.content
+                ]
+            ),
         }
         for m in result.messages
     ]
@@ -192,10 +275,15 @@ user:
 }
 
 
-def _prompty_render(path: Path, inputs: dict[str, Any]) -> list[dict[str, str]]:
+def _prompty_render(path: Path, inputs: dict[str, Any]) -> list[dict[str, Any]]:
     agent = prompty.load(str(path))
     return [
-        {"role": m.role, "content": "".join(p.value for p in m.parts)}
+        {
+            "role": m.role,
+            "content": normal(
+                [("text", p.value) if p.kind == "text" else ("media", p.source) for p in m.parts]
+            ),
+        }
         for m in prompty.prepare(agent, inputs)
     ]
 
@@ -438,8 +526,9 @@ def test_dotprompt_exports_render_as_dotprompt_renders() -> None:
             ours = rendered(ROOT, prompt_id, inputs, "production")
             if isinstance(ours, str):
                 ours = [{"role": "user", "content": ours.strip()}]
-            ours[-1]["content"] = ours[-1]["content"].rstrip()  # Dotprompt trims its body (listed)
-            assert asyncio.run(_dotprompt_render(blob.decode(), inputs)) == ours
+            if isinstance(ours[-1]["content"], str):  # Dotprompt trims its body (listed)
+                ours[-1]["content"] = ours[-1]["content"].rstrip()
+            assert asyncio.run(_dotprompt_render(blob.decode(), inputs)) == ours, prompt_id
             checked += 1
     assert checked
 
@@ -453,12 +542,19 @@ def test_prompty_exports_render_as_the_prompty_runtime_renders(tmp_path: Path) -
         for inputs in _suite_inputs(prompt_id):
             ours = rendered(ROOT, prompt_id, inputs, "production")
             assert isinstance(ours, list)
-            stripped = [{"role": m["role"], "content": m["content"].strip("\n")} for m in ours]
+            stripped = [{"role": m["role"], "content": _strip_lines(m["content"])} for m in ours]
             assert (
                 _prompty_render(file, inputs) == stripped
             )  # Prompty strips blank lines at message ends (listed)
             checked += 1
     assert checked
+
+
+def _strip_lines(content: Normal) -> Normal:
+    """Prompty strips the line breaks at a message's ends, and the text before a media part (listed)."""
+    if isinstance(content, str):
+        return content.strip("\n")
+    return normal([(kind, v.strip() if kind == "text" else v) for kind, v in content])
 
 
 def test_langfuse_exports_compile_as_promptship_renders() -> None:
@@ -473,6 +569,7 @@ def test_langfuse_exports_compile_as_promptship_renders() -> None:
 
 
 def _view(root: Path, prompt_id: str, env: str | None) -> dict[str, Any]:
+    """What export -> import must give back: inputs, model, output, tools, messages (fragments inlined)."""
     from promptship.core.views import resolve
     from promptship.interop.jinja_out import inline_fragments
 
@@ -482,13 +579,43 @@ def _view(root: Path, prompt_id: str, env: str | None) -> dict[str, Any]:
     fragments = files.fragment_texts()  # exports inline them
     keep = ("inputs", "model", "output")
     out = {k: data[k] for k in keep if k in data}
+    out["tools"] = [{k: v for k, v in t.items() if k != "cache"} for t in data.get("tools", [])]
+    out["tool_choice"] = data.get("tool_choice", "auto")
     if "text" in data:
         out["text"] = inline_fragments(data["text"], fragments)
+
+    def content(c: Any) -> Any:
+        if isinstance(c, str):
+            return inline_fragments(c, fragments)
+        return tuple(
+            ("text", inline_fragments(p["text"], fragments))
+            if p["type"] == "text"
+            else (p["type"], p["input"])
+            for p in c
+        )
+
     if "messages" in data:
-        out["messages"] = [
-            (m["role"], inline_fragments(m["content"], fragments)) for m in data["messages"]
-        ]
+        out["messages"] = [(m["role"], content(m["content"])) for m in data["messages"]]
     return out
+
+
+def _as_exported(fmt: str, ours: dict[str, Any]) -> None:
+    """Our view less what ``fmt`` drops and lists (whitespace, the API, request fields)."""
+    if fmt == "prompty":  # line breaks at message ends; the text before a media part
+        ours["messages"] = [
+            (r, c.strip("\n") if isinstance(c, str) else tuple((k, v.strip()) for k, v in c))
+            for r, c in ours["messages"]
+        ]
+    if fmt == "dotprompt" and "messages" in ours and isinstance(ours["messages"][-1][1], str):
+        ours["messages"][-1] = (ours["messages"][-1][0], ours["messages"][-1][1].rstrip())
+    if fmt == "dotprompt" and "text" in ours:  # Dotprompt trims its body
+        ours["text"] = ours["text"].strip()
+    if fmt == "openai":
+        if "text" in ours:  # a text prompt becomes one user message
+            ours["messages"] = [("user", ours.pop("text"))]
+        ours["model"] = {k: v for k, v in ours["model"].items() if k != "extra_body"}
+        ours["model"]["api"] = "openai-responses"  # prompt objects are Responses prompts
+        ours["model"]["provider"] = "openai"  # … of OpenAI's
 
 
 @pytest.mark.parametrize("fmt", ["dotprompt", "prompty", "openai", "langfuse"])
@@ -515,14 +642,7 @@ def test_export_then_import_gives_back_the_same_view(tmp_path: Path, fmt: str) -
             _view(ROOT, path.rsplit(".", 1)[0], "production"),
             _view(root, prompt_id, None),
         )
-        if fmt == "prompty":
-            ours["messages"] = [(r, c.strip("\n")) for r, c in ours["messages"]]
-        if fmt == "dotprompt" and "messages" in ours:  # Dotprompt trims its body (listed)
-            ours["messages"][-1] = (ours["messages"][-1][0], ours["messages"][-1][1].rstrip())
-        if fmt == "dotprompt" and "text" in ours:
-            ours["text"] = ours["text"].strip()
-        if fmt == "openai" and "text" in ours:  # a text prompt becomes one user message (listed)
-            ours["messages"] = [("user", ours.pop("text"))]
+        _as_exported(fmt, ours)
         if fmt in ("openai", "langfuse"):
             for view in (ours, theirs):  # these formats keep no input schema: names and types only
                 view["inputs"] = sorted(view["inputs"]["properties"])

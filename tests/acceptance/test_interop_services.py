@@ -295,7 +295,16 @@ def openai_data() -> dict[str, list[dict[str, Any]]]:
                     "strict": True,
                 }
             },
-            "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}],
+            "tools": [
+                {
+                    "type": "function",
+                    "name": "lookup",
+                    "description": "Look a ticket up.",
+                    "parameters": {"type": "object"},
+                },
+                {"type": "web_search"},
+            ],
+            "tool_choice": {"type": "function", "name": "lookup"},
             "variables": {"ticket": "example"},
         }
 
@@ -337,7 +346,12 @@ def test_openai_prompt_objects_paginated(tmp_path: Path) -> None:
     }
     assert triage["output"] == {"format": "json", "schema": {"type": "object"}}
     assert triage["model"]["parameters"] == {"temperature": 0.1, "max_tokens": 200}
-    assert triage["x-openai"]["tools"][0]["name"] == "lookup"
+    assert triage["model"]["api"] == "openai-responses"
+    assert triage["tools"] == [
+        {"name": "lookup", "description": "Look a ticket up.", "parameters": {"type": "object"}}
+    ]
+    assert triage["tool_choice"] == {"tool": "lookup"}
+    assert triage["x-openai"]["tools"] == [{"type": "web_search"}]  # no equivalent: kept, listed
     assert {"import.unmapped", "import.kept"} <= {f.code for f in result.findings}
     assert service.requests.count("/v1/prompts/pmpt_1/versions") == 2
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from promptship.core.templates import TemplateEngine
 from promptship.interop.names import normalise_name
-from promptship.interop.templates import MAX_TEMPLATE, convert, escape_literal
+from promptship.interop.templates import MAX_TEMPLATE, MediaRef, convert, escape_literal
 
 ENGINE = TemplateEngine({})
 
@@ -113,9 +113,53 @@ def test_handlebars_escaped_braces_are_literal() -> None:
     assert render(convert("a \\{{b}} c", "handlebars").text) == "a {{b}} c"
 
 
-@pytest.mark.parametrize("helper", ["{{media url=img}}", "{{history}}", '{{section "x"}}'])
+@pytest.mark.parametrize(
+    "helper",
+    [
+        "{{history}}",
+        '{{section "x"}}',
+        # media parts take their value from one input, outside any block but its own #if
+        '{{media url="https://example.com/a.png"}}',
+        "{{media url=a.b}}",
+        "{{#each imgs}}{{media url=this}}{{/each}}",
+        "{{#if other}}{{media url=img}}{{/if}}",
+        "{{#each imgs}}{{media url=img}}{{/each}}",
+        '{{media url=img contentType="not a type"}}',
+        "{{media url=img size}}",
+        "{{media}}",
+    ],
+)
 def test_dotprompt_helpers_without_equivalent_are_errors(helper: str) -> None:
     assert any(n.severity == "error" for n in convert(f"a {helper}", "handlebars").notes)
+
+
+def test_dotprompt_media_becomes_a_media_part() -> None:
+    source = (
+        '{{role "user"}}\nLook:\n{{media url=photo}}\n'
+        '{{#if audio}}\nAnd listen:\n{{media url=audio contentType="audio/mpeg"}}\n{{/if}}Done.'
+    )
+    converted = convert(source, "handlebars")
+    assert [n.severity for n in converted.notes] == ["warning"]  # photo: no contentType
+    ((role, parts),) = converted.roles
+    assert role == "user"
+    assert isinstance(parts, tuple)
+    texts = [p for p in parts if isinstance(p, str)]
+    media = [p for p in parts if isinstance(p, MediaRef)]
+    assert [(m.kind, m.input, m.media_type) for m in media] == [
+        ("image", "photo", "image/*"),
+        ("file", "audio", "audio/mpeg"),
+    ]
+    assert converted.media == tuple(media)
+    assert converted.optional == {"audio"}  # the part inside {{#if audio}} is left out without it
+    assert "photo" in converted.variables
+    assert [render(t, audio="a.mp3") for t in texts] == ["\nLook:\n", "\nAnd listen:\n", "\nDone."]
+    # Without audio, its text renders white space only (Dotprompt leaves such a piece out).
+    assert [render(t) for t in texts[1:]] == ["\n", "Done."]
+    # Hash arguments Dotprompt's media helper does not read are ignored, as it ignores them.
+    ignored = convert('{{media url=photo mime="image/png"}}', "handlebars")
+    assert [n.code for n in ignored.notes] == ["import.media-args", "import.media-type"]
+    # A body of media and no role marker is one user message, as Dotprompt reads it.
+    assert convert("{{media url=photo}}", "handlebars").roles[0][0] == "user"
 
 
 def test_unclosed_and_mismatched_blocks_are_errors() -> None:

@@ -17,6 +17,8 @@ _KEY_ORDER = (
     "metadata",
     "model",
     "inputs",
+    "tools",
+    "tool_choice",
     "messages",
     "text",
     "output",

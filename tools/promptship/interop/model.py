@@ -16,7 +16,7 @@ from typing import Any
 from promptship.core.errors import Location
 from promptship.core.model import Finding
 from promptship.interop.names import normalise_name
-from promptship.interop.templates import Converted, Note, Syntax, convert
+from promptship.interop.templates import Content, Converted, MediaRef, Note, Syntax, convert
 
 __all__ = [
     "ROLES",
@@ -54,11 +54,12 @@ class SourcePrompt:
         name: The source's name for it (normalised into an id by :func:`normalise_name`).
         origin: Where it was read (file path or URL), for findings.
         syntax: The template syntax of its texts.
-        messages: ``(role, template)`` per message, or ``None`` for a text prompt.
+        messages: ``(role, content)`` per message (a template, or templates and media
+            parts in order), or ``None`` for a text prompt.
         text: The completion template of a text prompt (Handlebars text may hold role markers).
         properties: JSON Schema of each declared input, where the source declares them.
         required: Inputs the source requires (``None``: every variable used).
-        model: ``provider``, ``name`` and ``parameters`` (any of them may be missing).
+        model: ``provider``, ``name``, ``parameters``, ``api`` and ``extra_body`` (any may be missing).
         output: The promptship ``output`` block, when the source declares one.
         description: What it does.
         tags: Free labels.
@@ -71,12 +72,16 @@ class SourcePrompt:
         commit_message: The source's note on this version.
         notes: What reading it could not carry over.
         cases: Eval cases (``id``, ``inputs``, ``assert``) from the source's tests.
+        variants: Named overlays (promptfoo's providers).
+        tools: promptship tools (``name``, ``description``, ``parameters``).
+        tool_choice: promptship's ``tool_choice`` (``auto``, ``none``, ``required``, ``{tool: NAME}``).
+        api: ``model.api``, when the source is written for one API.
     """
 
     name: str
     origin: str
     syntax: Syntax
-    messages: tuple[tuple[str, str], ...] | None = None
+    messages: tuple[tuple[str, Content], ...] | None = None
     text: str | None = None
     properties: Mapping[str, Any] = field(default_factory=dict)
     required: tuple[str, ...] | None = None
@@ -94,6 +99,9 @@ class SourcePrompt:
     notes: tuple[Note, ...] = ()
     cases: tuple[Mapping[str, Any], ...] = ()
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    tools: tuple[Mapping[str, Any], ...] = ()
+    tool_choice: Any = None
+    api: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,11 @@ def _role(role: str, origin: str, name: str, findings: list[Finding]) -> str | N
 def _input_property(name: str, source: SourcePrompt, conv: Converted) -> dict[str, Any]:
     declared = source.properties.get(name)
     prop: dict[str, Any] = dict(declared) if isinstance(declared, Mapping) else {}
+    media = next((m for m in conv.media if m.input == name), None)
+    if (
+        media is not None and "contentMediaType" not in prop
+    ):  # a declared media input stays as it is
+        prop.update(media.input_schema())
     if "type" not in prop:
         if name in conv.lists:
             prop["type"] = "array"
@@ -154,7 +167,37 @@ def _merge(convs: Sequence[Converted]) -> Converted:
         tuple(dict.fromkeys(i for c in convs for i in c.includes)),
         (),
         tuple(n for c in convs for n in c.notes),
+        tuple({m.input: m for c in convs for m in c.media}.values()),
     )
+
+
+def _converted(
+    content: Content, source: SourcePrompt, optional: frozenset[str], convs: list[Converted]
+) -> Content:
+    """A source message's content in Jinja: each text converted, media parts as they are."""
+    if isinstance(content, str):
+        conv = convert(content, source.syntax, optional=optional)
+        convs.append(conv)
+        return conv.text
+    out: list[str | MediaRef] = []
+    for piece in content:
+        if isinstance(piece, MediaRef):
+            convs.append(Converted("", frozenset({piece.input}), media=(piece,)))
+            out.append(piece)
+        else:
+            out.append(str(_converted(piece, source, optional, convs)))
+    return tuple(out)
+
+
+def _content(content: Content) -> Any:
+    """The ``content`` of a promptship message: the template, or its parts."""
+    if isinstance(content, str):
+        return content
+    return [
+        piece.part() if isinstance(piece, MediaRef) else {"type": "text", "text": piece}
+        for piece in content
+        if not (isinstance(piece, str) and not piece.strip())
+    ]
 
 
 def _messages(
@@ -162,18 +205,18 @@ def _messages(
 ) -> tuple[list[dict[str, Any]] | None, str | None, list[Converted]]:
     """The messages (or text) in Jinja, and the conversions that made them."""
     convs: list[Converted] = []
+    pairs: list[tuple[str, Any]]
     if source.messages is None:
         conv = convert(source.text or "", source.syntax, optional=optional)
         convs.append(conv)
         if not conv.roles:
             return None, conv.text, convs
-        pairs = list(conv.roles)
+        pairs = [(role, _content(content)) for role, content in conv.roles]
     else:
-        pairs = []
-        for role, template in source.messages:
-            conv = convert(template, source.syntax, optional=optional)
-            convs.append(conv)
-            pairs.append((role, conv.text))
+        pairs = [
+            (role, _content(_converted(content, source, optional, convs)))
+            for role, content in source.messages
+        ]
     out: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for role, content in pairs:
@@ -247,6 +290,11 @@ def _model(source: SourcePrompt, findings: list[Finding]) -> dict[str, Any]:
     params = _parameters(model.get("parameters") or {}, source, findings)
     if params:
         out["parameters"] = params
+    api = source.api or model.get("api")
+    if api:
+        out["api"] = str(api)
+    if isinstance(model.get("extra_body"), Mapping) and model["extra_body"]:
+        out["extra_body"] = dict(model["extra_body"])
     return out
 
 
@@ -295,10 +343,14 @@ def _optional(source: SourcePrompt) -> frozenset[str]:
 
 
 def _extras(source: SourcePrompt, data: dict[str, Any], findings: list[Finding]) -> None:
-    """Tags, output, variants and the fields kept under ``x-<kind>``."""
+    """Tags, tools, output, variants and the fields kept under ``x-<kind>``."""
     tags = sorted({t for t in (normalise_name(t)[0] for t in source.tags) if t})
     if tags:
         data["metadata"]["tags"] = tags
+    if source.tools:
+        data["tools"] = [dict(t) for t in source.tools]
+    if source.tool_choice is not None and source.tool_choice != "auto":
+        data["tool_choice"] = source.tool_choice
     if source.output:
         data["output"] = dict(source.output)
     variants = _variants(source)

@@ -13,6 +13,8 @@ __all__ = [
     "Escape",
     "Include",
     "Lit",
+    "Media",
+    "MediaRef",
     "Note",
     "Open",
     "Piece",
@@ -104,7 +106,52 @@ class Role:
     role: str
 
 
-Piece = Lit | Var | Open | Else | Close | Include | Role
+@dataclass(frozen=True, slots=True)
+class Media:
+    """Dotprompt's ``{{media url=NAME contentType="type/sub"}}``: a media part from an input."""
+
+    url: str
+    content_type: str | None = None
+
+
+Piece = Lit | Var | Open | Else | Close | Include | Role | Media
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A media part of a message: an image or file whose value is the input ``input``.
+
+    Attributes:
+        kind: ``image`` or ``file`` (the promptship part type).
+        input: The input that holds the media (a URL, or base64 data).
+        media_type: The input's ``contentMediaType`` (exact, or ``image/*``).
+        schemes: The URL schemes it accepts (``x-url-schemes``); empty for base64 data.
+        filename: A file part's file name, when the source gives one.
+    """
+
+    kind: Literal["image", "file"]
+    input: str
+    media_type: str
+    schemes: tuple[str, ...] = ("https",)
+    filename: str | None = None
+
+    def input_schema(self) -> dict[str, object]:
+        """The JSON Schema of the input that holds it."""
+        out: dict[str, object] = {"type": "string", "contentMediaType": self.media_type}
+        if self.schemes:
+            out["format"] = "uri"
+            if self.schemes != ("https",):
+                out["x-url-schemes"] = list(self.schemes)
+        else:
+            out["contentEncoding"] = "base64"
+        return out
+
+    def part(self) -> dict[str, object]:
+        """The promptship content part."""
+        out: dict[str, object] = {"type": self.kind, "input": self.input}
+        if self.filename:
+            out["filename"] = self.filename
+        return out
 
 
 @dataclass

@@ -274,7 +274,10 @@ def _references(grouped: Mapping[str, list[SourcePrompt]]) -> set[str]:
     refs: set[str] = set()
     for versions in grouped.values():
         head = versions[-1]
-        texts = [t for _, t in head.messages] if head.messages is not None else [head.text or ""]
+        contents = [c for _, c in head.messages] if head.messages is not None else [head.text or ""]
+        texts = [
+            t for c in contents for t in ((c,) if isinstance(c, str) else c) if isinstance(t, str)
+        ]
         for text in texts:
             refs.update(convert(text, head.syntax).includes)
     return refs

@@ -11,6 +11,7 @@ from promptship.interop.pieces import (
     Else,
     Include,
     Lit,
+    Media,
     Open,
     Piece,
     Role,
@@ -231,16 +232,57 @@ def _block_tag(state: State, sigil: str, body: str, handlebars: bool, raw: str) 
     state.pieces.append(Open("section" if sigil == "#" else "inverted", body))
 
 
-_DOTPROMPT_HELPERS = ("media", "history", "section")
+_DOTPROMPT_HELPERS = ("history", "section")
+_HASH_ARG = re.compile(r"""\s+([A-Za-z]+)=("[^"]*"|'[^']*'|[^\s"']+)""")
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#&_.+-]*/([a-z0-9][a-z0-9!#&_.+-]*|\*)$")
 _LOOP_DATA = ("@index", "@first", "@last")
+
+
+def _media_tag(state: State, body: str, raw: str) -> None:
+    """``{{media url=NAME contentType="type/sub"}}``: a media part whose value is the input NAME."""
+    rest = body[len("media") :]
+    args = dict(_HASH_ARG.findall(rest))
+    leftover = _HASH_ARG.sub("", rest).strip()
+    url = args.get("url", "")
+    content_type = args.get("contentType")
+    if content_type is not None and content_type[:1] in "\"'":
+        content_type = content_type[1:-1]
+    ignored = sorted(set(args) - {"url", "contentType"})
+    if ignored:  # Dotprompt's media helper reads url and contentType only
+        state.note(
+            "import.media-args", f"{show(raw)}: {', '.join(ignored)} ignored, as Dotprompt does"
+        )
+    if leftover:
+        state.note(
+            "import.unsupported", f"{show(raw)}: only url= and contentType= are read", "error"
+        )
+    elif url[:1] in "\"'":
+        state.note(
+            "import.unsupported",
+            f"{show(raw)}: a fixed media URL has no equivalent (a media part takes its value from an input)",
+            "error",
+        )
+    elif not is_name(url) or url == "this":
+        state.note(
+            "import.unsupported",
+            f"{show(raw)}: the media URL must be an input name (not 'this', a loop item or a path)",
+            "error",
+        )
+    elif content_type is not None and not _MEDIA_TYPE.match(content_type):
+        state.note("import.unsupported", f"{show(raw)}: contentType is not a media type", "error")
+    else:
+        state.pieces.append(Media(url, content_type))
 
 
 def _variable_tag(state: State, body: str, raw_value: bool, raw: str, handlebars: bool) -> None:
     json = False
+    if handlebars and (body == "media" or body.startswith("media ")):
+        _media_tag(state, body, raw)
+        return
     if handlebars and body.split(" ", 1)[0] in _DOTPROMPT_HELPERS:
         state.note(
             "import.unsupported",
-            f"Dotprompt helper {show(raw)} has no equivalent in a promptship prompt yet",
+            f"Dotprompt helper {show(raw)} has no equivalent in a promptship prompt",
             "error",
         )
         return

@@ -15,6 +15,7 @@ Syntaxes: ``double-brace`` (``{{name}}`` only: Langfuse, OpenAI, MLflow),
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -24,6 +25,8 @@ from promptship.interop.pieces import (
     Else,
     Include,
     Lit,
+    Media,
+    MediaRef,
     Note,
     Open,
     Piece,
@@ -36,7 +39,9 @@ from promptship.interop.readers import read_double, read_fstring, read_mustache
 
 __all__ = [
     "MAX_TEMPLATE",
+    "Content",
     "Converted",
+    "MediaRef",
     "Note",
     "Syntax",
     "convert",
@@ -52,6 +57,12 @@ MAX_TEMPLATE = 10 * 1024 * 1024
 MAX_DEPTH = 64
 """Deepest nesting of sections or blocks a converted template may have."""
 
+Content = str | tuple[str | MediaRef, ...]
+"""A message's content: a template, or templates and media parts in order."""
+
+MEDIA_SCHEMES = ("https", "data")
+"""URL schemes a Dotprompt media input accepts once imported (Dotprompt passes any URL on)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Converted:
@@ -64,7 +75,9 @@ class Converted:
         lists: Names iterated over: their input type is an array.
         optional: Names guarded so that a missing value renders as the source renders it.
         includes: Fragment names it includes (partials, prompt references).
-        roles: For Handlebars with ``{{role}}`` markers: ``(role, text)`` per message.
+        roles: For Handlebars with ``{{role}}`` markers (or ``{{media}}``): ``(role,
+            content)`` per message, the content parts when it holds media.
+        media: The media parts, in order (their inputs are in ``variables``).
         notes: What could not be carried over exactly.
     """
 
@@ -74,13 +87,16 @@ class Converted:
     lists: frozenset[str] = frozenset()
     optional: frozenset[str] = frozenset()
     includes: tuple[str, ...] = ()
-    roles: tuple[tuple[str, str], ...] = ()
+    roles: tuple[tuple[str, Content], ...] = ()
     notes: tuple[Note, ...] = ()
+    media: tuple[MediaRef, ...] = ()
 
 
 # --- writer -----------------------------------------------------------------
 
 _LOOP = {"@index": "loop.index0", "@first": "loop.first", "@last": "loop.last"}
+_EMPTY_TEXT = re.compile(r"(\s|\{% if [^%]* %\}\s*\{% endif %\})*")
+"""Text that renders nothing but white space: Dotprompt leaves such pieces out around media."""
 """Handlebars' loop data and the Jinja loop attribute each becomes."""
 
 _MUSTACHE_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"))
@@ -106,7 +122,8 @@ def escape_literal(text: str, *, before_tag: bool) -> str:
 @dataclass
 class _Writer:
     optional: frozenset[str]
-    out: list[str] = field(default_factory=list)
+    out: list[str | MediaRef] = field(default_factory=list)
+    media: list[MediaRef] = field(default_factory=list)
     variables: set[str] = field(default_factory=set)
     objects: set[str] = field(default_factory=set)
     lists: set[str] = field(default_factory=set)
@@ -168,6 +185,59 @@ class _Writer:
         self.loop_vars.append(loop)
         return "{% for " + loop + " in " + source + " %}"
 
+    def media_part(self, piece: Media) -> None:
+        """A media part: the blocks around it are closed before it and opened again after.
+
+        Only ``{{#if NAME}}`` around ``{{media url=NAME}}`` has an equivalent: the
+        input becomes optional, and an optional media input that is not given
+        leaves its part out.
+        """
+        if any(kind != "if" or name != piece.url for kind, name in self.stack):
+            self.notes.append(
+                Note(
+                    "import.unsupported",
+                    f"media part '{piece.url}' inside a block other than {{{{#if {piece.url}}}}}"
+                    " has no equivalent (a media part is not text)",
+                    "error",
+                )
+            )
+            return
+        self.variables.add(piece.url)
+        if self.stack:
+            self.guarded.add(piece.url)
+        image = piece.content_type is None or piece.content_type.startswith("image/")
+        kind: Literal["image", "file"] = "image" if image else "file"
+        if piece.content_type is None:
+            self.notes.append(
+                Note(
+                    "import.media-type",
+                    f"media input '{piece.url}' names no contentType: declared as an image (image/*)",
+                )
+            )
+        ref = MediaRef(kind, piece.url, piece.content_type or "image/*", MEDIA_SCHEMES)
+        self.out.extend("{% endif %}" for _ in self.stack)
+        self.out.append(ref)
+        self.media.append(ref)
+        self.out.extend("{% if " + self.test(name) + " %}" for _kind, name in self.stack)
+
+    def content(self) -> Content:
+        """The written template, or its text pieces and media parts (blank text left out)."""
+        if not self.media:
+            return "".join(str(x) for x in self.out)
+        parts: list[str | MediaRef] = []
+        text: list[str] = []
+        for x in [*self.out, None]:
+            if isinstance(x, str):
+                text.append(x)
+                continue
+            joined = "".join(text)
+            if _EMPTY_TEXT.fullmatch(joined) is None:
+                parts.append(joined)
+            text = []
+            if x is not None:
+                parts.append(x)
+        return tuple(parts)
+
     def end(self, piece: Close) -> str:
         if not self.stack:
             self.notes.append(
@@ -207,6 +277,8 @@ def _write(pieces: list[Piece], optional: frozenset[str]) -> _Writer:
             part, _why = normalise_name(piece.name)
             w.includes.append(piece.name)
             w.out.append('{% include "' + (part or "invalid") + '" %}')
+        elif isinstance(piece, Media):
+            w.media_part(piece)
     if w.stack:
         w.notes.append(Note("import.unsupported", f"'{w.stack[-1][1]}' is never closed", "error"))
     return w
@@ -244,18 +316,17 @@ def convert(text: str, syntax: Syntax, *, optional: frozenset[str] = frozenset()
         state = read_fstring(text)
     else:
         state = read_mustache(text, handlebars=syntax == "handlebars")
-    roles: list[tuple[str, str]] = []
-    if any(isinstance(p, Role) for p in state.pieces):
+    if any(isinstance(p, Role | Media) for p in state.pieces):
         return _by_role(state, optional)
     w = _write(state.pieces, optional)
     return Converted(
-        "".join(w.out),
+        "".join(str(x) for x in w.out),
         frozenset(w.variables),
         frozenset(w.objects),
         frozenset(w.lists),
         frozenset(w.guarded),
         tuple(dict.fromkeys(w.includes)),
-        tuple(roles),
+        (),
         (*state.notes, *w.notes),
     )
 
@@ -271,38 +342,53 @@ def _jinja(text: str) -> Converted:
 
 
 def _by_role(state: State, optional: frozenset[str]) -> Converted:
-    """Handlebars ``{{role "x"}}`` markers: one message per marker (text before the first is ``user``)."""
+    """Handlebars ``{{role "x"}}`` markers: one message per marker (text before the first is ``user``).
+
+    A body with ``{{media}}`` and no role marker is one ``user`` message, as Dotprompt reads it.
+    """
     chunks: list[tuple[str, list[Piece]]] = [("user", [])]
     for piece in state.pieces:
         if isinstance(piece, Role):
             chunks.append((piece.role, []))
         else:
             chunks[-1][1].append(piece)
-    roles: list[tuple[str, str]] = []
-    variables: set[str] = set()
-    objects: set[str] = set()
-    lists: set[str] = set()
-    guarded: set[str] = set()
-    includes: list[str] = []
-    notes = list(state.notes)
+    roles: list[tuple[str, Content]] = []
+    writers: list[_Writer] = []
     for role, pieces in chunks:
         if not pieces or all(isinstance(p, Lit) and not p.text.strip() for p in pieces):
             continue
         w = _write(pieces, optional)
-        roles.append((role, "".join(w.out)))
-        variables |= w.variables
-        objects |= w.objects
-        lists |= w.lists
-        guarded |= w.guarded
+        roles.append((role, w.content()))
+        writers.append(w)
+    return _combined(writers, tuple(roles), state.notes)
+
+
+def _combined(
+    writers: list[_Writer], roles: tuple[tuple[str, Content], ...], notes: list[Note]
+) -> Converted:
+    """One conversion of the messages several writers wrote."""
+    union: dict[str, set[str]] = {
+        "variables": set(),
+        "objects": set(),
+        "lists": set(),
+        "guarded": set(),
+    }
+    includes: list[str] = []
+    for w in writers:
+        union["variables"] |= w.variables
+        union["objects"] |= w.objects
+        union["lists"] |= w.lists
+        union["guarded"] |= w.guarded
         includes += w.includes
-        notes += w.notes
+        notes = [*notes, *w.notes]
     return Converted(
         "",
-        frozenset(variables),
-        frozenset(objects),
-        frozenset(lists),
-        frozenset(guarded),
+        frozenset(union["variables"]),
+        frozenset(union["objects"]),
+        frozenset(union["lists"]),
+        frozenset(union["guarded"]),
         tuple(dict.fromkeys(includes)),
-        tuple(roles),
+        roles,
         tuple(notes),
+        tuple(m for w in writers for m in w.media),
     )

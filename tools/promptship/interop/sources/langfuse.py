@@ -3,7 +3,8 @@
 A prompt version: ``name``, ``version``, ``type`` (``text`` | ``chat``),
 ``prompt`` (a string, or messages ``{role, content}`` and placeholders
 ``{type: placeholder, name}``), ``config`` (model and parameters by
-convention), ``labels`` (→ environments), ``tags``, ``commitMessage``,
+convention; ``tools`` and ``tool_choice`` in OpenAI's shapes, as Langfuse's
+docs keep them), ``labels`` (→ environments), ``tags``, ``commitMessage``,
 ``createdAt``, ``createdBy``. Variables are ``{{name}}``; a
 ``@@@langfusePrompt:name=…|label=…@@@`` reference becomes an include of the
 referenced text prompt as a fragment.
@@ -24,6 +25,7 @@ from promptship.interop.sources._common import (
     text_or_none,
 )
 from promptship.interop.templates import Note
+from promptship.interop.toolmap import from_openai_choice, from_openai_tools
 
 __all__ = ["MODEL_KEYS", "parse"]
 
@@ -52,6 +54,9 @@ MODEL_KEYS = {
     "reasoning_effort",
 }
 """``config`` keys read as the model and its parameters; the rest is kept under ``x-langfuse``."""
+
+_TOOL_KEYS = {"tools", "tool_choice", "promptship"}
+"""``config`` keys read as tools (OpenAI's shapes) and what ``promptship export`` records."""
 
 
 def _messages(prompt: Any, origin: str, notes: list[Note]) -> tuple[tuple[str, str], ...]:
@@ -125,7 +130,11 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
     notes: list[Note] = []
     messages, text = _body(obj, origin, notes)
     config = as_map(obj.get("config"))
-    rest = {k: v for k, v in config.items() if k not in MODEL_KEYS}
+    rest = {k: v for k, v in config.items() if k not in MODEL_KEYS and k not in _TOOL_KEYS}
+    tools, other_tools = from_openai_tools(config.get("tools"), notes)
+    if other_tools:
+        rest["tools"] = other_tools
+    recorded = as_map(config.get("promptship"))  # what `promptship export` wrote
     version = obj.get("version")
     return SourcePrompt(
         name=obj["name"],
@@ -133,7 +142,10 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
         syntax="langfuse",
         messages=messages,
         text=text,
-        model=_model(config),
+        model={
+            **_model(config),
+            **{k: recorded[k] for k in ("api", "extra_body") if k in recorded},
+        },
         output=_output(config.get("response_format")),
         tags=strings(obj.get("tags")),
         extra={"config": rest} if rest else {},
@@ -144,4 +156,6 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
         labels=strings(obj.get("labels")),
         commit_message=text_or_none(obj.get("commitMessage")),
         notes=tuple(notes),
+        tools=tuple(tools),
+        tool_choice=from_openai_choice(config.get("tool_choice"), notes),
     )

@@ -7,6 +7,8 @@ Version 2 (``prompty`` ≥ 2): ``model: {id, provider, options}``, ``inputs``
 with ``kind``, ``template: {format: {kind}, parser: {kind}}``. The body holds
 ``system:`` / ``user:`` / ``assistant:`` role lines; each message is the text
 between them with blank lines at its ends removed, as Prompty parses it.
+Tools, and inputs of a rich kind (image, file, audio) as media parts:
+:mod:`.prompty_tools`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from promptship.interop.sources._common import (
     strings,
     text_or_none,
 )
+from promptship.interop.sources.prompty_tools import media_inputs, split_media, tools
 from promptship.interop.templates import Note, Syntax
+from promptship.interop.toolmap import from_openai_choice
 
 __all__ = ["OPTION_NAMES", "parse", "split_roles"]
 
@@ -104,16 +108,18 @@ def _syntax(front: Mapping[str, Any], origin: str) -> Syntax:
     raise SourceError(f"{origin}: template format {template!r} is not jinja2 or mustache")
 
 
+def _input_items(front: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    raw = front.get("inputs") or {}
+    if isinstance(raw, list):
+        return [(str(p.get("name")), p) for p in raw if isinstance(p, Mapping)]
+    if isinstance(raw, Mapping):
+        return list(raw.items())
+    return []
+
+
 def _inputs(front: Mapping[str, Any]) -> tuple[dict[str, Any], list[Note]]:
     notes: list[Note] = []
-    raw = front.get("inputs") or {}
-    items: list[tuple[str, Any]]
-    if isinstance(raw, list):
-        items = [(str(p.get("name")), p) for p in raw if isinstance(p, Mapping)]
-    elif isinstance(raw, Mapping):
-        items = list(raw.items())
-    else:
-        items = []
+    items = _input_items(front)
     properties: dict[str, Any] = {}
     for name, spec in items:
         prop: dict[str, Any] = {}
@@ -146,8 +152,10 @@ def _model(front: Mapping[str, Any]) -> dict[str, Any]:
         name = config.get("name") or config.get("azure_deployment") or config.get("model")
         if name:
             out["name"] = str(name)
-        if isinstance(model.get("parameters"), Mapping):
-            out["parameters"] = dict(model["parameters"])
+        if isinstance(model.get("parameters"), Mapping):  # its tools are read as tools
+            out["parameters"] = {
+                k: v for k, v in model["parameters"].items() if k not in ("tools", "tool_choice")
+            }
         return out
     if model.get("provider"):  # version 2
         out["provider"] = str(model["provider"])
@@ -172,16 +180,34 @@ _KNOWN = {
     "authors",
     "outputs",
     "instructions",
+    "tools",
 }
 
 
-def _extra(front: Mapping[str, Any]) -> dict[str, Any]:
+def _api(front: Mapping[str, Any]) -> str | None:
+    """``model.apiType: responses`` (Prompty 2): the prompt is written for the Responses API."""
+    model = front.get("model")
+    return (
+        "openai-responses"
+        if isinstance(model, Mapping) and model.get("apiType") == "responses"
+        else None
+    )
+
+
+def _extra(front: Mapping[str, Any], other_tools: list[Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {k: front[k] for k in ("sample", "authors", "outputs") if k in front}
+    if other_tools:
+        extra["tools"] = other_tools
     meta = {k: v for k, v in as_map(front.get("metadata")).items() if k != "promptship"}
     if meta:
         extra["metadata"] = meta
     extra.update({k: v for k, v in front.items() if k not in _KNOWN})
     return extra
+
+
+def _v1_choice(front: Mapping[str, Any], notes: list[Note]) -> Any:
+    params = as_map(as_map(front.get("model")).get("parameters"))
+    return from_openai_choice(params.get("tool_choice"), notes)
 
 
 def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
@@ -194,9 +220,13 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
     properties, notes = _inputs(front)
     mine = _promptship(front)
     recorded = as_map(mine.get("inputs"))
-    messages = tuple(split_roles(body))
+    media = media_inputs(_input_items(front), notes)
+    messages = tuple(
+        m for role, text in split_roles(body) for m in split_media(role, text, media, notes)
+    )
     if not messages:
         raise SourceError(f"{origin}: the body holds no message")
+    tool_list, other_tools = tools(front, notes)
     return SourcePrompt(
         name=str(mine.get("id") or name),
         origin=origin,
@@ -204,15 +234,24 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
         messages=messages,
         properties=dict(recorded.get("properties", {})) if recorded else properties,
         required=tuple(recorded.get("required", [])) if recorded else None,
-        model=_model(front),
+        model={**_model(front), **_recorded_model(mine)},
         output=dict(as_map(mine.get("output"))) or None,
         description=text_or_none(front.get("description")),
         tags=strings(as_map(front.get("metadata")).get("tags", front.get("tags"))),
-        extra=_extra(front),
+        extra=_extra(front, other_tools),
         kind="prompty",
         version=text_or_none(str(mine.get("version") or front.get("version") or "")),
         notes=tuple(notes),
+        tools=tuple(mine["tools"]) if isinstance(mine.get("tools"), list) else tuple(tool_list),
+        tool_choice=mine.get("tool_choice") or _v1_choice(front, notes),
+        api=_api(front),
     )
+
+
+def _recorded_model(mine: Mapping[str, Any]) -> dict[str, Any]:
+    """The API and request fields ``promptship export`` recorded (Prompty sends neither)."""
+    model = as_map(mine.get("model"))
+    return {k: model[k] for k in ("api", "extra_body") if k in model}
 
 
 def _promptship(front: Mapping[str, Any]) -> Mapping[str, Any]:
