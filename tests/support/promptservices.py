@@ -178,7 +178,8 @@ def serve(service: PromptService) -> Iterator[str]:
     """Serve ``service`` on 127.0.0.1 (a free port) while the block runs; yields its base URL."""
     handler = type("Handler", (_Handler,), {"service": service})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop to notice it (0.5 s by default, every test).
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

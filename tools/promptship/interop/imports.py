@@ -195,26 +195,26 @@ def _service(
         headers = services.basic_auth(
             env.get("LANGFUSE_PUBLIC_KEY", ""), env.get("LANGFUSE_SECRET_KEY", "")
         )
-        client = services.Client(
+        with services.Client(
             url,
             headers,
             ("Langfuse", "LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY"),
             sleep=sleep,
             transport=transport,
-        )
-        return services.read_langfuse(client)
+        ) as client:
+            return services.read_langfuse(client)
     if kind == "openai":
         headers = {"Authorization": f"Bearer {env.get('OPENAI_API_KEY', '')}"}
-        client = services.Client(
+        with services.Client(
             url, headers, ("OpenAI", "OPENAI_API_KEY"), sleep=sleep, transport=transport
-        )
-        return services.read_openai(client)
+        ) as client:
+            return services.read_openai(client)
     token = env.get("MLFLOW_TRACKING_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    client = services.Client(
+    with services.Client(
         url, headers, ("MLflow", "MLFLOW_TRACKING_TOKEN"), sleep=sleep, transport=transport
-    )
-    return services.read_mlflow(client)
+    ) as client:
+        return services.read_mlflow(client)
 
 
 def read_source(

@@ -54,11 +54,32 @@ class Client:
     sleep: Callable[[float], None] = time.sleep
     transport: httpx.BaseTransport | None = None
     requests: int = field(default=0, init=False)
+    _http: httpx.Client | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.base.startswith(("http://", "https://")):
             raise SourceError(f"{self.base}: the service URL must start with http:// or https://")
         self.base = self.base.rstrip("/")
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections kept open between requests."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def _connection(self) -> httpx.Client:
+        """One HTTP client for every request: connections (and TLS) are set up once."""
+        if self._http is None:
+            self._http = httpx.Client(
+                timeout=self.timeout, transport=self.transport, follow_redirects=False
+            )
+        return self._http
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """The JSON answer of one GET, after retries on 429.
@@ -79,12 +100,9 @@ class Client:
         self.requests += 1
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            with (
-                httpx.Client(
-                    timeout=self.timeout, transport=self.transport, follow_redirects=False
-                ) as http,
-                http.stream("GET", url, params=query, headers=dict(self.headers)) as response,
-            ):
+            with self._connection().stream(
+                "GET", url, params=query, headers=dict(self.headers)
+            ) as response:
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in response.iter_bytes():

@@ -99,6 +99,8 @@ _EMPTY_TEXT = re.compile(r"(\s|\{% if [^%]* %\}\s*\{% endif %\})*")
 """Text that renders nothing but white space: Dotprompt leaves such pieces out around media."""
 """Handlebars' loop data and the Jinja loop attribute each becomes."""
 
+_OPENER = re.compile(r"\{(?=[{%#])")
+_BRACE = '{{ "{" }}'
 _MUSTACHE_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"))
 
 
@@ -109,14 +111,10 @@ def escape_literal(text: str, *, before_tag: bool) -> str:
     tag; each ``{`` that starts one (or ends the text when a tag follows) is
     written as ``{{ "{" }}``.
     """
-    out: list[str] = []
-    n = len(text)
-    for i, ch in enumerate(text):
-        if ch == "{" and ((i + 1 < n and text[i + 1] in "{%#") or (i + 1 == n and before_tag)):
-            out.append('{{ "{" }}')
-        else:
-            out.append(ch)
-    return "".join(out)
+    escaped = _OPENER.sub(_BRACE, text)
+    if before_tag and escaped.endswith("{") and not escaped.endswith(_BRACE):
+        escaped = escaped[:-1] + _BRACE
+    return escaped
 
 
 @dataclass
