@@ -7,6 +7,7 @@ The store is published by the CLI and served by a real HTTP server on
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from chatserver import closed_port
 from promptship import PromptClient
 from promptship.client._cache import LastGoodCache
 from promptship.core.errors import BundleError, ChannelError
+from promptship.release.allowed_signers import parse_allowed_signers
 from publisher import Published, Publisher, marker_of
 from storeserver import Fault, StoreServer
 
@@ -353,5 +355,8 @@ def test_the_cache_never_goes_back_and_keeps_few_bundles(
     assert len(tars) == 3  # the newest three, the current one among them
     assert assert_cache_clean(cache, "production", publisher.signers).pointer.seq == latest.seq
     # a slow writer holding an older verified channel cannot take the cache back
-    LastGoodCache(cache, "production").save_channel(first_channel, first.seq)
+    signers = parse_allowed_signers(publisher.signers.read_text(), source="allowed_signers")
+    LastGoodCache(cache, "production").save_channel(
+        first_channel, first.seq, signers, now=datetime.now(UTC)
+    )
     assert assert_cache_clean(cache, "production", publisher.signers).pointer.seq == latest.seq

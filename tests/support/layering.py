@@ -11,8 +11,8 @@ Rules:
 1. Every module lives in a domain package; the package root holds only
    ``__init__.py`` and ``__main__.py``.
 2. A package imports only packages of a lower rank. Packages of the same rank
-   (``history``/``release``, ``evals``/``gate``, ``client``/``cli``) never import
-   each other.
+   (``history``/``release``/``interop``, ``evals``/``gate``/``adopt``/``analytics``, ``client``/``review``)
+   never import each other.
 3. Every import form counts: ``import a.b``, ``from a import b``, relative
    imports, and ``importlib.import_module`` / ``__import__`` with a literal name
    (or an f-string's literal prefix).
@@ -54,9 +54,10 @@ RANKS: dict[str, int] = {
     "adopt": 4,
     "analytics": 4,
     "client": 5,
-    "cli": 5,
+    "review": 5,
+    "cli": 6,
 }
-ROOT_MODULES = {"__init__": 6, "__main__": 6}
+ROOT_MODULES = {"__init__": 7, "__main__": 7}
 # What any module may take from the root package itself.
 ROOT_ATTRIBUTES = frozenset({"promptship", "promptship.__version__"})
 
@@ -99,6 +100,9 @@ PURE: frozenset[str] = frozenset(
         "analytics.sql",
         "analytics.ingest",
         "analytics.stats",
+        "review.agreement",
+        "review.sample",
+        "review.verdicts",
     }
 )
 
@@ -110,9 +114,12 @@ OWNED: dict[str, str] = {
     "deepdiff": "history.diff",
     "oras": "release.store.oci",
     "requests": "release.store.oci",
+    "re2": "core.regex",
     "duckdb": "analytics.engines",
     "chdb": "analytics.engines",
     "plotly": "analytics.html",
+    "starlette": "review.server",
+    "uvicorn": "review.server",
 }
 
 # Modules whose import means I/O or a clock; forbidden in pure units.

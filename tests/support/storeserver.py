@@ -46,6 +46,7 @@ class Fault:
         drip_headers: Drip the status line and headers too, not just the body.
         not_modified: Answer 304 to every request, conditional or not.
         gzip: Send the body gzip-compressed, with ``Content-Encoding: gzip``.
+        encoding: Send ``body`` as it is with this ``Content-Encoding`` (a compression bomb).
         times: Apply to this many requests only (``None``: until cleared).
     """
 
@@ -60,6 +61,7 @@ class Fault:
     drip_headers: bool = False
     not_modified: bool = False
     gzip: bool = False
+    encoding: str | None = None
     times: int | None = None
 
 
@@ -134,6 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(304, b"", etag=etag_in or '"forever"')
         if f is not None and f.huge is not None:
             return self._send_huge(f.huge, f.declare_length)
+        if f is not None and f.encoding is not None and f.body is not None:
+            return self._send(200, f.body, encoding=f.encoding)
         body = f.body if f is not None and f.body is not None else owner._read(rel)
         if body is None:
             return self._send(404, b"not found\n")

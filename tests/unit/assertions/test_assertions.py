@@ -70,6 +70,14 @@ CASES: list[tuple[dict[str, Any], str, bool, str]] = [
     ({"type": "regex", "pattern": r"^\d{3}-\d{4}$"}, "call 555-1234", False, "no match"),
     ({"type": "regex", "pattern": "order #(\\d+)", "ignore_case": True}, "ORDER #12", True, "at 0"),
     ({"type": "regex", "pattern": "(?m)^Total: \\d+$"}, "x\nTotal: 3\ny", True, "matches"),
+    ({"type": "regex", "pattern": "done\\Z"}, "all done", True, "matches"),  # Python's \Z
+    (
+        {"type": "not-regex", "pattern": "coupon|% off", "ignore_case": True},
+        "No offer.",
+        True,
+        "no match",
+    ),
+    ({"type": "not-regex", "pattern": "coupon|% off"}, "Take 10% off!", False, "matches"),
     ({"type": "json-valid"}, TICKET, True, "valid JSON"),
     ({"type": "json-valid"}, '{"a": 1,}', False, "not valid JSON"),
     ({"type": "json-valid"}, "```json\n{}\n```", False, "not valid JSON"),
@@ -289,10 +297,22 @@ def test_json_path_subset(path: str, steps: tuple[str | int, ...]) -> None:
         r"(?:(?:\d+)-)+",
     ],
 )
-def test_catastrophic_regexes_are_refused(pattern: str) -> None:
-    with pytest.raises(EvalError, match="catastrophic") as info:
+@pytest.mark.timeout(30)
+def test_backtracking_patterns_match_in_linear_time(pattern: str) -> None:
+    # Each takes longer than a lifetime in a backtracking engine on this answer; RE2 is linear.
+    spec = {"type": "regex", "pattern": pattern}
+    hostile = "a" * 30_000 + "-" + "ab" * 20_000 + "!"
+    assert evaluate(spec, resp(hostile)).kind == "regex"
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"(a)\1", "(?<=a)b", "(?=a)", "(?!a)b", "(?<name>a)(?P=name)", "a{1001}"]
+)
+def test_patterns_re2_cannot_match_in_linear_time_are_refused(pattern: str) -> None:
+    with pytest.raises(EvalError, match="invalid pattern") as info:
         compile_assertion({"type": "regex", "pattern": pattern})
     assert info.value.hint
+    assert "RE2" in info.value.hint
 
 
 @pytest.mark.parametrize("pattern", [r"(\d{3}-)+\d{4}", "(ab)+", "(?:a|b)+c", r"\w+@\w+\.com"])

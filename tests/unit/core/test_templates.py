@@ -78,7 +78,7 @@ def test_includes_render_with_context() -> None:
     ["{{ 'a' * 10**10 }}", "{{ [0] * 2000000 }}", "{{ 2 ** 100000 }}", "{{ 10**7 * 'ab' }}"],
 )
 def test_unbounded_repetition_is_refused_at_render(source: str) -> None:
-    with pytest.raises(TemplateError, match="too large"):
+    with pytest.raises(TemplateError, match=r"too large|render budget exceeded"):
         engine().compile(source)({})
 
 

@@ -469,7 +469,7 @@ def test_a_spec_that_skipped_validation_fails_its_case_not_the_run() -> None:
     bad = evals.Case(
         "bad",
         {"name": "Ada"},
-        (evals.Check({"type": "regex", "pattern": "(a+)+$"}, frozenset()),),
+        (evals.Check({"type": "regex", "pattern": r"(a)\1"}, frozenset()),),
         frozenset(),
     )
     suites["demo/greet"] = dataclasses.replace(
@@ -479,7 +479,7 @@ def test_a_spec_that_skipped_validation_fails_its_case_not_the_run() -> None:
         source, suites, EchoProvider(), ECHO, envs=["staging"], prompts=["demo/greet"]
     )
     results = {r["case"]: r for r in _suite(report, "demo/greet", "staging")["results"]}
-    assert "catastrophic backtracking" in results["bad"]["error"]
+    assert "invalid pattern" in results["bad"]["error"]
     assert "demo/greet [staging]" in results["bad"]["error"]
     assert results["ada"]["ok"] is True
 

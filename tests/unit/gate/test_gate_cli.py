@@ -462,7 +462,7 @@ def test_oversized_input_file_is_refused_before_reading(
         capsys, "gate", "--root", repo.path, "--base", repo.c1, "--head", repo.c2, "--reviews", path
     )
     assert code == 2
-    assert "over the 33554432 byte limit" in err
+    assert "33,554,433 bytes is over the limit of 33,554,432 bytes" in err
 
 
 @pytest.mark.parametrize("sha", ["abc123", "z" * 40, "HEAD"])

@@ -483,6 +483,37 @@ def test_cli_pins_for_workflows(
     assert rc == 2
 
 
+def test_cli_pins_finds_the_review_attestations_of_the_pinned_bundle(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What pr.yml passes to the gate as --review-attestation (`review attest --store`)."""
+    store = tmp_path / "store"
+    args = ("pins", "--store", store, "--root", repo.path)
+    rc, out, _ = run(capsys, *args, "--format", "json")
+    assert rc == 0
+    [info] = json.loads(out)
+    assert info["pinned_reviews"] == []
+    rc, out, _ = run(capsys, *args, "--format", "github")
+    assert rc == 0
+    assert "review_attestations=" in out.splitlines()
+    digest = info["release"]["bundle_digest"].removeprefix("sha256:")
+    review = store / "attestations/review/sha256" / f"{digest}.intoto.jsonl"
+    other = store / "attestations/review/sha256" / f"{'0' * 64}.intoto.jsonl"
+    for path in (review, other):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}\n")
+    rc, out, _ = run(capsys, *args, "--format", "json")
+    assert rc == 0
+    assert json.loads(out)[0]["pinned_reviews"] == [str(review)]
+    assert json.loads(out)[0]["pinned_attestations"] == []  # eval attestations live apart
+    rc, out, _ = run(capsys, *args, "--format", "github")
+    assert rc == 0
+    assert f"review_attestations={review}" in out.splitlines()
+    rc, out, _ = run(capsys, *args)
+    assert rc == 0
+    assert f"its reviews: {review}" in out
+
+
 def test_first_parent_distance(repo: Repo) -> None:
     gr = repo.git()
     assert gr.first_parent_distance("main", repo.c3) == 0

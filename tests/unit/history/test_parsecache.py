@@ -64,7 +64,7 @@ _text = st.text(
 _scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1),  # what a bundle (JSON) carries
     st.floats(allow_nan=False, allow_infinity=False),
     _text,
 )

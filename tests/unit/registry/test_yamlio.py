@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from promptship.core.errors import YamlError
@@ -42,7 +40,7 @@ def test_values_and_positions() -> None:
         ("v: 0o17", 15),
         ("v: 012", 12),  # 1.2: decimal, not octal
         ("v: 1e3", 1000.0),
-        ("v: -.inf", -math.inf),
+        ("v: -9007199254740991", -(2**53 - 1)),
         ("v: ~", None),
         ("v: '1'", "1"),
         ("v: 2026-01-01", "2026-01-01"),  # no timestamps in the core schema
@@ -66,6 +64,14 @@ def test_yaml_12_core_schema(text: str, expected: object) -> None:
         ("? [a]\n: b\n", "complex mapping keys", 1, 3),
         ("a: [\n", "syntax error", 2, 1),
         ("", "empty", 1, 1),
+        # numbers a bundle (JSON) cannot carry, including ones int() itself refuses
+        ("a: .nan\n", "not a number JSON can carry", 1, 4),
+        ("a:\n  b: -.inf\n", "not a number JSON can carry", 2, 6),
+        ("a: 1e999\n", "too large", 1, 4),
+        ("a: 9007199254740992\n", "too large", 1, 4),
+        ("a: 0x" + "f" * 5000 + "\n", "too large", 1, 4),
+        ("9" * 100 + ": x\n", "not a string", 1, 1),
+        ("a: " + "9" * 5000 + "\n", "5,000 digits", 1, 4),
     ],
 )
 def test_rejections_carry_locations(text: str, message: str, line: int, col: int) -> None:

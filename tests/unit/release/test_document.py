@@ -149,6 +149,8 @@ RAW_CASES = {
     "not an object": (b"[1]", "is not a JSON object"),
     "NaN": (b'{"x": NaN}', "NaN is not JSON"),
     "nested too deep": (b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "is not JSON"),
+    # parses in Python's json (under its ~1,000 levels), then broke a recursive walk later
+    "nested 985 deep": (b'{"x": ' + b"[" * 985 + b"]" * 985 + b"}", "nesting deeper than 128"),
     "a huge number": (b'{"x": ' + b"9" * 10_000 + b"}", "is not JSON"),
 }
 

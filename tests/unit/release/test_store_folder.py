@@ -450,7 +450,7 @@ def test_malformed_channel_files(
         m.encode_envelope(published.payload, published.signature)[:-1] + b',"x":1}': "canonical",
         json.dumps({**doc, "x": 1}, sort_keys=True, separators=(",", ":")).encode(): "unknown",
         json.dumps({"payload": 1, "signature": "s"}, separators=(",", ":")).encode(): "payload",
-        good + b" " * 70000: "over the cap",
+        good + b" " * 70000: "over the limit",
         _envelope(bad_payload, key, sshsig.CHANNEL_NAMESPACE): "seq: must be an integer >= 1",
         _envelope(b'{"seq":1}', key, sshsig.CHANNEL_NAMESPACE): "required field missing",
     }

@@ -228,6 +228,21 @@ def test_sticky_comment_marker_is_the_reports() -> None:
     assert "--method PATCH" in text
 
 
+def test_the_gate_step_passes_every_kind_of_evidence_pins_finds() -> None:
+    """pr.yml's Gate step builds its options in an array (not seen by the command check above)."""
+    [gate] = [s for s in steps(load(WORKFLOWS["pr.yml"]), "pr.yml") if s.data.get("name") == "Gate"]
+    assert gate.run is not None
+    added = re.findall(r"args(?:\+=|=)\((--[a-z-]+)", gate.run)
+    assert {"--attestation", "--review-attestation", "--evals", "--group"} <= set(added)
+    text = _help(("gate",))
+    for option in added:
+        assert re.search(rf"(^|[\s,]){re.escape(option)}[\s=,]", text, re.M), option
+    read = set(re.findall(r"steps\.pins\.outputs\.(\w+)", repr(gate.data.get("env"))))
+    assert read == {"attestations", "review_attestations"}
+    pins_help = _help(("pins",))
+    assert all(f"`{key}`" in pins_help for key in read)
+
+
 def test_promote_runs_only_for_environment_files() -> None:
     doc = load(WORKFLOWS["promote.yml"])
     assert doc["on"]["push"]["paths"] == ["environments/*.yaml"]

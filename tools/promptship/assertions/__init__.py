@@ -13,10 +13,10 @@ Responses are any value with ``text``, ``latency_ms`` and ``cost_usd``
 one its result fails and says it needs a judge.
 
 Limits against hostile answers and patterns: regex patterns are at most
-:data:`MAX_REGEX_LENGTH` characters, may not nest a variable-length quantifier
-inside another quantifier (``(a+)+``, ``(\w+\s?)*``: exponential
-backtracking), and run on the first :data:`MAX_REGEX_TEXT` characters of the
-answer. JSON answers are at most :data:`MAX_JSON_CHARS` characters and
+:data:`MAX_REGEX_LENGTH` characters, are matched by RE2
+(:mod:`promptship.core.regex`: time linear in the answer, whatever the
+pattern; no backreferences or lookaround), and run on the first
+:data:`MAX_REGEX_TEXT` characters of the answer. JSON answers are at most :data:`MAX_JSON_CHARS` characters and
 :data:`MAX_JSON_DEPTH` levels deep. JSON Schema ``$ref`` is resolved offline only.
 
 May import: :mod:`promptship.core`. Pure.
@@ -69,6 +69,7 @@ ASSERTION_TYPES = (
     "contains",
     "not-contains",
     "regex",
+    "not-regex",
     "json-valid",
     "json-schema",
     "json-path",
@@ -161,7 +162,8 @@ _BUILDERS: dict[str, tuple[frozenset[str] | None, Builder]] = {
     "equals": (frozenset({"value", "ignore_case", "strip"}), _text.equals),
     "contains": (frozenset({"value", "ignore_case"}), _text.contains(negate=False)),
     "not-contains": (frozenset({"value", "ignore_case"}), _text.contains(negate=True)),
-    "regex": (frozenset({"pattern", "ignore_case"}), _text.regex),
+    "regex": (frozenset({"pattern", "ignore_case"}), _text.regex(negate=False)),
+    "not-regex": (frozenset({"pattern", "ignore_case"}), _text.regex(negate=True)),
     "json-valid": (frozenset(), _json.json_valid),
     "json-schema": (frozenset({"schema"}), _json.json_schema),
     "json-path": (frozenset({"path", "equals", "exists"}), _json.json_path),

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +21,7 @@ from promptship.assertions._base import (
     string_opt,
 )
 from promptship.core.errors import EvalError
+from promptship.core.regex import LinearRegex, RegexError
 
 __all__ = ["contains", "cost", "equals", "latency", "llm_judge", "max_length", "regex"]
 
@@ -71,71 +70,49 @@ def contains(negate: bool) -> Callable[[Mapping[str, Any], Any], Check]:
     return build
 
 
-def regex(spec: Mapping[str, Any], _schema: Any) -> Check:
-    pattern = string_opt(spec, "regex", "pattern")
-    flags = re.IGNORECASE if flag_opt(spec, "regex", "ignore_case") else 0
-    if len(pattern) > MAX_REGEX_LENGTH:
-        raise EvalError(
-            f"regex: pattern is {len(pattern)} characters; the limit is {MAX_REGEX_LENGTH}",
-            hint="split it into several regex assertions",
-        )
-    try:
-        compiled = re.compile(pattern, flags)
-    except re.error as e:
-        raise EvalError(f"regex: invalid pattern {pattern!r}: {e}") from e
-    except RecursionError as e:
-        raise EvalError(f"regex: pattern {preview(pattern)} is nested too deeply") from e
-    if _nested_quantifier(pattern, flags):
-        raise EvalError(
-            f"regex: pattern {pattern!r} repeats a variable-length quantifier "
-            "(catastrophic backtracking)",
-            hint=r"flatten it, e.g. [\w\s]+ instead of (\w+\s?)+",
-        )
+def regex(negate: bool) -> Callable[[Mapping[str, Any], Any], Check]:
+    r"""``regex`` (the answer matches ``pattern``) or ``not-regex`` (it does not).
 
-    def check(resp: ResponseLike, _judge: Judge | None) -> AssertionResult:
-        text = resp.text[:MAX_REGEX_TEXT]
-        note = (
-            f" (first {MAX_REGEX_TEXT} characters searched)" if len(resp.text) > len(text) else ""
-        )
-        match = compiled.search(text)
-        if match:
-            return AssertionResult(True, "regex", f"matches /{pattern}/ at {match.start()}{note}")
-        return AssertionResult(
-            False, "regex", f"no match for /{pattern}/ in {preview(resp.text)}{note}"
-        )
+    Patterns use RE2 syntax, so matching is linear in the answer; ``not-regex``
+    says what a lookahead such as ``\A(?![\s\S]*coupon)`` said.
+    """
+    kind = "not-regex" if negate else "regex"
 
-    return check
+    def build(spec: Mapping[str, Any], _schema: Any) -> Check:
+        pattern = string_opt(spec, kind, "pattern")
+        if len(pattern) > MAX_REGEX_LENGTH:
+            raise EvalError(
+                f"{kind}: pattern is {len(pattern)} characters; the limit is {MAX_REGEX_LENGTH}",
+                hint=f"split it into several {kind} assertions",
+            )
+        try:
+            compiled = LinearRegex(pattern, ignore_case=flag_opt(spec, kind, "ignore_case"))
+        except RegexError as e:
+            raise EvalError(
+                f"{kind}: invalid pattern {preview(pattern)}: {e}",
+                hint="patterns use RE2 syntax (Python's without backreferences and lookaround, "
+                "which matches in time linear in the answer); say 'must not match' with not-regex",
+            ) from None
 
+        def check(resp: ResponseLike, _judge: Judge | None) -> AssertionResult:
+            text = resp.text[:MAX_REGEX_TEXT]
+            note = (
+                f" (first {MAX_REGEX_TEXT} characters searched)"
+                if len(resp.text) > len(text)
+                else ""
+            )
+            start = compiled.search(text)
+            if start is None:
+                ok = negate
+                message = f"no match for /{pattern}/ in {preview(resp.text)}{note}"
+            else:
+                ok = not negate
+                message = f"matches /{pattern}/ at {start}{note}"
+            return AssertionResult(ok, kind, message)
 
-def _nested_quantifier(pattern: str, flags: int) -> bool:
-    """Whether a quantifier repeats a group that holds a variable-length quantifier."""
-    try:  # the stdlib parser is private; without it only the length limits apply
-        parser = importlib.import_module("re._parser")
-        consts = importlib.import_module("re._constants")
-        tree = parser.parse(pattern, flags)
-    except (ImportError, AttributeError, re.error):
-        return False
-    repeats = {
-        getattr(consts, n, None) for n in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
-    } - {None}
+        return check
 
-    def walk(node: Any, inside: bool) -> bool:
-        if isinstance(node, parser.SubPattern):
-            node = node.data
-        if not isinstance(node, list | tuple):
-            return False
-        for item in node:
-            if isinstance(item, tuple) and len(item) == 2 and item[0] in repeats:
-                low, high, sub = item[1]
-                if inside and low != high:
-                    return True
-                if walk(sub, inside or high > 1):
-                    return True
-            elif isinstance(item, parser.SubPattern | list | tuple) and walk(item, inside):
-                return True
-        return False
-
-    return walk(tree, False)
+    return build
 
 
 def max_length(spec: Mapping[str, Any], _schema: Any) -> Check:

@@ -9,12 +9,14 @@ May import: every package but :mod:`promptship.client`.
 
 from __future__ import annotations
 
+import io
 import sys
 
 import click
 
 from promptship.cli._app import cli
 from promptship.core.errors import EXIT_INTERNAL, EXIT_USAGE, PromptshipError
+from promptship.core.textsafe import visible
 
 __all__ = ["cli", "main"]
 
@@ -29,10 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return EXIT_USAGE
     except click.ClickException as e:
-        e.show()
+        shown = io.StringIO()
+        e.show(file=shown)  # click echoes the arguments given: make them visible
+        click.echo(visible(shown.getvalue()), err=True, nl=False)
         return EXIT_USAGE
     except PromptshipError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(visible(f"error: {e}"), err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # the one place that turns a bug into exit 3
-        click.echo(f"internal error: {type(e).__name__}: {e}", err=True)
+        click.echo(visible(f"internal error: {type(e).__name__}: {e}"), err=True)
         click.echo(
             "This is a bug in promptship; please report it with the command you ran.", err=True
         )

@@ -39,6 +39,7 @@ COMMAND_MODULES = {
     "export": "interop",
     "init": "adopt",
     "doctor": "adopt",
+    "review": "review",
     "status": "status",
     "report": "report",
     "experiment": "report",

@@ -1,8 +1,16 @@
-"""Options and reporting shared by the commands."""
+"""Options and reporting shared by the commands.
+
+Everything a command prints goes through :func:`echo` (text for a person:
+control, bidi and invisible characters shown as ``⟨U+XXXX⟩``, on a terminal
+or not), :func:`echo_json` / :func:`echo_report` (JSON keeps its data, with
+those characters written as JSON ``\\u`` escapes), so no prompt, key, input or
+commit subject can send a terminal a control sequence or hide a change.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -12,6 +20,8 @@ from typing import Any, TypeVar
 import click
 
 from promptship.core.model import Finding, Snapshot
+from promptship.core.textsafe import json_safe, visible
+from promptship.fs import write_atomic
 from promptship.registry.files import DirectorySnapshot, find_root
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,13 +51,58 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     )
 
 
+def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print text for a person, every control, bidi and invisible character shown as a code."""
+    click.echo(visible(text), err=err, nl=nl)
+
+
+def echo_json(value: Any, *, indent: int | None = 2) -> None:
+    """Print a value as JSON (non-ASCII kept; control and bidi characters as ``\\uXXXX``)."""
+    click.echo(json_safe(json.dumps(value, indent=indent, ensure_ascii=False)))
+
+
+def echo_report(text: str, fmt: str, *, styled: bool = False) -> None:
+    """Print a report as its format allows: JSON escaped, text and markdown made visible.
+
+    Args:
+        text: The report.
+        fmt: Its format (``json`` is escaped, anything else made visible).
+        styled: The report holds its own ANSI colours and made its data visible itself
+            (:mod:`promptship.history.report`); it is printed as it is.
+    """
+    if fmt == "json":
+        click.echo(json_safe(text), nl=False)
+    else:
+        click.echo(text if styled else visible(text), nl=False)
+
+
+def safe_report(text: str, fmt: str) -> str:
+    """A report as it may be written to a file or a PR comment (see :func:`echo_report`)."""
+    return json_safe(text) if fmt == "json" else visible(text)
+
+
+def write_output(path: Path, text: str, *, checkout: str | Path | None) -> None:
+    """Write a command's ``-o`` file (atomically; see :func:`promptship.fs.write_atomic`).
+
+    When ``path`` lies in the repository's checkout, its folder must also
+    resolve there: a folder the branch under review committed as a link to
+    ``~/`` is refused, never written through.
+    """
+    inside: Path | None = None
+    if checkout is not None:
+        root = os.path.abspath(checkout)
+        if os.path.commonpath([root, os.path.abspath(path)]) == root:
+            inside = Path(root)
+    write_atomic(path, text.encode("utf-8"), inside=inside)
+
+
 def working_tree(root: Path | None) -> Snapshot:
     """The snapshot of the working tree at ``root`` (or the discovered root)."""
     return DirectorySnapshot(find_root(root or Path.cwd()))
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    text = visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
     if prop:
         text = text.replace(":", "%3A").replace(",", "%2C")
     return text
@@ -56,15 +111,15 @@ def _gh_escape(text: str, prop: bool = False) -> str:
 def report_findings(findings: Sequence[Finding], fmt: str, summary: str) -> None:
     """Print findings once, in the chosen format, with a closing summary (text only)."""
     if fmt == "json":
-        click.echo(json.dumps(_json_report(findings), indent=2))
+        echo_json(_json_report(findings))
         return
     if fmt == "github":
         lines = _github_lines(findings)
     else:
         lines = _text_lines(findings, color=sys.stdout.isatty())
     for line in lines:
-        click.echo(line)
-    click.echo(_summary(findings, summary), err=fmt == "github")
+        click.echo(line)  # data made visible by the line builders, before any colour
+    echo(_summary(findings, summary), err=fmt == "github")
 
 
 def _json_report(findings: Sequence[Finding]) -> dict[str, Any]:
@@ -92,13 +147,13 @@ def _github_lines(findings: Sequence[Finding]) -> Iterator[str]:
 def _text_lines(findings: Sequence[Finding], *, color: bool) -> Iterator[str]:
     """``file:line:col: severity[code]: message``, then the hint, per finding."""
     for f in findings:
-        where = f"{f.location}: " if f.location else ""
+        where = visible(f"{f.location}: ") if f.location else ""
         sev: str = f.severity
         if color:
             sev = click.style(sev, fg="red" if sev == "error" else "yellow", bold=True)
-        yield f"{where}{sev}[{f.code}]: {f.message}"
+        yield f"{where}{sev}[{visible(f.code)}]: {visible(f.message)}"
         if f.hint:
-            yield f"    hint: {f.hint}"
+            yield f"    hint: {visible(f.hint)}"
 
 
 def _summary(findings: Sequence[Finding], summary: str) -> str:

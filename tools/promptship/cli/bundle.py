@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, root_option
 from promptship.cli._release import allowed_signers, key_options, now, signers_option, signing_key
 from promptship.git import open_repository
 from promptship.history.diff import PromptDiff, comparable, compare_views
@@ -90,14 +90,14 @@ def bundle_build(
         "warning": expiry_warning(built, now()),
     }
     if fmt == "json":
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
     else:
-        click.echo(
+        echo(
             f"built {written.tar}: {env} release {info['release']}, {info['prompts']} prompts, "
             f"{info['bytes']:,} bytes, {info['digest']}" + (" (signed)" if key else "")
         )
     if info["warning"]:
-        click.echo(f"warning: {info['warning']}", err=True)
+        echo(f"warning: {info['warning']}", err=True)
     return 0
 
 
@@ -107,7 +107,7 @@ def bundle_build(
 def bundle_sign(tar: Path, key_file: Path | None, key_env: str) -> int:
     """Sign bundle TAR's manifest, writing TAR.sig."""
     verified = sign_bundle_file(tar, signing_key(key_file, key_env))
-    click.echo(f"signed {verified.digest} → {tar.name}.sig")
+    echo(f"signed {verified.digest} → {tar.name}.sig")
     return 0
 
 
@@ -146,9 +146,9 @@ def bundle_verify(
         "signer": verified.signer.principal if verified.signer else None,
     }
     if fmt == "json":
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
     else:
-        click.echo(
+        echo(
             f"ok: {tar} is {env} release {m.release} ({verified.digest}), {len(m.files)} files, signed by {info['signer']}, expires {info['expires']}"
         )
     return 0
@@ -171,7 +171,7 @@ def bundle_inspect(tar: Path, fmt: str) -> int:
         for doc in documents.prompts
     ]
     if fmt == "json":
-        click.echo(
+        echo(
             json.dumps(
                 {
                     "digest": verified.digest,
@@ -182,12 +182,12 @@ def bundle_inspect(tar: Path, fmt: str) -> int:
             )
         )
         return 0
-    click.echo(
+    echo(
         f"{verified.digest}\n  env {m.environment}, release {m.release}, source {m.source_commit}\n  created {format_time(m.created)}, expires {format_time(m.expires)}, {len(m.files)} files"
     )
     for p in prompts:
         variants = f" variants: {', '.join(p['variants'])}" if p["variants"] else ""
-        click.echo(f"  {p['id']:<40} {p['version']:<10} {p['content_digest'][:19]}…{variants}")
+        echo(f"  {p['id']:<40} {p['version']:<10} {p['content_digest'][:19]}…{variants}")
     return 0
 
 
@@ -226,9 +226,9 @@ def bundle_diff(a: Path, b: Path, fmt: str) -> int:
                 )
             )
     if fmt == "json":
-        click.echo(json.dumps(to_json(diffs, str(a), str(b)), indent=2, ensure_ascii=False))
+        echo_json(to_json(diffs, str(a), str(b)))
     elif fmt == "markdown":
-        click.echo(to_markdown(diffs, str(a), str(b)), nl=False)
+        echo(to_markdown(diffs, str(a), str(b)), nl=False)
     else:
-        click.echo(to_text(diffs, str(a), str(b)), nl=False)
+        echo(to_text(diffs, str(a), str(b)), nl=False)
     return 0

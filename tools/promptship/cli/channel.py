@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, root_option
 from promptship.cli._release import (
     allowed_signers,
     key_options,
@@ -58,9 +57,9 @@ def channel_show(
         "signer": channel.signer.principal,
     }
     if fmt == "json":
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
     else:
-        click.echo("\n".join(f"{k}: {v}" for k, v in info.items()))
+        echo("\n".join(f"{k}: {v}" for k, v in info.items()))
     return 0
 
 
@@ -145,19 +144,19 @@ def channel_refresh(
         "warning": result.warning,
     }
     if fmt == "json":
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
     elif after is not None:
-        click.echo(
+        echo(
             f"refreshed {env}: seq {before.seq} → {info['seq']}, release {before.release} "
             f"({before.bundle_digest}), channel expires {info['expires']} (was "
             f"{info['expires_before']}; bundle expires {info['bundle_expires']})"
         )
     else:
-        click.echo(
+        echo(
             f"{env}: not due (channel seq {before.seq} expires {info['expires']}, "
             f"more than {within} day(s) away)"
         )
     if result.warning:
-        click.echo(f"error: {result.warning}", err=True)
+        echo(f"error: {result.warning}", err=True)
         return EXIT_FINDINGS
     return EXIT_OK

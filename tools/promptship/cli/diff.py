@@ -10,11 +10,17 @@ import click
 
 from promptship.cli._app import cli
 from promptship.cli._cache import cache_options
-from promptship.cli._common import format_option, report_findings, root_option
+from promptship.cli._common import (
+    echo_report,
+    format_option,
+    report_findings,
+    root_option,
+    safe_report,
+    write_output,
+)
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.core.model import PathChange
-from promptship.fs import write_atomic
-from promptship.git import open_repository
+from promptship.git import GitRepo, open_repository
 from promptship.history import compare as history
 from promptship.history import report as diffreport
 from promptship.history.diff import PromptDiff
@@ -27,8 +33,10 @@ def _sides(
     head: str | None,
     cache_dir: Path | None,
     no_cache: bool,
+    *,
+    repo: GitRepo | None = None,
 ) -> tuple[history.Side, history.Side, list[PathChange]]:
-    repo = open_repository(root or Path.cwd())
+    repo = repo or open_repository(root or Path.cwd())
     return history.git_sides(
         repo, base, head, cache=open_repo_cache(repo, cache_dir, enabled=not no_cache)
     )
@@ -75,13 +83,14 @@ def diff(
       promptship diff origin/main...HEAD      # what this branch adds
       promptship diff HEAD --no-cache         # the working tree, every file parsed again
     """
-    before, after, changes = _sides(root, base, head, cache_dir, no_cache)
+    repo = open_repository(root or Path.cwd())
+    before, after, changes = _sides(root, base, head, cache_dir, no_cache, repo=repo)
     diffs = history.semantic_diff(before, after, changes)
     color = sys.stdout.isatty() and output is None
     text = _report(diffs, fmt, before.snapshot.label, after.snapshot.label, color=color)
     if output is not None:
-        write_atomic(output, text.encode("utf-8"))
-    click.echo(text, nl=False)
+        write_output(output, safe_report(text, fmt), checkout=repo.workdir)
+    echo_report(text, fmt, styled=color)
     return EXIT_OK
 
 

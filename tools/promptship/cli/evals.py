@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ import click
 
 from promptship import evals
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, echo_report, format_option, root_option
 from promptship.cli._release import allowed_signers, key_options, signers_option, signing_key
 
 
@@ -24,7 +23,7 @@ def _progress() -> evals.Progress | None:
     def show(done: int, total: int, failed: int) -> None:
         end = "\n" if done == total else ""
         text = f"\r  eval {done}/{total} cases" + (f", {failed} failed" if failed else "")
-        click.echo(text + end, err=True, nl=False)
+        click.echo(text + end, err=True, nl=False)  # numbers only; the CR is ours
 
     return show
 
@@ -114,6 +113,11 @@ def _progress() -> evals.Progress | None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write report.json, junit.xml and report.md here.",
 )
+@click.option(
+    "--responses",
+    is_flag=True,
+    help="Keep each case's response in the report, for `review sample --evals`.",
+)
 @root_option
 @format_option("text", "json", "markdown", "junit")
 @click.pass_context
@@ -137,6 +141,7 @@ def eval_group(
     no_cache: bool,
     cache_dir: Path | None,
     out_dir: Path | None,
+    responses: bool,
     root: Path | None,
     fmt: str,
 ) -> int:
@@ -181,9 +186,10 @@ def eval_group(
         cache=not no_cache,
         cache_dir=cache_dir,
         out_dir=out_dir,
+        responses=responses,
     )
     report = evals.run_evals(request, environ=os.environ, progress=_progress())
-    click.echo(evals.render_report(report, fmt), nl=False)
+    echo_report(evals.render_report(report, fmt), fmt)
     return evals.exit_code(report)
 
 
@@ -216,7 +222,7 @@ def eval_merge(
       promptship eval merge shard-*/report.json -o report.json --format markdown
     """
     merged = evals.merge_report_files(reports, output=output, out_dir=out_dir)
-    click.echo(evals.render_report(merged, fmt), nl=False)
+    echo_report(evals.render_report(merged, fmt), fmt)
     return evals.exit_code(merged)
 
 
@@ -276,7 +282,7 @@ def eval_attest(
         output=output,
         store_dir=store_dir,
     )
-    click.echo(f"wrote {attested.path} ({attested.sha256}) for {attested.bundle_digest}")
+    echo(f"wrote {attested.path} ({attested.sha256}) for {attested.bundle_digest}")
     return 0
 
 
@@ -327,12 +333,12 @@ def eval_verify_attestation(
             "signer": verified.signer,
             "predicate": predicate,
         }
-        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        echo_json(out)
         return 0
     suites = predicate["suites"]
     failed = [s for s in suites if isinstance(s, dict) and not s.get("ok")]
     verdict = "passed" if predicate["ok"] else f"FAILED ({len(failed)} suite(s) below minimum)"
-    click.echo(
+    echo(
         f"verified: evals of {digest} in {env}, signed by {verified.keyid} ({verified.signer}); "
         f"{len(suites)} suite(s) {verdict}"
     )

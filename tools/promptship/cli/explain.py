@@ -10,7 +10,7 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option, working_tree
+from promptship.cli._common import echo, format_option, root_option, working_tree
 from promptship.core.overlay import pointer
 
 
@@ -53,7 +53,7 @@ def explain(
     rows = sorted(origins.items(), key=lambda kv: [str(p) for p in kv[0]])
     rows = sorted(origins.items(), key=lambda kv: _order(view.data, kv[0]))
     if fmt == "json":
-        click.echo(
+        echo(
             json.dumps(
                 {
                     "prompt": prompt_id,
@@ -91,11 +91,9 @@ def explain(
         return 0
     width = max((len(pointer(p)) for p, _ in rows), default=10)
     for p, o in rows:
-        click.echo(
-            f"{pointer(p):<{width}}  {_short(_leaf(view.data, p)):<62} {o.op:<8} {o.location}"
-        )
+        echo(f"{pointer(p):<{width}}  {_short(_leaf(view.data, p)):<62} {o.op:<8} {o.location}")
     for p, o in view.deleted:
-        click.echo(f"{pointer(p):<{width}}  {'(deleted)':<62} {o.op:<8} {o.location}")
+        echo(f"{pointer(p):<{width}}  {'(deleted)':<62} {o.op:<8} {o.location}")
     return 0
 
 

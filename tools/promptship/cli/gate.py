@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, report_findings, root_option, working_tree
+from promptship.cli._common import (
+    echo,
+    echo_json,
+    echo_report,
+    format_option,
+    report_findings,
+    root_option,
+    safe_report,
+    working_tree,
+    write_output,
+)
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.evals import verify_attestation_file
-from promptship.fs import write_atomic
 from promptship.gate import check
 from promptship.gate import inputs as gating
 from promptship.git import open_repository
+from promptship.review.attest import verify_review_file
 
 
 @cli.command()
@@ -42,6 +51,13 @@ from promptship.git import open_repository
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A signed eval attestation (DSSE envelope); repeatable.",
+)
+@click.option(
+    "--review-attestation",
+    "review_attestations",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A signed review of the pinned bundle's eval outputs (`promptship review attest`); repeatable.",
 )
 @click.option(
     "--reviews",
@@ -83,6 +99,7 @@ def gate(
     envs: tuple[str, ...],
     evals: tuple[Path, ...],
     attestations: tuple[Path, ...],
+    review_attestations: tuple[Path, ...],
     reviews: Path | None,
     teams: Path | None,
     author: str | None,
@@ -106,6 +123,9 @@ def gate(
                  author's own, not of an older push (--head-sha)
       promotion  a release pin rises by one, and its source commit passed the
                  evals of the environment it is promoted from
+      review     when the environment's policy.review asks for it, a signed
+                 review attestation of the pinned bundle's eval outputs shows
+                 enough reviewed and passing (--review-attestation)
 
     \b
     Example (in a pull_request workflow):
@@ -125,16 +145,21 @@ def gate(
         author=author,
         head_sha=head_sha,
         allowed_signers=allowed_signers,
+        review_attestations=review_attestations,
         group=group,
     )
     repo = open_repository(root or Path.cwd())
     checked = check.check_change(
-        repo, request, verify=verify_attestation_file, now=datetime.now(UTC)
+        repo,
+        request,
+        verify=verify_attestation_file,
+        now=datetime.now(UTC),
+        verify_review=verify_review_file,
     )
-    text = checked.render(fmt)
+    text = safe_report(checked.render(fmt), fmt)
     if output is not None:
-        write_atomic(output, text.encode("utf-8"))
-    click.echo(text, nl=False)
+        write_output(output, text, checkout=repo.workdir)
+    echo_report(text, fmt)
     return EXIT_OK if checked.decision.allow else EXIT_FINDINGS
 
 
@@ -184,16 +209,16 @@ def owners_required(
     """
     required = check.required_owners(open_repository(root or Path.cwd()), base, head, envs)
     if fmt == "json":
-        click.echo(json.dumps(required.to_dict(), indent=2))
+        echo_json(required.to_dict())
         return EXIT_OK
     verdict = (
         f"required by {', '.join(required.required_by)}"
         if required.required_by
         else "not required by the gated environments' policies"
     )
-    click.echo(f"owner review {required.base_label}..{required.head_label}: {verdict}")
+    echo(f"owner review {required.base_label}..{required.head_label}: {verdict}")
     for r in required.files:
         who = " ".join(r.owners) or "(nobody: add a CODEOWNERS line)"
         line = f"line {r.line}" if r.line else "no line"
-        click.echo(f"  {r.path}: {who}  [{line}; {r.why}]")
+        echo(f"  {r.path}: {who}  [{line}; {r.why}]")
     return EXIT_OK

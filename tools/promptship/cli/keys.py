@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from promptship.cli._app import cli
+from promptship.cli._common import echo
 from promptship.release.keys import write_keypair
 
 
@@ -44,5 +45,5 @@ def keys_generate(out: Path, envs: tuple[str, ...], comment: str, force: bool) -
     Example:
       promptship keys generate -o ~/.ssh/promptship_production --env production
     """
-    click.echo(write_keypair(out, envs, comment, force=force))
+    echo(write_keypair(out, envs, comment, force=force))
     return 0

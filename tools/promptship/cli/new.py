@@ -9,7 +9,7 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._common import root_option
+from promptship.cli._common import echo, root_option
 from promptship.registry.files import find_root
 
 
@@ -36,5 +36,5 @@ def new(
     path, owner = registry.create_prompt(
         find_root(root or Path.cwd()), prompt_id, kind=kind, description=description
     )
-    click.echo(f'created {path} (owner "{owner}"); edit it, then run `promptship validate`')
+    echo(f'created {path} (owner "{owner}"); edit it, then run `promptship validate`')
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, root_option
 from promptship.gate.promotion import actions as promoting
 from promptship.git import open_repository
 
@@ -22,21 +22,21 @@ def _now() -> datetime:
 def _print_pr(pr: promoting.PromotionPR, fmt: str) -> int:
     """The PR's title and body (or its JSON form); what was written goes to stderr."""
     if fmt == "json":
-        click.echo(json.dumps(pr.to_dict(), indent=2, ensure_ascii=False))
+        echo_json(pr.to_dict())
         return 0
     plan = pr.plan
     if pr.skipped:
         current = plan.current.number if plan.current else 0
-        click.echo(
+        echo(
             f"nothing to promote: {plan.env} at {plan.new.source_commit[:12]} serves what "
             f"r{current} serves (only its release block changed since); nothing written"
         )
         return 0
-    click.echo(plan.title)
-    click.echo()
-    click.echo(pr.body, nl=False)
+    echo(plan.title)
+    echo()
+    echo(pr.body, nl=False)
     verb = "wrote" if pr.written else "would write"
-    click.echo(
+    echo(
         f"{verb} {plan.path}: release {plan.new.number}, source {plan.new.source_commit}, "
         f"{plan.new.bundle_digest}",
         err=True,
@@ -176,15 +176,16 @@ def rollback(
 def _print_github(rows: list[promoting.PinRow], store_dir: Path | None) -> None:
     """``key=value`` lines for ``$GITHUB_OUTPUT``."""
     pinned = [r.env for r in rows if r.release]
-    click.echo(f"changed={'true' if pinned else 'false'}")
-    click.echo(f"envs={json.dumps(pinned, separators=(',', ':'))}")
-    click.echo(f"names={' '.join(pinned)}")
+    echo(f"changed={'true' if pinned else 'false'}")
+    echo(f"envs={json.dumps(pinned, separators=(',', ':'))}")
+    echo(f"names={' '.join(pinned)}")
     if store_dir is not None:
         found = [str(p) for r in rows for p in (r.attestation, *r.pinned_attestations) if p]
-        click.echo("attestations=" + " ".join(found))
+        echo("attestations=" + " ".join(found))
+        echo("review_attestations=" + " ".join(str(p) for r in rows for p in r.pinned_reviews))
     if len(rows) == 1 and rows[0].release:
         for key, value in rows[0].release.to_dict().items():
-            click.echo(f"{key}={value}")
+            echo(f"{key}={value}")
 
 
 def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
@@ -198,9 +199,11 @@ def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
             line += f"; evidence: {r.attestation or 'none in the store'}"
             pinned = ", ".join(str(p) for p in r.pinned_attestations) or "none in the store"
             line += f"; pinned bundle's evals: {pinned}"
-        click.echo(line)
+            reviews = ", ".join(str(p) for p in r.pinned_reviews) or "none in the store"
+            line += f"; its reviews: {reviews}"
+        echo(line)
     if not rows:
-        click.echo("no pinned environment" + (" changed" if changed else ""))
+        echo("no pinned environment" + (" changed" if changed else ""))
 
 
 @cli.command()
@@ -217,8 +220,8 @@ def _print_text(rows: list[promoting.PinRow], changed: bool) -> None:
     "store_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Also find each pin's evidence there: the attestation of the promotes_from "
-    "environment's bundle released from the pinned source commit, and the attestation of "
-    "the pinned bundle itself.",
+    "environment's bundle released from the pinned source commit, and the eval and review "
+    "attestations of the pinned bundle itself.",
 )
 @click.option(
     "--promotes-from",
@@ -242,7 +245,8 @@ def pins(
     --format github prints `key=value` lines for $GITHUB_OUTPUT: `changed`
     (true when an environment is pinned anew), `envs` (those environments as a
     JSON list, for a job matrix), `names` (the same, space-separated),
-    `attestations` (space-separated paths, with --store), and for a single
+    `attestations` and `review_attestations` (space-separated paths, with
+    --store), and for a single
     environment its `number`, `source_commit` and `bundle_digest`.
 
     \b
@@ -254,11 +258,11 @@ def pins(
     if stage is not None:
         after = promoting.next_stages(open_repository(root or Path.cwd()), stage, ref=ref)
         if fmt == "json":
-            click.echo(json.dumps(after))
+            echo(json.dumps(after))
         elif fmt == "github":
-            click.echo(f"next={' '.join(after)}")
+            echo(f"next={' '.join(after)}")
         else:
-            click.echo("\n".join(after) or f"no environment promotes from {stage}")
+            echo("\n".join(after) or f"no environment promotes from {stage}")
         return 0
     rows = promoting.list_pins(
         open_repository(root or Path.cwd()),
@@ -268,7 +272,7 @@ def pins(
         store_dir=store_dir,
     )
     if fmt == "json":
-        click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+        echo_json([r.to_dict() for r in rows])
     elif fmt == "github":
         _print_github(rows, store_dir)
     else:

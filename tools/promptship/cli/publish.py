@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, format_option, root_option
 from promptship.cli._release import (
     allowed_signers,
     key_options,
@@ -63,7 +63,7 @@ def publish(
     )
     p = published.channel.pointer
     if fmt == "json":
-        click.echo(
+        echo(
             json.dumps(
                 {
                     "env": env,
@@ -76,7 +76,7 @@ def publish(
             )
         )
     else:
-        click.echo(
+        echo(
             f"published {env} release {p.release} ({p.bundle_digest}) as seq {p.seq}, channel expires {format_time(p.expires)}"
         )
     return 0

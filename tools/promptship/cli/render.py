@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +9,28 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option, working_tree
+from promptship.cli._common import echo, echo_json, format_option, root_option, working_tree
+from promptship.core import jsonlimits
 from promptship.core.errors import UsageError
+from promptship.fs import read_text
+
+MAX_INPUTS_BYTES = 16 * 1024 * 1024
+"""The largest ``--inputs`` file read."""
 
 
 def parse_inputs(pairs: tuple[str, ...], inputs_file: Path | None) -> dict[str, Any]:
-    """Inputs from ``--inputs FILE`` then ``--input k=v`` (string) / ``k:=json`` (typed)."""
+    """Inputs from ``--inputs FILE`` then ``--input k=v`` (string) / ``k:=json`` (typed).
+
+    JSON is read within :mod:`promptship.core.jsonlimits` (depth, integer digits,
+    finite numbers) and the file with :func:`promptship.fs.read_text` (a regular
+    file within the size limit: FIFOs and devices are refused).
+    """
     inputs: dict[str, Any] = {}
     if inputs_file is not None:
+        text = read_text(inputs_file, MAX_INPUTS_BYTES, what="--inputs")
         try:
-            loaded = json.loads(inputs_file.read_text("utf-8"))
-        except (OSError, ValueError) as e:
+            loaded = jsonlimits.loads(text)
+        except ValueError as e:
             raise UsageError(
                 f"--inputs {inputs_file}: {e}", hint="give a JSON object file"
             ) from None
@@ -31,9 +41,15 @@ def parse_inputs(pairs: tuple[str, ...], inputs_file: Path | None) -> dict[str, 
         if ":=" in pair and pair.index(":=") < pair.find("=") + 1:
             key, raw = pair.split(":=", 1)
             try:
-                inputs[key] = json.loads(raw)
+                inputs[key] = jsonlimits.loads(raw)
+            except jsonlimits.JsonLimitError as e:
+                raise UsageError(
+                    f"--input {_clip(pair)}: the value after ':=' is refused: {e}"
+                ) from None
             except ValueError:
-                raise UsageError(f"--input {pair}: the value after ':=' is not JSON") from None
+                raise UsageError(
+                    f"--input {_clip(pair)}: the value after ':=' is not JSON"
+                ) from None
         elif "=" in pair:
             key, value = pair.split("=", 1)
             inputs[key] = value
@@ -42,6 +58,10 @@ def parse_inputs(pairs: tuple[str, ...], inputs_file: Path | None) -> dict[str, 
         if not key:
             raise UsageError(f"--input {pair}: empty name")
     return inputs
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @cli.command()
@@ -96,21 +116,21 @@ def render(
     rendered = compiled.render(parse_inputs(pairs, inputs_file))
     if fmt != "text":
         body = rendered.to_openai() if fmt == "openai" else rendered.to_api(_API.get(fmt, fmt))
-        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        echo_json(body)
         return 0
     params = ", ".join(f"{k}={v}" for k, v in sorted(rendered.parameters.items()))
-    click.echo(
+    echo(
         f"# {prompt_id} ({env}{', variant ' + variant if variant else ''}) → {rendered.provider}/{rendered.model}"
         + (f" [{params}]" if params else "")
     )
     for tool in rendered.tools:
-        click.echo(f"# tool {tool['name']}: {tool['description']}")
+        echo(f"# tool {tool['name']}: {tool['description']}")
     if rendered.messages is not None:
         for m in rendered.messages:
-            click.echo(f"\n--- {m['role']}{' (cache breakpoint)' if m.get('cache') else ''} ---")
-            click.echo(_content_text(m["content"]).rstrip("\n"))
+            echo(f"\n--- {m['role']}{' (cache breakpoint)' if m.get('cache') else ''} ---")
+            echo(_content_text(m["content"]).rstrip("\n"))
     else:
-        click.echo(rendered.text or "")
+        echo(rendered.text or "")
     return 0
 
 

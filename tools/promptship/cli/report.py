@@ -11,7 +11,7 @@ import click
 
 from promptship.analytics import commands, sql
 from promptship.cli._app import cli
-from promptship.cli._common import root_option
+from promptship.cli._common import echo_report, root_option
 from promptship.core.errors import UsageError
 
 FORMATS = click.Choice(["text", "json", "markdown", "html"])
@@ -115,7 +115,7 @@ def report_command(
         out=out,
         engine=_engine(engine, url, table),
     )
-    click.echo(text, nl=False)
+    echo_report(text, fmt)
 
 
 @cli.group("experiment")
@@ -192,4 +192,4 @@ def experiment_report_command(
         promote=promote,
         engine=_engine(engine, url, table),
     )
-    click.echo(text, nl=False)
+    echo_report(text, fmt)

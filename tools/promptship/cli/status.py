@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, root_option
 from promptship.cli._release import allowed_signers, now, signers_option, store_options
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.gate.promotion.drift import to_dict, to_markdown, to_text
@@ -73,9 +72,9 @@ def status(
         within=timedelta(days=within),
     )
     if fmt == "json":
-        click.echo(json.dumps(to_dict(statuses, ref=ref, now=when), indent=2))
+        echo_json(to_dict(statuses, ref=ref, now=when))
     elif fmt == "markdown":
-        click.echo(to_markdown(statuses, ref=ref), nl=False)
+        echo(to_markdown(statuses, ref=ref), nl=False)
     else:
-        click.echo(to_text(statuses, ref=ref), nl=False)
+        echo(to_text(statuses, ref=ref), nl=False)
     return EXIT_FINDINGS if any(s.drifts for s in statuses) else EXIT_OK

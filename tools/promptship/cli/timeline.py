@@ -10,7 +10,7 @@ import click
 
 from promptship.cli._app import cli
 from promptship.cli._cache import cache_options
-from promptship.cli._common import format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, root_option
 from promptship.core.errors import UsageError
 from promptship.git import open_repository
 from promptship.history import timeline
@@ -49,7 +49,7 @@ def log(
     cache = open_repo_cache(repo, cache_dir, enabled=not no_cache)
     entries = list(timeline.log(repo, prompt_id, ref, limit=limit, cache=cache))
     if fmt == "json":
-        click.echo(
+        echo(
             json.dumps(
                 [
                     {
@@ -70,12 +70,12 @@ def log(
         return 0
     for e in entries:
         when = e.commit.time.strftime("%Y-%m-%d %H:%M")
-        click.echo(
+        echo(
             f"{e.commit.sha[:10]}  {when}  {e.version or '-':<10} {e.status:<9} {e.cls:<11} "
             f"{e.commit.author_name}: {e.commit.summary}"
         )
     if not entries:
-        click.echo(f"no changes to {prompt_id} on {ref}")
+        echo(f"no changes to {prompt_id} on {ref}")
     return 0
 
 
@@ -141,8 +141,8 @@ def show(
         "content_commit": shown.content_commit,
     }
     if fmt == "json":
-        click.echo(json.dumps({**meta, "view": shown.view}, indent=2, ensure_ascii=False))
+        echo_json({**meta, "view": shown.view})
         return 0
-    click.echo("".join(f"# {k}: {v}\n" for k, v in meta.items() if v is not None), nl=False)
-    click.echo(yamlio.roundtrip_dump(shown.view), nl=False)
+    echo("".join(f"# {k}: {v}\n" for k, v in meta.items() if v is not None), nl=False)
+    echo(yamlio.roundtrip_dump(shown.view), nl=False)
     return 0

@@ -20,9 +20,12 @@ from typing import Any
 import httpcore
 import httpx
 
+from promptship.core.decoding import BoundedDecoder, DecodeLimitError
 from promptship.core.errors import ChannelError, StoreError, UsageError
+from promptship.fs import read_file, read_text
 from promptship.release import bundle as bundles
 from promptship.release.allowed_signers import AllowedSigners, parse_allowed_signers
+from promptship.release.keys import MAX_KEY_FILE_BYTES
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
 from promptship.release.sshsig import MAX_SIGNATURE_BYTES
 from promptship.release.store import folder as store
@@ -62,6 +65,14 @@ class Source:
         """
         raise NotImplementedError
 
+    def signature(self, digest: str) -> str:
+        """The current signature of a bundle (re-signed after a key rotation, say).
+
+        Raises:
+            StoreError: It cannot be read.
+        """
+        return self.bundle(digest)[1]
+
     def close(self) -> None:
         """Release connections."""
 
@@ -79,20 +90,30 @@ class DirectorySource(Source):
         path = store.channel_path(self.root, env)
         try:
             st = path.stat()
-            tag = f"{st.st_size}-{st.st_mtime_ns}"
-            if tag == etag:
-                return None, etag
-            with path.open("rb") as f:
-                data = f.read(DEFAULT_MAX_CHANNEL_BYTES + 1)
         except FileNotFoundError:
             raise ChannelError(f"{path}: no channel published for '{env}'") from None
         except OSError as e:
             raise StoreError(f"{path}: cannot read: {e.strerror}") from None
+        tag = f"{st.st_size}-{st.st_mtime_ns}"
+        if tag == etag:
+            return None, etag
+        # a FIFO or a device at the channel's name is refused, never waited on
+        data = read_file(path, DEFAULT_MAX_CHANNEL_BYTES, what="the channel", error=StoreError)
         return data, tag
 
     def bundle(self, digest: str) -> tuple[bytes, str]:
         """The bundle and signature files."""
         return store.fetch_bundle(self.root, digest, max_bytes=self.max_bundle_bytes)
+
+    def signature(self, digest: str) -> str:
+        """The signature file alone."""
+        data = read_file(
+            store.signature_path(self.root, digest),
+            MAX_SIGNATURE_BYTES,
+            what="the bundle signature",
+            error=StoreError,
+        )
+        return _armor(data, self.location, digest)
 
 
 # --- HTTP -------------------------------------------------------------------------------
@@ -256,7 +277,8 @@ class HttpSource(Source):
 
     def _get(self, path: str, cap: int, etag: str | None = None) -> tuple[int, bytes, str | None]:
         url = self.base + path
-        headers = {"If-None-Match": etag} if etag else {}
+        # identity: a compressed body is decoded by BoundedDecoder, never by httpx whole
+        headers = {"Accept-Encoding": "identity", **({"If-None-Match": etag} if etag else {})}
         got = _Download(url, time.monotonic())
         _deadline.at = got.start + self.deadline_s
         try:
@@ -276,13 +298,24 @@ class HttpSource(Source):
             _deadline.at = None
 
     def _receive(self, r: httpx.Response, got: _Download, cap: int) -> None:
-        """Read the body into ``got``, within ``cap`` bytes and the deadline; check its length."""
-        for chunk in r.iter_bytes():
-            got.body += chunk
-            if len(got.body) > cap:
-                raise StoreError(f"{got.url}: body over the {cap:,}-byte cap")
-            if time.monotonic() - got.start > self.deadline_s:
-                raise httpcore.ReadTimeout("download deadline passed")
+        """Read the body into ``got``, within ``cap`` bytes and the deadline; check its length.
+
+        A body the server compressed anyway is decoded with a running cap
+        (:class:`promptship.core.decoding.BoundedDecoder`): ``gzip, gzip`` of a few
+        hundred bytes cannot grow the client's memory past ``cap``.
+        """
+        encoded = r.headers.get("content-encoding")
+        try:
+            decoder = BoundedDecoder(encoded, cap)
+            for raw in r.iter_raw():
+                got.body += decoder.feed(raw)
+                if time.monotonic() - got.start > self.deadline_s:
+                    raise httpcore.ReadTimeout("download deadline passed")
+            got.body += decoder.finish()
+        except DecodeLimitError as e:
+            raise StoreError(
+                f"{got.url}: body over the {cap:,}-byte cap or undecodable: {e}"
+            ) from None
         if got.size is not None and got.size != len(got.body):
             raise StoreError(f"{got.url}: truncated body ({len(got.body):,} of {got.size:,} bytes)")
 
@@ -303,16 +336,25 @@ class HttpSource(Source):
         """GET the bundle and its signature."""
         hexd = store.bundle_path(Path(), digest).stem  # validates the digest's form
         _, tar, _ = self._get(f"bundles/sha256/{hexd}.tar", self.max_bundle_bytes)
+        return tar, self.signature(digest)
+
+    def signature(self, digest: str) -> str:
+        """GET the signature alone."""
+        hexd = store.bundle_path(Path(), digest).stem
         _, sig, _ = self._get(f"bundles/sha256/{hexd}.tar.sig", MAX_SIGNATURE_BYTES)
-        try:
-            return tar, sig.decode("ascii")
-        except UnicodeDecodeError:
-            raise StoreError(f"{self.base}: the signature of {digest} is not ASCII armor") from None
+        return _armor(sig, self.base, digest)
 
     def close(self) -> None:
         """Close the HTTP client when this source made it."""
         if self.owns_client:
             self.client.close()
+
+
+def _armor(data: bytes, where: str, digest: str) -> str:
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise StoreError(f"{where}: the signature of {digest} is not ASCII armor") from None
 
 
 class OciSource(Source):
@@ -377,10 +419,7 @@ def read_signers(value: str | os.PathLike[str] | AllowedSigners) -> AllowedSigne
     if isinstance(value, AllowedSigners):
         return value
     path = Path(value)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read allowed signers: {e}") from None
+    text = read_text(path, MAX_KEY_FILE_BYTES, what="the allowed signers")
     return parse_allowed_signers(text, source=str(path))
 
 
@@ -402,14 +441,12 @@ def read_bundle_file(  # noqa: PLR0917 - mirrors verify_bundle's order; every ca
     sig_path = (
         Path(signature) if signature is not None else tar_path.with_name(tar_path.name + ".sig")
     )
+    tar = read_file(tar_path, max_bytes, what="the bundle")
+    raw_sig = read_file(sig_path, MAX_SIGNATURE_BYTES, what="the bundle signature")
     try:
-        if tar_path.stat().st_size > max_bytes:
-            raise UsageError(f"{tar_path}: over the {max_bytes:,}-byte cap")
-        tar = tar_path.read_bytes()
-        with sig_path.open("rb") as f:
-            sig = f.read(MAX_SIGNATURE_BYTES + 1).decode("ascii")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read the bundle or its signature: {e}") from None
+        sig = raw_sig.decode("ascii")
+    except UnicodeDecodeError:
+        raise UsageError(f"{sig_path}: the bundle signature is not ASCII armor") from None
     return bundles.verify_bundle(
         tar,
         sig,

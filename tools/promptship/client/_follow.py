@@ -140,7 +140,7 @@ class ChannelFollower:
         )
         digest = channel.pointer.bundle_digest
         if digest == have_digest:
-            return channel, data, new_etag, None
+            return channel, data, new_etag, self._resigned(channel, data, now)
         tar, signature = self.source.bundle(digest)
         try:
             verified = verify_channel_bundle(
@@ -151,6 +151,29 @@ class ChannelFollower:
             raise type(e)(f"{where}: {e.message}", hint=e.hint) from e
         return channel, data, new_etag, Fetched(data, channel, tar, signature, verified)
 
+    def _resigned(self, channel: Channel, data: bytes, now: datetime) -> Fetched | None:
+        """The cached bundle with the store's new signature, when the same bundle was re-signed.
+
+        A channel that names the bundle already served may come with the bundle
+        re-signed (a key rotation): the cache must then keep the new signature,
+        or a restart during a store outage, once the old key is removed, finds
+        nothing it can verify. ``None`` when nothing changed or anything fails
+        (the served bundle stays; the next poll tries again).
+        """
+        if self.cache is None:
+            return None
+        try:
+            cached, _ = self.cache.load(self.allowed, now=now)
+            if cached is None or cached.bundle.digest != channel.pointer.bundle_digest:
+                return None
+            signature = self.source.signature(channel.pointer.bundle_digest)
+            if signature == cached.signature:
+                return None
+            verified = verify_channel_bundle(channel, cached.tar, signature, self.allowed, now=now)
+        except PromptshipError:
+            return None
+        return Fetched(data, channel, cached.tar, signature, verified)
+
     def _commit(
         self, channel: Channel, data: bytes, etag: str | None, fetched: Fetched | None
     ) -> str | None:
@@ -160,11 +183,12 @@ class ChannelFollower:
         self.channel = channel
         if self.cache is None:
             return None
+        now = self._now()
         try:
             if fetched is not None:
-                self.cache.save(fetched)
+                self.cache.save(fetched, self.allowed, now=now)
             else:
-                self.cache.save_channel(data, channel.pointer.seq)
+                self.cache.save_channel(data, channel.pointer.seq, self.allowed, now=now)
         except (OSError, PromptshipError) as e:  # FileWriteError from fs.write_atomic
             return f"serving the new bundle, but cache_dir cannot be written: {e}"
         return None
@@ -252,6 +276,7 @@ class ChannelFollower:
         if got is None:
             return None
         channel, data, etag, fetched = got
-        loaded = load_bundle(fetched.bundle) if fetched is not None else None
+        changed = fetched is not None and fetched.bundle.digest != have_digest
+        loaded = load_bundle(fetched.bundle) if fetched is not None and changed else None
         cache_error = self._commit(channel, data, etag, fetched)
         return Accepted(loaded, channel, "channel", cache_error)

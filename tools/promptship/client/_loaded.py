@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from promptship.core.budget import RenderLimits
 from promptship.core.errors import BundleError, PromptshipError, UsageError
 from promptship.core.render import CompiledPrompt
 from promptship.core.templates import TemplateEngine
@@ -63,7 +64,8 @@ class LoadedBundle:
 
     Raises:
         BundleError: ``environment.json`` is missing or malformed (see
-            :func:`promptship.release.document.read_environment_document`), or an
+            :func:`promptship.release.document.read_environment_document`), its
+            ``policy.render_budget`` is not a set of render limits, or an
             experiment's split is unusable.
     """
 
@@ -87,6 +89,10 @@ class LoadedBundle:
         except BundleError as e:
             raise BundleError(f"bundle {digest}: {e.message}", hint=e.hint) from None
         self.policy: Mapping[str, Any] = env_doc.policy
+        try:
+            self.limits = RenderLimits.from_policy(env_doc.policy)
+        except ValueError as e:
+            raise BundleError(f"bundle {digest}: environment.json: {e}") from None
         self.experiments: dict[str, Experiment] = {}
         for exp in env_doc.experiments:
             try:
@@ -120,7 +126,18 @@ class LoadedBundle:
         with self._lock:
             found = self._entries.get(key)
             if found is None:
-                found = self._build(prompt_id, variant)
+                try:
+                    found = self._build(prompt_id, variant)
+                except PromptshipError:
+                    raise
+                except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as e:
+                    # a signed document read strictly can still hold a value no check
+                    # foresaw: it is the bundle's fault, said so, never a raw exception
+                    raise BundleError(
+                        f"bundle {self.digest}: prompts/{prompt_id}.json is not usable: "
+                        f"{type(e).__name__}: {str(e)[:200]}",
+                        hint="the bundle was not made by promptship, or was altered before signing",
+                    ) from None
                 self._entries[key] = found
         return found
 
@@ -148,6 +165,6 @@ class LoadedBundle:
             doc.version,
             doc.content_digest,
             variant,
-            CompiledPrompt(view, TemplateEngine(doc.fragments)),
+            CompiledPrompt(view, TemplateEngine(doc.fragments, self.limits)),
             sensitive,
         )

@@ -29,6 +29,7 @@ __all__ = [
     "Location",
     "PromptshipError",
     "ProviderError",
+    "RenderBudgetError",
     "SignatureError",
     "SignatureInvalid",
     "SignatureKeyNotAllowed",
@@ -109,6 +110,28 @@ class ValidationFailed(PromptshipError):
 
 class TemplateError(PromptshipError):
     """A template does not compile, escapes the sandbox, or fails to render."""
+
+
+class RenderBudgetError(TemplateError):
+    """A render went over its budget: output size, loop iterations, recursion or include depth, work.
+
+    Args:
+        message: Which limit, by how much, and (once known) the prompt and template line.
+        limit: The ``policy.render_budget`` key of the limit (``max_output_chars`` …).
+        hint: What to do about it.
+        location: Where, when it is a place in a file.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        hint: str | None = None,
+        location: Location | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, location=location)
+        self.limit = limit
 
 
 class InputError(PromptshipError):

@@ -1,7 +1,9 @@
 """Rendering a resolved prompt: inputs checked, templates filled, pure.
 
 The same code serves ``promptship render`` and the application client, so a
-prompt renders identically in review and in production. Input checks are
+prompt renders identically in review and in production, under the same render
+budget (:mod:`promptship.core.budget`: the environment's ``policy.render_budget``;
+one budget for all the messages of one render). Input checks are
 compiled once per prompt (fastjsonschema generates plain Python checks); the
 reference jsonschema validator would cost more than the render itself.
 """
@@ -15,12 +17,13 @@ from typing import Any, NamedTuple
 import fastjsonschema
 
 from promptship.core import targets
+from promptship.core.budget import Budget, bind, unbind
 from promptship.core.errors import InputError
 from promptship.core.media import MAX_MEDIA_CHARS, MediaSpec, check_media, media_spec
 from promptship.core.targets import Api, Features
 from promptship.core.targets import openai_chat as _chat
 from promptship.core.targets._common import CHAT_OWNED, merge_extra
-from promptship.core.templates import Renderer, TemplateEngine
+from promptship.core.templates import BudgetedRenderer, Renderer, TemplateEngine
 
 __all__ = ["CompiledPrompt", "Features", "PromptRef", "Rendered", "compile_input_check"]
 
@@ -246,7 +249,17 @@ class CompiledPrompt:
         engine: The template engine holding the fragments it may include.
     """
 
-    __slots__ = ("_check", "_media", "_messages", "_rich", "_static", "_text", "engine", "view")
+    __slots__ = (
+        "_budgeted",
+        "_check",
+        "_media",
+        "_messages",
+        "_rich",
+        "_static",
+        "_text",
+        "engine",
+        "view",
+    )
 
     def __init__(self, view: Mapping[str, Any], engine: TemplateEngine) -> None:
         self.view = view
@@ -257,19 +270,24 @@ class CompiledPrompt:
         self._media: tuple[MediaSpec, ...] = ()
         self._text: Renderer | None = None
         self._static: _Static | None = None
+        self._budgeted = False
 
-    def _plan(self, message: Mapping[str, Any]) -> _RichMessage:
+    def _label(self, i: int, role: str) -> str:
+        """What a message's template is, for messages: ``prompt ID, message I (ROLE)``."""
+        return f"prompt {self.view.get('id', '?')}, message {i} ({role})"
+
+    def _plan(self, message: Mapping[str, Any], i: int) -> _RichMessage:
         content = message["content"]
         cache = bool(message.get("cache"))
+        label = self._label(i, message["role"])
         if isinstance(content, str):
-            return message["role"], cache, self.engine.compile(content)
+            return message["role"], cache, self.engine.compile(content, label=label)
         declared = self.view["inputs"].get("properties", {})
         parts: list[_PartPlan] = []
         for part in content:
             if part["type"] == "text":
-                parts.append(
-                    ("text", self.engine.compile(part["text"]), bool(part.get("cache")), None)
-                )
+                compiled = self.engine.compile(part["text"], label=label)
+                parts.append(("text", compiled, bool(part.get("cache")), None))
                 continue
             spec = media_spec(part["input"], declared.get(part["input"], {}))
             self._media = (*self._media, spec)
@@ -280,14 +298,19 @@ class CompiledPrompt:
         view = self.view
         rich = False
         if "text" in view:
-            self._text = self.engine.compile(view["text"])
+            self._text = self.engine.compile(view["text"], label=f"prompt {view.get('id', '?')}")
         else:
             messages = view["messages"]
             rich = any(not isinstance(m["content"], str) or m.get("cache") for m in messages)
             if rich:
-                self._rich = [self._plan(m) for m in messages]
+                self._rich = [self._plan(m, i) for i, m in enumerate(messages, 1)]
             else:
-                self._messages = [(m["role"], self.engine.compile(m["content"])) for m in messages]
+                self._messages = [
+                    (m["role"], self.engine.compile(m["content"], label=self._label(i, m["role"])))
+                    for i, m in enumerate(messages, 1)
+                ]
+        # a budget is bound for a render only when a template runs through Jinja
+        self._budgeted = any(isinstance(fn, BudgetedRenderer) for fn in self._renderers())
         model = view["model"]
         output = view.get("output", {})
         return (
@@ -298,6 +321,20 @@ class CompiledPrompt:
             output.get("format"),
             _features(view, rich),
         )
+
+    def _renderers(self) -> list[Renderer]:
+        """Every compiled template of the prompt."""
+        if self._text is not None:
+            return [self._text]
+        if self._messages is not None:
+            return [fn for _, fn in self._messages]
+        out: list[Renderer] = []
+        for _, _, content in self._rich or ():
+            if callable(content):
+                out.append(content)
+            else:
+                out.extend(how for kind, how, _, _ in content if kind == "text")
+        return out
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Validate inputs against the prompt's ``inputs`` schema.
@@ -337,7 +374,10 @@ class CompiledPrompt:
         Raises:
             InputError: When the inputs do not satisfy the schema, or a media input
                 is too large, of another media type, or a URL of a refused scheme.
-            TemplateError: When a template fails while rendering.
+            TemplateError: When a template fails while rendering (naming the prompt,
+                the message and the template line).
+            RenderBudgetError: When the render goes over the engine's budget (a
+                ``TemplateError`` naming the limit, in ``limit``).
         """
         static = self._static
         if static is None:
@@ -345,12 +385,39 @@ class CompiledPrompt:
         if self._media:
             self._check_sizes(inputs)
         self.check_inputs(inputs)
-        provider, name, parameters, schema, fmt, features = static
-        messages = self._messages
-        if messages is not None:
+        # one budget for every message of the render, bound only when a template runs Jinja
+        token = bind(Budget(self.engine.limits)) if self._budgeted else None
+        try:
+            provider, name, parameters, schema, fmt, features = static
+            messages = self._messages
+            if messages is not None:
+                return Rendered(
+                    [{"role": role, "content": fn(inputs)} for role, fn in messages],
+                    None,
+                    provider,
+                    name,
+                    parameters.copy(),
+                    schema,
+                    fmt,
+                    ref,
+                    features,
+                )
+            if self._rich is not None:
+                return Rendered(
+                    self._render_rich(inputs),
+                    None,
+                    provider,
+                    name,
+                    parameters.copy(),
+                    schema,
+                    fmt,
+                    ref,
+                    features,
+                )
+            assert self._text is not None
             return Rendered(
-                [{"role": role, "content": fn(inputs)} for role, fn in messages],
                 None,
+                self._text(inputs),
                 provider,
                 name,
                 parameters.copy(),
@@ -359,22 +426,9 @@ class CompiledPrompt:
                 ref,
                 features,
             )
-        if self._rich is not None:
-            return Rendered(
-                self._render_rich(inputs),
-                None,
-                provider,
-                name,
-                parameters.copy(),
-                schema,
-                fmt,
-                ref,
-                features,
-            )
-        assert self._text is not None
-        return Rendered(
-            None, self._text(inputs), provider, name, parameters.copy(), schema, fmt, ref, features
-        )
+        finally:
+            if token is not None:
+                unbind(token)
 
 
 def _render_parts(plans: list[_PartPlan], inputs: Mapping[str, Any]) -> list[dict[str, Any]]:

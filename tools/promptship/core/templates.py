@@ -1,28 +1,41 @@
-"""Jinja2 templates in an immutable sandbox, pure.
+"""Jinja2 templates in an immutable sandbox, under a render budget; pure.
 
 Templates see only their inputs and the registry's fragments (included with
 ``{% include "name" %}``, a literal fragment id). Missing variables are errors
 (StrictUndefined), attribute access to private names is refused when the
-template is compiled, and at render time the sandbox refuses the rest.
+template is compiled (:mod:`promptship.core.template_checks`), and at render
+time the sandbox refuses the rest. Every render runs under the engine's
+:class:`~promptship.core.budget.RenderLimits` (:mod:`promptship.core.sandbox`);
+include cycles and includes nested deeper than ``max_include_depth`` are
+refused when a template compiles. Whatever goes wrong while rendering is a
+:class:`~promptship.core.errors.TemplateError` naming the template line
+(a :class:`~promptship.core.errors.RenderBudgetError` for a limit), never a
+Python exception.
+
 A template that only substitutes variables is compiled to a join of literal
-pieces and values, skipping the Jinja machinery on the hot path.
+pieces and values, skipping the Jinja machinery on the hot path (its output
+size is still checked).
 """
 
 from __future__ import annotations
 
-import re
+import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from promptship.core.errors import TemplateError
+from promptship.core.budget import DEFAULT_LIMITS, Budget, RenderLimits, bind, bound, unbind
+from promptship.core.errors import RenderBudgetError, TemplateError
+from promptship.core.sandbox import BudgetedSandbox
+from promptship.core.template_checks import over_budget, unsafe
 
 __all__ = [
     "Analysis",
+    "BudgetedRenderer",
+    "prefixed",
     "Renderer",
     "TemplateEngine",
 ]
@@ -40,7 +53,7 @@ class _FragmentLoader(jinja2.BaseLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         try:
-            return self.fragments[template], None, lambda: True
+            return self.fragments[template], f"<fragment {template}>", lambda: True
         except KeyError:
             raise jinja2.TemplateNotFound(template) from None
 
@@ -60,45 +73,19 @@ class Analysis:
     problems: tuple[str, ...]
 
 
-_FORBIDDEN_TAGS = (nodes.Extends, nodes.Import, nodes.FromImport)
-_PRIVATE_FIELD = re.compile(r"\{[^{}]*[.\[]_")
-"""A str.format field that reaches a private name: ``{0.__class__}``, ``{0[_x]}``."""
-
-
-MAX_PRODUCT = 1_000_000
-"""Largest string, list or number a template's ``*`` or ``**`` may produce."""
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with ``*`` and ``**`` unable to allocate without bound."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int) and isinstance(left, int) and abs(right) > 64:
-                raise jinja2.exceptions.SecurityError("exponent too large in template")
-            return left**right
-        for seq, count in ((left, right), (right, left)):
-            if (
-                isinstance(seq, str | list | tuple)
-                and isinstance(count, int)
-                and len(seq) * count > MAX_PRODUCT
-            ):
-                raise jinja2.exceptions.SecurityError("repetition too large in template")
-        return left * right
-
-
 class TemplateEngine:
-    """Compiles and analyses templates against one set of fragments.
+    """Compiles and analyses templates against one set of fragments, under one render budget.
 
     Args:
         fragments: Fragment id to template text.
+        limits: What one render may cost (an environment's ``policy.render_budget``).
     """
 
-    def __init__(self, fragments: Mapping[str, str]) -> None:
+    def __init__(self, fragments: Mapping[str, str], limits: RenderLimits = DEFAULT_LIMITS) -> None:
         self.fragments = dict(fragments)
-        self.env = _Sandbox(
+        self.limits = limits
+        self.env = BudgetedSandbox(
+            limits,
             loader=_FragmentLoader(self.fragments),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -112,7 +99,13 @@ class TemplateEngine:
         self._parsed: dict[str, nodes.Template | str] = {}
 
     def _parse(self, source: str) -> nodes.Template:
-        return self.env.parse(source)
+        """Parse a template; nesting too deep for the parser is a syntax error, not a crash."""
+        try:
+            return self.env.parse(source)
+        except (RecursionError, MemoryError):
+            raise jinja2.TemplateSyntaxError(
+                "the template nests too deeply to be read", lineno=1
+            ) from None
 
     def _fragment_ast(self, name: str) -> nodes.Template | str:
         cached = self._parsed.get(name)
@@ -126,15 +119,43 @@ class TemplateEngine:
 
     def analyse(self, source: str) -> Analysis:
         """Find the variables and fragments a template uses, and why it cannot be used."""
-        problems: list[str] = []
         try:
             ast = self._parse(source)
         except jinja2.TemplateSyntaxError as e:
             return Analysis(frozenset(), frozenset(), (f"line {e.lineno}: {e.message}",))
         variables: set[str] = set()
-        includes: set[str] = set()
-        self._walk(ast, variables, includes, problems, chain=())
+        problems: list[str] = []
+        includes, include_problems = self._include_graph(ast)
+        for where, tree in ((None, ast), *((n, self._fragment_ast(n)) for n in sorted(includes))):
+            if isinstance(tree, str):
+                continue  # reported by _include_graph
+            prefix = f"fragment '{where}': " if where else ""
+            try:
+                variables.update(meta.find_undeclared_variables(tree))
+            except RecursionError:
+                problems.append(prefix + "line 1: the template nests too deeply to be read")
+            problems.extend(prefix + p for p in unsafe(tree))
+        problems.extend(include_problems)
         return Analysis(frozenset(variables), frozenset(includes), tuple(problems))
+
+    def budget_problems(self, source: str, limits: RenderLimits | None = None) -> list[str]:
+        """What a template's literals prove about the render budget (``line N: why``).
+
+        See :func:`promptship.core.template_checks.over_budget`; fragments it
+        includes are checked too (prefixed ``fragment 'NAME':``).
+        """
+        limits = limits or self.limits
+        try:
+            ast = self._parse(source)
+        except jinja2.TemplateSyntaxError:
+            return []  # reported by analyse
+        includes, _ = self._include_graph(ast)
+        problems = over_budget(ast, limits)
+        for name in sorted(includes):
+            tree = self._fragment_ast(name)
+            if not isinstance(tree, str):
+                problems.extend(f"fragment '{name}': {p}" for p in over_budget(tree, limits))
+        return problems
 
     def includes(self, source: str) -> frozenset[str]:
         """The known fragments a template includes, directly or through other fragments.
@@ -144,148 +165,196 @@ class TemplateEngine:
         includes nothing.
         """
         try:
-            pending = [self._parse(source)]
+            ast = self._parse(source)
         except jinja2.TemplateSyntaxError:
             return frozenset()
-        found: set[str] = set()
-        while pending:
-            for name in meta.find_referenced_templates(pending.pop()):
-                if name is None or name in found or name not in self.fragments:
-                    continue
-                found.add(name)
-                sub = self._fragment_ast(name)
-                if not isinstance(sub, str):
-                    pending.append(sub)
-        return frozenset(found)
+        return frozenset(self._include_graph(ast)[0])
 
-    def _walk(
-        self,
-        ast: nodes.Template,
-        variables: set[str],
-        includes: set[str],
-        problems: list[str],
-        chain: tuple[str, ...],
-    ) -> None:
-        where = f"fragment '{chain[-1]}': " if chain else ""
-        variables.update(meta.find_undeclared_variables(ast))
-        problems.extend(where + p for p in _unsafe(ast))
-        for name in meta.find_referenced_templates(ast):
-            if name is None:
-                problems.append(where + 'include needs a literal fragment id: {% include "name" %}')
+    def _include_graph(self, ast: nodes.Template) -> tuple[set[str], list[str]]:
+        """The fragments ``ast`` reaches, and its include problems.
+
+        Problems: unknown or unreadable fragments, cycles, and a chain of
+        includes deeper than ``max_include_depth``. Each fragment is visited once
+        (depth-first, with an explicit stack: no recursion however long the chain).
+        """
+        problems: list[str] = []
+        graph: dict[str | None, list[str]] = {None: self._children(ast, "", problems)}
+        depth: dict[str, int] = {}
+        visiting: list[str] = []
+        stack: list[tuple[str | None, Iterator[str]]] = [(None, iter(graph[None]))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if node is not None:
+                    depth[node] = 1 + max((depth.get(k, 0) for k in graph[node]), default=0)
+                    visiting.pop()
                 continue
-            if name in chain:
-                problems.append(f"include cycle: {' -> '.join((*chain, name))}")
-                continue
+            if child in visiting:
+                cycle = [*visiting[visiting.index(child) :], child]
+                problems.append(f"include cycle: {' -> '.join(cycle)}")
+            elif child not in graph:
+                sub = self._fragment_ast(child)
+                if isinstance(sub, str):
+                    problems.append(sub)
+                    graph[child], depth[child] = [], 1
+                    continue
+                graph[child] = self._children(sub, f"fragment '{child}': ", problems)
+                visiting.append(child)
+                stack.append((child, iter(graph[child])))
+        deepest = self._deepest(graph, depth)
+        if len(deepest) > self.limits.max_include_depth:
+            problems.append(
+                f"includes nest {len(deepest)} deep ({' -> '.join(deepest)}), over the render "
+                f"budget's max_include_depth ({self.limits.max_include_depth})"
+            )
+        return {n for n in graph if n is not None}, problems
+
+    def _children(self, tree: nodes.Template, where: str, problems: list[str]) -> list[str]:
+        """The known fragments ``tree`` includes by literal name (unknown ones are problems)."""
+        out: list[str] = []
+        for name in meta.find_referenced_templates(tree):
+            if name is None or name in out:
+                continue  # a computed name is refused by template_checks.unsafe
             if name not in self.fragments:
                 problems.append(where + f"includes unknown fragment '{name}'")
                 continue
-            includes.add(name)
-            sub = self._fragment_ast(name)
-            if isinstance(sub, str):
-                problems.append(sub)
-                continue
-            self._walk(sub, variables, includes, problems, (*chain, name))
+            out.append(name)
+        return out
 
-    def compile(self, source: str) -> Renderer:
-        """Compile a template into a function of its inputs.
+    @staticmethod
+    def _deepest(graph: Mapping[str | None, list[str]], depth: Mapping[str, int]) -> list[str]:
+        """The longest chain of includes from the template (a cycle is cut where it closes)."""
+        chain: list[str] = []
+        node: str | None = None
+        while True:
+            options = [k for k in graph.get(node, ()) if k not in chain]
+            if not options:
+                return chain
+            node = max(options, key=lambda k: depth.get(k, 0))
+            chain.append(node)
+
+    def compile(self, source: str, label: str | None = None) -> Renderer:
+        """Compile a template into a function of its inputs, rendering under the engine's budget.
+
+        Args:
+            source: The template text.
+            label: What the template is, for messages (``prompt support/triage, message 2``).
 
         Raises:
-            TemplateError: On syntax errors or constructs the sandbox refuses.
+            TemplateError: On syntax errors, constructs the sandbox refuses, unknown
+                fragments, include cycles, or includes nested deeper than the budget allows.
         """
+        where = f"{label}: " if label else ""
         try:
             ast = self._parse(source)
         except jinja2.TemplateSyntaxError as e:
-            raise TemplateError(f"template line {e.lineno}: {e.message}") from None
-        unsafe = _unsafe(ast)
-        if unsafe:
-            raise TemplateError(unsafe[0])
+            raise TemplateError(f"{where}template line {e.lineno}: {e.message}") from None
+        refused = unsafe(ast)
+        if refused:
+            raise TemplateError(f"{where}template {refused[0]}")
+        _, include_problems = self._include_graph(ast)
+        if include_problems:
+            raise TemplateError(f"{where}template {include_problems[0]}")
         pieces = _substitution_only(ast)
         if pieces is not None:
-            return _join_renderer(pieces)
-        template = self.env.from_string(source)
-
-        def render(inputs: Mapping[str, Any]) -> str:
-            try:
-                return template.render(inputs)
-            except jinja2.UndefinedError as e:
-                raise TemplateError(f"template uses an undefined value: {e.message}") from None
-            except jinja2.TemplateNotFound as e:
-                raise TemplateError(f"unknown fragment '{e.name}'") from None
-            except jinja2.exceptions.SecurityError as e:
-                raise TemplateError(f"refused by the sandbox: {e}") from None
-            except jinja2.TemplateError as e:
-                raise TemplateError(f"template error: {e}") from None
-
-        return render
+            return _join_renderer(pieces, self.limits, where)
+        try:
+            template = self.env.from_string(source)
+        except (jinja2.TemplateError, SyntaxError, RecursionError, MemoryError) as e:
+            raise TemplateError(
+                f"{where}template cannot be compiled: {type(e).__name__}: {e}"
+            ) from None
+        return BudgetedRenderer(template, self.limits, where)
 
 
-def _unsafe(ast: nodes.Template) -> list[str]:
-    """Constructs refused at compile time: private attributes and template inheritance."""
-    problems: list[str] = []
-    for node in _walk_nodes(ast):
-        for kinds, refusal in _REFUSALS:
-            if isinstance(node, kinds):
-                problem = refusal(node)
-                if problem:
-                    problems.append(f"line {node.lineno}: {problem}")
-                break
-    return problems
+def prefixed(e: TemplateError, prefix: str) -> TemplateError:
+    """``e`` (same class, limit and hint) with its message starting ``PREFIX: ``."""
+    err = type(e).__new__(type(e))
+    err.__dict__.update(e.__dict__)
+    err.message = f"{prefix}: {e.message}"
+    err.args = (err.message,)
+    return err
 
 
-def _forbidden_tag(node: nodes.Node) -> str:
-    return f"{type(node).__name__.lower()} is not allowed; use include"
+class BudgetedRenderer:
+    """A compiled Jinja template as a function of its inputs, rendering under a budget.
+
+    Called alone, it renders under a fresh :class:`~promptship.core.budget.Budget`
+    of its limits; called while a budget is bound (:func:`promptship.core.budget.bind`:
+    a prompt binds one for all its messages), it pays into that one.
+    """
+
+    __slots__ = ("_max", "_new_context", "_root", "_where", "limits")
+
+    def __init__(self, template: jinja2.Template, limits: RenderLimits, where: str) -> None:
+        self._root = template.root_render_func
+        self._new_context = template.new_context
+        self._where = where
+        self._max = limits.max_output_chars
+        self.limits = limits
+
+    def __call__(self, inputs: Mapping[str, Any]) -> str:
+        """The rendered text.
+
+        Raises:
+            TemplateError: Naming the template line (a RenderBudgetError for a limit).
+        """
+        token = None if bound() is not None else bind(Budget(self.limits))
+        try:
+            # new_context copies the mapping into a fresh dict of its own (dict(globals, **vars));
+            # every piece of the stream was paid for as work (sandbox.budget_concat's reasoning)
+            text = "".join(self._root(self._new_context(inputs)))  # type: ignore[arg-type]
+            if len(text) > self._max:
+                Budget(self.limits).check_size(len(text), "output")
+            return text
+        except Exception as e:
+            raise _render_error(e, self._where) from None
+        finally:
+            if token is not None:
+                unbind(token)
 
 
-def _getattr_refusal(node: nodes.Getattr) -> str | None:
-    """``x._private``, or ``"{0.__class__}".format(x)``."""
-    if node.attr.startswith("_"):
-        return f"access to private attribute '{node.attr}'"
-    if (
-        node.attr in ("format", "format_map")
-        and isinstance(node.node, nodes.Const)
-        and isinstance(node.node.value, str)
-        and _PRIVATE_FIELD.search(node.node.value)
-    ):
-        return "format string reaches a private attribute"
-    return None
+def _template_line(tb: types.TracebackType | None) -> str:
+    """``template line N`` (or ``fragment 'NAME' line N``) of the innermost template frame."""
+    found = ""
+    while tb is not None:
+        owner = tb.tb_frame.f_globals.get("__jinja_template__")
+        if owner is not None:
+            line = owner.get_corresponding_lineno(tb.tb_lineno)
+            found = (
+                f"fragment '{owner.name}' line {line}" if owner.name else f"template line {line}"
+            )
+        tb = tb.tb_next
+    return found or "template"
 
 
-def _getitem_refusal(node: nodes.Getitem) -> str | None:
-    """``x["_private"]``."""
-    arg = node.arg
-    if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and arg.value.startswith("_"):
-        return f"access to private item '{arg.value}'"
-    return None
-
-
-def _filter_refusal(node: nodes.Filter) -> str | None:
-    """``x|attr(name)``: the name must be a literal, and not private."""
-    if node.name != "attr":
-        return None
-    name = node.args[0] if node.args else None
-    if not (isinstance(name, nodes.Const) and isinstance(name.value, str)):
-        return "attr needs a literal attribute name"
-    if name.value.startswith("_"):
-        return f"access to private attribute '{name.value}'"
-    return None
-
-
-_Refusal = Callable[[Any], str | None]
-_REFUSALS: tuple[tuple[type[nodes.Node] | tuple[type[nodes.Node], ...], _Refusal], ...] = (
-    (_FORBIDDEN_TAGS, _forbidden_tag),
-    (nodes.Getattr, _getattr_refusal),
-    (nodes.Getitem, _getitem_refusal),
-    (nodes.Filter, _filter_refusal),
-)
-"""The node kinds a template may not use freely, each with what to say about one (``None``: fine)."""
-
-
-def _walk_nodes(ast: nodes.Node) -> Iterator[nodes.Node]:
-    stack: list[nodes.Node] = [ast]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.iter_child_nodes())
+def _render_error(e: BaseException, where: str) -> TemplateError:
+    at = f"{where}{_template_line(e.__traceback__)}"
+    if isinstance(e, TemplateError):
+        return prefixed(e, at)
+    if isinstance(e, jinja2.UndefinedError):
+        return TemplateError(f"{at}: template uses an undefined value: {e.message}")
+    if isinstance(e, jinja2.TemplateNotFound):
+        return TemplateError(f"{at}: unknown fragment '{e.name}'")
+    if isinstance(e, jinja2.exceptions.SecurityError):
+        return TemplateError(f"{at}: refused by the sandbox: {e}")
+    if isinstance(e, jinja2.TemplateError):
+        return TemplateError(f"{at}: template error: {e}")
+    if isinstance(e, RecursionError):
+        return RenderBudgetError(
+            f"{at}: render budget exceeded: nesting too deep (a deeply nested value or call)",
+            limit="max_recursion_depth",
+            hint="flatten the input or the template",
+        )
+    if isinstance(e, MemoryError):
+        return RenderBudgetError(
+            f"{at}: render budget exceeded: out of memory", limit="max_output_chars"
+        )
+    text = str(e)
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return TemplateError(f"{at}: template failed: {type(e).__name__}: {text}")
 
 
 def _substitution_only(ast: nodes.Template) -> list[str | tuple[str]] | None:
@@ -304,9 +373,12 @@ def _substitution_only(ast: nodes.Template) -> list[str | tuple[str]] | None:
     return pieces
 
 
-def _join_renderer(pieces: list[str | tuple[str]]) -> Renderer:
+def _join_renderer(pieces: list[str | tuple[str]], limits: RenderLimits, where: str) -> Renderer:
+    limit = limits.max_output_chars
     if all(isinstance(p, str) for p in pieces):
         constant = "".join(p for p in pieces if isinstance(p, str))
+        if len(constant) > limit:
+            Budget(limits).check_size(len(constant), "output")
         return lambda inputs: constant
 
     names = [p[0] if isinstance(p, tuple) else None for p in pieces]
@@ -320,10 +392,16 @@ def _join_renderer(pieces: list[str | tuple[str]]) -> Renderer:
                     value = inputs[name]
                 except KeyError:
                     raise TemplateError(
-                        f"template uses an undefined value: '{name}' is undefined"
+                        f"{where}template uses an undefined value: '{name}' is undefined"
                     ) from None
                 out[i] = value if type(value) is str else _to_text(value)
-        return "".join(out)
+        text = "".join(out)
+        if len(text) > limit:
+            try:
+                Budget(limits).check_size(len(text), "output")
+            except RenderBudgetError as e:
+                raise _render_error(e, where) from None
+        return text
 
     return render
 

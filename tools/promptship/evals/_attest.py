@@ -22,7 +22,7 @@ from promptship.core.errors import (
     UsageError,
 )
 from promptship.evals._files import read_input, write_output
-from promptship.evals._report import load_report
+from promptship.evals._report import MAX_REPORT_BYTES, load_report
 from promptship.release import attestation as attest
 from promptship.release import bundle as bundles
 from promptship.release.allowed_signers import AllowedSigners
@@ -83,12 +83,14 @@ def verify_attestation_file(
     env: str | None,
     now: datetime,
     vouchers: Mapping[str, str] | None = None,
+    predicate_type: str = attest.PREDICATE_TYPE,
 ) -> attest.VerifiedAttestation:
     """The first envelope of an ``.intoto.jsonl`` file that verifies for the bundle and environment.
 
     ``None`` for ``bundle_digest`` or ``env`` accepts what the statement
     claims; ``vouchers`` lets the stage an environment promotes from sign its
-    statements too (see :func:`promptship.release.attestation.verify_attestation`).
+    statements too (see :func:`promptship.release.attestation.verify_attestation`);
+    ``predicate_type`` is the kind of statement expected (evals by default).
 
     Raises:
         AttestationMalformed: The file is empty or over the size cap.
@@ -103,7 +105,13 @@ def verify_attestation_file(
     for line in lines:
         try:
             return attest.verify_attestation(
-                line, allowed, bundle_digest=bundle_digest, env=env, now=now, vouchers=vouchers
+                line,
+                allowed,
+                bundle_digest=bundle_digest,
+                env=env,
+                now=now,
+                vouchers=vouchers,
+                predicate_type=predicate_type,
             )
         except (SignatureError, AttestationError) as e:
             first = first or e
@@ -132,7 +140,9 @@ class BundleRef:
         if (self.tar is None) == (self.digest is None):
             raise UsageError("give exactly one of --bundle TAR and --bundle-digest D")
         if self.tar is not None:
-            checked = bundles.read_bundle(read_input(self.tar, "the bundle"))
+            checked = bundles.read_bundle(
+                read_input(self.tar, "the bundle", bundles.DEFAULT_MAX_BYTES)
+            )
             return checked.digest, checked.manifest.environment
         assert self.digest is not None
         return self.digest, None
@@ -173,7 +183,7 @@ def attest_report_file(
     if (output is None) == (store_dir is None):
         raise UsageError("give exactly one of --output FILE and --store DIR")
     digest, env = bundle.resolve()
-    report = load_report(read_input(report_path, "the report"), str(report_path))
+    report = load_report(read_input(report_path, "the report", MAX_REPORT_BYTES), str(report_path))
     data = attest_report(report, bundle_digest=digest, key=load_key(), bundle_env=env)
     target = output if output is not None else store.attestation_path(store_dir or Path(), digest)
     write_output(target, data)
@@ -207,6 +217,6 @@ def verify_attestation_path(
     digest, bundle_env = bundle.resolve()
     if bundle_env is not None and bundle_env != env:
         raise UsageError(f"the bundle is for {bundle_env}, not {env}")
-    data = read_input(path, "the attestation")
+    data = read_input(path, "the attestation", attest.MAX_ENVELOPE_BYTES)
     verified = verify_attestation_file(data, load_signers(), bundle_digest=digest, env=env, now=now)
     return verified, digest

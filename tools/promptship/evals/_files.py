@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from promptship.core.errors import UsageError
 from promptship.evals._formats import to_junit, to_markdown, to_text
-from promptship.evals._report import load_report, merge_reports
-from promptship.fs import write_atomic
+from promptship.evals._report import MAX_REPORT_BYTES, load_report, merge_reports
+from promptship.fs import read_file, write_atomic
 
 __all__ = [
     "REPORT_FILES",
@@ -29,16 +28,17 @@ REPORT_FILES = {"json": "report.json", "junit": "junit.xml", "markdown": "report
 """The files ``--out DIR`` holds, by format."""
 
 
-def read_input(path: Path, what: str) -> bytes:
-    """The bytes of an input file (a bundle, a report, an attestation).
+def read_input(path: Path, what: str, cap: int) -> bytes:
+    """The bytes of an input file (a bundle, a report, an attestation), at most ``cap``.
+
+    Read with :func:`promptship.fs.read_file`: a regular file only (a FIFO or a
+    device is refused, never waited on), its size checked before reading.
 
     Raises:
-        UsageError: It cannot be read; the message names ``what`` it was meant to be.
+        UsageError: It cannot be read, or is not a regular file of at most ``cap``
+            bytes; the message names ``what`` it was meant to be.
     """
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what}: {e.strerror}") from None
+    return read_file(path, cap, what=what)
 
 
 def write_output(path: Path, data: bytes) -> None:
@@ -82,7 +82,7 @@ def merge_report_files(
         EvalError: The reports are not the shards of one run (see :func:`merge_reports`).
         FileWriteError: An output cannot be written.
     """
-    loaded = [load_report(read_input(p, "the report"), str(p)) for p in paths]
+    loaded = [load_report(read_input(p, "the report", MAX_REPORT_BYTES), str(p)) for p in paths]
     merged = merge_reports(loaded)
     if output is not None:
         write_output(output, render_report(merged, "json").encode("utf-8"))

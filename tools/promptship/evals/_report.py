@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from promptship import schemas
+from promptship.core import jsonlimits
 from promptship.core.errors import EvalError, UsageError
 from promptship.evals._plan import Plan, Shard
 from promptship.evals._run import SuiteOutcome
@@ -96,9 +97,14 @@ def _summary(suites: Sequence[Mapping[str, Any]], without_suite: Sequence[str]) 
 
 
 def build_report(
-    plan: Plan, outcomes: Sequence[SuiteOutcome], provider: ProviderInfo, shard: Shard | None = None
+    plan: Plan,
+    outcomes: Sequence[SuiteOutcome],
+    provider: ProviderInfo,
+    shard: Shard | None = None,
+    *,
+    responses: bool = False,
 ) -> dict[str, Any]:
-    """The report of a run (one shard of it, when sharded)."""
+    """The report of a run (one shard of it, when sharded), each answer kept when ``responses``."""
     shard = shard or Shard()
     suites = []
     for outcome in outcomes:
@@ -116,7 +122,7 @@ def build_report(
             "pass_rate": 0.0,
             "min_pass_rate": t.min_pass_rate,
             "ok": False,
-            "results": [r.to_dict() for r in outcome.results],
+            "results": [r.to_dict(responses=responses) for r in outcome.results],
         }
         suites.append(_finish(entry))
     suites.sort(key=suite_key)
@@ -131,10 +137,6 @@ def build_report(
     }
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def load_report(data: bytes, source: str) -> dict[str, Any]:
     """Parse and check a report file's bytes.
 
@@ -144,10 +146,10 @@ def load_report(data: bytes, source: str) -> dict[str, Any]:
     if len(data) > MAX_REPORT_BYTES:
         raise UsageError(f"{source}: {len(data)} bytes is over the {MAX_REPORT_BYTES}-byte cap")
     try:
-        doc = json.loads(data, parse_constant=_reject_constant)
+        doc = jsonlimits.loads(data)
     except (ValueError, RecursionError) as e:
         raise UsageError(
-            f"{source}: not JSON ({e})", hint="give a report `promptship eval` wrote"
+            f"{source}: not JSON ({str(e)[:200]})", hint="give a report `promptship eval` wrote"
         ) from None
     errors = sorted(
         schemas.validator("evalreport").iter_errors(doc), key=lambda e: list(e.absolute_path)

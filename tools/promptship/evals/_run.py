@@ -22,6 +22,8 @@ from promptship.assertions import (
     ResponseLike,
     compile_assertion,
 )
+from promptship.core import jsonlimits
+from promptship.core.budget import RenderLimits
 from promptship.core.errors import EvalError, PromptshipError, UsageError
 from promptship.core.render import CompiledPrompt, Rendered
 from promptship.core.templates import TemplateEngine
@@ -38,6 +40,15 @@ Progress = Callable[[int, int, int], None]
 MAX_JUDGE_ANSWER = 1_000_000
 """A judge's answer is a small JSON object; anything longer is refused unparsed."""
 
+MAX_RESPONSE_CHARS = 20_000
+"""Longest response a report keeps (``eval --responses``); longer ones are cut, and say so."""
+
+
+def _kept(text: str) -> str:
+    if len(text) <= MAX_RESPONSE_CHARS:
+        return text
+    return text[:MAX_RESPONSE_CHARS] + f"…[truncated, {len(text)} chars in all]"
+
 
 @dataclass(frozen=True)
 class CaseResult:
@@ -51,6 +62,7 @@ class CaseResult:
         cost_usd: Its cost, when known.
         cached: Whether the answer came from the response cache.
         error: Why the case could not be checked (render, provider or judge failure).
+        response: The model's answer (cut at :data:`MAX_RESPONSE_CHARS`), when it answered.
     """
 
     case: str
@@ -60,10 +72,11 @@ class CaseResult:
     cost_usd: float | None = None
     cached: bool = False
     error: str | None = None
+    response: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The report's form of a result."""
-        return {
+    def to_dict(self, *, responses: bool = False) -> dict[str, Any]:
+        """The report's form of a result (with the response when ``responses`` and it answered)."""
+        out = {
             "case": self.case,
             "ok": self.ok,
             "assertions": [dict(a) for a in self.assertions],
@@ -72,6 +85,9 @@ class CaseResult:
             "cached": self.cached,
             "error": self.error,
         }
+        if responses and self.response is not None:
+            out["response"] = self.response
+        return out
 
 
 @dataclass(frozen=True)
@@ -141,7 +157,7 @@ def _verdict(text: str, judge_id: str) -> JudgeVerdict:
     data: Any = None
     if len(text) <= MAX_JUDGE_ANSWER:
         try:
-            data = json.loads(text)
+            data = jsonlimits.loads(text)
         except (ValueError, RecursionError):
             data = None
     score = data.get("score") if isinstance(data, dict) else None
@@ -201,7 +217,8 @@ class _Runner:
             found = self._judges.get(key)
         if found is None:
             doc = self.source.document(judge_id, env)
-            found = CompiledPrompt(doc["view"], TemplateEngine(doc["fragments"]))
+            limits = render_limits(self.source, env)
+            found = CompiledPrompt(doc["view"], TemplateEngine(doc["fragments"], limits))
             with self._lock:
                 found = self._judges.setdefault(key, found)
         return found
@@ -245,11 +262,25 @@ class _Runner:
             results = [_assertion_dict(a.evaluate(response, judge=judge), a.spec) for a in checks]
         except PromptshipError as e:
             return CaseResult(
-                case.id, False, (), latency, response.cost_usd, response.cached, str(e)
+                case.id,
+                False,
+                (),
+                latency,
+                response.cost_usd,
+                response.cached,
+                str(e),
+                _kept(response.text),
             )
         ok = all(r["ok"] for r in results)
         return CaseResult(
-            case.id, ok, tuple(results), latency, response.cost_usd, response.cached, None
+            case.id,
+            ok,
+            tuple(results),
+            latency,
+            response.cost_usd,
+            response.cached,
+            None,
+            _kept(response.text),
         )
 
 
@@ -258,7 +289,21 @@ def _view_dependent(check: Check) -> bool:
     return check.spec.get("type") == "json-schema" and "schema" not in check.spec
 
 
-def _prepare(target: Target, shard: Shard, live: bool) -> tuple[_Prepared, list[_Unit], int]:
+def render_limits(source: PromptSource, env: str) -> RenderLimits:
+    """The render budget ``env``'s policy sets (cases render as the client renders them).
+
+    Raises:
+        EvalError: The policy's ``render_budget`` is malformed.
+    """
+    try:
+        return RenderLimits.from_policy(source.policy(env))
+    except ValueError as e:
+        raise EvalError(f"environment '{env}': {e}") from None
+
+
+def _prepare(
+    target: Target, shard: Shard, live: bool, limits: RenderLimits
+) -> tuple[_Prepared, list[_Unit], int]:
     """The target's compiled prompt and its cases in this shard (and how many were skipped).
 
     Checks that depend on the view are compiled here, so one that cannot run
@@ -271,7 +316,7 @@ def _prepare(target: Target, shard: Shard, live: bool) -> tuple[_Prepared, list[
     schema = output.get("schema") if isinstance(output, Mapping) else None
     prep = _Prepared(
         target,
-        CompiledPrompt(view, TemplateEngine(target.document["fragments"])),
+        CompiledPrompt(view, TemplateEngine(target.document["fragments"], limits)),
         target.suite.parameters,
         schema if isinstance(schema, Mapping) else None,
     )
@@ -328,7 +373,7 @@ def run_plan(  # noqa: PLR0913 - the run options of the eval command, all keywor
         raise UsageError("--concurrency must be at least 1")
     shard = shard or Shard()
     is_live = provider.name != "echo" if live is None else live
-    prepared = [_prepare(t, shard, is_live) for t in plan.targets]
+    prepared = [_prepare(t, shard, is_live, render_limits(source, t.env)) for t in plan.targets]
     units = [u for _, us, _ in prepared for u in us]
     runner = _Runner(source, provider, model, judge)
     results = _run_units(units, runner, concurrency, progress)

@@ -102,6 +102,7 @@ class EvalRequest:
         cache: Use the response cache (the echo provider's answers are never cached).
         cache_dir: The cache folder (default: :data:`CACHE_DIR` under the registry root).
         out_dir: Write ``report.json``, ``junit.xml`` and ``report.md`` here.
+        responses: Keep each case's response in the report (for ``review sample --evals``).
     """
 
     root: Path | None = None
@@ -116,6 +117,7 @@ class EvalRequest:
     cache: bool = True
     cache_dir: Path | None = None
     out_dir: Path | None = None
+    responses: bool = False
 
 
 def load_suites(files: RegistryFiles) -> dict[str, Suite]:
@@ -139,6 +141,7 @@ def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyw
     live: bool | None = None,
     progress: Progress | None = None,
     judge: Judging | None = None,
+    responses: bool = False,
 ) -> dict[str, Any]:
     """Plan, run and report in one call: the run :func:`run_evals` makes once it has its inputs.
 
@@ -162,7 +165,7 @@ def evaluate(  # noqa: PLR0913 - the eval command's documented options, all keyw
         progress=progress,
         judge=judge,
     )
-    return build_report(plan, outcomes, info, shard)
+    return build_report(plan, outcomes, info, shard, responses=responses)
 
 
 def exit_code(report: Mapping[str, Any]) -> int:
@@ -225,7 +228,9 @@ def _prompt_source(
     files = release.checked_files(snapshot)
     suites = load_suites(files)
     if request.bundle is not None:
-        return BundleSource(bundles.read_bundle(read_input(request.bundle, "the bundle"))), suites
+        return BundleSource(
+            bundles.read_bundle(read_input(request.bundle, "the bundle", bundles.DEFAULT_MAX_BYTES))
+        ), suites
     at_commit = None
     if repo is not None:
         git = repo
@@ -368,6 +373,7 @@ def run_evals(
             model=choice.model,
             progress=progress,
             judge=judge,
+            responses=request.responses,
         )
     if request.out_dir is not None:
         write_reports(report, request.out_dir)

@@ -18,6 +18,7 @@ import secrets
 from pathlib import Path
 
 from promptship.core.errors import FileWriteError, PromptshipError
+from promptship.fs.folders import refuse_outside
 
 __all__ = ["write_atomic"]
 
@@ -66,7 +67,7 @@ def _reason(e: OSError, path: Path) -> tuple[str, str | None]:
     return (e.strerror or str(e)), None
 
 
-def write_atomic(
+def write_atomic(  # noqa: PLR0913 - keyword-only options, each one safety choice of the caller
     path: Path,
     data: bytes,
     *,
@@ -75,6 +76,7 @@ def write_atomic(
     replace: bool = True,
     apply_umask: bool = False,
     durable: bool = True,
+    inside: Path | None = None,
     error: type[PromptshipError] = FileWriteError,
 ) -> None:
     """Replace ``path`` with ``data`` in one step.
@@ -92,6 +94,10 @@ def write_atomic(
             cut. A cache that can rebuild what it loses passes false: readers still
             see the old file or the new one, at a tenth of the cost, but after a
             crash the file may be empty or missing.
+        inside: For a repository-relative output (a scaffold, an environment file, a
+            cache entry): the repository root. A target folder that resolves outside it
+            (through a symbolic link a commit placed) is refused before anything,
+            missing parents included, is created.
         error: The domain error to raise on failure (a subclass of PromptshipError).
 
     Raises:
@@ -99,6 +105,8 @@ def write_atomic(
             target is then unchanged and no temporary file is left behind.
     """
     folder = path.parent
+    if inside is not None:
+        refuse_outside(folder, inside, what=f"cannot write {path}", error=error)
     try:
         if make_parents:
             _make_parents(folder, durable)

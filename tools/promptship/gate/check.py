@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from promptship.core.errors import UsageError
+from promptship.fs import read_file, read_text
 from promptship.gate import inputs as gathering
 from promptship.gate import report
 from promptship.gate.rules import (
@@ -30,6 +31,7 @@ from promptship.gate.rules import (
     GroupEntry,
     GroupMember,
     OwnerRequirement,
+    ReviewEvidence,
     evaluate,
     evidence_from_report,
     evidence_from_statement,
@@ -38,6 +40,7 @@ from promptship.gate.rules import (
     parse_group,
     parse_reviews,
     parse_teams,
+    review_evidence_from_statement,
     scope,
 )
 from promptship.git import GitRepo
@@ -50,6 +53,7 @@ __all__ = [
     "Checked",
     "GateRequest",
     "RequiredOwners",
+    "ReviewVerifier",
     "check_change",
     "required_owners",
 ]
@@ -77,6 +81,22 @@ class AttestationVerifier(Protocol):
         ...
 
 
+class ReviewVerifier(Protocol):
+    """Checks a review ``.intoto.jsonl`` file (:func:`promptship.review.attest.verify_review_file`)."""
+
+    def __call__(
+        self,
+        data: bytes,
+        allowed: AllowedSigners,
+        *,
+        bundle_digest: str | None,
+        env: str | None,
+        now: datetime,
+    ) -> VerifiedAttestation:
+        """The first envelope that verifies; raises when none does."""
+        ...
+
+
 @dataclass(frozen=True)
 class GateRequest:
     """What ``promptship gate`` is asked to decide, and the files it decides on.
@@ -93,6 +113,7 @@ class GateRequest:
         head_sha: The PR's head commit; approvals of earlier commits are stale.
         allowed_signers: Who may sign attestations (default: the base ref's
             ``environments/allowed_signers``).
+        review_attestations: Signed review attestations (``promptship review attest``).
         group: A merge-queue group's pull requests (JSON list of ``{number,
             author, head_sha, base, head, reviews}``): each one's owners are
             checked on its own change with its own reviews; ``reviews``,
@@ -112,6 +133,7 @@ class GateRequest:
     author: str | None = None
     head_sha: str | None = None
     allowed_signers: Path | None = None
+    review_attestations: tuple[Path, ...] = ()
     group: Path | None = None
 
     def __post_init__(self) -> None:
@@ -135,30 +157,13 @@ class Checked:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    """Parse a JSON input file, refusing oversized or undecodable ones."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(
-                f"{path}: {what} file is {size} bytes, over the {MAX_INPUT_BYTES} byte limit",
-                hint=f"pass the {what} of one pull request or run",
-            )
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what} ({e.strerror})", hint="check the path") from e
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: {what} file is not UTF-8", hint="pass JSON text") from e
+    """Parse a JSON input file: a regular file within the size limit, UTF-8 (FIFOs and devices refused)."""
+    text = read_text(path, MAX_INPUT_BYTES, what=what)
     return load_json(text, str(path))
 
 
 def _read_attestation(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(f"{path}: attestation file is {size} bytes, over {MAX_INPUT_BYTES}")
-        return path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the attestation ({e.strerror})") from e
+    return read_file(path, MAX_INPUT_BYTES, what="the attestation")
 
 
 def _attestation_evidence(
@@ -194,43 +199,94 @@ def _committed(repo: GitRepo, head: str, path: Path) -> str | None:
     return rel if rel in repo.snapshot(head).list_files(folder) else None
 
 
-def _evidence(
-    repo: GitRepo, request: GateRequest, verify: AttestationVerifier, now: datetime
-) -> tuple[list[EvalEvidence], tuple[str, ...]]:
-    """The eval reports, then the verified attestations, as evidence; and the refused files.
+def _allowed(repo: GitRepo, request: GateRequest) -> AllowedSigners:
+    """The allowed signers attestations are verified with: ``--allowed-signers`` or the base's."""
+    signers = (
+        read_file(request.allowed_signers, MAX_INPUT_BYTES, what="the allowed signers")
+        if request.allowed_signers
+        else gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
+    )
+    if signers is None:
+        raise UsageError(
+            "no environments/allowed_signers at the base ref to verify attestations with",
+            hint="pass --allowed-signers FILE",
+        )
+    return parse_allowed_signers(signers.decode("utf-8", "replace"), source="allowed_signers")
 
-    A file the head commit tracks is part of the change itself: it is refused
-    unread, whatever it says.
-    """
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the gate reads from its input files: eval and review evidence, and the refused files."""
+
+    evals: list[EvalEvidence]
+    reviews: list[ReviewEvidence]
+    refused: tuple[str, ...]
+
+
+def _kept(repo: GitRepo, request: GateRequest) -> tuple[dict[str, list[Path]], tuple[str, ...]]:
+    """The evidence files by kind, without those the head commit tracks; and those, refused."""
     refused: list[str] = []
-    kept: dict[str, list[Path]] = {"evals": [], "attestations": []}
-    for kind, paths in (("evals", request.evals), ("attestations", request.attestations)):
+    kept: dict[str, list[Path]] = {"evals": [], "attestations": [], "reviews": []}
+    given = (
+        ("evals", request.evals),
+        ("attestations", request.attestations),
+        ("reviews", request.review_attestations),
+    )
+    for kind, paths in given:
         for p in paths:
             rel = _committed(repo, request.head, p)
             if rel is None:
                 kept[kind].append(p)
             else:
                 refused.append(rel)
-    evidence = [evidence_from_report(_read_json(p, "eval report"), str(p)) for p in kept["evals"]]
-    if kept["attestations"]:
-        signers = (
-            request.allowed_signers.read_bytes()
-            if request.allowed_signers
-            else gathering.read_at(repo, request.base, _ALLOWED_SIGNERS)
-        )
-        if signers is None:
-            raise UsageError(
-                "no environments/allowed_signers at the base ref to verify attestations with",
-                hint="pass --allowed-signers FILE",
-            )
-        allowed = parse_allowed_signers(
-            signers.decode("utf-8", "replace"), source="allowed_signers"
-        )
-        vouchers = gathering.promotes_from(repo, request.base)
-        evidence += [
-            _attestation_evidence(p, allowed, verify, now, vouchers) for p in kept["attestations"]
-        ]
-    return evidence, tuple(refused)
+    return kept, tuple(refused)
+
+
+def _review_evidence(
+    path: Path, allowed: AllowedSigners, verify: ReviewVerifier, now: datetime
+) -> ReviewEvidence:
+    """A verified review attestation as evidence: signed by a key of the environment it names.
+
+    No other environment vouches for a review (the stage a promotion comes
+    from signs its evals automatically; a review is people's judgement).
+    """
+    data = _read_attestation(path)
+    verified = verify(data, allowed, bundle_digest=None, env=None, now=now)
+    return review_evidence_from_statement(verified.statement, str(path), verified.keyid)
+
+
+def _evidence(
+    repo: GitRepo,
+    request: GateRequest,
+    verify: AttestationVerifier,
+    verify_review: ReviewVerifier | None,
+    now: datetime,
+) -> _Evidence:
+    """The eval reports, then the verified eval and review attestations; and the refused files.
+
+    A file the head commit tracks is part of the change itself: it is refused
+    unread, whatever it says. Attestations are verified against the allowed
+    signers: eval attestations for the environment they name or for the one it
+    promotes from at the base (``promotes_from``: the stage that vouches for
+    it), review attestations for the environment they name only.
+    """
+    kept, refused = _kept(repo, request)
+    evidence = [
+        evidence_from_report(_read_json(p, "the eval report"), str(p)) for p in kept["evals"]
+    ]
+    reviews: list[ReviewEvidence] = []
+    if not (kept["attestations"] or kept["reviews"]):
+        return _Evidence(evidence, reviews, refused)
+    if kept["reviews"] and verify_review is None:
+        raise UsageError("review attestations given, but no verifier for them")
+    allowed = _allowed(repo, request)
+    vouchers = gathering.promotes_from(repo, request.base)
+    evidence += [
+        _attestation_evidence(p, allowed, verify, now, vouchers) for p in kept["attestations"]
+    ]
+    if verify_review is not None:
+        reviews = [_review_evidence(p, allowed, verify_review, now) for p in kept["reviews"]]
+    return _Evidence(evidence, reviews, refused)
 
 
 def _group(
@@ -257,7 +313,12 @@ def _group(
 
 
 def check_change(
-    repo: GitRepo, request: GateRequest, *, verify: AttestationVerifier, now: datetime
+    repo: GitRepo,
+    request: GateRequest,
+    *,
+    verify: AttestationVerifier,
+    now: datetime,
+    verify_review: ReviewVerifier | None = None,
 ) -> Checked:
     """Allow or deny the change from ``request.base`` to ``request.head``, with every reason.
 
@@ -266,6 +327,8 @@ def check_change(
         request: The refs, the environments and the input files.
         verify: Checks an attestation file's signatures.
         now: The current time (a signing key's validity is checked against it).
+        verify_review: Checks a review attestation file (needed when the
+            request has review attestations).
 
     Raises:
         UsageError: An input file is missing, too large or malformed, or an
@@ -273,25 +336,28 @@ def check_change(
         SignatureError, AttestationError: An attestation does not verify.
         GitError: A ref cannot be read.
     """
-    evidence, refused = _evidence(repo, request, verify, now)
+    found = _evidence(repo, request, verify, verify_review, now)
     reviews = request.reviews
     teams = (
-        parse_teams(_read_json(request.teams, "teams"), str(request.teams)) if request.teams else {}
+        parse_teams(_read_json(request.teams, "the teams"), str(request.teams))
+        if request.teams
+        else {}
     )
     gathered = gathering.gather(
         repo,
         request.base,
         request.head,
         requested=request.envs or None,
-        evidence=evidence,
-        reviews=parse_reviews(_read_json(reviews, "reviews"), str(reviews)) if reviews else (),
+        evidence=found.evals,
+        reviews=parse_reviews(_read_json(reviews, "the reviews"), str(reviews)) if reviews else (),
         teams=teams,
         author=request.author,
         head_sha=request.head_sha,
+        review_evidence=found.reviews,
     )
-    inputs = replace(gathered.inputs, refused_evidence=refused)
+    inputs = replace(gathered.inputs, refused_evidence=found.refused)
     if request.group is not None:
-        entries = parse_group(_read_json(request.group, "group"), str(request.group))
+        entries = parse_group(_read_json(request.group, "the group"), str(request.group))
         inputs = replace(inputs, group=_group(repo, entries, teams, request.envs))
     return Checked(evaluate(inputs), gathered.base_label, gathered.head_label)
 

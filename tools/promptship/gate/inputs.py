@@ -26,6 +26,8 @@ from promptship.gate.rules import (
     Promotion,
     Release,
     Review,
+    ReviewEvidence,
+    ReviewPolicy,
 )
 from promptship.git import GitRepo
 from promptship.history import compare as history
@@ -69,6 +71,21 @@ def _policies(base: RegistryFiles, head: RegistryFiles) -> dict[str, EnvPolicy]:
         for other in sides[1:]:
             policy = policy.stricter(other)
         out[name] = policy
+    return out
+
+
+def _review_policies(base: RegistryFiles, head: RegistryFiles) -> dict[str, ReviewPolicy]:
+    """Each environment's review requirement: the stricter of the base's and the head's."""
+    out: dict[str, ReviewPolicy] = {}
+    for name in sorted(set(base.environments) | set(head.environments)):
+        sides = [
+            ReviewPolicy.from_document(name, files.environments[name].data)
+            for files in (base, head)
+            if name in files.environments
+        ]
+        found = [s for s in sides if s is not None]
+        if found:
+            out[name] = found[0].stricter(found[1] if len(found) > 1 else None)
     return out
 
 
@@ -187,6 +204,7 @@ def gather(  # noqa: PLR0913 - one keyword per gate input (refs, reviews, teams,
     teams: Mapping[str, frozenset[str]] | None = None,
     author: str | None = None,
     head_sha: str | None = None,
+    review_evidence: Sequence[ReviewEvidence] = (),
 ) -> Gathered:
     """Read everything the gate decides on from two refs, plus the caller's values.
 
@@ -200,6 +218,7 @@ def gather(  # noqa: PLR0913 - one keyword per gate input (refs, reviews, teams,
         teams: Team memberships (``@org/team`` → logins, lowercase).
         author: The PR author's login.
         head_sha: The PR head commit, to tell stale approvals.
+        review_evidence: Verified review attestations.
 
     Raises:
         GitError: When a ref or object cannot be read.
@@ -234,6 +253,8 @@ def gather(  # noqa: PLR0913 - one keyword per gate input (refs, reviews, teams,
         pinned=frozenset(e for e in head_files.environments if _release(head_files, e)),
         source_digests=sources,
         attested_digests=attested,
+        review_policies=_review_policies(base_files, head_files),
+        review_evidence=tuple(review_evidence),
     )
     return Gathered(inputs, before.snapshot.label, after.snapshot.label, base_sha, head_commit)
 

@@ -14,7 +14,7 @@ DECISION_SCHEMA = "promptship.gate-decision/v1"
 MARKER = "<!-- promptship:gate -->"
 """First line of the markdown report, so a workflow can find and update its comment."""
 
-_RULES = ("scope", "evals", "versions", "owners", "promotion")
+_RULES = ("scope", "evals", "versions", "owners", "promotion", "review")
 
 
 def _status(r: Reason) -> str:

@@ -127,8 +127,16 @@ def read_blob(repo: pygit2.Repository, oid: pygit2.Oid, path: str, label: str, l
         ) from e
 
 
-def _utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
+def _utc(seconds: int, sha: str) -> datetime:
+    """A commit's time; one outside the years 1 to 9999 (what dates hold) is a GitError."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise GitError(
+            f"commit {sha[:12]} is dated {seconds} seconds after 1970, outside the years "
+            "1 to 9999 that promptship can read",
+            hint="rewrite the commit with a real date (git commit --amend --date=now)",
+        ) from None
 
 
 def commit_info_of(commit: pygit2.Commit) -> CommitInfo:
@@ -139,10 +147,10 @@ def commit_info_of(commit: pygit2.Commit) -> CommitInfo:
         sha=str(commit.id),
         author_name=author.raw_name.decode("utf-8", "replace"),
         author_email=author.raw_email.decode("utf-8", "replace"),
-        time=_utc(commit.commit_time),
+        time=_utc(commit.commit_time, str(commit.id)),
         summary=lines[0].strip() if lines else "",
         parents=tuple(str(p) for p in commit.parent_ids),
-        author_time=_utc(author.time),
+        author_time=_utc(author.time, str(commit.id)),
     )
 
 

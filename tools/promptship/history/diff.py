@@ -196,7 +196,7 @@ def _tools_by_name(tools: Any) -> dict[str, Any]:
     }
 
 
-_METADATA_ROOTS = {"metadata", "description"}
+_METADATA_ROOTS = {"metadata", "description", "review"}
 _TOKEN = re.compile(r"\s+|[^\s]+")
 
 

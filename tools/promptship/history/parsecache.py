@@ -18,7 +18,9 @@ rewritten by the next ``put``. Failing to write is not an error: the cache is an
 optimisation, never a source of truth.
 
 Commands that read a repository open it with :func:`open_repo_cache`: the
-default folder, and the refusal of a folder that a commit could fill.
+default folder, and the refusal of a folder that a commit could fill (files
+tracked under it) or redirect (a symbolic link on its way, through
+:func:`promptship.fs.refuse_links`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from promptship import __version__
 from promptship.core.errors import GitError, PromptshipError, UsageError
 from promptship.core.model import DocPath, ParseCache, YamlDoc
-from promptship.fs import write_atomic
+from promptship.fs import read_file, refuse_links, write_atomic
 from promptship.registry import yamlio
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ __all__ = [
     "loader_salt",
     "open_cache",
     "open_repo_cache",
+    "refuse_linked",
     "refuse_tracked",
 ]
 
@@ -158,10 +161,9 @@ class DiskCache:
         if entry is None:
             return None
         try:
-            with open(entry, "rb") as f:
-                if os.fstat(f.fileno()).st_size > MAX_ENTRY_BYTES:
-                    raise ValueError("entry too large")
-                raw = json.loads(f.read())
+            if not os.path.lexists(entry):
+                raise FileNotFoundError(entry)
+            raw = json.loads(read_file(entry, MAX_ENTRY_BYTES, follow_symlinks=False))
             if not isinstance(raw, dict) or raw.get("format") != ENTRY_FORMAT:
                 raise ValueError("not an entry of this format")
             if raw.get("blob") != blob_id or raw.get("salt") != self.salt:
@@ -171,7 +173,7 @@ class DiskCache:
         except FileNotFoundError:
             self.stats.misses += 1
             return None
-        except (OSError, ValueError, KeyError, RecursionError):
+        except (OSError, ValueError, KeyError, RecursionError, PromptshipError):
             # Unreadable or corrupt (a crash, a disk error, a hand edit): a miss;
             # the caller parses the file and ``put`` writes a good entry over it.
             self.stats.rejected += 1
@@ -251,8 +253,29 @@ def open_repo_cache(
         return None
     if folder is None:
         folder = default_folder(repo)
+    refuse_linked(repo, folder)
     refuse_tracked(repo, folder)
     return open_cache(folder)
+
+
+def refuse_linked(repo: GitRepo, folder: Path) -> None:
+    """Refuse a cache folder in the checkout that is, or lies below, a symbolic link.
+
+    A pull request can commit ``.promptship-cache`` as a link to ``~/``: cache
+    entries (and the ``.gitignore`` marker) would then be written there.
+
+    Raises:
+        UsageError: A folder from the checkout's root down to ``folder`` is a link.
+    """
+    workdir = repo.workdir
+    if workdir is None:
+        return
+    root = Path(workdir)
+    try:
+        folder.absolute().relative_to(root.absolute())
+    except ValueError:
+        return  # outside the checkout: no commit places a link there
+    refuse_links(root.absolute(), folder.absolute(), what="the parse cache folder")
 
 
 def refuse_tracked(repo: GitRepo, folder: Path) -> None:

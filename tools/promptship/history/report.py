@@ -1,4 +1,12 @@
-"""Semantic diffs as text (terminal), markdown (the PR comment) and JSON, pure."""
+"""Semantic diffs as text (terminal), markdown (the PR comment) and JSON, pure.
+
+Text and markdown show every control, bidi and invisible character of the
+data as ``⟨U+XXXX⟩`` (:func:`promptship.core.textsafe.visible`) and mark each
+change that holds one ("contains invisible characters"): a change must not
+hide in plain sight, and no text of the pull request may reach a reviewer's
+terminal as a control sequence. JSON keeps the data as it is (the CLI prints
+it with those characters escaped).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from promptship.core.textsafe import INVISIBLE_NOTE, has_invisible, visible
 from promptship.history.diff import PROMPT_LEVEL, Change, EnvDiff, PromptDiff
 
 __all__ = ["COMMENT_LIMIT", "MARKER", "to_json", "to_markdown", "to_text"]
@@ -21,10 +30,25 @@ MARKER = "<!-- promptship:diff -->"
 _ICON = {"breaking": "🔴", "behavioural": "🟡", "metadata": "🔵", "none": "⚪"}
 
 
+def _text_of(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
 def _value(v: Any, width: int = 80) -> str:
-    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
-    text = text.replace("\n", "⏎")
+    text = visible(_text_of(v).replace("\n", "⏎"))
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _hides(c: Change) -> bool:
+    """Whether a change holds characters a screen does not show (bidi, zero-width, controls)."""
+    return any(
+        has_invisible(t)
+        for t in (
+            c.path,
+            _text_of(c.old) if c.old is not None else "",
+            _text_of(c.new) if c.new is not None else "",
+        )
+    )
 
 
 def _long_text(c: Change) -> bool:
@@ -33,15 +57,17 @@ def _long_text(c: Change) -> bool:
 
 
 def _change_line(c: Change) -> str:
+    path = visible(c.path)
     if c.kind == "added":
-        body = f"+ {c.path}: {_value(c.new)}"
+        body = f"+ {path}: {_value(c.new)}"
     elif c.kind == "removed":
-        body = f"- {c.path}: {_value(c.old)}"
+        body = f"- {path}: {_value(c.old)}"
     elif _long_text(c):
-        body = f"~ {c.path}: (text changed)"
+        body = f"~ {path}: (text changed)"
     else:
-        body = f"~ {c.path}: {_value(c.old, 40)} → {_value(c.new, 40)}"
-    return body + (f"   [{c.cls}: {c.reason}]" if c.reason else f"   [{c.cls}]")
+        body = f"~ {path}: {_value(c.old, 40)} → {_value(c.new, 40)}"
+    mark = f" ⚠ {INVISIBLE_NOTE}" if _hides(c) else ""
+    return body + (f"   [{c.cls}: {visible(c.reason)}]" if c.reason else f"   [{c.cls}]") + mark
 
 
 def _tool_notes(changes: Sequence[Change]) -> list[str]:
@@ -154,7 +180,7 @@ def _text_words(c: Change, color: bool) -> list[str]:
     """The word diff of a long changed text, one line each (none for other changes)."""
     if not _long_text(c) or c.kind != "changed" or c.words is None:
         return []
-    words = c.words
+    words = visible(c.words)
     if color:
         words = words.replace("[-", "\x1b[31m[-").replace("-]", "-]\x1b[0m")
         words = words.replace("{+", "\x1b[32m{+").replace("+}", "+}\x1b[0m")
@@ -168,7 +194,7 @@ def _text_prompt(d: PromptDiff, color: bool) -> list[str]:
         where = "prompt file" if env.env == PROMPT_LEVEL else env.env
         also = f" (the same in {', '.join(same)})" if same else ""
         lines.append(f"  [{where}] {env.status}{also}")
-        lines.extend("    " + note for note in _notes(env.changes))
+        lines.extend("    " + visible(note) for note in _notes(env.changes))
         for c in env.changes:
             lines.append("    " + _paint(_change_line(c), _KIND_COLOUR[c.kind], color))
             lines.extend("      " + w for w in _text_words(c, color))
@@ -222,9 +248,9 @@ def _md_changes(changes: Sequence[Change]) -> list[str]:
     out = _fence(body, "diff")
     for c in changes:
         if c.kind == "changed" and c.words and c.words.strip() and _long_text(c):
-            out.append(f"<sub><code>{html.escape(c.path)}</code> word diff</sub>")
+            out.append(f"<sub><code>{html.escape(visible(c.path))}</code> word diff</sub>")
             out.append("")
-            out.extend(_fence(c.words.rstrip("\n"), "text"))
+            out.extend(_fence(visible(c.words.rstrip("\n")), "text"))
             out.append("")
     return out
 
@@ -244,7 +270,10 @@ def _md_prompt(d: PromptDiff) -> str:
         out.append("")
         notes = _notes(env.changes)
         if notes:
-            out.extend(f"- {_md_escape(note)}" for note in notes)
+            out.extend(f"- {_md_escape(visible(note))}" for note in notes)
+            out.append("")
+        if any(_hides(c) for c in env.changes):
+            out.append(f"> ⚠️ **This change {INVISIBLE_NOTE}** (shown as `⟨U+XXXX⟩`).")
             out.append("")
         out.extend(_md_changes(env.changes))
     out.append("</details>")

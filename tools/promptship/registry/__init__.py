@@ -5,7 +5,8 @@ importer), the working tree as a snapshot (:mod:`.files`), loading and
 classifying a registry's files and the ``validate``/``explain``/``new`` use
 cases (:mod:`.load`), and the checks ``validate`` runs (:mod:`.checks`, pure).
 
-May import: :mod:`promptship.core`, :mod:`promptship.schemas`.
+May import: :mod:`promptship.core`, :mod:`promptship.schemas`, :mod:`promptship.fs`,
+:mod:`promptship.assertions`.
 """
 
 from promptship.registry.load import (
@@ -15,6 +16,7 @@ from promptship.registry.load import (
     create_prompt,
     explain,
     load_files,
+    render_limits,
     scaffold,
     validate,
 )
@@ -26,6 +28,7 @@ __all__ = [
     "create_prompt",
     "explain",
     "load_files",
+    "render_limits",
     "scaffold",
     "validate",
 ]

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptship.core.errors import UsageError
+from promptship.fs import read_file
 
-__all__ = ["DirectorySnapshot", "find_root"]
+__all__ = ["MAX_FILE_BYTES", "DirectorySnapshot", "find_root"]
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""The largest working-tree file read (the YAML loader refuses far less; as git snapshots)."""
 
 _SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache"}
 
@@ -68,9 +72,10 @@ class DirectorySnapshot:
             resolved = full.resolve()
             if self.root.resolve() not in resolved.parents:
                 raise UsageError(f"{path}: outside the repository")
-            return resolved.read_bytes()
         except OSError as e:
             raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+        # a FIFO or a device is refused, never waited on or read forever
+        return read_file(resolved, MAX_FILE_BYTES, what="the file", follow_symlinks=False)
 
     def blob_id(self, path: str) -> str | None:
         """Unknown on a plain directory."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from promptship.core.budget import RenderLimits
 from promptship.core.codeowners import Owners
 from promptship.core.errors import GitError, Location, UsageError, ValidationFailed, YamlError
 from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
@@ -33,6 +35,7 @@ __all__ = [
     "create_prompt",
     "explain",
     "load_files",
+    "render_limits",
     "scaffold",
     "validate",
 ]
@@ -311,7 +314,23 @@ def compiled_view(
     from promptship.core.render import CompiledPrompt
     from promptship.core.templates import TemplateEngine
 
-    return CompiledPrompt(view.data, TemplateEngine(files.fragment_texts()))
+    return CompiledPrompt(
+        view.data, TemplateEngine(files.fragment_texts(), render_limits(files, env))
+    )
+
+
+def render_limits(files: RegistryFiles, env: str | None) -> RenderLimits:
+    """The render budget of ``env`` (its ``policy.render_budget``; the defaults without one).
+
+    Raises:
+        UsageError: The policy's budget is malformed (``validate`` reports where).
+    """
+    doc = files.environments.get(env) if env else None
+    policy = doc.data.get("policy") if doc is not None and isinstance(doc.data, dict) else None
+    try:
+        return RenderLimits.from_policy(policy if isinstance(policy, dict) else None)
+    except ValueError as e:
+        raise UsageError(f"environment '{env}': {e}", hint="run `promptship validate`") from None
 
 
 def explain(
@@ -439,7 +458,8 @@ def create_prompt(
         prompt_id, owners, kind=kind, description=description, schema=schema_ref(snapshot)
     )
     target = root / path
-    if target.exists():
+    if os.path.lexists(target):
         raise UsageError(f"{path} already exists", hint="pick another id, or edit the file")
-    write_atomic(target, text.encode("utf-8"), make_parents=True, replace=False)
+    # a registry/ns folder committed as a link out of the checkout is refused, never written through
+    write_atomic(target, text.encode("utf-8"), make_parents=True, replace=False, inside=root)
     return path, owners.of(path)[0]

@@ -6,7 +6,9 @@ Two jobs:
   column of every key and value. It enforces the registry's YAML rules (DESIGN
   §3): YAML 1.2 core schema, one document, UTF-8, and no duplicate keys,
   anchors, aliases, merge keys or tags; files over a size cap are refused
-  before parsing and nesting deeper than a cap is refused while parsing. It
+  before parsing and nesting deeper than a cap is refused while parsing;
+  numbers must be what JSON (and so a bundle) carries: integers within
+  ±(2**53 - 1), finite floats (no ``.nan``, ``.inf``, ``1e999``). It
   builds values straight from the parser's events, so no alias is ever
   expanded and deep nesting never recurses.
 * :func:`roundtrip_load` / :func:`roundtrip_dump` edit files while keeping
@@ -43,6 +45,9 @@ __all__ = [
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
+MAX_SAFE_INT = 2**53 - 1
+"""The largest integer a registry file may hold: I-JSON's (RFC 7493), which bundles are."""
+_NUMBER_HINT = "bundles are JSON: write a finite number within ±9007199254740991, or quote it"
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -82,8 +87,32 @@ def _decode(data: bytes, path: str, max_bytes: int) -> str:
         ) from None
 
 
-def _scalar(value: str, event: ev.ScalarEvent) -> Any:  # noqa: PLR0911 - one return per YAML scalar type, on the hot path
-    """Resolve a scalar by the YAML 1.2 core schema; quoted and block scalars stay strings."""
+class _NotJson(ValueError):
+    """A number a bundle (JSON) cannot carry: too large, infinite or not a number."""
+
+
+def _int(text: str, base: int) -> int:
+    if len(text) > 64:  # before int(): a 5,000-digit literal must not reach it
+        raise _NotJson(f"the integer {text[:20]}… ({len(text):,} digits) is too large")
+    value = int(text, base)
+    if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        raise _NotJson(f"the integer {text} is too large")
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:40]} is too large")
+    return value
+
+
+def _scalar(value: str, event: ev.ScalarEvent) -> Any:
+    """Resolve a scalar by the YAML 1.2 core schema; quoted and block scalars stay strings.
+
+    Raises:
+        _NotJson: A number JSON cannot carry (``.nan``, ``.inf``, ``1e999``, 2**64).
+    """
     if event.style or not event.implicit[0]:
         return value
     if _NULL.match(value):
@@ -91,18 +120,15 @@ def _scalar(value: str, event: ev.ScalarEvent) -> Any:  # noqa: PLR0911 - one re
     if value in _BOOL:
         return _BOOL[value]
     if _INT10.match(value):
-        return int(value)
+        return _int(value, 10)
     if _INT8.match(value):
-        return int(value[2:], 8)
+        return _int(value[2:], 8)
     if _INT16.match(value):
-        return int(value[2:], 16)
+        return _int(value[2:], 16)
     if _FLOAT.match(value):
-        return float(value)
-    m = _INF.match(value)
-    if m:
-        return -math.inf if m.group(1) == "-" else math.inf
-    if _NAN.match(value):
-        return math.nan
+        return _float(value)
+    if _INF.match(value) or _NAN.match(value):
+        raise _NotJson(f"{value} is not a number JSON can carry")
     return value
 
 
@@ -284,7 +310,10 @@ class _Builder:
         if frame is not None and isinstance(frame.container, dict) and frame.key is None:
             self.take_key(frame, event, pos)
             return
-        value = _scalar(event.value, event)
+        try:
+            value = _scalar(event.value, event)
+        except _NotJson as e:
+            raise self.fail(str(e), _NUMBER_HINT, pos) from None
         if (
             value is None
             and event.value == ""
@@ -297,8 +326,10 @@ class _Builder:
     def take_key(self, frame: _Frame, event: ev.ScalarEvent, pos: tuple[int, int]) -> None:
         """Record a mapping's next key: a plain string, not ``<<``, not seen before."""
         key = event.value
-        if not event.style and _scalar(key, event) is not key:
-            raise self.fail(f"key {key!r} is not a string", "keys must be strings; quote it", pos)
+        if not event.style and _plain_key(key, event) is not key:
+            raise self.fail(
+                f"key {key[:40]!r} is not a string", "keys must be strings; quote it", pos
+            )
         if key == "<<" and not event.style:
             raise self.fail("merge keys ('<<') are not allowed", "write the keys out in full", pos)
         if key in frame.container:
@@ -352,6 +383,14 @@ _BY_KIND: tuple[tuple[type[ev.Event], _Handler], ...] = (
 )
 _HANDLERS: dict[type[ev.Event], _Handler] = {}
 """Handler by event class, filled on first sight of each class by :func:`_handler_for`."""
+
+
+def _plain_key(key: str, event: ev.ScalarEvent) -> Any:
+    """What an unquoted key resolves to (``None`` for a number JSON cannot carry)."""
+    try:
+        return _scalar(key, event)
+    except _NotJson:
+        return None
 
 
 def _handler_for(kind: type[ev.Event]) -> _Handler:

@@ -29,6 +29,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from promptship.core import jsonlimits
 from promptship.core.errors import (
     AttestationEnvironmentMismatch,
     AttestationMalformed,
@@ -39,12 +40,14 @@ from promptship.core.errors import (
     UsageError,
 )
 from promptship.release.allowed_signers import AllowedSigners, allowed_signer_for, ed25519_raw
+from promptship.release.canonical import MAX_DOCUMENT_DEPTH
 
 __all__ = [
     "ATTESTATION_NAMESPACE",
     "MAX_ENVELOPE_BYTES",
     "PAYLOAD_TYPE",
     "PREDICATE_TYPE",
+    "REVIEW_PREDICATE_TYPE",
     "STATEMENT_TYPE",
     "VerifiedAttestation",
     "encode_envelope",
@@ -57,6 +60,8 @@ __all__ = [
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 PREDICATE_TYPE = "https://promptship.dev/attestations/eval/v1"
+REVIEW_PREDICATE_TYPE = "https://promptship.dev/attestations/review/v1"
+"""Human review of a bundle's eval outputs (``promptship review attest``)."""
 ATTESTATION_NAMESPACE = "promptship-attestation@v1"
 """The allowed-signers namespace a key must be allowed in (when its line restricts namespaces)."""
 
@@ -126,12 +131,14 @@ def predicate_from_report(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def statement(bundle_digest: str, predicate: Mapping[str, Any]) -> dict[str, Any]:
-    """The in-toto Statement v1 saying ``predicate`` about the bundle ``bundle_digest``."""
+def statement(
+    bundle_digest: str, predicate: Mapping[str, Any], predicate_type: str = PREDICATE_TYPE
+) -> dict[str, Any]:
+    """The in-toto Statement v1 saying ``predicate`` (evals, or ``predicate_type``) about a bundle."""
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": "bundle", "digest": {"sha256": _hex(bundle_digest)}}],
-        "predicateType": PREDICATE_TYPE,
+        "predicateType": predicate_type,
         "predicate": dict(predicate),
     }
 
@@ -186,9 +193,9 @@ def _b64(value: Any, what: str) -> bytes:
 
 def _json(data: bytes, what: str) -> Any:
     try:
-        return json.loads(data, parse_constant=_reject_constant)
+        return jsonlimits.loads(data, max_depth=MAX_DOCUMENT_DEPTH)
     except (ValueError, RecursionError, UnicodeDecodeError) as e:
-        raise AttestationMalformed(f"{what} is not JSON") from e
+        raise AttestationMalformed(f"{what} is not JSON ({str(e)[:200]})") from None
 
 
 def _check_signatures(
@@ -288,14 +295,14 @@ def _open_envelope(data: bytes) -> tuple[Mapping[str, Any], bytes]:
     return envelope, _b64(envelope.get("payload"), "payload")
 
 
-def _read_statement(payload: bytes) -> Mapping[str, Any]:
-    """The verified payload as an in-toto statement of promptship evals."""
+def _read_statement(payload: bytes, predicate_type: str) -> Mapping[str, Any]:
+    """The verified payload as an in-toto statement of ``predicate_type``."""
     stmt = _json(payload, "attestation payload")
     if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
         raise AttestationMalformed(f"payload is not an in-toto statement ({STATEMENT_TYPE})")
-    if stmt.get("predicateType") != PREDICATE_TYPE:
+    if stmt.get("predicateType") != predicate_type:
         raise AttestationMalformed(
-            f"statement predicateType is {str(stmt.get('predicateType'))[:80]!r}, not {PREDICATE_TYPE!r}"
+            f"statement predicateType is {str(stmt.get('predicateType'))[:80]!r}, not {predicate_type!r}"
         )
     return stmt
 
@@ -311,14 +318,19 @@ def _check_subject(stmt: Mapping[str, Any], want: str | None, bundle_digest: str
         )
 
 
-def _check_predicate(stmt: Mapping[str, Any], signer_env: str) -> Mapping[str, Any]:
+def _check_predicate(
+    stmt: Mapping[str, Any], signer_env: str, predicate_type: str
+) -> Mapping[str, Any]:
     predicate = stmt.get("predicate")
-    if (
+    evals = predicate_type == PREDICATE_TYPE
+    if evals and (
         not isinstance(predicate, dict)
         or not isinstance(predicate.get("suites"), list)
         or not isinstance(predicate.get("ok"), bool)
     ):
         raise AttestationMalformed("statement predicate is not a promptship eval result")
+    if not isinstance(predicate, dict):
+        raise AttestationMalformed("statement predicate is not an object")
     if predicate.get("env") != signer_env:
         raise AttestationEnvironmentMismatch(
             f"attestation records evals in {str(predicate.get('env'))[:40]!r}, not {signer_env!r}",
@@ -356,11 +368,13 @@ def verify_attestation(
     env: str | None,
     now: datetime,
     vouchers: Mapping[str, str] | None = None,
+    predicate_type: str = PREDICATE_TYPE,
 ) -> VerifiedAttestation:
     """Check one DSSE envelope (one line of an ``.intoto.jsonl`` file).
 
     The signature is checked over the payload's bytes before the statement is
-    read; then it must be an in-toto v1 statement of promptship evals whose
+    read; then it must be an in-toto v1 statement of ``predicate_type``
+    (promptship evals by default; the caller checks another type's fields) whose
     subject is ``bundle_digest`` and whose environment is ``env``. With
     ``env=None`` the key must be allowed for the environment the statement
     claims (what the gate does: it reads the environment from the evidence);
@@ -395,7 +409,7 @@ def verify_attestation(
     if voucher is not None and voucher != signer_env:
         envs.append(voucher)
     keyid, signer, principal = _signed_for(envelope, payload, allowed, envs, now)
-    stmt = _read_statement(payload)
+    stmt = _read_statement(payload, predicate_type)
     _check_subject(stmt, want, bundle_digest)
-    predicate = _check_predicate(stmt, signer_env)
+    predicate = _check_predicate(stmt, signer_env, predicate_type)
     return VerifiedAttestation(stmt, predicate, keyid, signer, principal)

@@ -263,7 +263,14 @@ def build_planned(repo: GitRepo, plan: ReleasePlan, *, cache: ParseCache | None 
     # The policy, like the content, is read at the source commit: the digest then
     # depends on nothing that can change on main after promotion.
     env_data = files.environments[plan.env].data
-    expires = plan.created + timedelta(days=bundle_expiry_days(env_data))
+    try:
+        expires = plan.created + timedelta(days=bundle_expiry_days(env_data))
+    except OverflowError:
+        raise BundleError(
+            f"the source commit is dated {plan.created:%Y-%m-%d}: its bundle would expire "
+            "after the year 9999",
+            hint="rewrite the commit with a real date",
+        ) from None
     contents = bundle_files(files, plan.env, plan.number, plan.source_commit, resolved)
     bundle = build_bundle(
         contents,

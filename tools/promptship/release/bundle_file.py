@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from promptship.core.errors import UsageError
-from promptship.fs import write_atomic
+from promptship.fs import read_file, write_atomic
 from promptship.git import GitRepo
 from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.build import Built, build_from_git, check_pin
-from promptship.release.bundle import VerifiedBundle, read_bundle, verify_bundle
+from promptship.release.bundle import DEFAULT_MAX_BYTES, VerifiedBundle, read_bundle, verify_bundle
 from promptship.release.document import BundleDocuments, read_bundle_documents
 from promptship.release.manifest import format_time
-from promptship.release.sshsig import BUNDLE_NAMESPACE, SigningKey, sign
+from promptship.release.sshsig import BUNDLE_NAMESPACE, MAX_SIGNATURE_BYTES, SigningKey, sign
 
 __all__ = [
     "WrittenBundle",
@@ -34,16 +33,16 @@ __all__ = [
 ]
 
 
-def read_input(path: Path, what: str) -> bytes:
-    """The bytes of a file the user named.
+def read_input(path: Path, what: str, cap: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of a file the user named, a regular file of at most ``cap`` bytes.
+
+    Read with :func:`promptship.fs.read_file`: the size is checked before a byte is
+    read, and a FIFO or device is refused rather than waited on or read forever.
 
     Raises:
-        UsageError: It cannot be read (``PATH: cannot read WHAT: reason``).
+        UsageError: It cannot be read, is not a regular file, or is over ``cap``.
     """
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what}: {e.strerror}") from None
+    return read_file(path, cap, what=what)
 
 
 def signature_file(tar: Path) -> Path:
@@ -147,7 +146,8 @@ def verify_bundle_file(
         UsageError: A file cannot be read.
         BundleError, SignatureError: It fails a check.
     """
-    text = read_input(signature or signature_file(tar), "the signature").decode("ascii", "replace")
+    sig = read_input(signature or signature_file(tar), "the signature", MAX_SIGNATURE_BYTES)
+    text = sig.decode("ascii", "replace")
     return verify_bundle(read_input(tar, "the bundle"), text, allowed, environment=env, now=now)
 
 

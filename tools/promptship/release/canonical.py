@@ -20,8 +20,10 @@ from typing import Any
 import rfc8785
 
 from promptship.core.errors import PromptshipError
+from promptship.core.jsonlimits import JsonLimitError, check_depth
 
 __all__ = [
+    "MAX_DOCUMENT_DEPTH",
     "MAX_SAFE_INT",
     "Checker",
     "canonical",
@@ -33,6 +35,10 @@ __all__ = [
 
 MAX_SAFE_INT = 2**53 - 1
 """The largest integer I-JSON (RFC 7493), and so RFC 8785, represents exactly."""
+
+MAX_DOCUMENT_DEPTH = 128
+"""Deepest nesting a signed document may have (registry files are held to 64 levels, and a
+bundle document nests a prompt's view a few levels down)."""
 
 
 def canonical(value: Any) -> bytes:
@@ -150,6 +156,8 @@ class _Decoder:
         return float(literal)
 
     def an_int(self, literal: str) -> int:
+        if len(literal) > 64:  # before int(): 5,000 digits would take a while and fail anyway
+            raise self.c.error(f"{self.c.what} holds an integer of {len(literal):,} digits")
         value = int(literal)
         if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
             self.plain = False
@@ -157,17 +165,23 @@ class _Decoder:
 
     def load(self, text: str) -> Any:
         try:
-            return json.loads(
+            doc = json.loads(
                 text,
                 object_pairs_hook=self.pairs,
                 parse_constant=self.no_constant,
                 parse_float=self.a_float,
                 parse_int=self.an_int,
             )
+            # json.loads stops near 1,000 levels; everything after it (canonical form,
+            # schema checks, a client's walk) must never meet more than MAX_DOCUMENT_DEPTH
+            check_depth(doc, MAX_DOCUMENT_DEPTH)
         except PromptshipError:
             raise
+        except JsonLimitError as e:
+            raise self.c.error(f"{self.c.what}: {e}") from None
         except (ValueError, RecursionError) as e:
-            raise self.c.error(f"{self.c.what} is not valid JSON: {e}") from e
+            raise self.c.error(f"{self.c.what} is not valid JSON: {str(e)[:200]}") from None
+        return doc
 
 
 def _decode_text(data: bytes, c: Checker, max_bytes: int) -> str:

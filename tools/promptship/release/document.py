@@ -14,17 +14,17 @@ sound documents.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from promptship.core import jsonlimits
 from promptship.core.errors import BundleError, ValidationFailed
 from promptship.core.model import RegistryFiles
 from promptship.core.templates import TemplateEngine
 from promptship.core.views import resolve, template_sources, variant_names
-from promptship.release.canonical import Checker, canonical, show
+from promptship.release.canonical import MAX_DOCUMENT_DEPTH, Checker, canonical, show
 
 if TYPE_CHECKING:
     from promptship.registry.checks import ResolvedViews
@@ -270,9 +270,9 @@ class EnvironmentDocument:
 def _parse(data: bytes, member: str) -> dict[str, Any]:
     """The JSON object a bundle file holds. ``NaN`` and ``Infinity`` are refused."""
     try:
-        doc = json.loads(data, parse_constant=_no_constant)
+        doc = jsonlimits.loads(data, max_depth=MAX_DOCUMENT_DEPTH)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
-        raise BundleError(f"bundle file {member} is not JSON: {e}", hint=_HINT) from None
+        raise BundleError(f"bundle file {member} is not JSON: {str(e)[:200]}", hint=_HINT) from None
     if not isinstance(doc, dict):
         raise BundleError(f"bundle file {member} is not a JSON object", hint=_HINT)
     return doc

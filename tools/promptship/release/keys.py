@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from promptship.core.errors import KeyFileError, UsageError
-from promptship.fs import write_atomic
+from promptship.fs import read_file, write_atomic
 from promptship.release.allowed_signers import AllowedSigners, parse_allowed_signers
 from promptship.release.attestation import ATTESTATION_NAMESPACE
 from promptship.release.sshsig import (
@@ -102,11 +102,12 @@ def load_private_key(data: bytes, *, source: str) -> SigningKey:
     return SigningKey.from_private_key(key, source=source)
 
 
+MAX_KEY_FILE_BYTES = 1024 * 1024
+"""A private key or allowed-signers file larger than this is refused unread."""
+
+
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read {what}: {e.strerror}") from None
+    return read_file(path, MAX_KEY_FILE_BYTES, what=what)
 
 
 def read_signing_key(

@@ -185,17 +185,25 @@ class SignerInfo:
 
 
 def _dearmor(signature: str) -> bytes:
+    """The blob inside the armor, read as ``ssh-keygen -Y verify`` reads it (OpenSSH 9.2).
+
+    The text starts with the header and a newline; the body runs to the first
+    newline followed by the footer (anything after the footer is ignored);
+    whitespace inside the base64 is skipped; the base64 must be canonical.
+    One deliberate difference: CRLF line ends are read as LF (a signature file
+    checked out on Windows still verifies; OpenSSH 9.2 refuses it).
+    """
     if len(signature) > MAX_SIGNATURE_BYTES:
         raise SignatureMalformed(
             f"signature is {len(signature)} characters, over the {MAX_SIGNATURE_BYTES} cap"
         )
-    text = signature.replace("\r\n", "\n").strip("\n\t ")
-    if not text.startswith(_BEGIN + "\n"):
+    signature = signature.replace("\r\n", "\n")
+    if not signature.startswith(_BEGIN + "\n"):
         raise SignatureMalformed(f"signature armor does not start with {_BEGIN}")
-    if not text.endswith("\n" + _END):
+    end = signature.find("\n" + _END, len(_BEGIN))
+    if end == -1:
         raise SignatureMalformed(f"signature armor does not end with {_END}")
-    body = text[len(_BEGIN) + 1 : -len(_END) - 1]
-    joined = "".join(body.split("\n"))
+    joined = "".join(signature[len(_BEGIN) + 1 : end].split())
     try:
         blob = base64.b64decode(joined, validate=True)
     except (binascii.Error, ValueError) as e:
@@ -215,19 +223,40 @@ class _Parsed:
     raw_signature: bytes
 
 
+def _cstring(value: bytes, what: str) -> bytes:
+    """A string field read as OpenSSH's ``sshbuf_get_cstring`` reads it.
+
+    One trailing NUL is allowed (and dropped); any other NUL makes the signature malformed.
+    """
+    at = value.find(b"\0")
+    if at == -1:
+        return value
+    if at == len(value) - 1:
+        return value[:-1]
+    raise SignatureMalformed(f"signature {what} holds a NUL byte")
+
+
 def _parse_blob(blob: bytes) -> _Parsed:
+    """The fields of an SSHSIG blob, read as ``ssh-keygen -Y verify`` reads them.
+
+    OpenSSH (``sshsig.c``) accepts any version up to 1, reads the namespace,
+    the hash algorithm and the key and signature type names as C strings, and
+    reads the reserved field without looking at it.
+    """
     r = WireReader(blob, "signature")
     if r.take(6) != _MAGIC:
         raise SignatureMalformed("signature does not start with the SSHSIG magic")
     version = r.uint32()
-    if version != _VERSION:
+    if version > _VERSION:
         raise SignatureMalformed(f"signature has SSHSIG version {version}; only 1 is supported")
     pub_blob, namespace, reserved, hash_alg, sig = (r.string() for _ in range(5))
     r.end()
+    namespace = _cstring(namespace, "namespace")
+    hash_alg = _cstring(hash_alg, "hash algorithm")
     if hash_alg not in (b"sha256", b"sha512"):
         raise SignatureMalformed(f"signature uses unsupported hash {hash_alg[:32]!r}")
     kr = WireReader(pub_blob, "signature key")
-    key_type = kr.string()
+    key_type = _cstring(kr.string(), "key type")
     if key_type != ED25519.encode():
         raise SignatureMalformed(
             f"signature made with a {key_type[:64].decode('ascii', 'replace')!r} key; "
@@ -238,13 +267,14 @@ def _parse_blob(blob: bytes) -> _Parsed:
     if len(pub_raw) != 32:
         raise SignatureMalformed("an Ed25519 public key must be 32 bytes")
     sr = WireReader(sig, "signature value")
-    if sr.string() != ED25519.encode():
+    if _cstring(sr.string(), "signature type") != ED25519.encode():
         raise SignatureMalformed("signature value is not an ssh-ed25519 signature")
     raw = sr.string()
     sr.end()
     if len(raw) != 64:
         raise SignatureMalformed("an Ed25519 signature value must be 64 bytes")
-    return _Parsed(pub_blob, pub_raw, namespace, reserved, hash_alg, raw)
+    # the key as OpenSSH compares it: decoded, so a type name with a trailing NUL is the same key
+    return _Parsed(ed25519_blob(pub_raw), pub_raw, namespace, reserved, hash_alg, raw)
 
 
 def verify(
@@ -283,9 +313,10 @@ def verify(
         allowed, parsed.pub_blob, principal=principal, namespace=namespace, now=now
     )
     hasher = hashlib.sha512 if parsed.hash_alg == b"sha512" else hashlib.sha256
-    signed = _signed_data(
-        parsed.namespace, parsed.hash_alg, hasher(message).digest(), parsed.reserved
-    )
+    # ssh-keygen (sshsig.c, sshsig_wrap_verify) reads the reserved field and ignores it:
+    # the signed data always holds an empty one. Doing the same keeps "the same decision
+    # as ssh-keygen" (tests/unit/release/test_sshsig_differential.py).
+    signed = _signed_data(parsed.namespace, parsed.hash_alg, hasher(message).digest(), b"")
     public = Ed25519PublicKey.from_public_bytes(parsed.pub_raw)
     try:
         public.verify(parsed.raw_signature, signed)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from promptship.core import jsonlimits
 from promptship.core.errors import ProviderError, UsageError
 from promptship.evals.providers._values import ChatRequest, ChatResponse
+from promptship.fs import run_bounded
 
 __all__ = ["CommandProvider"]
 
@@ -34,7 +33,8 @@ class CommandProvider:
         timeout_s: Kill the command (and its process group) after this long.
         env: The command's environment; ``None`` inherits the caller's.
         cwd: The command's working directory.
-        max_output_bytes: Refuse larger stdout.
+        max_output_bytes: Refuse larger stdout (the command is killed the moment it
+            prints more; its output is never held whole).
         clock: Monotonic seconds, for latency.
 
     Raises:
@@ -86,11 +86,9 @@ class CommandProvider:
                 f"{self.name}: exited with status {code}{_tail(stderr)}",
                 hint="run the command by hand with the request JSON on stdin",
             )
-        if len(stdout) > self._max_bytes:
-            raise ProviderError(f"{self.name}: printed more than {self._max_bytes} bytes")
         try:
-            data = json.loads(stdout, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as e:
+            data = jsonlimits.loads(stdout)
+        except ValueError as e:
             raise ProviderError(
                 f"{self.name}: stdout is not JSON ({type(e).__name__}){_tail(stderr)}",
                 hint='print one JSON object such as {"text": "..."} on stdout',
@@ -112,44 +110,32 @@ class CommandProvider:
 
     def _run(self, stdin: bytes) -> tuple[bytes, bytes, int]:
         try:
-            proc = subprocess.Popen(
+            done = run_bounded(
                 self._argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdin,
+                max_stdout=self._max_bytes,
+                max_stderr=_STDERR_TAIL * 4,
+                timeout_s=self._timeout_s,
                 env=self._env,
                 cwd=self._cwd,
-                start_new_session=os.name == "posix",
             )
         except OSError as e:
             raise ProviderError(
                 f"{self.name}: cannot run ({e.strerror or e})",
                 hint="check the command exists and is executable",
             ) from e
-        try:
-            stdout, stderr = proc.communicate(stdin, timeout=self._timeout_s)
-        except subprocess.TimeoutExpired as e:
-            _kill(proc)
-            try:
-                _, stderr = proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                stderr = b""
+        if done.overflow:
             raise ProviderError(
-                f"{self.name}: no answer within {self._timeout_s:g}s{_tail(stderr)}",
+                f"{self.name}: printed more than {self._max_bytes:,} bytes on stdout "
+                f"(stopped){_tail(done.stderr)}",
+                hint="print one JSON object with the answer, nothing else",
+            )
+        if done.timed_out or done.code is None:
+            raise ProviderError(
+                f"{self.name}: no answer within {self._timeout_s:g}s{_tail(done.stderr)}",
                 hint="raise the command provider's timeout_s",
-            ) from e
-        return stdout, stderr, proc.returncode
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the command and everything it started (its own session)."""
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:  # pragma: no cover - Windows
-            proc.kill()
-    except ProcessLookupError:
-        pass
+            )
+        return done.stdout, done.stderr, done.code
 
 
 def _tail(stderr: bytes | None) -> str:
@@ -171,7 +157,3 @@ def _cost(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     return None
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")

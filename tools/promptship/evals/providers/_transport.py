@@ -23,6 +23,8 @@ from typing import Any, Self
 
 import httpx
 
+from promptship.core import jsonlimits
+from promptship.core.decoding import BoundedDecoder, DecodedTooLarge, DecodeLimitError
 from promptship.core.errors import ProviderError, UsageError
 from promptship.evals.providers._values import ChatResponse, ToolCall
 
@@ -117,7 +119,12 @@ class JsonHttpProvider:
         self._url = url
         self._label = str(url.copy_with(query=None, fragment=None)).rstrip("/")
         self._key = api_key or None
-        self._headers = {"accept": "application/json", "content-type": "application/json"}
+        # identity: a compressed answer is decoded with a running cap (core.decoding), not by httpx
+        self._headers = {
+            "accept": "application/json",
+            "accept-encoding": "identity",
+            "content-type": "application/json",
+        }
         self._headers.update(extra_headers or {})
         self._headers.update(self._auth_headers(self._key))
         self._timeout_s = timeout_s
@@ -229,20 +236,9 @@ class JsonHttpProvider:
                 with self._client.stream(
                     "POST", url, content=payload, headers=self._headers
                 ) as resp:
-                    chunks: list[bytes] = []
-                    size = 0
-                    for chunk in resp.iter_bytes():
-                        size += len(chunk)
-                        if size > self._max_bytes:
-                            raise ProviderError(
-                                f"{self._label}: answer larger than {self._max_bytes} bytes",
-                                hint=f"check base_url points at {self.what}",
-                            )
-                        if self._clock() - start > self._timeout_s:
-                            raise httpx.ReadTimeout("answer not complete before the deadline")
-                        chunks.append(chunk)
+                    body = self._read(resp, start)
                     elapsed_ms = (self._clock() - start) * 1000.0
-                    return _Reply(resp.status_code, resp.headers, b"".join(chunks), elapsed_ms)
+                    return _Reply(resp.status_code, resp.headers, body, elapsed_ms)
             except httpx.TimeoutException as e:
                 error = ProviderError(
                     f"{self._label}: no complete answer within {self._timeout_s:g}s",
@@ -264,6 +260,28 @@ class JsonHttpProvider:
                     f"{self._redact(str(e))[:_MAX_ERROR_CHARS]})",
                     hint=f"check base_url points at {self.what}",
                 ) from e
+
+    def _read(self, resp: httpx.Response, start: float) -> bytes:
+        """The body, decoded with a running cap (a compressed answer cannot grow past it)."""
+        chunks: list[bytes] = []
+        try:
+            decoder = BoundedDecoder(resp.headers.get("content-encoding"), self._max_bytes)
+            for raw in resp.iter_raw():
+                chunks.append(decoder.feed(raw))
+                if self._clock() - start > self._timeout_s:
+                    raise httpx.ReadTimeout("answer not complete before the deadline")
+            chunks.append(decoder.finish())
+        except DecodedTooLarge:
+            raise ProviderError(
+                f"{self._label}: answer larger than {self._max_bytes} bytes",
+                hint=f"check base_url points at {self.what}",
+            ) from None
+        except DecodeLimitError as e:
+            raise ProviderError(
+                f"{self._label}: unreadable answer ({e})",
+                hint=f"check base_url points at {self.what}",
+            ) from None
+        return b"".join(chunks)
 
     def _http_error(self, reply: _Reply) -> ProviderError:
         detail = self._redact(_error_detail(reply.content))
@@ -302,8 +320,8 @@ class JsonHttpProvider:
                 f"{self._label}: answered {mime or 'without a content type'}, not JSON",
                 hint=f"check base_url points at {self.what}",
             )
-        try:
-            return json.loads(reply.content, parse_constant=_reject_constant)
+        try:  # within limits: an answer 985 levels deep must fail its case, not the run
+            return jsonlimits.loads(reply.content)
         except (ValueError, RecursionError) as e:
             raise ProviderError(
                 f"{self._label}: answer is not valid JSON ({type(e).__name__})",
@@ -342,7 +360,7 @@ def parse_arguments(raw: object) -> tuple[Any, str]:
         if len(raw) > MAX_ARGUMENT_CHARS:
             return None, raw[:MAX_ARGUMENT_CHARS]
         try:
-            return json.loads(raw, parse_constant=_reject_constant), raw
+            return jsonlimits.loads(raw), raw
         except (ValueError, RecursionError):
             return None, raw
     try:
@@ -427,7 +445,7 @@ def _error_detail(content: bytes) -> str:
     """The server's error message from an OpenAI-style, vLLM-style or plain body."""
     message: object = None
     try:
-        data = json.loads(content)
+        data = jsonlimits.loads(content)
     except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
@@ -442,7 +460,3 @@ def _error_detail(content: bytes) -> str:
         message = content[: _MAX_ERROR_CHARS * 2].decode("utf-8", "replace")
     text = " ".join(message.split())
     return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS] + "..."
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")

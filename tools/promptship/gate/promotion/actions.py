@@ -12,19 +12,20 @@ holds for each.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from promptship.core import jsonlimits
 from promptship.core.errors import UsageError
-from promptship.fs import write_atomic
+from promptship.fs import read_text, write_atomic
 from promptship.gate.promotion import plan as promotion
 from promptship.gate.promotion.pins import Pin, eval_summary, promotion_markdown
 from promptship.git import GitRepo
 from promptship.registry.files import find_root
+from promptship.registry.yamlio import MAX_FILE_BYTES
 from promptship.release.store import folder as store
 
 __all__ = [
@@ -111,25 +112,16 @@ class PromotionPR:
 
 def _read_evidence(path: Path) -> Any:
     """An eval report, or the first envelope of an attestation file, parsed."""
+    text = read_text(path, MAX_EVIDENCE_BYTES, what="the evidence")
     try:
-        if path.stat().st_size > MAX_EVIDENCE_BYTES:
-            raise UsageError(
-                f"{path}: over {MAX_EVIDENCE_BYTES:,} bytes", hint="pass one run's report"
-            )
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read ({e.strerror})", hint="check the path") from e
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text", hint="pass a JSON file") from None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return jsonlimits.loads(text)
+    except ValueError:
         pass
     # An attestation file (.intoto.jsonl) holds one envelope per line; the first is shown.
     first = next((line for line in text.splitlines() if line.strip()), "")
     try:
-        return json.loads(first)
-    except (ValueError, RecursionError):
+        return jsonlimits.loads(first)
+    except ValueError:
         raise UsageError(f"{path}: not JSON", hint="pass the file CI wrote, unchanged") from None
 
 
@@ -138,18 +130,15 @@ def _env_file(request: PromotionRequest) -> Path:
 
 
 def _read_env(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         raise UsageError(
             f"{path}: no such environment file", hint="name an environment of this registry"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read it ({e})") from None
+        )
+    return read_text(path, MAX_FILE_BYTES, what="the environment", follow_symlinks=False)
 
 
-def _write(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"), make_parents=True)
+def _write(path: Path, text: str, inside: Path | None = None) -> None:
+    write_atomic(path, text.encode("utf-8"), make_parents=True, inside=inside)
 
 
 def _open_pr(
@@ -175,7 +164,7 @@ def _open_pr(
         rollback_of=plan.rollback_of,
     )
     if not request.dry_run:
-        _write(env_file, plan.text)
+        _write(env_file, plan.text, inside=env_file.parents[1])
     if request.title_file is not None:
         _write(request.title_file, plan.title + "\n")
     if request.body_file is not None:
@@ -249,6 +238,8 @@ class PinRow:
         attestation: That bundle's attestation in the store, if it is there.
         pinned_attestations: Attestations in the store of the pinned bundle itself
             (or of an earlier pin of the same source commit, for a rollback).
+        pinned_reviews: Review attestations in the store of those same bundles
+            (``review attest --store``).
     """
 
     env: str
@@ -258,6 +249,7 @@ class PinRow:
     source_bundle: str | None = None
     attestation: Path | None = None
     pinned_attestations: tuple[Path, ...] = ()
+    pinned_reviews: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (``pins --format json``); evidence keys only when searched."""
@@ -270,6 +262,7 @@ class PinRow:
             out["source_bundle"] = self.source_bundle
             out["attestation"] = str(self.attestation) if self.attestation else None
             out["pinned_attestations"] = [str(p) for p in self.pinned_attestations]
+            out["pinned_reviews"] = [str(p) for p in self.pinned_reviews]
         return out
 
 
@@ -281,8 +274,12 @@ def _base(repo: GitRepo, base: str, head: str) -> str:
     return parents[0] if parents else head
 
 
-def _found(store_dir: Path, digests: Iterable[str]) -> list[Path]:
-    paths = (store.attestation_path(store_dir, d) for d in sorted(digests))
+def _found(
+    store_dir: Path, digests: Iterable[str], where: Callable[[Path, str], Path] | None = None
+) -> list[Path]:
+    """The attestations of ``digests`` that the store has (eval ones, or those ``where`` places)."""
+    place = where or store.attestation_path
+    paths = (place(store_dir, d) for d in sorted(digests))
     return [p for p in paths if p.is_file()]
 
 
@@ -300,8 +297,10 @@ def _row(
         if pin.source_commit == new.source_commit
     }
     pinned = _found(store_dir, {new.bundle_digest} | same_source)
+    reviews = _found(store_dir, {new.bundle_digest} | same_source, store.review_attestation_path)
     source = sorted(digests)[0] if digests else None
-    return PinRow(env, old, new, True, source, found[0] if found else None, tuple(pinned))
+    first = found[0] if found else None
+    return PinRow(env, old, new, True, source, first, tuple(pinned), tuple(reviews))
 
 
 def list_pins(
@@ -321,7 +320,8 @@ def list_pins(
             ``before``; all zeros: ``ref``'s parent).
         envs: Only these environments.
         store_dir: Also find each pin's evidence there: the attestation of the
-            ``promotes_from`` environment's bundle built from the pinned commit.
+            ``promotes_from`` environment's bundle built from the pinned commit,
+            and the eval and review attestations of the pinned bundle itself.
 
     Raises:
         UsageError: An environment name is not one.

@@ -17,7 +17,10 @@ Rules (``docs/gate.md`` has the full text):
 * **owners**: every changed file, and every prompt whose content changes in a
   gated environment, has an approval by a CODEOWNERS owner as of the base ref;
 * **promotion**: a new release pin rises by exactly one, and its source commit
-  passed the evals of the environment it is promoted from.
+  passed the evals of the environment it is promoted from;
+* **review**: when the environment's policy asks for it, people reviewed
+  enough of the pinned bundle's eval outputs and enough passed (a signed
+  review attestation).
 
 The JSON inputs (``gh api`` reviews and team members, eval reports,
 attestation statements) are turned into these values by the ``parse_*`` and
@@ -41,6 +44,11 @@ from promptship.gate.rules._parse import (
     parse_teams,
 )
 from promptship.gate.rules._promotion import promotion_rule
+from promptship.gate.rules._review import (
+    REVIEW_PREDICATE_TYPE,
+    review_evidence_from_statement,
+    review_rule,
+)
 from promptship.gate.rules._scope import GOVERNANCE_PATHS, scope, scope_reasons
 from promptship.gate.rules._values import (
     Decision,
@@ -53,6 +61,8 @@ from promptship.gate.rules._values import (
     Reason,
     Release,
     Review,
+    ReviewEvidence,
+    ReviewPolicy,
     ReviewState,
     Rule,
     SuiteResult,
@@ -62,6 +72,7 @@ __all__ = [
     "EVAL_PREDICATE_TYPE",
     "EVAL_REPORT_SCHEMA",
     "GOVERNANCE_PATHS",
+    "REVIEW_PREDICATE_TYPE",
     "Decision",
     "EnvPolicy",
     "EvalEvidence",
@@ -73,6 +84,8 @@ __all__ = [
     "Reason",
     "Release",
     "Review",
+    "ReviewEvidence",
+    "ReviewPolicy",
     "ReviewState",
     "Rule",
     "SuiteResult",
@@ -84,6 +97,7 @@ __all__ = [
     "parse_group",
     "parse_reviews",
     "parse_teams",
+    "review_evidence_from_statement",
     "scope",
 ]
 
@@ -107,8 +121,9 @@ def evaluate(inputs: GateInputs) -> Decision:
     """Decide: every rule's reasons, in rule order; allow when none failed.
 
     A merge-queue group (``inputs.group``) is gated as one change for scope,
-    evals, versions and promotions, and pull request by pull request for
-    owners: each one's change needs its owners' approval in its own reviews.
+    evals, versions, promotions and human review, and pull request by pull
+    request for owners: each one's change needs its owners' approval in its
+    own reviews.
     """
     reasons, envs = scope_reasons(inputs)
     reasons += evals_rule(inputs, envs)
@@ -116,4 +131,5 @@ def evaluate(inputs: GateInputs) -> Decision:
     reasons += _group_owners(inputs, envs) if inputs.group else owners_rule(inputs, envs)
     for p in inputs.promotions:
         reasons += promotion_rule(inputs, p)
+        reasons += review_rule(inputs, p)
     return Decision(all(r.ok for r in reasons), tuple(reasons), envs)

@@ -21,6 +21,8 @@ __all__ = [
     "Reason",
     "Release",
     "Review",
+    "ReviewEvidence",
+    "ReviewPolicy",
     "ReviewState",
     "Rule",
     "SuiteResult",
@@ -28,7 +30,7 @@ __all__ = [
     "short_sha",
 ]
 
-Rule = Literal["scope", "evals", "versions", "owners", "promotion"]
+Rule = Literal["scope", "evals", "versions", "owners", "promotion", "review"]
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
 
 
@@ -303,6 +305,9 @@ class GateInputs:
             (committed in the pull request): they never count.
         group: The pull requests of a merge-queue group, each with its own
             changes, reviews, author and head (empty for one pull request).
+        review_policies: Per environment, its ``policy.review`` (the stricter
+            of the base's and the head's).
+        review_evidence: Verified review attestations.
     """
 
     environments: Mapping[str, EnvPolicy]
@@ -327,6 +332,8 @@ class GateInputs:
     attested_digests: Mapping[str, frozenset[str]] = field(default_factory=dict)
     refused_evidence: tuple[str, ...] = ()
     group: tuple[GroupMember, ...] = ()
+    review_policies: Mapping[str, ReviewPolicy] = field(default_factory=dict)
+    review_evidence: tuple[ReviewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -341,3 +348,69 @@ class GroupMember:
 
     number: int
     inputs: GateInputs
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPolicy:
+    """An environment's ``policy.review``: what a promotion's human review must show.
+
+    Attributes:
+        env: The environment.
+        min_reviewed: Eval outputs of the pinned bundle that must be reviewed.
+        min_pass_rate: The share of them that must pass (0 when not set).
+    """
+
+    env: str
+    min_reviewed: int
+    min_pass_rate: float = 0.0
+
+    @classmethod
+    def from_document(cls, name: str, data: Any) -> ReviewPolicy | None:
+        """The ``policy.review`` of an environment document, or ``None`` when it has none."""
+        doc = data if isinstance(data, Mapping) else {}
+        policy = doc.get("policy")
+        review = policy.get("review") if isinstance(policy, Mapping) else None
+        if not isinstance(review, Mapping):
+            return None
+        count, rate = review.get("min_reviewed"), review.get("min_pass_rate", 0.0)
+        if isinstance(count, bool) or not isinstance(count, int):
+            return None
+        return cls(name, count, float(rate) if isinstance(rate, int | float) else 0.0)
+
+    def stricter(self, other: ReviewPolicy | None) -> ReviewPolicy:
+        """The stricter of two review policies (a change cannot loosen its own gate)."""
+        if other is None:
+            return self
+        return ReviewPolicy(
+            self.env,
+            max(self.min_reviewed, other.min_reviewed),
+            max(self.min_pass_rate, other.min_pass_rate),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewEvidence:
+    """The predicate of a verified review attestation (``promptship review attest``).
+
+    Attributes:
+        origin: Where it was read from, for messages.
+        env: The environment whose key signed it.
+        bundle_digest: The bundle whose eval outputs were reviewed.
+        reviewed: Outputs reviewed.
+        passed: Outputs that passed every criterion of every reviewer.
+        reviewers: Who reviewed.
+        signer: The signing key's fingerprint.
+    """
+
+    origin: str
+    env: str
+    bundle_digest: str
+    reviewed: int
+    passed: int
+    reviewers: tuple[str, ...] = ()
+    signer: str | None = None
+
+    @property
+    def pass_rate(self) -> float:
+        """Passed over reviewed (0 when nothing was reviewed)."""
+        return self.passed / self.reviewed if self.reviewed else 0.0

@@ -2,8 +2,10 @@
 
 Findings are collected, never raised: one run reports everything wrong with a
 registry. Checks: JSON Schemas; ids equal paths; unique message ids; templates
-compile in the sandbox; variables used equal variables declared; includes
-resolve without cycles; variants and experiments name what exists; splits sum
+compile in the sandbox; what their literals prove about each environment's
+render budget (``template.budget``); text holding invisible, bidi or control
+characters (``text.invisible``, a warning); variables used equal variables declared;
+includes resolve without cycles, no deeper than the budget allows; variants and experiments name what exists; splits sum
 to 100; owners agree with CODEOWNERS; and every environment's resolved view of
 every prompt (and variant) is itself a valid prompt.
 """
@@ -17,18 +19,31 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from promptship.core.budget import RenderLimits
 from promptship.core.codeowners import Owners
 from promptship.core.errors import Location, PromptshipError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
-from promptship.core.overlay import Resolved, pointer
+from promptship.core.overlay import pointer
 from promptship.core.templates import Analysis, TemplateEngine
-from promptship.core.views import resolve, template_sources, variant_names
-from promptship.registry.checks._features import feature_problems, media_inputs
+from promptship.core.views import resolve, variant_names
+from promptship.registry.checks._review import check_rubric
 from promptship.registry.checks._schema import Validator, explain, schema_findings
 from promptship.registry.checks._suites import check_suites
+from promptship.registry.checks._templates import check_templates, origin_locator
+from promptship.registry.checks._text import invisible_findings
 
-__all__ = ["ResolvedViews", "SchemaSet", "schema_findings", "validate_registry"]
+__all__ = [
+    "MAX_MESSAGE_VIEWS",
+    "ResolvedViews",
+    "SchemaSet",
+    "schema_findings",
+    "validate_registry",
+]
 
+
+MAX_MESSAGE_VIEWS = 1_000_000
+"""Most messages checked per prompt, counted in every view (variants times environments):
+validate's work stays linear in what a file holds, not in the product of its parts."""
 
 SchemaSet = Mapping[str, Validator]
 """Validators by schema name: ``prompt``, ``overlay``, ``fragment``, ``environment``, ``evalsuite``."""
@@ -64,6 +79,8 @@ class _Run:
     analyses: dict[str, Analysis] = field(default_factory=dict)
     seen: dict[str, set[tuple[str, Location | None, str]]] = field(default_factory=dict)
     keep: ResolvedViews | None = None
+    budgets: dict[tuple[str, RenderLimits], tuple[str, ...]] = field(default_factory=dict)
+    env_limits: dict[str | None, RenderLimits] = field(default_factory=dict)
 
     def add(self, finding: Finding) -> None:
         self.findings.setdefault(finding, None)
@@ -77,6 +94,29 @@ class _Run:
         if cached is None:
             cached = self.engine.analyse(source)
             self.analyses[source] = cached
+        return cached
+
+    def limits(self, env: str | None) -> RenderLimits:
+        """``env``'s render budget (the defaults for the prompt file's own view, or a bad policy)."""
+        found = self.env_limits.get(env)
+        if found is None:
+            found = self.env_limits[env] = self._limits(env)
+        return found
+
+    def _limits(self, env: str | None) -> RenderLimits:
+        doc = self.files.environments.get(env) if env else None
+        policy = doc.data.get("policy") if doc is not None and isinstance(doc.data, dict) else None
+        try:
+            return RenderLimits.from_policy(policy if isinstance(policy, dict) else None)
+        except ValueError:
+            return RenderLimits()  # the environment's schema finding says why
+
+    def over_budget(self, source: str, env: str | None) -> tuple[str, ...]:
+        limits = self.limits(env)
+        cached = self.budgets.get((source, limits))
+        if cached is None:
+            cached = tuple(self.engine.budget_problems(source, limits))
+            self.budgets[(source, limits)] = cached
         return cached
 
 
@@ -122,6 +162,16 @@ def _check_shared(run: _Run) -> None:
                 hint="add a CODEOWNERS file with an owner per registry folder",
             )
         )
+    for line, why in run.owners.problems:
+        run.add(
+            Finding(
+                "owners.pattern",
+                f"CODEOWNERS line {line}: {why}",
+                Location(files.codeowners[1], line, 1),
+                hint="GitHub skips this line too; fix the pattern (no '[' ranges in CODEOWNERS)",
+                severity="warning",
+            )
+        )
     for name, doc in files.fragments.items():
         _check_fragment(run, name, doc)
     for name, doc in files.environments.items():
@@ -158,6 +208,7 @@ def _check_owner(run: _Run, doc: YamlDoc, owner: Any, at: DocPath) -> None:
 
 
 def _check_fragment(run: _Run, name: str, doc: YamlDoc) -> None:
+    run.extend(invisible_findings(doc, "fragment"))
     if not _doc_schema(run, doc, "fragment", "fragment"):
         return
     if doc.data["id"] != name:
@@ -272,6 +323,7 @@ def _check_environment(run: _Run, name: str, doc: YamlDoc) -> None:
 
 
 def _check_overlay(run: _Run, env: str, prompt_id: str, doc: YamlDoc) -> None:
+    run.extend(invisible_findings(doc, "overlay"))
     _doc_schema(run, doc, "overlay", "overlay")
     if env not in run.files.environments:
         run.add(
@@ -294,6 +346,7 @@ def _check_overlay(run: _Run, env: str, prompt_id: str, doc: YamlDoc) -> None:
 
 
 def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
+    run.extend(invisible_findings(doc, "prompt"))
     if not _doc_schema(run, doc, "prompt", "prompt"):
         return
     data = doc.data
@@ -308,6 +361,7 @@ def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
             )
         )
     _check_owner(run, doc, data["metadata"].get("owner"), ("metadata", "owner"))
+    run.extend(check_rubric(doc))
     output = data.get("output", {}).get("schema")
     if output is not None:
         try:
@@ -324,6 +378,21 @@ def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
             )
     envs: list[str | None] = [None, *sorted(run.files.environments)]
     variants: list[str | None] = [None, *variant_names(run.files, prompt_id)]
+    size = len(data.get("messages", ())) * len(envs) * len(variants)
+    if size > MAX_MESSAGE_VIEWS:
+        run.add(
+            Finding(
+                "prompt.too-large",
+                f"{len(data.get('messages', ())):,} messages in {len(envs) * len(variants):,} "
+                f"views ({len(variants):,} with the variants, times {len(envs):,} with the "
+                f"environments) is {size:,} messages to check, over the "
+                f"{MAX_MESSAGE_VIEWS:,} validate checks per prompt",
+                doc.location(("messages",)),
+                "/messages",
+                hint="split the prompt, or give its variants prompts of their own",
+            )
+        )
+        envs, variants = [None], [None]  # the prompt file's own view only
     for env in envs:
         for variant in variants:
             _check_view(run, prompt_id, env, variant)
@@ -345,131 +414,14 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
         violations = list(run.schemas["prompt"].iter_errors(view.data))
         if violations:
             tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
-            locate = _origin_locator(tracked, run.files.prompts[prompt_id])
+            locate = origin_locator(tracked, run.files.prompts[prompt_id])
             for err in violations:
                 run.extend(explain(err, locate, locate, f"prompt {prompt_id}{where}"))
             return
     seen = run.seen.setdefault(prompt_id, set())
-    for f in _check_templates(run, prompt_id, view, env, variant):
+    for f in check_templates(run, prompt_id, view, env, variant):
         key = (f.code, f.location, f.message)
         if key in seen:
             continue
         seen.add(key)
         run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint, f.severity))
-
-
-def _origin_locator(view: Resolved, doc: YamlDoc) -> Any:
-    origins = view.origins or {}
-    deleted = dict(view.deleted)
-
-    def locate(path: DocPath) -> Location:
-        probe = path
-        while probe:
-            o = origins.get(probe) or deleted.get(probe)
-            if o is not None:
-                return o.location
-            hits = [o.location for p, o in origins.items() if p[: len(probe)] == probe]
-            if hits:  # a container: where its first leaf is
-                return min(hits, key=lambda loc: (loc.file, loc.line, loc.col))
-            probe = probe[:-1]
-        return doc.location(path)
-
-    return locate
-
-
-def _check_templates(
-    run: _Run, prompt_id: str, view: Resolved, env: str | None, variant: str | None
-) -> list[Finding]:
-    """Template, message-id and inputs findings of one view (messages without the view name)."""
-    out: list[Finding] = []
-    data = view.data
-    doc = run.files.prompts[prompt_id]
-    sources = template_sources(data)
-    ids: dict[str, int] = {}
-    for i, message in enumerate(data.get("messages", [])):
-        if message["id"] in ids:
-            out.append(
-                Finding(
-                    "prompt.message-id",
-                    f"message id '{message['id']}' is used twice",
-                    doc.location(("messages", i, "id")),
-                    pointer(("messages", i, "id")),
-                    hint="give every message its own id",
-                )
-            )
-        ids[message["id"]] = i
-    problems = feature_problems(data)
-    needs_tracking = bool(problems)
-    media = media_inputs(data)
-    used: set[str] = set(media)
-    broken = False
-    first_use: dict[str, DocPath] = dict(media)
-    for path, source in sources:
-        analysis = run.analyse(source)
-        used |= analysis.variables
-        for name in analysis.variables:
-            first_use.setdefault(name, path)
-        if analysis.problems:
-            broken = True
-            needs_tracking = True
-    located = _locator(run, prompt_id, env, variant, needs_tracking)
-    for path, code, message, hint, severity in problems:
-        out.append(Finding(code, message, located(path), pointer(path), hint, severity))
-    for path, source in sources:
-        for problem in run.analyse(source).problems:
-            out.append(
-                Finding(
-                    "template",
-                    f"template {problem}",
-                    located(path),
-                    pointer(path),
-                    hint='templates may use their inputs, filters and {% include "fragment" %} only',
-                )
-            )
-    if broken:
-        return out
-    inputs = data["inputs"]
-    declared = set(inputs.get("properties", {}))
-    undeclared = sorted(used - declared)
-    if undeclared:
-        located = _locator(run, prompt_id, env, variant, True)
-    for name in undeclared:
-        out.append(
-            Finding(
-                "inputs.undeclared",
-                f"template uses '{name}' but inputs does not declare it",
-                located(first_use[name]),
-                pointer(first_use[name]),
-                hint=f"declare '{name}' under inputs.properties, or stop using it",
-            )
-        )
-    for name in sorted(declared - used):
-        out.append(
-            Finding(
-                "inputs.unused",
-                f"input '{name}' is declared but no template uses it",
-                doc.key_location(("inputs", "properties", name)),
-                pointer(("inputs", "properties", name)),
-                hint=f"use '{{{{ {name} }}}}' in a template, or remove the input",
-            )
-        )
-    for name in inputs.get("required", []):
-        if name not in declared:
-            out.append(
-                Finding(
-                    "inputs.required",
-                    f"required input '{name}' is not declared",
-                    doc.location(("inputs", "required")),
-                    "/inputs/required",
-                    hint=f"declare '{name}' under inputs.properties",
-                )
-            )
-    return out
-
-
-def _locator(run: _Run, prompt_id: str, env: str | None, variant: str | None, track: bool) -> Any:
-    doc = run.files.prompts[prompt_id]
-    if not track:
-        return doc.location
-    tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
-    return _origin_locator(tracked, doc)

@@ -22,6 +22,7 @@ from promptship.core.overlay import pointer
 from promptship.core.render import compile_input_check
 from promptship.core.views import variant_names
 from promptship.registry.checks._features import media_inputs
+from promptship.registry.checks._review import check_rubric
 from promptship.registry.checks._schema import Validator, schema_findings
 
 __all__ = ["check_suites"]
@@ -69,7 +70,7 @@ def _check_suite(
                 f"create registry/{prompt_id}.yaml, or remove this suite",
             )
         ]
-    out: list[Finding] = []
+    out: list[Finding] = check_rubric(doc)
     out.extend(_check_targets(files, prompt_id, doc))
     check = _input_check(prompt.data)
     output = prompt.data.get("output")

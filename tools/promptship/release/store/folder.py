@@ -17,12 +17,14 @@ what is read is :mod:`promptship.release.channel`'s job, shared by every backend
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from datetime import datetime
 from pathlib import Path
 
 from promptship.core.errors import ChannelError, StoreError, UsageError
-from promptship.fs import write_atomic
+from promptship.fs import read_file, write_atomic
 from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.bundle import DEFAULT_MAX_BYTES, Bundle, VerifiedBundle
 from promptship.release.channel import (
@@ -43,6 +45,7 @@ __all__ = [
     "publish",
     "read_channel",
     "read_current_channel",
+    "review_attestation_path",
     "signature_path",
 ]
 
@@ -74,6 +77,11 @@ def attestation_path(store_dir: Path, digest: str) -> Path:
     return store_dir / "attestations" / "sha256" / f"{_hex(digest)}.intoto.jsonl"
 
 
+def review_attestation_path(store_dir: Path, digest: str) -> Path:
+    """Where the review attestation of that bundle's eval outputs lives (``review attest --store``)."""
+    return store_dir / "attestations" / "review" / "sha256" / f"{_hex(digest)}.intoto.jsonl"
+
+
 def channel_path(store_dir: Path, env: str) -> Path:
     """Where environment ``env``'s signed channel file lives."""
     principal_for(env)  # validates the name: it becomes a file name
@@ -89,16 +97,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _read_capped(path: Path, cap: int, what: str) -> bytes:
-    try:
-        with path.open("rb") as f:
-            data = f.read(cap + 1)
-    except FileNotFoundError:
-        raise
-    except OSError as e:
-        raise StoreError(f"{path}: cannot read {what}: {e.strerror or e}") from e
-    if len(data) > cap:
-        raise StoreError(f"{path}: {what} is over the cap of {cap} bytes")
-    return data
+    """A store file of at most ``cap`` bytes (FileNotFoundError when missing).
+
+    Read with :func:`promptship.fs.read_file`: a FIFO or a device at a store
+    file's name is refused at once, never waited on or read forever.
+    """
+    if not os.path.lexists(path):
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+    return read_file(path, cap, what=what, error=StoreError)
 
 
 def _write_once(path: Path, data: bytes) -> None:

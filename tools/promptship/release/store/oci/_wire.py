@@ -11,7 +11,6 @@ connection.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import tempfile
@@ -24,6 +23,7 @@ import oras.provider
 import requests
 import requests.adapters
 
+from promptship.core import jsonlimits
 from promptship.core.errors import PromptshipError, StoreError
 from promptship.release.canonical import reject_duplicate_keys
 from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
@@ -160,9 +160,9 @@ class Layer:
 def _manifest_document(data: bytes, where: str) -> dict[str, Any]:
     """The OCI image manifest as JSON (no duplicate keys), schema version 2, OCI's media type."""
     try:
-        doc = json.loads(data, object_pairs_hook=reject_duplicate_keys)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise StoreError(f"{where}: the OCI manifest is not valid JSON: {e}") from e
+        doc = jsonlimits.loads(data, object_pairs_hook=reject_duplicate_keys)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise StoreError(f"{where}: the OCI manifest is not valid JSON: {str(e)[:200]}") from None
     if not isinstance(doc, dict) or doc.get("schemaVersion") != 2:
         raise StoreError(f"{where}: not an OCI image manifest (schemaVersion 2)")
     if doc.get("mediaType", _OCI_MANIFEST) != _OCI_MANIFEST:

@@ -1,0 +1,108 @@
+"""JSON from outside, read within limits: nesting depth, integer digits, finite numbers; pure.
+
+Python's ``json`` parses 990 levels of nesting, integers of 4,300 digits and
+``NaN``; each then breaks something further on (a recursive walk, ``str()`` of
+the integer, a report that must be JSON again). :func:`loads` is the one
+reader for JSON a user, a pull request or a network peer supplies: it refuses
+nesting deeper than ``max_depth`` (checked without recursion, after a parse
+that itself stops a deeper document), integer literals longer than
+``max_digits``, numbers that overflow to infinity (``1e999``) and the
+constants ``NaN`` and ``Infinity``. Every refusal is a :class:`ValueError`
+(so callers that already turn ``ValueError`` into their domain error need no
+change) whose message says which limit was hit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "JsonLimitError",
+    "check_depth",
+    "loads",
+]
+
+MAX_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted by default (the YAML loader's limit too)."""
+
+MAX_INT_DIGITS = 64
+"""Longest integer literal accepted by default, in digits (an int64 has 19)."""
+
+
+class JsonLimitError(ValueError):
+    """JSON text that parses but breaks a limit (depth, digits, a non-finite number)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonLimitError(f"{name} is not JSON")
+
+
+def _int_parser(max_digits: int) -> Callable[[str], int]:
+    def parse(literal: str) -> int:
+        if len(literal.lstrip("-")) > max_digits:
+            raise JsonLimitError(
+                f"an integer of {len(literal.lstrip('-')):,} digits is over the {max_digits}-digit limit"
+            )
+        return int(literal)
+
+    return parse
+
+
+def _float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise JsonLimitError(f"the number {literal[:40]} is too large to represent")
+    return value
+
+
+def check_depth(value: Any, max_depth: int) -> None:
+    """Refuse ``value`` when its lists and dicts nest deeper than ``max_depth`` (no recursion).
+
+    Raises:
+        JsonLimitError: Naming the limit.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            raise JsonLimitError(f"nesting deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def loads(
+    text: str | bytes,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_digits: int = MAX_INT_DIGITS,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+) -> Any:
+    """Parse JSON text from outside, within the limits.
+
+    Raises:
+        JsonLimitError: Too deep, an integer too long, ``NaN``/``Infinity``, or a
+            number that overflows.
+        ValueError: Not JSON at all (``json.JSONDecodeError``, ``UnicodeDecodeError``).
+    """
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_int=_int_parser(max_digits),
+            parse_float=_float,
+            object_pairs_hook=object_pairs_hook,
+        )
+    except RecursionError:
+        raise JsonLimitError(f"nesting deeper than {max_depth} levels") from None
+    check_depth(value, max_depth)
+    return value
