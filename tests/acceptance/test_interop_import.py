@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,17 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path, root: Path) -> No
 
 HOSTILE: dict[str, tuple[str, str | bytes, str]] = {
     "invalid utf-8": ("bad.prompt", b"---\nmodel: a/b\n---\nHi \xff\xfe {{x}}", "not UTF-8"),
-    "deep json": ("deep.json", "[" * 5000 + "]" * 5000, "nested deeper than 64"),
+    "deep json": ("deep.json", "[" * 5000 + "]" * 5000, "deeper than 64 levels"),
+    "huge integer": (
+        "int.json",
+        '[{"name": "x", "type": "text", "version": ' + "9" * 5000 + "}]",
+        "digit limit",
+    ),
+    "NaN in json": (
+        "nan.json",
+        '[{"name": "x", "type": "text", "version": NaN}]',
+        "NaN is not JSON",
+    ),
     "not json": ("broken.json", '{"lc": 1, "id": [', "not valid JSON"),
     "yaml alias bomb": ("bomb.prompt", "---\na: &a [1]\nb: [*a, *a]\n---\nx", "front matter"),
     "yaml tag": (
@@ -172,6 +183,18 @@ def test_hostile_sources_are_findings_and_write_nothing(
     errors = [f for f in report["findings"] if f["severity"] == "error"]  # type: ignore[union-attr]
     assert any(message in e["message"] for e in errors), errors
     assert report["written"] == []
+    assert listing(root) == {"CODEOWNERS": CODEOWNERS}
+
+
+def test_a_fifo_source_is_refused_without_waiting_for_a_writer(tmp_path: Path, root: Path) -> None:
+    """A named pipe where a file should be: a finding at once (the read never blocks), nothing written."""
+    good = source(tmp_path, "good.prompt", GOOD)
+    fifo = tmp_path / "src" / "pipe.prompt"
+    os.mkfifo(fifo)
+    rc, report = run(root, good, str(fifo))
+    assert rc == 1
+    errors = [f["message"] for f in report["findings"] if f["severity"] == "error"]  # type: ignore[union-attr]
+    assert any("a FIFO" in e for e in errors), errors
     assert listing(root) == {"CODEOWNERS": CODEOWNERS}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -257,6 +258,21 @@ def test_doctor_finds_unpinned_installs_uncovered_files_and_slow_refresh(tmp_pat
     hooks = tmp_path / ".pre-commit-config.yaml"
     hooks.write_text(hooks.read_text().replace(PIN.commit, other))
     assert _pinned(tmp_path)[1].endswith(f"acme/promptship@{other[:12]} in .pre-commit-config.yaml")
+
+
+def test_doctor_reads_the_repositorys_files_bounded(tmp_path: Path) -> None:
+    """Teams JSON past the limits is a finding; a FIFO workflow is a clean error, never a hang."""
+    init_registry(tmp_path, "@acme/prompts", ["staging"], PIN)
+    teams = tmp_path / ".github/promptship-teams.json"
+    for text in ('{"@acme/prompts": [NaN]}', "[" * 5000 + "]" * 5000, " " * (2 * 1024 * 1024)):
+        teams.write_text(text)
+        assert by_name(doctor(tmp_path, now=lambda: NOW), "team members for the gate").status == (
+            "missing"
+        )
+    teams.write_text("{}")
+    os.mkfifo(tmp_path / ".github/workflows/pipe.yml")
+    with pytest.raises(UsageError, match=r"pipe\.yml: cannot read the workflow: .*FIFO"):
+        doctor(tmp_path, now=lambda: NOW)
 
 
 def test_doctor_in_the_tools_own_repository() -> None:

@@ -12,7 +12,6 @@ more often than they expire.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,15 +19,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from promptship.core import jsonlimits
 from promptship.core.codeowners import Owners
 from promptship.core.errors import PromptshipError, UsageError
 from promptship.core.model import RegistryFiles
+from promptship.fs import read_text
 from promptship.registry import validate
 from promptship.registry.files import DirectorySnapshot
 
 __all__ = ["Check", "doctor"]
 
 Status = Literal["ok", "missing", "warning"]
+MAX_TEXT_BYTES = 1024 * 1024
+"""Largest workflow, hook configuration, teams or allowed-signers file doctor reads."""
+
 _CRON = re.compile(r"cron:\s*['\"]?([^'\"\n]+)")
 
 
@@ -44,6 +48,13 @@ class Check:
     def to_dict(self) -> dict[str, str | None]:
         """Plain values for JSON."""
         return {"check": self.name, "status": self.status, "detail": self.detail, "fix": self.fix}
+
+
+def _text(path: Path, what: str) -> str:
+    """A repository file's text ("" when there is none), read bounded: a FIFO or device is an error."""
+    if not path.exists() and not path.is_symlink():
+        return ""
+    return read_text(path, MAX_TEXT_BYTES, what=what)
 
 
 def _validates(root: Path) -> tuple[list[Check], RegistryFiles]:
@@ -68,9 +79,7 @@ def _keys(root: Path, files: RegistryFiles) -> list[Check]:
 
     path = root / "environments" / "allowed_signers"
     try:
-        signers = parse_allowed_signers(
-            path.read_text("utf-8") if path.is_file() else "", source=str(path)
-        )
+        signers = parse_allowed_signers(_text(path, "the allowed signers"), source=str(path))
     except PromptshipError as e:
         return [
             Check(
@@ -148,7 +157,7 @@ def _workflow_pins(root: Path) -> tuple[dict[str, set[str]], list[str], list[str
     bare: list[str] = []
     tool_home = (root / "tools" / "promptship" / "__init__.py").is_file()
     for wf in sorted((root / ".github" / "workflows").glob("*.y*ml")):
-        body = wf.read_text("utf-8", errors="replace")
+        body = _text(wf, "the workflow")
         found = _ACTION_USE.findall(body)
         for repo, ref in found:
             uses.setdefault(f"{repo}@{ref}", set()).add(wf.name)
@@ -157,7 +166,7 @@ def _workflow_pins(root: Path) -> tuple[dict[str, set[str]], list[str], list[str
         elif _RUNS.search(body) and not found and not (tool_home and _OWN_INSTALL in body):
             bare.append(wf.name)
     hooks = root / ".pre-commit-config.yaml"
-    text = hooks.read_text("utf-8", errors="replace") if hooks.is_file() else ""
+    text = _text(hooks, "the pre-commit configuration")
     repos = {u.split("@", 1)[0].lower() for u in uses}
     for url, rev in _HOOKS.findall(text):
         repo = "/".join(url.removesuffix(".git").rstrip("/").split("/")[-2:])
@@ -236,8 +245,9 @@ def _teams(root: Path, files: RegistryFiles) -> list[Check]:
         return []
     path = root / TEAMS_FILE
     try:
-        data = json.loads(path.read_text("utf-8")) if path.is_file() else {}
-    except (ValueError, OSError) as e:
+        text = _text(path, "the teams file")
+        data = jsonlimits.loads(text) if text else {}
+    except (ValueError, PromptshipError) as e:
         return [
             Check(
                 "team members for the gate",
@@ -289,7 +299,7 @@ def _cron_days(expr: str) -> float | None:
 def _refresh(root: Path, files: RegistryFiles) -> list[Check]:
     schedules = []
     for wf in sorted((root / ".github" / "workflows").glob("*.y*ml")):
-        body = wf.read_text("utf-8")
+        body = _text(wf, "the workflow")
         if "channel refresh" in body or "promptship publish" in body:
             schedules += [d for d in (_cron_days(m) for m in _CRON.findall(body)) if d is not None]
     out = []

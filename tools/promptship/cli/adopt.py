@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option
+from promptship.cli._common import echo, echo_json, format_option
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 
@@ -84,8 +83,8 @@ def init_cmd(
         example=example,
     )
     for path in written:
-        click.echo(f"  {path}")
-    click.echo(
+        echo(f"  {path}")
+    echo(
         f"created a registry in {target} pinned to promptship {commit[:12]}; next: git init, then follow README.md (or run `promptship doctor`)"
     )
     return EXIT_OK
@@ -119,14 +118,12 @@ def doctor_cmd(root: Path | None, store: str | None, fmt: str) -> int:
     checks = doctor(root or Path.cwd(), store=store, now=lambda: datetime.now(UTC))
     missing = any(c.status == "missing" for c in checks)
     if fmt == "json":
-        click.echo(
-            json.dumps({"ready": not missing, "checks": [c.to_dict() for c in checks]}, indent=2)
-        )
+        echo_json({"ready": not missing, "checks": [c.to_dict() for c in checks]})
     else:
         marks = {"ok": "ok  ", "missing": "MISS", "warning": "warn"}
         for c in checks:
-            click.echo(f"[{marks[c.status]}] {c.name}: {c.detail}")
+            echo(f"[{marks[c.status]}] {c.name}: {c.detail}")
             if c.fix and c.status != "ok":
-                click.echo(f"       fix: {c.fix}")
-        click.echo("ready" if not missing else "not ready: fix the items marked MISS")
+                echo(f"       fix: {c.fix}")
+        echo("ready" if not missing else "not ready: fix the items marked MISS")
     return EXIT_FINDINGS if missing else EXIT_OK

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import click
 
 from promptship.cli._app import cli
-from promptship.cli._common import format_option, report_findings
+from promptship.cli._common import echo, echo_json, format_option, report_findings
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from promptship.registry.files import find_root
 
@@ -115,25 +114,22 @@ def import_cmd(
     )
     files = sorted(result.plan.files)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "ok": result.ok,
-                    "dry_run": dry_run,
-                    "prompts": result.plan.prompts,
-                    "files": files,
-                    "written": result.written,
-                    "commits": result.commits,
-                    "findings": [f.to_dict() for f in result.findings],
-                },
-                indent=2,
-            )
+        echo_json(
+            {
+                "ok": result.ok,
+                "dry_run": dry_run,
+                "prompts": result.plan.prompts,
+                "files": files,
+                "written": result.written,
+                "commits": result.commits,
+                "findings": [f.to_dict() for f in result.findings],
+            },
         )
         return EXIT_OK if result.ok else EXIT_FINDINGS
     if result.ok:
         verb = "would write" if dry_run else "wrote"
         for path in files:
-            click.echo(f"  {path}")
+            echo(f"  {path}")
         summary = f"{verb} {len(files)} file(s) for {len(result.plan.prompts)} prompt(s)"
         if result.commits:
             summary += f" in {result.commits} commit(s)"
@@ -194,19 +190,16 @@ def export_cmd(
     result = export_environment(find_root(root or Path.cwd()), env, target, out, ref=ref)
     ok = not any(f.code == "export.unexpressible" for f in result.findings)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "ok": ok,
-                    "files": sorted(result.files),
-                    "findings": [f.to_dict() for f in result.findings],
-                },
-                indent=2,
-            )
+        echo_json(
+            {
+                "ok": ok,
+                "files": sorted(result.files),
+                "findings": [f.to_dict() for f in result.findings],
+            },
         )
         return EXIT_OK if ok else EXIT_FINDINGS
     for path in sorted(result.files):
-        click.echo(f"  {path}")
+        echo(f"  {path}")
     verb = "wrote" if out is not None else "would write"
     report_findings(
         result.findings, "text", f"{verb} {len(result.files)} {target} file(s) for {env}"

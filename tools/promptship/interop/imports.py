@@ -15,7 +15,7 @@ import httpx
 from promptship.core.codeowners import Owners
 from promptship.core.errors import Location, PromptshipError, UsageError
 from promptship.core.model import Finding, MemorySnapshot
-from promptship.fs import write_atomic
+from promptship.fs import read_file, write_atomic
 from promptship.interop.model import SourcePrompt
 from promptship.interop.plan import Options, Plan, plan
 from promptship.interop.sources import (
@@ -74,11 +74,8 @@ class ImportResult:
 
 
 def _read_file(path: Path, limit: int = MAX_SOURCE_BYTES) -> bytes:
-    if not path.is_file():
-        raise SourceError(f"{path}: not a regular file")
-    if path.stat().st_size > limit:
-        raise SourceError(f"{path}: {path.stat().st_size} bytes is over the {limit}-byte limit")
-    return path.read_bytes()
+    """A source file's bytes: a regular file (a FIFO or device is refused), up to ``limit``."""
+    return read_file(path, limit, what="the source", error=SourceError)
 
 
 def _json_kind(obj: Any) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from promptship.core import jsonlimits
 from promptship.core.errors import UsageError, YamlError
 from promptship.registry import yamlio
 
@@ -51,37 +51,16 @@ def decode(data: bytes, origin: str) -> str:
         ) from None
 
 
-def _depth(text: str) -> int:
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
 def load_json(data: bytes | str, origin: str) -> Any:
-    """JSON of a source, its nesting checked before parsing (no recursion blow-up)."""
+    """JSON of a source within :mod:`promptship.core.jsonlimits` (depth, integer digits, finite numbers)."""
     text = data if isinstance(data, str) else decode(data, origin)
     if len(text) > MAX_SOURCE_BYTES:
         raise SourceError(f"{origin}: over the {MAX_SOURCE_BYTES}-byte limit")
-    if _depth(text) > MAX_JSON_DEPTH:
-        raise SourceError(f"{origin}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as e:
+        return jsonlimits.loads(text, max_depth=MAX_JSON_DEPTH)
+    except jsonlimits.JsonLimitError as e:
+        raise SourceError(f"{origin}: JSON over a limit: {e}") from None
+    except ValueError as e:
         raise SourceError(f"{origin}: not valid JSON: {e}") from None
 
 
