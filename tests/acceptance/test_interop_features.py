@@ -19,7 +19,7 @@ import pytest
 
 from promptship.interop.exports import render_export
 from promptship.interop.imports import import_prompts
-from promptship.registry import compiled_view, load_files
+from promptship.registry import compiled_view, load_files, validate
 from promptship.registry.files import DirectorySnapshot
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -340,3 +340,51 @@ def test_exported_tools_are_what_the_runtimes_read(tmp_path: Path) -> None:
     path.write_bytes(blob)
     wire = _tools_to_wire(prompty.load(str(path))) or []
     assert [t["function"] for t in wire] == [ours]
+
+
+# --- Review rubrics (issue 14) --------------------------------------------------
+
+RUBRIC = """review:
+  instructions: Judge the answer as the support lead would.
+  criteria:
+    - name: correct
+      guidance: The order named is the one asked about.
+      scale: pass_fail
+    - name: tone
+      guidance: Polite and short.
+      scale:
+        labels: [rude, fine, warm]
+        pass: [fine, warm]
+"""
+
+
+@pytest.mark.parametrize("fmt", ["dotprompt", "prompty", "openai", "langfuse"])
+def test_a_review_rubric_is_recorded_and_read_back_or_listed(tmp_path: Path, fmt: str) -> None:
+    """The rubric has no place in any format: recorded under promptship's metadata where the
+    format has some (and imported back), listed either way."""
+    root = registry(tmp_path, {"registry/demo/lookup.yaml": LOOKUP + RUBRIC})
+    files, findings = validate(DirectorySnapshot(root))
+    assert not [f for f in findings if f.severity == "error"]
+    rubric = files.prompts["demo/lookup"].data["review"]
+    result = render_export(files, "production", fmt)
+    listed = [f.message for f in result.findings if "review rubric" in f.message]
+    assert len(listed) == 1, listed
+    out = tmp_path / "out"
+    for path, blob in result.files.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_bytes(blob)
+    back = tmp_path / "back"
+    back.mkdir()
+    target = registry(back)
+    imported_ = import_prompts(
+        target, [str(out)], kind=fmt if fmt in ("openai", "langfuse") else "auto", now=NOW
+    )
+    assert imported_.ok, [f.message for f in imported_.findings if f.severity == "error"]
+    (prompt_id,) = imported_.plan.prompts
+    data = load_files(DirectorySnapshot(target)).prompts[prompt_id].data
+    if fmt == "openai":
+        assert "a prompt object has none" in listed[0]
+        assert "review" not in data
+    else:
+        assert "recorded under" in listed[0]
+        assert data["review"] == rubric

@@ -569,7 +569,7 @@ def test_langfuse_exports_compile_as_promptship_renders() -> None:
 
 
 def _view(root: Path, prompt_id: str, env: str | None) -> dict[str, Any]:
-    """What export -> import must give back: inputs, model, output, tools, messages (fragments inlined)."""
+    """What export -> import must give back: inputs, model, output, review, tools, messages (fragments inlined)."""
     from promptship.core.views import resolve
     from promptship.interop.jinja_out import inline_fragments
 
@@ -577,7 +577,7 @@ def _view(root: Path, prompt_id: str, env: str | None) -> dict[str, Any]:
     view, _ = resolve(files, prompt_id, env)
     data = view.data
     fragments = files.fragment_texts()  # exports inline them
-    keep = ("inputs", "model", "output")
+    keep = ("inputs", "model", "output", "review")
     out = {k: data[k] for k in keep if k in data}
     out["tools"] = [{k: v for k, v in t.items() if k != "cache"} for t in data.get("tools", [])]
     out["tool_choice"] = data.get("tool_choice", "auto")
@@ -616,6 +616,7 @@ def _as_exported(fmt: str, ours: dict[str, Any]) -> None:
         ours["model"] = {k: v for k, v in ours["model"].items() if k != "extra_body"}
         ours["model"]["api"] = "openai-responses"  # prompt objects are Responses prompts
         ours["model"]["provider"] = "openai"  # … of OpenAI's
+        ours.pop("review", None)  # listed: a prompt object has no place for it
 
 
 @pytest.mark.parametrize("fmt", ["dotprompt", "prompty", "openai", "langfuse"])

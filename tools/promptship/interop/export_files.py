@@ -32,7 +32,19 @@ def _front(data: Mapping[str, Any]) -> str:
     return "---\n" + yamlio.roundtrip_dump(json.loads(json.dumps(data))) + "---\n"
 
 
-def _common_notes(view: ExportView, fmt: str, notes: list[str]) -> None:
+def _common_notes(view: ExportView, fmt: str, notes: list[str], mine: dict[str, Any]) -> None:
+    """Cache breakpoints listed; the API, request fields and review rubric recorded in ``mine``.
+
+    Neither format sends any of them; what is recorded (``metadata.promptship``) is
+    listed too, and read back by ``import``.
+    """
+    if view.recorded_model:
+        mine["model"] = view.recorded_model
+    if view.data.get("review"):
+        mine["review"] = view.data["review"]
+        notes.append(
+            f"the review rubric as something {fmt} uses (recorded under metadata.promptship)"
+        )
     if view.cache:
         notes.append(f"cache breakpoints ({', '.join(view.cache)}); {fmt} has none")
     if view.recorded_model:
@@ -88,7 +100,10 @@ def dotprompt(view: ExportView, notes: list[str]) -> bytes:
     data = view.data
     reverse = {v: k for k, v in CONFIG_NAMES.items()}
     model = data["model"]
-    front: dict[str, Any] = {"model": f"{model['provider']}/{model['name']}"}
+    front: dict[str, Any] = {
+        "model": f"{model['provider']}/{model['name']}",
+        "description": data["description"],
+    }
     params = model.get("parameters") or {}
     if params:
         front["config"] = {reverse.get(k, k): v for k, v in params.items()}
@@ -107,9 +122,7 @@ def dotprompt(view: ExportView, notes: list[str]) -> bytes:
         notes.append(
             "tool_choice as something Dotprompt sends (recorded under metadata.promptship)"
         )
-    if view.recorded_model:
-        mine["model"] = view.recorded_model
-    _common_notes(view, "Dotprompt", notes)
+    _common_notes(view, "Dotprompt", notes, mine)
     front["metadata"] = {"promptship": mine}
     return (_front(front) + _dotprompt_body(view, notes)).encode("utf-8")
 
@@ -243,9 +256,7 @@ def _prompty_mine(view: ExportView, notes: list[str]) -> dict[str, Any]:
         notes.append(
             "the output format as something Prompty enforces (kept under metadata.promptship)"
         )
-    if view.recorded_model:
-        mine["model"] = view.recorded_model
-    _common_notes(view, "Prompty", notes)
+    _common_notes(view, "Prompty", notes, mine)
     return mine
 
 

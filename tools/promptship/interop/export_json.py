@@ -95,6 +95,8 @@ def _openai_notes(view: ExportView, notes: list[str]) -> None:
         notes.append("model.extra_body (request fields; a prompt object holds none)")
     if view.cache:
         notes.append(f"cache breakpoints ({', '.join(view.cache)}); a prompt object has none")
+    if data.get("review"):
+        notes.append("the review rubric (promptship's own; a prompt object has none)")
 
 
 def _langfuse_config(view: ExportView, notes: list[str]) -> dict[str, Any]:
@@ -112,12 +114,19 @@ def _langfuse_config(view: ExportView, notes: list[str]) -> dict[str, Any]:
         config["tools"] = to_openai_tools(view.tools, nested=True)
     if view.tool_choice is not None:
         config["tool_choice"] = to_openai_choice(view.tool_choice, nested=True)
+    recorded: dict[str, Any] = dict(view.recorded_model)
     if view.recorded_model:
-        config["promptship"] = view.recorded_model
         notes.append(
             f"{', '.join('model.' + k for k in view.recorded_model)} as something Langfuse's SDK"
             " sends (recorded under config.promptship)"
         )
+    if data.get("review"):
+        recorded["review"] = data["review"]
+        notes.append(
+            "the review rubric as something Langfuse uses (recorded under config.promptship)"
+        )
+    if recorded:
+        config["promptship"] = recorded
     if view.cache:
         notes.append(f"cache breakpoints ({', '.join(view.cache)}); Langfuse prompts have none")
     if view.messages is not None and any(not isinstance(c, str) for _, c in view.messages):

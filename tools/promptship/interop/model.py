@@ -76,6 +76,7 @@ class SourcePrompt:
         tools: promptship tools (``name``, ``description``, ``parameters``).
         tool_choice: promptship's ``tool_choice`` (``auto``, ``none``, ``required``, ``{tool: NAME}``).
         api: ``model.api``, when the source is written for one API.
+        review: The prompt's review rubric (only what ``promptship export`` recorded has one).
     """
 
     name: str
@@ -102,6 +103,7 @@ class SourcePrompt:
     tools: tuple[Mapping[str, Any], ...] = ()
     tool_choice: Any = None
     api: str | None = None
+    review: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,7 @@ def _optional(source: SourcePrompt) -> frozenset[str]:
 
 
 def _extras(source: SourcePrompt, data: dict[str, Any], findings: list[Finding]) -> None:
-    """Tags, tools, output, variants and the fields kept under ``x-<kind>``."""
+    """Tags, tools, output, review rubric, variants and the fields kept under ``x-<kind>``."""
     tags = sorted({t for t in (normalise_name(t)[0] for t in source.tags) if t})
     if tags:
         data["metadata"]["tags"] = tags
@@ -353,6 +355,8 @@ def _extras(source: SourcePrompt, data: dict[str, Any], findings: list[Finding])
         data["tool_choice"] = source.tool_choice
     if source.output:
         data["output"] = dict(source.output)
+    if source.review:
+        data["review"] = dict(source.review)
     variants = _variants(source)
     if variants:
         data["variants"] = variants

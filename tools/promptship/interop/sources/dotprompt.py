@@ -287,4 +287,5 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
         notes=tuple(notes),
         tools=tuple(tools),
         tool_choice=mine.get("tool_choice"),
+        review=as_map(mine.get("review")) or None,
     )

@@ -158,4 +158,5 @@ def parse(obj: Any, origin: str) -> SourcePrompt:
         notes=tuple(notes),
         tools=tuple(tools),
         tool_choice=from_openai_choice(config.get("tool_choice"), notes),
+        review=as_map(recorded.get("review")) or None,
     )

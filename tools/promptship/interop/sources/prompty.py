@@ -245,6 +245,7 @@ def parse(data: bytes, origin: str, name: str) -> SourcePrompt:
         tools=tuple(mine["tools"]) if isinstance(mine.get("tools"), list) else tuple(tool_list),
         tool_choice=mine.get("tool_choice") or _v1_choice(front, notes),
         api=_api(front),
+        review=as_map(mine.get("review")) or None,
     )
 
 
