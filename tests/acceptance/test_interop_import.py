@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from promptship.cli import main
+from promptship.core.errors import FileWriteError
+from promptship.interop.exports import export_environment
+from promptship.interop.imports import import_prompts
 from promptship.registry import load_files, validate
 from promptship.registry.files import DirectorySnapshot
 
@@ -339,3 +343,36 @@ def test_promptfoo_file_outside_the_config_folder_is_refused(tmp_path: Path, roo
     rc, report = run(root, src)
     assert rc == 1
     assert "outside the configuration's folder" in report["findings"][0]["message"]
+
+
+def test_a_folder_linked_out_of_the_checkout_is_never_written_through(
+    tmp_path: Path, root: Path
+) -> None:
+    """A branch that committed registry/imported as a link to a folder elsewhere: refused, nothing written."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "registry" / "imported").symlink_to(elsewhere)
+    good = source(tmp_path, "good.prompt", GOOD)
+    with pytest.raises(FileWriteError, match="leads outside the repository"):
+        import_prompts(root, [good], now=datetime(2026, 6, 1, tzinfo=UTC))
+    assert list(elsewhere.iterdir()) == []
+    assert [p.name for p in (root / "registry").iterdir()] == ["imported"]
+
+
+def test_export_into_the_checkout_never_follows_a_link_out_of_it(
+    tmp_path: Path, root: Path
+) -> None:
+    """--out inside the checkout: a linked folder on the way is refused; outside it, --out is the user's."""
+    source_ = source(tmp_path, "good.prompt", GOOD)
+    rc, _report = run(root, source_)
+    assert rc == 0
+    (root / "environments").mkdir()
+    (root / "environments" / "production.yaml").write_text("environment: production\npolicy: {}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "exported").symlink_to(elsewhere)
+    with pytest.raises(FileWriteError, match="leads outside the repository"):
+        export_environment(root, "production", "dotprompt", root / "exported")
+    assert list(elsewhere.iterdir()) == []
+    export_environment(root, "production", "dotprompt", elsewhere)
+    assert [p.name for p in (elsewhere / "imported").iterdir()] == ["good.prompt"]

@@ -13,7 +13,7 @@ import pytest
 
 from promptship.adopt.doctor import doctor
 from promptship.adopt.scaffold import WORKFLOWS, Pin, init_registry, plan_files
-from promptship.core.errors import UsageError
+from promptship.core.errors import FileWriteError, UsageError
 from promptship.registry import validate
 from promptship.registry.files import DirectorySnapshot
 
@@ -136,6 +136,18 @@ def test_init_refuses_to_overwrite_and_names_what_is_in_the_way(tmp_path: Path) 
     with pytest.raises(UsageError, match=r"already has CODEOWNERS, README.md"):
         init_registry(tmp_path, "@acme/prompts", ["staging"], PIN)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["CODEOWNERS", "README.md"]
+
+
+def test_init_never_writes_through_a_link_out_of_the_folder(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = tmp_path / "reg"
+    target.mkdir()
+    (target / ".github").symlink_to(elsewhere)
+    with pytest.raises(FileWriteError, match="leads outside the repository"):
+        init_registry(target, "@acme/prompts", ["staging"], PIN)
+    assert list(elsewhere.iterdir()) == []
+    assert [p.name for p in target.iterdir()] == [".github"]
 
 
 @pytest.mark.parametrize(

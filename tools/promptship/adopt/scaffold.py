@@ -210,7 +210,13 @@ def init_registry(
     written: list[str] = []
     try:
         for path, text in sorted(files.items()):
-            write_atomic(target / path, text.encode("utf-8"), make_parents=True, replace=False)
+            write_atomic(
+                target / path,
+                text.encode("utf-8"),
+                make_parents=True,
+                replace=False,
+                inside=target,
+            )
             written.append(path)
     except FileWriteError:
         for path in written:

@@ -13,6 +13,7 @@ fields, whitespace) is written and listed. Nothing is approximated silently.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,10 @@ def export_environment(
         snapshot = DirectorySnapshot(root)
     result = render_export(_pinned(root, load_files(snapshot), env, ref), env, fmt)
     if out is not None:
+        # Into the checkout, no folder may lead out of it (a link a branch committed); elsewhere
+        # the files stay under --out.
+        checkout, target = os.path.abspath(root), os.path.abspath(out)
+        inside = root if os.path.commonpath([checkout, target]) == checkout else out
         for path, blob in sorted(result.files.items()):
-            write_atomic(out / path, blob, make_parents=True)
+            write_atomic(out / path, blob, make_parents=True, inside=inside)
     return result

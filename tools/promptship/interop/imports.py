@@ -13,9 +13,9 @@ from typing import Any, Literal
 import httpx
 
 from promptship.core.codeowners import Owners
-from promptship.core.errors import Location, PromptshipError, UsageError
+from promptship.core.errors import FileWriteError, Location, PromptshipError, UsageError
 from promptship.core.model import Finding, MemorySnapshot
-from promptship.fs import read_file, write_atomic
+from promptship.fs import read_file, refuse_outside, write_atomic
 from promptship.interop.model import SourcePrompt
 from promptship.interop.plan import Options, Plan, plan
 from promptship.interop.sources import (
@@ -346,10 +346,14 @@ def _write(root: Path, planned: Plan, history: bool, now: datetime) -> tuple[lis
         prepared = repo.prepare_commits(
             [NewCommit(s.files, s.message, s.author, s.when) for s in planned.steps], now
         )
+    for path in planned.files:  # a folder linked out of the checkout: refused before any write
+        refuse_outside(
+            (root / path).parent, root, what=f"cannot write {path}", error=FileWriteError
+        )
     written: list[str] = []
     try:
         for path, data in sorted(planned.files.items()):
-            write_atomic(root / path, data, make_parents=True, replace=False)
+            write_atomic(root / path, data, make_parents=True, replace=False, inside=root)
             written.append(path)
         if repo is not None and prepared is not None:
             repo.publish(prepared)
