@@ -207,6 +207,7 @@ def init_registry(
             f"{target} already has {', '.join(in_the_way)}",
             hint="init never overwrites: run it in an empty folder, or move those files away",
         )
+    inside = target if target.exists() else None  # a new folder holds no link yet
     written: list[str] = []
     try:
         for path, text in sorted(files.items()):
@@ -215,7 +216,7 @@ def init_registry(
                 text.encode("utf-8"),
                 make_parents=True,
                 replace=False,
-                inside=target,
+                inside=inside,
             )
             written.append(path)
     except FileWriteError:
