@@ -376,3 +376,17 @@ def test_export_into_the_checkout_never_follows_a_link_out_of_it(
     assert list(elsewhere.iterdir()) == []
     export_environment(root, "production", "dotprompt", elsewhere)
     assert [p.name for p in (elsewhere / "imported").iterdir()] == ["good.prompt"]
+
+
+def test_a_folder_with_too_many_files_is_refused(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptship.interop import imports
+
+    monkeypatch.setattr(imports, "MAX_FILES", 3)
+    for i in range(5):
+        source(tmp_path, f"p{i}.prompt", GOOD)
+    rc, report = run(root, str(tmp_path / "src"))
+    assert rc == 1
+    assert "over the limit of 3 files" in report["findings"][0]["message"]  # type: ignore[index]
+    assert listing(root) == {"CODEOWNERS": CODEOWNERS}

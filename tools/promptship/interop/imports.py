@@ -161,15 +161,17 @@ def _from_file(path: Path, kind: str) -> list[SourcePrompt]:
 
 def _from_folder(folder: Path, kind: str) -> list[SourcePrompt]:
     suffixes = {".prompt", ".prompty", ".json"}
-    found = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix in suffixes
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-    if len(found) > MAX_FILES:
-        raise SourceError(f"{folder}: {len(found)} files is over the limit of {MAX_FILES}")
+    found: list[Path] = []
+    for p in folder.rglob("*"):  # walked lazily: a folder of millions stops at the limit
+        if (
+            p.suffix in suffixes
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        ):
+            found.append(p)
+            if len(found) > MAX_FILES:
+                raise SourceError(f"{folder}: over the limit of {MAX_FILES} files")
+    found.sort()
     out: list[SourcePrompt] = []
     for path in found:
         out.extend(_from_file(path, kind))
