@@ -390,3 +390,37 @@ def test_a_folder_with_too_many_files_is_refused(
     assert rc == 1
     assert "over the limit of 3 files" in report["findings"][0]["message"]  # type: ignore[index]
     assert listing(root) == {"CODEOWNERS": CODEOWNERS}
+
+
+PROMPTFOO_REGEX = """\
+prompts:
+  - 'Answer about {{topic}}'
+providers:
+  - openai:gpt-4o-mini
+tests:
+  - vars:
+      topic: pricing
+    assert:
+      - type: regex
+        value: '^(?!Sorry)'
+      - type: not-regex
+        value: '\\bI cannot\\b'
+      - type: starts-with
+        value: 'Price: $5.00 (net) #1'
+"""
+
+
+def test_promptfoo_regexes_must_be_re2_or_are_listed(tmp_path: Path, root: Path) -> None:
+    """A JavaScript lookahead has no RE2 equivalent: listed, not mapped; the rest imports."""
+    src = source(tmp_path, "promptfooconfig.yaml", PROMPTFOO_REGEX)
+    rc, report = run(root, src, "--namespace", "qa")
+    assert rc == 0, report
+    (suite,) = load_files(DirectorySnapshot(root)).suites.values()
+    assert suite.data["cases"][0]["assert"] == [
+        {"type": "not-regex", "pattern": r"\bI cannot\b"},
+        {"type": "regex", "pattern": r"^Price:\ \$5\.00\ \(net\)\ \#1"},
+    ]
+    unmapped = [f["message"] for f in report["findings"] if f["code"] == "import.assertion"]  # type: ignore[union-attr]
+    assert len(unmapped) == 1
+    assert "'^(?!Sorry)' is not RE2 syntax" in unmapped[0]
+    assert "not-regex" in unmapped[0]

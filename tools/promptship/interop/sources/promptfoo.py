@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from promptship.core.regex import LinearRegex, RegexError
 from promptship.interop.model import SourcePrompt
 from promptship.interop.sources._common import (
     SourceError,
@@ -34,6 +35,7 @@ ASSERTIONS = {
     "not-contains": ("not-contains", {}),
     "not-icontains": ("not-contains", {"ignore_case": True}),
     "regex": ("regex", {}),
+    "not-regex": ("not-regex", {}),
     "is-json": ("json-valid", {}),
 }
 """promptfoo assertion types with a promptship equivalent (and the options it gets)."""
@@ -46,9 +48,29 @@ def _direct(kind: str, value: Any) -> list[dict[str, Any]]:
     out: dict[str, Any] = {"type": name, **options}
     if name in ("equals", "contains", "not-contains"):
         out["value"] = str(value)
-    elif name == "regex":
+    elif name in ("regex", "not-regex"):
         out["pattern"] = str(value)
     return [out]
+
+
+def _linear(found: list[dict[str, Any]], kind: str, notes: list[Note], where: str) -> bool:
+    """Whether every pattern of ``found`` is RE2 syntax (promptship's regexes); else listed."""
+    for a in found:
+        if a["type"] not in ("regex", "not-regex"):
+            continue
+        try:
+            LinearRegex(a["pattern"])
+        except RegexError as e:
+            notes.append(
+                Note(
+                    "import.assertion",
+                    f"{where}: the '{kind}' pattern {a['pattern'][:80]!r} is not RE2 syntax"
+                    f" ({e}); not mapped: rewrite it (not-regex says what a negative lookahead"
+                    " did)",
+                )
+            )
+            return False
+    return True
 
 
 def _composite(kind: str, value: Any, threshold: Any) -> list[dict[str, Any]] | None:
@@ -76,7 +98,8 @@ def _assertion(item: Any, notes: list[Note], where: str) -> list[dict[str, Any]]
         )
         return []
     if kind in ASSERTIONS:
-        return _direct(kind, item.get("value"))
+        direct = _direct(kind, item.get("value"))
+        return direct if _linear(direct, kind, notes, where) else []
     found = _composite(kind, item.get("value"), item.get("threshold"))
     if found is None:
         notes.append(
