@@ -134,7 +134,9 @@ class TemplateEngine:
                 variables.update(meta.find_undeclared_variables(tree))
             except RecursionError:
                 problems.append(prefix + "line 1: the template nests too deeply to be read")
-            except jinja2.TemplateSyntaxError as e:  # found while compiling: an unknown filter or test
+            except (
+                jinja2.TemplateSyntaxError
+            ) as e:  # found while compiling: an unknown filter or test
                 problems.append(prefix + f"line {e.lineno}: {e.message}")
             problems.extend(prefix + p for p in unsafe(tree))
         problems.extend(include_problems)
