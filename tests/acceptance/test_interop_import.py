@@ -424,3 +424,55 @@ def test_promptfoo_regexes_must_be_re2_or_are_listed(tmp_path: Path, root: Path)
     assert len(unmapped) == 1
     assert "'^(?!Sorry)' is not RE2 syntax" in unmapped[0]
     assert "not-regex" in unmapped[0]
+
+
+PROMPTFOO_FILES = """\
+prompts:
+  - file://prompts/answer.txt
+  - file://prompts/build.py:make_prompt
+targets:
+  - id: openai:gpt-4o-mini
+tests:
+  - file://tests/cases.yaml
+  - file://tests/more.csv
+  - vars:
+      topic: unchecked
+"""
+
+
+def test_promptfoo_test_files_prompt_functions_and_unchecked_cases(
+    tmp_path: Path, root: Path
+) -> None:
+    """Test files are read; a prompt function and a case that checks nothing are listed, not imported."""
+    source(tmp_path, "prompts/answer.txt", "Answer about {{topic}}.")
+    source(tmp_path, "prompts/build.py", "def make_prompt(context): ...\n")
+    source(
+        tmp_path,
+        "tests/cases.yaml",
+        "- vars: {topic: tea}\n  assert: [{type: icontains, value: tea}]\n",
+    )
+    src = source(tmp_path, "promptfooconfig.yaml", PROMPTFOO_FILES)
+    rc, report = run(root, src, "--namespace", "qa")
+    assert rc == 0, report
+    files = load_files(DirectorySnapshot(root))
+    assert sorted(files.prompts) == ["qa/answer"]
+    assert files.prompts["qa/answer"].data["model"] == {"provider": "openai", "name": "gpt-4o-mini"}
+    assert files.suites["qa/answer"].data["cases"] == [
+        {
+            "id": "case-1",
+            "inputs": {"topic": "tea"},
+            "assert": [{"type": "contains", "ignore_case": True, "value": "tea"}],
+        }
+    ]
+    listed = " ".join(f["message"] for f in report["findings"])  # type: ignore[union-attr]
+    assert "the prompt function 'file://prompts/build.py:make_prompt' has no equivalent" in listed
+    assert "tests from 'file://tests/more.csv' are not read" in listed
+    assert "tests[2] checks nothing promptship can check" in listed
+
+
+def test_promptfoo_config_of_prompt_functions_only_is_a_finding(tmp_path: Path, root: Path) -> None:
+    src = source(tmp_path, "promptfooconfig.yaml", "prompts:\n  - file://p.js\nproviders:\n  - echo\n")
+    rc, report = run(root, src)
+    assert rc == 1
+    assert "only prompt functions" in report["findings"][0]["message"]  # type: ignore[index]
+    assert listing(root) == {"CODEOWNERS": CODEOWNERS}

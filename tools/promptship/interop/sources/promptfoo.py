@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from promptship.core.errors import YamlError
 from promptship.core.regex import LinearRegex, RegexError
 from promptship.interop.model import SourcePrompt
 from promptship.interop.sources._common import (
@@ -25,6 +26,7 @@ from promptship.interop.sources._common import (
     split_model_name,
 )
 from promptship.interop.templates import Note
+from promptship.registry import yamlio
 
 __all__ = ["ASSERTIONS", "parse"]
 
@@ -114,43 +116,100 @@ def _assertion(item: Any, notes: list[Note], where: str) -> list[dict[str, Any]]
 
 def _case(
     i: int,
-    test: Any,
+    where: str,
+    test: Mapping[str, Any],
+    notes: list[Note],
+    *,
     base_vars: Mapping[str, Any],
     base_asserts: list[dict[str, Any]],
-    notes: list[Note],
-) -> dict[str, Any]:
-    if not isinstance(test, Mapping):
-        raise SourceError(f"tests[{i}] is not a mapping")
+) -> dict[str, Any] | None:
+    """One case, or ``None`` (listed) when nothing in it is an assertion promptship can check."""
     case: dict[str, Any] = {"id": f"case-{i + 1}"}
     if isinstance(test.get("description"), str):
         case["description"] = test["description"]
     case["inputs"] = {**base_vars, **as_map(test.get("vars"))}
     asserts = base_asserts + [
-        a for item in test.get("assert") or [] for a in _assertion(item, notes, f"tests[{i}]")
+        a for item in test.get("assert") or [] for a in _assertion(item, notes, where)
     ]
-    if asserts:
-        case["assert"] = asserts
-    return case
-
-
-def _cases(config: Mapping[str, Any], notes: list[Note]) -> tuple[dict[str, Any], ...]:
-    tests = config.get("tests") or []
-    if isinstance(tests, str):
+    if not asserts:
         notes.append(
             Note(
                 "import.unmapped",
-                f"tests from {tests!r} are not read; write the cases into the suite",
+                f"{where} checks nothing promptship can check (a promptship case must);"
+                " not imported",
             )
         )
-        return ()
-    if not isinstance(tests, list) or len(tests) > MAX_TESTS:
-        raise SourceError(f"'tests' must be a list of at most {MAX_TESTS} tests")
+        return None
+    case["assert"] = asserts
+    return case
+
+
+_TEST_FILES = (".yaml", ".yml", ".json")
+
+
+def _test_file(ref: str, read: Callable[[str], bytes], notes: list[Note]) -> list[tuple[str, Any]]:
+    """The tests a ``file://`` YAML or JSON file holds; anything else is listed, not read."""
+    path = ref[len("file://") :]
+    if not path.endswith(_TEST_FILES):
+        notes.append(
+            Note(
+                "import.unmapped",
+                f"tests from {ref!r} are not read (YAML and JSON test files are);"
+                " write the cases into the suite",
+            )
+        )
+        return []
+    try:
+        loaded = yamlio.load(read(path), path).data
+    except YamlError as e:
+        raise SourceError(f"{path}: {e.message}", hint=e.hint) from None
+    items = loaded if isinstance(loaded, list) else [loaded]
+    return [(f"{path}[{k}]", item) for k, item in enumerate(items)]
+
+
+def _tests(
+    config: Mapping[str, Any], read: Callable[[str], bytes], notes: list[Note]
+) -> list[tuple[str, Any]]:
+    """``tests``: a list of cases and ``file://`` references to test files, or one reference.
+
+    Each test comes with where it was written (``tests[2]``, ``cases.yaml[0]``).
+    """
+    tests = config.get("tests") or []
+    entries = [tests] if isinstance(tests, str) else tests
+    if not isinstance(entries, list):
+        raise SourceError("'tests' must be a list of tests, or a file:// reference")
+    out: list[tuple[str, Any]] = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str) and entry.startswith("file://"):
+            out.extend(_test_file(entry, read, notes))
+        elif isinstance(entry, str):
+            notes.append(Note("import.unmapped", f"tests from {entry!r} are not read"))
+        else:
+            out.append((f"tests[{i}]", entry))
+        if len(out) > MAX_TESTS:
+            break
+    if len(out) > MAX_TESTS:
+        raise SourceError(f"'tests' must hold at most {MAX_TESTS} tests")
+    return out
+
+
+def _cases(
+    config: Mapping[str, Any], read: Callable[[str], bytes], notes: list[Note]
+) -> tuple[dict[str, Any], ...]:
+    tests = _tests(config, read, notes)
     default = as_map(config.get("defaultTest"))
     base_vars = as_map(default.get("vars"))
     base_asserts = [
         a for item in default.get("assert") or [] for a in _assertion(item, notes, "defaultTest")
     ]
-    return tuple(_case(i, test, base_vars, base_asserts, notes) for i, test in enumerate(tests))
+    cases = []
+    for i, (where, test) in enumerate(tests):
+        if not isinstance(test, Mapping):
+            raise SourceError(f"{where} is not a mapping")
+        case = _case(i, where, test, notes, base_vars=base_vars, base_asserts=base_asserts)
+        if case is not None:
+            cases.append(case)
+    return tuple(cases)
 
 
 def _provider(entry: Any) -> tuple[str, dict[str, Any]]:
@@ -174,7 +233,20 @@ def _provider(entry: Any) -> tuple[str, dict[str, Any]]:
     return ident, model
 
 
-def _prompt_text(entry: Any, read: Callable[[str], bytes], origin: str) -> tuple[str, str]:
+_PROMPT_FUNCTIONS = (".py", ".js", ".mjs", ".cjs", ".ts")
+
+
+def _providers(config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``providers`` (or ``targets``, its newer name): one model each, the first the prompt's."""
+    listed = config.get("providers") or config.get("targets") or []
+    found = [_provider(p) for p in (listed if isinstance(listed, list) else [listed])]
+    return found or [("", {})]
+
+
+def _prompt_text(
+    entry: Any, read: Callable[[str], bytes], origin: str, notes: list[Note]
+) -> tuple[str, str] | None:
+    """A prompt's label and text; ``None`` (listed) for a prompt function."""
     label = None
     if isinstance(entry, Mapping):
         label = entry.get("label")
@@ -183,6 +255,15 @@ def _prompt_text(entry: Any, read: Callable[[str], bytes], origin: str) -> tuple
         raise SourceError(f"{origin}: a prompt must be a string, or have 'raw' or 'id'")
     if entry.startswith("file://"):
         path = entry[len("file://") :]
+        if path.split(":", 1)[0].endswith(_PROMPT_FUNCTIONS):
+            notes.append(
+                Note(
+                    "import.unmapped",
+                    f"the prompt function {entry!r} has no equivalent (promptship prompts are"
+                    " templates); not imported",
+                )
+            )
+            return None
         return str(label or path.rsplit("/", 1)[-1].rsplit(".", 1)[0]), decode(read(path), path)
     return str(label or ""), entry
 
@@ -214,15 +295,25 @@ def parse(config: Any, origin: str, read: Callable[[str], bytes]) -> list[Source
         SourceError: When it is not a promptfoo configuration.
     """
     if not isinstance(config, Mapping) or not isinstance(config.get("prompts"), list | str):
-        raise SourceError(f"{origin}: not a promptfoo configuration (no 'prompts')")
+        raise SourceError(
+            f"{origin}: not a promptfoo configuration with prompts (no 'prompts')",
+            hint="a configuration that tests an application through its providers holds no"
+            " prompt to import",
+        )
     notes: list[Note] = []
     prompts = config["prompts"] if isinstance(config["prompts"], list) else [config["prompts"]]
-    providers = [_provider(p) for p in config.get("providers") or []] or [("", {})]
-    cases = _cases(config, notes)
+    providers = _providers(config)
+    cases = _cases(config, read, notes)
     variants = {ident: {"model": model} for ident, model in providers[1:]}
+    texts = [_prompt_text(entry, read, origin, notes) for entry in prompts]
+    if all(t is None for t in texts):
+        raise SourceError(f"{origin}: no prompt promptship can import (only prompt functions)")
+    description = config.get("description")
     out = []
-    for i, entry in enumerate(prompts):
-        label, text = _prompt_text(entry, read, origin)
+    for i, found in enumerate(texts):
+        if found is None:
+            continue
+        label, text = found
         messages = _messages(text, origin)
         out.append(
             SourcePrompt(
@@ -232,9 +323,7 @@ def parse(config: Any, origin: str, read: Callable[[str], bytes]) -> list[Source
                 messages=messages,
                 text=None if messages is not None else text,
                 model=providers[0][1],
-                description=config.get("description")
-                if isinstance(config.get("description"), str)
-                else None,
+                description=description if isinstance(description, str) else None,
                 variants=json.loads(json.dumps(variants)),
                 kind="promptfoo",
                 notes=tuple(notes),
