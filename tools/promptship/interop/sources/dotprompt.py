@@ -72,7 +72,11 @@ def _described(text: str) -> tuple[str, str | None]:
 def _scalar(text: str) -> dict[str, Any]:
     kind, description = _described(text)
     if kind not in _SCALARS:
-        raise SourceError(f"Picoschema type '{kind}' is not one of {', '.join(sorted(_SCALARS))}")
+        raise SourceError(
+            f"Picoschema type '{kind}' is not one of {', '.join(sorted(_SCALARS))}",
+            hint=f"a schema registered in code (defineSchema('{kind}', …)) is not in the file:"
+            " write it into the front matter as Picoschema or JSON Schema, then import",
+        )
     schema: dict[str, Any] = {} if kind == "any" else {"type": kind}
     if description:
         schema["description"] = description
