@@ -503,6 +503,33 @@ def test_langchain_manifests_render_as_langchain_formats(tmp_path: Path, kind: s
     assert rendered(root, prompt_id, inputs) == theirs
 
 
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_saved_langchain_prompts_render_as_load_prompt_renders(tmp_path: Path, suffix: str) -> None:
+    """Files ``prompt.save()`` writes (LangChainHub's first repository holds them), as ``load_prompt`` reads them."""
+    from langchain_core.prompts.loading import load_prompt
+
+    saved = tmp_path / f"answer{suffix}"
+    template = "Context: {context}\nBraces {{kept}}.\nQuestion: {question}\nAnswer:"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # save() is deprecated: these files exist all the same
+        langchain_prompts.PromptTemplate.from_template(template).save(saved)
+    root = do_import(tmp_path, {saved.name: saved.read_bytes()}, namespace="lc", kind="langchain")
+    inputs = {"context": "<b>&'\"{x}", "question": "{{ q }}"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # load_prompt logs the missing _type
+        theirs = load_prompt(saved).format(**inputs)
+    assert rendered(root, "lc/answer", inputs) == theirs
+
+
+def test_saved_langchain_prompts_of_other_types_are_refused(tmp_path: Path) -> None:
+    root = new_registry(tmp_path)
+    src = tmp_path / "few.json"
+    src.write_text(json.dumps({"_type": "few_shot", "template": "x", "input_variables": []}))
+    result = import_prompts(root, [str(src)], now=NOW)
+    assert not result.ok
+    assert "a saved 'few_shot' prompt is not supported" in result.findings[0].message
+
+
 # --- Exports ------------------------------------------------------------------
 
 

@@ -79,7 +79,7 @@ def _read_file(path: Path, limit: int = MAX_SOURCE_BYTES) -> bytes:
 
 
 def _json_kind(obj: Any) -> str:
-    if isinstance(obj, dict) and obj.get("lc") == 1:
+    if isinstance(obj, dict) and (obj.get("lc") == 1 or langchain.is_saved_prompt(obj)):
         return "langchain"
     if isinstance(obj, dict) and "model_versions" in obj:
         return "mlflow"
@@ -132,28 +132,34 @@ def _mlflow_saved(obj: dict[str, Any], origin: str) -> list[SourcePrompt]:
     ]
 
 
+def _from_yaml(path: Path, kind: str) -> list[SourcePrompt]:
+    """A promptfoo configuration, or a LangChain prompt saved as YAML."""
+    origin = str(path)
+    text = decode(_read_file(path), origin)
+    try:
+        config = yamlio.load(text.encode("utf-8"), origin).data
+    except PromptshipError as e:
+        raise SourceError(f"{origin}: {e.message}", hint=e.hint) from None
+    if kind == "langchain" or (kind == "auto" and langchain.is_saved_prompt(config)):
+        return [langchain.parse(config, origin, path.stem)]
+
+    def read(relative: str) -> bytes:
+        target = (path.parent / relative).resolve()
+        if path.parent.resolve() not in target.parents:
+            raise SourceError(f"{origin}: file://{relative} is outside the configuration's folder")
+        return _read_file(target)
+
+    return promptfoo.parse(config, origin, read)
+
+
 def _from_file(path: Path, kind: str) -> list[SourcePrompt]:
     origin = str(path)
     if kind == "dotprompt" or (kind == "auto" and path.suffix == ".prompt"):
         return [dotprompt.parse(_read_file(path), origin, path.stem.split(".")[0])]
     if kind == "prompty" or (kind == "auto" and path.suffix == ".prompty"):
         return [prompty.parse(_read_file(path), origin, path.stem)]
-    if kind == "promptfoo" or (kind == "auto" and path.suffix in (".yaml", ".yml")):
-        text = decode(_read_file(path), origin)
-        try:
-            config = yamlio.load(text.encode("utf-8"), origin).data
-        except PromptshipError as e:
-            raise SourceError(f"{origin}: {e.message}", hint=e.hint) from None
-
-        def read(relative: str) -> bytes:
-            target = (path.parent / relative).resolve()
-            if path.parent.resolve() not in target.parents:
-                raise SourceError(
-                    f"{origin}: file://{relative} is outside the configuration's folder"
-                )
-            return _read_file(target)
-
-        return promptfoo.parse(config, origin, read)
+    if kind in ("auto", "promptfoo", "langchain") and path.suffix in (".yaml", ".yml"):
+        return _from_yaml(path, kind)
     if kind in ("auto", "openai", "langfuse", "langchain", "mlflow") and path.suffix == ".json":
         return _from_json(path, kind)
     raise SourceError(f"{origin}: not a file promptship can import", hint="pass --from KIND")

@@ -5,6 +5,9 @@
 ``AIMessagePromptTemplate``, ``ChatMessagePromptTemplate`` or literal
 messages), with ``template_format`` ``f-string``, ``mustache`` or ``jinja2``.
 A hub ``RunnableSequence`` (prompt then model) also gives the model.
+The older files ``prompt.save()`` wrote and ``load_prompt`` reads (JSON or
+YAML: ``input_variables``, ``template``, ``template_format``, ``_type:
+prompt``; LangChainHub's first repository) are prompt templates too.
 Nothing is instantiated: the manifest is read as data, never loaded as code.
 """
 
@@ -17,7 +20,7 @@ from promptship.interop.model import SourcePrompt
 from promptship.interop.sources._common import SourceError, as_map, strings
 from promptship.interop.templates import Note, Syntax
 
-__all__ = ["parse"]
+__all__ = ["is_saved_prompt", "parse"]
 
 _FORMATS: dict[str, Syntax] = {"f-string": "fstring", "mustache": "mustache", "jinja2": "jinja"}
 _ROLE_OF = {
@@ -28,6 +31,26 @@ _ROLE_OF = {
     "HumanMessage": "user",
     "AIMessage": "assistant",
 }
+
+
+def is_saved_prompt(obj: Any) -> bool:
+    """Whether ``obj`` is a file ``prompt.save()`` wrote (no ``lc`` id, a ``template``)."""
+    return (
+        isinstance(obj, Mapping)
+        and "lc" not in obj
+        and "template" in obj
+        and ("input_variables" in obj or "_type" in obj)
+    )
+
+
+def _saved(obj: Mapping[str, Any], origin: str) -> Mapping[str, Any]:
+    """A saved prompt as the manifest node it stands for; other saved types are refused."""
+    saved_type = obj.get("_type", "prompt")
+    if saved_type != "prompt":
+        raise SourceError(
+            f"{origin}: a saved '{saved_type}' prompt is not supported (prompt templates are)"
+        )
+    return {"lc": 1, "type": "constructor", "id": ["PromptTemplate"], "kwargs": dict(obj)}
 
 
 def _kind(node: Any) -> str:
@@ -118,6 +141,8 @@ def parse(obj: Any, origin: str, name: str) -> SourcePrompt:
         SourceError: When it is not a LangChain prompt manifest.
     """
     model: dict[str, Any] = {}
+    if is_saved_prompt(obj):
+        obj = _saved(obj, origin)
     if _kind(obj) == "RunnableSequence":
         model = _model(obj.get("kwargs", {}).get("last"))
         obj = obj.get("kwargs", {}).get("first")
