@@ -471,7 +471,9 @@ def test_promptfoo_test_files_prompt_functions_and_unchecked_cases(
 
 
 def test_promptfoo_config_of_prompt_functions_only_is_a_finding(tmp_path: Path, root: Path) -> None:
-    src = source(tmp_path, "promptfooconfig.yaml", "prompts:\n  - file://p.js\nproviders:\n  - echo\n")
+    src = source(
+        tmp_path, "promptfooconfig.yaml", "prompts:\n  - file://p.js\nproviders:\n  - echo\n"
+    )
     rc, report = run(root, src)
     assert rc == 1
     assert "only prompt functions" in report["findings"][0]["message"]  # type: ignore[index]
