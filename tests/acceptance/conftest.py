@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import mlflowserver
 from promptship.cli import main
 from promptship.release import bundle as bundles
 from promptship.release import channel as channels
@@ -157,3 +159,31 @@ def assert_cache_clean(cache_dir: Path, env: str, allowed: Path) -> channels.Cha
     named = folder / "bundles" / (channel.pointer.bundle_digest.removeprefix("sha256:") + ".tar")
     assert named in tars, "the cached channel names a bundle the cache does not hold"
     return channel
+
+
+_MLFLOW = pytest.StashKey[mlflowserver.MlflowServer]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start MLflow's server in the background now if a selected test will use it."""
+    wanted = any("mlflow_server" in getattr(item, "fixturenames", ()) for item in items)
+    if wanted and importlib.util.find_spec("mlflow") is not None:
+        config.stash[_MLFLOW] = mlflowserver.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_MLFLOW, None)
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(pytestconfig: pytest.Config) -> str:
+    """The URL of MLflow's real tracking server, one for the session, its prompts registered."""
+    pytest.importorskip("mlflow")
+    if _MLFLOW not in pytestconfig.stash:
+        pytestconfig.stash[_MLFLOW] = mlflowserver.start()
+    try:
+        return pytestconfig.stash[_MLFLOW].url()
+    except RuntimeError as e:
+        pytest.fail(str(e))

@@ -119,6 +119,21 @@ READS: dict[str, tuple[Callable[[Path], tuple[str | Path, ...]], int, str]] = {
         2,
         "FIFO",
     ),
+    "import-device": (
+        lambda lab: ("import", "/dev/zero", "--from", "dotprompt", "--dry-run"),
+        1,
+        "it is a character device",
+    ),
+    "import-fifo": (
+        lambda lab: ("import", lab / "fifo", "--from", "prompty", "--dry-run"),
+        1,
+        "FIFO",
+    ),
+    "import-sparse": (
+        lambda lab: ("import", lab / "sparse.tar", "--from", "dotprompt", "--dry-run"),
+        1,
+        "68,719,476,736 bytes is over the limit",
+    ),
     "eval-command-floods-stdout": (
         lambda lab: (
             "eval",
@@ -215,6 +230,11 @@ VALUES: dict[str, tuple[Callable[[Path], tuple[str | Path, ...]], int, str]] = {
         "too large",
     ),
     "eval-merge-deep-report": (lambda lab: ("eval", "merge", lab / "deep.json"), 2, "nesting"),
+    "import-deep-json": (
+        lambda lab: ("import", lab / "deep.json", "--from", "langfuse", "--dry-run"),
+        1,
+        "nesting deeper than 64 levels",
+    ),
     "render-nan-temperature": (
         lambda lab: (
             "render",

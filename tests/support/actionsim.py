@@ -16,10 +16,18 @@ step's ``env:`` evaluated, ``$GITHUB_OUTPUT``, ``$GITHUB_STEP_SUMMARY``,
 ``$GITHUB_ENV`` and ``$GITHUB_PATH`` files, step ``if:`` conditions and job
 outputs), the install step included: the workflows install promptship from
 the commit under test into ``$RUNNER_TEMP`` and put it on ``$GITHUB_PATH``.
-Steps that ``uses:`` an action are replaced by what the test provides: the
-checkout (a clone of the test's origin at the event's commit), setup-python
-(nothing: the test's interpreter is ``python``), and the GitHub App token (a
-fake one).
+Steps that ``uses:`` a GitHub-provided action are replaced by what the test
+provides: the checkout (a clone of the test's origin at the event's commit),
+setup-python (nothing: the test's interpreter is ``python``), and the GitHub
+App token (a fake one). Any other ``uses: OWNER/REPO[/PATH]@REF`` (or a local
+``./PATH``) is a composite action, run as GitHub runs one: the repository at
+``REF`` comes from the test's ``actions`` resolver (GitHub downloads it),
+``action.yml``'s ``inputs`` take the step's ``with:`` values or their
+defaults, each of its ``runs.steps`` runs with its required ``shell:``, its
+own ``steps`` context, ``inputs``, ``github.action_path`` and
+``$GITHUB_ACTION_PATH``, step ``if:`` and ``env:``; what they add to
+``$GITHUB_PATH``, ``$GITHUB_ENV`` and the summary reaches the job, and the
+action's ``outputs`` are evaluated from its steps' outputs.
 
 Expressions: literals, context paths (github, env, vars, secrets, steps,
 needs, matrix, runner), ``! == != && || ( )`` and ``success() failure()
@@ -258,6 +266,26 @@ def triggered(on: Any, event_name: str, ref: str, changed: list[str] | None) -> 
     return True
 
 
+_PROVIDED = ("actions/checkout", "actions/setup-python", "actions/create-github-app-token")
+
+
+def _provided(uses: str) -> bool:
+    """Whether the test provides this action's effect itself (it is not run)."""
+    return uses.split("@", maxsplit=1)[0] in _PROVIDED
+
+
+@dataclass
+class _Run:
+    """What a step of a job runs with: the job's contexts, environment, PATH and folders."""
+
+    context: dict[str, Any]
+    env: dict[str, str]
+    path: list[str]
+    workspace: Path
+    temp: Path
+    github: Mapping[str, Any]
+
+
 @dataclass
 class StepResult:
     """What one step did."""
@@ -303,6 +331,8 @@ class Runner:
     base_env: dict[str, str]
     repository: str
     server_url: str
+    actions: Callable[[str, str], Path] | None = None
+    """``(OWNER/REPO, REF)`` → a folder holding that repository at ``REF`` (composite actions)."""
 
     def run_job(
         self,
@@ -362,14 +392,16 @@ class Runner:
                 results.append(StepResult(name, "skipped"))
                 continue
             outputs: dict[str, str] = {}
-            if "uses" in step:
+            if "uses" in step and not _provided(step["uses"]):
+                run = _Run(context, env, path, workspace, temp, github)
+                result = self._composite(step, name, n, run)
+                summary_parts.append(result.outputs.pop("\0summary", ""))
+            elif "uses" in step:
                 action = step["uses"].split("@")[0]
                 if action == "actions/checkout":
                     checkout(workspace)
                 elif action == "actions/create-github-app-token":
                     outputs = {"token": "ghs_app_installation_token"}
-                elif action != "actions/setup-python":
-                    raise ValueError(f"the runner cannot run {step['uses']}")
                 result = StepResult(name, "success", outputs=outputs)
             else:
                 result = self._run(step, name, n, context, env, path, workspace, temp, github)
@@ -387,17 +419,78 @@ class Runner:
         }
         return JobResult(status, results, job_outputs, "".join(summary_parts))
 
+    def _composite(self, step: Mapping[str, Any], name: str, n: int, run: _Run) -> StepResult:
+        """A composite action: its steps in its own context, its outputs from theirs."""
+        uses = str(step["uses"])
+        folder = self._action_folder(uses, run.workspace)
+        meta = load(next(p for p in (folder / "action.yml", folder / "action.yaml") if p.exists()))
+        if meta["runs"].get("using") != "composite":
+            raise ValueError(f"the runner runs composite actions only, not {uses}")
+        step_env = dict(run.env)
+        for k, v in step.get("env", {}).items():
+            step_env[k] = _text(interpolate(v, {**run.context, "env": step_env}))
+        given = step.get("with") or {}
+        inputs = {
+            key: _text(interpolate(given.get(key, spec.get("default", "")), run.context))
+            for key, spec in (meta.get("inputs") or {}).items()
+        }
+        context: dict[str, Any] = {
+            **run.context,
+            "github": {**run.github, "action_path": str(folder)},
+            "inputs": inputs,
+            "steps": {},
+            "env": step_env,
+            "secrets": {},
+        }
+        status, stdout, stderr, summary = "success", [], [], []
+        for k, inner in enumerate(meta["runs"]["steps"]):
+            if not _condition(inner.get("if"), context, status):
+                continue
+            if "uses" in inner:
+                if inner["uses"].split("@")[0] != "actions/setup-python":
+                    raise ValueError(f"the runner cannot run {inner['uses']} inside {uses}")
+                continue
+            if inner.get("shell") != "bash":
+                raise ValueError(f"a composite step needs shell: bash ({uses}, step {k})")
+            done = self._run(
+                inner, name, f"{n}-{k}", context, step_env, run.path, run.workspace, run.temp,
+                run.github, {"GITHUB_ACTION_PATH": str(folder)},
+            )  # fmt: skip
+            stdout.append(done.stdout)
+            stderr.append(done.stderr)
+            summary.append(done.outputs.pop("\0summary", ""))
+            if "id" in inner:
+                context["steps"][inner["id"]] = {"outputs": done.outputs, "outcome": done.outcome}
+            if done.outcome == "failure":
+                status = "failure"
+        outputs = {
+            key: _text(interpolate(spec.get("value", ""), context, status))
+            for key, spec in (meta.get("outputs") or {}).items()
+        }
+        outputs["\0summary"] = "".join(summary)
+        return StepResult(name, status, "".join(stdout), "".join(stderr), outputs)
+
+    def _action_folder(self, uses: str, workspace: Path) -> Path:
+        if uses.startswith("./"):
+            return workspace / uses[2:]
+        target, _, ref = uses.partition("@")
+        owner, repo, *sub = target.split("/")
+        if self.actions is None or not ref:
+            raise ValueError(f"the runner cannot run {uses} (no actions resolver, or no @ref)")
+        return self.actions(f"{owner}/{repo}", ref).joinpath(*sub)
+
     def _run(
         self,
         step: Mapping[str, Any],
         name: str,
-        n: int,
+        n: int | str,
         context: dict[str, Any],
         env: dict[str, str],
         path: list[str],
         workspace: Path,
         temp: Path,
         github: Mapping[str, Any],
+        extra_env: Mapping[str, str] | None = None,
     ) -> StepResult:
         step_env = dict(env)
         for k, v in step.get("env", {}).items():
@@ -426,6 +519,7 @@ class Runner:
             "GITHUB_ENV": str(files["ENV"]),
             "GITHUB_PATH": str(files["PATH"]),
             "RUNNER_TEMP": str(temp),
+            **(extra_env or {}),
         }
         done = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],

@@ -105,6 +105,7 @@ _NEEDS = (
     ("$", "secret"),
     ("server", "server"),
     ("network", "network"),
+    ("pip-installed", "installs"),
 )
 """What a ``# needs …`` comment names → the skip reason (the first that matches)."""
 
@@ -199,7 +200,9 @@ def help_examples(root: click.Group) -> list[Example]:
             for line in _joined(block):
                 code, comment = _comment(line)
                 reason = needs_reason(comment)
-                out.append(Example(where, "sh", code, reason, comment if reason else ""))
+                # A runnable example keeps its comment: ``# exits 1`` is what the runner expects.
+                text = code if reason else line
+                out.append(Example(where, "sh", text, reason, comment if reason else ""))
     return out
 
 

@@ -11,7 +11,7 @@ Rules:
 1. Every module lives in a domain package; the package root holds only
    ``__init__.py`` and ``__main__.py``.
 2. A package imports only packages of a lower rank. Packages of the same rank
-   (``history``/``release``, ``evals``/``gate``/``analytics``, ``client``/``review``)
+   (``history``/``release``/``interop``, ``evals``/``gate``/``adopt``/``analytics``, ``client``/``review``)
    never import each other.
 3. Every import form counts: ``import a.b``, ``from a import b``, relative
    imports, and ``importlib.import_module`` / ``__import__`` with a literal name
@@ -48,8 +48,10 @@ RANKS: dict[str, int] = {
     "registry": 2,
     "history": 3,
     "release": 3,
+    "interop": 3,
     "evals": 4,
     "gate": 4,
+    "adopt": 4,
     "analytics": 4,
     "client": 5,
     "review": 5,
@@ -81,6 +83,17 @@ PURE: frozenset[str] = frozenset(
         "gate.rules",
         "gate.report",
         "gate.promotion.pins",
+        "registry.schemaref",
+        "interop.templates",
+        "interop.toolmap",
+        "interop.export_view",
+        "interop.export_json",
+        "interop.model",
+        "interop.names",
+        "interop.overlays",
+        "interop.pieces",
+        "interop.readers",
+        "interop.jinja_out",
         "gate.promotion.drift",
         "events.fields",
         "events.edits",

@@ -37,6 +37,7 @@ def test_analysis_follows_includes() -> None:
         ("{% import 'tone' as t %}", "import is not allowed"),
         ("{% include 'loop_a' %}", "include cycle"),
         ("{{ unclosed", "line 1"),
+        ("{{ x | dump }}", "line 1: unknown filter 'dump'"),  # Nunjucks' dump: not in the sandbox
     ],
 )
 def test_refused_templates(source: str, problem: str) -> None:

@@ -144,3 +144,111 @@ def test_jobs_follow_needs_if_matrix_and_github_path(tmp_path: Path) -> None:
     assert [leg.summary for leg in result.jobs["each"]] == ["a key-of-a\n", "b key-of-b\n"]
     assert result.job("never").status == "skipped"
     assert result.status == "success"
+
+
+ACTION = """name: tool
+inputs:
+  args:
+    default: ""
+  greeting:
+    default: hello
+outputs:
+  bin:
+    value: ${{ steps.install.outputs.bin }}
+runs:
+  using: composite
+  steps:
+    - uses: actions/setup-python@e797f83bcb11b83ae66e0230d6156d7c80228e7c # v6.0.0
+    - id: install
+      shell: bash
+      env:
+        HERE: ${{ github.action_path }}
+        WORDS: ${{ inputs.greeting }}
+      run: |
+        test "$HERE" = "$GITHUB_ACTION_PATH"
+        mkdir -p "$RUNNER_TEMP/bin"
+        printf '#!/bin/sh\\necho "%s from %s"\\n' "$WORDS" "$(cat "$HERE/VERSION")" > "$RUNNER_TEMP/bin/tool"
+        chmod +x "$RUNNER_TEMP/bin/tool"
+        echo "bin=$RUNNER_TEMP/bin" >> "$GITHUB_OUTPUT"
+    - if: ${{ inputs.args != '' }}
+      shell: bash
+      env:
+        ARGS: ${{ inputs.args }}
+        BIN: ${{ steps.install.outputs.bin }}
+      run: '"$BIN/tool" >> "$GITHUB_STEP_SUMMARY"; test "$ARGS" != fail'
+"""
+
+
+def _action_repo(tmp_path: Path) -> tuple[Runner, dict[str, str]]:
+    asked: dict[str, str] = {}
+    folder = tmp_path / "acme-tool" / ".github/actions/tool"
+    folder.mkdir(parents=True)
+    (folder / "action.yml").write_text(ACTION)
+    (folder / "VERSION").write_text("v1")
+
+    def resolve(repo: str, ref: str) -> Path:
+        asked[repo] = ref
+        return tmp_path / "acme-tool"
+
+    runner = Runner(tmp_path, {"PATH": "/usr/bin:/bin"}, "o/r", "https://github.example", resolve)
+    return runner, asked
+
+
+def _job(*steps: str) -> dict[str, object]:
+    from ruamel.yaml import YAML
+
+    text = "jobs:\n  j:\n    steps:\n" + "".join(steps)
+    doc: dict[str, object] = YAML(typ="safe").load(text)
+    return doc
+
+
+def test_a_composite_action_runs_its_steps_with_inputs_outputs_and_path(tmp_path: Path) -> None:
+    runner, asked = _action_repo(tmp_path)
+    sha = "a" * 40
+    workflow = _job(
+        f"      - id: t\n        uses: acme/tool/.github/actions/tool@{sha}\n",
+        f"      - uses: acme/tool/.github/actions/tool@{sha}\n"
+        "        with: {args: run, greeting: hi}\n",
+        "      - env:\n          BIN: ${{ steps.t.outputs.bin }}\n"
+        '        run: echo "$BIN" >> "$GITHUB_PATH"\n',
+        '      - run: tool >> "$GITHUB_STEP_SUMMARY"\n',
+    )
+    result = runner.run_job(
+        workflow, "j", workspace=tmp_path / "ws", checkout=lambda _ws: None,
+        event_name="push", event={}, sha=sha,
+    )  # fmt: skip
+    assert result.status == "success", result.explain()
+    assert asked == {"acme/tool": sha}
+    assert result.steps[0].outputs == {"bin": str(tmp_path / "ws-runner-temp" / "bin")}
+    # The second use ran its `args` step with its own inputs; the PATH step reached the last.
+    assert result.summary == "hi from v1\nhi from v1\n"
+
+
+def test_a_failing_composite_step_fails_the_step_and_a_shell_is_required(tmp_path: Path) -> None:
+    runner, _ = _action_repo(tmp_path)
+    sha = "b" * 40
+    failing = _job(
+        f"      - uses: acme/tool/.github/actions/tool@{sha}\n        with: {{args: fail}}\n",
+        "      - run: echo never\n",
+    )
+    result = runner.run_job(
+        failing, "j", workspace=tmp_path / "ws", checkout=lambda _ws: None,
+        event_name="push", event={}, sha=sha,
+    )  # fmt: skip
+    assert result.status == "failure"
+    assert [s.outcome for s in result.steps] == ["failure", "skipped"]
+    local = tmp_path / "ws2" / "act"
+    local.mkdir(parents=True)
+    (local / "action.yml").write_text("runs:\n  using: composite\n  steps:\n    - run: echo\n")
+    with pytest.raises(ValueError, match="needs shell: bash"):
+        runner.run_job(
+            _job("      - uses: ./act\n"), "j", workspace=tmp_path / "ws2",
+            checkout=lambda _ws: None, event_name="push", event={}, sha=sha,
+        )  # fmt: skip
+    bare = Runner(tmp_path, {"PATH": "/usr/bin:/bin"}, "o/r", "https://github.example")
+    with pytest.raises(ValueError, match="no actions resolver"):
+        bare.run_job(
+            _job(f"      - uses: acme/tool/.github/actions/tool@{sha}\n"), "j",
+            workspace=tmp_path / "ws3", checkout=lambda _ws: None, event_name="push",
+            event={}, sha=sha,
+        )  # fmt: skip

@@ -21,6 +21,7 @@ from promptship.git._common import (
 from promptship.git._ignore import Tracking, tracking
 from promptship.git._repo import GitRepo, open_repository
 from promptship.git._snapshots import GitSnapshot, IndexSnapshot, WorktreeSnapshot
+from promptship.git._write import NewCommit, Prepared
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
@@ -31,6 +32,8 @@ __all__ = [
     "GitSnapshot",
     "Tracking",
     "IndexSnapshot",
+    "NewCommit",
+    "Prepared",
     "WorktreeSnapshot",
     "open_repository",
     "tracking",

@@ -21,6 +21,7 @@ from promptship.git._common import (
 )
 from promptship.git._diffs import tree_changes, workdir_changes
 from promptship.git._snapshots import GitSnapshot, IndexSnapshot, WorktreeSnapshot
+from promptship.git._write import NewCommit, Prepared, prepare_commits, publish
 
 __all__ = ["GitRepo", "open_repository"]
 
@@ -438,6 +439,14 @@ class GitRepo:
             # A root commit "changes" the paths it has; others must differ from each parent.
             if all(mine != t for t in theirs) if theirs else any(mine):
                 yield commit_info_of(commit)
+
+    def prepare_commits(self, commits: Sequence[NewCommit], now: datetime) -> Prepared:
+        """Create ``commits`` as objects on HEAD's branch without moving it (see :mod:`._write`)."""
+        return prepare_commits(self._repo, commits, now)
+
+    def publish(self, prepared: Prepared) -> None:
+        """Move the branch to prepared commits and stage their files (see :mod:`._write`)."""
+        publish(self._repo, prepared)
 
     def __repr__(self) -> str:
         return f"<GitRepo {self.workdir or self.git_dir}>"

@@ -18,6 +18,7 @@ from promptship.core.views import resolve
 from promptship.fs import write_atomic
 from promptship.registry import yamlio
 from promptship.registry.files import DirectorySnapshot
+from promptship.registry.schemaref import RELATIVE, SchemaRef, schema_ref
 
 if TYPE_CHECKING:
     from promptship.core.render import CompiledPrompt
@@ -345,8 +346,7 @@ def explain(
 
 
 _SCAFFOLD_HEAD = """\
-# yaml-language-server: $schema=../../schemas/prompt.schema.json
-id: {id}
+{schema_line}id: {id}
 version: 0.1.0
 description: {description}
 metadata:
@@ -400,10 +400,12 @@ def scaffold(
     *,
     kind: Literal["chat", "text"] = "chat",
     description: str | None = None,
+    schema: SchemaRef = RELATIVE,
 ) -> tuple[str, str]:
     """The path and text of a new prompt that validates.
 
-    The owner is the first CODEOWNERS owner of the new file's path.
+    The owner is the first CODEOWNERS owner of the new file's path; the schema
+    line is the one the registry's own files use (:func:`.schemaref.schema_ref`).
 
     Raises:
         UsageError: When the id is malformed or no owner can be found.
@@ -422,6 +424,7 @@ def scaffold(
         )
     var, var_help = _SCAFFOLD_VARS[kind]
     text = (_SCAFFOLD_HEAD + _SCAFFOLD_BODY[kind]).format(
+        schema_line=schema.line("prompt", path),
         id=prompt_id,
         name=prompt_id.split("/")[1],
         owner=found[0],
@@ -449,8 +452,11 @@ def create_prompt(
             exists already (it is never overwritten).
         FileWriteError: The file cannot be written.
     """
-    owners = Owners(*load_files(DirectorySnapshot(root)).codeowners)
-    path, text = scaffold(prompt_id, owners, kind=kind, description=description)
+    snapshot = DirectorySnapshot(root)
+    owners = Owners(*load_files(snapshot).codeowners)
+    path, text = scaffold(
+        prompt_id, owners, kind=kind, description=description, schema=schema_ref(snapshot)
+    )
     target = root / path
     if os.path.lexists(target):
         raise UsageError(f"{path} already exists", hint="pick another id, or edit the file")

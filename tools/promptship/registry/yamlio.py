@@ -26,7 +26,7 @@ from typing import Any, Literal
 from ruamel.yaml import YAML
 from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from promptship.core.errors import Location, YamlError
 from promptship.core.model import DocPath as Path
@@ -37,6 +37,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "YamlDoc",
+    "literal",
     "load",
     "quoted",
     "roundtrip_dump",
@@ -480,3 +481,13 @@ def quoted(text: str) -> Any:
     only digits would otherwise load back as a number).
     """
     return DoubleQuotedScalarString(text)
+
+
+def literal(text: str) -> Any:
+    """``text`` as a scalar :func:`roundtrip_dump` writes as a literal block (``|``).
+
+    For multi-line texts (templates); the caller checks the dump loads back equal,
+    since a literal block cannot hold every string (control characters, a
+    trailing space before a line break).
+    """
+    return LiteralScalarString(text)

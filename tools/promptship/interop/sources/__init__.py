@@ -1,0 +1,1 @@
+"""One reader per source system, each turning its format into :class:`~promptship.interop.model.SourcePrompt` values (pure)."""
