@@ -6,25 +6,32 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
-from promptship.client._cache import LastGoodCache
 from promptship.client._emitter import Emitter
-from promptship.client._fetch import make_source, read_bundle_file, read_signers
-from promptship.client._follow import ChannelFollower, check_bundle_age, load_bundle
-from promptship.client._loaded import BASE, LoadedBundle
-from promptship.client._outcomes import OutcomeDetails, Outcomes
+from promptship.client._loaded import BASE
 from promptship.client._prompt import Prompt
-from promptship.client._status import ClientStatus, Serving, client_status
+from promptship.client._status import Serving
 from promptship.core.errors import PromptshipError, UsageError
-from promptship.core.render import PromptRef, Rendered
-from promptship.events import ResponseCapture
-from promptship.events.sinks import Sink
-from promptship.release import bundle as bundles
-from promptship.release.allowed_signers import AllowedSigners
-from promptship.release.manifest import ChannelPointer
+
+if TYPE_CHECKING:
+    import httpx
+
+    from promptship.client._follow import ChannelFollower
+    from promptship.client._loaded import LoadedBundle
+    from promptship.client._outcomes import Outcomes
+    from promptship.client._status import ClientStatus
+    from promptship.core.render import PromptRef, Rendered
+    from promptship.events import ResponseCapture
+    from promptship.events.sinks import Sink
+    from promptship.release import bundle as bundles
+    from promptship.release.allowed_signers import AllowedSigners
+    from promptship.release.manifest import ChannelPointer
+
+# Only what serving a prompt needs is imported with the client: fetching (httpx),
+# verifying (cryptography), caching, outcome events and health reports are imported
+# by the methods that use them, so `from promptship import PromptClient` stays cheap
+# (tests/unit/client/test_imports.py holds the list).
 
 __all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "PromptClient"]
 
@@ -55,7 +62,9 @@ class PromptClient:
     ) -> None:
         self._serving = Serving(bundle, source, channel, clock())
         self._emitter = Emitter(sink, clock, unit_key)
-        self._outcomes = Outcomes(self._emitter, clock, capture)
+        self._capture = capture
+        self._outcomes_made: Outcomes | None = None
+        self._outcomes_lock = threading.Lock()
         self._clock = clock
         self._last_refresh: float | None = None
         self._last_error: str | None = None
@@ -114,6 +123,12 @@ class PromptClient:
             ChannelError: Nothing can be served; the message gives every reason.
             UsageError: ``allowed_signers`` cannot be read.
         """
+        from pathlib import Path
+
+        from promptship.client._cache import LastGoodCache
+        from promptship.client._fetch import make_source, read_bundle_file, read_signers
+        from promptship.client._follow import ChannelFollower
+
         allowed = read_signers(allowed_signers)
         source = make_source(
             location,
@@ -191,6 +206,9 @@ class PromptClient:
                 or is older than ``max_bundle_age``.
             UsageError: A file cannot be read.
         """
+        from promptship.client._fetch import read_bundle_file, read_signers
+        from promptship.client._follow import check_bundle_age, load_bundle
+
         verified = read_bundle_file(
             path, signature, read_signers(allowed_signers), env, clock, max_bundle_bytes
         )
@@ -228,6 +246,9 @@ class PromptClient:
         Raises:
             ValidationFailed: The registry has errors.
         """
+        from pathlib import Path
+
+        from promptship.client._loaded import LoadedBundle
         from promptship.registry.files import DirectorySnapshot, find_root
         from promptship.release import build as release
 
@@ -318,7 +339,9 @@ class PromptClient:
         Raises:
             UsageError: A metric's name or value is not allowed.
         """
-        self._outcomes.outcome(
+        from promptship.client._outcomes import OutcomeDetails
+
+        self._outcomes().outcome(
             request,
             OutcomeDetails(
                 error,
@@ -367,7 +390,7 @@ class PromptClient:
             UsageError: ``score`` is not a finite number, nothing is rated, or
                 ``edited_text`` is given for a request whose output is unknown.
         """
-        self._outcomes.feedback(
+        self._outcomes().feedback(
             request,
             score,
             comment,
@@ -422,8 +445,22 @@ class PromptClient:
         self._thread = threading.Thread(target=loop, name="promptship-refresh", daemon=True)
         self._thread.start()
 
+    def _outcomes(self) -> Outcomes:
+        """The outcome and feedback recorder, made on first use (it imports the event types)."""
+        made = self._outcomes_made
+        if made is None:
+            from promptship.client._outcomes import Outcomes
+
+            with self._outcomes_lock:
+                made = self._outcomes_made
+                if made is None:
+                    made = self._outcomes_made = Outcomes(self._emitter, self._clock, self._capture)
+        return made
+
     def status(self) -> ClientStatus:
         """What is being served, how old it is, and why it is not fresh (if it is not)."""
+        from promptship.client._status import client_status
+
         return client_status(self._serving, self._clock(), self._last_refresh, self._last_error)
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from promptship.client._emitter import Emitter
 from promptship.client._loaded import LoadedBundle, PromptEntry
-from promptship.core.render import PromptRef, Rendered
+from promptship.core.render import PromptRef, Served
 
 __all__ = ["Prompt"]
 
@@ -78,14 +78,15 @@ class Prompt:
         """The resolved prompt document (treat it as read-only)."""
         return self._entry.compiled.view
 
-    def render(self, /, **inputs: Any) -> Rendered:
+    def render(self, /, **inputs: Any) -> Served:
         """Check ``inputs`` against the prompt's ``inputs`` schema and fill its templates.
 
         Returns:
-            Messages in OpenAI chat shape (or text), model, parameters and ``ref``.
+            Messages in OpenAI chat shape (or text), model, parameters and ``ref``
+            (a :class:`~promptship.core.render.Rendered` whose ``ref`` is never ``None``).
 
         Raises:
-            InputError: An input is missing, unknown or of the wrong type.
+            InputError: An input is missing, not declared by the prompt, or of the wrong type.
             TemplateError: A template failed while rendering.
         """
         emitter = self._emitter
@@ -104,7 +105,7 @@ class Prompt:
             bundle.digest,
             emitter.request_id(),
         )
-        result = entry.compiled.render(inputs, ref)
+        result = entry.compiled.serve(inputs, ref)
         if sink is not None:
             emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
         return result

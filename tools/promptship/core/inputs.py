@@ -1,0 +1,253 @@
+"""Render inputs checked against a prompt's ``inputs`` schema, fast; pure.
+
+:func:`input_check` answers "may these inputs be rendered?" for one schema:
+
+- every input must be declared (a property of the schema), whatever
+  ``additionalProperties`` says: ``validate`` already requires the templates to
+  use exactly the declared inputs, so an undeclared one is a caller's mistake;
+- a schema whose properties only name types (``string`` with ``enum``,
+  ``minLength`` or ``maxLength`` at most) is checked by a loop over the inputs
+  that accepts only values the full check accepts; anything it does not accept
+  goes to the full check, which finds the reason;
+- the full check is fastjsonschema's generated code, compiled once per
+  distinct schema (keyed by its canonical JSON, so a thousand prompts with the
+  same inputs share one) and only when first needed. User ``pattern``\\ s run on
+  RE2 (:mod:`promptship.core.regex`), never on Python's backtracking ``re``, and
+  a ``$ref`` that leaves the schema is refused before anything is compiled
+  (fastjsonschema would fetch it).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from promptship.core.errors import InputError
+
+__all__ = ["InputCheck", "input_check", "schema_patterns"]
+
+InputCheck = Callable[[Mapping[str, Any]], None]
+"""Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered."""
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "array": (list,),
+    "object": (dict,),
+}
+"""The exact Python types the quick check accepts for each JSON type (bool is not an int here)."""
+
+_NOTES = frozenset({"type", "description", "title", "x-sensitive", "$comment", "examples"})
+"""Keywords of a property that constrain nothing but its type."""
+_STRING_LIMITS = frozenset({"enum", "minLength", "maxLength"})
+_ROOT = frozenset(
+    {"type", "properties", "required", "additionalProperties", "$schema", "description", "title"}
+)
+_CACHE_SIZE = 4096
+"""Distinct schemas whose full checks are kept (the cache is emptied when it fills up)."""
+
+_FULL: dict[str, Callable[[Any], Any]] = {}
+_LOCK = threading.Lock()
+
+_Quick = tuple[tuple[type, ...], frozenset[str] | None, int, int]
+"""A property the quick loop checks: exact types, string enum, minLength, maxLength."""
+
+
+def _quick_property(schema: Any) -> _Quick | None:
+    """How the quick loop checks a property, or ``None`` when only the full check can."""
+    if not isinstance(schema, Mapping) or not schema.keys() <= _NOTES | _STRING_LIMITS:
+        return None
+    kind = schema.get("type")
+    names = [kind] if isinstance(kind, str) else kind
+    if not isinstance(names, list) or not names or not all(n in _TYPES for n in names):
+        return None
+    types = tuple(t for n in names for t in _TYPES[n])
+    enum = schema.get("enum")
+    lo, hi = schema.get("minLength", 0), schema.get("maxLength", -1)
+    if schema.keys() & _STRING_LIMITS:
+        if types != (str,) or type(lo) is not int or type(hi) is not int:
+            return None
+        if enum is not None and not (
+            isinstance(enum, list) and enum and all(type(v) is str for v in enum)
+        ):
+            return None
+    return types, frozenset(enum) if enum is not None else None, lo, hi
+
+
+def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick] | None:
+    """Every property's quick check, or ``None`` when one needs the full check."""
+    if not schema.keys() <= _ROOT or "default" in json.dumps(schema):
+        return None  # a default fills in missing inputs: only the full check does that
+    plan: dict[str, _Quick] = {}
+    for name, prop in schema.get("properties", {}).items():
+        quick = _quick_property(prop)
+        if quick is None:
+            return None
+        plan[name] = quick
+    return plan
+
+
+def _passes(plan: Mapping[str, _Quick], inputs: Mapping[str, Any]) -> bool:
+    """Whether the quick loop accepts every input (``False``: ask the full check)."""
+    for name, value in inputs.items():
+        quick = plan.get(name)
+        if quick is None:
+            return False
+        types, enum, lo, hi = quick
+        if value.__class__ not in types:
+            return False
+        if enum is not None and value not in enum:
+            return False
+        if (lo or hi >= 0) and not (lo <= len(value) and (hi < 0 or len(value) <= hi)):
+            return False
+    return True
+
+
+def schema_patterns(schema: Any) -> Iterator[str]:
+    """Every regular expression a schema holds: ``pattern`` values, ``patternProperties`` keys."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            pattern = node.get("pattern")
+            if isinstance(pattern, str):
+                yield pattern
+            props = node.get("patternProperties")
+            if isinstance(props, Mapping):
+                yield from (k for k in props if isinstance(k, str))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _remote_ref(schema: Any) -> str | None:
+    """The first ``$ref`` that does not point inside the schema (``#…``), if any."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return ref
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+class _Linear:
+    """What fastjsonschema's generated code calls on a compiled pattern, answered by RE2."""
+
+    __slots__ = ("_regex",)
+
+    def __init__(self, pattern: str) -> None:
+        from promptship.core.regex import LinearRegex
+
+        self._regex = LinearRegex(pattern)
+
+    def search(self, text: str) -> bool:
+        return self._regex.search(text) is not None
+
+
+def _compile_full(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """fastjsonschema's check of ``schema``, with every user pattern on RE2.
+
+    Raises:
+        InputError: The schema cannot be compiled (a remote ``$ref``, a pattern RE2 refuses).
+    """
+    import fastjsonschema
+
+    from promptship.core.regex import RegexError
+
+    ref = _remote_ref(schema)
+    if ref is not None:
+        raise InputError(f"the prompt's inputs schema refers outside itself ($ref {ref!r})")
+    try:
+        check = fastjsonschema.compile(dict(schema), detailed_exceptions=True)
+        compiled = check.__globals__.get("REGEX_PATTERNS", {})
+        for pattern in set(schema_patterns(schema)):
+            if pattern in compiled:
+                # fastjsonschema reads '$' as Python's '\Z'; RE2 gets the same ('\z')
+                compiled[pattern] = _Linear(compiled[pattern].pattern)
+    except (fastjsonschema.JsonSchemaDefinitionException, RegexError, ValueError) as e:
+        raise InputError(f"the prompt's inputs schema cannot be compiled: {e}") from None
+    return check  # type: ignore[no-any-return]
+
+
+def _full_check(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """The full check of ``schema``, shared by every prompt whose schema is the same."""
+    key = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    found = _FULL.get(key)
+    if found is None:
+        found = _compile_full(schema)
+        with _LOCK:
+            if len(_FULL) >= _CACHE_SIZE:
+                _FULL.clear()
+            _FULL[key] = found
+    return found
+
+
+def input_check(inputs_schema: Mapping[str, Any]) -> InputCheck:
+    """The check of render inputs against a prompt's ``inputs`` schema (see the module doc).
+
+    Nothing is compiled until inputs fail the quick loop (or the schema has none).
+
+    Raises:
+        InputError: From the returned function: the inputs are missing, undeclared or
+            invalid, naming which (or the schema itself cannot be compiled).
+    """
+    schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    required = frozenset(schema.get("required", ()))
+    plan = _quick_plan(schema)
+    full: list[Callable[[Any], Any]] = []
+
+    def slow(inputs: Mapping[str, Any]) -> None:
+        extra = [n for n in inputs if n not in properties]
+        if extra:
+            raise InputError(
+                f"unknown input(s): {', '.join(sorted(extra))}", hint=_hint(properties)
+            )
+        if not full:
+            full.append(_full_check(schema))
+        try:
+            full[0](inputs)
+        except Exception as e:
+            raise _input_error(e, inputs, schema, _hint(properties)) from None
+
+    if plan is None:
+        return slow
+
+    def quick(inputs: Mapping[str, Any]) -> None:
+        if not (_passes(plan, inputs) and required <= inputs.keys()):
+            slow(inputs)
+
+    return quick
+
+
+def _hint(properties: Mapping[str, Any]) -> str:
+    return f"this prompt's inputs: {', '.join(sorted(properties)) or 'none'}"
+
+
+def _input_error(
+    e: Exception, inputs: Mapping[str, Any], schema: Mapping[str, Any], hint: str
+) -> InputError:
+    import fastjsonschema
+
+    if isinstance(e, InputError):
+        return e
+    if not isinstance(e, fastjsonschema.JsonSchemaValueException):
+        text = str(e)[:200]
+        return InputError(f"inputs cannot be checked: {type(e).__name__}: {text}", hint=hint)
+    if e.rule == "required" and e.name == "data":
+        missing = [n for n in schema.get("required", []) if n not in inputs]
+        return InputError(f"missing required input(s): {', '.join(missing)}", hint=hint)
+    full = str(e.name or "data")
+    name = full.removeprefix("data.").removeprefix("data")
+    message = str(e.message).removeprefix(full + " ")
+    return InputError(f"input {name or '(all)'}: {message}", hint=hint)
