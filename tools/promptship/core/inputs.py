@@ -1,4 +1,4 @@
-"""Render inputs checked against a prompt's ``inputs`` schema, fast; pure.
+r"""Render inputs checked against a prompt's ``inputs`` schema, fast; pure.
 
 :func:`input_check` answers "may these inputs be rendered?" for one schema:
 
@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -52,31 +51,43 @@ _CACHE_SIZE = 4096
 """Distinct schemas whose full checks are kept (the cache is emptied when it fills up)."""
 
 _FULL: dict[str, Callable[[Any], Any]] = {}
-_LOCK = threading.Lock()
 
 _Quick = tuple[tuple[type, ...], frozenset[str] | None, int, int]
 """A property the quick loop checks: exact types, string enum, minLength, maxLength."""
+
+
+def _types(kind: Any) -> tuple[type, ...] | None:
+    """The exact Python types of a ``type`` keyword (a name or a list of names)."""
+    names = [kind] if isinstance(kind, str) else kind
+    if not isinstance(names, list) or not names or not all(n in _TYPES for n in names):
+        return None
+    return tuple(t for n in names for t in _TYPES[n])
+
+
+def _string_limits(schema: Mapping[str, Any]) -> tuple[frozenset[str] | None, int, int] | None:
+    """A string property's enum, minLength and maxLength, when the quick loop can check them."""
+    enum = schema.get("enum")
+    lo, hi = schema.get("minLength", 0), schema.get("maxLength", -1)
+    if type(lo) is not int or type(hi) is not int:
+        return None
+    if enum is None:
+        return None, lo, hi
+    if not (isinstance(enum, list) and enum and all(type(v) is str for v in enum)):
+        return None
+    return frozenset(enum), lo, hi
 
 
 def _quick_property(schema: Any) -> _Quick | None:
     """How the quick loop checks a property, or ``None`` when only the full check can."""
     if not isinstance(schema, Mapping) or not schema.keys() <= _NOTES | _STRING_LIMITS:
         return None
-    kind = schema.get("type")
-    names = [kind] if isinstance(kind, str) else kind
-    if not isinstance(names, list) or not names or not all(n in _TYPES for n in names):
+    types = _types(schema.get("type"))
+    if types is None:
         return None
-    types = tuple(t for n in names for t in _TYPES[n])
-    enum = schema.get("enum")
-    lo, hi = schema.get("minLength", 0), schema.get("maxLength", -1)
-    if schema.keys() & _STRING_LIMITS:
-        if types != (str,) or type(lo) is not int or type(hi) is not int:
-            return None
-        if enum is not None and not (
-            isinstance(enum, list) and enum and all(type(v) is str for v in enum)
-        ):
-            return None
-    return types, frozenset(enum) if enum is not None else None, lo, hi
+    if not schema.keys() & _STRING_LIMITS:
+        return types, None, 0, -1
+    limits = _string_limits(schema) if types == (str,) else None
+    return None if limits is None else (types, *limits)
 
 
 def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick] | None:
@@ -103,8 +114,10 @@ def _passes(plan: Mapping[str, _Quick], inputs: Mapping[str, Any]) -> bool:
             return False
         if enum is not None and value not in enum:
             return False
-        if (lo or hi >= 0) and not (lo <= len(value) and (hi < 0 or len(value) <= hi)):
-            return False
+        if lo or hi >= 0:
+            size = len(value)  # type: ignore[arg-type]  # a str: limits come with types (str,)
+            if size < lo or 0 <= hi < size:
+                return False
     return True
 
 
@@ -155,7 +168,7 @@ class _Linear:
 
 
 def _compile_full(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
-    """fastjsonschema's check of ``schema``, with every user pattern on RE2.
+    """The fastjsonschema check of ``schema``, with every user pattern on RE2.
 
     Raises:
         InputError: The schema cannot be compiled (a remote ``$ref``, a pattern RE2 refuses).
@@ -176,7 +189,7 @@ def _compile_full(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
                 compiled[pattern] = _Linear(compiled[pattern].pattern)
     except (fastjsonschema.JsonSchemaDefinitionException, RegexError, ValueError) as e:
         raise InputError(f"the prompt's inputs schema cannot be compiled: {e}") from None
-    return check  # type: ignore[no-any-return]
+    return check
 
 
 def _full_check(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
@@ -185,10 +198,9 @@ def _full_check(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
     found = _FULL.get(key)
     if found is None:
         found = _compile_full(schema)
-        with _LOCK:
-            if len(_FULL) >= _CACHE_SIZE:
-                _FULL.clear()
-            _FULL[key] = found
+        if len(_FULL) >= _CACHE_SIZE:  # each step atomic: a race compiles twice, no harm
+            _FULL.clear()
+        _FULL[key] = found
     return found
 
 
@@ -208,11 +220,11 @@ def input_check(inputs_schema: Mapping[str, Any]) -> InputCheck:
     full: list[Callable[[Any], Any]] = []
 
     def slow(inputs: Mapping[str, Any]) -> None:
-        extra = [n for n in inputs if n not in properties]
+        extra = sorted(n for n in inputs if n not in properties)
         if extra:
-            raise InputError(
-                f"unknown input(s): {', '.join(sorted(extra))}", hint=_hint(properties)
-            )
+            missing = [n for n in schema.get("required", ()) if n not in inputs]
+            also = f"; missing required input(s): {', '.join(missing)}" if missing else ""
+            raise InputError(f"unknown input(s): {', '.join(extra)}{also}", hint=_hint(properties))
         if not full:
             full.append(_full_check(schema))
         try:

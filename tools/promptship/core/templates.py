@@ -12,7 +12,7 @@ refused when a template compiles. Whatever goes wrong while rendering is a
 (a :class:`~promptship.core.errors.RenderBudgetError` for a limit), never a
 Python exception.
 
-Templates are compiled three ways (:mod:`promptship.core.compiler`): one that
+Templates are compiled three ways (:mod:`promptship.core.compiled`): one that
 only substitutes names is recognised without Jinja's parser and filled by one
 f-string (its output size still checked); one in the checked subset (``if``,
 ``for``, filters, tests, includes) becomes plain Python calling the render
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from promptship.core.budget import DEFAULT_LIMITS, Budget, RenderLimits, bind, bound, unbind
-from promptship.core.compiler import compile_plain, plain_pieces
-from promptship.core.errors import RenderBudgetError, TemplateError
+from promptship.core.compiled import compile_plain, compile_subset, plain_pieces
+from promptship.core.errors import RenderBudgetError, TemplateError, prefixed
 
 if TYPE_CHECKING:
     import jinja2
@@ -263,7 +263,6 @@ class TemplateEngine:
         """Parse and check ``source``; compile it to Python when in the subset, else to Jinja."""
         import jinja2
 
-        from promptship.core.compiler import Outside, compile_subset
         from promptship.core.template_checks import unsafe
 
         try:
@@ -277,11 +276,9 @@ class TemplateEngine:
         if include_problems:
             raise TemplateError(f"{where}template {include_problems[0]}")
         fragments = {n: t for n in includes if not isinstance(t := self._fragment_ast(n), str)}
-        try:
-            root, _ = compile_subset(ast, self.env, fragments)
+        root = compile_subset(ast, self.env, fragments)
+        if root is not None:
             return SubsetRenderer(root, self.limits, where)
-        except (Outside, RecursionError, SyntaxError, MemoryError):
-            pass  # outside the subset (or too deep to compile): Jinja's sandbox renders it
         try:
             template = self.env.from_string(source)
         except (jinja2.TemplateError, SyntaxError, RecursionError, MemoryError) as e:
@@ -289,15 +286,6 @@ class TemplateEngine:
                 f"{where}template cannot be compiled: {type(e).__name__}: {e}"
             ) from None
         return BudgetedRenderer(template, self.limits, where)
-
-
-def prefixed(e: TemplateError, prefix: str) -> TemplateError:
-    """``e`` (same class, limit and hint) with its message starting ``PREFIX: ``."""
-    err = type(e).__new__(type(e))
-    err.__dict__.update(e.__dict__)
-    err.message = f"{prefix}: {e.message}"
-    err.args = (err.message,)
-    return err
 
 
 class BudgetedRenderer:
@@ -343,7 +331,7 @@ class SubsetRenderer:
     """A template of the checked subset compiled to Python, rendering under a budget.
 
     The same contract as :class:`BudgetedRenderer` (its budget, its errors), without
-    Jinja's runtime (:func:`promptship.core.compiler.compile_subset`).
+    Jinja's runtime (:func:`promptship.core.compiled.compile_subset`).
     """
 
     __slots__ = ("_max", "_root", "_where", "limits")
@@ -381,7 +369,7 @@ def _template_line(tb: types.TracebackType | None) -> str:
     found = ""
     while tb is not None:
         lines = tb.tb_frame.f_globals.get("__ps_lines__")
-        if lines is not None:  # a template compiled to Python (core.compiler)
+        if lines is not None:  # a template compiled to Python (core.compiled)
             fragment, line = lines(tb.tb_lineno)
             found = f"fragment '{fragment}' line {line}" if fragment else f"template line {line}"
         owner = tb.tb_frame.f_globals.get("__jinja_template__")
