@@ -90,9 +90,23 @@ def _quick_property(schema: Any) -> _Quick | None:
     return None if limits is None else (types, *limits)
 
 
+def _has_default(schema: Mapping[str, Any]) -> bool:
+    """Whether any object in ``schema`` has a ``default`` key (iteratively: no recursion)."""
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            if "default" in node:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick] | None:
     """Every property's quick check, or ``None`` when one needs the full check."""
-    if not schema.keys() <= _ROOT or "default" in json.dumps(schema):
+    if not schema.keys() <= _ROOT or _has_default(schema):
         return None  # a default fills in missing inputs: only the full check does that
     plan: dict[str, _Quick] = {}
     for name, prop in schema.get("properties", {}).items():
