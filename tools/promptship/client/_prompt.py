@@ -12,6 +12,8 @@ from promptship.core.render import PromptRef, Served
 
 __all__ = ["Prompt"]
 
+_new_tuple = tuple.__new__
+
 
 class Prompt:
     """A prompt from one bundle, chosen for a caller by :meth:`PromptClient.get`.
@@ -94,18 +96,21 @@ class Prompt:
         bundle = self._bundle
         sink = emitter.sink
         start = time.perf_counter_ns() if sink is not None else 0
-        ref = PromptRef(
-            entry.prompt_id,
-            entry.version,
-            entry.content_digest,
-            self._variant,
-            self._experiment,
-            bundle.env,
-            bundle.release,
-            bundle.digest,
-            emitter.request_id(),
+        ref: PromptRef = _new_tuple(  # PromptRef(…) without its generated __new__: ~0.1 µs
+            PromptRef,
+            (
+                entry.prompt_id,
+                entry.version,
+                entry.content_digest,
+                self._variant,
+                self._experiment,
+                bundle.env,
+                bundle.release,
+                bundle.digest,
+                emitter.request_id(),
+            ),
         )
-        result = entry.compiled.serve(inputs, ref)
+        result: Served = entry.compiled.render(inputs, ref, Served)  # type: ignore[assignment]
         if sink is not None:
             emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
         return result

@@ -249,11 +249,30 @@ def input_check(inputs_schema: Mapping[str, Any]) -> InputCheck:
     if plan is None:
         return slow
 
+    if all(q == ((str,), None, 0, -1) for q in plan.values()):
+        return _strings_check(frozenset(plan), required, slow)
+
     def quick(inputs: Mapping[str, Any]) -> None:
         if not (_passes(plan, inputs) and required <= inputs.keys()):
             slow(inputs)
 
     return quick
+
+
+def _strings_check(
+    names: frozenset[str], required: frozenset[str], slow: Callable[[Mapping[str, Any]], None]
+) -> InputCheck:
+    """The quick check of a schema whose properties are all plain strings (most prompts)."""
+
+    def strings(inputs: Mapping[str, Any]) -> None:
+        for name, value in inputs.items():
+            if value.__class__ is not str or name not in names:
+                slow(inputs)
+                return
+        if not required <= inputs.keys():
+            slow(inputs)
+
+    return strings
 
 
 def _hint(properties: Mapping[str, Any]) -> str:

@@ -364,8 +364,10 @@ class CompiledPrompt:
             out.append(message)
         return out
 
-    def render(self, inputs: Mapping[str, Any], ref: PromptRef | None = None) -> Rendered:
-        """Check inputs and fill the templates.
+    def render(
+        self, inputs: Mapping[str, Any], ref: PromptRef | None = None, cls: type[Rendered] = Rendered
+    ) -> Rendered:
+        """Check inputs and fill the templates; the result is a ``cls`` (``Served`` for a client).
 
         Raises:
             InputError: When the inputs do not satisfy the schema (or name an input the
@@ -376,15 +378,6 @@ class CompiledPrompt:
             RenderBudgetError: When the render goes over the engine's budget (a
                 ``TemplateError`` naming the limit, in ``limit``).
         """
-        return self._render(inputs, ref, Rendered)
-
-    def serve(self, inputs: Mapping[str, Any], ref: PromptRef) -> Served:
-        """:meth:`render` for a client: the result carries ``ref`` (and its type says so)."""
-        return self._render(inputs, ref, Served)  # type: ignore[return-value]
-
-    def _render(
-        self, inputs: Mapping[str, Any], ref: PromptRef | None, cls: type[Rendered]
-    ) -> Rendered:
         static = self._static
         if static is None:
             static = self._static = self._compile()
