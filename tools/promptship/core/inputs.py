@@ -104,12 +104,47 @@ def _has_default(schema: Mapping[str, Any]) -> bool:
     return False
 
 
-def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick] | None:
-    """Every property's quick check, or ``None`` when one needs the full check."""
-    if not schema.keys() <= _ROOT or _has_default(schema):
-        return None  # a default fills in missing inputs: only the full check does that
+class _Items:
+    """An array of objects the quick loop checks: each item a ``dict`` passing ``plan``."""
+
+    __slots__ = ("plan", "required")
+
+    def __init__(self, plan: dict[str, _Quick], required: frozenset[str]) -> None:
+        self.plan, self.required = plan, required
+
+    def accepts(self, value: list[Any]) -> bool:
+        """Whether every item passes (``False``: ask the full check)."""
+        plan, required = self.plan, self.required
+        for item in value:
+            if item.__class__ is not dict or not (_passes(plan, item) and required <= item.keys()):
+                return False
+        return True
+
+
+_ITEM_OBJECT = frozenset({"type", "properties", "required", "additionalProperties"}) | _NOTES
+
+
+def _quick_items(schema: Any) -> _Items | None:
+    """``type: array`` whose ``items`` are objects of quick properties, else ``None``."""
+    if not isinstance(schema, Mapping) or not schema.keys() <= _NOTES | {"items"}:
+        return None
+    items = schema.get("items")
+    if schema.get("type") != "array" or not isinstance(items, Mapping):
+        return None
+    if items.get("type") != "object" or not items.keys() <= _ITEM_OBJECT:
+        return None
+    properties, required = items.get("properties", {}), items.get("required", [])
+    if not isinstance(properties, Mapping) or not isinstance(required, list):
+        return None
+    plan = _properties_plan(properties)
+    if plan is None or not all(isinstance(n, str) for n in required):
+        return None
+    return _Items(plan, frozenset(required))
+
+
+def _properties_plan(properties: Mapping[str, Any]) -> dict[str, _Quick] | None:
     plan: dict[str, _Quick] = {}
-    for name, prop in schema.get("properties", {}).items():
+    for name, prop in properties.items():
         quick = _quick_property(prop)
         if quick is None:
             return None
@@ -117,19 +152,36 @@ def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick] | None:
     return plan
 
 
-def _passes(plan: Mapping[str, _Quick], inputs: Mapping[str, Any]) -> bool:
+def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick | _Items] | None:
+    """Every property's quick check, or ``None`` when one needs the full check."""
+    if not schema.keys() <= _ROOT or _has_default(schema):
+        return None  # a default fills in missing inputs: only the full check does that
+    plan: dict[str, _Quick | _Items] = {}
+    for name, prop in schema.get("properties", {}).items():
+        quick = _quick_property(prop) or _quick_items(prop)
+        if quick is None:
+            return None
+        plan[name] = quick
+    return plan
+
+
+def _passes(plan: Mapping[str, _Quick | _Items], inputs: Mapping[str, Any]) -> bool:
     """Whether the quick loop accepts every input (``False``: ask the full check)."""
     for name, value in inputs.items():
         quick = plan.get(name)
         if quick is None:
             return False
-        types, enum, lo, hi = quick
+        if quick.__class__ is _Items:
+            if value.__class__ is not list or not quick.accepts(value):
+                return False
+            continue
+        types, enum, lo, hi = quick  # type: ignore[misc]
         if value.__class__ not in types:
             return False
         if enum is not None and value not in enum:
             return False
         if lo or hi >= 0:
-            size = len(value)  # type: ignore[arg-type]  # a str: limits come with types (str,)
+            size = len(value)  # a str: limits come with types (str,)
             if size < lo or 0 <= hi < size:
                 return False
     return True

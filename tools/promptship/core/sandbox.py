@@ -45,7 +45,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatt
 from jinja2.sandbox import SandboxedFormatter as _JinjaFormatter
 from markupsafe import Markup
 
-from promptship.core.budget import Budget, RenderLimits, current, size_bound
+from promptship.core.budget import HARD_FACTOR, Budget, RenderLimits, current, size_bound
 from promptship.core.errors import RenderBudgetError
 from promptship.core.sandbox_filters import (
     MAX_INT_BITS,
@@ -196,6 +196,16 @@ def budget_str(value: Any) -> str:
             current().charge(len(value) >> 4)
         return value
     budget = current()
+    if type(value) is int:  # size_bound's checks for an int, inlined (loop.index, |length …)
+        budget.work += 1
+        if budget.work > budget.max_work:
+            budget.charge(0)  # raises, naming the limit
+        if value.bit_length() // 3 + 2 > HARD_FACTOR * budget.max_chars:
+            budget.check_estimate(value.bit_length() // 3 + 2, "the text of a value")
+        text = str(value)
+        if len(text) > budget.max_chars:
+            budget.check_size(len(text), "the text of a value")
+        return text
     budget.check_estimate(size_bound(value, budget), "the text of a value")
     text = str(value)
     budget.check_size(len(text), "the text of a value")
