@@ -727,6 +727,54 @@ def test_corrupt_cache_files_are_ignored_and_rewritten(tmp_path: Path, content: 
     assert inner.calls == 1
 
 
+def _planted_with_the_right_key(cache: CachingProvider) -> bytes:
+    return json.dumps(
+        {
+            "format": 2,
+            "key": cache.key(chat()),
+            "response": {"text": "planted", "latency_ms": 1, "raw": {}},
+        }
+    ).encode()
+
+
+def test_a_fifo_at_an_entry_is_a_miss_not_a_hang(tmp_path: Path) -> None:
+    inner = Counting()
+    cache = CachingProvider(inner, tmp_path)
+    path = cache.path(chat())
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)  # nobody ever writes to it: a blocking read would wait forever
+    resp = cache.complete(chat())
+    assert resp.cached is False
+    assert inner.calls == 1
+    assert path.is_file()  # rewritten as a real entry
+
+
+def test_an_entry_that_is_a_symlink_is_never_followed(tmp_path: Path) -> None:
+    inner = Counting()
+    cache = CachingProvider(inner, tmp_path / "cache")
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes(_planted_with_the_right_key(cache))
+    path = cache.path(chat())
+    path.parent.mkdir(parents=True)
+    path.symlink_to(elsewhere)
+    assert cache.complete(chat()).text != "planted"
+    assert inner.calls == 1
+    assert elsewhere.read_bytes() == _planted_with_the_right_key(cache)  # untouched
+
+
+def test_an_entry_with_a_huge_integer_is_a_miss(tmp_path: Path) -> None:
+    inner = Counting()
+    cache = CachingProvider(inner, tmp_path)
+    path = cache.path(chat())
+    path.parent.mkdir(parents=True)
+    entry = json.loads(_planted_with_the_right_key(cache))
+    path.write_bytes(
+        json.dumps(entry).replace('"latency_ms": 1', '"latency_ms": ' + "9" * 5000).encode()
+    )
+    assert cache.complete(chat()).cached is False
+    assert inner.calls == 1
+
+
 def test_errors_are_not_cached(tmp_path: Path) -> None:
     inner = Counting(fail=True)
     cache = CachingProvider(inner, tmp_path)

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from promptship.core import jsonlimits
 from promptship.core.errors import PromptshipError, ProviderError
 from promptship.evals.providers._values import (
     ChatResponse,
@@ -17,7 +18,7 @@ from promptship.evals.providers._values import (
     ToolCall,
     request_digest,
 )
-from promptship.fs import write_atomic
+from promptship.fs import read_file, write_atomic
 
 __all__ = ["CACHE_FORMAT", "CachingProvider"]
 
@@ -108,12 +109,16 @@ class CachingProvider:
 
 
 def _load(path: Path, key: str) -> ChatResponse | None:
-    """The stored response, or ``None`` when absent, unreadable, corrupt or foreign."""
+    """The stored response, or ``None`` when absent, unreadable, corrupt or foreign.
+
+    An entry is read as any file from outside is: a regular file only (never a
+    FIFO, device or link: reading one could block or leave the cache), at most
+    ``_MAX_ENTRY_BYTES``, and JSON within the depth and number limits.
+    """
     try:
-        if path.stat().st_size > _MAX_ENTRY_BYTES:
-            return None
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
+        raw = read_file(path, _MAX_ENTRY_BYTES, what="a cache entry", follow_symlinks=False)
+        data = jsonlimits.loads(raw)
+    except (PromptshipError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("key") != key:
         return None
