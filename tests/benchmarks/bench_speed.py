@@ -268,12 +268,16 @@ else:
     before = rss()
     t = time.perf_counter()
     client = PromptClient.from_bundle(where, env="production", allowed_signers=signers)
+    loaded, loaded_peak = rss(), peak()
     ids = [p for p in client.prompt_ids() if p.startswith("ns")]
     for p in ids:
         client.get(p).render(**inputs)
     served = len(ids)
     took = time.perf_counter() - t
-print(json.dumps({"s": took, "served": served, "rss": rss(), "peak": peak()}))
+if mode != "promptship":
+    loaded = loaded_peak = 0
+print(json.dumps({"s": took, "served": served, "rss": rss(), "peak": peak(), "loaded": loaded,
+                  "loaded_peak": loaded_peak}))
 """
 
 IMPORTS = {
@@ -368,6 +372,10 @@ def measure(tools: Path, tmp: Path, n_render: int = 100_000) -> None:
         print(
             f"  {'':<44} {ps['s'] / peer:9.2f}x promptpin   "
             f"RSS after {ps['rss']:5.1f} MB, peak {ps['peak']:5.1f} MB"
+        )
+        print(
+            f"  {'':<44} from_bundle alone: RSS after {ps['loaded']:5.1f} MB, "
+            f"peak {ps['loaded_peak']:5.1f} MB"
         )
     print("import, net of the bare interpreter (median of 15 fresh processes):")
     bare = _import_s(tools, IMPORTS["bare interpreter"], 15)
