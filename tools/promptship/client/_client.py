@@ -31,9 +31,12 @@ if TYPE_CHECKING:
 # Only what serving a prompt needs is imported with the client: fetching (httpx),
 # verifying (cryptography), caching, outcome events and health reports are imported
 # by the methods that use them, so `from promptship import PromptClient` stays cheap
-# (tests/unit/client/test_imports.py holds the list).
+# (tests/acceptance/test_client_app.py holds the list).
 
 __all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "PromptClient"]
+
+_BASE: tuple[None, None, None] = (None, None, None)
+"""A base prompt's experiment, variant and unit: none."""
 
 DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 
@@ -62,6 +65,8 @@ class PromptClient:
     ) -> None:
         self._serving = Serving(bundle, source, channel, clock())
         self._emitter = Emitter(sink, clock, unit_key)
+        self._served: tuple[LoadedBundle, dict[str, Prompt]] = (bundle, {})
+        """The base prompts given out from the bundle being served (a Prompt is immutable)."""
         self._capture = capture
         self._outcomes_made: Outcomes | None = None
         self._outcomes_lock = threading.Lock()
@@ -283,6 +288,15 @@ class PromptClient:
             UsageError: For an unknown prompt or variant, or both ``unit`` and ``variant``.
         """
         bundle = self._serving.bundle
+        if unit is None and variant is None:  # the hot path: one Prompt per id and bundle
+            served = self._served
+            if served[0] is not bundle:  # swapped: the new bundle's prompts from now on
+                served = self._served = (bundle, {})
+            found = served[1].get(prompt_id)
+            if found is None:
+                entry = bundle.entry(prompt_id, None)
+                found = served[1][prompt_id] = Prompt(self._emitter, bundle, entry, *_BASE)
+            return found
         if variant is not None:
             if unit is not None:
                 raise UsageError("pass unit (to let the experiment choose) or variant, not both")
