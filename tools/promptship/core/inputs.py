@@ -116,8 +116,12 @@ class _Items:
         """Whether every item passes (``False``: ask the full check)."""
         plan, required = self.plan, self.required
         for item in value:
-            if item.__class__ is not dict or not (_passes(plan, item) and required <= item.keys()):
+            if item.__class__ is not dict or not required <= item.keys():
                 return False
+            for name, field in item.items():  # _passes inlined: it runs once per item
+                quick = plan.get(name)
+                if quick is None or not _scalar_passes(quick, field):
+                    return False
         return True
 
 
@@ -175,15 +179,22 @@ def _passes(plan: Mapping[str, _Quick | _Items], inputs: Mapping[str, Any]) -> b
             if value.__class__ is not list or not quick.accepts(value):
                 return False
             continue
-        types, enum, lo, hi = quick  # type: ignore[misc]
-        if value.__class__ not in types:
+        if not _scalar_passes(quick, value):  # type: ignore[arg-type]
             return False
-        if enum is not None and value not in enum:
+    return True
+
+
+def _scalar_passes(quick: _Quick, value: Any) -> bool:
+    """Whether one value has the exact type, is in the enum and within the lengths."""
+    types, enum, lo, hi = quick
+    if value.__class__ not in types:
+        return False
+    if enum is not None and value not in enum:
+        return False
+    if lo or hi >= 0:
+        size = len(value)  # type: ignore[arg-type]  # a str: limits come with types (str,)
+        if size < lo or 0 <= hi < size:
             return False
-        if lo or hi >= 0:
-            size = len(value)  # a str: limits come with types (str,)
-            if size < lo or 0 <= hi < size:
-                return False
     return True
 
 
