@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "PromptClient"]
 
-_BASE: tuple[None, None, None] = (None, None, None)
-"""A base prompt's experiment, variant and unit: none."""
-
 DEFAULT_MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 
 
@@ -65,8 +62,7 @@ class PromptClient:
     ) -> None:
         self._serving = Serving(bundle, source, channel, clock())
         self._emitter = Emitter(sink, clock, unit_key)
-        self._served: tuple[LoadedBundle, dict[str, Prompt]] = (bundle, {})
-        """The base prompts given out from the bundle being served (a Prompt is immutable)."""
+        self._served: tuple[LoadedBundle, dict[str, Prompt]] = (bundle, {})  # base prompts
         self._capture = capture
         self._outcomes_made: Outcomes | None = None
         self._outcomes_lock = threading.Lock()
@@ -292,10 +288,12 @@ class PromptClient:
             served = self._served
             if served[0] is not bundle:  # swapped: the new bundle's prompts from now on
                 served = self._served = (bundle, {})
-            found = served[1].get(prompt_id)
+            found = served[1].get(prompt_id)  # a Prompt is immutable: one per id is enough
             if found is None:
                 entry = bundle.entry(prompt_id, None)
-                found = served[1][prompt_id] = Prompt(self._emitter, bundle, entry, *_BASE)
+                found = served[1][prompt_id] = Prompt(
+                    self._emitter, bundle, entry, None, None, None
+                )
             return found
         if variant is not None:
             if unit is not None:
