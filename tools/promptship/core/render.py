@@ -390,8 +390,13 @@ class CompiledPrompt:
         provider, name, parameters, schema, fmt, features = static
         messages = self._messages
         if messages is not None and not self._budgeted:  # the hot path: no Jinja, no budget
+            if len(messages) == 1:  # most prompts: no comprehension's frame (~0.1 µs)
+                role, fn = messages[0]
+                plain = [{"role": role, "content": fn(inputs)}]
+            else:
+                plain = [{"role": role, "content": fn(inputs)} for role, fn in messages]
             return cls(
-                [{"role": role, "content": fn(inputs)} for role, fn in messages],
+                plain,
                 None,
                 provider,
                 name,
