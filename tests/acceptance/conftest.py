@@ -44,8 +44,26 @@ Cli = Callable[..., Result]
 
 
 def case_dirs(folder: Path) -> list[Path]:
-    """Every case folder (a folder holding ``registry/``) under ``folder``, sorted."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    """Every case folder under ``folder`` that ``validate`` checks, sorted.
+
+    A negative case whose ``expected.json`` names a ``command`` is one of
+    :func:`command_cases` instead.
+    """
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith((".", "_")) and not _runs_a_command(p)
+    )
+
+
+def command_cases() -> list[Path]:
+    """The negative cases that run a command (``expected.json``'s ``command``), sorted."""
+    return sorted(p for p in NEGATIVE.iterdir() if p.is_dir() and _runs_a_command(p))
+
+
+def _runs_a_command(case: Path) -> bool:
+    expected = case / "expected.json"
+    return expected.is_file() and "command" in json.loads(expected.read_text("utf-8"))
 
 
 @pytest.fixture

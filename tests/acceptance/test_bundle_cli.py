@@ -293,6 +293,35 @@ def test_keys_generate_checks_the_environments_before_writing(tmp_path: Path, ps
     assert sorted(tmp_path.iterdir()) == []
 
 
+def test_keys_generate_refuses_a_key_git_would_commit(tmp_path: Path, ps: Runner) -> None:
+    """Inside a work tree a private key must be ignored first; outside one, anything goes."""
+    repo = tmp_path / "repo"
+    pygit2.init_repository(repo)
+    (repo / "keys").mkdir()
+    key = repo / "keys" / "staging.key"
+    refused = ps("keys", "generate", "-o", key, "--env", "staging")
+    assert refused.exit == 2
+    assert (
+        f"{key} is inside the git work tree {repo.resolve()} and not ignored: "
+        "`git add .` would commit the private key"
+    ) in refused.err
+    assert f"echo '/keys/staging.key' >> {repo.resolve() / '.gitignore'}" in refused.err
+    assert not key.exists()
+    # Once git ignores it (the command the hint gives), the key is written.
+    (repo / ".gitignore").write_text("/keys/staging.key\n")
+    ignored = ps("keys", "generate", "-o", key, "--env", "staging")
+    assert ignored.exit == 0, ignored.err
+    ps.secrets |= _secrets_of(key.read_bytes())
+    # --force writes an unignored one anyway; a folder outside any work tree needs nothing.
+    other = repo / "other.key"
+    forced = ps("keys", "generate", "-o", other, "--env", "staging", "--force")
+    assert forced.exit == 0, forced.err
+    ps.secrets |= _secrets_of(other.read_bytes())
+    outside = ps("keys", "generate", "-o", tmp_path / "outside" / "k", "--env", "staging")
+    assert outside.exit == 0, outside.err
+    ps.secrets |= _secrets_of((tmp_path / "outside" / "k").read_bytes())
+
+
 def test_keys_generate_never_writes_through_a_planted_symlink(
     tmp_path: Path, ps: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import NEGATIVE, POSITIVE, Cli, case_dirs
+from .conftest import NEGATIVE, POSITIVE, Cli, case_dirs, command_cases
 
 
 def _check_case_shape(case: Path) -> None:
@@ -62,7 +64,8 @@ def _finding_matches(found: dict[str, Any], want: dict[str, Any]) -> bool:
         and found["file"] == want["file"]
         and found["line"] == want["line"]
         and found["col"] == want["col"]
-        and want["message_contains"] in found["message"]
+        and want.get("message", found["message"]) == found["message"]
+        and want.get("message_contains", "") in found["message"]
         and want.get("hint_contains", "") in (found["hint"] or "")
     )
 
@@ -92,3 +95,37 @@ def test_negative_case_reports_its_findings(cli: Cli, case: Path) -> None:
             lines = (case / f["file"]).read_text("utf-8").splitlines()
             assert 1 <= f["line"] <= len(lines), f
             assert 1 <= f["col"] <= len(lines[f["line"] - 1]) + 1, f
+
+
+@pytest.mark.parametrize("case", command_cases(), ids=lambda p: p.name)
+def test_negative_command_tells_the_mistake_exactly(
+    cli: Cli, case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistake made on the command line gets exactly the message ``expected.json`` holds.
+
+    The case is copied into a fresh git repository (one commit of all its files)
+    and ``command`` runs in it; ``<repo>`` in the expected text stands for that
+    folder. Exit code and stderr must match exactly, stdout when given.
+    """
+    expected = json.loads((case / "expected.json").read_text("utf-8"))
+    repo = tmp_path / "repo"
+    shutil.copytree(case, repo, ignore=shutil.ignore_patterns("expected.json"))
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "the case"]):
+        subprocess.run(
+            ["git", "-c", "user.name=case", "-c", "user.email=case@promptship.test", *args],
+            cwd=repo, check=True, capture_output=True,
+        )  # fmt: skip
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    result = cli(*expected["command"])
+    shown = (result.out + result.err).replace(str(repo), "<repo>")
+    assert result.exit == expected["exit"], shown
+    assert result.err.replace(str(repo), "<repo>") == expected["stderr"], shown
+    if "stdout" in expected:
+        assert result.out.replace(str(repo), "<repo>") == expected["stdout"], shown
+
+
+def test_every_negative_case_is_run() -> None:
+    """Each folder of negative/ is a validate case or a command case, none forgotten."""
+    every = {p.name for p in NEGATIVE.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    assert every == {p.name for p in case_dirs(NEGATIVE)} | {p.name for p in command_cases()}

@@ -177,6 +177,8 @@ def _broken_reports(report: dict[str, Any]) -> list[dict[str, Any]]:
     broken(lambda r: r["prompts"][changed].update(renamed_from="support/x"))  # not renamed
     added = next(i for i, p in enumerate(report["prompts"]) if p["status"] == "added")
     broken(lambda r: r["prompts"][added].update(old_version="1.0.0"))
+    broken(lambda r: r["prompts"][added]["environments"][0].update(status="changed"))
+    broken(lambda r: r["prompts"][removed]["environments"][0].update(status="added"))
     broken(lambda r: r["prompts"][changed]["environments"][0].update(env="Prod!"))
     broken(lambda r: r["prompts"][changed]["environments"][0]["changes"][0].update(kind="moved"))
     broken(lambda r: r["prompts"][changed]["environments"][0]["changes"][0].pop("path"))

@@ -85,7 +85,7 @@ def test_an_invalid_registry_is_refused_before_running(cli: Cli, tmp_path: Path)
     root = evalregistry.write(tmp_path / "reg", {"registry/demo/greet.evals.yaml": bad})
     result = cli("eval", "--root", root)
     assert result.exit == 1
-    assert "missing required input(s): name" in result.err
+    assert "missing required input 'name'" in result.err
 
 
 def test_openai_provider_with_key_from_the_environment_and_a_cache(

@@ -17,7 +17,7 @@ import pytest
 
 from gitrepo import EPOCH, branch, commit, make_repo, shallow_clone, write
 from promptship.cli import main
-from promptship.history.parsecache import DiskCache
+from promptship.history.parsecache import ENTRY_FORMAT, DiskCache
 from promptship.registry import yamlio
 from scenario import (
     FILES,
@@ -356,10 +356,17 @@ def test_a_bad_ref_exits_2_with_a_hint(reg: Reg, args: tuple[str, ...], message:
 
 
 def test_show_refuses_ids_that_are_not_prompt_ids(reg: Reg) -> None:
-    for hostile in ("../../CODEOWNERS", "support/../../x", "support/triage.yaml", "/etc/passwd"):
+    for hostile in ("../../CODEOWNERS", "support/../../x", "support/nope.yaml", "/etc/passwd"):
         result = reg("show", hostile)
         assert result.code == 2
-        assert "does not exist" in result.err
+        assert "unknown prompt" in result.err
+
+
+def test_show_takes_a_prompt_file_path_for_its_id(reg: Reg) -> None:
+    for typed in ("registry/search/rewrite.yaml", "search/rewrite.yaml", "./search/rewrite"):
+        result = reg("show", typed)
+        assert result.code == 0, result
+        assert "# prompt: search/rewrite" in result.out
 
 
 # -- the working tree ---------------------------------------------------------------
@@ -514,7 +521,7 @@ def test_show_of_a_prompt_that_did_not_exist_yet(reg: Reg) -> None:
     reg.commit({"registry/search/expand.yaml": new})
     result = reg("show", "search/expand", "--ref", reg.first)
     assert result.code == 2
-    assert "does not exist at" in result.err
+    assert f"unknown prompt 'search/expand' at {reg.first[:12]}" in result.err
     assert reg("show", "search/expand").code == 0
 
 
@@ -692,7 +699,7 @@ def test_a_corrupt_cache_is_ignored_and_repaired(reg: Reg, tmp_path: Path) -> No
     assert again.code == 0
     assert again.out == clean
     for entry in entries:
-        assert json.loads(entry.read_bytes())["format"] == 1  # rewritten whole
+        assert json.loads(entry.read_bytes())["format"] == ENTRY_FORMAT  # rewritten whole
     assert reg("validate", "--ref", "HEAD", "--cache-dir", cache).code == 0
 
 

@@ -226,8 +226,8 @@ VALUES: dict[str, tuple[Callable[[Path], tuple[str | Path, ...]], int, str]] = {
             "--root",
             _with(lab, "nan", "temperature: 0.5", "temperature: .nan"),
         ),
-        2,
-        "unknown prompt 'demo/greet'",  # the file with NaN never became a prompt
+        1,
+        "not a number JSON can carry",  # the file's own error, not "unknown prompt" (issue 17)
     ),
 }
 

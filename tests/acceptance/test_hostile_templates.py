@@ -15,6 +15,7 @@ folded constants while compiling.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -228,10 +229,12 @@ def test_hostile_template_is_a_finding_or_a_budget_error(
     assert rendered.clean, (rendered.code, rendered.err)
     if where == "validate":
         assert findings, f"validate found nothing in {file}"
-        content = PROMPT.splitlines().index("    content: |") + 1  # the template's own line
-        assert all((f["line"], f["col"]) == (content, 14) for f in findings), [
-            (f["line"], f["col"]) for f in findings
+        content = PROMPT.splitlines().index("    content: |") + 1  # the line of its `|`
+        # each finding is at the template's line in the file (template line N: content + N)
+        at = [
+            (f["line"], f["col"], re.search(r"template line (\d+)", f["message"])) for f in findings
         ]
+        assert all(m and (line, col) == (content + int(m[1]), 7) for line, col, m in at), at
         assert any(says in f["message"] for f in findings), findings
     else:
         assert [f for f in findings if f["severity"] == "error"] == [], findings

@@ -1,17 +1,27 @@
-"""Benchmark of ``promptship report`` on 10 million events, beside DuckDB's bare scan.
+"""Benchmark of ``promptship report`` on 10 million events, beside DuckDB's bare scans.
 
-Run: ``python tests/benchmarks/bench_report.py [EVENTS]`` (default 10,000,000) or
-``python scripts/dev.py bench``. The events (render + outcome + feedback for
-35 % as many requests, 200 prompts, 3 environments, one experiment) are
-generated with DuckDB's own SQL into JSONL and Parquet, then each measurement
-runs in a fresh process so its peak RSS is its own:
+Run: ``python tests/benchmarks/bench_report.py [EVENTS…] [--before TOOLS]``
+(default 10,000,000 2,000,000 500,000) or ``python scripts/dev.py bench``
+(sizes from ``PROMPTSHIP_BENCH_EVENTS``, comma-separated). For each size the
+events (render + outcome + feedback for 35 % as many requests, 200 prompts, 3
+environments, one experiment) are generated with DuckDB's own SQL into JSONL
+and Parquet, then each measurement runs in a fresh process, so its time
+includes starting Python and importing DuckDB and its peak RSS is its own:
 
-- the floor: DuckDB's bare ``count(*)`` over the same files;
-- a scan of every column the report reads (what any report must at least do);
-- ``promptship report`` (the use case the command calls, text format).
+- ``count(*)``: DuckDB's bare count of the files, the floor the issue names (on
+  Parquet it reads the footer only, so it is a constant);
+- a scan of every column the report reads, hashing each value so every page is
+  decoded (on Parquet, ``count()`` and ``max()`` alone would be answered from
+  the footer's statistics);
+- ``GROUP BY request_id``: the least an exact join by request must do, hash
+  every request id once;
+- ``promptship report`` (the use case the command calls, text format), and with
+  ``--before TOOLS`` the same from another checkout's ``tools`` folder.
 
-Memory is measured at two sizes (a quarter and the whole) to show it stays
-flat. Prints figures; asserts nothing about time.
+Each figure is printed as wall time and as CPU seconds (all threads; steadier
+when others share the machine), each beside the three floors of the same run,
+with the machine's load average. Peak RSS at every size shows whether memory stays flat. Asserts
+nothing about time.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+SIZES = (10_000_000, 2_000_000, 500_000)
 
 GENERATE = """
 CREATE TABLE req AS
@@ -68,11 +79,20 @@ JSONL_SELECT = """SELECT type, v, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS ts, r
     CAST(metrics AS JSON) AS metrics, score, criterion, source
 FROM ev"""
 
+# The columns the report reads (its own query and the checks of each row).
+READ = {
+    "parquet": "type, request_id, ts, prompt_id, version, env, variant, release, error, latency_ms,"
+    " accepted, abandoned, tokens_in, tokens_out, tokens_cached_in, cost, metrics, score,"
+    " criterion, source, edit_distance",
+    "jsonl": "type, request_id, ts, prompt_id, version, env, variant, release, error, latency_ms,"
+    " accepted, abandoned, tokens, cost, metrics, score, criterion, source",
+}
+
 MEASURE = r"""
-import json, sys, time
+import json, resource, sys, time
 from datetime import datetime
-sys.path.insert(0, {tools!r})
-kind, files = sys.argv[1], sys.argv[2:]
+kind, tools, read, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+sys.path.insert(0, tools)
 start = time.perf_counter()
 if kind == "report":
     from promptship.analytics import commands, sql
@@ -83,26 +103,36 @@ else:
     import duckdb
     con = duckdb.connect()
     fmt = "read_parquet" if files[0].endswith(".parquet") else "read_json_auto"
-    if kind == "count":
-        rows = con.execute(f"SELECT count(*) FROM {{fmt}}({{files!r}})").fetchone()[0]
-    else:
-        cols = "count(request_id), max(ts), count(prompt_id), count(latency_ms), count(accepted), sum(cost), count(score)"
-        if fmt == "read_parquet":
-            cols += ", count(tokens_in), count(metrics)"
-        rows = con.execute(f"SELECT {{cols}} FROM {{fmt}}({{files!r}})").fetchone()[0]
+    src = f"{fmt}({files!r})"
+    query = {
+        "count": f"SELECT count(*) FROM {src}",
+        "scan": f"SELECT sum(hash({read})) FROM {src}",
+        "group": f"SELECT count(*) FROM (SELECT request_id FROM {src} GROUP BY request_id)",
+    }[kind]
+    rows = con.execute(query).fetchone()[0]
 elapsed = time.perf_counter() - start
 # VmHWM: this process's own peak (ru_maxrss would carry the parent's across exec)
 rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
-print(json.dumps({{"seconds": elapsed, "rss_mb": rss, "rows": rows}}))
+# CPU seconds of all threads: steadier than wall time when others share the machine
+use = resource.getrusage(resource.RUSAGE_SELF)
+cpu = use.ru_utime + use.ru_stime
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "rss_mb": rss, "rows": rows}))
 """
 
+Figure = dict[str, float]
 
-def _measure(kind: str, files: list[str]) -> dict[str, float]:
-    code = MEASURE.format(tools=str(ROOT / "tools"))
+
+def _measure(kind: str, files: list[str], tools: Path = ROOT / "tools") -> Figure:
+    fmt = "parquet" if files[0].endswith(".parquet") else "jsonl"
     out = subprocess.run(
-        [sys.executable, "-c", code, kind, *files], check=True, capture_output=True, text=True
+        [sys.executable, "-c", MEASURE, kind, str(tools), READ[fmt], *files],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    # the last line that is the figure (DuckDB may draw a progress bar on stdout before it)
+    figure: Figure = json.loads(out[out.rindex('{"seconds"') :].splitlines()[0])
+    return figure
 
 
 def _generate(folder: Path, events: int) -> tuple[list[str], list[str], int]:
@@ -111,58 +141,88 @@ def _generate(folder: Path, events: int) -> tuple[list[str], list[str], int]:
     requests = int(events / (1 + 1 + 6 / 7))
     con = duckdb.connect(str(folder / "gen.duckdb"))
     con.execute(GENERATE.format(requests=requests))
-    count = con.execute("SELECT count(*) FROM ev").fetchone()[0]
+    row = con.execute("SELECT count(*) FROM ev").fetchone()
     jsonl, parquet = folder / "events.jsonl", folder / "events.parquet"
     con.execute(f"COPY ({JSONL_SELECT}) TO '{jsonl}' (FORMAT json)")
     con.execute(f"COPY (SELECT * FROM ev) TO '{parquet}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)")
     con.close()
     os.remove(folder / "gen.duckdb")
-    return [str(jsonl)], [str(parquet)], int(count)
+    return [str(jsonl)], [str(parquet)], int(row[0]) if row else 0
 
 
-def _row(name: str, m: dict[str, float], floor: dict[str, float]) -> str:
+def _load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def _row(name: str, m: Figure, floors: tuple[Figure, Figure, Figure]) -> str:
+    wall = "".join(f" {m['seconds'] / f['seconds']:6.2f}x" for f in floors)
+    cpu = "".join(f" {m['cpu'] / f['cpu']:6.2f}x" for f in floors)
     return (
-        f"  {name:<34} {m['seconds']:8.2f} s  ({m['seconds'] / floor['seconds']:5.2f}x the count(*) floor)"
-        f"  peak RSS {m['rss_mb']:7.0f} MB"
+        f"  {name:<36} {m['seconds']:7.2f} s{wall}  {m['cpu']:7.2f} s{cpu}  {m['rss_mb']:6.0f} MB"
     )
 
 
-def run(events: int = 10_000_000) -> None:
-    """Generate ``events`` events, then print each measurement beside the floor."""
-    with tempfile.TemporaryDirectory(prefix="promptship-bench-report-") as tmp:
-        folder = Path(tmp)
-        t = time.perf_counter()
-        jsonl, parquet, count = _generate(folder, events)
-        size_j = os.path.getsize(jsonl[0]) / 1e6
-        size_p = os.path.getsize(parquet[0]) / 1e6
-        print(
-            f"{count:,} events generated in {time.perf_counter() - t:.1f} s: "
-            f"JSONL {size_j:,.0f} MB, Parquet {size_p:,.0f} MB"
-        )
-        for label, files in (("Parquet", parquet), ("JSONL", jsonl)):
-            floor = _measure("count", files)
-            scan = _measure("scan", files)
-            rep = _measure("report", files)
-            print(f"{label}:")
-            print(_row("DuckDB count(*) (the floor)", floor, floor))
-            print(_row("DuckDB scan of the report's columns", scan, floor))
-            print(_row("promptship report", rep, floor))
-            if label == "Parquet":
-                rep_parquet = rep
-        small_folder = folder / "quarter"
-        small_folder.mkdir()
-        _j, small_parquet, small_count = _generate(small_folder, events // 4)
-        small = _measure("report", small_parquet)
-        print(
-            f"memory, promptship report on Parquet: {small_count:,} events {small['rss_mb']:.0f} MB,"
-            f" {count:,} events {rep_parquet['rss_mb']:.0f} MB"
-        )
+def _format(label: str, files: list[str], before: Path | None) -> dict[str, Figure]:
+    """Measure one format at one size and print each figure beside the floors."""
+    got = {k: _measure(k, files) for k in ("count", "scan", "group", "report")}
+    if before is not None:
+        got["before"] = _measure("report", files, before)
+    floors = got["count"], got["scan"], got["group"]
+    print(
+        f"{label} (load {_load()})"
+        + " " * max(1, 27 - len(label))
+        + "wall   x count   x scan  x group      CPU   x count   x scan  x group  peak RSS"
+    )
+    print(_row("DuckDB count(*) (the floor)", got["count"], floors))
+    print(_row("DuckDB scan of the report's columns", got["scan"], floors))
+    print(_row("DuckDB GROUP BY request_id", got["group"], floors))
+    if before is not None:
+        print(_row("promptship report, before", got["before"], floors))
+    print(_row("promptship report", got["report"], floors))
+    return got
+
+
+def run(sizes: tuple[int, ...] = SIZES, before: Path | None = None) -> None:
+    """Generate each size of event log, then print each measurement beside the floors."""
+    memory: list[tuple[int, dict[str, Figure], dict[str, Figure]]] = []
+    for events in sizes:
+        with tempfile.TemporaryDirectory(prefix="promptship-bench-report-") as tmp:
+            t = time.perf_counter()
+            jsonl, parquet, count = _generate(Path(tmp), events)
+            print(
+                f"\n{count:,} events generated in {time.perf_counter() - t:.1f} s: "
+                f"JSONL {os.path.getsize(jsonl[0]) / 1e6:,.0f} MB, "
+                f"Parquet {os.path.getsize(parquet[0]) / 1e6:,.0f} MB",
+                flush=True,
+            )
+            on_parquet = _format("Parquet", parquet, before)
+            on_jsonl = _format("JSONL", jsonl, before)
+            memory.append((count, on_parquet, on_jsonl))
+    print("\npeak RSS of promptship report as the log grows (before -> after with --before):")
+    for count, p, j in memory:
+        print(f"  {count:>12,} events   Parquet {_rss(p)}   JSONL {_rss(j)}")
+
+
+def _rss(got: dict[str, Figure]) -> str:
+    after = f"{got['report']['rss_mb']:6.0f} MB"
+    return f"{got['before']['rss_mb']:6.0f} -> {after}" if "before" in got else after
 
 
 def test_report_benchmark() -> None:
     """Entry point for ``pytest -s tests/benchmarks``."""
-    run(int(os.environ.get("PROMPTSHIP_BENCH_EVENTS", "10000000")))
+    sizes = os.environ.get("PROMPTSHIP_BENCH_EVENTS", ",".join(map(str, SIZES)))
+    run(tuple(int(s) for s in sizes.split(",")))
+
+
+def main(argv: list[str]) -> None:
+    """``bench_report.py [EVENTS…] [--before TOOLS]``."""
+    before = None
+    if "--before" in argv:
+        at = argv.index("--before")
+        before = Path(argv[at + 1]).resolve()
+        argv = argv[:at] + argv[at + 2 :]
+    run(tuple(int(a) for a in argv) or SIZES, before)
 
 
 if __name__ == "__main__":
-    run(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000)
+    main(sys.argv[1:])

@@ -64,6 +64,7 @@ PURE: frozenset[str] = frozenset(
     {
         "core",
         "registry.checks",
+        "registry.yamlhelp",
         "history.diff",
         "history.report",
         "history.versions",

@@ -1,140 +1,47 @@
-"""The input check's quick loop never accepts what the full JSON Schema check refuses.
-
-:func:`promptship.core.inputs.input_check` answers most renders with a loop
-over the inputs (plain strings, enums, lengths, arrays of simple objects) and
-sends anything the loop does not accept to fastjsonschema. Generated schemas
-and values must get the same answer as fastjsonschema's own check plus the
-rule that every input is declared.
-"""
+"""``promptship.core.inputs``: every problem of a set of render inputs, each with its fix."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import fastjsonschema
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from promptship.core.inputs import input_problems, summary
 
-from promptship.core.errors import InputError
-from promptship.core.inputs import input_check
-
-SCALARS = st.one_of(
-    st.sampled_from(
-        [
-            {"type": "string"},
-            {"type": "integer"},
-            {"type": "number"},
-            {"type": "boolean"},
-            {"type": ["string", "null"]},
-            {"type": "string", "enum": ["a", "b"]},
-            {"type": "string", "minLength": 1, "maxLength": 3},
-            {"type": "string", "maxLength": 2},
-            {"type": "array"},
-            {"type": "object", "description": "anything"},
-        ]
-    ),
-)
-OBJECT_ITEMS = st.builds(
-    lambda props, required, extra: {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": props,
-            "required": [n for n in required if n in props],
-            **extra,
-        },
-    },
-    st.dictionaries(st.sampled_from(["title", "urgent", "n"]), SCALARS, max_size=3),
-    st.lists(st.sampled_from(["title", "urgent", "n"]), max_size=3, unique=True),
-    st.sampled_from([{}, {"additionalProperties": False}]),
-)
-SCHEMAS = st.builds(
-    lambda props, required, extra: {
-        "type": "object",
-        "properties": props,
-        "required": [n for n in required if n in props],
-        **extra,
-    },
-    st.dictionaries(st.sampled_from(["s", "t", "u"]), st.one_of(SCALARS, OBJECT_ITEMS), max_size=3),
-    st.lists(st.sampled_from(["s", "t", "u"]), max_size=3, unique=True),
-    st.sampled_from([{}, {"additionalProperties": False}]),
-)
-LEAVES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-3, 3),
-    st.floats(-2, 2, allow_nan=False),
-    st.sampled_from(["", "a", "b", "abc", "abcd"]),
-)
-ITEMS = st.dictionaries(st.sampled_from(["title", "urgent", "n", "other"]), LEAVES, max_size=4)
-VALUES = st.one_of(LEAVES, st.lists(st.one_of(ITEMS, LEAVES), max_size=3), ITEMS, st.tuples(ITEMS))
-INPUTS = st.dictionaries(st.sampled_from(["s", "t", "u", "v"]), VALUES, max_size=4)
-
-
-def _reference(schema: dict[str, Any], inputs: dict[str, Any]) -> bool:
-    if any(name not in schema["properties"] for name in inputs):
-        return False
-    try:
-        fastjsonschema.compile(schema)(inputs)
-    except fastjsonschema.JsonSchemaValueException:
-        return False
-    return True
-
-
-@settings(max_examples=1500, deadline=None)
-@given(schema=SCHEMAS, inputs=INPUTS)
-def test_the_input_check_answers_as_the_full_schema_check(
-    schema: dict[str, Any], inputs: dict[str, Any]
-) -> None:
-    check = input_check(schema)
-    try:
-        check(inputs)
-        accepted = True
-    except InputError:
-        accepted = False
-    assert accepted == _reference(schema, inputs), (schema, inputs)
-
-
-@pytest.mark.parametrize(
-    "inputs",
-    [
-        {"tickets": [{"title": "a", "urgent": True}], "name": "x"},
-        {"tickets": [], "name": "x"},
-    ],
-)
-def test_an_array_of_objects_is_accepted(inputs: dict[str, Any]) -> None:
-    input_check(TICKETS)(inputs)
-
-
-@pytest.mark.parametrize(
-    ("inputs", "says"),
-    [
-        ({"tickets": [{"title": "a"}], "name": "x"}, "urgent"),
-        ({"tickets": [{"title": 1, "urgent": True}], "name": "x"}, "string"),
-        ({"tickets": "no", "name": "x"}, "array"),
-        ({"tickets": [], "name": "x", "extra": 1}, "unknown input(s): extra"),
-    ],
-)
-def test_an_array_of_objects_is_refused_with_the_full_checks_reason(
-    inputs: dict[str, Any], says: str
-) -> None:
-    with pytest.raises(InputError, match=says.replace("(", r"\(").replace(")", r"\)")):
-        input_check(TICKETS)(inputs)
-
-
-TICKETS = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "name": {"type": "string"},
-        "tickets": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"title": {"type": "string"}, "urgent": {"type": "boolean"}},
-                "required": ["title", "urgent"],
-            },
-        },
+        "name": {"type": "string", "minLength": 1},
+        "count": {"type": "integer", "description": "How many."},
+        "channel": {"enum": ["email", "chat"]},
     },
-    "required": ["name", "tickets"],
+    "required": ["name", "count"],
+    "additionalProperties": False,
 }
+
+
+def _told(values: dict[str, Any]) -> list[tuple[str | None, str, str]]:
+    return [(p.name, p.message, p.hint) for p in input_problems(SCHEMA, values)]
+
+
+def test_valid_inputs_have_no_problem() -> None:
+    assert _told({"name": "Ada", "count": 2, "channel": "chat"}) == []
+
+
+def test_every_problem_is_told_input_by_input() -> None:
+    assert _told({"count": "3", "channel": "mail", "colour": "red"}) == [
+        ("colour", "unknown input 'colour'", "this prompt's inputs: channel, count, name"),
+        ("name", "missing required input 'name'", "this prompt's inputs: channel, count, name"),
+        ("count", "input 'count': must be a whole number", "count is a whole number: How many."),
+        ("channel", "input 'channel': 'mail' is not one of email, chat", "did you mean 'email'?"),
+    ]
+
+
+def test_a_misspelled_required_input_is_one_problem() -> None:
+    assert _told({"nmae": "Ada", "count": 1}) == [
+        ("nmae", "unknown input 'nmae': did you mean 'name'?", "rename it to 'name'"),
+    ]
+
+
+def test_summary_names_missing_inputs_together() -> None:
+    message, hint = summary(input_problems(SCHEMA, {}))
+    assert message == "missing required input(s): name, count"
+    assert hint == "this prompt's inputs: channel, count, name"

@@ -17,7 +17,13 @@ from gitrepo import commit, make_repo
 from promptship.core.model import ParseCache, YamlDoc
 from promptship.git import open_repository
 from promptship.history import parsecache as cache_module
-from promptship.history.parsecache import MAX_ENTRY_BYTES, DiskCache, loader_salt, open_cache
+from promptship.history.parsecache import (
+    ENTRY_FORMAT,
+    MAX_ENTRY_BYTES,
+    DiskCache,
+    loader_salt,
+    open_cache,
+)
 from promptship.registry import load_files, validate, yamlio
 from scenario import FILES, TRIAGE
 
@@ -126,9 +132,10 @@ def _corruptions(body: dict[str, object]) -> dict[str, bytes]:
         "not utf-8": b"\xff\xfe\x00{",
         "null": b"null",
         "a list": b"[]",
-        "other format": edited(format=2),
+        "other format": edited(format=ENTRY_FORMAT + 1),
         "other blob": edited(blob="f" * 40),
         "other salt": edited(salt="0" * 16),
+        "bad blocks": edited(blocks=[[1, 2, 3]]),
         "missing data": json.dumps({k: v for k, v in body.items() if k != "data"}).encode(),
         "too few positions": edited(values=values[:-2]),
         "too many positions": edited(values=[*values, 1, 1]),

@@ -49,20 +49,35 @@ def test_suite_for_an_unknown_prompt() -> None:
 
 
 def test_case_inputs_are_checked_against_the_prompt_inputs() -> None:
+    """Every problem of a case's inputs is its own finding, at the input it is about."""
     text = evalregistry.GREET_SUITE.replace("inputs: {name: Bob}", "inputs: {nom: Bob}")
     found = _findings({SUITE: text})
-    assert [f.code for f in found] == ["suite.inputs"]
-    assert "case 'bob'" in found[0].message
-    assert "missing required input(s): name" in found[0].message
-    assert found[0].location.line == 9
-    assert found[0].pointer == "/cases/1/inputs"
+    assert [(f.code, f.pointer) for f in found] == [
+        ("suite.inputs", "/cases/1/inputs"),
+        ("suite.inputs", "/cases/1/inputs/nom"),
+    ]
+    missing, unknown = found
+    assert missing.message == "case 'bob': missing required input 'name'"
+    assert missing.location is not None
+    assert missing.location.line == 9
+    assert unknown.message == "case 'bob': unknown input 'nom'"
+    assert unknown.location is not None
+    assert (unknown.location.line, unknown.location.col) == (9, 14)
+
+
+def test_a_misspelled_case_input_is_one_finding_with_the_name_to_write() -> None:
+    text = evalregistry.GREET_SUITE.replace("inputs: {name: Bob}", "inputs: {nmae: Bob}")
+    f = _only({SUITE: text})
+    assert f.message == "case 'bob': unknown input 'nmae': did you mean 'name'?"
+    assert f.hint == "rename it to 'name'"
+    assert f.pointer == "/cases/1/inputs/nmae"
 
 
 def test_unknown_case_inputs() -> None:
     text = evalregistry.GREET_SUITE.replace("inputs: {name: Bob}", "inputs: {name: Bob, age: 3}")
     f = _only({SUITE: text})
     assert f.code == "suite.inputs"
-    assert "unknown input(s): age" in f.message
+    assert "unknown input 'age'" in f.message
 
 
 def test_case_inputs_of_the_wrong_type() -> None:

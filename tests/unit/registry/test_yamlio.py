@@ -63,6 +63,9 @@ def test_yaml_12_core_schema(text: str, expected: object) -> None:
         ("1: x\n", "not a string", 1, 1),
         ("? [a]\n: b\n", "complex mapping keys", 1, 3),
         ("a: [\n", "syntax error", 2, 1),
+        ("a: [b\nc: 1\n", "a '[' list is never closed", 1, 4),
+        ("a:\n\tb: 1\n", "a tab character is used for indentation", 2, 1),
+        ("a: {{ x }}\n", "a template written as a bare value", 1, 4),
         ("", "empty", 1, 1),
         # numbers a bundle (JSON) cannot carry, including ones int() itself refuses
         ("a: .nan\n", "not a number JSON can carry", 1, 4),

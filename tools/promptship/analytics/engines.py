@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,13 @@ __all__ = [
 ]
 
 _PARQUET = (".parquet", ".pq")
+MEMORY_LIMIT = "512MB"
+"""DuckDB's memory for a report: beyond it, hash tables and buffers spill to the working folder.
+
+Peak RSS stays about 100 MB above it whatever the log's size (10M events: ~605 MB,
+30M: ~620 MB; without a limit ~1.7 GB at 10M), for about 1.4x the query's CPU time
+at 10M events (docs/analytics.md, Performance).
+"""
 _JSONL = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz", ".gz", ".log")
 MAX_FILES = 100_000
 
@@ -113,6 +121,13 @@ def _duckdb_error(e: Exception, files: EventFiles) -> AnalyticsError:
         hint = "a gzip file ends early (truncated copy?): recompress or drop it"
     elif "parquet" in lowered or "column" in lowered:
         hint = "Parquet files need the flat columns of docs/analytics.md"
+    elif "out of memory" in lowered:
+        # not the files' fault: DuckDB spills beyond its limit, but some state cannot spill
+        hint = (
+            "DuckDB spills beyond its memory limit to the report's temporary folder (TMPDIR): "
+            "check free space there, narrow the report (--since/--until, --env, --prompt) "
+            "or run it on ClickHouse (--engine clickhouse)"
+        )
     names = ", ".join(files.all[:5]) + (" …" if len(files.all) > 5 else "")
     return AnalyticsError(f"cannot read the event files ({names}): {text}", hint=hint)
 
@@ -127,12 +142,17 @@ class DuckDBEngine:
     dialect: sql.Dialect = field(default=sql.DUCKDB)
     work_dir: str | None = None
 
+    def __post_init__(self) -> None:
+        # the working folder goes when the engine does, even if close() is never called
+        folder = self.work_dir
+        self._remove = weakref.finalize(self, shutil.rmtree, folder, True) if folder else None
+
     def close(self) -> None:
         """Close the connection and remove the working folder (idempotent)."""
         self.connection.close()
-        if self.work_dir is not None:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-            self.work_dir = None
+        if self._remove is not None:
+            self._remove()
+        self.work_dir = None
 
     def unaccounted(self) -> list[str]:
         """Plain JSONL files whose size is more than the lines DuckDB returned or rejected.
@@ -202,7 +222,7 @@ def open_duckdb(
     *,
     now: datetime,
     max_line_bytes: int = 8 * 1024 * 1024,
-    memory_limit: str = "2GB",
+    memory_limit: str = MEMORY_LIMIT,
     temp_dir: str | None = None,
 ) -> DuckDBEngine:
     """DuckDB with the ``events`` view over the files ``patterns`` name.
@@ -211,7 +231,8 @@ def open_duckdb(
         patterns: Files, folders or globs of JSONL (plain or ``.gz``) and Parquet.
         now: The moment after which (plus a day) timestamps count as from the future.
         max_line_bytes: Longest JSONL line read (longer ones are counted, then skipped).
-        memory_limit: DuckDB's memory limit (it spills to ``temp_dir`` beyond).
+        memory_limit: DuckDB's memory limit (it spills to ``temp_dir`` beyond): the
+            report's memory stays flat as the log grows.
         temp_dir: Where the working folder goes (parsed events, spills); removed on close.
 
     Raises:
@@ -230,16 +251,25 @@ def open_duckdb(
     try:
         connection = duckdb.connect(
             os.path.join(work, "events.duckdb"),
-            config={"memory_limit": memory_limit, "temp_directory": os.path.join(work, "spill")},
+            config={
+                "memory_limit": memory_limit,
+                "temp_directory": os.path.join(work, "spill"),
+                # no query needs the files' row order: parallel scans and writes keep less
+                "preserve_insertion_order": False,
+            },
         )
         engine = DuckDBEngine(connection, files, max_line_bytes, work_dir=work)
+        # DuckDB draws a progress bar on stdout for queries over 2 s, even into a pipe:
+        # `promptship report --format json > out.json` would not be JSON
+        _run(engine, "SET enable_progress_bar = false")
         parts = []
         if files.jsonl:
-            # JSONL is parsed once into DuckDB's own columnar file (on disk: memory stays
-            # within memory_limit), then every query reads that instead of re-parsing.
+            # JSONL is parsed once, streaming, into a Parquet file in the working folder,
+            # then every query reads that (only the columns it needs) instead of re-parsing.
+            parsed = os.path.join(work, "jsonl.parquet")
             jsonl = ingest.duckdb_jsonl_events(files.jsonl, now, max_line_bytes)
-            _run(engine, f"CREATE TABLE jsonl_events AS {jsonl}")
-            parts.append("SELECT * FROM jsonl_events")
+            _run(engine, f"COPY ({jsonl}) TO {sql.lit_path(parsed)} (FORMAT parquet)")
+            parts.append(f"SELECT * FROM read_parquet({sql.lit_path(parsed)})")
         if files.parquet:
             parts.append(ingest.duckdb_parquet_events(files.parquet, now))
         view = "\nUNION ALL BY NAME\n".join(f"({p})" for p in parts)

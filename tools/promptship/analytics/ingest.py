@@ -85,53 +85,95 @@ _JSON_FIELDS = {
 }
 
 
-def _num(expr: str, kind: str = "DOUBLE") -> str:
-    """A JSON value as a number when it is a finite, non-negative one (else NULL)."""
-    return (
-        f"CASE WHEN json_type({expr}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
-        f"AND isfinite(CAST({expr} AS DOUBLE)) AND CAST({expr} AS DOUBLE) >= 0 "
-        f"THEN CAST(CAST({expr} AS DOUBLE) AS {kind}) END"
+_NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
+# JSON fields read as numbers: name -> the column's type (``score`` may be negative).
+_NUMBERS = {
+    "release": "BIGINT",
+    "latency_ms": "DOUBLE",
+    "cost": "DOUBLE",
+    "score": "DOUBLE",
+    "edit_distance": "DOUBLE",
+}
+_TOKENS = {"input": "tokens_in", "output": "tokens_out", "cached_input": "tokens_cached_in"}
+_FLAGS = ("accepted", "abandoned")
+_TS_FORMAT = "'%Y-%m-%dT%H:%M:%S.%fZ'"
+
+
+def _typed() -> str:
+    """Layer 1 over the parsed struct ``e``: every JSON value's type found once (one parse each)."""
+    raw = [f"e.{f} AS {f}" for f in _JSON_FIELDS if f not in {"v", "ts", "tokens", "metrics"}]
+    typed = [f"json_type(e.{f}) AS {f}_t" for f in ("v", *_NUMBERS, *_FLAGS)]
+    tokens = ", ".join(f"'$.{k}'" for k in _TOKENS)
+    return ",\n        ".join(
+        [
+            "e IS NULL AS unparsed",
+            "e.v AS v",
+            f"try_strptime(e.ts, {_TS_FORMAT}) AS ts",
+            *raw,
+            *typed,
+            f"json_extract(e.tokens, [{tokens}]) AS tok",
+            "CAST(e.metrics AS VARCHAR) AS metrics",
+            "file",
+            "line_bytes",
+        ]
     )
 
 
-def _token(field: str) -> str:
-    return f"json_extract(e.tokens, '$.{field}')"
+def _doubles() -> str:
+    """Layer 2: each JSON number as a double (NULL when the value is not a JSON number)."""
+    out = ["*"]
+    for f in _NUMBERS:
+        out.append(f"CASE WHEN {f}_t IN {_NUMERIC} THEN CAST({f} AS DOUBLE) END AS {f}_d")
+    for i, key in enumerate(_TOKENS, 1):
+        out.append(f"tok[{i}] AS {key}_j")
+        out.append(
+            f"CASE WHEN json_type(tok[{i}]) IN {_NUMERIC} THEN CAST(tok[{i}] AS DOUBLE) END AS {key}_d"
+        )
+    out.append("CASE WHEN v_t IN ('BIGINT', 'UBIGINT') THEN CAST(v AS DOUBLE) END AS v_d")
+    for f in _FLAGS:
+        out.append(f"CASE WHEN {f}_t = 'BOOLEAN' THEN CAST({f} AS BOOLEAN) END AS {f}_b")
+    return ",\n        ".join(out)
 
 
-def _bad_number(expr: str) -> str:
-    return f"({expr} IS NOT NULL AND {_num(expr)} IS NULL)"
+def _value(double: str, kind: str) -> str:
+    """A finite, non-negative number as ``kind`` (NULL otherwise, or when it does not fit)."""
+    return f"CASE WHEN isfinite({double}) AND {double} >= 0 THEN TRY_CAST({double} AS {kind}) END"
 
 
-def _bool(expr: str) -> str:
-    return f"CASE WHEN json_type({expr}) = 'BOOLEAN' THEN CAST({expr} AS BOOLEAN) END"
+def _number_columns() -> list[str]:
+    out = []
+    for f, kind in _NUMBERS.items():
+        if f == "score":
+            out.append("CASE WHEN isfinite(score_d) THEN score_d END AS score_v")
+        else:
+            out.append(f"{_value(f + '_d', kind)} AS {f}_v")
+    for key, column in _TOKENS.items():
+        out.append(f"{_value(key + '_d', 'BIGINT')} AS {column}")
+    return out
 
 
 def _reason(now: datetime) -> str:
-    """Why a parsed event ``e`` is not used, or NULL."""
+    """Why an event of layer 3 is not used, or NULL."""
     future = now.strftime("%Y-%m-%d %H:%M:%S")
     numbers = " OR ".join(
-        _bad_number(f"e.{f}") for f in ("latency_ms", "cost", "edit_distance", "release")
+        [
+            *(f"({f} IS NOT NULL AND {f}_v IS NULL)" for f in _NUMBERS),
+            *(f"({k}_j IS NOT NULL AND {c} IS NULL)" for k, c in _TOKENS.items()),
+        ]
     )
-    numbers += (
-        " OR (e.score IS NOT NULL AND NOT (json_type(e.score) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
-        " AND isfinite(CAST(e.score AS DOUBLE))))"
-    )
-    tokens = " OR ".join(_bad_number(_token(f)) for f in ("input", "output", "cached_input"))
+    flags = " OR ".join(f"({f} IS NOT NULL AND {f}_b IS NULL)" for f in _FLAGS)
     return f"""CASE
-        WHEN e IS NULL THEN 'not a JSON object'
-        WHEN e.type IS NULL OR e.type NOT IN ('render', 'outcome', 'feedback') THEN 'unknown event type'
-        WHEN e.v IS NOT NULL AND (json_type(e.v) NOT IN ('BIGINT', 'UBIGINT') OR CAST(e.v AS DOUBLE) > 2)
-            THEN 'newer schema version'
-        WHEN e.request_id IS NULL OR e.request_id = '' THEN 'missing request_id'
-        WHEN try_strptime(e.ts, '%Y-%m-%dT%H:%M:%S.%fZ') IS NULL THEN 'bad timestamp'
-        WHEN try_strptime(e.ts, '%Y-%m-%dT%H:%M:%S.%fZ') < TIMESTAMP '2000-01-01' THEN 'timestamp before 2000'
-        WHEN try_strptime(e.ts, '%Y-%m-%dT%H:%M:%S.%fZ') > TIMESTAMP '{future}' + INTERVAL 1 DAY
-            THEN 'timestamp in the future'
-        WHEN e.type = 'render' AND (e.prompt_id IS NULL OR e.env IS NULL OR e.release IS NULL)
+        WHEN unparsed THEN 'not a JSON object'
+        WHEN type IS NULL OR type NOT IN ('render', 'outcome', 'feedback') THEN 'unknown event type'
+        WHEN v IS NOT NULL AND (v_d IS NULL OR v_d > 2) THEN 'newer schema version'
+        WHEN request_id IS NULL OR request_id = '' THEN 'missing request_id'
+        WHEN ts IS NULL THEN 'bad timestamp'
+        WHEN ts < TIMESTAMP '2000-01-01' THEN 'timestamp before 2000'
+        WHEN ts > TIMESTAMP '{future}' + INTERVAL 1 DAY THEN 'timestamp in the future'
+        WHEN type = 'render' AND (prompt_id IS NULL OR env IS NULL OR release IS NULL)
             THEN 'render without prompt_id, env or release'
-        WHEN {numbers} OR {tokens} THEN 'number not a finite non-negative number'
-        WHEN (e.accepted IS NOT NULL AND {_bool("e.accepted")} IS NULL)
-            OR (e.abandoned IS NOT NULL AND {_bool("e.abandoned")} IS NULL) THEN 'flag not a boolean'
+        WHEN {numbers} THEN 'number not a finite non-negative number'
+        WHEN {flags} THEN 'flag not a boolean'
     END"""
 
 
@@ -141,54 +183,30 @@ def duckdb_jsonl_events(files: Sequence[str], now: datetime, max_line_bytes: int
     Lines are read as text (rejected lines, such as invalid UTF-8 or lines over
     ``max_line_bytes``, go to DuckDB's ``reject_errors`` with their line number),
     parsed once, typed, and checked; ``bad`` says why a row is not used.
-    ``file`` names the file of each row.
+    ``file`` names the file of each row. Each JSON value is parsed once: layer 1
+    finds its type, layer 2 its number, layer 3 the columns and the reason.
     """
     listed = ", ".join(lit_path(f) for f in files)
     struct = "{" + ", ".join(f'"{k}": "{t}"' for k, t in _JSON_FIELDS.items()) + "}"
-    columns = ",\n    ".join(
-        [
-            "e.type AS type",
-            "CAST(CASE WHEN json_type(e.v) IN ('BIGINT', 'UBIGINT') THEN CAST(e.v AS DOUBLE) END AS BIGINT) AS v",
-            "try_strptime(e.ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS ts",
-            "e.request_id AS request_id",
-            "e.prompt_id AS prompt_id",
-            "e.version AS version",
-            "e.env AS env",
-            f"{_num('e.release', 'BIGINT')} AS release",
-            "e.experiment AS experiment",
-            "e.variant AS variant",
-            "e.unit AS unit",
-            "e.error AS error",
-            f"{_num('e.latency_ms')} AS latency_ms",
-            f"{_bool('e.accepted')} AS accepted",
-            f"{_bool('e.abandoned')} AS abandoned",
-            f"{_num(_token('input'), 'BIGINT')} AS tokens_in",
-            f"{_num(_token('output'), 'BIGINT')} AS tokens_out",
-            f"{_num(_token('cached_input'), 'BIGINT')} AS tokens_cached_in",
-            f"{_num('e.cost')} AS cost",
-            "e.model AS model",
-            "e.provider AS provider",
-            "CAST(e.metrics AS VARCHAR) AS metrics",
-            "CASE WHEN json_type(e.score) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
-            " AND isfinite(CAST(e.score AS DOUBLE)) THEN CAST(e.score AS DOUBLE) END AS score",
-            "e.criterion AS criterion",
-            "e.source AS source",
-            "e.reviewer AS reviewer",
-            f"{_num('e.edit_distance')} AS edit_distance",
-            f"{_reason(now)} AS bad",
-            "file",
-            "line_bytes",
-        ]
-    )
+    final = {c: c for c in EVENT_COLUMNS}
+    final.update({f: f"{f}_v" for f in _NUMBERS})
+    final.update({f: f"{f}_b" for f in _FLAGS})
+    final.update(v="TRY_CAST(v_d AS BIGINT)", bad=_reason(now))
+    columns = ",\n    ".join([*(f"{e} AS {c}" for c, e in final.items()), "file", "line_bytes"])
+    # A line is parsed only when it starts (after JSON whitespace) with "{": JSON
+    # that is not an object is never an event; invalid JSON fails inside try().
     return f"""SELECT {columns}
-FROM (
+FROM (SELECT *, {", ".join(_number_columns())} FROM (
+    SELECT {_doubles()} FROM (
+    SELECT {_typed()} FROM (
     SELECT filename AS file, strlen(line) + 1 AS line_bytes,
-        CASE WHEN json_valid(line) AND json_type(line) = 'OBJECT'
+        CASE WHEN starts_with(ltrim(line, ' ' || chr(9) || chr(10) || chr(13)), '{{')
             THEN try(from_json(line, '{struct}')) END AS e
     FROM read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, header = false,
         delim = chr(1), quote = '', escape = '', auto_detect = false, filename = true,
-        store_rejects = true, max_line_size = {int(max_line_bytes)}, compression = 'auto')
-)"""
+        store_rejects = true, max_line_size = {int(max_line_bytes)}, compression = 'auto',
+        buffer_size = {2 * int(max_line_bytes)})
+))))"""
 
 
 def duckdb_parquet_events(files: Sequence[str], now: datetime) -> str:

@@ -136,7 +136,7 @@ def _latency(row: Mapping[str, Any]) -> tuple[float, float, float] | None:
 
 
 def group_of(row: Mapping[str, Any], by: Sequence[str], metrics: Sequence[str]) -> Group:
-    """One row of :func:`~.sql.report_query` as a :class:`Group`."""
+    """One ``request`` row of :func:`~.sql.report_query` as a :class:`Group`."""
     requests, with_outcome = _int(row["requests"]), _int(row["with_outcome"])
     late = _int(row["late"])
     cost = stats.Moments(_int(row["cost_n"]), _float(row["cost"]), _float(row["cost_sq"]))
@@ -172,16 +172,19 @@ def _feedback(row: Mapping[str, Any], by: Sequence[str]) -> FeedbackRow:
     )
 
 
-def coverage_of(engine: Engine, *, locate: bool = True) -> Coverage:
-    """What the log held, skipped and could not join (with file:line examples for files)."""
+def coverage_of(
+    engine: Engine, *, locate: bool = True, orphans: Mapping[str, int] | None = None
+) -> Coverage:
+    """What the log held, skipped and could not join (with file:line examples for files).
+
+    ``orphans`` are the counts of events without a render by type, from
+    :func:`~.sql.report_query` (its ``orphan_<type>`` rows).
+    """
     events: dict[str, int] = {}
     skipped: dict[str, int] = {}
-    orphans: dict[str, int] = {}
     for row in engine.rows(sql.coverage_query()):
         kind, bad, n = str(row["type"]), row["bad"], _int(row["n"])
-        if kind.startswith("orphan_"):
-            orphans[kind.removeprefix("orphan_")] = n
-        elif bad:
+        if bad:
             skipped[str(bad)] = skipped.get(str(bad), 0) + n
         else:
             events[kind] = n
@@ -194,7 +197,8 @@ def coverage_of(engine: Engine, *, locate: bool = True) -> Coverage:
         if locate and skipped:
             for name in _files_with_skips(engine):
                 examples += locate_skipped(name, limit=10)
-    return Coverage(events, skipped, orphans, rejected, sorted(set(examples))[:50])
+    found = {t: n for t, n in (orphans or {}).items() if n}
+    return Coverage(events, skipped, found, rejected, sorted(set(examples))[:50])
 
 
 def _dropped_lines(engine: DuckDBEngine, examples: list[Skipped]) -> int:
@@ -236,13 +240,16 @@ def build_report(
         AnalyticsError: The engine failed.
     """
     sql.check_metric_names(metrics)
-    groups = [
-        group_of(row, by, metrics)
-        for row in engine.rows(sql.report_query(engine.dialect, filters, by, metrics))
-    ]
-    feedback = [
-        _feedback(row, by) for row in engine.rows(sql.feedback_query(engine.dialect, filters, by))
-    ]
-    return Report(
-        tuple(by), tuple(metrics), filters, groups, feedback, coverage_of(engine, locate=locate)
-    )
+    groups: list[Group] = []
+    feedback: list[FeedbackRow] = []
+    orphans: dict[str, int] = {}
+    for row in engine.rows(sql.report_query(engine.dialect, filters, by, metrics)):
+        kind = str(row["kind"])
+        if kind == "request":
+            groups.append(group_of(row, by, metrics))
+        elif kind == "feedback":
+            feedback.append(_feedback(row, by))
+        else:
+            orphans[kind.removeprefix("orphan_")] = _int(row["n_events"])
+    coverage = coverage_of(engine, locate=locate, orphans=orphans)
+    return Report(tuple(by), tuple(metrics), filters, groups, feedback, coverage)

@@ -4,8 +4,8 @@ Every engine exposes the same relation, ``events``: one row per event with the
 columns of :data:`promptship.analytics.ingest.EVENT_COLUMNS` (built by
 :mod:`promptship.analytics.ingest`; ``bad`` names why a row is not used,
 ``NULL`` when it is). The metric
-queries over it (:func:`report_query`, :func:`feedback_query`,
-:func:`coverage_query`, :func:`unit_query`) are one text for every engine; a
+queries over it (:func:`report_query`, :func:`coverage_query`,
+:func:`unit_day_query`, :func:`arms_query`) are one text for every engine; a
 :class:`Dialect` supplies the few functions that are spelt differently.
 
 Values put into a query (times, ids, metric names) are checked against strict
@@ -29,7 +29,6 @@ __all__ = [
     "Dialect",
     "Filters",
     "coverage_query",
-    "feedback_query",
     "report_query",
     "arms_query",
     "unit_day_query",
@@ -145,7 +144,7 @@ def check_metric_names(names: Sequence[str]) -> None:
 
 
 def _requests(dialect: Dialect, metrics: Sequence[str]) -> str:
-    """The joined request rows: first render, merged outcome, per request."""
+    """The renders and the outcomes, each grouped by request."""
     kpis = "".join(
         f",\n        max({dialect.metric.format(col='metrics', name=m)}) AS m_{m}" for m in metrics
     )
@@ -169,134 +168,215 @@ def _requests(dialect: Dialect, metrics: Sequence[str]) -> str:
     )"""
 
 
-_R_COLUMNS = ", ".join(
-    f"r.{c} AS {c}"
-    for c in (
-        [
-            "request_id",
-            "ts",
-            "n_render",
-            "prompt_id",
-            "version",
-            "env",
-            "release",
-            "experiment",
-            "variant",
-            "unit",
-        ]
-    )
+_R_NAMES = (
+    "request_id",
+    "ts",
+    "n_render",
+    "prompt_id",
+    "version",
+    "env",
+    "release",
+    "experiment",
+    "variant",
+    "unit",
+)
+_R_COLUMNS = ", ".join(f"r.{c} AS {c}" for c in _R_NAMES)
+_O_NAMES = (
+    "is_error",
+    "accepted",
+    "abandoned",
+    "latency_ms",
+    "tokens_in",
+    "tokens_out",
+    "tokens_cached_in",
+    "cost",
 )
 
 
-def _joined(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str:
+def _outcome_columns(filters: Filters, dialect: Dialect, metrics: Sequence[str]) -> list[str]:
+    """A request's outcome values (``o``), NULL when it has none in the window."""
     late = filters.late(dialect)
     ok = f"(o.request_id IS NOT NULL AND NOT ({late}))"
-    kpis = "".join(f", CASE WHEN {ok} THEN o.m_{m} END AS m_{m}" for m in metrics)
+    return [
+        f"CASE WHEN {ok} THEN 1 ELSE 0 END AS has_outcome",
+        f"CASE WHEN o.request_id IS NOT NULL AND ({late}) THEN 1 ELSE 0 END AS late",
+        f"CASE WHEN {ok} THEN o.n_outcome - 1 ELSE 0 END AS extra_outcomes",
+        *(f"CASE WHEN {ok} THEN o.{c} END AS {c}" for c in _O_NAMES),
+        *(f"CASE WHEN {ok} THEN o.m_{m} END AS m_{m}" for m in metrics),
+    ]
+
+
+def _joined(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str:
+    outcome = ",\n            ".join(_outcome_columns(filters, dialect, metrics))
     return f"""WITH {_requests(dialect, metrics).strip()},
     joined AS (
         SELECT {_R_COLUMNS},
-            CASE WHEN {ok} THEN 1 ELSE 0 END AS has_outcome,
-            CASE WHEN o.request_id IS NOT NULL AND ({late}) THEN 1 ELSE 0 END AS late,
-            CASE WHEN {ok} THEN o.n_outcome - 1 ELSE 0 END AS extra_outcomes,
-            CASE WHEN {ok} THEN o.is_error END AS is_error,
-            CASE WHEN {ok} THEN o.accepted END AS accepted,
-            CASE WHEN {ok} THEN o.abandoned END AS abandoned,
-            CASE WHEN {ok} THEN o.latency_ms END AS latency_ms,
-            CASE WHEN {ok} THEN o.tokens_in END AS tokens_in,
-            CASE WHEN {ok} THEN o.tokens_out END AS tokens_out,
-            CASE WHEN {ok} THEN o.tokens_cached_in END AS tokens_cached_in,
-            CASE WHEN {ok} THEN o.cost END AS cost{kpis}
+            {outcome}
         FROM renders r LEFT JOIN outcomes o ON o.request_id = r.request_id
         WHERE {filters.where(dialect)}
     )"""
 
 
-def _keys(by: Sequence[str]) -> tuple[str, str]:
-    exprs = []
+def _key_exprs(by: Sequence[str]) -> list[tuple[str, str]]:
+    """``(alias, expression over a joined row j)`` of each ``--by`` key."""
     for key in by:
         if key not in GROUP_KEYS:
             raise UsageError(
                 f"cannot group by {key!r}", hint=f"choose from {', '.join(GROUP_KEYS)}"
             )
-        exprs.append(f"{GROUP_KEYS[key].replace('r.', 'j.')} AS k_{key}")
-    select = ", ".join(exprs) + ", " if exprs else ""
-    group = ("GROUP BY " + ", ".join(f"k_{k}" for k in by)) if by else ""
-    return select, group
+    return [(f"k_{k}", GROUP_KEYS[k].replace("r.", "j.")) for k in by]
+
+
+_FEEDBACK = ("criterion", "source", "score", "edit_distance")
+
+
+def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str:
+    """Requests (with their outcome) and feedback events, each with its render.
+
+    ``kind`` is ``request`` / ``feedback``, or ``orphan_outcome`` / ``orphan_feedback``
+    for events whose request has no render (counted in ``n_events``, never joined).
+    The renders are aggregated once for both joins.
+    """
+    where = filters.where(dialect)
+    outcome = ",\n            ".join(_outcome_columns(filters, dialect, metrics))
+    feedback = ", ".join(f"f.{c} AS {c}" for c in _FEEDBACK)
+    return f"""WITH {_requests(dialect, metrics).strip()},
+    request_rows AS (
+        SELECT CASE WHEN r.request_id IS NULL THEN 'orphan_outcome' ELSE 'request' END AS kind,
+            {_R_COLUMNS}, o.n_outcome AS n_events,
+            {outcome}
+        FROM renders r FULL OUTER JOIN outcomes o ON o.request_id = r.request_id
+        WHERE r.request_id IS NULL OR ({where})
+    ),
+    feedback_rows AS (
+        SELECT CASE WHEN r.request_id IS NULL THEN 'orphan_feedback' ELSE 'feedback' END AS kind,
+            {_R_COLUMNS}, 1 AS n_events, {feedback}
+        FROM events f LEFT JOIN renders r ON r.request_id = f.request_id
+        WHERE f.bad IS NULL AND f.type = 'feedback' AND (r.request_id IS NULL OR ({where}))
+    )"""
+
+
+_FEEDBACK_SUMS = ("score_n", "score_sum", "score_sq", "edit_n", "edit_sum", "edit_sq")
+
+
+def _sums(metrics: Sequence[str]) -> list[tuple[str, str]]:
+    """The report's additive columns: ``(name, aggregate over joined rows j)``.
+
+    The last six (:data:`_FEEDBACK_SUMS`) are over feedback rows, the others over
+    request rows (``n_events`` over both).
+    """
+    out = [
+        ("n_events", "sum(j.n_events)"),
+        ("requests", "count(*)"),
+        ("duplicates", "sum(CASE WHEN j.n_render > 1 THEN 1 ELSE 0 END)"),
+        ("with_outcome", "sum(j.has_outcome)"),
+        ("late", "sum(j.late)"),
+        ("extra_outcomes", "sum(j.extra_outcomes)"),
+        ("errors", "sum(CASE WHEN j.is_error = 1 THEN 1 ELSE 0 END)"),
+        ("accepted_n", "count(j.accepted)"),
+        ("accepted", "sum(j.accepted)"),
+        ("abandoned_n", "count(j.abandoned)"),
+        ("abandoned", "sum(j.abandoned)"),
+        ("latency_n", "count(j.latency_ms)"),
+        ("tokens_in", "sum(j.tokens_in)"),
+        ("tokens_out", "sum(j.tokens_out)"),
+        ("tokens_cached_in", "sum(j.tokens_cached_in)"),
+        ("cost_n", "count(j.cost)"),
+        ("cost", "sum(j.cost)"),
+        ("cost_sq", "sum(j.cost * j.cost)"),
+    ]
+    for m in metrics:
+        out += [
+            (f"{m}_n", f"count(j.m_{m})"),
+            (f"{m}_sum", f"sum(j.m_{m})"),
+            (f"{m}_sq", f"sum(j.m_{m} * j.m_{m})"),
+        ]
+    for name, col in (("score", "score"), ("edit", "edit_distance")):
+        out += [
+            (f"{name}_n", f"count(j.{col})"),
+            (f"{name}_sum", f"sum(j.{col})"),
+            (f"{name}_sq", f"sum(j.{col} * j.{col})"),
+        ]
+    return out
+
+
+def _group_keys(by: Sequence[str]) -> list[str]:
+    return ["kind", *(f"k_{k}" for k in by), "criterion", "source"]
 
 
 def report_query(
     dialect: Dialect, filters: Filters, by: Sequence[str], metrics: Sequence[str]
 ) -> str:
-    """Per group: counts, sums and sums of squares, latency quantiles (columns named below).
+    """Per kind and group: counts, sums and sums of squares, latency quantiles.
 
-    Columns: ``k_<key>`` per ``by`` key, then ``requests``, ``duplicates``,
-    ``with_outcome``, ``late``, ``extra_outcomes``, ``errors``, ``accepted_n``,
-    ``accepted``, ``abandoned_n``, ``abandoned``, ``latency_n``, ``latency_q``
-    (a list: p50, p95, p99), ``tokens_in``, ``tokens_out``, ``tokens_cached_in``,
-    ``cost_n``, ``cost``, ``cost_sq``, then ``<m>_n``, ``<m>_sum``, ``<m>_sq``
-    per custom metric.
+    One query (the renders aggregated once) for the report's three parts, told
+    apart by ``kind``: ``request`` rows per group, ``feedback`` rows per group,
+    rubric criterion and source, and one ``orphan_outcome`` / ``orphan_feedback``
+    row counting events without a render in ``n_events``.
+
+    Columns: ``kind``, ``k_<key>`` per ``by`` key, ``criterion``, ``source``,
+    ``n_events``, ``requests``, ``duplicates``, ``with_outcome``, ``late``,
+    ``extra_outcomes``, ``errors``, ``accepted_n``, ``accepted``, ``abandoned_n``,
+    ``abandoned``, ``latency_n``, ``tokens_in``, ``tokens_out``,
+    ``tokens_cached_in``, ``cost_n``, ``cost``, ``cost_sq``, ``<m>_n``,
+    ``<m>_sum``, ``<m>_sq`` per custom metric, ``score_n``, ``score_sum``,
+    ``score_sq``, ``edit_n``, ``edit_sum``, ``edit_sq``, then ``latency_q`` (a
+    list: p50, p95, p99).
     """
     check_metric_names(metrics)
-    select, group = _keys(by)
-    kpis = "".join(
-        f",\n    count(j.m_{m}) AS {m}_n, sum(j.m_{m}) AS {m}_sum, sum(j.m_{m} * j.m_{m}) AS {m}_sq"
-        for m in metrics
+    keys = _key_exprs(by)
+    latency = dialect.quantiles.format(expr="j.latency_ms"), "latency_q"
+    union = "\nUNION ALL\n".join(
+        [
+            _branch("request_rows", keys, _sums(metrics), latency, feedback=False),
+            _branch("feedback_rows", keys, _sums(metrics), latency, feedback=True),
+        ]
     )
-    order = ("ORDER BY " + ", ".join(f"k_{k}" for k in by)) if by else ""
-    return f"""{_joined(dialect, filters, metrics)}
-SELECT {select}count(*) AS requests,
-    sum(CASE WHEN j.n_render > 1 THEN 1 ELSE 0 END) AS duplicates,
-    sum(j.has_outcome) AS with_outcome, sum(j.late) AS late,
-    sum(j.extra_outcomes) AS extra_outcomes,
-    sum(CASE WHEN j.is_error = 1 THEN 1 ELSE 0 END) AS errors,
-    count(j.accepted) AS accepted_n, sum(j.accepted) AS accepted,
-    count(j.abandoned) AS abandoned_n, sum(j.abandoned) AS abandoned,
-    count(j.latency_ms) AS latency_n, {dialect.quantiles.format(expr="j.latency_ms")} AS latency_q,
-    sum(j.tokens_in) AS tokens_in, sum(j.tokens_out) AS tokens_out,
-    sum(j.tokens_cached_in) AS tokens_cached_in,
-    count(j.cost) AS cost_n, sum(j.cost) AS cost, sum(j.cost * j.cost) AS cost_sq{kpis}
-FROM joined j
-{group}
-{order}"""
+    # ClickHouse orders only the last SELECT of a UNION: order the whole
+    return f"""{_all_rows(dialect, filters, metrics)}
+SELECT * FROM (
+{union}
+) AS u
+ORDER BY {", ".join(_group_keys(by))}"""
 
 
-def feedback_query(dialect: Dialect, filters: Filters, by: Sequence[str]) -> str:
-    """Per group, rubric criterion and source: scores and edit distances (n, sum, sum of squares).
+def _branch(
+    rows: str,
+    keys: Sequence[tuple[str, str]],
+    sums: Sequence[tuple[str, str]],
+    latency: tuple[str, str],
+    *,
+    feedback: bool,
+) -> str:
+    """One side of :func:`report_query`: request rows, or feedback rows by criterion and source.
 
-    Columns: ``k_<key>`` per key, ``criterion``, ``source``, ``score_n``,
-    ``score_sum``, ``score_sq``, ``edit_n``, ``edit_sum``, ``edit_sq``.
+    Each fills its own columns and leaves the other side's NULL, so the two have
+    the same columns.
     """
-    select, group = _keys(by)
-    keys = ", ".join([*(f"k_{k}" for k in by), "criterion", "source"])
-    return f"""WITH {_requests(dialect, ()).strip()},
-    joined AS (
-        SELECT {_R_COLUMNS}, f.criterion AS criterion, f.source AS source,
-            f.score AS score, f.edit_distance AS edit_distance
-        FROM events f JOIN renders r ON r.request_id = f.request_id
-        WHERE f.bad IS NULL AND f.type = 'feedback' AND {filters.where(dialect)}
-    )
-SELECT {select}j.criterion AS criterion, j.source AS source,
-    count(j.score) AS score_n, sum(j.score) AS score_sum, sum(j.score * j.score) AS score_sq,
-    count(j.edit_distance) AS edit_n, sum(j.edit_distance) AS edit_sum,
-    sum(j.edit_distance * j.edit_distance) AS edit_sq
-FROM joined j
-{group.replace("GROUP BY ", "GROUP BY j.criterion, j.source, ") if group else "GROUP BY j.criterion, j.source"}
-ORDER BY {keys}"""
+    cols = [f"{e} AS {a}" for a, e in keys]
+    group = ["j.kind", *(e for _a, e in keys)]
+    if feedback:
+        cols += ["j.criterion AS criterion", "j.source AS source"]
+        group += ["j.criterion", "j.source"]
+    else:
+        cols += ["NULL AS criterion", "NULL AS source"]
+    for name, expr in sums:
+        mine = name == "n_events" or (name in _FEEDBACK_SUMS) == feedback
+        cols.append(f"{expr if mine else 'NULL'} AS {name}")
+    expr, name = latency
+    cols.append(f"{'NULL' if feedback else expr} AS {name}")
+    return f"""SELECT j.kind AS kind, {", ".join(cols)}
+FROM {rows} j
+GROUP BY {", ".join(group)}"""
 
 
 def coverage_query() -> str:
-    """What the log held: rows by type and skip reason, and events with no render.
+    """What the log held: rows by type and skip reason.
 
-    Columns: ``type``, ``bad``, ``n``; then one row per orphan kind with ``type``
-    ``orphan_<type>``.
+    Columns: ``type``, ``bad``, ``n``. (Events without a render are counted by
+    :func:`report_query`.)
     """
-    return """SELECT type, bad, count(*) AS n FROM events GROUP BY type, bad
-UNION ALL
-SELECT concat('orphan_', type) AS type, NULL AS bad, count(*) AS n FROM events
-WHERE bad IS NULL AND type IN ('outcome', 'feedback') AND request_id NOT IN (
-    SELECT request_id FROM events WHERE bad IS NULL AND type = 'render')
-GROUP BY type
-ORDER BY type, bad"""
+    return "SELECT type, bad, count(*) AS n FROM events GROUP BY type, bad ORDER BY type, bad"
 
 
 UNIT_METRICS = ("accepted", "is_error", "abandoned", "latency_ms", "cost")

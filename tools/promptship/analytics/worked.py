@@ -55,7 +55,10 @@ def registry_example(
         arms = sorted(a for a in first.split if a != "base")
         if arms:
             effects[arms[0]] = 0.05
-    release = repo.first_parent_count(commit)
+    pin = files.environments[env].data.get("release")
+    number = pin.get("number") if isinstance(pin, dict) else None
+    # the release the environment serves: its pin, else (unpinned) the commit count
+    release = number if isinstance(number, int) else repo.first_parent_count(commit)
     return ExampleSpec(
         env, release, prompts, experiment, effects, requests=requests, units=requests // 3
     )

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from promptship.core.model import Finding, Snapshot
+from promptship.core.names import prompt_id_of
 from promptship.core.textsafe import json_safe, visible
 from promptship.fs import write_atomic
 from promptship.registry.files import DirectorySnapshot, find_root
@@ -164,3 +165,29 @@ def _summary(findings: Sequence[Finding], summary: str) -> str:
     return (
         f"{counts['error']} error(s), {counts['warning']} warning(s) in {files} file(s); {summary}"
     )
+
+
+def _prompt_id(text: str) -> str:
+    """The prompt id ``text`` names: the id, or the path of one of its files.
+
+    ``registry/support/triage.yaml``, ``./registry/support/triage.yaml``,
+    ``support/triage.yaml``, the suite ``support/triage.evals.yaml`` and an
+    overlay ``environments/production/support/triage.yaml`` all name
+    ``support/triage``; so does a path relative to the current folder inside
+    the registry (``triage.yaml`` in ``registry/support/``).
+    """
+    if text.endswith((".yaml", ".yml")) and "registry" not in Path(text).parts:
+        full = (Path.cwd() / text).resolve()
+        parts = full.parts
+        if "registry" in parts[:-1] and full.is_file():
+            text = "/".join(parts[len(parts) - parts[::-1].index("registry") - 1 :])
+    return prompt_id_of(text)
+
+
+def prompt_ids_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback: prompt ids as a user would type them (one, a tuple, or none)."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(_prompt_id(v) for v in value)
+    return _prompt_id(str(value))

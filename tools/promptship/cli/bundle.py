@@ -70,8 +70,9 @@ def bundle_build(
     the bundle built is already expired, or expires within a channel's lifetime.
 
     \b
-    Example:
-      promptship bundle build --env staging -o dist --sign --key dev_key
+    Examples:
+      promptship bundle build --env staging -o dist --sign --key staging.key
+      promptship bundle build --env production -o dist --sign --key production.key --format json
     """
     repo = open_repository(root or Path.cwd())
     key = signing_key(key_file, key_env) if sign else None
@@ -105,7 +106,15 @@ def bundle_build(
 @click.argument("tar", type=click.Path(dir_okay=False, path_type=Path))
 @key_options
 def bundle_sign(tar: Path, key_file: Path | None, key_env: str) -> int:
-    """Sign bundle TAR's manifest, writing TAR.sig."""
+    """Sign bundle TAR's manifest, writing TAR.sig.
+
+    The key comes from --key or the variable --key-env names; it must be one
+    environments/allowed_signers allows for the bundle's environment.
+
+    \b
+    Example:
+      promptship bundle sign dist/staging.tar --key staging.key
+    """
     verified = sign_bundle_file(tar, signing_key(key_file, key_env))
     echo(f"signed {verified.digest} → {tar.name}.sig")
     return 0
@@ -132,6 +141,11 @@ def bundle_verify(
     promptship-bundle@v1), the canonical manifest, that every member is listed,
     regular, safely named, of the right size and sha256, and the environment
     and expiry.
+
+    \b
+    Examples:
+      promptship bundle verify dist/staging.tar --env staging
+      promptship bundle verify dist/production.tar --env production --format json
     """
     verified = verify_bundle_file(tar, sig_path, allowed_signers(signers, root), env=env, now=now())
     m = verified.manifest
@@ -158,7 +172,13 @@ def bundle_verify(
 @click.argument("tar", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("text", "json")
 def bundle_inspect(tar: Path, fmt: str) -> int:
-    """Show a bundle's manifest and prompts (integrity checked, signature not)."""
+    """Show a bundle's manifest and prompts (integrity checked, signature not).
+
+    \b
+    Examples:
+      promptship bundle inspect dist/staging.tar
+      promptship bundle inspect dist/staging.tar --format json
+    """
     verified, documents = inspect_bundle_file(tar)
     m = verified.manifest
     prompts = [
@@ -206,7 +226,13 @@ def _bundle_views(tar: Path) -> tuple[str, dict[str, dict[str, Any]], dict[str, 
 @click.argument("b", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("text", "markdown", "json")
 def bundle_diff(a: Path, b: Path, fmt: str) -> int:
-    """Semantic diff between two bundles (what changes for applications)."""
+    """Semantic diff between two bundles (what changes for applications).
+
+    \b
+    Examples:
+      promptship bundle diff dist/production.tar dist/staging.tar
+      promptship bundle diff dist/production.tar dist/staging.tar --format markdown
+    """
     env_a, old, old_v = _bundle_views(a)
     env_b, new, new_v = _bundle_views(b)
     env = env_b if env_a == env_b else f"{env_a}→{env_b}"

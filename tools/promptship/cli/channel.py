@@ -43,7 +43,14 @@ def channel_show(
     root: Path | None,
     fmt: str,
 ) -> int:
-    """Show ENV's verified channel pointer in a store (a folder or oci://HOST/REPO)."""
+    """Show ENV's verified channel pointer in a store (a folder or oci://HOST/REPO).
+
+    \b
+    Examples:
+      promptship channel show staging --store store
+      promptship channel show production --store store --format json
+      promptship channel show production --store oci://ghcr.io/acme/prompts   # needs a network
+    """
     store = open_store(store_url, plain_http=plain_http)
     channel = read_channel(store, env, allowed_signers(signers, root), now=now())
     p = channel.pointer
@@ -116,8 +123,9 @@ def channel_refresh(
 
     \b
     Examples:
-      promptship channel refresh production --store store --within 7
-      promptship channel refresh staging --store oci://ghcr.io/acme/prompts --key staging.key
+      promptship channel refresh production --store store --within 7 --key production.key
+      promptship channel refresh staging --store store --key staging.key   # refresh now
+      promptship channel refresh staging --store oci://ghcr.io/acme/prompts --key staging.key   # needs a network
     """
     store = open_store(store_url, plain_http=plain_http)
     result = refresh_channel(

@@ -79,7 +79,7 @@ def diff(
     Examples:
       promptship diff                         # my branch's work against main
       promptship diff main HEAD --format markdown -o comment.md   # the PR comment
-      promptship diff v1.4 v1.5 --format json
+      promptship diff HEAD~1 HEAD --format json    # two commits (tags work too), for tools
       promptship diff origin/main...HEAD      # what this branch adds
       promptship diff HEAD --no-cache         # the working tree, every file parsed again
     """

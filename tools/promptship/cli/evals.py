@@ -12,7 +12,14 @@ import click
 
 from promptship import evals
 from promptship.cli._app import cli
-from promptship.cli._common import echo, echo_json, echo_report, format_option, root_option
+from promptship.cli._common import (
+    echo,
+    echo_json,
+    echo_report,
+    format_option,
+    prompt_ids_callback,
+    root_option,
+)
 from promptship.cli._release import allowed_signers, key_options, signers_option, signing_key
 
 
@@ -41,6 +48,7 @@ def _progress() -> evals.Progress | None:
     "prompts",
     multiple=True,
     metavar="ID",
+    callback=prompt_ids_callback,
     help="Run only this prompt's suite. Repeatable.",
 )
 @click.option(
@@ -158,12 +166,13 @@ def eval_group(
 
     \b
     Examples:
-      promptship eval --provider echo                       # offline smoke run
-      promptship eval --prompt support/order_status --provider anthropic   # $ANTHROPIC_API_KEY
-      promptship eval --provider anthropic --judge-provider openai          # judges/rubric on OpenAI
-      promptship eval --affected origin/main..HEAD --provider openai --out evals/
-      promptship eval --bundle dist/staging.tar --provider openai --out evals/
-      promptship eval --shard 2/4 --out shard2/ && promptship eval merge shard*/report.json -o report.json
+      promptship eval                                   # every suite, offline (echo provider)
+      promptship eval --prompt support/order_status --provider anthropic   # needs $ANTHROPIC_API_KEY
+      promptship eval --provider anthropic --judge-provider openai   # needs $ANTHROPIC_API_KEY, $OPENAI_API_KEY
+      promptship eval --affected origin/main..HEAD --out evals/     # what a branch changes
+      promptship eval --bundle dist/staging.tar --prompt support/triage --out evals/
+      promptship eval --prompt support/triage --shard 1/2 --out shard1/   # one CI job per shard,
+      promptship eval --prompt support/triage --shard 2/2 --out shard2/   # then `eval merge`
     """
     if ctx.invoked_subcommand is not None:
         return 0
@@ -219,7 +228,7 @@ def eval_merge(
 
     \b
     Example:
-      promptship eval merge shard-*/report.json -o report.json --format markdown
+      promptship eval merge shard*/report.json -o report.json --format markdown
     """
     merged = evals.merge_report_files(reports, output=output, out_dir=out_dir)
     echo_report(evals.render_report(merged, fmt), fmt)
@@ -316,7 +325,7 @@ def eval_verify_attestation(
     \b
     Example:
       promptship eval verify-attestation dist/staging.intoto.jsonl \\
-          --bundle-digest sha256:… --env staging
+          --bundle dist/staging.tar --env staging
     """
     verified, digest = evals.verify_attestation_path(
         attestation,

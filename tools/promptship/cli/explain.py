@@ -10,7 +10,13 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._common import echo, format_option, root_option, working_tree
+from promptship.cli._common import (
+    echo,
+    format_option,
+    prompt_ids_callback,
+    root_option,
+    working_tree,
+)
 from promptship.core.overlay import pointer
 
 
@@ -26,7 +32,7 @@ def _short(value: Any, width: int = 60) -> str:
 
 
 @cli.command()
-@click.argument("prompt_id", metavar="ID")
+@click.argument("prompt_id", metavar="ID", callback=prompt_ids_callback)
 @click.option(
     "--env",
     default=None,

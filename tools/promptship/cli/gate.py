@@ -128,11 +128,15 @@ def gate(
                  enough reviewed and passing (--review-attestation)
 
     \b
+    Examples:
+      promptship gate --base origin/main --head HEAD --evals evals/report.json
+
+    \b
     Example (in a pull_request workflow):
-      gh api repos/$REPO/pulls/$PR/reviews --paginate > reviews.json
+      gh api repos/$REPO/pulls/$PR/reviews --paginate > reviews.json   # needs a GitHub token $GH_TOKEN
       promptship gate --base origin/main --head HEAD --evals evals.json \\
         --reviews reviews.json --teams teams.json --author $AUTHOR \\
-        --head-sha $HEAD_SHA --format markdown -o gate.md
+        --head-sha $HEAD_SHA --format markdown -o gate.md   # needs GitHub Actions (the PR's files)
     """
     request = check.GateRequest(
         base,
@@ -183,6 +187,11 @@ def owners_check(ref: str | None, root: Path | None, fmt: str) -> int:
                        among its file's owners
       owners.email     an owner is an email address (warning: the gate matches
                        logins and teams only)
+
+    \b
+    Examples:
+      promptship owners check
+      promptship owners check --ref origin/main --format github
     """
     snapshot = open_repository(root or Path.cwd()).snapshot(ref) if ref else working_tree(root)
     findings = gating.check_owners(snapshot)
@@ -206,6 +215,11 @@ def owners_required(
     Owners are read from CODEOWNERS at BASE. The files are the changed ones
     and, for a promotion, the prompt file of every prompt whose content
     changes in the promoted environment.
+
+    \b
+    Examples:
+      promptship owners required origin/main HEAD
+      promptship owners required HEAD~1 HEAD --env production --format json
     """
     required = check.required_owners(open_repository(root or Path.cwd()), base, head, envs)
     if fmt == "json":

@@ -124,7 +124,7 @@ def promote(
     \b
     Examples:
       promptship promote production --to origin/main --dry-run
-      promptship promote production --to 1a2b3c4 --evals staging-evals.json \\
+      promptship promote production --to HEAD --evals evals/report.json \\
           --title-file title.txt --body-file body.md
     """
     repo = open_repository(root or Path.cwd())
@@ -164,7 +164,7 @@ def rollback(
 
     \b
     Example:
-      promptship rollback production --to 41 --body-file body.md
+      promptship rollback production --to 1 --body-file body.md   # r1's content, as a new release
     """
     repo = open_repository(root or Path.cwd())
     request = promoting.PromotionRequest(

@@ -52,8 +52,8 @@ def publish(
 
     \b
     Examples:
-      promptship publish --env staging --store dist/store
-      promptship publish --env production --store oci://ghcr.io/acme/prompts
+      promptship publish --env staging --store store --key staging.key
+      promptship publish --env production --store oci://ghcr.io/acme/prompts   # needs a network
     """
     store = open_store(store_url, plain_http=plain_http)
     repo = open_repository(root or Path.cwd())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +11,16 @@ import click
 
 from promptship import registry
 from promptship.cli._app import cli
-from promptship.cli._common import echo, echo_json, format_option, root_option, working_tree
+from promptship.cli._common import (
+    echo,
+    echo_json,
+    format_option,
+    prompt_ids_callback,
+    root_option,
+    working_tree,
+)
 from promptship.core import jsonlimits
-from promptship.core.errors import UsageError
+from promptship.core.errors import InputError, TemplateError, UsageError
 from promptship.fs import read_text
 
 MAX_INPUTS_BYTES = 16 * 1024 * 1024
@@ -60,12 +69,39 @@ def parse_inputs(pairs: tuple[str, ...], inputs_file: Path | None) -> dict[str, 
     return inputs
 
 
+def typed_hint(error: InputError, pairs: tuple[str, ...]) -> InputError:
+    """``error``, its hint naming ``--input NAME:=VALUE`` when text was given for a typed input.
+
+    ``--input max_points=3`` passes the text "3"; an integer input needs
+    ``--input max_points:=3``. The hint says so, with the exact option to write.
+    """
+    given = {p.split("=", 1)[0]: p.split("=", 1)[1] for p in pairs if "=" in p and ":=" not in p}
+    for problem in error.problems:
+        name = getattr(problem, "name", None)
+        if getattr(problem, "kind", "") != "value" or name not in given:
+            continue
+        raw = given[name]
+        try:
+            typed = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(typed, str):
+            fixed = InputError(
+                error.message,
+                hint=f"--input {name}=… passes text; for a typed value write "
+                f"--input {shlex.quote(f'{name}:={raw}')}",
+            )
+            fixed.problems = error.problems
+            return fixed
+    return error
+
+
 def _clip(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @cli.command()
-@click.argument("prompt_id", metavar="ID")
+@click.argument("prompt_id", metavar="ID", callback=prompt_ids_callback)
 @click.option(
     "--env", "env", required=True, help="Environment whose view to render (staging, production, …)."
 )
@@ -104,8 +140,8 @@ def render(
 
     \b
     Examples:
-      promptship render support/triage --env staging \\
-          --input customer_name=Ada --input ticket_text="My invoice is wrong"
+      promptship render support/triage --env staging --input channel=email \\
+          --input subject="Invoice" --input customer_message="I was charged twice."
       promptship render growth/onboarding_email --env production --variant warm \\
           --inputs inputs.json --format json    # the prompt's own API's request body
       promptship render support/order_status --env staging --format anthropic \\
@@ -113,7 +149,12 @@ def render(
     """
     files = registry.load_files(working_tree(root))
     compiled = registry.compiled_view(files, prompt_id, env, variant)
-    rendered = compiled.render(parse_inputs(pairs, inputs_file))
+    try:
+        rendered = compiled.render(parse_inputs(pairs, inputs_file))
+    except InputError as e:
+        raise typed_hint(e, pairs) from None
+    except TemplateError as e:
+        raise registry.locate_template_error(files, prompt_id, env, variant, e) from None
     if fmt != "text":
         body = rendered.to_openai() if fmt == "openai" else rendered.to_api(_API.get(fmt, fmt))
         echo_json(body)

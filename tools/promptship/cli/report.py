@@ -11,7 +11,7 @@ import click
 
 from promptship.analytics import commands, sql
 from promptship.cli._app import cli
-from promptship.cli._common import echo_report, root_option
+from promptship.cli._common import echo_report, prompt_ids_callback, root_option
 from promptship.core.errors import UsageError
 
 FORMATS = click.Choice(["text", "json", "markdown", "html"])
@@ -58,7 +58,7 @@ def engine_options(fn: Callable[..., None]) -> Callable[..., None]:
 @click.option("--since", help="First moment included (ISO date or time, UTC).")
 @click.option("--until", help="First moment excluded; outcomes after it count as late.")
 @click.option("--env", help="Only this environment.")
-@click.option("--prompt", "prompt_id", help="Only this prompt id.")
+@click.option("--prompt", "prompt_id", callback=prompt_ids_callback, help="Only this prompt id.")
 @click.option(
     "--by",
     default="prompt,version,variant,env",
@@ -100,8 +100,8 @@ def report_command(
     Examples:
       promptship report events/*.jsonl.gz --since 2025-03-01 --by prompt,version
       promptship report events/ --env production --metric resolved --format json
-      promptship report events.parquet --by variant,day --format html --out report.html
-      promptship report --engine clickhouse --url http://127.0.0.1:8123
+      promptship report events/ --by variant,day --format html --out report.html   # or Parquet files
+      promptship report --engine clickhouse --url http://127.0.0.1:8123   # needs a ClickHouse server
     """
     filters = sql.Filters(_when(since), _when(until), env, prompt_id)
     keys = [k.strip() for k in by.split(",") if k.strip()]
@@ -173,7 +173,7 @@ def experiment_report_command(
 
     \b
     Examples:
-      promptship experiment report onboarding-email-tone --env production events/*.jsonl
+      promptship experiment report onboarding-email-tone --env production events/*.jsonl.gz
       promptship experiment report onboarding-email-tone --env production events/ --format html --out exp.html
       promptship experiment report onboarding-email-tone --env production events/ --promote concise
     """

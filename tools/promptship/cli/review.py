@@ -23,10 +23,10 @@ def review_group() -> None:
 
     \b
     One round (docs/review.md walks through it):
-      promptship review sample events.jsonl --prompt support/triage --n 50 -o queue.jsonl
-      promptship review serve queue.jsonl --reviewer ann
-      promptship review record ratings-ann.jsonl --out feedback.jsonl
-      promptship review agreement ratings-ann.jsonl ratings-bob.jsonl
+      promptship review sample events/*.jsonl.gz --prompt support/triage --n 50 -o queue.jsonl
+      promptship review serve queue.jsonl --reviewer ann   # needs a person rating on the page
+      promptship review record queue.ratings-ann.jsonl --out feedback.jsonl   # needs ratings from review serve
+      promptship review agreement queue.ratings-ann.jsonl queue.ratings-bob.jsonl   # needs ratings from review serve
     """
 
 
@@ -93,9 +93,9 @@ def review_sample(
 
     \b
     Examples:
-      promptship review sample logs/events-*.jsonl.gz --prompt support/triage \\
+      promptship review sample events/*.jsonl.gz --prompt support/triage \\
           --env production --stratify version,variant --n 60 --seed 7 -o queue.jsonl
-      promptship eval --bundle dist/production.tar --provider openai --responses --out evals/
+      promptship eval --bundle dist/production.tar --provider echo --responses --out evals/
       promptship review sample --evals evals/report.json --bundle dist/production.tar \\
           --n 30 -o queue.jsonl
     """
@@ -167,7 +167,7 @@ def review_serve(queue: Path, reviewer: str, ratings: Path | None, port: int, ho
 
     \b
     Example:
-      promptship review serve queue.jsonl --reviewer ann --port 8765
+      promptship review serve queue.jsonl --reviewer ann --port 8765   # needs a person rating on the page
     """
     try:
         from promptship.review import server  # Starlette and uvicorn: the `review` extra
@@ -215,8 +215,8 @@ def review_record(ratings: tuple[Path, ...], out: Path, reviewer_key_env: str) -
 
     \b
     Example:
-      promptship review record queue.ratings-*.jsonl --out feedback.jsonl
-      cat feedback.jsonl >> logs/events.jsonl
+      promptship review record queue.ratings-*.jsonl --out feedback.jsonl   # needs ratings from review serve
+      cat feedback.jsonl >> logs/events.jsonl   # needs ratings from review serve
     """
     key = os.environ.get(reviewer_key_env, "").encode()
     done = record.record_ratings(ratings, out, reviewer_key=key)
@@ -259,7 +259,7 @@ def review_agreement(ratings: tuple[Path, ...], top: int, fmt: str) -> int:
 
     \b
     Example:
-      promptship review agreement queue.ratings-ann.jsonl queue.ratings-bob.jsonl
+      promptship review agreement queue.ratings-ann.jsonl queue.ratings-bob.jsonl   # needs ratings from review serve
     """
     found = record.agreement(ratings)
     if fmt == "json":
@@ -343,9 +343,9 @@ def review_attest(
     Examples:
       promptship review attest queue.ratings-ann.jsonl queue.ratings-bob.jsonl \\
           --queue queue.jsonl --bundle dist/production.tar --key release-manager.key \\
-          -o production.review.intoto.jsonl
+          -o production.review.intoto.jsonl   # needs ratings from review serve
       promptship review attest queue.ratings-*.jsonl --queue queue.jsonl \\
-          --bundle dist/production.tar --key release-manager.key --store store
+          --bundle dist/production.tar --key release-manager.key --store store   # needs ratings from review serve
     """
     from promptship.review import attest
 

@@ -57,7 +57,8 @@ def status(
     \b
     Examples:
       promptship status --store store
-      promptship status --store oci://ghcr.io/acme/prompts --env production --format json
+      promptship status --store store --env production --format json
+      promptship status --store oci://ghcr.io/acme/prompts   # needs a network
       promptship status --store store --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
     repo = open_repository(root or Path.cwd())

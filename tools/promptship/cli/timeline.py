@@ -10,7 +10,7 @@ import click
 
 from promptship.cli._app import cli
 from promptship.cli._cache import cache_options
-from promptship.cli._common import echo, echo_json, format_option, root_option
+from promptship.cli._common import echo, echo_json, format_option, prompt_ids_callback, root_option
 from promptship.core.errors import UsageError
 from promptship.git import open_repository
 from promptship.history import timeline
@@ -19,7 +19,7 @@ from promptship.registry import yamlio
 
 
 @cli.command()
-@click.argument("prompt_id", metavar="ID")
+@click.argument("prompt_id", metavar="ID", callback=prompt_ids_callback)
 @click.option("--ref", default="HEAD", show_default=True, help="Where the history starts.")
 @click.option("--limit", "-n", default=50, show_default=True, help="At most this many entries.")
 @root_option
@@ -90,7 +90,7 @@ def _when(text: str) -> datetime:
 
 
 @cli.command()
-@click.argument("prompt_id", metavar="ID")
+@click.argument("prompt_id", metavar="ID", callback=prompt_ids_callback)
 @click.option("--ref", default=None, help="A commit, branch or tag.")
 @click.option(
     "--version", "version", default=None, help="The prompt's version (the last commit that had it)."
@@ -119,8 +119,9 @@ def show(
 
     \b
     Examples:
-      promptship show support/triage --version 2.0.0
-      promptship show support/triage --at 2026-11-01T12:00:00Z --env production
+      promptship show support/triage --version 2.1.0
+      promptship show support/triage --at 2026-12-01T12:00:00Z --env production --format json
+      promptship show registry/support/triage.yaml --ref HEAD~1   # a prompt file's path works too
     """
     repo = open_repository(root or Path.cwd())
     shown = timeline.show(

@@ -12,9 +12,11 @@ from promptship.cli._app import cli
 from promptship.cli._cache import cache_options
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
-from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot
+from promptship.core.model import ParseCache, RegistryFiles, Snapshot
 from promptship.git import open_repository
 from promptship.history.parsecache import open_repo_cache
+from promptship.registry.catalog import findings_under
+from promptship.registry.files import find_root
 
 
 @cli.command()
@@ -59,6 +61,7 @@ def validate(
     \b
     Exit status: 0 clean, 1 findings, 2 usage error, 3 internal error.
 
+    \b
     Examples:
       promptship validate
       promptship validate registry/support --format github
@@ -67,8 +70,8 @@ def validate(
     snapshot, cache = _source(root, ref, cache_dir, no_cache)
     files, findings = registry.validate(snapshot, cache=cache, jobs=jobs or os.cpu_count() or 1)
     if paths:
-        base = getattr(snapshot, "root", Path.cwd())
-        findings = _under(findings, [_relative(p, base) for p in paths])
+        base = getattr(snapshot, "root", None) or find_root(root or Path.cwd())
+        findings = findings_under(snapshot, findings, [_relative(p, base) for p in paths])
     report_findings(findings, fmt, _summary(files))
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
 
@@ -86,18 +89,6 @@ def _source(
         return tree, None
     repo = open_repository(root or Path.cwd())
     return repo.snapshot(ref), open_repo_cache(repo, cache_dir, enabled=not no_cache)
-
-
-def _under(findings: list[Finding], wanted: list[str]) -> list[Finding]:
-    """The findings located in one of the ``wanted`` files or folders."""
-    return [
-        f
-        for f in findings
-        if f.location
-        and any(
-            f.location.file == w or f.location.file.startswith(w.rstrip("/") + "/") for w in wanted
-        )
-    ]
 
 
 def _summary(files: RegistryFiles) -> str:

@@ -13,6 +13,7 @@ from promptship.client._loaded import BASE
 from promptship.client._prompt import Prompt
 from promptship.client._status import Serving
 from promptship.core.errors import PromptshipError, UsageError
+from promptship.core.names import unknown_name
 
 if TYPE_CHECKING:
     import httpx
@@ -255,8 +256,7 @@ class PromptClient:
 
         files = release.checked_files(DirectorySnapshot(find_root(Path(path))))
         if env not in files.environments:
-            known = ", ".join(sorted(files.environments)) or "none"
-            raise UsageError(f"unknown environment '{env}'", hint=f"known environments: {known}")
+            raise unknown_name("environment", env, files.environments)
         contents = release.bundle_files(files, env, 0, "0" * 40)
         loaded = LoadedBundle(contents, digest="sha256:" + "0" * 64, env=env, release=0)
         return cls(

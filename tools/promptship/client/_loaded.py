@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptship.core.budget import RenderLimits
 from promptship.core.errors import BundleError, PromptshipError, UsageError
+from promptship.core.names import did_you_mean, listing
 from promptship.core.render import CompiledPrompt
 from promptship.core.variants import Splitter
 
@@ -149,18 +150,21 @@ class LoadedBundle:
 
         raw = self._raw.get(prompt_id)
         if raw is None:
+            guess = did_you_mean(prompt_id, self._raw)
             raise UsageError(
                 f"no prompt '{prompt_id}' in {self.env} release {self.release}",
-                hint="check the id; `promptship bundle inspect` lists a bundle's prompts",
+                hint=(guess + " " if guess else "check the id; ")
+                + "`promptship bundle inspect` lists a bundle's prompts",
             )
         try:
             doc = read_prompt_document(raw, prompt_id=prompt_id, env=self.env)
         except BundleError as e:
             raise BundleError(f"bundle {self.digest}: {e.message}", hint=e.hint) from None
         if variant is not None and variant not in doc.variants:
-            known = ", ".join(sorted(doc.variants)) or "none"
+            guess = did_you_mean(variant, doc.variants)
             raise UsageError(
-                f"prompt '{prompt_id}' has no variant '{variant}'", hint=f"its variants: {known}"
+                f"prompt '{prompt_id}' has no variant '{variant}'",
+                hint=f"{guess + ' ' if guess else ''}its variants: {listing(doc.variants)}",
             )
         view = doc.view if variant is None else doc.variants[variant]
         properties = view["inputs"].get("properties", {})

@@ -8,6 +8,7 @@ or a denied gate, 2 usage, 3 internal). Exceptions never print; the CLI does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "EXIT_FINDINGS",
@@ -145,7 +146,13 @@ def prefixed(e: TemplateError, prefix: str) -> TemplateError:
 
 
 class InputError(PromptshipError):
-    """Render inputs do not satisfy the prompt's ``inputs`` schema."""
+    """Render inputs do not satisfy the prompt's ``inputs`` schema.
+
+    Attributes:
+        problems: Each problem on its own (``core.inputs.InputProblem``), when known.
+    """
+
+    problems: tuple[Any, ...] = ()
 
 
 class TargetError(PromptshipError):

@@ -1,361 +1,163 @@
-r"""Render inputs checked against a prompt's ``inputs`` schema, fast; pure.
+"""Every problem with a set of render inputs, each named and told with its fix, pure.
 
-:func:`input_check` answers "may these inputs be rendered?" for one schema:
-
-- every input must be declared (a property of the schema), whatever
-  ``additionalProperties`` says: ``validate`` already requires the templates to
-  use exactly the declared inputs, so an undeclared one is a caller's mistake;
-- a schema whose properties only name types (``string`` with ``enum``,
-  ``minLength`` or ``maxLength`` at most) is checked by a loop over the inputs
-  that accepts only values the full check accepts; anything it does not accept
-  goes to the full check, which finds the reason;
-- the full check is fastjsonschema's generated code, compiled once per
-  distinct schema (keyed by its canonical JSON, so a thousand prompts with the
-  same inputs share one) and only when first needed. User ``pattern``\\ s run on
-  RE2 (:mod:`promptship.core.regex`), never on Python's backtracking ``re``, and
-  a ``$ref`` that leaves the schema is refused before anything is compiled
-  (fastjsonschema would fetch it).
+The render path checks inputs with one compiled check and stops at the first
+failure (it is on the hot path). When that check fails, :func:`input_problems`
+says everything that is wrong, input by input: an unknown name with the
+declared one it is a typo of (told once, not also as a missing input), a
+missing required input, a value of the wrong type or outside its range.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from promptship.core.errors import InputError
+import fastjsonschema
 
-__all__ = ["InputCheck", "input_check", "schema_patterns"]
+from promptship.core.names import close_names, listing
+from promptship.core.schema_compile import compile_schema
 
-InputCheck = Callable[[Mapping[str, Any]], None]
-"""Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered."""
+__all__ = ["InputProblem", "input_problems", "summary"]
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "null": (type(None),),
-    "array": (list,),
-    "object": (dict,),
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """One input problem.
+
+    Attributes:
+        name: The input it is about (``None``: the inputs as a whole).
+        kind: ``unknown``, ``missing`` or ``value``.
+        message: What is wrong, naming the input.
+        hint: How to fix it.
+    """
+
+    name: str | None
+    kind: str
+    message: str
+    hint: str
+
+
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
 }
-"""The exact Python types the quick check accepts for each JSON type (bool is not an int here)."""
-
-_NOTES = frozenset({"type", "description", "title", "x-sensitive", "$comment", "examples"})
-"""Keywords of a property that constrain nothing but its type."""
-_STRING_LIMITS = frozenset({"enum", "minLength", "maxLength"})
-_ROOT = frozenset(
-    {"type", "properties", "required", "additionalProperties", "$schema", "description", "title"}
-)
-_CACHE_SIZE = 4096
-"""Distinct schemas whose full checks are kept (the cache is emptied when it fills up)."""
-
-_FULL: dict[str, Callable[[Any], Any]] = {}
-
-_Quick = tuple[tuple[type, ...], frozenset[str] | None, int, int]
-"""A property the quick loop checks: exact types, string enum, minLength, maxLength."""
 
 
-def _types(kind: Any) -> tuple[type, ...] | None:
-    """The exact Python types of a ``type`` keyword (a name or a list of names)."""
-    names = [kind] if isinstance(kind, str) else kind
-    if not isinstance(names, list) or not names or not all(n in _TYPES for n in names):
+def _declared(schema: Mapping[str, Any]) -> dict[str, Any]:
+    props = schema.get("properties")
+    return dict(props) if isinstance(props, dict) else {}
+
+
+def _unknown_and_missing(
+    schema: Mapping[str, Any], values: Mapping[str, Any]
+) -> list[InputProblem]:
+    declared = _declared(schema)
+    required = [n for n in schema.get("required", []) if isinstance(n, str)]
+    missing = [n for n in required if n not in values]
+    out: list[InputProblem] = []
+    renamed: set[str] = set()
+    # every undeclared input, whatever additionalProperties says (docs/client.md)
+    for name in sorted(set(values) - set(declared)):
+        close = close_names(name, missing, n=1) or close_names(name, declared, n=1)
+        renamed.update(c for c in close if c in missing)
+        out.append(
+            InputProblem(
+                name,
+                "unknown",
+                f"unknown input '{name}'" + (f": did you mean '{close[0]}'?" if close else ""),
+                f"rename it to '{close[0]}'"
+                if close
+                else f"this prompt's inputs: {listing(declared)}",
+            )
+        )
+    for name in missing:
+        if name not in renamed:
+            out.append(
+                InputProblem(
+                    name,
+                    "missing",
+                    f"missing required input '{name}'",
+                    f"this prompt's inputs: {listing(declared)}",
+                )
+            )
+    return out
+
+
+def _value_problem(name: str, spec: Mapping[str, Any], value: Any) -> InputProblem | None:
+    try:
+        _compiled(spec)(value)
+    except fastjsonschema.JsonSchemaValueException as e:
+        inner = str(e.name or "data").removeprefix("data")  # "[0].title": inside the value
+        if inner:
+            message = str(e.message).removeprefix(f"data{inner} ")
+            return InputProblem(
+                name, "value", f"input '{name}{inner}': {message}", _describe(name, spec)
+            )
+        message = str(e.message).removeprefix("data ")
+        wanted = spec.get("type")
+        if e.rule == "type" and isinstance(wanted, str):
+            message = f"must be {_TYPE_WORDS.get(wanted, wanted)}"
+        elif e.rule == "enum" and isinstance(spec.get("enum"), list):
+            options = [str(o) for o in spec["enum"]]
+            close = close_names(str(value), options, n=1)
+            return InputProblem(
+                name,
+                "value",
+                f"input '{name}': {value!r} is not one of {', '.join(options)}",
+                f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(options)}",
+            )
+        return InputProblem(name, "value", f"input '{name}': {message}", _describe(name, spec))
+    except Exception:  # an input schema fastjsonschema cannot compile is validate's finding
         return None
-    return tuple(t for n in names for t in _TYPES[n])
-
-
-def _string_limits(schema: Mapping[str, Any]) -> tuple[frozenset[str] | None, int, int] | None:
-    """A string property's enum, minLength and maxLength, when the quick loop can check them."""
-    enum = schema.get("enum")
-    lo, hi = schema.get("minLength", 0), schema.get("maxLength", -1)
-    if type(lo) is not int or type(hi) is not int:
-        return None
-    if enum is None:
-        return None, lo, hi
-    if not (isinstance(enum, list) and enum and all(type(v) is str for v in enum)):
-        return None
-    return frozenset(enum), lo, hi
-
-
-def _quick_property(schema: Any) -> _Quick | None:
-    """How the quick loop checks a property, or ``None`` when only the full check can."""
-    if not isinstance(schema, Mapping) or not schema.keys() <= _NOTES | _STRING_LIMITS:
-        return None
-    types = _types(schema.get("type"))
-    if types is None:
-        return None
-    if not schema.keys() & _STRING_LIMITS:
-        return types, None, 0, -1
-    limits = _string_limits(schema) if types == (str,) else None
-    return None if limits is None else (types, *limits)
-
-
-def _has_default(schema: Mapping[str, Any]) -> bool:
-    """Whether any object in ``schema`` has a ``default`` key (iteratively: no recursion)."""
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
-            if "default" in node:
-                return True
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
-
-
-class _Items:
-    """An array of objects the quick loop checks: each item a ``dict`` passing ``plan``."""
-
-    __slots__ = ("plan", "required")
-
-    def __init__(self, plan: dict[str, _Quick], required: frozenset[str]) -> None:
-        self.plan, self.required = plan, required
-
-    def accepts(self, value: list[Any]) -> bool:
-        """Whether every item passes (``False``: ask the full check)."""
-        plan, required = self.plan, self.required
-        for item in value:
-            if item.__class__ is not dict or not required <= item.keys():
-                return False
-            for name, field in item.items():  # _passes inlined: it runs once per item
-                quick = plan.get(name)
-                if quick is None or not _scalar_passes(quick, field):
-                    return False
-        return True
-
-
-_ITEM_OBJECT = frozenset({"type", "properties", "required", "additionalProperties"}) | _NOTES
-
-
-def _quick_items(schema: Any) -> _Items | None:
-    """``type: array`` whose ``items`` are objects of quick properties, else ``None``."""
-    if not isinstance(schema, Mapping) or not schema.keys() <= _NOTES | {"items"}:
-        return None
-    items = schema.get("items")
-    if schema.get("type") != "array" or not isinstance(items, Mapping):
-        return None
-    if items.get("type") != "object" or not items.keys() <= _ITEM_OBJECT:
-        return None
-    properties, required = items.get("properties", {}), items.get("required", [])
-    if not isinstance(properties, Mapping) or not isinstance(required, list):
-        return None
-    plan = _properties_plan(properties)
-    if plan is None or not all(isinstance(n, str) for n in required):
-        return None
-    return _Items(plan, frozenset(required))
-
-
-def _properties_plan(properties: Mapping[str, Any]) -> dict[str, _Quick] | None:
-    plan: dict[str, _Quick] = {}
-    for name, prop in properties.items():
-        quick = _quick_property(prop)
-        if quick is None:
-            return None
-        plan[name] = quick
-    return plan
-
-
-def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick | _Items] | None:
-    """Every property's quick check, or ``None`` when one needs the full check."""
-    if not schema.keys() <= _ROOT or _has_default(schema):
-        return None  # a default fills in missing inputs: only the full check does that
-    plan: dict[str, _Quick | _Items] = {}
-    for name, prop in schema.get("properties", {}).items():
-        quick = _quick_property(prop) or _quick_items(prop)
-        if quick is None:
-            return None
-        plan[name] = quick
-    return plan
-
-
-def _passes(plan: Mapping[str, _Quick | _Items], inputs: Mapping[str, Any]) -> bool:
-    """Whether the quick loop accepts every input (``False``: ask the full check)."""
-    for name, value in inputs.items():
-        quick = plan.get(name)
-        if quick is None:
-            return False
-        if quick.__class__ is _Items:
-            if value.__class__ is not list or not quick.accepts(value):
-                return False
-            continue
-        if not _scalar_passes(quick, value):  # type: ignore[arg-type]
-            return False
-    return True
-
-
-def _scalar_passes(quick: _Quick, value: Any) -> bool:
-    """Whether one value has the exact type, is in the enum and within the lengths."""
-    types, enum, lo, hi = quick
-    if value.__class__ not in types:
-        return False
-    if enum is not None and value not in enum:
-        return False
-    if lo or hi >= 0:
-        size = len(value)  # type: ignore[arg-type]  # a str: limits come with types (str,)
-        if size < lo or 0 <= hi < size:
-            return False
-    return True
-
-
-def schema_patterns(schema: Any) -> Iterator[str]:
-    """Every regular expression a schema holds: ``pattern`` values, ``patternProperties`` keys."""
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
-            pattern = node.get("pattern")
-            if isinstance(pattern, str):
-                yield pattern
-            props = node.get("patternProperties")
-            if isinstance(props, Mapping):
-                yield from (k for k in props if isinstance(k, str))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
-def _remote_ref(schema: Any) -> str | None:
-    """The first ``$ref`` that does not point inside the schema (``#…``), if any."""
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
-                return ref
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
     return None
 
 
-class _Linear:
-    """What fastjsonschema's generated code calls on a compiled pattern, answered by RE2."""
-
-    __slots__ = ("_regex",)
-
-    def __init__(self, pattern: str) -> None:
-        from promptship.core.regex import LinearRegex
-
-        self._regex = LinearRegex(pattern)
-
-    def search(self, text: str) -> bool:
-        return self._regex.search(text) is not None
+def _describe(name: str, spec: Mapping[str, Any]) -> str:
+    wanted = spec.get("type")
+    words = _TYPE_WORDS.get(wanted, str(wanted)) if isinstance(wanted, str) else "a value"
+    about = spec.get("description")
+    return f"{name} is {words}" + (f": {about}" if isinstance(about, str) else "")
 
 
-def _compile_full(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
-    """The fastjsonschema check of ``schema``, with every user pattern on RE2.
+def _compiled(spec: Mapping[str, Any]) -> Callable[[Any], Any]:
+    return _compile(json.dumps(spec, sort_keys=True, default=str))
 
-    Raises:
-        InputError: The schema cannot be compiled (a remote ``$ref``, a pattern RE2 refuses).
+
+@lru_cache(maxsize=1024)
+def _compile(spec: str) -> Callable[[Any], Any]:
+    return compile_schema(json.loads(spec))  # patterns on RE2, never Python's re
+
+
+def input_problems(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list[InputProblem]:
+    """Everything wrong with ``values`` against an ``inputs`` schema, input by input.
+
+    Unknown names come first (each with the declared name it is closest to),
+    then missing required inputs (less those an unknown name is a typo of),
+    then each declared input's value checked against its own schema.
     """
-    import fastjsonschema
-
-    from promptship.core.regex import RegexError
-
-    ref = _remote_ref(schema)
-    if ref is not None:
-        raise InputError(f"the prompt's inputs schema refers outside itself ($ref {ref!r})")
-    try:
-        check = fastjsonschema.compile(dict(schema), detailed_exceptions=True)
-        compiled = check.__globals__.get("REGEX_PATTERNS", {})
-        for pattern in set(schema_patterns(schema)):
-            if pattern in compiled:
-                # fastjsonschema reads '$' as Python's '\Z'; RE2 gets the same ('\z')
-                compiled[pattern] = _Linear(compiled[pattern].pattern)
-    except (fastjsonschema.JsonSchemaDefinitionException, RegexError, ValueError) as e:
-        raise InputError(f"the prompt's inputs schema cannot be compiled: {e}") from None
-    return check
+    out = _unknown_and_missing(schema, values)
+    for name, spec in _declared(schema).items():
+        if name in values and isinstance(spec, dict):
+            problem = _value_problem(name, spec, values[name])
+            if problem is not None:
+                out.append(problem)
+    return out
 
 
-def _full_check(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
-    """The full check of ``schema``, shared by every prompt whose schema is the same."""
-    key = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    found = _FULL.get(key)
-    if found is None:
-        found = _compile_full(schema)
-        if len(_FULL) >= _CACHE_SIZE:  # each step atomic: a race compiles twice, no harm
-            _FULL.clear()
-        _FULL[key] = found
-    return found
-
-
-def input_check(inputs_schema: Mapping[str, Any]) -> InputCheck:
-    """The check of render inputs against a prompt's ``inputs`` schema (see the module doc).
-
-    Nothing is compiled until inputs fail the quick loop (or the schema has none).
-
-    Raises:
-        InputError: From the returned function: the inputs are missing, undeclared or
-            invalid, naming which (or the schema itself cannot be compiled).
-    """
-    schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    required = frozenset(schema.get("required", ()))
-    plan = _quick_plan(schema)
-    full: list[Callable[[Any], Any]] = []
-
-    def slow(inputs: Mapping[str, Any]) -> None:
-        extra = sorted(n for n in inputs if n not in properties)
-        if extra:
-            missing = [n for n in schema.get("required", ()) if n not in inputs]
-            also = f"; missing required input(s): {', '.join(missing)}" if missing else ""
-            raise InputError(f"unknown input(s): {', '.join(extra)}{also}", hint=_hint(properties))
-        if not full:
-            full.append(_full_check(schema))
-        try:
-            full[0](inputs)
-        except Exception as e:
-            raise _input_error(e, inputs, schema, _hint(properties)) from None
-
-    if plan is None:
-        return slow
-
-    if all(q == ((str,), None, 0, -1) for q in plan.values()):
-        return _strings_check(frozenset(plan), required, slow)
-
-    def quick(inputs: Mapping[str, Any]) -> None:
-        if not (_passes(plan, inputs) and required <= inputs.keys()):
-            slow(inputs)
-
-    return quick
-
-
-def _strings_check(
-    names: frozenset[str], required: frozenset[str], slow: Callable[[Mapping[str, Any]], None]
-) -> InputCheck:
-    """The quick check of a schema whose properties are all plain strings (most prompts)."""
-
-    def strings(inputs: Mapping[str, Any]) -> None:
-        for name, value in inputs.items():
-            if value.__class__ is not str or name not in names:
-                slow(inputs)
-                return
-        if not required <= inputs.keys():
-            slow(inputs)
-
-    return strings
-
-
-def _hint(properties: Mapping[str, Any]) -> str:
-    return f"this prompt's inputs: {', '.join(sorted(properties)) or 'none'}"
-
-
-def _input_error(
-    e: Exception, inputs: Mapping[str, Any], schema: Mapping[str, Any], hint: str
-) -> InputError:
-    import fastjsonschema
-
-    if isinstance(e, InputError):
-        return e
-    if not isinstance(e, fastjsonschema.JsonSchemaValueException):
-        text = str(e)[:200]
-        return InputError(f"inputs cannot be checked: {type(e).__name__}: {text}", hint=hint)
-    if e.rule == "required" and e.name == "data":
-        missing = [n for n in schema.get("required", []) if n not in inputs]
-        return InputError(f"missing required input(s): {', '.join(missing)}", hint=hint)
-    full = str(e.name or "data")
-    name = full.removeprefix("data.").removeprefix("data")
-    message = str(e.message).removeprefix(full + " ")
-    return InputError(f"input {name or '(all)'}: {message}", hint=hint)
+def summary(problems: list[InputProblem]) -> tuple[str, str]:
+    """One message and hint for all of ``problems`` (missing inputs named together)."""
+    parts: list[str] = []
+    missing = [p for p in problems if p.kind == "missing" and p.name]
+    if missing:
+        parts.append(f"missing required input(s): {', '.join(str(p.name) for p in missing)}")
+    parts += [p.message for p in problems if p.kind != "missing"]
+    first = next((p for p in problems if p.kind != "missing"), problems[0])
+    return "; ".join(parts), first.hint

@@ -135,12 +135,16 @@ class YamlDoc:
         data: Plain values (dict, list, str, int, float, bool, None).
         values: Line and column (1-based) of every value, by document path.
         keys: Line and column (1-based) of every mapping key, by the path of its value.
+        blocks: Where the text of each literal block scalar (``|``) starts, by the
+            position of its value (the ``|``): line N of a template written so is
+            line ``start + N - 1`` of the file.
     """
 
     path: str
     data: Any
     values: dict[DocPath, tuple[int, int]]
     keys: dict[DocPath, tuple[int, int]]
+    blocks: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
     def location(self, at: DocPath = ()) -> Location:
         """The location of the value at ``at``, or of its nearest located ancestor."""
@@ -152,6 +156,17 @@ class YamlDoc:
             if not probe:
                 return Location(self.path, 1, 1)
             probe = probe[:-1]
+
+    def line_location(self, at: Location, line: int) -> Location:
+        """Where line ``line`` (1-based) of the text whose value is at ``at`` is in this file.
+
+        Exact for a literal block (``|``) and for a text's first line; any other
+        line of a folded or quoted text is told at the text's start.
+        """
+        start = self.blocks.get((at.line, at.col))
+        if start is not None and line >= 1:
+            return Location(self.path, start[0] + line - 1, start[1])
+        return at
 
     def key_location(self, at: DocPath) -> Location:
         """The location of the key whose value is at ``at`` (falls back to the value)."""

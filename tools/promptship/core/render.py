@@ -4,7 +4,7 @@ The same code serves ``promptship render`` and the application client, so a
 prompt renders identically in review and in production, under the same render
 budget (:mod:`promptship.core.budget`: the environment's ``policy.render_budget``;
 one budget for all the messages of one render). Inputs are checked by
-:mod:`promptship.core.inputs` (a quick loop for plain schemas, fastjsonschema's
+:mod:`promptship.core.input_check` (a quick loop for plain schemas, fastjsonschema's
 generated code compiled once per distinct schema otherwise); templates compile
 lazily (:mod:`promptship.core.templates`). Nothing heavy is imported with this
 module: the client's import stays cheap.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptship.core.budget import Budget, bind, unbind
-from promptship.core.inputs import InputCheck, input_check
+from promptship.core.input_check import InputCheck, input_check
 
 if TYPE_CHECKING:
     from promptship.core.media import MediaSpec
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["CompiledPrompt", "PromptRef", "Rendered", "Served", "compile_input_check"]
 
 compile_input_check = input_check
-"""The check of render inputs against an ``inputs`` schema (:func:`promptship.core.inputs.input_check`)."""
+"""The check of render inputs against an ``inputs`` schema (:func:`promptship.core.input_check.input_check`)."""
 
 
 class PromptRef(NamedTuple):
@@ -365,7 +365,10 @@ class CompiledPrompt:
         return out
 
     def render(
-        self, inputs: Mapping[str, Any], ref: PromptRef | None = None, cls: type[Rendered] = Rendered
+        self,
+        inputs: Mapping[str, Any],
+        ref: PromptRef | None = None,
+        cls: type[Rendered] = Rendered,
     ) -> Rendered:
         """Check inputs and fill the templates; the result is a ``cls`` (``Served`` for a client).
 

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from promptship.core.budget import DEFAULT_LIMITS, Budget, RenderLimits, bind, bound, unbind
 from promptship.core.compiled import compile_plain, compile_subset, plain_pieces
 from promptship.core.errors import RenderBudgetError, TemplateError, prefixed
+from promptship.core.names import did_you_mean
+from promptship.core.template_words import syntax_message
 
 if TYPE_CHECKING:
     import jinja2
@@ -98,6 +100,8 @@ class TemplateEngine:
             raise jinja2.TemplateSyntaxError(
                 "the template nests too deeply to be read", lineno=1
             ) from None
+        except jinja2.TemplateSyntaxError as e:
+            raise jinja2.TemplateSyntaxError(syntax_message(e.message or ""), e.lineno) from None
 
     def _fragment_ast(self, name: str) -> nodes.Template | str:
         import jinja2
@@ -129,13 +133,23 @@ class TemplateEngine:
             if isinstance(tree, str):
                 continue  # reported by _include_graph
             prefix = f"fragment '{where}': " if where else ""
+            found = unsafe(tree) + self._unknown(tree)
             try:
                 variables.update(meta.find_undeclared_variables(tree))
             except RecursionError:
                 problems.append(prefix + "line 1: the template nests too deeply to be read")
-            problems.extend(prefix + p for p in unsafe(tree))
+            except jinja2.TemplateError as e:  # what the compiler asserts beyond the above
+                if not found:
+                    problems.append(f"{prefix}line {getattr(e, 'lineno', 1)}: {e.message}")
+            problems.extend(prefix + p for p in found)
         problems.extend(include_problems)
         return Analysis(frozenset(variables), frozenset(includes), tuple(problems))
+
+    def _unknown(self, tree: nodes.Template) -> list[str]:
+        """The filters and tests ``tree`` names that the sandbox does not have."""
+        from promptship.core.template_checks import unknown_names
+
+        return unknown_names(tree, self.env.filters, self.env.tests)
 
     def budget_problems(self, source: str, limits: RenderLimits | None = None) -> list[str]:
         """What a template's literals prove about the render budget (``line N: why``).
@@ -218,14 +232,30 @@ class TemplateEngine:
 
     def _children(self, tree: nodes.Template, where: str, problems: list[str]) -> list[str]:
         """The known fragments ``tree`` includes by literal name (unknown ones are problems)."""
-        from jinja2 import meta
+        from jinja2 import meta, nodes
+
+        from promptship.core.template_checks import walk_nodes
 
         out: list[str] = []
         for name in meta.find_referenced_templates(tree):
             if name is None or name in out:
                 continue  # a computed name is refused by template_checks.unsafe
             if name not in self.fragments:
-                problems.append(where + f"includes unknown fragment '{name}'")
+                guess = did_you_mean(name, self.fragments)
+                line = next(
+                    (
+                        f"line {n.lineno}: "
+                        for n in walk_nodes(tree)
+                        if isinstance(n, nodes.Include)
+                        and isinstance(n.template, nodes.Const)
+                        and n.template.value == name
+                    ),
+                    "",
+                )
+                problems.append(
+                    f"{where}{line}includes unknown fragment '{name}'"
+                    + (f"; {guess}" if guess else "")
+                )
                 continue
             out.append(name)
         return out
@@ -269,7 +299,7 @@ class TemplateEngine:
             ast = self._parse(source)
         except jinja2.TemplateSyntaxError as e:
             raise TemplateError(f"{where}template line {e.lineno}: {e.message}") from None
-        refused = unsafe(ast)
+        refused = unsafe(ast) + self._unknown(ast)
         if refused:
             raise TemplateError(f"{where}template {refused[0]}")
         includes, include_problems = self._include_graph(ast)

@@ -6,15 +6,22 @@ overlay ``environments/<env>/<ns>/<name>.yaml`` → the variant.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from promptship.core.errors import UsageError
+from promptship.core.errors import UsageError, YamlError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
+from promptship.core.names import did_you_mean, listing, unknown_name
 from promptship.core.overlay import Layer, Resolved, apply, base
 
-__all__ = ["layers", "resolve", "template_sources", "variant_names"]
+__all__ = [
+    "layers",
+    "resolve",
+    "template_sources",
+    "unknown_file",
+    "unknown_prompt",
+    "variant_names",
+]
 
 
 def _layer(name: str, doc: YamlDoc, offset: DocPath) -> Layer | None:
@@ -46,17 +53,20 @@ def layers(
     if env is not None:
         env_doc = files.environments.get(env)
         if env_doc is None:
-            known = ", ".join(sorted(files.environments)) or "none"
-            raise UsageError(f"unknown environment '{env}'", hint=f"known environments: {known}")
+            raise unknown_file(files, f"environments/{env}.yaml") or unknown_name(
+                "environment", env, files.environments
+            )
         out.append(_layer(f"{env_doc.path} defaults", env_doc, ("defaults",)))
         overlay = files.overlays.get((env, prompt_id))
         if overlay is not None:
             out.append(_layer(overlay.path, overlay, ()))
     if variant is not None:
         if variant not in variant_names(files, prompt_id):
-            known = ", ".join(variant_names(files, prompt_id)) or "none"
+            known = variant_names(files, prompt_id)
+            guess = did_you_mean(variant, known)
             raise UsageError(
-                f"prompt '{prompt_id}' has no variant '{variant}'", hint=f"its variants: {known}"
+                f"prompt '{prompt_id}' has no variant '{variant}'",
+                hint=f"{guess + ' ' if guess else ''}its variants: {listing(known)}",
             )
         doc = files.prompts[prompt_id]
         out.append(_layer(f"{doc.path} variant {variant}", doc, ("variants", variant)))
@@ -80,7 +90,9 @@ def resolve(
     """
     doc = files.prompts.get(prompt_id)
     if doc is None or not isinstance(doc.data, dict):
-        raise UsageError(f"unknown prompt '{prompt_id}'", hint=_suggest(prompt_id, files.prompts))
+        raise unknown_file(files, f"registry/{prompt_id}.yaml") or unknown_prompt(
+            prompt_id, files.prompts
+        )
     own = {k: v for k, v in doc.data.items() if k != "variants"}
     result = base(own, doc.location, doc.path, track=track)
     findings: list[Finding] = []
@@ -90,12 +102,34 @@ def resolve(
     return result, findings
 
 
-def _suggest(prompt_id: str, known: Mapping[str, object]) -> str:
-    close = difflib.get_close_matches(prompt_id, list(known), n=3, cutoff=0.6)
-    if close:
-        guess = "did you mean " + " or ".join(f"'{c}'" for c in close) + "? "
-        return guess + "`promptship validate` lists the prompts"
-    return "ids are <namespace>/<name>, the path under registry/; `promptship validate` lists the prompts"
+def unknown_prompt(prompt_id: str, known: Iterable[str], *, where: str = "") -> UsageError:
+    """The usage error for a prompt id that names no prompt, with the ids close to it.
+
+    ``where`` says when (``at HEAD``), for lookups in history.
+    """
+    guess = did_you_mean(prompt_id, known)
+    return UsageError(
+        f"unknown prompt '{prompt_id}'{' ' + where if where else ''}",
+        hint=(guess + " " if guess else "ids are <namespace>/<name>, the path under registry/; ")
+        + "`promptship list` lists the prompts",
+    )
+
+
+def unknown_file(files: RegistryFiles, path: str) -> YamlError | None:
+    """Why the file at ``path`` is missing from ``files`` although it exists: it does not load.
+
+    ``None`` when loading it found nothing (the file is absent). Commands that
+    look a prompt or environment up report the file's own error (a YAML syntax
+    error at its line) rather than "unknown prompt".
+    """
+    for finding in files.findings:
+        if finding.location is not None and finding.location.file == path:
+            return YamlError(
+                finding.message,
+                hint=finding.hint,
+                location=finding.location,
+            )
+    return None
 
 
 def template_sources(view: Mapping[str, Any]) -> list[tuple[DocPath, str]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from promptship.core.errors import UsageError
 from promptship.core.model import PathChange
+from promptship.core.names import did_you_mean
 from promptship.evals._source import PromptSource, SourceInfo
 from promptship.evals._suite import BASE_VARIANT, Suite
 from promptship.history.compare import Side, semantic_diff
@@ -171,9 +172,12 @@ def _selected_envs(available: list[str], envs: Collection[str] | None) -> list[s
         return list(available)
     unknown = sorted(set(envs) - set(available))
     if unknown:
+        guesses = [g for name in unknown if (g := did_you_mean(name, available))]
         raise UsageError(
             f"unknown environment(s) {', '.join(unknown)}",
-            hint=f"this source has: {', '.join(available) or 'none'}",
+            hint=" ".join(guesses)
+            + (" " if guesses else "")
+            + f"this source has: {', '.join(available) or 'none'}",
         )
     wanted = set(envs)
     return [e for e in available if e in wanted]

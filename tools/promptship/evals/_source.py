@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from promptship.core.errors import UsageError
 from promptship.core.model import RegistryFiles
+from promptship.core.names import unknown_name
 from promptship.core.templates import TemplateEngine
 from promptship.release.bundle import VerifiedBundle
 from promptship.release.document import (
@@ -126,8 +127,7 @@ class RegistrySource:
     def _files_for(self, env: str) -> RegistryFiles:
         doc = self._files.environments.get(env)
         if doc is None:
-            known = ", ".join(self.environments()) or "none"
-            raise UsageError(f"unknown environment '{env}'", hint=f"known environments: {known}")
+            raise unknown_name("environment", env, self.environments())
         release = doc.data.get("release")
         if not isinstance(release, dict) or self._at_commit is None:
             return self._files

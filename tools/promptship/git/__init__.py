@@ -18,6 +18,7 @@ from promptship.git._common import (
     ChangeStatus,
     CommitInfo,
 )
+from promptship.git._ignore import Tracking, tracking
 from promptship.git._repo import GitRepo, open_repository
 from promptship.git._snapshots import GitSnapshot, IndexSnapshot, WorktreeSnapshot
 
@@ -28,7 +29,9 @@ __all__ = [
     "CommitInfo",
     "GitRepo",
     "GitSnapshot",
+    "Tracking",
     "IndexSnapshot",
     "WorktreeSnapshot",
     "open_repository",
+    "tracking",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from promptship.core.errors import GitError, Location, PromptshipError
 from promptship.core.model import Finding, PathChange, RegistryFiles
@@ -200,6 +200,31 @@ def _version(files: RegistryFiles, prompt_id: str) -> str | None:
     return version if isinstance(version, str) else str(version)
 
 
+def _whole(
+    status: Literal["added", "removed"], views: Mapping[str, object], envs: list[str]
+) -> tuple[EnvDiff, ...]:
+    """The views a whole added (removed) prompt appears in (disappears from)."""
+    return tuple(EnvDiff(e, status) for e in [PROMPT_LEVEL, *envs] if e in views)
+
+
+def _env_diffs(
+    before: dict[str, dict[str, Any]],
+    after: dict[str, dict[str, Any]],
+    source: str | None,
+    envs: list[str],
+) -> list[EnvDiff]:
+    """The diff of each view (the prompt file's, then each environment's) of one prompt."""
+    out: list[EnvDiff] = []
+    memo: dict[str, tuple[Change, ...]] = {}
+    for env in [PROMPT_LEVEL, *envs]:
+        a = before.get(env)
+        b = after.get(env)
+        if source and a is not None:
+            a = {**a, "id": b.get("id") if b else a.get("id")}
+        out.append(compare_views(env, a, b, memo=memo))
+    return out
+
+
 def _prompt_diff(  # noqa: PLR0917 - private helper, called from one loop
     prompt_id: str,
     source: str | None,
@@ -212,17 +237,11 @@ def _prompt_diff(  # noqa: PLR0917 - private helper, called from one loop
     old_version = _version(base, source or prompt_id) if before else None
     new_version = _version(head, prompt_id) if after else None
     if before is None and after is not None:
-        return PromptDiff(prompt_id, "added", (), None, None, new_version)
+        return PromptDiff(prompt_id, "added", _whole("added", after, envs), None, None, new_version)
     if after is None:
-        return PromptDiff(prompt_id, "removed", (), None, old_version, None)
-    env_diffs: list[EnvDiff] = []
-    memo: dict[str, tuple[Change, ...]] = {}
-    for env in [PROMPT_LEVEL, *envs]:
-        a = before.get(env) if before else None
-        b = after.get(env)
-        if source and a is not None:
-            a = {**a, "id": b.get("id") if b else a.get("id")}
-        env_diffs.append(compare_views(env, a, b, memo=memo))
+        gone = _whole("removed", before or {}, envs)
+        return PromptDiff(prompt_id, "removed", gone, None, old_version, None)
+    env_diffs = _env_diffs(before or {}, after, source, envs)
     changed = any(e.status != "unchanged" for e in env_diffs)
     status: Status = "renamed" if source else ("changed" if changed else "unchanged")
     return PromptDiff(prompt_id, status, tuple(env_diffs), source, old_version, new_version)

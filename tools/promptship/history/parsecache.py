@@ -59,7 +59,7 @@ __all__ = [
 
 DEFAULT_DIRNAME = ".promptship-cache"
 """The cache folder's name at the root of a repository's working tree."""
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
 """Raised whenever the shape of an entry changes."""
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
 """Entries larger than this are not read (a 1 MiB YAML file makes about 4 MiB of JSON)."""
@@ -136,6 +136,15 @@ def _unflatten(
     return value_pos, key_pos
 
 
+def _blocks(raw: Any) -> dict[tuple[int, int], tuple[int, int]]:
+    """The literal blocks' starts of an entry (``[line, col, start line, start col]`` each)."""
+    if not isinstance(raw, list) or not all(
+        isinstance(b, list) and len(b) == 4 and all(type(n) is int for n in b) for b in raw
+    ):
+        raise ValueError("blocks must be lists of four integers")
+    return {(b[0], b[1]): (b[2], b[3]) for b in raw}
+
+
 class DiskCache:
     """Parsed documents on disk, by blob id; implements :class:`promptship.core.model.ParseCache`.
 
@@ -169,7 +178,7 @@ class DiskCache:
             if raw.get("blob") != blob_id or raw.get("salt") != self.salt:
                 raise ValueError("entry for another key")
             values, keys = _unflatten(raw["data"], raw["values"], raw["keys"])
-            doc = YamlDoc(path, raw["data"], values, keys)
+            doc = YamlDoc(path, raw["data"], values, keys, _blocks(raw["blocks"]))
         except FileNotFoundError:
             self.stats.misses += 1
             return None
@@ -195,6 +204,7 @@ class DiskCache:
             "data": doc.data,
             "values": flat[0],
             "keys": flat[1],
+            "blocks": [[*at, *start] for at, start in doc.blocks.items()],
         }
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

@@ -13,12 +13,14 @@ from typing import Any
 
 from promptship.core.errors import GitError, UsageError
 from promptship.core.model import ParseCache, PathChange
-from promptship.core.views import resolve
+from promptship.core.names import did_you_mean
+from promptship.core.views import resolve, unknown_file, unknown_prompt
 from promptship.git import CommitInfo, GitRepo
 from promptship.history.compare import semantic_diff
 from promptship.history.diff import ChangeClass, PromptDiff
 from promptship.history.sides import Side, pin_error, pinned_commit
 from promptship.registry import load_files
+from promptship.registry.catalog import prompt_ids
 
 __all__ = ["LogEntry", "Shown", "log", "show"]
 
@@ -62,13 +64,41 @@ def log(
     limit: int = 50,
     cache: ParseCache | None = None,
 ) -> Iterator[LogEntry]:
-    """Commits (first-parent, newest first) that changed what ``prompt_id`` serves anywhere."""
+    """Commits (first-parent, newest first) that changed what ``prompt_id`` serves anywhere.
+
+    Raises:
+        UsageError: When no commit of ``ref``'s history ever had the prompt (with
+            the ids close to it), rather than an empty history.
+    """
     count = 0
+    for entry in _entries(repo, prompt_id, ref, cache):
+        yield entry
+        count += 1
+        if count >= limit:
+            return
+    if count == 0:
+        _must_exist(repo, prompt_id, ref, cache)
+
+
+def _must_exist(repo: GitRepo, prompt_id: str, ref: str, cache: ParseCache | None) -> None:
+    """Raise the error for a prompt that ``ref`` does not have."""
+    files = load_files(repo.snapshot(ref), {prompt_id}, cache=cache)
+    if prompt_id not in files.prompts:
+        raise unknown_file(files, f"registry/{prompt_id}.yaml") or unknown_prompt(
+            prompt_id, prompt_ids(repo.snapshot(ref)), where=f"at {ref}"
+        )
+
+
+def _entries(
+    repo: GitRepo, prompt_id: str, ref: str, cache: ParseCache | None
+) -> Iterator[LogEntry]:
     for info in repo.log_paths(ref, _paths(repo, ref, prompt_id, cache)):
         parent = info.parents[0] if info.parents else None
         after = Side(repo.snapshot(info.sha), at_commit=repo.snapshot, cache=cache)
         version = _version(after, prompt_id)
         if parent is None:
+            if prompt_id not in after.files({prompt_id}).prompts:
+                continue  # the first commit added shared files, not this prompt
             entry = LogEntry(info, version, "added" if version else "absent", "behavioural", None)
         else:
             before = Side(repo.snapshot(parent), at_commit=repo.snapshot, cache=cache)
@@ -82,9 +112,6 @@ def log(
             d = found[0]
             entry = LogEntry(info, version, d.status, d.cls, d)
         yield entry
-        count += 1
-        if count >= limit:
-            return
 
 
 def _version(side: Side, prompt_id: str) -> str | None:
@@ -116,19 +143,7 @@ def show(
     if sum(x is not None for x in (ref, version, at)) > 1:
         raise UsageError("give one of --ref, --version or --at")
     if version is not None:
-        sha = next(
-            (
-                e.commit.sha
-                for e in log(repo, prompt_id, branch, limit=10_000, cache=cache)
-                if e.version == version
-            ),
-            None,
-        )
-        if sha is None:
-            raise UsageError(
-                f"{prompt_id} never had version {version} on {branch}",
-                hint=f"see `promptship log {prompt_id}`",
-            )
+        sha = _commit_of_version(repo, prompt_id, version.removeprefix("v"), branch, cache)
     elif at is not None:
         found = repo.commit_at(branch, at)
         if found is None:
@@ -148,6 +163,29 @@ def show(
                 raise pin_error(env, content_commit, e) from e
             files = load_files(pinned, {prompt_id}, cache=cache)
     if prompt_id not in files.prompts:
-        raise UsageError(f"{prompt_id} does not exist at {sha[:12]}")
+        raise unknown_file(files, f"registry/{prompt_id}.yaml") or unknown_prompt(
+            prompt_id, prompt_ids(repo.snapshot(content_commit)), where=f"at {content_commit[:12]}"
+        )
     view, _problems = resolve(files, prompt_id, env)
     return Shown(prompt_id, repo.commit_info(sha), env, content_commit, view.data)
+
+
+def _commit_of_version(
+    repo: GitRepo, prompt_id: str, version: str, branch: str, cache: ParseCache | None
+) -> str:
+    """The last commit of ``branch`` whose prompt file had ``version``.
+
+    Raises:
+        UsageError: When none had it, naming the versions it did have.
+    """
+    seen: list[str] = []
+    for e in log(repo, prompt_id, branch, limit=10_000, cache=cache):
+        if e.version == version:
+            return e.commit.sha
+        if e.version and e.version not in seen:
+            seen.append(e.version)
+    guess = did_you_mean(version, seen)
+    raise UsageError(
+        f"{prompt_id} never had version {version} on {branch}",
+        hint=f"{guess + ' ' if guess else ''}its versions: {', '.join(reversed(seen)) or 'none'}",
+    )

@@ -9,6 +9,7 @@ May import: :mod:`promptship.core`, :mod:`promptship.schemas`, :mod:`promptship.
 :mod:`promptship.assertions`.
 """
 
+from promptship.registry.checks._templates import locate_template_error
 from promptship.registry.load import (
     CODEOWNERS_PATHS,
     classify,
@@ -28,6 +29,7 @@ __all__ = [
     "create_prompt",
     "explain",
     "load_files",
+    "locate_template_error",
     "render_limits",
     "scaffold",
     "validate",

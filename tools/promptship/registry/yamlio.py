@@ -31,6 +31,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from promptship.core.errors import Location, YamlError
 from promptship.core.model import DocPath as Path
 from promptship.core.model import YamlDoc
+from promptship.registry import yamlhelp
 
 __all__ = [
     "MAX_DEPTH",
@@ -180,19 +181,42 @@ def load(
     """
     text = _decode(data, path, max_bytes)
     try:
-        return _build(_events(text, engine), path, max_depth)
+        return _build(_events(text, engine), path, max_depth, text)
+    except _ComplexKey as e:
+        told = yamlhelp.explain_complex_key(text, *e.pos)
+        raise _fail(path, told.message, told.hint, told.line, told.col) from None
     except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = e.problem or e.context or "invalid YAML"
-        raise _fail(path, f"YAML syntax error: {problem}", "fix the syntax", line, col) from None
+        told = _explain(e, text)
+        raise _fail(path, told.message, told.hint, told.line, told.col) from None
     except YAMLError as e:
-        raise _fail(path, f"YAML error: {e}", "fix the syntax") from None
+        raise _fail(path, f"YAML error: {e}", "check the file's syntax") from None
 
 
-def _build(events: Iterator[ev.Event], path: str, max_depth: int) -> YamlDoc:
+def _explain(e: MarkedYAMLError, text: str) -> yamlhelp.Explained:
+    """A parser's syntax error in the author's words (:mod:`promptship.registry.yamlhelp`)."""
+    mark = e.problem_mark or e.context_mark
+    at = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    context = e.context_mark
+    return yamlhelp.explain(
+        str(e.problem or e.context or "invalid YAML"),
+        e.context,
+        text,
+        at,
+        (context.line + 1, context.column + 1) if context else None,
+    )
+
+
+class _ComplexKey(Exception):
+    """A mapping or list used as a key (told with the file's text by :func:`load`)."""
+
+    def __init__(self, pos: tuple[int, int]) -> None:
+        super().__init__(pos)
+        self.pos = pos
+
+
+def _build(events: Iterator[ev.Event], path: str, max_depth: int, text: str = "") -> YamlDoc:
     """The document that ``events`` describe, each event passed to its kind's handler."""
-    builder = _Builder(path, max_depth)
+    builder = _Builder(path, max_depth, text)
     handlers = _HANDLERS
     for event in events:
         handler = handlers.get(type(event))
@@ -230,10 +254,16 @@ class _Builder:
     stack of :class:`_Frame`, so nesting never recurses.
     """
 
-    __slots__ = ("documents", "keys", "max_depth", "path", "root", "stack", "values")
+    __slots__ = (
+        "blocks", "documents", "keys", "lines", "max_depth", "path", "root", "stack", "text",
+        "values",
+    )  # fmt: skip
 
-    def __init__(self, path: str, max_depth: int) -> None:
+    def __init__(self, path: str, max_depth: int, text: str = "") -> None:
         self.path = path
+        self.text = text
+        self.lines: list[str] | None = None  # the text's lines, split when a block needs them
+        self.blocks: dict[tuple[int, int], tuple[int, int]] = {}
         self.max_depth = max_depth
         self.values: dict[Path, tuple[int, int]] = {}
         self.keys: dict[Path, tuple[int, int]] = {}
@@ -247,7 +277,21 @@ class _Builder:
     def finish(self) -> YamlDoc:
         if not self.root:
             raise _fail(self.path, "the file is empty", "write the document's fields")
-        return YamlDoc(self.path, self.root[0], self.values, self.keys)
+        return YamlDoc(self.path, self.root[0], self.values, self.keys, self.blocks)
+
+    def block_start(self, indicator_line: int) -> tuple[int, int]:
+        """Line and column (1-based) where a literal block's text starts.
+
+        ``indicator_line`` is the 0-based line of its ``|``; the text starts on the
+        next line, at the indentation of its first line that is not blank.
+        """
+        if self.lines is None:
+            self.lines = self.text.split("\n")
+        first = indicator_line + 1
+        for line in self.lines[first : first + 1000]:
+            if line.strip():
+                return (first + 1, len(line) - len(line.lstrip(" ")) + 1)
+        return (first + 1, 1)
 
     def place(self, value: Any, pos: tuple[int, int]) -> None:
         """Put a value where the innermost open container expects it."""
@@ -320,6 +364,8 @@ class _Builder:
             and isinstance(frame.container, dict)
         ):
             pos = frame.key_pos  # an empty value is reported at its key
+        elif event.style == "|" and self.text:
+            self.blocks[pos] = self.block_start(mark.line)
         self.place(value, pos)
 
     def take_key(self, frame: _Frame, event: ev.ScalarEvent, pos: tuple[int, int]) -> None:
@@ -356,7 +402,7 @@ class _Builder:
         elif isinstance(parent.container, list):
             child = (*parent.path, len(parent.container))
         elif parent.key is None:
-            raise self.fail("complex mapping keys are not allowed", "use string keys", pos)
+            raise _ComplexKey(pos)
         else:
             child = (*parent.path, parent.key)
         container: dict[str, Any] | list[Any] = (

@@ -23,6 +23,7 @@ from typing import Any
 
 from promptship.core.errors import BundleError, ValidationFailed
 from promptship.core.model import Finding, ParseCache, RegistryFiles, Snapshot, YamlDoc
+from promptship.core.names import unknown_name
 from promptship.core.templates import TemplateEngine
 from promptship.git import GitRepo
 from promptship.registry import load_files, validate
@@ -139,12 +140,11 @@ def plan_release(
         commit_time: Gives a commit's time.
 
     Raises:
-        ValidationFailed: When the environment does not exist.
+        UsageError: When the environment does not exist (with the close names).
     """
     doc = env_files.environments.get(env)
     if doc is None:
-        known = ", ".join(sorted(env_files.environments)) or "none"
-        raise ValidationFailed(f"unknown environment '{env}'", hint=f"known environments: {known}")
+        raise unknown_name("environment", env, env_files.environments)
     release = doc.data.get("release")
     if isinstance(release, dict):
         number = int(release["number"])

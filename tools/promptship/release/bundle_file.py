@@ -146,9 +146,10 @@ def verify_bundle_file(
         UsageError: A file cannot be read.
         BundleError, SignatureError: It fails a check.
     """
+    data = read_input(tar, "the bundle")  # a missing bundle is named before its signature
     sig = read_input(signature or signature_file(tar), "the signature", MAX_SIGNATURE_BYTES)
     text = sig.decode("ascii", "replace")
-    return verify_bundle(read_input(tar, "the bundle"), text, allowed, environment=env, now=now)
+    return verify_bundle(data, text, allowed, environment=env, now=now)
 
 
 def inspect_bundle_file(tar: Path) -> tuple[VerifiedBundle, BundleDocuments]:

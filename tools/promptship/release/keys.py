@@ -148,12 +148,25 @@ def write_keypair(out: Path, envs: Iterable[str], comment: str, *, force: bool =
     bundle, channel and attestation namespaces.
 
     Raises:
-        UsageError: ``out`` exists and ``force`` is false, or an environment name is invalid
-            (checked before anything is written).
+        UsageError: ``out`` exists, or lies in a git work tree without being
+            ignored (``git add .`` would commit the private key), and ``force``
+            is false; or an environment name is invalid (checked before
+            anything is written).
         FileWriteError: A file cannot be written.
     """
     if out.exists() and not force:
         raise UsageError(f"{out} exists", hint="pass --force to replace it, or choose another path")
+    from promptship.git import tracking  # pygit2: only when writing a key, never in the client
+
+    place = tracking(out)
+    if place is not None and not place.ignored and not force:
+        raise UsageError(
+            f"{out} is inside the git work tree {place.root} and not ignored: "
+            "`git add .` would commit the private key",
+            hint=f"write it outside the repository (-o ~/.config/promptship/{out.name}), or "
+            f"ignore it first: echo '/{place.relative}' >> {place.root / '.gitignore'}"
+            "; --force writes it anyway",
+        )
     principals = ",".join(principal_for(e) for e in envs)
     private, public = generate_keypair(comment)
     write_atomic(out, private, mode=0o600, make_parents=True)

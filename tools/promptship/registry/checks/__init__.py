@@ -23,14 +23,16 @@ from promptship.core.budget import RenderLimits
 from promptship.core.codeowners import Owners
 from promptship.core.errors import Location, PromptshipError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
+from promptship.core.names import close_names
 from promptship.core.overlay import pointer
 from promptship.core.templates import Analysis, TemplateEngine
-from promptship.core.views import resolve, variant_names
+from promptship.core.views import resolve, unknown_file, variant_names
 from promptship.registry.checks._review import check_rubric
-from promptship.registry.checks._schema import Validator, explain, schema_findings
+from promptship.registry.checks._schema import Validator, schema_findings
 from promptship.registry.checks._suites import check_suites
-from promptship.registry.checks._templates import check_templates, origin_locator
+from promptship.registry.checks._templates import check_templates, origin_locator, template_line
 from promptship.registry.checks._text import invisible_findings
+from promptship.registry.checks._views import view_findings
 
 __all__ = [
     "MAX_MESSAGE_VIEWS",
@@ -227,7 +229,7 @@ def _check_fragment(run: _Run, name: str, doc: YamlDoc) -> None:
             Finding(
                 "template",
                 f"fragment template {problem}",
-                doc.location(("text",)),
+                template_line(run.files, doc.location(("text",)), problem),
                 "/text",
                 hint="fragments follow the same template rules as prompts",
             )
@@ -334,13 +336,20 @@ def _check_overlay(run: _Run, env: str, prompt_id: str, doc: YamlDoc) -> None:
                 hint=f"create environments/{env}.yaml or move this file",
             )
         )
-    if prompt_id not in run.files.prompts:
+    if prompt_id not in run.files.prompts and not unknown_file(
+        run.files, f"registry/{prompt_id}.yaml"
+    ):
+        close = close_names(prompt_id, run.files.prompts, n=1)
+        fix = f"environments/{env}/{close[0]}.yaml" if close else ""
         run.add(
             Finding(
                 "overlay.prompt",
-                f"overlay for unknown prompt '{prompt_id}'",
+                f"overlay for unknown prompt '{prompt_id}'"
+                + (f": did you mean '{close[0]}'?" if close else ""),
                 doc.location(),
-                hint=f"create registry/{prompt_id}.yaml or remove this overlay",
+                hint=f"rename this file to {fix}"
+                if close
+                else f"create registry/{prompt_id}.yaml or remove this overlay",
             )
         )
 
@@ -415,8 +424,17 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
         if violations:
             tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
             locate = origin_locator(tracked, run.files.prompts[prompt_id])
-            for err in violations:
-                run.extend(explain(err, locate, locate, f"prompt {prompt_id}{where}"))
+            run.extend(
+                view_findings(
+                    run,
+                    prompt_id,
+                    env,
+                    view=view.data,
+                    violations=violations,
+                    locate=locate,
+                    where=where,
+                )
+            )
             return
     seen = run.seen.setdefault(prompt_id, set())
     for f in check_templates(run, prompt_id, view, env, variant):

@@ -338,8 +338,8 @@ def _breakpoint_problems(data: Mapping[str, Any]) -> list[Problem]:
 
 def _pattern_problems(data: Mapping[str, Any]) -> list[Problem]:
     """Input patterns RE2 cannot run: the client checks inputs with RE2, never with ``re``."""
-    from promptship.core.inputs import schema_patterns
     from promptship.core.regex import LinearRegex, RegexError
+    from promptship.core.schema_compile import schema_patterns
 
     out: list[Problem] = []
     for pattern in sorted(set(schema_patterns(data.get("inputs")))):

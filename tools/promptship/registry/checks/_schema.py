@@ -9,9 +9,11 @@ from typing import Any, Protocol
 from jsonschema.exceptions import ValidationError as SchemaViolation
 
 from promptship.core.model import DocPath, Finding
+from promptship.core.names import close_names
 from promptship.core.overlay import pointer
+from promptship.registry.checks._words import in_words
 
-__all__ = ["Validator", "explain", "schema_findings"]
+__all__ = ["Validator", "explain", "explain_all", "schema_findings"]
 
 
 class Validator(Protocol):
@@ -26,10 +28,50 @@ def schema_findings(
     validator: Validator, instance: Any, locate: Any, key_locate: Any, what: str
 ) -> list[Finding]:
     """Schema violations as findings located by ``locate(path)`` / ``key_locate(path)``."""
+    return explain_all(list(validator.iter_errors(instance)), locate, key_locate, what)
+
+
+def explain_all(
+    errors: list[SchemaViolation], locate: Any, key_locate: Any, what: str
+) -> list[Finding]:
+    """Violations as findings; a misspelled required field is one finding, not two.
+
+    ``descripton:`` in place of ``description:`` breaks two rules (an unknown
+    field, a missing one); the author made one mistake, told once at the
+    misspelling with the name to write.
+    """
+    renamed = _renames(errors)
     out: list[Finding] = []
-    for err in validator.iter_errors(instance):
+    for err in errors:
+        if (
+            err.validator == "required"
+            and (tuple(err.absolute_path), _missing_name(err)) in renamed
+        ):
+            continue
         out.extend(explain(err, locate, key_locate, what))
     return out
+
+
+def _missing_name(err: SchemaViolation) -> str:
+    return err.message.split("'")[1] if "'" in err.message else err.message
+
+
+def _renames(errors: list[SchemaViolation]) -> set[tuple[DocPath, str]]:
+    """``(path, missing field)`` pairs that an unknown field next to it is a misspelling of."""
+    missing: dict[DocPath, list[str]] = {}
+    for err in errors:
+        if err.validator == "required":
+            missing.setdefault(tuple(err.absolute_path), []).append(_missing_name(err))
+    found: set[tuple[DocPath, str]] = set()
+    for err in errors:
+        path = tuple(err.absolute_path)
+        if err.validator != "additionalProperties" or path not in missing:
+            continue
+        for extra in err.instance if isinstance(err.instance, dict) else ():
+            close = close_names(extra, missing[path], n=1)
+            if close:
+                found.add((path, close[0]))
+    return found
 
 
 def explain(err: SchemaViolation, locate: Any, key_locate: Any, what: str) -> list[Finding]:
@@ -64,23 +106,29 @@ def _unknown_fields(
     patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
     extras = [k for k in err.instance if k not in known and not any(p.search(k) for p in patterns)]
     allowed = ", ".join(sorted(known)) or "none"
-    return [
-        Finding(
-            "schema.unknown-field",
-            f"unknown field '{k}' in {what}",
-            key_locate((*path, k)),
-            pointer((*path, k)),
-            hint=f"allowed here: {allowed} (or an 'x-' extension)",
+    out = []
+    for k in extras:
+        close = close_names(k, known - set(err.instance), n=1) or close_names(k, known, n=1)
+        out.append(
+            Finding(
+                "schema.unknown-field",
+                f"unknown field '{k}' in {what}"
+                + (f": did you mean '{close[0]}'?" if close else ""),
+                key_locate((*path, k)),
+                pointer((*path, k)),
+                hint=f"rename it to '{close[0]}'"
+                if close
+                else f"allowed here: {allowed} (or an 'x-' extension)",
+            )
         )
-        for k in extras
-    ]
+    return out
 
 
 def _missing(
     err: SchemaViolation, path: DocPath, locate: Any, key_locate: Any, what: str
 ) -> list[Finding] | None:
     """A missing required field, by name."""
-    missing = err.message.split("'")[1] if "'" in err.message else err.message
+    missing = _missing_name(err)
     ptr = pointer(path) or "/"
     return [
         Finding(
@@ -124,7 +172,10 @@ def _generic(err: SchemaViolation, locate: Any, what: str) -> Finding:
     best = err
     if err.context:
         best = min(err.context, key=lambda e: len(list(e.absolute_path)) * -1)
-    message = best.message if len(best.message) <= 200 else best.message[:197] + "..."
     path = tuple(best.absolute_path)
     ptr = pointer(path) or "/"
+    told = in_words(best, path)
+    if told is not None:
+        return Finding("schema", f"{ptr}: {told[0]}", locate(path), ptr, hint=told[1])
+    message = best.message if len(best.message) <= 200 else best.message[:197] + "..."
     return Finding("schema", f"{ptr}: {message}", locate(path), ptr, hint=f"see the {what} schema")

@@ -16,11 +16,12 @@ from typing import Any
 
 from promptship.assertions import compile_assertion
 from promptship.core.errors import EvalError, InputError
+from promptship.core.inputs import input_problems
 from promptship.core.media import check_media, media_spec
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import pointer
 from promptship.core.render import compile_input_check
-from promptship.core.views import variant_names
+from promptship.core.views import unknown_file, variant_names
 from promptship.registry.checks._features import media_inputs
 from promptship.registry.checks._review import check_rubric
 from promptship.registry.checks._schema import Validator, schema_findings
@@ -60,6 +61,8 @@ def _check_suite(
             )
         ]
     prompt = files.prompts.get(prompt_id)
+    if prompt is None and unknown_file(files, f"registry/{prompt_id}.yaml"):
+        return []  # the prompt file does not load: its own finding says why
     if prompt is None or not isinstance(prompt.data, dict):
         return [
             _finding(
@@ -94,18 +97,7 @@ def _check_suite(
             )
         seen.setdefault(case_id, i)
         if check is not None:
-            try:
-                check(case["inputs"])
-            except InputError as e:
-                out.append(
-                    _finding(
-                        "suite.inputs",
-                        f"case '{case_id}': {e.message}",
-                        doc,
-                        (*at, "inputs"),
-                        e.hint,
-                    )
-                )
+            out.extend(_input_findings(check, prompt.data["inputs"], doc, at, case))
         own = case.get("assert", [])
         for j, spec in enumerate(own):
             out.extend(_check_assertion(files, doc, (*at, "assert", j), spec, schema))
@@ -120,6 +112,46 @@ def _check_suite(
                 )
             )
     return out
+
+
+def _input_findings(
+    check: Callable[[Mapping[str, Any]], None],
+    schema: Mapping[str, Any],
+    doc: YamlDoc,
+    at: DocPath,
+    case: Mapping[str, Any],
+) -> list[Finding]:
+    """Each problem of a case's inputs at the input it is about (an unknown name at its key)."""
+    values = case["inputs"]
+    try:
+        check(values)
+    except InputError as e:
+        problems = input_problems(schema, values)
+        if not problems:  # a media input's own check
+            return [
+                _finding(
+                    "suite.inputs",
+                    f"case '{case['id']}': {e.message}",
+                    doc,
+                    (*at, "inputs"),
+                    e.hint,
+                )
+            ]
+        out = []
+        for p in problems:
+            here: DocPath = (*at, "inputs") if p.kind == "missing" else (*at, "inputs", str(p.name))
+            where = doc.key_location(here) if p.kind == "unknown" else doc.location(here)
+            out.append(
+                Finding(
+                    "suite.inputs",
+                    f"case '{case['id']}': {p.message}",
+                    where,
+                    pointer(here),
+                    hint=p.hint,
+                )
+            )
+        return out
+    return []
 
 
 def _check_targets(files: RegistryFiles, prompt_id: str, doc: YamlDoc) -> list[Finding]:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from promptship.core.errors import Location
+from promptship.core.errors import Location, TemplateError
 from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import Resolved, pointer
 from promptship.core.templates import Analysis
 from promptship.core.views import resolve, template_sources
 from promptship.registry.checks._features import feature_problems, media_inputs
 
-__all__ = ["TemplateRun", "check_templates", "origin_locator"]
+__all__ = [
+    "TemplateRun",
+    "check_templates",
+    "locate_template_error",
+    "origin_locator",
+    "template_line",
+]
 
 
 class TemplateRun(Protocol):
@@ -47,6 +54,52 @@ def origin_locator(view: Resolved, doc: YamlDoc) -> Any:
         return doc.location(path)
 
     return locate
+
+
+_LINE = re.compile(r"^line (\d+): ")
+
+
+def template_line(files: RegistryFiles, where: Location, problem: str) -> Location:
+    """Where a template problem (``line N: why``) is in its YAML file, the text at ``where``.
+
+    Line N of a literal block (``content: |``) is its own line of the file;
+    otherwise the problem is told where the text starts.
+    """
+    found = _LINE.match(problem)
+    if not found:
+        return where
+    docs = (*files.prompts.values(), *files.overlays.values(), *files.fragments.values())
+    doc = next((d for d in docs if d.path == where.file), None)
+    return doc.line_location(where, int(found.group(1))) if doc else where
+
+
+_RENDERED = re.compile(
+    r"^prompt [^,:]+(?:, message (?P<message>\d+) \([a-z]+\))?: template line (?P<line>\d+): "
+)
+
+
+def locate_template_error(
+    files: RegistryFiles,
+    prompt_id: str,
+    env: str | None,
+    variant: str | None,
+    error: TemplateError,
+) -> TemplateError:
+    """``error`` (from rendering a view) placed at its template's line in the YAML file.
+
+    The line is in the file that set the message's text (the prompt file, or the
+    overlay that replaced it); an error that names no template line is unchanged.
+    """
+    found = _RENDERED.match(error.message)
+    doc = files.prompts.get(prompt_id)
+    if error.location is not None or found is None or doc is None:
+        return error
+    index = found.group("message")
+    path: DocPath = ("messages", int(index) - 1, "content") if index else ("text",)
+    tracked, _ = resolve(files, prompt_id, env, variant, track=True)
+    where = origin_locator(tracked, doc)(path)
+    error.location = template_line(files, where, f"line {found.group('line')}: ")
+    return error
 
 
 _TEMPLATE_HINT = 'templates may use their inputs, filters and {% include "fragment" %} only'
@@ -106,7 +159,13 @@ def check_templates(
             ("template.budget", over.get(path, ()), _BUDGET_HINT),
         ):
             out.extend(
-                Finding(code, f"template {p}", located(path), pointer(path), hint=hint)
+                Finding(
+                    code,
+                    f"template {p}",
+                    template_line(run.files, located(path), p),
+                    pointer(path),
+                    hint=hint,
+                )
                 for p in found
             )
     if not broken:
