@@ -223,24 +223,72 @@ def test_a_stalled_or_broken_sink_never_blocks_or_breaks_a_render(
 # --- the public API ---------------------------------------------------------------------
 
 
-def test_from_promptship_import_promptclient_stays_light() -> None:
-    code = (
-        "import sys, promptship\n"
-        "before = set(sys.modules)\n"
-        "from promptship import PromptClient, Prompt, Rendered, PromptRef, ClientStatus\n"
-        # (not click: httpx imports it for its own command line when it is installed)
-        "heavy = {'pygit2', 'ruamel', 'deepdiff', 'promptship.cli', 'promptship.git',"
-        " 'promptship.registry.yamlio', 'promptship.registry', 'promptship.release.build'}\n"
-        "print(sorted(heavy & {m.split('.')[0] if not m.startswith('promptship') else m"
-        " for m in sys.modules}))\n"
-        "print(sorted(m for m in before if m.startswith('promptship')))\n"
-    )
+IMPORTED = r"""
+import json, sys
+before = set(sys.modules)
+from promptship import PromptClient, Prompt, Rendered, PromptRef, ClientStatus
+imported = set(sys.modules) - before
+if len(sys.argv) > 1:  # open a bundle and render: still no network, YAML, telemetry or SQL
+    client = PromptClient.from_bundle(sys.argv[1], env="production", allowed_signers=sys.argv[2])
+    client.get("support/reply").render(customer_name="Ada", ticket="t")
+loaded = set(sys.modules) - before
+def outside(names):
+    return sorted({m.split(".")[0] for m in names} - set(sys.stdlib_module_names) - {"promptship"})
+print(json.dumps({
+    "promptship": sorted(m for m in imported if m.startswith("promptship")),
+    "third_party": outside(imported),
+    "after_render": outside(loaded),
+}))
+"""
+
+# Exactly what ``from promptship import PromptClient`` loads of promptship: the client, and
+# the pure core it renders with. HTTP, OCI, telemetry, YAML, Jinja, JSON Schema: when used.
+CLIENT_IMPORT = [
+    "promptship.client",
+    "promptship.client._client",
+    "promptship.client._emitter",
+    "promptship.client._loaded",
+    "promptship.client._prompt",
+    "promptship.client._status",
+    "promptship.core",
+    "promptship.core.budget",
+    "promptship.core.errors",
+    "promptship.core.input_check",
+    "promptship.core.names",
+    "promptship.core.render",
+    "promptship.core.schema_compile",
+    "promptship.core.variants",
+]
+
+
+def _imports(*args: str) -> dict[str, list[str]]:
     out = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", "import promptship\n" + IMPORTED, *args],
         env={**os.environ, "PYTHONPATH": str(TOOLS)},
         capture_output=True, text=True, check=True,
-    ).stdout.splitlines()  # fmt: skip
-    assert out == ["[]", "['promptship']"]
+    ).stdout  # fmt: skip
+    found: dict[str, list[str]] = json.loads(out)
+    return found
+
+
+def test_from_promptship_import_promptclient_loads_only_the_client_and_the_standard_library() -> (
+    None
+):
+    found = _imports()
+    assert found["promptship"] == CLIENT_IMPORT
+    assert found["third_party"] == []
+
+
+def test_serving_from_a_bundle_loads_no_network_yaml_telemetry_or_sql_library(
+    publisher: Publisher, baked: Path
+) -> None:
+    found = _imports(str(baked), str(publisher.signers))
+    heavy = {"httpx", "httpcore", "opentelemetry", "yaml", "ruamel", "duckdb", "chdb", "oras"}
+    assert heavy.isdisjoint(found["after_render"]), found["after_render"]
+    assert found["third_party"] == []
+
+
+def test_the_package_root_names_only_what_it_exports() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         promptship.Nope  # type: ignore[attr-defined]  # noqa: B018
 

@@ -29,7 +29,7 @@ import logging
 import os
 from typing import Any, reveal_type
 
-from promptship import ClientStatus, Prompt, PromptClient, PromptRef, Rendered
+from promptship import ClientStatus, Prompt, PromptClient, PromptRef, Rendered, Served
 from promptship.events.sinks import FanoutSink, JsonlSink, LoggingSink, MemorySink, Sink
 
 
@@ -61,12 +61,12 @@ def serve(client: PromptClient, user_id: int) -> dict[str, Any]:
     reveal_type(prompt)
     result = client.get("support/triage").render(subject="Invoice", customer_message="Hi")
     reveal_type(result)
-    reveal_type(result.ref)
+    log_line: dict[str, Any] = result.ref.to_dict()  # as docs/client.md writes it: no None check
     ref = result.ref
-    assert ref is not None
     reveal_type(ref)
     reveal_type(ref.release)
-    log_line: dict[str, Any] = ref.to_dict()
+    built: Rendered = result  # a served render is a Rendered
+    reveal_type(built.ref)
     client.record_outcome(result, latency_ms=812.0, accepted=True, tokens_in=412, tokens_out=96)
     client.feedback(ref, 1.0, comment="helpful")
     client.feedback(ref.request_id, 0.0)
@@ -81,8 +81,8 @@ def serve(client: PromptClient, user_id: int) -> dict[str, Any]:
 def main() -> None:
     with baked("production.tar", "allowed_signers") as client:
         preview: Prompt = client.get("support/triage", variant="warm")
-        rendered: Rendered = preview.render(subject="s", customer_message="m")
-        ref: PromptRef | None = rendered.ref
+        rendered: Served = preview.render(subject="s", customer_message="m")
+        ref: PromptRef = rendered.ref
         print(serve(client, 42), ref, client.prompt_ids(), client.refresh())
 '''
 
@@ -121,9 +121,9 @@ def test_an_application_type_checks_under_mypy_strict_with_real_types(tmp_path: 
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert "error:" not in output, output
-    prompt, result, maybe_ref, ref, release, body = _revealed(output)
+    prompt, result, ref, release, maybe_ref, body = _revealed(output)
     assert prompt == "promptship.client._prompt.Prompt"
-    assert result == "promptship.core.render.Rendered"
+    assert result == "promptship.core.render.Served"
     # a NamedTuple is revealed as its fields' tuple, with the class as fallback
     named_ref = "fallback=promptship.core.render.PromptRef]"
     assert ref.startswith("tuple[str, str, str, str | None, str | None, str, int, str, str, ")

@@ -348,6 +348,46 @@ REGEX: dict[str, tuple[Callable[[Path], tuple[str | Path, ...]], int, str]] = {
         1,
         "no match",
     ),
+    # the render's input check runs the schema's pattern: on RE2, never Python's re
+    "input-pattern-backtracking-render": (
+        lambda lab: (
+            "render",
+            "demo/greet",
+            "--env",
+            "staging",
+            "--input",
+            "name=" + "a" * 40_000 + "!",
+            "--root",
+            _regex_registry(
+                lab,
+                "input",
+                {
+                    "registry/demo/greet.yaml": evalregistry.GREET.replace(
+                        "      minLength: 1\n", "      minLength: 1\n      pattern: '^(a+)+$'\n"
+                    )
+                },
+            ),
+        ),
+        1,
+        "must match pattern",
+    ),
+    "input-pattern-lookahead-validate": (
+        lambda lab: (
+            "validate",
+            "--root",
+            _regex_registry(
+                lab,
+                "lookahead",
+                {
+                    "registry/demo/greet.yaml": evalregistry.GREET.replace(
+                        "      minLength: 1\n", "      minLength: 1\n      pattern: '^(?=a)'\n"
+                    )
+                },
+            ),
+        ),
+        1,
+        "prompt.input-pattern",
+    ),
 }
 
 

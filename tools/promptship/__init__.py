@@ -10,13 +10,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from promptship.client import ClientStatus, Prompt, PromptClient, PromptRef, Rendered
+    from promptship.client import ClientStatus, Prompt, PromptClient, PromptRef, Rendered, Served
 
-__all__ = ["ClientStatus", "Prompt", "PromptClient", "PromptRef", "Rendered", "__version__"]
+__all__ = [
+    "ClientStatus",
+    "Prompt",
+    "PromptClient",
+    "PromptRef",
+    "Rendered",
+    "Served",
+    "__version__",
+]
 
 __version__ = "0.1.0"
 
-_CLIENT_NAMES = frozenset({"ClientStatus", "Prompt", "PromptClient", "PromptRef", "Rendered"})
+_CLIENT_NAMES = frozenset(
+    {"ClientStatus", "Prompt", "PromptClient", "PromptRef", "Rendered", "Served"}
+)
 
 
 def __getattr__(name: str) -> Any:

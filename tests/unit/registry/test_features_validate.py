@@ -256,3 +256,24 @@ cases:
     found = _findings(BASE, **{"registry/demo/lookup.evals.yaml": suite})
     assert [f.code for f in found] == ["suite.inputs"]
     assert "the data is application/pdf, not image/*" in found[0].message
+
+
+@pytest.mark.parametrize("pattern", [r"^(a)\1$", "^(?=a)a$", "^a(?!b)"])
+def test_an_input_pattern_re2_cannot_run_is_an_error(pattern: str) -> None:
+    text = BASE.replace(
+        "    question:\n      type: string\n",
+        f"    question:\n      type: string\n      pattern: '{pattern}'\n",
+    )
+    found = [f for f in _findings(text) if f.code == "prompt.input-pattern"]
+    assert len(found) == 1, _codes(text)
+    assert "cannot run in linear time" in found[0].message
+    assert found[0].location is not None
+    assert found[0].location.line > 0
+
+
+def test_an_input_pattern_re2_runs_validates() -> None:
+    text = BASE.replace(
+        "    question:\n      type: string\n",
+        "    question:\n      type: string\n      pattern: '^(a+)+$'\n",
+    )
+    assert "prompt.input-pattern" not in _codes(text)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from promptship.client._client import DEFAULT_MAX_BUNDLE_BYTES, PromptClient
 from promptship.client._prompt import Prompt
 from promptship.client._status import ClientStatus
-from promptship.core.render import PromptRef, Rendered
+from promptship.core.render import PromptRef, Rendered, Served
 
 __all__ = [
     "DEFAULT_MAX_BUNDLE_BYTES",
@@ -30,4 +30,5 @@ __all__ = [
     "PromptClient",
     "PromptRef",
     "Rendered",
+    "Served",
 ]

@@ -6,26 +6,33 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
-from promptship.client._cache import LastGoodCache
 from promptship.client._emitter import Emitter
-from promptship.client._fetch import make_source, read_bundle_file, read_signers
-from promptship.client._follow import ChannelFollower, check_bundle_age, load_bundle
-from promptship.client._loaded import BASE, LoadedBundle
-from promptship.client._outcomes import OutcomeDetails, Outcomes
+from promptship.client._loaded import BASE
 from promptship.client._prompt import Prompt
-from promptship.client._status import ClientStatus, Serving, client_status
+from promptship.client._status import Serving
 from promptship.core.errors import PromptshipError, UsageError
 from promptship.core.names import unknown_name
-from promptship.core.render import PromptRef, Rendered
-from promptship.events import ResponseCapture
-from promptship.events.sinks import Sink
-from promptship.release import bundle as bundles
-from promptship.release.allowed_signers import AllowedSigners
-from promptship.release.manifest import ChannelPointer
+
+if TYPE_CHECKING:
+    import httpx
+
+    from promptship.client._follow import ChannelFollower
+    from promptship.client._loaded import LoadedBundle
+    from promptship.client._outcomes import Outcomes
+    from promptship.client._status import ClientStatus
+    from promptship.core.render import PromptRef, Rendered
+    from promptship.events import ResponseCapture
+    from promptship.events.sinks import Sink
+    from promptship.release import bundle as bundles
+    from promptship.release.allowed_signers import AllowedSigners
+    from promptship.release.manifest import ChannelPointer
+
+# Only what serving a prompt needs is imported with the client: fetching (httpx),
+# verifying (cryptography), caching, outcome events and health reports are imported
+# by the methods that use them, so `from promptship import PromptClient` stays cheap
+# (tests/acceptance/test_client_app.py holds the list).
 
 __all__ = ["DEFAULT_MAX_BUNDLE_BYTES", "PromptClient"]
 
@@ -56,7 +63,10 @@ class PromptClient:
     ) -> None:
         self._serving = Serving(bundle, source, channel, clock())
         self._emitter = Emitter(sink, clock, unit_key)
-        self._outcomes = Outcomes(self._emitter, clock, capture)
+        self._served: tuple[LoadedBundle, dict[str, Prompt]] = (bundle, {})  # base prompts
+        self._capture = capture
+        self._outcomes_made: Outcomes | None = None
+        self._outcomes_lock = threading.Lock()
         self._clock = clock
         self._last_refresh: float | None = None
         self._last_error: str | None = None
@@ -115,6 +125,12 @@ class PromptClient:
             ChannelError: Nothing can be served; the message gives every reason.
             UsageError: ``allowed_signers`` cannot be read.
         """
+        from pathlib import Path
+
+        from promptship.client._cache import LastGoodCache
+        from promptship.client._fetch import make_source, read_bundle_file, read_signers
+        from promptship.client._follow import ChannelFollower
+
         allowed = read_signers(allowed_signers)
         source = make_source(
             location,
@@ -192,6 +208,9 @@ class PromptClient:
                 or is older than ``max_bundle_age``.
             UsageError: A file cannot be read.
         """
+        from promptship.client._fetch import read_bundle_file, read_signers
+        from promptship.client._follow import check_bundle_age, load_bundle
+
         verified = read_bundle_file(
             path, signature, read_signers(allowed_signers), env, clock, max_bundle_bytes
         )
@@ -229,6 +248,9 @@ class PromptClient:
         Raises:
             ValidationFailed: The registry has errors.
         """
+        from pathlib import Path
+
+        from promptship.client._loaded import LoadedBundle
         from promptship.registry.files import DirectorySnapshot, find_root
         from promptship.release import build as release
 
@@ -262,6 +284,17 @@ class PromptClient:
             UsageError: For an unknown prompt or variant, or both ``unit`` and ``variant``.
         """
         bundle = self._serving.bundle
+        if unit is None and variant is None:  # the hot path: one Prompt per id and bundle
+            served = self._served
+            if served[0] is not bundle:  # swapped: the new bundle's prompts from now on
+                served = self._served = (bundle, {})
+            found = served[1].get(prompt_id)  # a Prompt is immutable: one per id is enough
+            if found is None:
+                entry = bundle.entry(prompt_id, None)
+                found = served[1][prompt_id] = Prompt(
+                    self._emitter, bundle, entry, None, None, None
+                )
+            return found
         if variant is not None:
             if unit is not None:
                 raise UsageError("pass unit (to let the experiment choose) or variant, not both")
@@ -318,7 +351,9 @@ class PromptClient:
         Raises:
             UsageError: A metric's name or value is not allowed.
         """
-        self._outcomes.outcome(
+        from promptship.client._outcomes import OutcomeDetails
+
+        self._outcomes().outcome(
             request,
             OutcomeDetails(
                 error,
@@ -367,7 +402,7 @@ class PromptClient:
             UsageError: ``score`` is not a finite number, nothing is rated, or
                 ``edited_text`` is given for a request whose output is unknown.
         """
-        self._outcomes.feedback(
+        self._outcomes().feedback(
             request,
             score,
             comment,
@@ -422,8 +457,22 @@ class PromptClient:
         self._thread = threading.Thread(target=loop, name="promptship-refresh", daemon=True)
         self._thread.start()
 
+    def _outcomes(self) -> Outcomes:
+        """The outcome and feedback recorder, made on first use (it imports the event types)."""
+        made = self._outcomes_made
+        if made is None:
+            from promptship.client._outcomes import Outcomes
+
+            with self._outcomes_lock:
+                made = self._outcomes_made
+                if made is None:
+                    made = self._outcomes_made = Outcomes(self._emitter, self._clock, self._capture)
+        return made
+
     def status(self) -> ClientStatus:
         """What is being served, how old it is, and why it is not fresh (if it is not)."""
+        from promptship.client._status import client_status
+
         return client_status(self._serving, self._clock(), self._last_refresh, self._last_error)
 
     def close(self) -> None:

@@ -11,12 +11,14 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptship.core.errors import UsageError
 from promptship.core.render import PromptRef, Rendered
-from promptship.events import Event, RenderEvent
-from promptship.events.sinks import Sink
+
+if TYPE_CHECKING:
+    from promptship.events import Event
+    from promptship.events.sinks import Sink
 
 __all__ = ["Emitter", "request_id_of"]
 
@@ -66,6 +68,8 @@ class Emitter:
         start_ns: int,
     ) -> None:
         """Emit the render event of ``ref``, begun at ``start_ns`` (:func:`time.perf_counter_ns`)."""
+        from promptship.events import RenderEvent  # imported once a sink exists: cached after
+
         self.emit(
             RenderEvent(
                 self.clock(),

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from promptship.client._cache import Fetched, LastGoodCache
-from promptship.client._fetch import Source
 from promptship.client._loaded import LoadedBundle
+from promptship.client._source import Source
 from promptship.core.errors import BundleError, ChannelError, PromptshipError, UsageError
 from promptship.release import bundle as bundles
 from promptship.release.allowed_signers import AllowedSigners

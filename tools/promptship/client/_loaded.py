@@ -2,7 +2,10 @@
 
 Prompt documents are parsed on first use and their templates compiled on
 first render, so loading a bundle of 10,000 prompts costs little more than
-verifying it. A loaded bundle never changes; the client swaps in a new one.
+verifying it. Prompts with the same fragments share one template engine (most
+have none), and prompts with the same inputs schema share one input check
+(:mod:`promptship.core.inputs`). A loaded bundle never changes; the client swaps
+in a new one.
 """
 
 from __future__ import annotations
@@ -11,19 +14,16 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptship.core.budget import RenderLimits
 from promptship.core.errors import BundleError, PromptshipError, UsageError
 from promptship.core.names import did_you_mean, listing
 from promptship.core.render import CompiledPrompt
-from promptship.core.templates import TemplateEngine
 from promptship.core.variants import Splitter
-from promptship.release.document import (
-    prompt_id_of,
-    read_environment_document,
-    read_prompt_document,
-)
+
+if TYPE_CHECKING:
+    from promptship.core.templates import TemplateEngine
 
 __all__ = ["Experiment", "LoadedBundle", "PromptEntry"]
 
@@ -85,6 +85,8 @@ class LoadedBundle:
         self.release = release
         self.expires = expires
         self.created = created
+        from promptship.release.document import prompt_id_of, read_environment_document
+
         try:
             env_doc = read_environment_document(files, env=env, release=release)
         except BundleError as e:
@@ -105,6 +107,7 @@ class LoadedBundle:
             pid: data for path, data in files.items() if (pid := prompt_id_of(path)) is not None
         }
         self._entries: dict[tuple[str, str | None], PromptEntry] = {}
+        self._engines: dict[tuple[tuple[str, str], ...], TemplateEngine] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -143,6 +146,8 @@ class LoadedBundle:
         return found
 
     def _build(self, prompt_id: str, variant: str | None) -> PromptEntry:
+        from promptship.release.document import read_prompt_document
+
         raw = self._raw.get(prompt_id)
         if raw is None:
             guess = did_you_mean(prompt_id, self._raw)
@@ -169,6 +174,16 @@ class LoadedBundle:
             doc.version,
             doc.content_digest,
             variant,
-            CompiledPrompt(view, TemplateEngine(doc.fragments, self.limits)),
+            CompiledPrompt(view, self._engine(doc.fragments)),
             sensitive,
         )
+
+    def _engine(self, fragments: Mapping[str, str]) -> TemplateEngine:
+        """The template engine of a set of fragments, shared by the prompts that have the same."""
+        from promptship.core.templates import TemplateEngine
+
+        key = tuple(sorted(fragments.items()))
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = self._engines[key] = TemplateEngine(fragments, self.limits)
+        return engine

@@ -8,9 +8,11 @@ from typing import Any
 
 from promptship.client._emitter import Emitter
 from promptship.client._loaded import LoadedBundle, PromptEntry
-from promptship.core.render import PromptRef, Rendered
+from promptship.core.render import PromptRef, Served
 
 __all__ = ["Prompt"]
+
+_new_tuple = tuple.__new__
 
 
 class Prompt:
@@ -78,14 +80,15 @@ class Prompt:
         """The resolved prompt document (treat it as read-only)."""
         return self._entry.compiled.view
 
-    def render(self, /, **inputs: Any) -> Rendered:
+    def render(self, /, **inputs: Any) -> Served:
         """Check ``inputs`` against the prompt's ``inputs`` schema and fill its templates.
 
         Returns:
-            Messages in OpenAI chat shape (or text), model, parameters and ``ref``.
+            Messages in OpenAI chat shape (or text), model, parameters and ``ref``
+            (a :class:`~promptship.core.render.Rendered` whose ``ref`` is never ``None``).
 
         Raises:
-            InputError: An input is missing, unknown or of the wrong type.
+            InputError: An input is missing, not declared by the prompt, or of the wrong type.
             TemplateError: A template failed while rendering.
         """
         emitter = self._emitter
@@ -93,18 +96,21 @@ class Prompt:
         bundle = self._bundle
         sink = emitter.sink
         start = time.perf_counter_ns() if sink is not None else 0
-        ref = PromptRef(
-            entry.prompt_id,
-            entry.version,
-            entry.content_digest,
-            self._variant,
-            self._experiment,
-            bundle.env,
-            bundle.release,
-            bundle.digest,
-            emitter.request_id(),
+        ref: PromptRef = _new_tuple(  # PromptRef(…) without its generated __new__: ~0.1 µs
+            PromptRef,
+            (
+                entry.prompt_id,
+                entry.version,
+                entry.content_digest,
+                self._variant,
+                self._experiment,
+                bundle.env,
+                bundle.release,
+                bundle.digest,
+                emitter.request_id(),
+            ),
         )
-        result = entry.compiled.render(inputs, ref)
+        result: Served = entry.compiled.render(inputs, ref, Served)  # type: ignore[assignment]
         if sink is not None:
             emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
         return result

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from promptship.client._loaded import LoadedBundle
-from promptship.release.manifest import ChannelPointer, format_time
+if TYPE_CHECKING:
+    from promptship.client._loaded import LoadedBundle
+    from promptship.release.manifest import ChannelPointer
 
 __all__ = ["ClientStatus", "Serving", "client_status"]
 
@@ -82,6 +83,8 @@ def _past_expiry(serving: Serving, now: float) -> str | None:
     ends = [t for t in (channel.expires if channel else None, bundle.expires) if t is not None]
     if not ends or now < min(ends).timestamp():
         return None
+    from promptship.release.manifest import format_time
+
     expires = min(ends)
     what = "channel" if channel is not None and expires == channel.expires else "bundle"
     return (

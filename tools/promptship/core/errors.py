@@ -43,6 +43,7 @@ __all__ = [
     "UsageError",
     "ValidationFailed",
     "YamlError",
+    "prefixed",
 ]
 
 EXIT_OK = 0
@@ -133,6 +134,15 @@ class RenderBudgetError(TemplateError):
     ) -> None:
         super().__init__(message, hint=hint, location=location)
         self.limit = limit
+
+
+def prefixed(e: TemplateError, prefix: str) -> TemplateError:
+    """``e`` (same class, limit and hint) with its message starting ``PREFIX: ``."""
+    err = type(e).__new__(type(e))
+    err.__dict__.update(e.__dict__)
+    err.message = f"{prefix}: {e.message}"
+    err.args = (err.message,)
+    return err
 
 
 class InputError(PromptshipError):

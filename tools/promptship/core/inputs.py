@@ -18,6 +18,7 @@ from typing import Any
 import fastjsonschema
 
 from promptship.core.names import close_names, listing
+from promptship.core.schema_compile import compile_schema
 
 __all__ = ["InputProblem", "input_problems", "summary"]
 
@@ -63,20 +64,20 @@ def _unknown_and_missing(
     missing = [n for n in required if n not in values]
     out: list[InputProblem] = []
     renamed: set[str] = set()
-    if schema.get("additionalProperties") is False:
-        for name in sorted(set(values) - set(declared)):
-            close = close_names(name, missing, n=1) or close_names(name, declared, n=1)
-            renamed.update(c for c in close if c in missing)
-            out.append(
-                InputProblem(
-                    name,
-                    "unknown",
-                    f"unknown input '{name}'" + (f": did you mean '{close[0]}'?" if close else ""),
-                    f"rename it to '{close[0]}'"
-                    if close
-                    else f"this prompt's inputs: {listing(declared)}",
-                )
+    # every undeclared input, whatever additionalProperties says (docs/client.md)
+    for name in sorted(set(values) - set(declared)):
+        close = close_names(name, missing, n=1) or close_names(name, declared, n=1)
+        renamed.update(c for c in close if c in missing)
+        out.append(
+            InputProblem(
+                name,
+                "unknown",
+                f"unknown input '{name}'" + (f": did you mean '{close[0]}'?" if close else ""),
+                f"rename it to '{close[0]}'"
+                if close
+                else f"this prompt's inputs: {listing(declared)}",
             )
+        )
     for name in missing:
         if name not in renamed:
             out.append(
@@ -94,6 +95,12 @@ def _value_problem(name: str, spec: Mapping[str, Any], value: Any) -> InputProbl
     try:
         _compiled(spec)(value)
     except fastjsonschema.JsonSchemaValueException as e:
+        inner = str(e.name or "data").removeprefix("data")  # "[0].title": inside the value
+        if inner:
+            message = str(e.message).removeprefix(f"data{inner} ")
+            return InputProblem(
+                name, "value", f"input '{name}{inner}': {message}", _describe(name, spec)
+            )
         message = str(e.message).removeprefix("data ")
         wanted = spec.get("type")
         if e.rule == "type" and isinstance(wanted, str):
@@ -126,7 +133,7 @@ def _compiled(spec: Mapping[str, Any]) -> Callable[[Any], Any]:
 
 @lru_cache(maxsize=1024)
 def _compile(spec: str) -> Callable[[Any], Any]:
-    return fastjsonschema.compile(json.loads(spec))
+    return compile_schema(json.loads(spec))  # patterns on RE2, never Python's re
 
 
 def input_problems(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list[InputProblem]:

@@ -104,5 +104,13 @@ def loads(
         )
     except RecursionError:
         raise JsonLimitError(f"nesting deeper than {max_depth} levels") from None
-    check_depth(value, max_depth)
+    if _openers(text) > max_depth:  # else no nesting can be deeper: skip the walk
+        check_depth(value, max_depth)
     return value
+
+
+def _openers(text: str | bytes) -> int:
+    """How many ``[`` and ``{`` ``text`` holds: a bound on its nesting (one per level at least)."""
+    if isinstance(text, str):
+        return text.count("[") + text.count("{")
+    return text.count(b"[") + text.count(b"{")

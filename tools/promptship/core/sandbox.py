@@ -33,7 +33,7 @@ time only, under a budget).
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import update_wrapper
 from typing import Any, cast
 
@@ -45,7 +45,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatt
 from jinja2.sandbox import SandboxedFormatter as _JinjaFormatter
 from markupsafe import Markup
 
-from promptship.core.budget import Budget, RenderLimits, current, size_bound
+from promptship.core.budget import HARD_FACTOR, Budget, RenderLimits, current, size_bound
 from promptship.core.errors import RenderBudgetError
 from promptship.core.sandbox_filters import (
     MAX_INT_BITS,
@@ -56,7 +56,7 @@ from promptship.core.sandbox_filters import (
     text_method_size,
 )
 
-__all__ = ["BudgetedSandbox", "budget_concat", "count_nodes"]
+__all__ = ["BudgetedSandbox", "budget_concat", "count_nodes", "make_sandbox"]
 
 
 OUTPUT_WEIGHT = 16
@@ -196,6 +196,16 @@ def budget_str(value: Any) -> str:
             current().charge(len(value) >> 4)
         return value
     budget = current()
+    if type(value) is int:  # size_bound's checks for an int, inlined (loop.index, |length …)
+        budget.work += 1
+        if budget.work > budget.max_work:
+            budget.charge(0)  # raises, naming the limit
+        if value.bit_length() // 3 + 2 > HARD_FACTOR * budget.max_chars:
+            budget.check_estimate(value.bit_length() // 3 + 2, "the text of a value")
+        text = str(value)
+        if len(text) > budget.max_chars:
+            budget.check_size(len(text), "the text of a value")
+        return text
     budget.check_estimate(size_bound(value, budget), "the text of a value")
     text = str(value)
     budget.check_size(len(text), "the text of a value")
@@ -419,3 +429,34 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         finally:
             budget.leave()
         return checked_result(budget, result, "a call's result")
+
+
+class _FragmentLoader(jinja2.BaseLoader):
+    """Resolves include names to fragment texts only; anything else is not found."""
+
+    def __init__(self, fragments: Mapping[str, str]) -> None:
+        self.fragments = fragments
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        try:
+            return self.fragments[template], f"<fragment {template}>", lambda: True
+        except KeyError:
+            raise jinja2.TemplateNotFound(template) from None
+
+
+def make_sandbox(limits: RenderLimits, fragments: Mapping[str, str]) -> BudgetedSandbox:
+    """The sandbox promptship renders with: strict undefined, no escaping, fragments as includes."""
+    return BudgetedSandbox(
+        limits,
+        loader=_FragmentLoader(fragments),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        auto_reload=False,
+        # Compiled fragments are kept (the set is fixed per engine): without the
+        # cache every {% include %} re-parses and recompiles its fragment on every
+        # render, about 150 µs each.
+        cache_size=-1,
+    )

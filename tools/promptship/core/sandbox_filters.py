@@ -329,6 +329,7 @@ def _budgeted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
     filtered.__name__ = getattr(fn, "__name__", name)
     filtered.__doc__ = fn.__doc__
+    filtered.__wrapped_filter__ = fn  # type: ignore[attr-defined]  # read by core.compiled
     return filtered
 
 

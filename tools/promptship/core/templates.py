@@ -12,9 +12,12 @@ refused when a template compiles. Whatever goes wrong while rendering is a
 (a :class:`~promptship.core.errors.RenderBudgetError` for a limit), never a
 Python exception.
 
-A template that only substitutes variables is compiled to a join of literal
-pieces and values, skipping the Jinja machinery on the hot path (its output
-size is still checked).
+Templates are compiled three ways (:mod:`promptship.core.compiled`): one that
+only substitutes names is recognised without Jinja's parser and filled by one
+f-string (its output size still checked); one in the checked subset (``if``,
+``for``, filters, tests, includes) becomes plain Python calling the render
+budget's hooks; anything else renders through Jinja's sandbox. Jinja itself is
+imported only when a template needs its parser.
 """
 
 from __future__ import annotations
@@ -22,42 +25,30 @@ from __future__ import annotations
 import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import jinja2
-from jinja2 import meta, nodes
+from typing import TYPE_CHECKING, Any
 
 from promptship.core.budget import DEFAULT_LIMITS, Budget, RenderLimits, bind, bound, unbind
-from promptship.core.errors import RenderBudgetError, TemplateError
+from promptship.core.compiled import compile_plain, compile_subset, plain_pieces
+from promptship.core.errors import RenderBudgetError, TemplateError, prefixed
 from promptship.core.names import did_you_mean
-from promptship.core.sandbox import BudgetedSandbox
-from promptship.core.template_checks import over_budget, unknown_names, unsafe, walk_nodes
 from promptship.core.template_words import syntax_message
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2 import nodes
+
+    from promptship.core.sandbox import BudgetedSandbox
 
 __all__ = [
     "Analysis",
     "BudgetedRenderer",
     "prefixed",
     "Renderer",
+    "SubsetRenderer",
     "TemplateEngine",
 ]
 
 Renderer = Callable[[Mapping[str, Any]], str]
-
-
-class _FragmentLoader(jinja2.BaseLoader):
-    """Resolves include names to fragment texts only; anything else is not found."""
-
-    def __init__(self, fragments: Mapping[str, str]) -> None:
-        self.fragments = fragments
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        try:
-            return self.fragments[template], f"<fragment {template}>", lambda: True
-        except KeyError:
-            raise jinja2.TemplateNotFound(template) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +77,23 @@ class TemplateEngine:
     def __init__(self, fragments: Mapping[str, str], limits: RenderLimits = DEFAULT_LIMITS) -> None:
         self.fragments = dict(fragments)
         self.limits = limits
-        self.env = BudgetedSandbox(
-            limits,
-            loader=_FragmentLoader(self.fragments),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-            auto_reload=False,
-            # Compiled fragments are kept (the set is fixed per engine): without the
-            # cache every {% include %} re-parses and recompiles its fragment on every
-            # render, about 150 µs each.
-            cache_size=-1,
-        )
+        self._env: BudgetedSandbox | None = None
         self._parsed: dict[str, nodes.Template | str] = {}
+
+    @property
+    def env(self) -> BudgetedSandbox:
+        """The Jinja sandbox of this engine, made (and Jinja imported) on first use."""
+        env = self._env
+        if env is None:
+            from promptship.core.sandbox import make_sandbox
+
+            env = self._env = make_sandbox(self.limits, self.fragments)
+        return env
 
     def _parse(self, source: str) -> nodes.Template:
         """Parse a template; nesting too deep for the parser is a syntax error, not a crash."""
+        import jinja2
+
         try:
             return self.env.parse(source)
         except (RecursionError, MemoryError):
@@ -112,6 +104,8 @@ class TemplateEngine:
             raise jinja2.TemplateSyntaxError(syntax_message(e.message or ""), e.lineno) from None
 
     def _fragment_ast(self, name: str) -> nodes.Template | str:
+        import jinja2
+
         cached = self._parsed.get(name)
         if cached is None:
             try:
@@ -123,6 +117,11 @@ class TemplateEngine:
 
     def analyse(self, source: str) -> Analysis:
         """Find the variables and fragments a template uses, and why it cannot be used."""
+        import jinja2
+        from jinja2 import meta
+
+        from promptship.core.template_checks import unsafe
+
         try:
             ast = self._parse(source)
         except jinja2.TemplateSyntaxError as e:
@@ -148,6 +147,8 @@ class TemplateEngine:
 
     def _unknown(self, tree: nodes.Template) -> list[str]:
         """The filters and tests ``tree`` names that the sandbox does not have."""
+        from promptship.core.template_checks import unknown_names
+
         return unknown_names(tree, self.env.filters, self.env.tests)
 
     def budget_problems(self, source: str, limits: RenderLimits | None = None) -> list[str]:
@@ -156,6 +157,10 @@ class TemplateEngine:
         See :func:`promptship.core.template_checks.over_budget`; fragments it
         includes are checked too (prefixed ``fragment 'NAME':``).
         """
+        import jinja2
+
+        from promptship.core.template_checks import over_budget
+
         limits = limits or self.limits
         try:
             ast = self._parse(source)
@@ -176,6 +181,8 @@ class TemplateEngine:
         analysis (which costs most of the time); a template that does not parse
         includes nothing.
         """
+        import jinja2
+
         try:
             ast = self._parse(source)
         except jinja2.TemplateSyntaxError:
@@ -225,6 +232,10 @@ class TemplateEngine:
 
     def _children(self, tree: nodes.Template, where: str, problems: list[str]) -> list[str]:
         """The known fragments ``tree`` includes by literal name (unknown ones are problems)."""
+        from jinja2 import meta, nodes
+
+        from promptship.core.template_checks import walk_nodes
+
         out: list[str] = []
         for name in meta.find_referenced_templates(tree):
             if name is None or name in out:
@@ -273,6 +284,17 @@ class TemplateEngine:
                 fragments, include cycles, or includes nested deeper than the budget allows.
         """
         where = f"{label}: " if label else ""
+        pieces = plain_pieces(source)
+        if pieces is not None:
+            return compile_plain(pieces, self.limits, where)  # type: ignore[no-any-return]
+        return self._compile_parsed(source, where)
+
+    def _compile_parsed(self, source: str, where: str) -> Renderer:
+        """Parse and check ``source``; compile it to Python when in the subset, else to Jinja."""
+        import jinja2
+
+        from promptship.core.template_checks import unsafe
+
         try:
             ast = self._parse(source)
         except jinja2.TemplateSyntaxError as e:
@@ -280,12 +302,13 @@ class TemplateEngine:
         refused = unsafe(ast) + self._unknown(ast)
         if refused:
             raise TemplateError(f"{where}template {refused[0]}")
-        _, include_problems = self._include_graph(ast)
+        includes, include_problems = self._include_graph(ast)
         if include_problems:
             raise TemplateError(f"{where}template {include_problems[0]}")
-        pieces = _substitution_only(ast)
-        if pieces is not None:
-            return _join_renderer(pieces, self.limits, where)
+        fragments = {n: t for n in includes if not isinstance(t := self._fragment_ast(n), str)}
+        root = compile_subset(ast, self.env, fragments)
+        if root is not None:
+            return SubsetRenderer(root, self.limits, where)
         try:
             template = self.env.from_string(source)
         except (jinja2.TemplateError, SyntaxError, RecursionError, MemoryError) as e:
@@ -293,15 +316,6 @@ class TemplateEngine:
                 f"{where}template cannot be compiled: {type(e).__name__}: {e}"
             ) from None
         return BudgetedRenderer(template, self.limits, where)
-
-
-def prefixed(e: TemplateError, prefix: str) -> TemplateError:
-    """``e`` (same class, limit and hint) with its message starting ``PREFIX: ``."""
-    err = type(e).__new__(type(e))
-    err.__dict__.update(e.__dict__)
-    err.message = f"{prefix}: {e.message}"
-    err.args = (err.message,)
-    return err
 
 
 class BudgetedRenderer:
@@ -313,6 +327,7 @@ class BudgetedRenderer:
     """
 
     __slots__ = ("_max", "_new_context", "_root", "_where", "limits")
+    needs_budget = True
 
     def __init__(self, template: jinja2.Template, limits: RenderLimits, where: str) -> None:
         self._root = template.root_render_func
@@ -342,10 +357,51 @@ class BudgetedRenderer:
                 unbind(token)
 
 
+class SubsetRenderer:
+    """A template of the checked subset compiled to Python, rendering under a budget.
+
+    The same contract as :class:`BudgetedRenderer` (its budget, its errors), without
+    Jinja's runtime (:func:`promptship.core.compiled.compile_subset`).
+    """
+
+    __slots__ = ("_max", "_root", "_where", "limits")
+    needs_budget = True
+
+    def __init__(
+        self, root: Callable[[Mapping[str, Any]], list[str]], limits: RenderLimits, where: str
+    ) -> None:
+        self._root = root
+        self._where = where
+        self._max = limits.max_output_chars
+        self.limits = limits
+
+    def __call__(self, inputs: Mapping[str, Any]) -> str:
+        """The rendered text.
+
+        Raises:
+            TemplateError: Naming the template line (a RenderBudgetError for a limit).
+        """
+        token = None if bound() is not None else bind(Budget(self.limits))
+        try:
+            text = "".join(self._root(inputs))
+            if len(text) > self._max:
+                Budget(self.limits).check_size(len(text), "output")
+            return text
+        except Exception as e:
+            raise _render_error(e, self._where) from None
+        finally:
+            if token is not None:
+                unbind(token)
+
+
 def _template_line(tb: types.TracebackType | None) -> str:
     """``template line N`` (or ``fragment 'NAME' line N``) of the innermost template frame."""
     found = ""
     while tb is not None:
+        lines = tb.tb_frame.f_globals.get("__ps_lines__")
+        if lines is not None:  # a template compiled to Python (core.compiled)
+            fragment, line = lines(tb.tb_lineno)
+            found = f"fragment '{fragment}' line {line}" if fragment else f"template line {line}"
         owner = tb.tb_frame.f_globals.get("__jinja_template__")
         if owner is not None:
             line = owner.get_corresponding_lineno(tb.tb_lineno)
@@ -357,6 +413,8 @@ def _template_line(tb: types.TracebackType | None) -> str:
 
 
 def _render_error(e: BaseException, where: str) -> TemplateError:
+    import jinja2
+
     at = f"{where}{_template_line(e.__traceback__)}"
     if isinstance(e, TemplateError):
         return prefixed(e, at)
@@ -381,59 +439,3 @@ def _render_error(e: BaseException, where: str) -> TemplateError:
     text = str(e)
     text = text if len(text) <= 200 else text[:199] + "…"
     return TemplateError(f"{at}: template failed: {type(e).__name__}: {text}")
-
-
-def _substitution_only(ast: nodes.Template) -> list[str | tuple[str]] | None:
-    """Literal pieces and ``(name,)`` variables when the template only substitutes."""
-    pieces: list[str | tuple[str]] = []
-    for stmt in ast.body:
-        if not isinstance(stmt, nodes.Output):
-            return None
-        for part in stmt.nodes:
-            if isinstance(part, nodes.TemplateData):
-                pieces.append(part.data)
-            elif isinstance(part, nodes.Name) and part.ctx == "load":
-                pieces.append((part.name,))
-            else:
-                return None
-    return pieces
-
-
-def _join_renderer(pieces: list[str | tuple[str]], limits: RenderLimits, where: str) -> Renderer:
-    limit = limits.max_output_chars
-    if all(isinstance(p, str) for p in pieces):
-        constant = "".join(p for p in pieces if isinstance(p, str))
-        if len(constant) > limit:
-            Budget(limits).check_size(len(constant), "output")
-        return lambda inputs: constant
-
-    names = [p[0] if isinstance(p, tuple) else None for p in pieces]
-    literals = [p if isinstance(p, str) else "" for p in pieces]
-
-    def render(inputs: Mapping[str, Any]) -> str:
-        out = literals.copy()
-        for i, name in enumerate(names):
-            if name is not None:
-                try:
-                    value = inputs[name]
-                except KeyError:
-                    raise TemplateError(
-                        f"{where}template uses an undefined value: '{name}' is undefined"
-                    ) from None
-                out[i] = value if type(value) is str else _to_text(value)
-        text = "".join(out)
-        if len(text) > limit:
-            try:
-                Budget(limits).check_size(len(text), "output")
-            except RenderBudgetError as e:
-                raise _render_error(e, where) from None
-        return text
-
-    return render
-
-
-def _to_text(value: Any) -> str:
-    """Jinja's own stringification, so both render paths agree."""
-    if value is None:
-        return "None"
-    return str(value)

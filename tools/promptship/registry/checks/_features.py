@@ -336,9 +336,32 @@ def _breakpoint_problems(data: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
+def _pattern_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Input patterns RE2 cannot run: the client checks inputs with RE2, never with ``re``."""
+    from promptship.core.regex import LinearRegex, RegexError
+    from promptship.core.schema_compile import schema_patterns
+
+    out: list[Problem] = []
+    for pattern in sorted(set(schema_patterns(data.get("inputs")))):
+        try:
+            LinearRegex(pattern)
+        except RegexError as e:
+            out.append(
+                (
+                    ("inputs",),
+                    "prompt.input-pattern",
+                    f"inputs pattern {pattern!r} cannot run in linear time: {e}",
+                    "rewrite it without backreferences or lookaround (RE2 syntax)",
+                    "error",
+                )
+            )
+    return out
+
+
 def feature_problems(data: Mapping[str, Any]) -> list[Problem]:
-    """Every problem of a valid view's tools, parts, media inputs and breakpoints."""
+    """Every problem of a valid view's tools, parts, media inputs, input patterns and breakpoints."""
     return [
+        *_pattern_problems(data),
         *_tool_problems(data),
         *_media_problems(data),
         *_template_problems(data),

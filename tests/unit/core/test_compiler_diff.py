@@ -1,0 +1,313 @@
+"""Templates compiled to Python render exactly as Jinja's sandbox does: differential tests.
+
+:mod:`promptship.core.compiled` compiles the checked subset (``if``, ``for`` with
+``loop`` counters, filters, tests, operators, includes, a top-level ``set``) and
+plain substitution to Python. Every template here renders through both engines,
+the compiled function and Jinja's budgeted sandbox (``BudgetedRenderer`` over
+``engine.env.from_string``), and the two must give byte-identical text or raise
+the same class of error (the same limit for a ``RenderBudgetError``): for
+thousands of generated templates and inputs, under the default budget and a
+tight one, and for every template and eval case of the example registry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jinja2 import nodes
+
+from promptship.core.budget import RenderLimits
+from promptship.core.errors import RenderBudgetError, TemplateError
+from promptship.core.templates import BudgetedRenderer, TemplateEngine
+
+ROOT = Path(__file__).resolve().parents[3]
+
+TIGHT = RenderLimits(
+    max_output_chars=400, max_loop_iterations=12, max_recursion_depth=4, max_work=900
+)
+FRAGMENTS = {
+    "tone": "Be brief, {{ s }}.",
+    "each": "{% for w in words %}<{{ w|upper }}{{ loop.index }}>{% endfor %}",
+    "nested": "[{% include 'tone' %}|{{ n }}]",
+}
+ENGINES = {
+    "default": TemplateEngine(FRAGMENTS),
+    "tight": TemplateEngine(FRAGMENTS, TIGHT),
+}
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+"""Printed objects (a bound method) name their address, which differs between two objects."""
+
+
+def _outcome(render: Any, inputs: Mapping[str, Any]) -> tuple[str, Any]:
+    try:
+        return "text", _ADDRESS.sub(" at 0x…", render(inputs))
+    except RenderBudgetError as e:
+        return "budget", e.limit
+    except TemplateError:
+        return "error", TemplateError
+
+
+def both(engine: TemplateEngine, source: str, inputs: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What the compiled template and Jinja's sandbox make of ``source`` with ``inputs``."""
+    compiled = engine.compile(source)
+    reference = BudgetedRenderer(engine.env.from_string(source), engine.limits, "")
+    return _outcome(compiled, inputs), _outcome(reference, inputs)
+
+
+def _compiles(engine: TemplateEngine, source: str) -> bool:
+    """Whether ``source`` compiles; if not, Jinja refuses it too."""
+    try:
+        engine.compile(source)
+    except TemplateError:
+        with pytest.raises(Exception):  # noqa: B017 - any of Jinja's compile errors
+            engine.env.from_string(source)
+        return False
+    return True
+
+
+# --- the grammar of the subset -----------------------------------------------------------
+
+INPUTS = ("s", "n", "x", "flag", "words", "items", "d", "nothing", "absent")
+CONSTS = ("'lit'", "'a{b}c'", "3", "-2", "2.5", "0", "true", "false", "none", "[1, 'two', 3]",
+          "{'k': 1, 'title': 'T'}", "('t', 1)", "'%s-%d'", "''")  # fmt: skip
+FILTERS = (
+    "length", "count", "upper", "lower", "trim", "title", "capitalize", "default('dflt')",
+    "d('x', true)", "join(', ')", "join", "first", "last", "reverse|list", "list", "string",
+    "int", "float", "abs", "round", "round(1, 'floor')", "replace('a', 'b')", "truncate(12)",
+    "wordcount", "center(14)", "indent(2)", "sort", "unique|list", "min", "max", "sum", "e",
+    "tojson", "batch(2)|list", "slice(2)|list", "dictsort", "items|list", "wordwrap(9)",
+    "striptags", "urlencode", "format(7)", "attr('title')", "sort(attribute='title')",
+    "join(attribute='title')", "groupby('urgent')|list", "sum(attribute='n')",
+)  # fmt: skip
+TESTS = (
+    "defined", "undefined", "none", "string", "number", "integer", "float", "odd", "even",
+    "divisibleby(3)", "in [1, 'a', true]", "eq 3", "sequence", "mapping", "iterable",
+    "lower", "upper", "true", "false", "boolean", "sameas none", "callable", "escaped",
+    "gt 2", "le 1",
+)  # fmt: skip
+BINOPS = ("+", "-", "*", "/", "//", "%", "**", "~", "==", "!=", "<", ">=", "in", "not in",
+          "and", "or")  # fmt: skip
+ATTRS = ("title", "urgent", "tags", "n", "keys", "items", "upper", "k", "missing")
+LOOP_ATTRS = ("index", "index0", "first", "last", "length", "revindex", "revindex0")
+TEXTS = ("Hi ", "\n", " — ", "{ }", "}} ", "}", "x", "é ", "\t")
+
+
+@st.composite
+def expressions(draw: st.DrawFn, names: tuple[str, ...], depth: int = 0) -> str:
+    """An expression over the inputs, loop variables ``names`` and literals."""
+    atoms = [*INPUTS, *names, *CONSTS]
+    if names and "loop" in names:
+        atoms += [f"loop.{a}" for a in LOOP_ATTRS]
+    atoms = [a for a in atoms if a != "loop"]
+    if depth >= 2 or draw(st.integers(0, 2)) == 0:
+        return draw(st.sampled_from(atoms))
+    inner = expressions(names, depth + 1)
+    kind = draw(st.integers(0, 8))
+    if kind == 0:
+        return f"{draw(inner)}.{draw(st.sampled_from(ATTRS))}"
+    if kind == 1:
+        key = draw(st.sampled_from(["0", "-1", "'k'", "'title'", "1", "'missing'"]))
+        return f"{draw(inner)}[{key}]"
+    if kind == 2:
+        return f"(({draw(inner)})|{draw(st.sampled_from(FILTERS))})"
+    if kind == 3:
+        return (
+            f"(({draw(inner)}) is {'not ' * draw(st.integers(0, 1))}{draw(st.sampled_from(TESTS))})"
+        )
+    if kind == 4:
+        return f"({draw(inner)} {draw(st.sampled_from(BINOPS))} {draw(inner)})"
+    if kind == 5:
+        return f"({draw(inner)} if {draw(inner)} else {draw(inner)})"
+    if kind == 6:
+        return f"{draw(st.sampled_from(['not ', '-']))}({draw(inner)})"
+    if kind == 7:
+        return f"[{draw(inner)}, {draw(inner)}]"
+    return f"({draw(inner)} < {draw(inner)} <= {draw(inner)})"
+
+
+@st.composite
+def blocks(draw: st.DrawFn, names: tuple[str, ...] = (), depth: int = 0) -> str:
+    """A sequence of text, outputs, conditions, loops and includes."""
+    out: list[str] = []
+    for _ in range(draw(st.integers(1, 4 if depth == 0 else 3))):
+        kind = draw(st.integers(0, 9 if depth < 2 else 3))
+        dash = draw(st.sampled_from(["", "-"]))
+        if kind <= 1:
+            out.append(draw(st.sampled_from(TEXTS)))
+        elif kind <= 3:
+            out.append(f"{{{{{dash} {draw(expressions(names))} }}}}")
+        elif kind <= 5:
+            body = draw(blocks(names, depth + 1))
+            text = f"{{%{dash} if {draw(expressions(names))} %}}{body}"
+            for _ in range(draw(st.integers(0, 2))):
+                text += f"{{% elif {draw(expressions(names))} %}}{draw(blocks(names, depth + 1))}"
+            if draw(st.booleans()):
+                text += f"{{% else %}}{draw(blocks(names, depth + 1))}"
+            out.append(text + "{% endif %}")
+        elif kind <= 7:
+            target = draw(st.sampled_from(["item", "w", "k, v", "s"]))
+            inner = (*names, *target.replace(" ", "").split(","), "loop")
+            seq = draw(
+                st.sampled_from(["items", "words", "d", "d.items()|list", "s", "n", "range(3)",
+                                 "[1, 2, 3]", "absent", "words|reverse|list"])
+            )  # fmt: skip
+            bound = tuple(n for n in inner if n != "loop")  # no loop in a loop's own test
+            test = f" if {draw(expressions(bound))}" if draw(st.integers(0, 3)) == 0 else ""
+            text = f"{{% for {target} in {seq}{test} %}}{draw(blocks(inner, depth + 1))}"
+            if draw(st.booleans()):
+                text += f"{{% else %}}{draw(blocks(names, depth + 1))}"
+            out.append(text + f"{{%{dash} endfor %}}")
+        elif kind == 8:
+            out.append(f"{{% include '{draw(st.sampled_from(sorted(FRAGMENTS)))}' %}}")
+        else:
+            out.append(f"{{% set x = {draw(expressions(names))} %}}" if depth == 0 else "!")
+    return "".join(out)
+
+
+def _text() -> st.SearchStrategy[str]:
+    return st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+
+
+INPUT_VALUES = st.fixed_dictionaries(
+    {
+        "s": st.one_of(_text(), st.sampled_from(["a", "aaa", "Ab c", "x" * 90])),
+        "n": st.one_of(st.integers(-4, 40), st.floats(-5, 5, allow_nan=False)),
+        "flag": st.booleans(),
+        "words": st.lists(st.sampled_from(["a", "b", "Zed", "é", ""]), max_size=5),
+        "items": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "title": st.sampled_from(["T1", "b", "A"]),
+                    "urgent": st.booleans(),
+                    "tags": st.lists(st.sampled_from(["x", "y"]), max_size=3),
+                    "n": st.integers(0, 9),
+                }
+            ),
+            max_size=5,
+        ),
+        "d": st.dictionaries(
+            st.sampled_from(["k", "title", "a", "keys"]), st.integers(0, 5), max_size=3
+        ),
+        "nothing": st.none(),
+    },
+    optional={"x": st.sampled_from([1, "x", None]), "absent": st.just([1])},
+)
+
+
+def _compiled(engine: TemplateEngine, source: str) -> bool:
+    return not isinstance(engine.compile(source), BudgetedRenderer)
+
+
+@settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(source=blocks(), inputs=INPUT_VALUES, budget=st.sampled_from(sorted(ENGINES)))
+def test_generated_templates_render_as_jinja_does(
+    source: str, inputs: dict[str, Any], budget: str
+) -> None:
+    engine = ENGINES[budget]
+    if _compiles(engine, source):
+        compiled, reference = both(engine, source, inputs)
+        assert compiled == reference, source
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=blocks())
+def test_the_generated_templates_are_compiled_not_left_to_jinja(source: str) -> None:
+    """The grammar above stays inside the subset (calls aside), so the comparison means something."""
+    if any(ENGINES["default"].env.parse(source).find_all(nodes.Call)):
+        return  # a call (``items()``, ``range(…)``, or ``not (x)`` after a comparison): sandbox
+    assert _compiled(ENGINES["default"], source), source
+
+
+@given(
+    pieces=st.lists(
+        st.one_of(
+            st.sampled_from(["{{ s }}", "{{n}}", "{{ x }}", "{{\ts\n}}", "{{ nothing }}"]),
+            st.text(st.sampled_from("ab {}}\n%#-é"), max_size=6),
+        ),
+        max_size=8,
+    ),
+    inputs=INPUT_VALUES,
+    budget=st.sampled_from(sorted(ENGINES)),
+)
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_plain_substitution_renders_as_jinja_does(
+    pieces: list[str], inputs: dict[str, Any], budget: str
+) -> None:
+    source = "".join(pieces)
+    try:
+        compiled, reference = both(ENGINES[budget], source, inputs)
+    except TemplateError:
+        return  # not a template (a stray "{{"): both engines refuse it when compiling
+    assert compiled == reference, source
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for i in range(99) %}{{ i }}{% endfor %}",
+        "{% for w in words %}{% for w2 in words %}{{ w ~ w2 }}{% endfor %}{% endfor %}",
+        "{{ s * 1000 }}",
+        "{{ s|center(5000) }}",
+        "{{ 'ab' ~ s * 300 }}",
+        "{% for i in range(10) %}{% include 'each' %}{% endfor %}",
+    ],
+)
+def test_budget_errors_are_the_same(source: str) -> None:
+    inputs = {"s": "abcdef", "words": list("abcdefgh")}
+    compiled, reference = both(ENGINES["tight"], source, inputs)
+    assert compiled == reference
+    assert compiled[0] == "budget"
+
+
+def _registry_cases() -> list[tuple[str, str, dict[str, Any]]]:
+    """Every template of the example registry, with the inputs of each eval case of its prompt."""
+    from promptship.core.views import resolve
+    from promptship.registry.files import DirectorySnapshot
+    from promptship.registry.load import load_files
+
+    files = load_files(DirectorySnapshot(ROOT))
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for prompt_id in sorted(files.prompts):
+        view, problems = resolve(files, prompt_id, None)
+        assert not problems
+        suite = files.suites.get(prompt_id)
+        cases = [c["inputs"] for c in suite.data.get("cases", []) if "inputs" in c] if suite else []
+        data = view.data
+        texts = [data["text"]] if "text" in data else []
+        for message in data.get("messages", ()):
+            content = message["content"]
+            if isinstance(content, str):
+                texts.append(content)
+            else:
+                texts += [p["text"] for p in content if p["type"] == "text"]
+        out += [(prompt_id, t, c) for t in texts for c in cases]
+    return out
+
+
+def test_every_registry_template_and_eval_case_renders_as_jinja_does() -> None:
+    from promptship.registry.files import DirectorySnapshot
+    from promptship.registry.load import load_files
+
+    fragments = load_files(DirectorySnapshot(ROOT)).fragment_texts()
+    engine = TemplateEngine(fragments)
+    cases = _registry_cases()
+    assert len(cases) > 50
+    compiled = 0
+    for prompt_id, source, inputs in cases:
+        mine, reference = both(engine, source, inputs)
+        assert mine == reference, (prompt_id, source, inputs)
+        compiled += not isinstance(engine.compile(source), BudgetedRenderer)
+    # every template of the example registry is compiled to Python (none is left to Jinja)
+    assert compiled == len(cases)

@@ -1,0 +1,204 @@
+"""Templates of the checked subset compiled to plain Python, under the same render budget; pure.
+
+Jinja's runtime (contexts, loop objects, a generator per template) costs
+several times the work a template describes. The templates a registry writes
+mostly use a small subset: literal text, ``{{ expression }}``,
+``{% if %}``/``{% elif %}``/``{% else %}``, ``{% for %}`` with the ``loop``
+counters, filters and tests, and ``{% include %}`` of fragments. This module
+compiles that subset to a Python function that builds the text directly:
+
+- **Plain substitution** (:func:`plain_pieces`, :func:`compile_plain`): a
+  template that is only literal text and ``{{ name }}`` is recognised without
+  Jinja's parser and rendered by one f-string.
+- **The subset** (:func:`compile_subset`): from the parsed, checked template.
+  Every step that has a cost the render budget counts calls the very hook
+  Jinja's code calls (:mod:`promptship.core.sandbox`): loops pay through
+  ``budget_loop`` with the same weights, ``{{ … }}`` through ``budget_str``,
+  ``~`` through ``budget_join``, ``+ * % **`` through the sandbox's
+  ``call_binop``, every filter is the sandbox's wrapped filter, and attribute
+  and item access are the sandbox's ``getattr``/``getitem`` (a plain ``dict``
+  key is read directly only when no ``dict`` attribute has that name, which is
+  exactly when the sandbox would read the key). So the same budget errors are
+  raised by the same hooks, and nothing outside the subset runs without the
+  sandbox: a template using anything else (calls, macros, ``{% set %}``,
+  filters that take the render context, other ``loop`` attributes …) is
+  rendered by Jinja's sandbox as before (:func:`compile_subset` returns ``None``).
+
+The subset's code generator is :mod:`._subset` (statements) and
+:mod:`._expressions` (expressions); both import Jinja, so they are imported
+only when a template needs Jinja's parser.
+
+Equality with Jinja is tested differentially (``tests/unit/core/test_compiler_diff.py``):
+generated templates and inputs render byte-identical text, or raise the same
+class of error, through both engines.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable, Mapping
+from types import CodeType, FunctionType
+from typing import TYPE_CHECKING, Any
+
+from promptship.core.budget import RenderLimits
+
+if TYPE_CHECKING:
+    from jinja2 import nodes
+
+    from promptship.core.sandbox import BudgetedSandbox
+
+__all__ = ["compile_plain", "compile_subset", "plain_pieces"]
+
+_NOT_PLAIN_NAMES = frozenset(
+    {"true", "false", "none", "True", "False", "None", "loop"}
+    | set(keyword.kwlist)
+    | {"range", "dict", "lipsum", "cycler", "joiner", "namespace"}
+)
+"""Names Jinja reads as constants or keywords, or that name a global: not plain substitution."""
+
+
+def _is_name(text: str) -> bool:
+    return (
+        text.isidentifier()
+        and text.isascii()
+        and text not in _NOT_PLAIN_NAMES
+        and not text.startswith("__")
+    )
+
+
+def plain_pieces(source: str) -> list[str | tuple[str]] | None:
+    """Literal pieces and ``(name,)`` variables when ``source`` only substitutes names.
+
+    Recognised without Jinja's parser, conservatively: no block or comment
+    tags, no carriage return (Jinja rewrites newlines), every ``{{`` opening
+    exactly ``{{ name }}`` (spaces optional, no whitespace control). Anything
+    else answers ``None`` and goes through the parser.
+    """
+    if "{%" in source or "{#" in source or "\r" in source:
+        return None
+    chunks = source.split("{{")
+    pieces: list[str | tuple[str]] = [chunks[0]] if chunks[0] else []
+    for chunk in chunks[1:]:
+        inside, sep, after = chunk.partition("}}")
+        name = inside.strip(" \t\n")
+        if not sep or not _is_name(name):
+            return None
+        pieces.append((name,))
+        if after:
+            pieces.append(after)
+    return pieces
+
+
+def _undefined_error(name: str, where: str) -> Exception:
+    from promptship.core.errors import TemplateError
+
+    return TemplateError(f"{where}template uses an undefined value: '{name}' is undefined")
+
+
+_PLAIN_CODE: dict[tuple[int | None, ...], CodeType] = {}
+"""Compiled code by shape (which pieces are literal, which name which input), shared."""
+_PLAIN_CODE_SIZE = 1024
+
+
+def _plain_code(shape: tuple[int | None, ...], names: int) -> CodeType:
+    """The code of a plain template of this shape: names and literal texts are its defaults.
+
+    Compiling is ~100 µs, filling a function with new defaults ~1 µs: a thousand
+    prompts of the same shape (most of a registry) compile once.
+    """
+    literals = sum(1 for i in shape if i is None)
+    params = [f"n{i}" for i in range(names)] + [f"l{i}" for i in range(literals)]
+    lines = [f"def render(inputs, {', '.join(params)}):" if params else "def render(inputs):"]
+    if names:
+        lines.append("    try:")
+        lines.extend(f"        v{i} = inputs[n{i}]" for i in range(names))
+        lines.append("    except KeyError as e:")
+        lines.append("        raise MISSING(e.args[0], WHERE) from None")
+        lines.extend(f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names))
+    body, k = [], 0
+    for i in shape:
+        if i is None:
+            body.append(f"{{l{k}}}")
+            k += 1
+        else:
+            body.append(f"{{v{i}}}")
+    lines.append(f"    text = f{''.join(body)!r}")
+    lines.append("    if len(text) > LIMIT: OVER(len(text))")
+    lines.append("    return text")
+    space: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<promptship plain template>", "exec"), space)  # noqa: S102
+    code: CodeType = space["render"].__code__
+    return code
+
+
+def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: str) -> Any:
+    """A function of the inputs that fills ``pieces`` (from :func:`plain_pieces`) with one f-string.
+
+    Values are written as Jinja writes them (``str``); the text is held to
+    ``max_output_chars``. A missing input is a ``TemplateError`` naming it. The
+    code is compiled once per shape (:func:`_plain_code`); names and texts are
+    the function's defaults.
+    """
+    names = list(dict.fromkeys(p[0] for p in pieces if isinstance(p, tuple)))
+    index = {n: i for i, n in enumerate(names)}
+    shape = tuple(index[p[0]] if isinstance(p, tuple) else None for p in pieces)
+    code = _PLAIN_CODE.get(shape)
+    if code is None:
+        code = _plain_code(shape, len(names))
+        if len(_PLAIN_CODE) >= _PLAIN_CODE_SIZE:  # each step atomic: a race compiles twice
+            _PLAIN_CODE.clear()
+        _PLAIN_CODE[shape] = code
+    space: dict[str, Any] = {
+        "MISSING": _undefined_error,
+        "WHERE": where,
+        "TEXT": _text,
+        "LIMIT": limits.max_output_chars,
+        "OVER": _over(limits, where),
+    }
+    literals = tuple(p for p in pieces if not isinstance(p, tuple))
+    render = FunctionType(code, space, "render", (*names, *literals))
+    render.needs_budget = False  # type: ignore[attr-defined]
+    return render
+
+
+def _text(value: Any) -> str:
+    """Jinja's text of a value in ``{{ … }}`` (``str``)."""
+    return str(value)
+
+
+def _over(limits: RenderLimits, where: str) -> Callable[[int], None]:
+    def over(n: int) -> None:
+        from promptship.core.budget import Budget
+        from promptship.core.errors import RenderBudgetError, prefixed
+
+        try:
+            Budget(limits).check_size(n, "output")
+        except RenderBudgetError as e:
+            raise prefixed(e, f"{where}template") from None
+
+    return over
+
+
+def compile_subset(
+    ast: nodes.Template,
+    env: BudgetedSandbox,
+    fragments: Mapping[str, nodes.Template],
+) -> Callable[[Mapping[str, Any]], list[str]] | None:
+    """The template as a function of its inputs returning its output pieces, or ``None``.
+
+    Args:
+        ast: The parsed template, already checked (``template_checks.unsafe``, includes).
+        env: The sandbox whose hooks, filters, tests, ``getattr`` and ``getitem`` it calls.
+        fragments: Parsed fragments by name (what ``{% include %}`` inlines).
+
+    Returns:
+        The function (the budget of the render must be bound while it runs; its
+        code maps back to template lines through ``__ps_lines__`` in its globals),
+        or ``None`` when the template uses something outside the subset.
+    """
+    from promptship.core.compiled._subset import Outside, compile_checked
+
+    try:
+        return compile_checked(ast, env, fragments)
+    except (Outside, RecursionError, SyntaxError, MemoryError):
+        return None  # outside the subset (or too deep to compile): Jinja's sandbox renders it

@@ -1,0 +1,279 @@
+r"""Render inputs checked against a prompt's ``inputs`` schema, fast; pure.
+
+:func:`input_check` answers "may these inputs be rendered?" for one schema:
+
+- every input must be declared (a property of the schema), whatever
+  ``additionalProperties`` says: ``validate`` already requires the templates to
+  use exactly the declared inputs, so an undeclared one is a caller's mistake;
+- a schema whose properties only name types (``string`` with ``enum``,
+  ``minLength`` or ``maxLength`` at most) is checked by a loop over the inputs
+  that accepts only values the full check accepts; anything it does not accept
+  goes to the full check, which finds the reason;
+- the full check is fastjsonschema's generated code with its patterns on RE2
+  (:mod:`promptship.core.schema_compile`), compiled once per distinct schema
+  (a thousand prompts with the same inputs share one) and only when first needed;
+- when the inputs fail, :mod:`promptship.core.inputs` tells every problem,
+  input by input, with its fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from promptship.core.errors import InputError
+from promptship.core.schema_compile import shared_check
+
+__all__ = ["InputCheck", "input_check"]
+
+InputCheck = Callable[[Mapping[str, Any]], None]
+"""Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered."""
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "array": (list,),
+    "object": (dict,),
+}
+"""The exact Python types the quick check accepts for each JSON type (bool is not an int here)."""
+
+_NOTES = frozenset({"type", "description", "title", "x-sensitive", "$comment", "examples"})
+"""Keywords of a property that constrain nothing but its type."""
+_STRING_LIMITS = frozenset({"enum", "minLength", "maxLength"})
+_ROOT = frozenset(
+    {"type", "properties", "required", "additionalProperties", "$schema", "description", "title"}
+)
+
+_Quick = tuple[tuple[type, ...], frozenset[str] | None, int, int]
+"""A property the quick loop checks: exact types, string enum, minLength, maxLength."""
+
+
+def _types(kind: Any) -> tuple[type, ...] | None:
+    """The exact Python types of a ``type`` keyword (a name or a list of names)."""
+    names = [kind] if isinstance(kind, str) else kind
+    if not isinstance(names, list) or not names or not all(n in _TYPES for n in names):
+        return None
+    return tuple(t for n in names for t in _TYPES[n])
+
+
+def _string_limits(schema: Mapping[str, Any]) -> tuple[frozenset[str] | None, int, int] | None:
+    """A string property's enum, minLength and maxLength, when the quick loop can check them."""
+    enum = schema.get("enum")
+    lo, hi = schema.get("minLength", 0), schema.get("maxLength", -1)
+    if type(lo) is not int or type(hi) is not int:
+        return None
+    if enum is None:
+        return None, lo, hi
+    if not (isinstance(enum, list) and enum and all(type(v) is str for v in enum)):
+        return None
+    return frozenset(enum), lo, hi
+
+
+def _quick_property(schema: Any) -> _Quick | None:
+    """How the quick loop checks a property, or ``None`` when only the full check can."""
+    if not isinstance(schema, Mapping) or not schema.keys() <= _NOTES | _STRING_LIMITS:
+        return None
+    types = _types(schema.get("type"))
+    if types is None:
+        return None
+    if not schema.keys() & _STRING_LIMITS:
+        return types, None, 0, -1
+    limits = _string_limits(schema) if types == (str,) else None
+    return None if limits is None else (types, *limits)
+
+
+def _has_default(schema: Mapping[str, Any]) -> bool:
+    """Whether any object in ``schema`` has a ``default`` key (iteratively: no recursion)."""
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            if "default" in node:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+class _Items:
+    """An array of objects the quick loop checks: each item a ``dict`` passing ``plan``."""
+
+    __slots__ = ("plan", "required")
+
+    def __init__(self, plan: dict[str, _Quick], required: frozenset[str]) -> None:
+        self.plan, self.required = plan, required
+
+    def accepts(self, value: list[Any]) -> bool:
+        """Whether every item passes (``False``: ask the full check)."""
+        plan, required = self.plan, self.required
+        for item in value:
+            if item.__class__ is not dict or not required <= item.keys():
+                return False
+            for name, field in item.items():  # _passes inlined: it runs once per item
+                quick = plan.get(name)
+                if quick is None or not _scalar_passes(quick, field):
+                    return False
+        return True
+
+
+_ITEM_OBJECT = frozenset({"type", "properties", "required", "additionalProperties"}) | _NOTES
+
+
+def _quick_items(schema: Any) -> _Items | None:
+    """``type: array`` whose ``items`` are objects of quick properties, else ``None``."""
+    if not isinstance(schema, Mapping) or not schema.keys() <= _NOTES | {"items"}:
+        return None
+    items = schema.get("items")
+    if schema.get("type") != "array" or not isinstance(items, Mapping):
+        return None
+    if items.get("type") != "object" or not items.keys() <= _ITEM_OBJECT:
+        return None
+    properties, required = items.get("properties", {}), items.get("required", [])
+    if not isinstance(properties, Mapping) or not isinstance(required, list):
+        return None
+    plan = _properties_plan(properties)
+    if plan is None or not all(isinstance(n, str) for n in required):
+        return None
+    return _Items(plan, frozenset(required))
+
+
+def _properties_plan(properties: Mapping[str, Any]) -> dict[str, _Quick] | None:
+    plan: dict[str, _Quick] = {}
+    for name, prop in properties.items():
+        quick = _quick_property(prop)
+        if quick is None:
+            return None
+        plan[name] = quick
+    return plan
+
+
+def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick | _Items] | None:
+    """Every property's quick check, or ``None`` when one needs the full check."""
+    if not schema.keys() <= _ROOT or _has_default(schema):
+        return None  # a default fills in missing inputs: only the full check does that
+    plan: dict[str, _Quick | _Items] = {}
+    for name, prop in schema.get("properties", {}).items():
+        quick = _quick_property(prop) or _quick_items(prop)
+        if quick is None:
+            return None
+        plan[name] = quick
+    return plan
+
+
+def _passes(plan: Mapping[str, _Quick | _Items], inputs: Mapping[str, Any]) -> bool:
+    """Whether the quick loop accepts every input (``False``: ask the full check)."""
+    for name, value in inputs.items():
+        quick = plan.get(name)
+        if quick is None:
+            return False
+        if quick.__class__ is _Items:
+            if value.__class__ is not list or not quick.accepts(value):
+                return False
+            continue
+        if not _scalar_passes(quick, value):  # type: ignore[arg-type]
+            return False
+    return True
+
+
+def _scalar_passes(quick: _Quick, value: Any) -> bool:
+    """Whether one value has the exact type, is in the enum and within the lengths."""
+    types, enum, lo, hi = quick
+    if value.__class__ not in types:
+        return False
+    if enum is not None and value not in enum:
+        return False
+    if lo or hi >= 0:
+        size = len(value)  # type: ignore[arg-type]  # a str: limits come with types (str,)
+        if size < lo or 0 <= hi < size:
+            return False
+    return True
+
+
+def input_check(inputs_schema: Mapping[str, Any]) -> InputCheck:
+    """The check of render inputs against a prompt's ``inputs`` schema (see the module doc).
+
+    Nothing is compiled until inputs fail the quick loop (or the schema has none).
+
+    Raises:
+        InputError: From the returned function: the inputs are missing, undeclared or
+            invalid, naming which (or the schema itself cannot be compiled).
+    """
+    schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    required = frozenset(schema.get("required", ()))
+    plan = _quick_plan(schema)
+    full: list[Callable[[Any], Any]] = []
+
+    def slow(inputs: Mapping[str, Any]) -> None:
+        undeclared = any(n not in properties for n in inputs)
+        if not full:
+            full.append(shared_check(schema))
+        try:
+            full[0](inputs)
+        except Exception as e:
+            raise _input_error(e, inputs, schema) from None
+        if undeclared:
+            raise _input_error(None, inputs, schema)
+
+    if plan is None:
+        return slow
+
+    if all(q == ((str,), None, 0, -1) for q in plan.values()):
+        return _strings_check(frozenset(plan), required, slow)
+
+    def quick(inputs: Mapping[str, Any]) -> None:
+        if not (_passes(plan, inputs) and required <= inputs.keys()):
+            slow(inputs)
+
+    return quick
+
+
+def _strings_check(
+    names: frozenset[str], required: frozenset[str], slow: Callable[[Mapping[str, Any]], None]
+) -> InputCheck:
+    """The quick check of a schema whose properties are all plain strings (most prompts)."""
+
+    def strings(inputs: Mapping[str, Any]) -> None:
+        for name, value in inputs.items():
+            if value.__class__ is not str or name not in names:
+                slow(inputs)
+                return
+        if not required <= inputs.keys():
+            slow(inputs)
+
+    return strings
+
+
+def _input_error(
+    e: Exception | None, inputs: Mapping[str, Any], schema: Mapping[str, Any]
+) -> InputError:
+    """Every problem with ``inputs`` in one error (:mod:`promptship.core.inputs`' words).
+
+    ``e`` is what the full check raised (``None``: it passed, but an input is not
+    declared). A problem no rule there covers is told in the check's own words.
+    """
+    import fastjsonschema
+
+    from promptship.core.inputs import input_problems, summary
+
+    if isinstance(e, InputError):
+        return e
+    properties = schema.get("properties", {})
+    problems = input_problems(schema, inputs)
+    if problems:
+        message, hint = summary(problems)
+        error = InputError(message, hint=hint)
+        error.problems = tuple(problems)
+        return error
+    hint = f"this prompt's inputs: {', '.join(sorted(properties)) or 'none'}"
+    if not isinstance(e, fastjsonschema.JsonSchemaValueException):
+        text = str(e)[:200]
+        return InputError(f"inputs cannot be checked: {type(e).__name__}: {text}", hint=hint)
+    full = str(e.name or "data")
+    name = full.removeprefix("data.").removeprefix("data")
+    message = str(e.message).removeprefix(full + " ")
+    return InputError(f"input {name or '(all)'}: {message}", hint=hint)
