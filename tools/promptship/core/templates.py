@@ -66,6 +66,10 @@ class Analysis:
     problems: tuple[str, ...]
 
 
+_RECENT_TREES = 64
+"""Parsed templates an engine keeps for :meth:`TemplateEngine._parse_read`."""
+
+
 class TemplateEngine:
     """Compiles and analyses templates against one set of fragments, under one render budget.
 
@@ -79,6 +83,7 @@ class TemplateEngine:
         self.limits = limits
         self._env: BudgetedSandbox | None = None
         self._parsed: dict[str, nodes.Template | str] = {}
+        self._recent: dict[str, nodes.Template] = {}
 
     @property
     def env(self) -> BudgetedSandbox:
@@ -103,6 +108,20 @@ class TemplateEngine:
         except jinja2.TemplateSyntaxError as e:
             raise jinja2.TemplateSyntaxError(syntax_message(e.message or ""), e.lineno) from None
 
+    def _parse_read(self, source: str) -> nodes.Template:
+        """:meth:`_parse` for analyses that only read the tree, reusing the last few parsed.
+
+        ``validate`` analyses a template and then checks its budget: the second
+        read reuses the first parse (the trees are never changed, as with fragments').
+        """
+        ast = self._recent.get(source)
+        if ast is None:
+            ast = self._parse(source)
+            if len(self._recent) >= _RECENT_TREES:
+                del self._recent[next(iter(self._recent))]
+            self._recent[source] = ast
+        return ast
+
     def _fragment_ast(self, name: str) -> nodes.Template | str:
         import jinja2
 
@@ -123,7 +142,7 @@ class TemplateEngine:
         from promptship.core.template_checks import unsafe
 
         try:
-            ast = self._parse(source)
+            ast = self._parse_read(source)
         except jinja2.TemplateSyntaxError as e:
             return Analysis(frozenset(), frozenset(), (f"line {e.lineno}: {e.message}",))
         variables: set[str] = set()
@@ -163,7 +182,7 @@ class TemplateEngine:
 
         limits = limits or self.limits
         try:
-            ast = self._parse(source)
+            ast = self._parse_read(source)
         except jinja2.TemplateSyntaxError:
             return []  # reported by analyse
         includes, _ = self._include_graph(ast)
