@@ -85,3 +85,30 @@ def test_unbounded_repetition_is_refused_at_render(source: str) -> None:
 
 def test_bounded_arithmetic_still_works() -> None:
     assert engine().compile("{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 6 * 7 }}")({}) == "ababab 1024 42"
+
+
+def test_a_fragment_analysed_once_tells_every_includer() -> None:
+    # The engine keeps an included fragment's variables and problems after the
+    # first template that includes it: every later includer still gets both.
+    fragments = {"bad": "{{ who | nosuchfilter }}", "ok": "Hi {{ name }}."}
+    sources = ['{% include "bad" %}{% include "ok" %} {{ a }}', '{{ b }}{% include "ok" %}']
+    sources += ['{% include "ok" %}{% include "bad" %}{{ c }}']
+    engine = TemplateEngine(fragments)
+    for source in sources:
+        assert engine.analyse(source) == TemplateEngine(fragments).analyse(source), source
+    first, second, third = (engine.analyse(s) for s in sources)
+    assert any(p.startswith("fragment 'bad': ") for p in first.problems)
+    assert first.problems == third.problems
+    assert not second.problems
+    assert {"name", "a"} <= first.variables
+    assert {"name", "c"} <= third.variables
+
+
+def test_budget_after_analysis_reads_the_same_template() -> None:
+    # analyse and budget_problems share one parse of a source; the budget is
+    # the same as an engine that never analysed it finds.
+    source = "{% for i in range(100000000) %}x{% endfor %}"
+    engine = TemplateEngine({})
+    engine.analyse(source)
+    assert engine.budget_problems(source) == TemplateEngine({}).budget_problems(source)
+    assert engine.budget_problems(source)

@@ -41,3 +41,19 @@ def test_forked_validation_equals_serial(broken_registry: Path) -> None:
     assert broken == {
         f"registry/{ns}/{name}.yaml" for ns, name in (prompt_path(i) for i in (3, 101, 250, 599))
     }
+
+
+def test_validate_leaves_the_garbage_collector_as_it_was(broken_registry: Path) -> None:
+    # validate pauses cyclic collection while loading and freezes the loaded
+    # registry while checking: both are undone, whichever way it returns.
+    import gc
+
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    registry.validate(DirectorySnapshot(broken_registry), jobs=1)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(AttributeError):
+        registry.validate(None, jobs=1)  # type: ignore[arg-type]  # fails inside the load
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0

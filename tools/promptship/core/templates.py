@@ -66,6 +66,10 @@ class Analysis:
     problems: tuple[str, ...]
 
 
+_RECENT_TREES = 64
+"""Parsed templates an engine keeps for :meth:`TemplateEngine._parse_read`."""
+
+
 class TemplateEngine:
     """Compiles and analyses templates against one set of fragments, under one render budget.
 
@@ -79,6 +83,8 @@ class TemplateEngine:
         self.limits = limits
         self._env: BudgetedSandbox | None = None
         self._parsed: dict[str, nodes.Template | str] = {}
+        self._recent: dict[str, nodes.Template] = {}
+        self._fragment_facts: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
 
     @property
     def env(self) -> BudgetedSandbox:
@@ -103,6 +109,23 @@ class TemplateEngine:
         except jinja2.TemplateSyntaxError as e:
             raise jinja2.TemplateSyntaxError(syntax_message(e.message or ""), e.lineno) from None
 
+    def _parse_read(self, source: str) -> nodes.Template:
+        """:meth:`_parse` for analyses that only read the tree, reusing the last few parsed.
+
+        ``validate`` analyses a template and then checks its budget: the second
+        read reuses the first parse (the trees are never changed, as with fragments').
+        """
+        unchecked: object = source  # a caller's unchecked value is parsed (and refused) as before
+        if not isinstance(unchecked, str):
+            return self._parse(source)
+        ast = self._recent.get(source)
+        if ast is None:
+            ast = self._parse(source)
+            if len(self._recent) >= _RECENT_TREES:
+                del self._recent[next(iter(self._recent))]
+            self._recent[source] = ast
+        return ast
+
     def _fragment_ast(self, name: str) -> nodes.Template | str:
         import jinja2
 
@@ -118,12 +141,9 @@ class TemplateEngine:
     def analyse(self, source: str) -> Analysis:
         """Find the variables and fragments a template uses, and why it cannot be used."""
         import jinja2
-        from jinja2 import meta
-
-        from promptship.core.template_checks import unsafe
 
         try:
-            ast = self._parse(source)
+            ast = self._parse_read(source)
         except jinja2.TemplateSyntaxError as e:
             return Analysis(frozenset(), frozenset(), (f"line {e.lineno}: {e.message}",))
         variables: set[str] = set()
@@ -132,18 +152,41 @@ class TemplateEngine:
         for where, tree in ((None, ast), *((n, self._fragment_ast(n)) for n in sorted(includes))):
             if isinstance(tree, str):
                 continue  # reported by _include_graph
-            prefix = f"fragment '{where}': " if where else ""
-            found = unsafe(tree) + self._unknown(tree)
-            try:
-                variables.update(meta.find_undeclared_variables(tree))
-            except RecursionError:
-                problems.append(prefix + "line 1: the template nests too deeply to be read")
-            except jinja2.TemplateError as e:  # what the compiler asserts beyond the above
-                if not found:
-                    problems.append(f"{prefix}line {getattr(e, 'lineno', 1)}: {e.message}")
-            problems.extend(prefix + p for p in found)
+            if where is None:
+                found_vars, found = self._tree_facts(tree, "")
+            else:  # a fragment's facts do not depend on who includes it
+                facts = self._fragment_facts.get(where)
+                if facts is None:
+                    facts = self._fragment_facts[where] = self._tree_facts(
+                        tree, f"fragment '{where}': "
+                    )
+                found_vars, found = facts
+            variables.update(found_vars)
+            problems.extend(found)
         problems.extend(include_problems)
         return Analysis(frozenset(variables), frozenset(includes), tuple(problems))
+
+    def _tree_facts(
+        self, tree: nodes.Template, prefix: str
+    ) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The variables one parsed template uses and its own problems (``prefix`` before each)."""
+        import jinja2
+        from jinja2 import meta
+
+        from promptship.core.template_checks import unsafe
+
+        found = unsafe(tree) + self._unknown(tree)
+        variables: frozenset[str] = frozenset()
+        problems: list[str] = []
+        try:
+            variables = frozenset(meta.find_undeclared_variables(tree))
+        except RecursionError:
+            problems.append(prefix + "line 1: the template nests too deeply to be read")
+        except jinja2.TemplateError as e:  # what the compiler asserts beyond the above
+            if not found:
+                problems.append(f"{prefix}line {getattr(e, 'lineno', 1)}: {e.message}")
+        problems.extend(prefix + p for p in found)
+        return variables, tuple(problems)
 
     def _unknown(self, tree: nodes.Template) -> list[str]:
         """The filters and tests ``tree`` names that the sandbox does not have."""
@@ -163,7 +206,7 @@ class TemplateEngine:
 
         limits = limits or self.limits
         try:
-            ast = self._parse(source)
+            ast = self._parse_read(source)
         except jinja2.TemplateSyntaxError:
             return []  # reported by analyse
         includes, _ = self._include_graph(ast)

@@ -45,6 +45,7 @@ class DirectorySnapshot:
     root: Path
     label: str = "working tree"
     _listing: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
+    _resolved_root: list[Path] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def _all(self) -> list[str]:
         if not self._listing:
@@ -70,7 +71,10 @@ class DirectorySnapshot:
                     f"{path}: symbolic links are not read", hint="commit the file itself"
                 )
             resolved = full.resolve()
-            if self.root.resolve() not in resolved.parents:
+            if not self._resolved_root:  # once: a large registry reads thousands of files
+                self._resolved_root.append(self.root.resolve())
+            root = self._resolved_root[0]
+            if resolved == root or not resolved.is_relative_to(root):
                 raise UsageError(f"{path}: outside the repository")
         except OSError as e:
             raise UsageError(f"{path}: cannot read: {e.strerror}") from None

@@ -419,7 +419,8 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
     if run.keep is not None and env == run.keep.env:
         run.keep.views[(prompt_id, variant)] = view.data
     where = "".join([f" (in {env})" if env else "", f" (variant {variant})" if variant else ""])
-    if env is not None or variant is not None:
+    if (env is not None or variant is not None) and view.data != run.files.prompts[prompt_id].data:
+        # a view equal to the prompt file (no overlay or default changed it) passed with the file
         violations = list(run.schemas["prompt"].iter_errors(view.data))
         if violations:
             tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
