@@ -306,6 +306,8 @@ class ChatServerProcess:
             assert self._proc.stdin is not None
             self._proc.stdin.close()  # the child stops when its stdin ends
             self._proc.wait(timeout=10)
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
             self._proc = None
 
 
