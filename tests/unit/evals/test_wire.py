@@ -6,7 +6,10 @@ import json
 import socket
 import threading
 
+import pytest
+
 from chatserver import ChatServer, Reply, echo_completion
+from promptship.core.errors import ProviderError
 from promptship.evals.providers import ChatRequest, OpenAICompatibleProvider
 
 
@@ -76,3 +79,13 @@ def test_an_idle_connection_the_server_dropped_is_replaced_without_a_retry() -> 
             assert provider.complete(chat("two")).text == "user: two"
         server.join(timeout=10)
     assert len(connections) == 2
+
+
+def test_https_to_a_plain_http_server_fails_its_handshake_cleanly(chat_server: ChatServer) -> None:
+    url = chat_server.base_url.replace("http://", "https://")
+    with (
+        OpenAICompatibleProvider(url, None, max_retries=0, timeout_s=5) as provider,
+        pytest.raises(ProviderError, match="connection failed") as info,
+    ):
+        provider.complete(chat())
+    assert "SSL" in str(info.value)
