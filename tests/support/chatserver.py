@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -23,7 +25,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["ChatServer", "Recorded", "Reply", "closed_port", "echo_completion"]
+__all__ = [
+    "ChatServer",
+    "ChatServerProcess",
+    "Recorded",
+    "Reply",
+    "closed_port",
+    "echo_completion",
+]
 
 
 @dataclass(frozen=True)
@@ -262,3 +271,51 @@ class ChatServer:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+
+class ChatServerProcess:
+    """A :class:`ChatServer` answering every request after ``delay_s`` in a child process.
+
+    For benchmarks: the server's CPU and its threads stay out of the measuring
+    process (``time.process_time`` then counts the client alone, and the
+    server does not compete for the client's interpreter lock). It records
+    nothing the parent can read.
+    """
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.base_url = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> ChatServerProcess:
+        self._proc = subprocess.Popen(
+            [sys.executable, __file__, str(self.delay_s)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        self.base_url = self._proc.stdout.readline().strip()
+        if not self.base_url.startswith("http://127.0.0.1:"):
+            self.__exit__()
+            raise RuntimeError(f"chat server process did not start: {self.base_url!r}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()  # the child stops when its stdin ends
+            self._proc.wait(timeout=10)
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+            self._proc = None
+
+
+def _serve_until_stdin_closes(delay_s: float) -> None:
+    with ChatServer(default=Reply(delay_s=delay_s)) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    _serve_until_stdin_closes(float(sys.argv[1]))

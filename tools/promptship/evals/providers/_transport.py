@@ -9,13 +9,14 @@ with where to send a request, its headers, and how to read the answer.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -26,6 +27,7 @@ import httpx
 from promptship.core import jsonlimits
 from promptship.core.decoding import BoundedDecoder, DecodedTooLarge, DecodeLimitError
 from promptship.core.errors import ProviderError, UsageError
+from promptship.evals.providers import _wire
 from promptship.evals.providers._values import ChatResponse, ToolCall
 
 __all__ = [
@@ -44,6 +46,7 @@ MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 """Answers larger than this are refused: no completion is that big."""
 
 _MAX_ERROR_CHARS = 300
+_USER_AGENT = f"python-httpx/{httpx.__version__}"  # what httpx.Client sent before
 MAX_ARGUMENT_CHARS = 1_000_000
 """Tool-call arguments longer than this are kept as text, not parsed."""
 
@@ -80,7 +83,8 @@ class JsonHttpProvider:
         sleep: Waits between attempts (inject a fake in tests).
         clock: Monotonic seconds, for latency and deadlines.
         wall_clock: Unix seconds, to read an HTTP-date ``Retry-After``.
-        transport: An httpx transport (for tests); the default talks to the network.
+        transport: An httpx transport (for tests); the default talks to the network
+            through keep-alive ``http.client`` connections (``_wire``).
 
     Raises:
         UsageError: The base URL or an option is invalid.
@@ -121,6 +125,7 @@ class JsonHttpProvider:
         self._key = api_key or None
         # identity: a compressed answer is decoded with a running cap (core.decoding), not by httpx
         self._headers = {
+            "user-agent": _USER_AGENT,
             "accept": "application/json",
             "accept-encoding": "identity",
             "content-type": "application/json",
@@ -139,14 +144,14 @@ class JsonHttpProvider:
         self._clock = clock
         self._wall_clock = wall_clock
         self._slots = threading.BoundedSemaphore(max_concurrency)
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,
+        # One keep-alive pool sized to the concurrency on http.client (a third of
+        # httpx's CPU per request); an injected httpx transport is called as-is.
+        self._timeout = httpx.Timeout(timeout_s).as_dict()
+        self._transport = transport
+        self._wire = (
+            None
+            if transport is not None
+            else _wire.Pool(url.scheme, url.host, url.port, max_concurrency, timeout_s)
         )
 
     def _auth_headers(self, key: str | None) -> dict[str, str]:
@@ -168,7 +173,10 @@ class JsonHttpProvider:
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._client.close()
+        if self._transport is not None:
+            self._transport.close()
+        if self._wire is not None:
+            self._wire.close()
 
     def __enter__(self) -> Self:
         return self
@@ -233,20 +241,22 @@ class JsonHttpProvider:
         with self._slots:
             start = self._clock()
             try:
-                with self._client.stream(
-                    "POST", url, content=payload, headers=self._headers
-                ) as resp:
-                    body = self._read(resp, start)
-                    elapsed_ms = (self._clock() - start) * 1000.0
-                    return _Reply(resp.status_code, resp.headers, body, elapsed_ms)
-            except httpx.TimeoutException as e:
+                if self._wire is None:
+                    return self._send_httpx(url, payload, start)
+                target = url.raw_path.decode("ascii")
+                with self._wire.post(target, payload, self._headers) as resp:
+                    encoding = resp.getheader("content-encoding")
+                    body = self._read(encoding, iter(lambda: resp.read(_wire.CHUNK), b""), start)
+                    status, headers = resp.status, httpx.Headers(resp.getheaders())
+                return self._reply(status, headers, body, start)
+            except (httpx.TimeoutException, TimeoutError) as e:
                 error = ProviderError(
                     f"{self._label}: no complete answer within {self._timeout_s:g}s",
                     hint="raise timeout_s or check that the server is up and not overloaded",
                 )
                 error.__cause__ = e
                 return error
-            except httpx.TransportError as e:
+            except (httpx.TransportError, OSError, http.client.HTTPException) as e:
                 error = ProviderError(
                     f"{self._label}: connection failed ({type(e).__name__}: "
                     f"{self._redact(str(e)) or 'no detail'})",
@@ -261,15 +271,38 @@ class JsonHttpProvider:
                     hint=f"check base_url points at {self.what}",
                 ) from e
 
-    def _read(self, resp: httpx.Response, start: float) -> bytes:
+    def _send_httpx(self, url: httpx.URL, payload: bytes, start: float) -> Reply:
+        """One attempt through the injected httpx transport."""
+        assert self._transport is not None
+        request = httpx.Request(
+            "POST",
+            url,
+            content=payload,
+            headers=self._headers,
+            extensions={"timeout": self._timeout},
+        )
+        resp = self._transport.handle_request(request)
+        try:
+            body = self._read(resp.headers.get("content-encoding"), resp.iter_raw(), start)
+        finally:
+            resp.close()
+        return self._reply(resp.status_code, resp.headers, body, start)
+
+    def _reply(self, status: int, headers: httpx.Headers, body: bytes, start: float) -> Reply:
+        elapsed_ms = (self._clock() - start) * 1000.0
+        if log.isEnabledFor(logging.INFO):  # the line httpx.Client logged
+            log.info('HTTP Request: POST %s "%d"', self._label, status)
+        return _Reply(status, headers, body, elapsed_ms)
+
+    def _read(self, encoding: str | None, raw: Iterator[bytes], start: float) -> bytes:
         """The body, decoded with a running cap (a compressed answer cannot grow past it)."""
         chunks: list[bytes] = []
         try:
-            decoder = BoundedDecoder(resp.headers.get("content-encoding"), self._max_bytes)
-            for raw in resp.iter_raw():
-                chunks.append(decoder.feed(raw))
+            decoder = BoundedDecoder(encoding, self._max_bytes)
+            for piece in raw:
+                chunks.append(decoder.feed(piece))
                 if self._clock() - start > self._timeout_s:
-                    raise httpx.ReadTimeout("answer not complete before the deadline")
+                    raise TimeoutError("answer not complete before the deadline")
             chunks.append(decoder.finish())
         except DecodedTooLarge:
             raise ProviderError(
