@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from promptship.core.templates import TemplateEngine
@@ -205,6 +205,7 @@ def test_any_literal_text_renders_as_itself(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
+@example(["{{a", "}}"])  # found by hypothesis: a name other than v and w
 @given(
     st.lists(
         st.one_of(
@@ -218,12 +219,17 @@ def test_double_brace_matches_a_reference_substitution(parts: list[str]) -> None
     import re
 
     source = "".join(parts)
-    values = {"v": "V{{", "w": "W%}"}
+    converted = convert(source, "langfuse")
+    # Every name the importer declares is one Langfuse would substitute: a stripped
+    # identifier between double braces of the source (generated text makes "a", "ab", ...).
+    spelled = {m[1].strip() for m in re.finditer(r"\{\{(.*?)\}\}", source, flags=re.S)}
+    assert converted.variables <= {name for name in spelled if name.isidentifier()}
+    values = {name: f"<{name}{{%" for name in spelled if name.isidentifier()}
+    values |= {"v": "V{{", "w": "W%}"}
 
     def reference(text: str) -> str:  # Langfuse's TemplateParser.compile_template, for known names
         return re.sub(r"\{\{(.*?)\}\}", lambda m: values.get(m[1].strip(), m[0]), text, flags=re.S)
 
-    converted = convert(source, "langfuse")
     assert render(converted.text, **{k: values[k] for k in converted.variables}) == reference(
         source
     )
