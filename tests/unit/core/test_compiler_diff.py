@@ -311,3 +311,32 @@ def test_every_registry_template_and_eval_case_renders_as_jinja_does() -> None:
         compiled += not isinstance(engine.compile(source), BudgetedRenderer)
     # every template of the example registry is compiled to Python (none is left to Jinja)
     assert compiled == len(cases)
+
+
+TINY = TemplateEngine(FRAGMENTS, RenderLimits(max_output_chars=1, max_work=60))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for w in words %}{{ loop.index }}{% endfor %}",
+        "{% for w in words %}{% if w %}{{ loop.revindex0 }}{% endif %}{% endfor %}",
+        "{{ words|length }}",
+        "{{ s|count }}{{ s }}",
+        "{% for w in words %}{% if loop.first %}A{% else %}B{% endif %}{% endfor %}",
+        "{% for w in words %}{{ w|length }}{{ loop.length }}{% endfor %}",
+        "{{ n|length }}",
+    ],
+)
+@pytest.mark.parametrize("engine", [ENGINES["default"], ENGINES["tight"], TINY])
+def test_inline_counters_lengths_and_text_ifs_render_as_jinja_does(
+    source: str, engine: TemplateEngine
+) -> None:
+    """``int`` outputs written inline pay and check as ``budget_str`` does; text-only ifs inline."""
+    for inputs in (
+        {"words": list("abcdefghijklm"), "s": "abcdefghijk", "n": 3},
+        {"words": ["", "b"], "s": "", "n": 3},
+    ):
+        compiled, reference = both(engine, source, inputs)
+        assert compiled == reference, (source, inputs)
+    assert _compiled(engine, source)
