@@ -28,10 +28,14 @@ from promptship.core.errors import InputError
 from promptship.core.input_code import Items, Scalar, quick_check
 from promptship.core.schema_compile import shared_check
 
-__all__ = ["InputCheck", "input_check"]
+__all__ = ["InputCheck", "input_check", "item_fields"]
 
-InputCheck = Callable[[Mapping[str, Any]], None]
-"""Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered."""
+InputCheck = Callable[[Mapping[str, Any]], "bool | None"]
+"""Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered.
+
+Returns ``True`` only when the quick check accepted the inputs itself: then
+every array input of :func:`item_fields` is a ``list`` of ``dict`` items each
+holding those fields (``None`` otherwise, the inputs being valid all the same)."""
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -147,6 +151,25 @@ def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick | Items] | None:
     return plan
 
 
+def item_fields(inputs_schema: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """The fields every item of each array input holds when the check returns ``True``.
+
+    For each input that is an array of objects of simple fields (the quick
+    check's kind), its required declared fields: when the check returns
+    ``True``, that input (if given) is exactly a ``list`` of exactly ``dict``
+    items, each holding them. Compiled templates read such fields directly.
+    """
+    schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
+    plan = _quick_plan(schema)
+    if plan is None:
+        return {}
+    return {
+        name: frozenset(q.required & q.plan.keys())
+        for name, q in plan.items()
+        if isinstance(q, Items) and q.required & q.plan.keys()
+    }
+
+
 def input_check(inputs_schema: Mapping[str, Any]) -> InputCheck:
     """The check of render inputs against a prompt's ``inputs`` schema (see the module doc).
 
@@ -186,13 +209,14 @@ def _strings_check(
 ) -> InputCheck:
     """The quick check of a schema whose properties are all plain strings (most prompts)."""
 
-    def strings(inputs: Mapping[str, Any]) -> None:
+    def strings(inputs: Mapping[str, Any]) -> bool | None:
         for name, value in inputs.items():
             if value.__class__ is not str or name not in names:
                 slow(inputs)
-                return
+                return None
         if not required <= inputs.keys():
             slow(inputs)
+        return None
 
     return strings
 

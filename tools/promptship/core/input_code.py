@@ -120,8 +120,12 @@ class _Source:
 
 def quick_check(
     plan: Plan, required: frozenset[str], slow: Callable[[Mapping[str, Any]], None]
-) -> Callable[[Mapping[str, Any]], None]:
+) -> Callable[[Mapping[str, Any]], bool | None]:
     """The check of render inputs by ``plan``; whatever it does not accept goes to ``slow``.
+
+    The check returns ``True`` when it accepted the inputs itself (every input
+    and item field has exactly its planned type: what :func:`promptship.core.input_check.item_fields`
+    promises), else what ``slow`` returns.
 
     Args:
         plan: Every declared input's quick test (a :data:`Scalar` or :class:`Items`).
@@ -130,6 +134,7 @@ def quick_check(
     """
     source = _Source()
     source.fields(1, "inputs", plan, required)
+    source.add(1, "return True")
     text = "\n".join(source.lines)
     code = _CODE.get(text)
     if code is None:
@@ -139,7 +144,7 @@ def quick_check(
         if len(_CODE) >= _CODE_SIZE:
             _CODE.clear()
         _CODE[text] = code
-    check: Callable[[Mapping[str, Any]], None] = FunctionType(
+    check: Callable[[Mapping[str, Any]], bool | None] = FunctionType(
         code,
         {
             **source.consts,

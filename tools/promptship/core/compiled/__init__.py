@@ -189,22 +189,26 @@ def compile_subset(
     ast: nodes.Template,
     env: BudgetedSandbox,
     fragments: Mapping[str, nodes.Template],
-) -> Callable[[Mapping[str, Any]], list[str]] | None:
+    items: Mapping[str, frozenset[str]] | None = None,
+) -> Callable[[Mapping[str, Any], bool], list[str]] | None:
     """The template as a function of its inputs returning its output pieces, or ``None``.
 
     Args:
         ast: The parsed template, already checked (``template_checks.unsafe``, includes).
         env: The sandbox whose hooks, filters, tests, ``getattr`` and ``getitem`` it calls.
         fragments: Parsed fragments by name (what ``{% include %}`` inlines).
+        items: The fields each item of an array input holds when the input check
+            vouched (:func:`promptship.core.input_check.item_fields`).
 
     Returns:
-        The function (the budget of the render must be bound while it runs; its
+        The function of the inputs and whether the check vouched for ``items``
+        (the budget of the render must be bound while it runs; its
         code maps back to template lines through ``__ps_lines__`` in its globals),
         or ``None`` when the template uses something outside the subset.
     """
     from promptship.core.compiled._subset import Outside, compile_checked
 
     try:
-        return compile_checked(ast, env, fragments)
+        return compile_checked(ast, env, fragments, items)
     except (Outside, RecursionError, SyntaxError, MemoryError):
         return None  # outside the subset (or too deep to compile): Jinja's sandbox renders it

@@ -49,6 +49,8 @@ class Expressions:
     scopes: list[dict[str, str]]
     loops: list[Loop]
     uses_budget: bool
+    typed: dict[str, frozenset[str]]
+    """Loop variables known to be a ``dict`` holding these keys when the check vouched."""
 
     def fresh(self, prefix: str) -> str:
         """A new local name."""
@@ -150,15 +152,30 @@ class Expressions:
             return f"GETATTR({obj}, {node.attr!r})"
         # the sandbox reads a plain dict's key when no dict attribute has its name
         tmp = self.fresh("g")
-        return (
+        generic = (
             f"({tmp}[{node.attr!r}] if ({tmp} := {obj}).__class__ is dict and {node.attr!r} in {tmp} "
             f"else GETATTR({tmp}, {node.attr!r}))"
         )
+        return self._typed(obj, node.attr, generic)
 
     def getitem(self, node: nodes.Getitem) -> str:
         if isinstance(node.arg, nodes.Slice):
             raise Outside("slice")
-        return f"GETITEM({self.expr(node.node)}, {self.expr(node.arg)})"
+        obj = self.expr(node.node)
+        generic = f"GETITEM({obj}, {self.expr(node.arg)})"
+        key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        return self._typed(obj, key, generic) if isinstance(key, str) else generic
+
+    def _typed(self, obj: str, key: str, generic: str) -> str:
+        """``obj[key]`` when the check vouched (``V``) that ``obj`` is a dict holding ``key``.
+
+        Only for a loop variable over an array input whose items hold ``key``
+        (:func:`promptship.core.input_check.item_fields`): then the sandbox too
+        reads the key (no ``dict`` attribute has its name, or it is ``[…]``).
+        """
+        if key not in self.typed.get(obj, ()):
+            return generic
+        return f"({obj}[{key!r}] if V else {generic})"
 
     def _args(self, node: nodes.Filter | nodes.Test) -> str:
         if node.dyn_args is not None or node.dyn_kwargs is not None:

@@ -40,8 +40,15 @@ _INT_TEXT = 24
 class _Writer(Expressions):
     """Python source for one template (and the fragments it includes), in the subset."""
 
-    def __init__(self, env: BudgetedSandbox, fragments: Mapping[str, nodes.Template]) -> None:
+    def __init__(
+        self,
+        env: BudgetedSandbox,
+        fragments: Mapping[str, nodes.Template],
+        items: Mapping[str, frozenset[str]],
+    ) -> None:
         self.env = env
+        self.items = items
+        self.typed: dict[str, frozenset[str]] = {}
         self.eval_ctx = EvalContext(env)
         self.fragments = fragments
         self.lines: list[str] = []
@@ -221,6 +228,10 @@ class _Writer(Expressions):
         iterable = self.expr(node.iter)  # in the enclosing scope
         loop = Loop(self.fresh("i"), self.fresh("s"), self.fresh("n"))
         target, names = self._targets(node.target)
+        if isinstance(node.target, nodes.Name) and isinstance(node.iter, nodes.Name):
+            fields = self.items.get(node.iter.name)
+            if fields and iterable == self.inputs.get(node.iter.name):  # the input, not a shadow
+                self.typed[target] = fields
         seq = loop.seq
         self.line(depth, f"{seq} = LOOP({iterable}, {weight})")
         if node.test is not None:
@@ -273,26 +284,31 @@ def compile_checked(
     ast: nodes.Template,
     env: BudgetedSandbox,
     fragments: Mapping[str, nodes.Template],
-) -> Callable[[Mapping[str, Any]], list[str]]:
+    items: Mapping[str, frozenset[str]] | None = None,
+) -> Callable[[Mapping[str, Any], bool], list[str]]:
     """The template as a function of its inputs returning its output pieces.
 
     Args:
         ast: The parsed template, already checked (``template_checks.unsafe``, includes).
         env: The sandbox whose hooks, filters, tests, ``getattr`` and ``getitem`` it calls.
         fragments: Parsed fragments by name (what ``{% include %}`` inlines).
+        items: The fields each item of an array input holds when the input check
+            vouched (:func:`promptship.core.input_check.item_fields`).
 
     Returns:
-        The function (the budget of the render must be bound while it runs); the
+        The function of the inputs and whether the input check vouched for
+        ``items`` (``True`` only then: a loop variable's field is read directly;
+        the budget of the render must be bound while it runs); the
         template line (fragment name or ``None``, line) of each line of its code is
         ``__ps_lines__`` in its globals.
 
     Raises:
         Outside: The template uses something outside the subset.
     """
-    writer = _Writer(env, fragments)
+    writer = _Writer(env, fragments, items or {})
     writer.body(ast.body, 2)
     writer.flush(2)
-    head = ["def root(inputs):", "    out = []", "    w = out.append"]
+    head = ["def root(inputs, V):", "    out = []", "    w = out.append"]
     if writer.uses_budget:
         head.append("    B = CURRENT(); MW = B.max_work; MC = B.max_chars")
     for name, local in writer.inputs.items():
@@ -318,7 +334,7 @@ def compile_checked(
     }
     filename = f"<promptship template {id(writer):x}>"
     exec(compile(code, filename, "exec"), space)  # noqa: S102
-    root: Callable[[Mapping[str, Any]], list[str]] = space["root"]
+    root: Callable[[Mapping[str, Any], bool], list[str]] = space["root"]
     offset = len(head) + 1
     line_of = writer.line_of
 
