@@ -83,18 +83,10 @@ class _Source:
             self.add(depth, _FAIL)  # a required field the plan lacks: the full check answers
             return
         names = [n for n in plan if n in required]
-        if names:
-            local = {n: self.fresh("v") for n in names}
-            self.add(depth, "try:")
-            for n in names:
-                self.add(depth + 1, f"{local[n]} = {obj}[{n!r}]")
-            self.add(depth, "except KeyError:")
-            self.add(depth + 1, _FAIL)
-            for n in names:
-                self.value(depth, local[n], plan[n])
         optional = [n for n in plan if n not in required]
+        # without optional fields, the key count joins the scalars' test
+        self.required(depth, obj, plan, names, exact=not optional)
         if not optional:
-            self.add(depth, f"if len({obj}) != {len(names)}: {_FAIL}")
             return
         seen = self.fresh("k")
         self.add(depth, f"{seen} = {len(names)}")
@@ -105,6 +97,24 @@ class _Source:
             self.add(depth + 1, f"{var} = {obj}[{n!r}]")
             self.value(depth + 1, var, plan[n])
         self.add(depth, f"if len({obj}) != {seen}: {_FAIL}")
+
+    def required(self, depth: int, obj: str, plan: Plan, names: list[str], exact: bool) -> None:
+        """Read the required ``names`` of ``obj``, test them (and its key count when ``exact``)."""
+        local = {n: self.fresh("v") for n in names}
+        if names:
+            self.add(depth, "try:")
+            for n in names:
+                self.add(depth + 1, f"{local[n]} = {obj}[{n!r}]")
+            self.add(depth, "except KeyError:")
+            self.add(depth + 1, _FAIL)
+        tests = [self.refuses(local[n], q) for n in names if not isinstance(q := plan[n], Items)]
+        if exact:
+            tests.append(f"len({obj}) != {len(names)}")
+        if tests:
+            self.add(depth, f"if {' or '.join(tests)}: {_FAIL}")
+        for n in names:
+            if isinstance(plan[n], Items):
+                self.value(depth, local[n], plan[n])
 
     def value(self, depth: int, var: str, how: Scalar | Items) -> None:
         """Check one value: a scalar inline, an array of objects by a loop over its items."""

@@ -269,7 +269,8 @@ class _Writer(Expressions):
             self.scopes.pop()
             self.line(depth, f"{seq} = [{target} for {target} in {seq} if {test}]")
         mark = len(self.lines)
-        self.line(depth, f"{loop.index} = -1")
+        if node.else_:  # the counter tells whether the loop ran
+            self.line(depth, f"{loop.index} = -1")
         self.line(depth, f"for {loop.index}, {target} in enumerate({seq}):")
         self.scopes.append({**names, "loop": "<loop>"})
         self.loops.append(loop)
