@@ -418,6 +418,10 @@ class CompiledPrompt:
                 ref,
                 features,
             )
+        if messages is not None and len(messages) == 1:  # its renderer binds its own budget
+            role, fn = (self._vouched if vouched is True else messages)[0]  # type: ignore[index]
+            one = [{"role": role, "content": fn(inputs)}]
+            return cls(one, None, provider, name, parameters.copy(), schema, fmt, ref, features)
         # one budget for every message of the render
         token = bind(Budget(self.engine.limits)) if self._budgeted else None
         try:
@@ -437,9 +441,6 @@ class CompiledPrompt:
         """
         messages = self._vouched if vouched else self._messages
         if messages is not None:
-            if len(messages) == 1:  # no comprehension's frame
-                role, fn = messages[0]
-                return [{"role": role, "content": fn(inputs)}], None
             return [{"role": role, "content": fn(inputs)} for role, fn in messages], None
         if self._rich is not None:
             return self._render_rich(inputs), None
