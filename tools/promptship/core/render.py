@@ -301,7 +301,9 @@ class CompiledPrompt:
             if rich:
                 self._rich = [self._plan(m, i) for i, m in enumerate(messages, 1)]
             else:
-                items = item_fields(view["inputs"])  # read directly when the check vouches
+                # fields read directly when the check vouches (a loop needs a block tag)
+                loops = any("{%" in m["content"] for m in messages)
+                items = item_fields(view["inputs"]) if loops else None
                 self._messages = [
                     (
                         m["role"],
