@@ -24,8 +24,9 @@ from promptship.core.variants import Splitter
 
 if TYPE_CHECKING:
     from promptship.core.templates import TemplateEngine
+    from promptship.release.bundle import VerifiedBundle
 
-__all__ = ["Experiment", "LoadedBundle", "PromptEntry"]
+__all__ = ["Experiment", "LoadedBundle", "PromptEntry", "load_bundle"]
 
 BASE = "base"
 """The split name of the prompt without a variant."""
@@ -187,3 +188,20 @@ class LoadedBundle:
         if engine is None:
             engine = self._engines[key] = TemplateEngine(fragments, self.limits)
         return engine
+
+
+def load_bundle(verified: VerifiedBundle) -> LoadedBundle:
+    """A verified bundle, ready to serve.
+
+    Raises:
+        BundleError: Its ``environment.json`` is unreadable.
+    """
+    m = verified.manifest
+    return LoadedBundle(
+        verified.files,
+        digest=verified.digest,
+        env=m.environment,
+        release=m.release,
+        expires=m.expires,
+        created=m.created,
+    )

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # a skipped line's warning: the model is imported when one is
 
 __all__ = [
     "ED25519",
+    "MAX_KEY_FILE_BYTES",
     "AllowedSigner",
     "AllowedSigners",
     "WireReader",
@@ -57,6 +58,9 @@ _KNOWN_KEY_TYPES = frozenset(
     }
 )
 _TIME_RE = re.compile(r"^(\d{8})(\d{4}(\d{2})?)?([Zz])?$")
+
+MAX_KEY_FILE_BYTES = 1024 * 1024
+"""A private key or allowed-signers file larger than this is refused unread."""
 
 
 def ssh_string(data: bytes) -> bytes:
