@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -50,3 +51,54 @@ def test_a_document_a_thousand_levels_deep_is_refused_without_recursion() -> Non
     assert loads("[[[1]]]", max_depth=3) == [[[1]]]
     with pytest.raises(JsonLimitError):
         loads("[[[1]]]", max_depth=2)
+
+
+def _reference(text: str | bytes, max_digits: int) -> Any:
+    """``loads`` as ``json.loads`` with the limits' hooks, made per call."""
+    from promptship.core import jsonlimits
+
+    return json.loads(
+        text,
+        parse_constant=jsonlimits._no_constant,
+        parse_int=jsonlimits._int_parser(max_digits),
+        parse_float=jsonlimits._float,
+    )
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        return ("value", call())
+    except Exception as e:  # the class and words of any refusal must match too
+        return ("error", type(e), str(e))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1, 2.5, "x", null, true]}',
+        b'{"a": 1}',
+        "\ufeff{}",
+        b"\xef\xbb\xbf{}",
+        '{"a": 1}'.encode("utf-16"),
+        '{"a": 1}'.encode("utf-32-le"),
+        b"\xff\xfe\x00",
+        b'"\xed\xa0\x80"',
+        "NaN",
+        "[Infinity]",
+        "1e999",
+        "-" + "9" * 65,
+        "9" * 64,
+        "{",
+        "",
+        bytearray(b"[1]"),
+    ],
+)
+def test_loads_reads_and_refuses_as_json_loads_with_the_limits_hooks(text: Any) -> None:
+    for digits in (64, 4):
+        assert _outcome(lambda: loads(text, max_digits=digits)) == _outcome(  # noqa: B023
+            lambda: _reference(text, digits)  # noqa: B023
+        )
+
+
+def test_loads_refuses_what_is_not_text_as_json_loads_does() -> None:
+    assert _outcome(lambda: loads(3)) == _outcome(lambda: json.loads(3))  # type: ignore[arg-type]
