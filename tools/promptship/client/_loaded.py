@@ -31,6 +31,7 @@ __all__ = ["Experiment", "LoadedBundle", "PromptEntry", "load_bundle"]
 
 BASE = "base"
 """The split name of the prompt without a variant."""
+_NONE_SENSITIVE: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,7 @@ class LoadedBundle:
         view = doc.view if variant is None else doc.variants[variant]
         properties = view["inputs"].get("properties", {})
         sensitive = frozenset(n for n, p in properties.items() if p.get("x-sensitive") is True)
+        sensitive = sensitive or _NONE_SENSITIVE  # most prompts: one shared empty set
         return PromptEntry(
             prompt_id,
             doc.version,
