@@ -9,6 +9,7 @@ per target before anything is sent, so a typo fails the run before it costs.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -439,9 +440,27 @@ def _run_units(
     if not units:
         return []
     pump = _Pump(units, runner, progress)
+    # What exists now (the plan, the prompts, the suites) outlives the run: a
+    # full collection walking it stops every worker for tens of milliseconds.
+    # Someone else's frozen objects are left frozen.
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    try:
+        _work(pump, concurrency)
+    finally:
+        if freeze:
+            gc.unfreeze()
+    if pump.error is not None:
+        raise pump.error
+    return [r for r in pump.results if r is not None]
+
+
+def _work(pump: _Pump, concurrency: int) -> None:
+    """Run ``pump`` on ``concurrency`` worker threads (fewer for fewer units) until it is done."""
     workers = [
         threading.Thread(target=pump.work, name=f"promptship-eval-{n}", daemon=True)
-        for n in range(min(concurrency, len(units)))
+        for n in range(min(concurrency, len(pump.units)))
     ]
     for worker in workers:
         worker.start()
@@ -451,6 +470,3 @@ def _run_units(
     except BaseException as e:  # Ctrl-C while waiting: start no more cases
         pump.error = e
         raise
-    if pump.error is not None:
-        raise pump.error
-    return [r for r in pump.results if r is not None]
