@@ -9,6 +9,7 @@ per target before anything is sent, so a typo fails the run before it costs.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import threading
@@ -334,7 +335,20 @@ def _prepare(
             if _view_dependent(check):
                 prep.assertion(check)
         units.append(_Unit(prep, case, checks))
+    if units:
+        _warm(prep.compiled, units[0].case.inputs)
     return prep, units, skipped
+
+
+def _warm(compiled: CompiledPrompt, inputs: Mapping[str, Any]) -> None:
+    """Compile the prompt's templates and input check now, once (about 1 ms).
+
+    Left to the first render, every worker would compile them at once, one
+    after another under the interpreter lock, and the first calls would all
+    wait. A render that fails here fails again on its worker, as its case.
+    """
+    with contextlib.suppress(PromptshipError):
+        compiled.render(inputs)
 
 
 def run_plan(  # noqa: PLR0913 - the run options of the eval command, all keyword-only
