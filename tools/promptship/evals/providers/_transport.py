@@ -248,7 +248,7 @@ class JsonHttpProvider:
                 with self._wire.post(target, payload, self._headers) as resp:
                     encoding = resp.getheader("content-encoding")
                     body = self._read(encoding, iter(lambda: resp.read(_wire.CHUNK), b""), start)
-                    status, headers = resp.status, _headers(resp.getheaders())
+                    status, headers = resp.status, _wire.headers(resp.getheaders())
                 return self._reply(status, headers, body, start)
             except (httpx.TimeoutException, TimeoutError) as e:
                 error = ProviderError(
@@ -447,15 +447,6 @@ def _check_options(
         raise UsageError("backoff and Retry-After limits must be >= 0")
     if price_per_1k is not None and not all(math.isfinite(p) and p >= 0 for p in price_per_1k):
         raise UsageError("price_per_1k must be two non-negative numbers")
-
-
-def _headers(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Response headers by lower-case name, a repeated one's values joined with ``", "``."""
-    out: dict[str, str] = {}
-    for name, value in pairs:
-        key = name.lower()
-        out[key] = f"{out[key]}, {value}" if key in out else value
-    return out
 
 
 def _retry_after(headers: Mapping[str, str], now: float) -> float | None:

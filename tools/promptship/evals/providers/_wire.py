@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Pool", "tls_context"]
+__all__ = ["Pool", "headers", "tls_context"]
 
 CHUNK = 64 * 1024
 
@@ -35,6 +35,15 @@ def tls_context() -> ssl.SSLContext:
         return ssl.create_default_context(cafile=certifi.where())
     except ImportError:  # pragma: no cover - httpx depends on certifi
         return ssl.create_default_context()
+
+
+def headers(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Response headers by lower-case name, a repeated one's values joined with ``", "``."""
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
 
 
 class _Connection(http.client.HTTPConnection):
