@@ -12,8 +12,9 @@ Responses are any value with ``text``, ``latency_ms`` and ``cost_usd``
 ``llm-judge`` is scored by a :data:`Judge` the evals runner passes in; without
 one its result fails and says it needs a judge.
 
-A compiled flat assertion (scalar options only, such as every text, length,
-latency and cost check; never ``json-schema``) is kept, up to :data:`MEMO_SIZE`, keyed by its
+A compiled flat assertion (scalar options only, such as ``equals``,
+``contains``, length, latency and cost checks; never ``json-schema`` or a
+regex) is kept, up to :data:`MEMO_SIZE`, keyed by its
 options and their types: a spec compiled by ``validate`` and then by the eval
 runner in one ``promptship eval``, or written on many cases, compiles once.
 
@@ -141,16 +142,22 @@ MEMO_SIZE = 8192
 
 _memo: dict[Hashable, CompiledAssertion] = {}
 _SCALARS = (str, bool, int, float, type(None))
+_NOT_KEPT = frozenset({"json-schema", "regex", "not-regex"})
 
 
 def _memo_key(assertion: Mapping[str, Any]) -> Hashable | None:
     """A flat spec's items with each value's type (``1``, ``1.0`` and ``true`` differ).
 
     ``None`` (not kept) for a spec holding anything but scalars under string
-    keys (a schema, tool arguments, a judge's inputs), and for ``json-schema``,
-    which may read the output schema: those compile each time.
+    keys (a schema, tool arguments, a judge's inputs), for ``json-schema``,
+    which may read the output schema, and for ``regex``/``not-regex``: a
+    compiled RE2 program of a 22-character pattern can hold 3 MB, so kept
+    patterns would let a suite pin gigabytes. Those compile each time.
     """
-    if type(assertion) is not dict or assertion.get("type") == "json-schema":
+    if type(assertion) is not dict:
+        return None
+    kind = assertion.get("type")
+    if type(kind) is not str or kind in _NOT_KEPT:
         return None
     items = []
     for k, v in assertion.items():
