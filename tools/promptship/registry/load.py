@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 __all__ = [
     "CODEOWNERS_PATHS",
     "classify",
+    "DeferredDocs",
     "codeowners_file",
     "compiled_view",
     "create_prompt",
     "explain",
+    "load_document",
     "load_files",
     "render_limits",
     "scaffold",
@@ -148,7 +150,7 @@ def load_files(
         paths = snapshot.list_files("registry/") + snapshot.list_files("environments/")
     else:
         paths = _subset_paths(snapshot, prompt_ids)
-    prompts = _LazyDocs(lambda path: _known_good(snapshot, path, cache))
+    prompts = DeferredDocs(lambda path: _known_good(snapshot, path, cache))
     for path in paths:
         kind = _kind_to_load(path, prompt_ids, findings)
         if kind is None:
@@ -173,18 +175,24 @@ def load_files(
     )
 
 
-class _LazyDocs(Mapping[str, YamlDoc]):
-    """Prompt documents in listing order, some parsed only when first read."""
+class DeferredDocs(Mapping[str, YamlDoc]):
+    """Prompt documents in listing order, some parsed only when first read (``load_files(defer=…)``)."""
 
     def __init__(self, load: Callable[[str], YamlDoc]) -> None:
         self._load = load
         self._docs: dict[str, YamlDoc | str] = {}  # a path: not parsed yet
 
     def now(self, key: str, doc: YamlDoc) -> None:
+        """Hold ``doc`` as the document of prompt ``key``."""
         self._docs[key] = doc
 
     def later(self, key: str, path: str) -> None:
+        """Parse prompt ``key`` from ``path`` when it is first read."""
         self._docs[key] = path
+
+    def drop(self, key: str) -> None:
+        """Forget prompt ``key`` (its file turned out not to load)."""
+        self._docs.pop(key, None)
 
     def __getitem__(self, key: str) -> YamlDoc:
         found = self._docs[key]
@@ -237,6 +245,18 @@ def _kind_to_load(
     if prompt_ids is not None and not _wanted(kind, prompt_ids):
         return None
     return kind
+
+
+def load_document(
+    snapshot: Snapshot, path: str, cache: ParseCache | None, findings: list[Finding]
+) -> YamlDoc | None:
+    """The parsed mapping at ``path`` (through ``cache``); ``None`` when ``findings`` got why not.
+
+    Raises:
+        GitError: The object cannot be read.
+        UsageError: The file is not there (or not a regular file).
+    """
+    return _document(snapshot, path, cache, findings, partial=False)
 
 
 def _document(

@@ -1,15 +1,19 @@
 """``validate`` (use case): load a registry and run every check on it.
 
-The per-prompt checks, the bulk of the work, run in forked workers on large
-registries, and are skipped for a prompt whose findings a :class:`CheckCache`
-holds under the digest of everything they read (:func:`prompt_keys`). The
-shared checks (load problems, CODEOWNERS, fragments, environments, overlays,
-eval suites, everything that looks across prompts) always run.
+On large registries, forked workers parse *and* check their share of the
+prompts and send back only findings; this process loads what the shared checks
+read (environments, fragments, overlays, suites, and a prompt only when a
+shared check reads it). A prompt whose findings a :class:`CheckCache` holds
+under the digest of everything its checks read (:func:`prompt_keys`) is
+neither parsed nor checked. The shared checks (load problems, CODEOWNERS,
+fragments, environments, overlays, eval suites, everything that looks across
+prompts) always run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import json
@@ -17,7 +21,13 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptship.core.model import CheckCache, Finding, ParseCache, RegistryFiles, Snapshot
-from promptship.registry.load import classify, codeowners_file, load_files
+from promptship.registry.load import (
+    DeferredDocs,
+    classify,
+    codeowners_file,
+    load_document,
+    load_files,
+)
 
 if TYPE_CHECKING:
     from promptship.registry.checks import ResolvedViews
@@ -41,10 +51,10 @@ def validate(
     Args:
         snapshot: Where to read the registry.
         cache: Parse results by blob id.
-        jobs: Processes for the per-prompt checks (forked after loading, so the
-            parsed registry is shared, not copied; only findings come back).
-            Used on platforms that can fork and when 500 prompts or more are
-            to be checked; elsewhere the checks run in this process.
+        jobs: Processes that parse and check the prompts (forked after the
+            rest is loaded, so it is shared, not copied; only findings come
+            back). Used on platforms that can fork and when 500 prompts or more
+            are to be checked; elsewhere everything runs in this process.
         keep: Filled with what the checks resolved for ``keep.env`` (then they run
             in this process, every prompt, without ``checks``), for a bundle
             build to reuse.
@@ -53,46 +63,65 @@ def validate(
             put there and saved. Used when the snapshot knows blob ids.
     """
     from promptship import schemas
-    from promptship.registry.checks import merge_findings
+    from promptship.registry.checks import check_registry, merge_findings
 
     keys = prompt_keys(snapshot) if checks is not None and keep is None else {}
     known = _known(checks, keys)
+    listed = _listed_prompts(snapshot)
+    todo = [p for p in listed if p not in known]
+    spread = keep is None and _spreads(jobs, len(todo))
     with _collector_paused():
-        files = load_files(snapshot, cache=cache, defer=known)
-    validators = {
-        name: schemas.fast_validator(name)
-        for name in ("prompt", "overlay", "fragment", "environment", "evalsuite")
-    }
-    todo = [p for p in files.prompts if p not in known]
-    common, each = _check(files, validators, todo, jobs, keep)
-    if checks is not None and keys:
-        for prompt_id, found in each.items():
-            if prompt_id in keys:
-                checks.put(keys[prompt_id], found)
-        checks.save()
+        files = load_files(snapshot, cache=cache, defer=listed if spread else known)
+    names = ("prompt", "overlay", "fragment", "environment", "evalsuite")
+    validators = {name: schemas.fast_validator(name) for name in names}
+    with _frozen():
+        if spread:
+            files, common, each = _spread(snapshot, cache, files, validators, todo=todo, jobs=jobs)
+        else:
+            todo = [p for p in files.prompts if p not in known]
+            common, each = check_registry(files, validators, prompts=todo, keep=keep)
+    if checks is not None:
+        _remember(checks, keys, each)
     ordered = (each[p] if p in each else known[p] for p in files.prompts)
     return files, merge_findings(common, ordered)
 
 
-def _check(
-    files: RegistryFiles, validators: Any, todo: list[str], jobs: int, keep: ResolvedViews | None
-) -> tuple[list[Finding], dict[str, list[Finding]]]:
-    """The shared checks' findings and those of each prompt of ``todo``, forked when it pays."""
-    from promptship.registry.checks import check_registry
+def _remember(checks: CheckCache, keys: dict[str, str], each: dict[str, list[Finding]]) -> None:
+    """Put the findings of every prompt checked into ``checks``, and save it."""
+    if not keys:
+        return
+    for prompt_id, found in each.items():
+        if prompt_id in keys:
+            checks.put(keys[prompt_id], found)
+    checks.save()
 
-    # The loaded registry lives to the end: later collections skip it, and forks
-    # share its pages (a collection in a child would copy them). Someone else's
-    # frozen objects are left frozen.
+
+@contextlib.contextmanager
+def _frozen() -> Iterator[None]:
+    """The registry loaded so far out of cyclic collections while inside.
+
+    It lives to the end: later collections skip it, and forks share its pages
+    (a collection in a child would copy them). Someone else's frozen objects
+    are left frozen.
+    """
     frozen = gc.get_freeze_count() == 0
     if frozen:
         gc.freeze()
     try:
-        if keep is not None or jobs <= 1 or len(todo) < _FORK_FROM or not _can_fork():
-            return check_registry(files, validators, prompts=todo, keep=keep)
-        return _check_forked(files, validators, todo, jobs)
+        yield
     finally:
         if frozen:
             gc.unfreeze()
+
+
+def _listed_prompts(snapshot: Snapshot) -> dict[str, str]:
+    """Prompt id to path, for every prompt file the snapshot lists."""
+    out: dict[str, str] = {}
+    for path in snapshot.list_files("registry/"):
+        kind = classify(path)
+        if kind is not None and kind[0] == "prompt":
+            out[str(kind[1])] = path
+    return out
 
 
 def _known(checks: CheckCache | None, keys: dict[str, str]) -> dict[str, Sequence[Finding]]:
@@ -164,41 +193,103 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _can_fork() -> bool:
+def _spreads(jobs: int, prompts: int) -> bool:
+    """Whether forking ``jobs`` workers for ``prompts`` prompts pays, and the platform can fork."""
     import multiprocessing
 
-    return "fork" in multiprocessing.get_all_start_methods()
+    return jobs > 1 and prompts >= _FORK_FROM and "fork" in multiprocessing.get_all_start_methods()
 
 
 _FORKED: dict[str, Any] = {}
-"""What forked workers inherit: the loaded registry and its validators."""
+"""What forked workers inherit: the registry loaded so far, the validators, the prompts' bytes."""
 
 
-def _check_chunk(prompt_ids: list[str]) -> dict[str, list[Finding]]:
+class _Prefetched:
+    """The prompt files' blob ids and bytes, read before forking: workers read no repository."""
+
+    def __init__(self, label: str, files: dict[str, tuple[str | None, bytes]]) -> None:
+        self.label = label
+        self._files = files
+
+    def list_files(self, prefix: str = "") -> list[str]:
+        return sorted(p for p in self._files if p.startswith(prefix))
+
+    def read(self, path: str) -> bytes:
+        return self._files[path][1]
+
+    def blob_id(self, path: str) -> str | None:
+        return self._files[path][0]
+
+
+def _parse_and_check(
+    prompt_ids: list[str],
+) -> tuple[dict[str, list[Finding]], list[Finding], list[str]]:
+    """In a worker: each prompt's findings, the load problems, and the prompts that do not load."""
     from promptship.registry.checks import check_registry
 
-    return check_registry(
-        _FORKED["files"], _FORKED["validators"], prompts=prompt_ids, shared=False
-    )[1]
+    prompts: DeferredDocs = _FORKED["prompts"]
+    problems: list[Finding] = []
+    loaded: list[str] = []
+    broken: list[str] = []
+    with _collector_paused():
+        for prompt_id in prompt_ids:
+            path = f"registry/{prompt_id}.yaml"
+            doc = load_document(_FORKED["source"], path, _FORKED["cache"], problems)
+            if doc is None:
+                broken.append(prompt_id)
+            else:
+                prompts.now(prompt_id, doc)  # this worker's copy
+                loaded.append(prompt_id)
+    files: RegistryFiles = _FORKED["files"]
+    each = check_registry(files, _FORKED["validators"], prompts=loaded, shared=False)[1]
+    return each, problems, broken
 
 
-def _check_forked(
-    files: RegistryFiles, validators: Any, todo: list[str], jobs: int
-) -> tuple[list[Finding], dict[str, list[Finding]]]:
-    """:func:`check_registry` with the prompts split among ``jobs`` forked workers."""
+def _spread(
+    snapshot: Snapshot,
+    cache: ParseCache | None,
+    files: RegistryFiles,
+    validators: Any,
+    *,
+    todo: list[str],
+    jobs: int,
+) -> tuple[RegistryFiles, list[Finding], dict[str, list[Finding]]]:
+    """Parse and check the prompts of ``todo`` in ``jobs`` forked workers, then the shared checks here.
+
+    ``files`` holds every prompt deferred: this process parses only those a
+    shared check reads. Workers send back findings only (a parsed document
+    costs more to pickle than to parse) and which prompts do not load.
+    """
     import multiprocessing
 
     from promptship.registry.checks import check_registry
 
-    chunks = [todo[i::jobs] for i in range(jobs)]
-    _FORKED.update(files=files, validators=validators)
+    prompts = files.prompts
+    if not isinstance(prompts, DeferredDocs):
+        raise TypeError("every prompt must be deferred")
+    source: dict[str, tuple[str | None, bytes]] = {}
+    for prompt_id in todo:
+        path = f"registry/{prompt_id}.yaml"
+        source[path] = (snapshot.blob_id(path) if cache is not None else None, snapshot.read(path))
+    _FORKED.update(
+        files=files,
+        prompts=prompts,
+        validators=validators,
+        cache=cache,
+        source=_Prefetched(snapshot.label, source),
+    )
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            pending = pool.map_async(_check_chunk, chunks)
-            common, _ = check_registry(files, validators, prompts=(), shared=True)
-            each: dict[str, list[Finding]] = {}
-            for part in pending.get():
-                each.update(part)
+            parts = pool.map(_parse_and_check, [todo[i::jobs] for i in range(jobs)])
     finally:
         _FORKED.clear()
-    return common, each
+    each: dict[str, list[Finding]] = {}
+    problems: list[Finding] = []
+    for part, found, broken in parts:
+        each.update(part)
+        problems += found
+        for prompt_id in broken:
+            prompts.drop(prompt_id)
+    files = dataclasses.replace(files, findings=(*files.findings, *problems))
+    common, _ = check_registry(files, validators, prompts=(), shared=True)
+    return files, common, each
