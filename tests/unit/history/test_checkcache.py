@@ -309,7 +309,7 @@ def test_a_planted_entry_for_a_broken_prompt_is_a_clean_error_where_it_is_read(
     planted = FindingsFile(DiskCache(tmp_path / "cache"))
     planted.put(key, [])
     planted.save()
-    with pytest.raises(ValidationFailed, match="tampered with") as raised:
+    with pytest.raises(ValidationFailed, match="check cache was tampered with") as raised:
         _checked(repo, broken, tmp_path / "cache")
     assert raised.value.location is not None
     assert raised.value.location.file == REWRITE

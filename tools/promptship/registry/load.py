@@ -214,16 +214,18 @@ def _known_good(snapshot: Snapshot, path: str, cache: ParseCache | None) -> Yaml
     """A deferred prompt's document.
 
     Raises:
-        ValidationFailed: It does not load after all (its findings came from a
-            check cache that was tampered with: only a good file gets an entry).
+        ValidationFailed: It does not load after all: the check cache had
+            findings for it (only a file that loads gets an entry: the cache was
+            tampered with), or the file changed while validate ran.
     """
     problems: list[Finding] = []
     doc = _document(snapshot, path, cache, problems, partial=False)
     if doc is None:
         raise ValidationFailed(
-            f"{problems[0].message} (the check cache had findings for it: it was tampered with)",
+            f"{problems[0].message} (it loaded a moment ago, or the check cache was tampered with)",
             location=problems[0].location,
-            hint="delete findings.json in the parse cache folder, or run with --no-cache",
+            hint="run validate again; if this stays, delete findings.json in the parse cache "
+            "folder or run with --no-cache",
         )
     return doc
 
