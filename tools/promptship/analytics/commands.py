@@ -13,14 +13,21 @@ from datetime import datetime
 from pathlib import Path
 
 from promptship.analytics import formats, sql
-from promptship.analytics.engines import ClickHouseHttp, Engine, closing, open_duckdb
+from promptship.analytics.engines import (
+    MEMORY_LIMIT,
+    ClickHouseHttp,
+    Engine,
+    closing,
+    memory_limit_value,
+    open_duckdb,
+)
 from promptship.analytics.experiment import read_out
 from promptship.analytics.report import Report, build_report
 from promptship.core.errors import UsageError
 from promptship.fs import write_atomic
 from promptship.git import open_repository
 
-__all__ = ["EngineChoice", "experiment_report", "report"]
+__all__ = ["EngineChoice", "experiment_report", "open_engine", "report"]
 
 
 @dataclass(frozen=True)
@@ -32,15 +39,23 @@ class EngineChoice:
         url: The ClickHouse HTTP URL.
         table: The ClickHouse table of flat events.
         credentials: ClickHouse user and password, when not in the URL.
+        memory_limit: DuckDB's memory limit (a size such as ``512MB``); it spills beyond.
     """
 
     name: str = "duckdb"
     url: str | None = None
     table: str = "promptship_events"
     credentials: tuple[str, str] | None = None
+    memory_limit: str = MEMORY_LIMIT
 
 
-def _engine(choice: EngineChoice, paths: Sequence[str], now: datetime) -> Engine:
+def open_engine(choice: EngineChoice, paths: Sequence[str], now: datetime) -> Engine:
+    """The engine ``choice`` names, over the event files ``paths`` (DuckDB) or a table.
+
+    Raises:
+        UsageError: ClickHouse without a URL or with files; DuckDB without files or with a
+            memory limit that is not a usable size.
+    """
     if choice.name == "clickhouse":
         if not choice.url:
             raise UsageError(
@@ -51,7 +66,7 @@ def _engine(choice: EngineChoice, paths: Sequence[str], now: datetime) -> Engine
         return ClickHouseHttp(choice.url, table=choice.table, credentials=choice.credentials)
     if not paths:
         raise UsageError("name at least one event file", hint="promptship report events/*.jsonl.gz")
-    return open_duckdb(paths, now=now)
+    return open_duckdb(paths, now=now, memory_limit=memory_limit_value(choice.memory_limit))
 
 
 def _emit(text: str | bytes, out: Path | None) -> str:
@@ -91,7 +106,7 @@ def report(
     Returns:
         What to print (the report, or where it was written).
     """
-    with closing(_engine(engine, paths, now)) as e:
+    with closing(open_engine(engine, paths, now)) as e:
         rep = build_report(e, filters=filters, by=by, metrics=metrics)
         daily = None
         if fmt == "html":
@@ -122,7 +137,7 @@ def experiment_report(  # noqa: PLR0913 - one keyword per option of the command
         What to print.
     """
     repo = open_repository(root)
-    with closing(_engine(engine, paths, now)) as e:
+    with closing(open_engine(engine, paths, now)) as e:
         readout = read_out(
             e,
             repo,

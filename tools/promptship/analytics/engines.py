@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -121,15 +122,52 @@ def _duckdb_error(e: Exception, files: EventFiles) -> AnalyticsError:
         hint = "a gzip file ends early (truncated copy?): recompress or drop it"
     elif "parquet" in lowered or "column" in lowered:
         hint = "Parquet files need the flat columns of docs/analytics.md"
-    elif "out of memory" in lowered:
-        # not the files' fault: DuckDB spills beyond its limit, but some state cannot spill
-        hint = (
-            "DuckDB spills beyond its memory limit to the report's temporary folder (TMPDIR): "
-            "check free space there, narrow the report (--since/--until, --env, --prompt) "
-            "or run it on ClickHouse (--engine clickhouse)"
-        )
     names = ", ".join(files.all[:5]) + (" …" if len(files.all) > 5 else "")
+    if "out of memory" in lowered:
+        # not the files' fault: DuckDB spills beyond its limit, but some state cannot spill
+        return AnalyticsError(
+            f"the report ran out of memory within DuckDB's limit reading {names}: {text}",
+            hint=(
+                "raise the limit (--memory-limit 2GB), check free space in the temporary "
+                "folder DuckDB spills to (TMPDIR), narrow the report (--since/--until, --env, "
+                "--prompt) or run it on ClickHouse (--engine clickhouse)"
+            ),
+        )
     return AnalyticsError(f"cannot read the event files ({names}): {text}", hint=hint)
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b)\s*", re.IGNORECASE)
+_UNIT_BYTES = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNIT_BYTES |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+MIN_MEMORY_LIMIT = 64 * 10**6
+MAX_MEMORY_LIMIT = 2**50  # 1 PiB: past it DuckDB refuses the setting
+
+
+def memory_limit_value(text: str) -> str:
+    """A user's ``--memory-limit`` (``512MB``, ``2GB``, ``1.5GiB``) as DuckDB's setting.
+
+    Raises:
+        UsageError: Not a size with a unit, below 64 MB (DuckDB cannot run a report there)
+            or beyond 1 PiB.
+    """
+    match = _SIZE.fullmatch(text) if len(text) <= 32 else None
+    if match is None:
+        raise UsageError(
+            f"--memory-limit {text!r} is not a size",
+            hint="write a number and a unit, e.g. --memory-limit 512MB or --memory-limit 2GB",
+        )
+    number, unit = float(match[1]), match[2].lower()
+    if number * _UNIT_BYTES[unit] < MIN_MEMORY_LIMIT:
+        raise UsageError(
+            f"--memory-limit {text.strip()} is below 64MB, too little for DuckDB to run a report",
+            hint="give it at least --memory-limit 64MB (the default is 512MB)",
+        )
+    if number * _UNIT_BYTES[unit] > MAX_MEMORY_LIMIT:
+        raise UsageError(
+            f"--memory-limit {text.strip()} is beyond 1PiB, more than DuckDB accepts",
+            hint="give it what the machine has, e.g. --memory-limit 16GB",
+        )
+    return f"{match[1]}{unit.upper().replace('I', 'i')}"
 
 
 @dataclass

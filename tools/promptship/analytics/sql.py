@@ -57,6 +57,7 @@ class Dialect:
     quantiles: str  # format with {expr}: the 0.5, 0.95, 0.99 quantiles as a list
     metric: str  # format with {col}, {name}: a custom metric as a double, or NULL
     timestamp: str  # format with {text}: an ISO timestamp literal
+    fsum: str  # format with {expr}: a sum of doubles that does not depend on the row order
 
 
 DUCKDB = Dialect(
@@ -64,12 +65,14 @@ DUCKDB = Dialect(
     "quantile_cont({expr}, [0.5, 0.95, 0.99])",
     "TRY_CAST(json_extract({col}, '$.{name}') AS DOUBLE)",
     "TIMESTAMP '{text}'",
+    "fsum({expr})",
 )
 CLICKHOUSE = Dialect(
     "clickhouse",
     "quantilesExactInclusive(0.5, 0.95, 0.99)({expr})",
     "JSONExtract(ifNull({col}, ''), '{name}', 'Nullable(Float64)')",
     "toDateTime64('{text}', 6, 'UTC')",
+    "sumKahan({expr})",
 )
 
 
@@ -259,12 +262,15 @@ def _all_rows(dialect: Dialect, filters: Filters, metrics: Sequence[str]) -> str
 _FEEDBACK_SUMS = ("score_n", "score_sum", "score_sq", "edit_n", "edit_sum", "edit_sq")
 
 
-def _sums(metrics: Sequence[str]) -> list[tuple[str, str]]:
+def _sums(dialect: Dialect, metrics: Sequence[str]) -> list[tuple[str, str]]:
     """The report's additive columns: ``(name, aggregate over joined rows j)``.
 
     The last six (:data:`_FEEDBACK_SUMS`) are over feedback rows, the others over
-    request rows (``n_events`` over both).
+    request rows (``n_events`` over both). Doubles are summed with compensation
+    (``dialect.fsum``): a plain parallel sum depends on the order threads meet the
+    rows, so the same log would give reports differing in the last digits.
     """
+    fsum = dialect.fsum.format
     out = [
         ("n_events", "sum(j.n_events)"),
         ("requests", "count(*)"),
@@ -282,20 +288,20 @@ def _sums(metrics: Sequence[str]) -> list[tuple[str, str]]:
         ("tokens_out", "sum(j.tokens_out)"),
         ("tokens_cached_in", "sum(j.tokens_cached_in)"),
         ("cost_n", "count(j.cost)"),
-        ("cost", "sum(j.cost)"),
-        ("cost_sq", "sum(j.cost * j.cost)"),
+        ("cost", fsum(expr="j.cost")),
+        ("cost_sq", fsum(expr="j.cost * j.cost")),
     ]
     for m in metrics:
         out += [
             (f"{m}_n", f"count(j.m_{m})"),
-            (f"{m}_sum", f"sum(j.m_{m})"),
-            (f"{m}_sq", f"sum(j.m_{m} * j.m_{m})"),
+            (f"{m}_sum", fsum(expr=f"j.m_{m}")),
+            (f"{m}_sq", fsum(expr=f"j.m_{m} * j.m_{m}")),
         ]
     for name, col in (("score", "score"), ("edit", "edit_distance")):
         out += [
             (f"{name}_n", f"count(j.{col})"),
-            (f"{name}_sum", f"sum(j.{col})"),
-            (f"{name}_sq", f"sum(j.{col} * j.{col})"),
+            (f"{name}_sum", fsum(expr=f"j.{col}")),
+            (f"{name}_sq", fsum(expr=f"j.{col} * j.{col}")),
         ]
     return out
 
@@ -328,8 +334,8 @@ def report_query(
     latency = dialect.quantiles.format(expr="j.latency_ms"), "latency_q"
     union = "\nUNION ALL\n".join(
         [
-            _branch("request_rows", keys, _sums(metrics), latency, feedback=False),
-            _branch("feedback_rows", keys, _sums(metrics), latency, feedback=True),
+            _branch("request_rows", keys, _sums(dialect, metrics), latency, feedback=False),
+            _branch("feedback_rows", keys, _sums(dialect, metrics), latency, feedback=True),
         ]
     )
     # ClickHouse orders only the last SELECT of a UNION: order the whole
@@ -402,7 +408,7 @@ def unit_day_query(dialect: Dialect, filters: Filters, metric: str) -> str:
     value = f"CAST(j.{metric} AS DOUBLE)"
     return f"""{_joined(dialect, filters, metrics)}
 SELECT j.variant AS arm, j.unit AS unit, CAST(CAST(j.ts AS DATE) AS VARCHAR) AS day,
-    count(*) AS requests, count({value}) AS n, sum({value}) AS total
+    count(*) AS requests, count({value}) AS n, {dialect.fsum.format(expr=value)} AS total
 FROM joined j WHERE j.unit IS NOT NULL AND j.variant IS NOT NULL
 GROUP BY j.variant, j.unit, CAST(CAST(j.ts AS DATE) AS VARCHAR)
 ORDER BY day, arm, unit"""

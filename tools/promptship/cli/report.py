@@ -29,14 +29,20 @@ def _when(text: str | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
-def _engine(name: str, url: str | None, table: str) -> commands.EngineChoice:
+def _engine(name: str, url: str | None, table: str, memory_limit: str) -> commands.EngineChoice:
     user, password = os.environ.get("CLICKHOUSE_USER"), os.environ.get("CLICKHOUSE_PASSWORD")
     credentials = (user, password or "") if user else None
-    return commands.EngineChoice(name, url, table, credentials)
+    return commands.EngineChoice(name, url, table, credentials, memory_limit)
 
 
 def engine_options(fn: Callable[..., None]) -> Callable[..., None]:
-    """``--engine``, ``--url`` and ``--table``."""
+    """``--engine``, ``--url``, ``--table`` and ``--memory-limit``."""
+    fn = click.option(
+        "--memory-limit",
+        default="512MB",
+        show_default=True,
+        help="DuckDB's memory (e.g. 2GB); beyond it, it spills to TMPDIR.",
+    )(fn)
     fn = click.option(
         "--table",
         default="promptship_events",
@@ -89,6 +95,7 @@ def report_command(
     engine: str,
     url: str | None,
     table: str,
+    memory_limit: str,
 ) -> None:
     """Requests, errors, acceptance, ratings, latency, tokens and cost per group, with 95% intervals.
 
@@ -101,6 +108,7 @@ def report_command(
       promptship report events/*.jsonl.gz --since 2025-03-01 --by prompt,version
       promptship report events/ --env production --metric resolved --format json
       promptship report events/ --by variant,day --format html --out report.html   # or Parquet files
+      promptship report events/ --memory-limit 2GB   # a large log: less spilling
       promptship report --engine clickhouse --url http://127.0.0.1:8123   # needs a ClickHouse server
     """
     filters = sql.Filters(_when(since), _when(until), env, prompt_id)
@@ -113,7 +121,7 @@ def report_command(
         metrics=metrics,
         fmt=fmt,
         out=out,
-        engine=_engine(engine, url, table),
+        engine=_engine(engine, url, table, memory_limit),
     )
     echo_report(text, fmt)
 
@@ -164,6 +172,7 @@ def experiment_report_command(
     engine: str,
     url: str | None,
     table: str,
+    memory_limit: str,
 ) -> None:
     """Per arm: units, the metric with its interval, the difference to base, an always-valid test.
 
@@ -190,6 +199,6 @@ def experiment_report_command(
         fmt=fmt,
         out=out,
         promote=promote,
-        engine=_engine(engine, url, table),
+        engine=_engine(engine, url, table, memory_limit),
     )
     echo_report(text, fmt)
