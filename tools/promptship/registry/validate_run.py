@@ -261,6 +261,7 @@ def _parse_and_check(
             else:
                 prompts.now(prompt_id, doc)  # this worker's copy
                 loaded.append(prompt_id)
+    gc.freeze()  # what it parsed lives to the end, like the parent's load: no collection walks it
     files: RegistryFiles = _FORKED["files"]
     each = check_registry(files, _FORKED["validators"], prompts=loaded, shared=False)[1]
     return each, problems, broken
