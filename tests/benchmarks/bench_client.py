@@ -261,7 +261,7 @@ def _load_cost(
         t = time.perf_counter()
         verified = bundle.verify_bundle(data, sig, signers, environment=ENV, now=now)
         verify_s = time.perf_counter() - t
-        from promptship.client._follow import load_bundle
+        from promptship.client._loaded import load_bundle
 
         t = time.perf_counter()
         load_bundle(verified)

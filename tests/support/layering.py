@@ -76,6 +76,7 @@ PURE: frozenset[str] = frozenset(
         "release.allowed_signers",
         "release.sshsig",
         "release.bundle",
+        "release.ustar",
         "release.channel",
         "release.document",
         "events.redact",

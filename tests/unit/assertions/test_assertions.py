@@ -425,3 +425,38 @@ def test_json_path_parser_never_crashes(path: str) -> None:
         message = "json-path"
     assert "json-path" in message
     assert all(isinstance(step, str | int) for step in steps)
+
+
+def test_a_flat_spec_compiles_once_however_often_it_is_written() -> None:
+    first = compile_assertion({"type": "contains", "value": "OK", "name": "says ok"})
+    again = compile_assertion({"name": "says ok", "value": "OK", "type": "contains"})
+    assert again is first
+    assert compile_assertion({"type": "contains", "value": "OK"}) is not first
+
+
+def test_regexes_are_not_kept_a_compiled_program_can_be_megabytes() -> None:
+    spec = {"type": "regex", "pattern": "^OK"}
+    assert compile_assertion(spec) is not compile_assertion(dict(spec))
+
+
+def test_remembered_specs_keep_their_types_apart() -> None:
+    # 1, 1.0 and true are equal in Python: each must still compile (or fail) as itself
+    assert compile_assertion({"type": "max-length", "value": 1}).evaluate(resp("ab")).message == (
+        "2 characters (> 1)"
+    )
+    with pytest.raises(EvalError):
+        compile_assertion({"type": "max-length", "value": True})
+    with pytest.raises(EvalError):
+        compile_assertion({"type": "max-length", "value": 1.0})
+    strict = compile_assertion({"type": "contains", "value": "a", "ignore_case": False})
+    folded = compile_assertion({"type": "contains", "value": "a", "ignore_case": True})
+    assert not strict.evaluate(resp("A")).passed
+    assert folded.evaluate(resp("A")).passed
+
+
+def test_json_schema_from_the_output_schema_is_compiled_for_each_schema() -> None:
+    spec = {"type": "json-schema"}
+    wants_object = compile_assertion(spec, output_schema={"type": "object"})
+    wants_array = compile_assertion(spec, output_schema={"type": "array"})
+    assert wants_object.evaluate(resp("{}")).passed
+    assert not wants_array.evaluate(resp("{}")).passed

@@ -9,6 +9,7 @@ rule that every input is declared.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -210,3 +211,19 @@ def test_what_the_generated_check_does_not_accept_goes_to_the_full_check(
         assert not accepted
     else:
         assert accepted
+
+
+def test_prompts_with_equal_schemas_share_one_check_and_others_do_not() -> None:
+    copy = json.loads(json.dumps(TICKETS))  # equal, not the same objects
+    assert input_check(copy) is input_check(TICKETS)
+    assert input_check({**TICKETS, "$schema": "x"}) is input_check(TICKETS)  # $schema is dropped
+    other = {**TICKETS, "required": ["name"]}
+    assert input_check(other) is not input_check(TICKETS)
+    input_check(other)({"name": "x"})
+    with pytest.raises(InputError, match="tickets"):
+        input_check(TICKETS)({"name": "x"})
+    # JSON would write both keys as "1": the checks must differ
+    by_int = {"type": "object", "properties": {1: {"type": "string"}}}
+    by_str = {"type": "object", "properties": {"1": {"type": "string"}}}
+    assert input_check(by_int) is not input_check(by_str)
+    input_check(by_str)({"1": "x"})

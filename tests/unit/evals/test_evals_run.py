@@ -299,6 +299,19 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
     assert _suite(report, "demo/greet", "staging")["passed"] == 12
 
 
+def test_a_bug_in_a_case_stops_the_run_and_is_raised() -> None:
+    calls: list[str] = []
+
+    class Broken(EchoProvider):
+        def complete(self, req: Any) -> Any:
+            calls.append(req.model)
+            raise RuntimeError("a bug, not a model failure")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        _run(provider=Broken(), concurrency=1)
+    assert len(calls) == 1  # no case started after it
+
+
 def test_progress_is_reported_once_per_case() -> None:
     seen: list[tuple[int, int, int]] = []
     _run(envs=["staging"], progress=lambda *a: seen.append(a))

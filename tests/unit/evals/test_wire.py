@@ -10,7 +10,7 @@ import pytest
 
 from chatserver import ChatServer, Reply, echo_completion
 from promptship.core.errors import ProviderError
-from promptship.evals.providers import ChatRequest, OpenAICompatibleProvider
+from promptship.evals.providers import ChatRequest, OpenAICompatibleProvider, _wire
 
 
 def chat(text: str = "hello") -> ChatRequest:
@@ -89,3 +89,43 @@ def test_https_to_a_plain_http_server_fails_its_handshake_cleanly(chat_server: C
     ):
         provider.complete(chat())
     assert "SSL" in str(info.value)
+
+
+class _Recording:
+    """A real socket that remembers what each ``sendall`` wrote."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.writes: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.sock.sendall(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.sock, name)
+
+
+def test_a_request_head_and_body_go_in_one_write(chat_server: ChatServer) -> None:
+    conn = _wire._Connection("127.0.0.1", chat_server.port, timeout=10)
+    conn.connect()
+    recording = _Recording(conn.sock)
+    conn.sock = recording  # type: ignore[assignment]
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    conn.body_follows = True
+    conn.request(
+        "POST", "/v1/chat/completions", body=body, headers={"content-type": "application/json"}
+    )
+    assert json.loads(conn.getresponse().read())["choices"][0]["message"]["content"] == "user: hi"
+    assert len(recording.writes) == 1
+    assert recording.writes[0].startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+    assert recording.writes[0].endswith(b"\r\n\r\n" + body)
+    conn.close()
+
+
+def test_response_headers_are_read_by_lower_case_name_repeats_joined() -> None:
+    pairs = [("Content-Type", "application/json"), ("Set-Cookie", "a=1"), ("set-cookie", "b=2")]
+    assert _wire.headers(pairs) == {
+        "content-type": "application/json",
+        "set-cookie": "a=1, b=2",
+    }

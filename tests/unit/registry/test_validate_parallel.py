@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from promptship import registry
+from promptship.core.model import Finding
 from promptship.registry.files import DirectorySnapshot
 from tests.benchmarks.synth import generate, prompt_path
 
@@ -26,21 +27,43 @@ def broken_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text = path.read_text()
         assert old in text
         path.write_text(text.replace(old, new, 1))
+    # prompts that do not load (an overlay for the first stays: it names a prompt
+    # whose file does not load), and experiments that make the shared checks read
+    # prompts: one that loads, one that does not
+    for i, text in {400: "id: [unclosed\n", 401: "- a list, not a mapping\n"}.items():
+        ns, name = prompt_path(i)
+        (root / "registry" / ns / f"{name}.yaml").write_text(text)
+    experiments = "".join(
+        f"  - id: e{i}\n    prompt: {'/'.join(prompt_path(i))}\n    unit: user_id\n"
+        f"    split: {{base: 50, fast: 50}}\n"
+        for i in (5, 400)
+    )
+    env = root / "environments" / "production.yaml"
+    env.write_text(env.read_text() + "experiments:\n" + experiments)
     return root
 
 
 def test_forked_validation_equals_serial(broken_registry: Path) -> None:
-    _, serial = registry.validate(DirectorySnapshot(broken_registry), jobs=1)
-    _, forked = registry.validate(DirectorySnapshot(broken_registry), jobs=3)
+    # forked, workers parse and check their share of the prompts; this process
+    # parses only the prompts the shared checks read
+    loaded, serial = registry.validate(DirectorySnapshot(broken_registry), jobs=1)
+    spread, forked = registry.validate(DirectorySnapshot(broken_registry), jobs=3)
     assert serial == forked
+    assert sorted(spread.prompts) == sorted(loaded.prompts)  # the broken two are not prompts
+    assert len(spread.prompts) == 598
+    assert sorted(spread.findings, key=Finding.sort_key) == sorted(
+        loaded.findings, key=Finding.sort_key
+    )
     codes = {f.code for f in serial}
     assert {"inputs.undeclared", "inputs.unused", "owners.mismatch"} <= codes
     broken = {
         f.location.file for f in serial if f.location and f.location.file.startswith("registry/")
     }
     assert broken == {
-        f"registry/{ns}/{name}.yaml" for ns, name in (prompt_path(i) for i in (3, 101, 250, 599))
+        f"registry/{ns}/{name}.yaml"
+        for ns, name in (prompt_path(i) for i in (3, 101, 250, 400, 401, 599))
     }
+    assert {"yaml", "yaml.not-a-mapping", "experiment.variant", "experiment.prompt"} <= codes
 
 
 def test_validate_leaves_the_garbage_collector_as_it_was(broken_registry: Path) -> None:

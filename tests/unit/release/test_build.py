@@ -11,11 +11,11 @@ import pytest
 
 import evalregistry
 from gitrepo import commit, make_repo
+from promptship.core import views
 from promptship.core.templates import TemplateEngine
 from promptship.git import open_repository
 from promptship.registry import checks, yamlio
 from promptship.release import build as release
-from promptship.release import document
 
 PINNED = """\
 environment: production
@@ -75,7 +75,7 @@ def test_a_build_parses_resolves_and_analyses_each_thing_once(
     analysed: Counter[str] = Counter()
     included: Counter[str] = Counter()
 
-    real_load, real_resolve = yamlio.load, document.resolve
+    real_load, real_resolve = yamlio.load, views.resolve
     real_analyse, real_includes = TemplateEngine.analyse, TemplateEngine.includes
 
     def load(data: bytes, path: str) -> Any:
@@ -99,7 +99,7 @@ def test_a_build_parses_resolves_and_analyses_each_thing_once(
 
     monkeypatch.setattr(yamlio, "load", load)
     monkeypatch.setattr(checks, "resolve", resolve)
-    monkeypatch.setattr(document, "resolve", resolve)
+    monkeypatch.setattr(views, "resolve", resolve)  # what release.document imports when writing
     monkeypatch.setattr(TemplateEngine, "analyse", analyse)
     monkeypatch.setattr(TemplateEngine, "includes", includes)
     built = release.build_from_git(git, "staging", head)

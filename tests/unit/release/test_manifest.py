@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import rfc8785
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -444,3 +444,40 @@ def test_the_canonical_check_agrees_with_rfc8785(doc: dict[str, Any], sort: bool
         except ChannelError:
             accepted = False
         assert accepted == _rfc8785_verdict(data), text
+
+
+ENTRY_VALUES = st.one_of(
+    st.text(alphabet="ab.-_/\\Z9ü\x00 ", max_size=12),
+    st.sampled_from(["manifest.json", ".hidden", "a/./b", "a" * 101, "a/" * 60 + "b", "A/a"]),
+    st.integers(min_value=-2, max_value=2**54),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["ab" * 32, "AB" * 32, "ab" * 31]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    path=ENTRY_VALUES,
+    size=ENTRY_VALUES,
+    digest=ENTRY_VALUES,
+    extra=st.dictionaries(st.sampled_from(["x", "path"]), st.just(1), max_size=1),
+)
+@example(path="prompts/a-b/c_d.json", size=3, digest="ab" * 32, extra={})
+@example(path="a/.b", size=0, digest="ab" * 32, extra={})
+def test_the_usual_entry_is_accepted_only_when_every_check_would_accept_it(
+    path: Any, size: Any, digest: Any, extra: dict[str, Any]
+) -> None:
+    doc = _doc()
+    doc["files"] = [{"path": path, "size": size, "sha256": digest, **extra}]
+
+    def outcome() -> Any:
+        try:
+            return m._check_manifest(copy.deepcopy(doc), canonical.Checker("manifest", BundleError))
+        except BundleError as e:
+            return str(e)
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(m, "_plain_entry", lambda item: False)
+        assert fast == outcome()

@@ -12,6 +12,12 @@ Responses are any value with ``text``, ``latency_ms`` and ``cost_usd``
 ``llm-judge`` is scored by a :data:`Judge` the evals runner passes in; without
 one its result fails and says it needs a judge.
 
+A compiled flat assertion (scalar options only, such as ``equals``,
+``contains``, length, latency and cost checks; never ``json-schema`` or a
+regex) is kept, up to :data:`MEMO_SIZE`, keyed by its
+options and their types: a spec compiled by ``validate`` and then by the eval
+runner in one ``promptship eval``, or written on many cases, compiles once.
+
 Limits against hostile answers and patterns: regex patterns are at most
 :data:`MAX_REGEX_LENGTH` characters, are matched by RE2
 (:mod:`promptship.core.regex`: time linear in the answer, whatever the
@@ -24,7 +30,7 @@ May import: :mod:`promptship.core`. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +57,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_REGEX_LENGTH",
     "MAX_REGEX_TEXT",
+    "MEMO_SIZE",
     "AssertionResult",
     "CompiledAssertion",
     "Judge",
@@ -130,15 +137,65 @@ def evaluate(
     return compile_assertion(assertion, output_schema=output_schema).evaluate(response, judge=judge)
 
 
+MEMO_SIZE = 8192
+"""Compiled assertions kept; past it the memo starts again empty."""
+
+_memo: dict[Hashable, CompiledAssertion] = {}
+_SCALARS = (str, bool, int, float, type(None))
+_NOT_KEPT = frozenset({"json-schema", "regex", "not-regex"})
+
+
+def _memo_key(assertion: Mapping[str, Any]) -> Hashable | None:
+    """A flat spec's items with each value's type (``1``, ``1.0`` and ``true`` differ).
+
+    ``None`` (not kept) for a spec holding anything but scalars under string
+    keys (a schema, tool arguments, a judge's inputs), for ``json-schema``,
+    which may read the output schema, and for ``regex``/``not-regex``: a
+    compiled RE2 program of a 22-character pattern can hold 3 MB, so kept
+    patterns would let a suite pin gigabytes. Those compile each time.
+    """
+    if type(assertion) is not dict:
+        return None
+    kind = assertion.get("type")
+    if type(kind) is not str or kind in _NOT_KEPT:
+        return None
+    items = []
+    for k, v in assertion.items():
+        if type(k) is not str or type(v) not in _SCALARS:
+            return None
+        items.append((k, type(v).__name__, v))
+    items.sort()
+    return tuple(items)
+
+
 def compile_assertion(
     assertion: Mapping[str, Any], *, output_schema: Mapping[str, Any] | None = None
 ) -> CompiledAssertion:
     """Check a spec and prepare it (regex compiled, schema checked, path parsed).
 
+    The same flat spec gives the same compiled assertion, compiled once (see
+    the module's notes); treat specs as read-only once compiled.
+
     Raises:
         EvalError: Not a mapping, an unknown ``type``, an unknown or ill-typed
             option, an unsafe regex, an invalid schema or JSON path.
     """
+    key = _memo_key(assertion)
+    if key is not None:
+        found = _memo.get(key)
+        if found is not None:
+            return found
+    compiled = _compile(assertion, output_schema)
+    if key is not None:
+        if len(_memo) >= MEMO_SIZE:
+            _memo.clear()
+        _memo[key] = compiled
+    return compiled
+
+
+def _compile(
+    assertion: Mapping[str, Any], output_schema: Mapping[str, Any] | None
+) -> CompiledAssertion:
     if not isinstance(assertion, Mapping):
         raise EvalError(f"an assertion must be a mapping, not {type(assertion).__name__}")
     kind = assertion.get("type")

@@ -14,6 +14,7 @@ from promptship.cli._common import format_option, report_findings, root_option, 
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.core.model import ParseCache, RegistryFiles, Snapshot
 from promptship.git import open_repository
+from promptship.history.checkcache import open_check_cache
 from promptship.history.parsecache import open_repo_cache
 from promptship.registry.catalog import findings_under
 from promptship.registry.files import find_root
@@ -58,6 +59,11 @@ def validate(
     against CODEOWNERS; every environment's resolved view of every prompt;
     eval suites (prompt, case inputs, assertions, judges).
 
+    With --ref, files are parsed through the parse cache and a prompt whose
+    file, overlays, environments, fragments and CODEOWNERS are unchanged (and
+    the same promptship) is not checked again: its findings are kept beside
+    the parse cache. --no-cache parses and checks everything.
+
     \b
     Exit status: 0 clean, 1 findings, 2 usage error, 3 internal error.
 
@@ -68,7 +74,9 @@ def validate(
       promptship validate --ref origin/main
     """
     snapshot, cache = _source(root, ref, cache_dir, no_cache)
-    files, findings = registry.validate(snapshot, cache=cache, jobs=jobs or os.cpu_count() or 1)
+    files, findings = registry.validate(
+        snapshot, cache=cache, checks=open_check_cache(cache), jobs=jobs or os.cpu_count() or 1
+    )
     if paths:
         base = getattr(snapshot, "root", None) or find_root(root or Path.cwd())
         findings = findings_under(snapshot, findings, [_relative(p, base) for p in paths])

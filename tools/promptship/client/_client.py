@@ -208,8 +208,8 @@ class PromptClient:
                 or is older than ``max_bundle_age``.
             UsageError: A file cannot be read.
         """
-        from promptship.client._fetch import read_bundle_file, read_signers
-        from promptship.client._follow import check_bundle_age, load_bundle
+        from promptship.client._fetch import check_bundle_age, read_bundle_file, read_signers
+        from promptship.client._loaded import load_bundle
 
         verified = read_bundle_file(
             path, signature, read_signers(allowed_signers), env, clock, max_bundle_bytes

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptship.client._source import Source, armor
-from promptship.core.errors import ChannelError, StoreError, UsageError
+from promptship.core.errors import BundleError, ChannelError, StoreError, UsageError
 from promptship.fs import read_file, read_text
 from promptship.release import bundle as bundles
-from promptship.release.allowed_signers import AllowedSigners, parse_allowed_signers
-from promptship.release.keys import MAX_KEY_FILE_BYTES
-from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES
+from promptship.release.allowed_signers import (
+    MAX_KEY_FILE_BYTES,
+    AllowedSigners,
+    parse_allowed_signers,
+)
+from promptship.release.manifest import DEFAULT_MAX_CHANNEL_BYTES, format_time
 from promptship.release.sshsig import MAX_SIGNATURE_BYTES
-from promptship.release.store import folder as store
 
 if TYPE_CHECKING:
     import httpx
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DirectorySource",
     "Source",
+    "check_bundle_age",
     "make_source",
     "read_bundle_file",
     "read_signers",
@@ -38,7 +41,11 @@ __all__ = [
 
 
 class DirectorySource(Source):
-    """A store directory on disk (a mounted volume, a synced folder)."""
+    """A store directory on disk (a mounted volume, a synced folder).
+
+    The store's layout (:mod:`promptship.release.store.folder`) is imported when first
+    read: a client serving a bundle file never loads the stores.
+    """
 
     def __init__(self, root: Path, max_bundle_bytes: int) -> None:
         self.root = root
@@ -47,6 +54,8 @@ class DirectorySource(Source):
 
     def channel(self, env: str, etag: str | None) -> tuple[bytes | None, str | None]:
         """The channel file; its etag is its size and modification time."""
+        from promptship.release.store import folder as store
+
         path = store.channel_path(self.root, env)
         try:
             st = path.stat()
@@ -63,10 +72,14 @@ class DirectorySource(Source):
 
     def bundle(self, digest: str) -> tuple[bytes, str]:
         """The bundle and signature files."""
+        from promptship.release.store import folder as store
+
         return store.fetch_bundle(self.root, digest, max_bytes=self.max_bundle_bytes)
 
     def signature(self, digest: str) -> str:
         """The signature file alone."""
+        from promptship.release.store import folder as store
+
         data = read_file(
             store.signature_path(self.root, digest),
             MAX_SIGNATURE_BYTES,
@@ -176,3 +189,24 @@ def read_bundle_file(  # noqa: PLR0917 - mirrors verify_bundle's order; every ca
         now=datetime.fromtimestamp(clock(), UTC),
         max_bytes=max_bytes,
     )
+
+
+def check_bundle_age(verified: bundles.VerifiedBundle, now: float, max_age: float | None) -> None:
+    """Refuse a bundle whose content (its source commit) is older than ``max_age`` seconds.
+
+    Raises:
+        BundleError: It is older.
+        UsageError: ``max_age`` is not positive.
+    """
+    if max_age is None:
+        return
+    if max_age <= 0:
+        raise UsageError(f"max_bundle_age must be positive, not {max_age}")
+    age = now - verified.manifest.created.timestamp()
+    if age > max_age:
+        m = verified.manifest
+        raise BundleError(
+            f"{m.environment} release {m.release} is {age / 86400:.1f} days old (source commit "
+            f"of {format_time(m.created)}), over max_bundle_age {max_age / 86400:.1f} days",
+            hint="bake a newer bundle into the image, or follow the channel",
+        )

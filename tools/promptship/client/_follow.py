@@ -16,53 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from promptship.client._cache import Fetched, LastGoodCache
-from promptship.client._loaded import LoadedBundle
+from promptship.client._loaded import LoadedBundle, load_bundle
 from promptship.client._source import Source
-from promptship.core.errors import BundleError, ChannelError, PromptshipError, UsageError
+from promptship.core.errors import ChannelError, PromptshipError
 from promptship.release import bundle as bundles
 from promptship.release.allowed_signers import AllowedSigners
 from promptship.release.channel import Channel, verify_channel, verify_channel_bundle
-from promptship.release.manifest import format_time
 
-__all__ = ["Accepted", "ChannelFollower", "check_bundle_age", "load_bundle"]
-
-
-def load_bundle(verified: bundles.VerifiedBundle) -> LoadedBundle:
-    """A verified bundle, ready to serve.
-
-    Raises:
-        BundleError: Its ``environment.json`` is unreadable.
-    """
-    m = verified.manifest
-    return LoadedBundle(
-        verified.files,
-        digest=verified.digest,
-        env=m.environment,
-        release=m.release,
-        expires=m.expires,
-        created=m.created,
-    )
-
-
-def check_bundle_age(verified: bundles.VerifiedBundle, now: float, max_age: float | None) -> None:
-    """Refuse a bundle whose content (its source commit) is older than ``max_age`` seconds.
-
-    Raises:
-        BundleError: It is older.
-        UsageError: ``max_age`` is not positive.
-    """
-    if max_age is None:
-        return
-    if max_age <= 0:
-        raise UsageError(f"max_bundle_age must be positive, not {max_age}")
-    age = now - verified.manifest.created.timestamp()
-    if age > max_age:
-        m = verified.manifest
-        raise BundleError(
-            f"{m.environment} release {m.release} is {age / 86400:.1f} days old (source commit "
-            f"of {format_time(m.created)}), over max_bundle_age {max_age / 86400:.1f} days",
-            hint="bake a newer bundle into the image, or follow the channel",
-        )
+__all__ = ["Accepted", "ChannelFollower"]
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,14 @@ from promptship.core.variants import Splitter
 
 if TYPE_CHECKING:
     from promptship.core.templates import TemplateEngine
+    from promptship.release.bundle import VerifiedBundle
+    from promptship.release.document import PromptDocument
 
-__all__ = ["Experiment", "LoadedBundle", "PromptEntry"]
+__all__ = ["Experiment", "LoadedBundle", "PromptEntry", "load_bundle"]
 
 BASE = "base"
 """The split name of the prompt without a variant."""
+_NONE_SENSITIVE: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,9 @@ class LoadedBundle:
             except PromptshipError as e:
                 raise BundleError(f"bundle {digest}: environment.json is not usable: {e}") from None
             self.experiments[exp.prompt] = Experiment(exp.id, exp.unit, splitter)
-        self._raw: dict[str, bytes] = {
+        # a prompt's document: its bytes until first used, then the document read from them
+        # (the bytes are let go: a variant asked for later reads the document, not the bytes)
+        self._raw: dict[str, bytes | PromptDocument] = {
             pid: data for path, data in files.items() if (pid := prompt_id_of(path)) is not None
         }
         self._entries: dict[tuple[str, str | None], PromptEntry] = {}
@@ -156,10 +161,14 @@ class LoadedBundle:
                 hint=(guess + " " if guess else "check the id; ")
                 + "`promptship bundle inspect` lists a bundle's prompts",
             )
-        try:
-            doc = read_prompt_document(raw, prompt_id=prompt_id, env=self.env)
-        except BundleError as e:
-            raise BundleError(f"bundle {self.digest}: {e.message}", hint=e.hint) from None
+        if isinstance(raw, bytes):
+            try:
+                doc = read_prompt_document(raw, prompt_id=prompt_id, env=self.env)
+            except BundleError as e:
+                raise BundleError(f"bundle {self.digest}: {e.message}", hint=e.hint) from None
+            self._raw[prompt_id] = doc  # under the lock, as every _build is
+        else:
+            doc = raw
         if variant is not None and variant not in doc.variants:
             guess = did_you_mean(variant, doc.variants)
             raise UsageError(
@@ -169,6 +178,7 @@ class LoadedBundle:
         view = doc.view if variant is None else doc.variants[variant]
         properties = view["inputs"].get("properties", {})
         sensitive = frozenset(n for n, p in properties.items() if p.get("x-sensitive") is True)
+        sensitive = sensitive or _NONE_SENSITIVE  # most prompts: one shared empty set
         return PromptEntry(
             prompt_id,
             doc.version,
@@ -187,3 +197,20 @@ class LoadedBundle:
         if engine is None:
             engine = self._engines[key] = TemplateEngine(fragments, self.limits)
         return engine
+
+
+def load_bundle(verified: VerifiedBundle) -> LoadedBundle:
+    """A verified bundle, ready to serve.
+
+    Raises:
+        BundleError: Its ``environment.json`` is unreadable.
+    """
+    m = verified.manifest
+    return LoadedBundle(
+        verified.files,
+        digest=verified.digest,
+        env=m.environment,
+        release=m.release,
+        expires=m.expires,
+        created=m.created,
+    )

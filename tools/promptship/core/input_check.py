@@ -15,6 +15,9 @@ r"""Render inputs checked against a prompt's ``inputs`` schema, fast; pure.
 - the full check is fastjsonschema's generated code with its patterns on RE2
   (:mod:`promptship.core.schema_compile`), compiled once per distinct schema
   (a thousand prompts with the same inputs share one) and only when first needed;
+- the check itself (quick loop and all) is made once per distinct schema too,
+  keyed by the schema's ``repr`` (which, unlike JSON, tells ``1`` from ``"1"``
+  as a key): a bundle of a thousand prompts with one schema builds one;
 - when the inputs fail, :mod:`promptship.core.inputs` tells every problem,
   input by input, with its fix.
 """
@@ -170,16 +173,38 @@ def item_fields(inputs_schema: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     }
 
 
+_CHECKS: dict[str, InputCheck] = {}
+"""The check of each distinct schema, by its ``repr`` (equal reprs: equal schemas)."""
+_CHECKS_SIZE = 4096
+"""Distinct schemas whose checks are kept (the cache is emptied when it fills up)."""
+
+
 def input_check(inputs_schema: Mapping[str, Any]) -> InputCheck:
     """The check of render inputs against a prompt's ``inputs`` schema (see the module doc).
 
     Nothing but the quick check is compiled until inputs fail it (or the schema has none).
+    Prompts whose schemas are equal share one check.
 
     Raises:
         InputError: From the returned function: the inputs are missing, undeclared or
             invalid, naming which (or the schema itself cannot be compiled).
     """
     schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
+    try:
+        key = repr(schema)
+    except RecursionError:  # nested too deep to name: its own check
+        return _made(schema)
+    check = _CHECKS.get(key)
+    if check is None:
+        check = _made(schema)
+        if len(_CHECKS) >= _CHECKS_SIZE:  # each step atomic: a race builds twice, no harm
+            _CHECKS.clear()
+        _CHECKS[key] = check
+    return check
+
+
+def _made(schema: dict[str, Any]) -> InputCheck:
+    """A new check of ``schema`` (``$schema`` already dropped)."""
     properties: Mapping[str, Any] = schema.get("properties", {})
     required = frozenset(schema.get("required", ()))
     plan = _quick_plan(schema)

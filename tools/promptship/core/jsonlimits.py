@@ -66,18 +66,18 @@ def check_depth(value: Any, max_depth: int) -> None:
     Raises:
         JsonLimitError: Naming the limit.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list | tuple):
-            children = node
-        else:
-            continue
+    # level by level: every container of a level, then their containers (one list per level)
+    level = [value] if isinstance(value, dict | list | tuple) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > max_depth:
             raise JsonLimitError(f"nesting deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        below: list[Any] = []
+        for node in level:
+            children = node.values() if isinstance(node, dict) else node
+            below += [child for child in children if isinstance(child, dict | list)]
+        level = below
 
 
 def loads(
@@ -95,18 +95,49 @@ def loads(
         ValueError: Not JSON at all (``json.JSONDecodeError``, ``UnicodeDecodeError``).
     """
     try:
-        value = json.loads(
-            text,
-            parse_constant=_no_constant,
-            parse_int=_int_parser(max_digits),
-            parse_float=_float,
-            object_pairs_hook=object_pairs_hook,
-        )
+        if object_pairs_hook is None:  # one decoder per digit limit, made once (~3 µs a call)
+            value = _decoder(max_digits).decode(_as_text(text))
+        else:
+            value = json.loads(
+                text,
+                parse_constant=_no_constant,
+                parse_int=_int_parser(max_digits),
+                parse_float=_float,
+                object_pairs_hook=object_pairs_hook,
+            )
     except RecursionError:
         raise JsonLimitError(f"nesting deeper than {max_depth} levels") from None
     if _openers(text) > max_depth:  # else no nesting can be deeper: skip the walk
         check_depth(value, max_depth)
     return value
+
+
+_DECODERS: dict[int, json.JSONDecoder] = {}
+"""A decoder with the limits' hooks, by digit limit (decoders keep no state between calls)."""
+
+
+def _decoder(max_digits: int) -> json.JSONDecoder:
+    found = _DECODERS.get(max_digits)
+    if found is None:
+        found = json.JSONDecoder(
+            parse_constant=_no_constant, parse_int=_int_parser(max_digits), parse_float=_float
+        )
+        if len(_DECODERS) < 16:  # callers use one or two limits
+            _DECODERS[max_digits] = found
+    return found
+
+
+def _as_text(text: str | bytes) -> str:
+    """What ``json.loads`` decodes: bytes in their detected encoding, a ``str`` without a BOM."""
+    if isinstance(text, str):
+        if text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return text
+    if not isinstance(text, bytes | bytearray):
+        raise TypeError(
+            f"the JSON object must be str, bytes or bytearray, not {text.__class__.__name__}"
+        )
+    return text.decode(json.detect_encoding(text), "surrogatepass")
 
 
 def _openers(text: str | bytes) -> int:

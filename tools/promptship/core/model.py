@@ -7,13 +7,14 @@ values; adapters build snapshots from the outside world.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from promptship.core.errors import Location
 
 __all__ = [
+    "CheckCache",
     "DocPath",
     "YamlDoc",
     "Finding",
@@ -192,6 +193,31 @@ class ParseCache(Protocol):
 
     def put(self, blob_id: str, doc: YamlDoc) -> None:
         """Remember the document parsed from blob ``blob_id``."""
+        ...
+
+
+@runtime_checkable
+class CheckCache(Protocol):
+    """A prompt's findings by a digest of everything its checks read, so an unchanged prompt is not checked again.
+
+    Keys are hex digests the caller derives from every input of the checks
+    (the prompt's file, its overlays, the environments, the fragments,
+    CODEOWNERS); the implementation adds what the caller cannot see (the tool's
+    version and code). Best effort like :class:`ParseCache`: ``get`` answers
+    ``None`` for anything missing or unreadable, ``put`` and ``save`` never
+    fail the caller.
+    """
+
+    def get(self, key: str) -> tuple[Finding, ...] | None:
+        """The findings stored under ``key``; ``None`` on a miss."""
+        ...
+
+    def put(self, key: str, findings: Sequence[Finding]) -> None:
+        """Remember ``findings`` under ``key`` (kept in memory until :meth:`save`)."""
+        ...
+
+    def save(self) -> None:
+        """Write what was put since the cache was opened (nothing when nothing was)."""
         ...
 
 

@@ -1,6 +1,7 @@
 """Running a plan: render each case as the client would, ask the provider, check the answer.
 
-Cases run on a thread pool (providers are thread-safe and do their own I/O);
+Cases run on ``concurrency`` worker threads, each taking the next case as soon
+as its last one is checked (providers are thread-safe and do their own I/O);
 every case's outcome, including a failure to render or to reach the model, is
 a value: one bad case never stops the run. Assertion specs are compiled once
 per target before anything is sent, so a typo fails the run before it costs.
@@ -8,10 +9,11 @@ per target before anything is sent, so a typo fails the run before it costs.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,7 +335,20 @@ def _prepare(
             if _view_dependent(check):
                 prep.assertion(check)
         units.append(_Unit(prep, case, checks))
+    if units:
+        _warm(prep.compiled, units[0].case.inputs)
     return prep, units, skipped
+
+
+def _warm(compiled: CompiledPrompt, inputs: Mapping[str, Any]) -> None:
+    """Compile the prompt's templates and input check now, once (about 1 ms).
+
+    Left to the first render, every worker would compile them at once, one
+    after another under the interpreter lock, and the first calls would all
+    wait. A render that fails here fails again on its worker, as its case.
+    """
+    with contextlib.suppress(PromptshipError):
+        compiled.render(inputs)
 
 
 def run_plan(  # noqa: PLR0913 - the run options of the eval command, all keyword-only
@@ -377,7 +392,7 @@ def run_plan(  # noqa: PLR0913 - the run options of the eval command, all keywor
     units = [u for _, us, _ in prepared for u in us]
     runner = _Runner(source, provider, model, judge)
     results = _run_units(units, runner, concurrency, progress)
-    by_unit = {id(u): results[i] for i, u in enumerate(units)}
+    by_unit = {id(u): r for u, r in zip(units, results, strict=True)}
     outcomes: list[SuiteOutcome] = []
     for prep, us, skipped in prepared:
         if us or skipped:
@@ -386,20 +401,86 @@ def run_plan(  # noqa: PLR0913 - the run options of the eval command, all keywor
     return outcomes
 
 
+class _Pump:
+    """Hands out units to worker threads and collects their results in order.
+
+    Each worker takes the next unit as soon as its last one is checked, so
+    ``concurrency`` cases stay in flight until the units run out: no batch,
+    no future per case, nothing the calling thread must wake up for.
+    """
+
+    def __init__(self, units: list[_Unit], runner: _Runner, progress: Progress | None) -> None:
+        self.units = units
+        self.runner = runner
+        self.progress = progress
+        self.results: list[CaseResult | None] = [None] * len(units)
+        self.error: BaseException | None = None
+        self._next = iter(range(len(units))).__next__  # atomic under the interpreter lock
+        self._lock = threading.Lock()
+        self._done = 0
+        self._failed = 0
+
+    def work(self) -> None:
+        """Run units until none is left (or another worker failed unexpectedly)."""
+        run, units, results = self.runner.run, self.units, self.results
+        try:
+            while self.error is None:
+                try:
+                    i = self._next()
+                except StopIteration:
+                    return
+                result = results[i] = run(units[i])
+                if self.progress is not None:
+                    self._tell(result)
+        except BaseException as e:  # a bug, not a case's failure: stop and re-raise it
+            self.error = self.error or e
+
+    def _tell(self, result: CaseResult) -> None:
+        assert self.progress is not None
+        with self._lock:  # one call at a time, counts in order
+            self._done += 1
+            self._failed += not result.ok
+            self.progress(self._done, len(self.units), self._failed)
+
+
 def _run_units(
     units: list[_Unit], runner: _Runner, concurrency: int, progress: Progress | None
-) -> dict[int, CaseResult]:
-    """Every unit's result by its index, run ``concurrency`` at a time; ``progress`` told of each."""
-    results: dict[int, CaseResult] = {}
+) -> list[CaseResult]:
+    """Every unit's result, in order, run ``concurrency`` at a time; ``progress`` told of each.
+
+    Raises:
+        BaseException: Whatever a case raised that is not a ``PromptshipError`` (a bug).
+    """
     if not units:
-        return results
-    failed = 0
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(units))) as pool:
-        futures = {pool.submit(runner.run, u): i for i, u in enumerate(units)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            result = future.result()
-            results[futures[future]] = result
-            failed += not result.ok
-            if progress is not None:
-                progress(done, len(units), failed)
-    return results
+        return []
+    pump = _Pump(units, runner, progress)
+    # What exists now (the plan, the prompts, the suites) outlives the run: a
+    # full collection walking it stops every worker for tens of milliseconds.
+    # Someone else's frozen objects are left frozen.
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    try:
+        _work(pump, concurrency)
+    finally:
+        if freeze:
+            gc.unfreeze()
+    if pump.error is not None:
+        raise pump.error
+    return [r for r in pump.results if r is not None]
+
+
+def _work(pump: _Pump, concurrency: int) -> None:
+    """Run ``pump`` on ``concurrency`` worker threads (fewer for fewer units) until it is done."""
+    workers = [
+        threading.Thread(target=pump.work, name=f"promptship-eval-{n}", daemon=True)
+        for n in range(min(concurrency, len(pump.units)))
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            worker.join()
+    except BaseException as e:  # Ctrl-C while waiting: start no more cases
+        pump.error = e
+        raise

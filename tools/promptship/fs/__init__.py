@@ -15,11 +15,31 @@ child's output read up to a cap, within a time limit).
 May import: :mod:`promptship.core`.
 """
 
-from promptship.fs.append import AppendLog
-from promptship.fs.atomic import write_atomic
-from promptship.fs.folders import is_inside, refuse_links, refuse_outside
-from promptship.fs.process import Finished, run_bounded
-from promptship.fs.read import TooLarge, read_file, read_stream, read_text
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promptship.fs.append import AppendLog
+    from promptship.fs.atomic import write_atomic
+    from promptship.fs.folders import is_inside, refuse_links, refuse_outside
+    from promptship.fs.process import Finished, run_bounded
+    from promptship.fs.read import TooLarge, read_file, read_stream, read_text
+
+_HOME = {
+    "AppendLog": "append",
+    "write_atomic": "atomic",
+    "is_inside": "folders",
+    "refuse_links": "folders",
+    "refuse_outside": "folders",
+    "Finished": "process",
+    "run_bounded": "process",
+    "TooLarge": "read",
+    "read_file": "read",
+    "read_stream": "read",
+    "read_text": "read",
+}
+"""The module of each name: imported on first use, so reading a file (a client loading a
+bundle) does not load child processes (``subprocess``) or appending logs (``secrets``)."""
 
 __all__ = [
     "AppendLog",
@@ -34,3 +54,12 @@ __all__ = [
     "run_bounded",
     "write_atomic",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'promptship.fs' has no attribute {name!r}")
+    value = getattr(import_module(f"promptship.fs.{home}"), name)
+    globals()[name] = value
+    return value

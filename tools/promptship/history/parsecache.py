@@ -208,15 +208,19 @@ class DiskCache:
         }
         try:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-            self._prepare()
+            self.prepare()
             write_atomic(entry, data, make_parents=True, durable=False)
         except (PromptshipError, OSError, ValueError, TypeError, RecursionError):
             self.stats.write_errors += 1
             return
         self.stats.writes += 1
 
-    def _prepare(self) -> None:
-        """Create the root once, marked so that git and backup tools leave it alone."""
+    def prepare(self) -> None:
+        """Create the root once, marked so that git and backup tools leave it alone.
+
+        Raises:
+            OSError: The folder cannot be created (callers count it as a write error).
+        """
         if self._ready:
             return
         self.root.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,9 @@
 
 Owns: strict YAML loading with positions (:mod:`.yamlio`, the only ruamel
 importer), the working tree as a snapshot (:mod:`.files`), loading and
-classifying a registry's files and the ``validate``/``explain``/``new`` use
-cases (:mod:`.load`), and the checks ``validate`` runs (:mod:`.checks`, pure).
+classifying a registry's files and the ``explain``/``new`` use cases
+(:mod:`.load`), the ``validate`` use case (:mod:`.validate_run`), and the
+checks ``validate`` runs (:mod:`.checks`, pure).
 
 May import: :mod:`promptship.core`, :mod:`promptship.schemas`, :mod:`promptship.fs`,
 :mod:`promptship.assertions`.
@@ -19,8 +20,8 @@ from promptship.registry.load import (
     load_files,
     render_limits,
     scaffold,
-    validate,
 )
+from promptship.registry.validate_run import validate
 
 __all__ = [
     "CODEOWNERS_PATHS",

@@ -1,13 +1,11 @@
-"""Loading a registry from a snapshot, validating it, and ``new`` (use cases)."""
+"""Loading a registry from a snapshot, ``explain`` and ``new`` (use cases); ``validate`` is :mod:`.validate_run`."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,7 +22,6 @@ from promptship.registry.schemaref import RELATIVE, SchemaRef, schema_ref
 
 if TYPE_CHECKING:
     from promptship.core.render import CompiledPrompt
-    from promptship.registry.checks import ResolvedViews
 
 # Schema checks (jsonschema, fastjsonschema) and template compilation (jinja2)
 # are imported where they are used: `diff`, `log` and `show` need neither, and
@@ -33,13 +30,15 @@ if TYPE_CHECKING:
 __all__ = [
     "CODEOWNERS_PATHS",
     "classify",
+    "DeferredDocs",
+    "codeowners_file",
     "compiled_view",
     "create_prompt",
     "explain",
+    "load_document",
     "load_files",
     "render_limits",
     "scaffold",
-    "validate",
 ]
 
 CODEOWNERS_PATHS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
@@ -114,7 +113,7 @@ def _subset_paths(snapshot: Snapshot, prompt_ids: Collection[str]) -> list[str]:
     return paths
 
 
-def _codeowners(snapshot: Snapshot) -> tuple[str, str]:
+def codeowners_file(snapshot: Snapshot) -> tuple[str, str]:
     """The first CODEOWNERS file GitHub would use, looked up by path ("" when none)."""
     for candidate in CODEOWNERS_PATHS:
         try:
@@ -132,6 +131,7 @@ def load_files(
     prompt_ids: Collection[str] | None = None,
     *,
     cache: ParseCache | None = None,
+    defer: Collection[str] = (),
 ) -> RegistryFiles:
     """Read and parse the registry files of a snapshot; problems become findings.
 
@@ -141,6 +141,8 @@ def load_files(
             fragments, environments and CODEOWNERS are always loaded. A partial
             load looks the prompts up by path and reports no layout findings.
         cache: Parsed documents by blob id, used when the snapshot knows blob ids.
+        defer: Prompts known to load (their findings are known): each is parsed
+            when first read, not now (``validate`` through its check cache).
     """
     by_kind: dict[str, dict[Any, YamlDoc]] = {what: {} for what in _KINDS}
     findings: list[Finding] = []
@@ -148,23 +150,84 @@ def load_files(
         paths = snapshot.list_files("registry/") + snapshot.list_files("environments/")
     else:
         paths = _subset_paths(snapshot, prompt_ids)
+    prompts = DeferredDocs(lambda path: _known_good(snapshot, path, cache))
     for path in paths:
         kind = _kind_to_load(path, prompt_ids, findings)
         if kind is None:
             continue
+        if kind[0] == "prompt" and kind[1] in defer:
+            prompts.later(str(kind[1]), path)
+            continue
         doc = _document(snapshot, path, cache, findings, partial=prompt_ids is not None)
         if doc is not None:
+            if kind[0] == "prompt":
+                prompts.now(str(kind[1]), doc)
             by_kind[kind[0]][kind[1]] = doc
     return RegistryFiles(
         snapshot.label,
-        by_kind["prompt"],
+        prompts if defer else by_kind["prompt"],
         by_kind["fragment"],
         by_kind["environment"],
         by_kind["overlay"],
         by_kind["suite"],
-        _codeowners(snapshot),
+        codeowners_file(snapshot),
         tuple(findings),
     )
+
+
+class DeferredDocs(Mapping[str, YamlDoc]):
+    """Prompt documents in listing order, some parsed only when first read (``load_files(defer=…)``)."""
+
+    def __init__(self, load: Callable[[str], YamlDoc]) -> None:
+        self._load = load
+        self._docs: dict[str, YamlDoc | str] = {}  # a path: not parsed yet
+
+    def now(self, key: str, doc: YamlDoc) -> None:
+        """Hold ``doc`` as the document of prompt ``key``."""
+        self._docs[key] = doc
+
+    def later(self, key: str, path: str) -> None:
+        """Parse prompt ``key`` from ``path`` when it is first read."""
+        self._docs[key] = path
+
+    def drop(self, key: str) -> None:
+        """Forget prompt ``key`` (its file turned out not to load)."""
+        self._docs.pop(key, None)
+
+    def __getitem__(self, key: str) -> YamlDoc:
+        found = self._docs[key]
+        if isinstance(found, str):
+            found = self._docs[key] = self._load(found)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._docs
+
+
+def _known_good(snapshot: Snapshot, path: str, cache: ParseCache | None) -> YamlDoc:
+    """A deferred prompt's document.
+
+    Raises:
+        ValidationFailed: It does not load after all: the check cache had
+            findings for it (only a file that loads gets an entry: the cache was
+            tampered with), or the file changed while validate ran.
+    """
+    problems: list[Finding] = []
+    doc = _document(snapshot, path, cache, problems, partial=False)
+    if doc is None:
+        raise ValidationFailed(
+            f"{problems[0].message} (it loaded a moment ago, or the check cache was tampered with)",
+            location=problems[0].location,
+            hint="run validate again; if this stays, delete findings.json in the parse cache "
+            "folder or run with --no-cache",
+        )
+    return doc
 
 
 _KINDS = ("prompt", "fragment", "environment", "overlay", "suite")
@@ -184,6 +247,18 @@ def _kind_to_load(
     if prompt_ids is not None and not _wanted(kind, prompt_ids):
         return None
     return kind
+
+
+def load_document(
+    snapshot: Snapshot, path: str, cache: ParseCache | None, findings: list[Finding]
+) -> YamlDoc | None:
+    """The parsed mapping at ``path`` (through ``cache``); ``None`` when ``findings`` got why not.
+
+    Raises:
+        GitError: The object cannot be read.
+        UsageError: The file is not there (or not a regular file).
+    """
+    return _document(snapshot, path, cache, findings, partial=False)
 
 
 def _document(
@@ -225,103 +300,6 @@ def _document(
         )
         return None
     return doc
-
-
-def validate(
-    snapshot: Snapshot,
-    *,
-    cache: ParseCache | None = None,
-    jobs: int = 1,
-    keep: ResolvedViews | None = None,
-) -> tuple[RegistryFiles, list[Finding]]:
-    """Load a snapshot's registry (through ``cache`` when given) and run every check on it.
-
-    Args:
-        snapshot: Where to read the registry.
-        cache: Parse results by blob id.
-        jobs: Processes for the per-prompt checks (forked after loading, so the
-            parsed registry is shared, not copied; only findings come back).
-            Used on platforms that can fork and for registries of 500 prompts or
-            more; elsewhere the checks run in this process.
-        keep: Filled with what the checks resolved for ``keep.env`` (then they run
-            in this process), for a bundle build to reuse.
-    """
-    from promptship import schemas
-    from promptship.registry.checks import validate_registry
-
-    with _collector_paused():
-        files = load_files(snapshot, cache=cache)
-    validators = {
-        name: schemas.fast_validator(name)
-        for name in ("prompt", "overlay", "fragment", "environment", "evalsuite")
-    }
-    # The loaded registry lives to the end: later collections skip it, and forks
-    # share its pages (a collection in a child would copy them). Someone else's
-    # frozen objects are left frozen.
-    frozen = gc.get_freeze_count() == 0
-    if frozen:
-        gc.freeze()
-    try:
-        if keep is not None or jobs <= 1 or len(files.prompts) < 500 or not _can_fork():
-            return files, validate_registry(files, validators, keep=keep)
-        return files, _validate_forked(files, validators, jobs)
-    finally:
-        if frozen:
-            gc.unfreeze()
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (about a third of a large load's time).
-
-    Parsing makes plain mappings, lists and scalars, which reference counting
-    frees: a collection during the load only walks the documents already
-    loaded, again and again, and finds nothing.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-_FORKED: dict[str, Any] = {}
-"""What forked workers inherit: the loaded registry and its validators."""
-
-
-def _check_chunk(prompt_ids: list[str]) -> list[Finding]:
-    from promptship.registry.checks import validate_registry
-
-    return validate_registry(
-        _FORKED["files"], _FORKED["validators"], prompts=prompt_ids, shared=False
-    )
-
-
-def _validate_forked(files: RegistryFiles, validators: Any, jobs: int) -> list[Finding]:
-    import multiprocessing
-
-    from promptship.registry.checks import validate_registry
-
-    ids = sorted(files.prompts)
-    chunks = [ids[i::jobs] for i in range(jobs)]
-    _FORKED.update(files=files, validators=validators)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            pending = pool.map_async(_check_chunk, chunks)
-            findings = set(validate_registry(files, validators, prompts=(), shared=True))
-            for part in pending.get():
-                findings.update(part)
-    finally:
-        _FORKED.clear()
-    return sorted(findings, key=Finding.sort_key)
 
 
 def compiled_view(

@@ -15,6 +15,7 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from promptship.core.errors import (
     Location,
@@ -23,10 +24,13 @@ from promptship.core.errors import (
     SignatureMalformed,
     SignatureUnknownKey,
 )
-from promptship.core.model import Finding
+
+if TYPE_CHECKING:  # a skipped line's warning: the model is imported when one is made
+    from promptship.core.model import Finding
 
 __all__ = [
     "ED25519",
+    "MAX_KEY_FILE_BYTES",
     "AllowedSigner",
     "AllowedSigners",
     "WireReader",
@@ -54,6 +58,9 @@ _KNOWN_KEY_TYPES = frozenset(
     }
 )
 _TIME_RE = re.compile(r"^(\d{8})(\d{4}(\d{2})?)?([Zz])?$")
+
+MAX_KEY_FILE_BYTES = 1024 * 1024
+"""A private key or allowed-signers file larger than this is refused unread."""
 
 
 def ssh_string(data: bytes) -> bytes:
@@ -337,6 +344,8 @@ def _key_blob(key_type: str, rest: str, loc: Location) -> bytes:
 
 def _skipped(ca: bool, key_type: str, fingerprint: str, loc: Location) -> Finding | None:
     """Why a well-formed line is not used (a certificate authority, not Ed25519), if it is not."""
+    from promptship.core.model import Finding
+
     if ca:
         return Finding(
             code="signers.cert-authority",

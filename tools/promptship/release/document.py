@@ -1,14 +1,13 @@
 """A bundle's documents, ``prompts/<id>.json`` and ``environment.json``: the writers and the readers; pure.
 
-The writers (:func:`prompt_document`, :func:`environment_document`) turn a
-registry's resolved views into the JSON a bundle ships. The readers
-(:func:`read_prompt_document`, :func:`read_environment_document`) are the one
-way back: every consumer (the client, evals of a bundle, ``bundle inspect``,
-``bundle diff``) gets the same typed, checked values, and a document that is
-not what the writer writes (a missing or unknown field, a wrong type, an
-impossible value, nesting too deep to parse) is a ``BundleError`` naming the
-bundle file. A signature proves who built a bundle, not that its builder wrote
-sound documents.
+The writers (:func:`prompt_document`, :func:`environment_document`) turn a registry's
+resolved views into the JSON a bundle ships. The readers (:func:`read_prompt_document`,
+:func:`read_environment_document`) are the one way back: every consumer (the client,
+evals of a bundle, ``bundle inspect``, ``bundle diff``) gets the same typed, checked
+values, and a document that is not what the writer writes (a missing or unknown field,
+a wrong type, an impossible value, nesting too deep to parse) is a ``BundleError``
+naming the bundle file. A signature proves who built a bundle, not that its builder
+wrote sound documents.
 """
 
 from __future__ import annotations
@@ -21,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from promptship.core import jsonlimits
 from promptship.core.errors import BundleError, ValidationFailed
-from promptship.core.model import RegistryFiles
-from promptship.core.templates import TemplateEngine
-from promptship.core.views import resolve, template_sources, variant_names
 from promptship.release.canonical import MAX_DOCUMENT_DEPTH, Checker, canonical, show
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the writers' (core.views too): a client reading a bundle never loads them
+    from promptship.core.model import RegistryFiles
+    from promptship.core.templates import TemplateEngine
     from promptship.registry.checks import ResolvedViews
 
 __all__ = [
@@ -99,6 +97,8 @@ def _includes(
     engine: TemplateEngine, view: Mapping[str, Any], resolved: ResolvedViews | None
 ) -> set[str]:
     """The fragments a view's templates include: from validation's analyses when it made them."""
+    from promptship.core.views import template_sources
+
     names: set[str] = set()
     for _, source in template_sources(view):
         analysis = resolved.analyses.get(source) if resolved is not None else None
@@ -118,6 +118,8 @@ def _view(
         kept = resolved.views.get((prompt_id, variant))
         if kept is not None:
             return kept
+    from promptship.core.views import resolve
+
     view, problems = resolve(files, prompt_id, env, variant)
     if problems and variant is None:
         raise ValidationFailed(
@@ -151,6 +153,8 @@ def prompt_document(
     Raises:
         ValidationFailed: The prompt or one of its variants does not resolve in ``env``.
     """
+    from promptship.core.views import variant_names
+
     view = _view(files, prompt_id, env, None, resolved)
     variants: dict[str, Any] = {}
     used = _includes(engine, view, resolved)
@@ -276,10 +280,6 @@ def _parse(data: bytes, member: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise BundleError(f"bundle file {member} is not a JSON object", hint=_HINT)
     return doc
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _checker(member: str, schema: str) -> Checker:

@@ -21,7 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from promptship.core.errors import KeyFileError, UsageError
 from promptship.fs import read_file, write_atomic
-from promptship.release.allowed_signers import AllowedSigners, parse_allowed_signers
+from promptship.release.allowed_signers import (
+    MAX_KEY_FILE_BYTES,
+    AllowedSigners,
+    parse_allowed_signers,
+)
 from promptship.release.attestation import ATTESTATION_NAMESPACE
 from promptship.release.sshsig import (
     BUNDLE_NAMESPACE,
@@ -100,10 +104,6 @@ def load_private_key(data: bytes, *, source: str) -> SigningKey:
             hint="promptship signs with Ed25519 only: `ssh-keygen -t ed25519`",
         )
     return SigningKey.from_private_key(key, source=source)
-
-
-MAX_KEY_FILE_BYTES = 1024 * 1024
-"""A private key or allowed-signers file larger than this is refused unread."""
 
 
 def _read(path: Path, what: str) -> bytes:

@@ -20,7 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptship.core.errors import BundleError, ChannelError
-from promptship.release.canonical import Checker, encode_checked, load_canonical, show
+from promptship.release.canonical import (
+    MAX_SAFE_INT,
+    Checker,
+    encode_checked,
+    load_canonical,
+    show,
+)
 
 __all__ = [
     "CHANNEL_SCHEMA",
@@ -58,6 +64,9 @@ _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9._-]+\Z")
 _MAX_PATH = 255
+_PLAIN_PATH_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+"""A path ``path_problem`` accepts when it is at most 100 bytes (no segment starts with a dot)."""
+_ENTRY_KEYS = frozenset({"path", "size", "sha256"})
 
 
 def format_time(when: datetime) -> str:
@@ -80,7 +89,16 @@ def parse_time(text: str) -> datetime:
     """Read a ``YYYY-MM-DDTHH:MM:SSZ`` time (UTC); raises ValueError on any other form."""
     if not _TIME_RE.match(text):
         raise ValueError(f"{text!r} is not a YYYY-MM-DDTHH:MM:SSZ time")
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    # the fields by position (the pattern fixed them): strptime would load _strptime for this
+    return datetime(
+        int(text[0:4]),
+        int(text[5:7]),
+        int(text[8:10]),
+        int(text[11:13]),
+        int(text[14:16]),
+        int(text[17:19]),
+        tzinfo=UTC,
+    )
 
 
 def path_problem(path: str) -> str | None:  # noqa: PLR0911 - one return per path rule, each its own message
@@ -241,6 +259,9 @@ def _check_manifest(doc: Any, c: Checker) -> Manifest:
         raise c.fail("files", "must be a list")
     entries: list[FileEntry] = []
     for i, item in enumerate(doc["files"]):
+        if _plain_entry(item):  # the usual entry, at a fraction of the checks' cost
+            entries.append(FileEntry(item["path"], item["size"], item["sha256"]))
+            continue
         where = f"files[{i}]"
         if not isinstance(item, dict):
             raise c.fail(where, "must be an object")
@@ -258,6 +279,23 @@ def _check_manifest(doc: Any, c: Checker) -> Manifest:
         entries.append(FileEntry(path, size, digest))
     _check_paths(entries, c)
     return Manifest(env, release, commit, created, expires, tuple(entries), evals)
+
+
+def _plain_entry(item: Any) -> bool:
+    """Whether a ``files`` entry passes every check below (``False``: they say why, or pass it)."""
+    if type(item) is not dict or item.keys() != _ENTRY_KEYS:
+        return False
+    path, size, digest = item["path"], item["size"], item["sha256"]
+    return (
+        type(path) is str
+        and len(path) <= 100
+        and _PLAIN_PATH_RE.fullmatch(path) is not None
+        and path != MANIFEST_NAME
+        and type(size) is int
+        and 0 <= size <= MAX_SAFE_INT
+        and type(digest) is str
+        and _HEX_RE.match(digest) is not None
+    )
 
 
 def _check_paths(entries: list[FileEntry], c: Checker) -> None:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -112,6 +111,9 @@ class SigningKey:
 
 
 def _public_line(public: Ed25519PublicKey) -> tuple[str, bytes]:
+    # signing only: verifying never loads the serialization module (its SSH part loads ciphers)
+    from cryptography.hazmat.primitives import serialization
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     blob = ed25519_blob(raw)
     return f"{ED25519} {base64.b64encode(blob).decode()}", blob

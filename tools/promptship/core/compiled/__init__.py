@@ -107,19 +107,19 @@ _PLAIN_CODE_SIZE = 1024
 
 
 def _plain_code(shape: tuple[int | None, ...], names: int) -> CodeType:
-    """The code of a plain template of this shape: names and literal texts are its defaults.
+    """The code of a plain template of this shape: names, texts, where and limits as defaults.
 
     Compiling is ~100 µs, filling a function with new defaults ~1 µs: a thousand
     prompts of the same shape (most of a registry) compile once.
     """
     literals = sum(1 for i in shape if i is None)
     params = [f"n{i}" for i in range(names)] + [f"l{i}" for i in range(literals)]
-    lines = [f"def render(inputs, {', '.join(params)}):" if params else "def render(inputs):"]
+    lines = [f"def render(inputs, {', '.join([*params, 'where', 'limits', 'limit'])}):"]
     if names:
         lines.append("    try:")
         lines.extend(f"        v{i} = inputs[n{i}]" for i in range(names))
         lines.append("    except KeyError as e:")
-        lines.append("        raise MISSING(e.args[0], WHERE) from None")
+        lines.append("        raise MISSING(e.args[0], where) from None")
         lines.extend(f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names))
     body, k = [], 0
     for i in shape:
@@ -129,7 +129,7 @@ def _plain_code(shape: tuple[int | None, ...], names: int) -> CodeType:
         else:
             body.append(f"{{v{i}}}")
     lines.append(f"    text = f{''.join(body)!r}")
-    lines.append("    if len(text) > LIMIT: OVER(len(text))")
+    lines.append("    if len(text) > limit: OVER(limits, where, len(text))")
     lines.append("    return text")
     space: dict[str, Any] = {}
     exec(compile("\n".join(lines), "<promptship plain template>", "exec"), space)  # noqa: S102
@@ -142,8 +142,9 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
 
     Values are written as Jinja writes them (``str``); the text is held to
     ``max_output_chars``. A missing input is a ``TemplateError`` naming it. The
-    code is compiled once per shape (:func:`_plain_code`); names and texts are
-    the function's defaults.
+    code is compiled once per shape (:func:`_plain_code`); names, texts, ``where``
+    and the limits are the function's defaults, and every such function shares
+    one globals dict: a prompt's first render makes one function, nothing else.
     """
     names = list(dict.fromkeys(p[0] for p in pieces if isinstance(p, tuple)))
     index = {n: i for i, n in enumerate(names)}
@@ -154,15 +155,9 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
         if len(_PLAIN_CODE) >= _PLAIN_CODE_SIZE:  # each step atomic: a race compiles twice
             _PLAIN_CODE.clear()
         _PLAIN_CODE[shape] = code
-    space: dict[str, Any] = {
-        "MISSING": _undefined_error,
-        "WHERE": where,
-        "TEXT": _text,
-        "LIMIT": limits.max_output_chars,
-        "OVER": _over(limits, where),
-    }
     literals = tuple(p for p in pieces if not isinstance(p, tuple))
-    render = FunctionType(code, space, "render", (*names, *literals))
+    defaults = (*names, *literals, where, limits, limits.max_output_chars)
+    render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
     return render
 
@@ -172,17 +167,19 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _over(limits: RenderLimits, where: str) -> Callable[[int], None]:
-    def over(n: int) -> None:
-        from promptship.core.budget import Budget
-        from promptship.core.errors import RenderBudgetError, prefixed
+def _over(limits: RenderLimits, where: str, n: int) -> None:
+    """Raise the budget's error for an output of ``n`` characters (over ``max_output_chars``)."""
+    from promptship.core.budget import Budget
+    from promptship.core.errors import RenderBudgetError, prefixed
 
-        try:
-            Budget(limits).check_size(n, "output")
-        except RenderBudgetError as e:
-            raise prefixed(e, f"{where}template") from None
+    try:
+        Budget(limits).check_size(n, "output")
+    except RenderBudgetError as e:
+        raise prefixed(e, f"{where}template") from None
 
-    return over
+
+_PLAIN_GLOBALS: dict[str, Any] = {"MISSING": _undefined_error, "TEXT": _text, "OVER": _over}
+"""The globals of every plain template's function (what varies by prompt is in its defaults)."""
 
 
 def compile_subset(

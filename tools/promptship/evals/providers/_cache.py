@@ -173,11 +173,15 @@ def _tool_calls(data: Any) -> tuple[ToolCall, ...] | None:
 def _store(path: Path, data: bytes) -> None:
     """Write a cache entry in one step (readable by its owner only: it holds the prompt's inputs).
 
+    Atomic but not fsynced: after a power cut an entry may be lost or empty,
+    which reads as a miss and is asked again and rewritten, while two fsyncs
+    per answer held each worker for milliseconds before its next call.
+
     Raises:
         ProviderError: The entry cannot be written.
     """
     try:
-        write_atomic(path, data, mode=0o600, make_parents=True)
+        write_atomic(path, data, mode=0o600, make_parents=True, durable=False)
     except PromptshipError as e:
         cause = e.__cause__
         reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else e.message

@@ -56,7 +56,8 @@ class Reply:
     """One HTTP answer, read whole (up to the size cap)."""
 
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]
+    """Lower-case names; a repeated header's values joined with ``", "`` (as httpx joins them)."""
     content: bytes
     elapsed_ms: float
 
@@ -247,7 +248,7 @@ class JsonHttpProvider:
                 with self._wire.post(target, payload, self._headers) as resp:
                     encoding = resp.getheader("content-encoding")
                     body = self._read(encoding, iter(lambda: resp.read(_wire.CHUNK), b""), start)
-                    status, headers = resp.status, httpx.Headers(resp.getheaders())
+                    status, headers = resp.status, _wire.headers(resp.getheaders())
                 return self._reply(status, headers, body, start)
             except (httpx.TimeoutException, TimeoutError) as e:
                 error = ProviderError(
@@ -288,7 +289,7 @@ class JsonHttpProvider:
             resp.close()
         return self._reply(resp.status_code, resp.headers, body, start)
 
-    def _reply(self, status: int, headers: httpx.Headers, body: bytes, start: float) -> Reply:
+    def _reply(self, status: int, headers: Mapping[str, str], body: bytes, start: float) -> Reply:
         elapsed_ms = (self._clock() - start) * 1000.0
         if log.isEnabledFor(logging.INFO):  # the line httpx.Client logged
             log.info('HTTP Request: POST %s "%d"', self._label, status)
@@ -448,7 +449,7 @@ def _check_options(
         raise UsageError("price_per_1k must be two non-negative numbers")
 
 
-def _retry_after(headers: httpx.Headers, now: float) -> float | None:
+def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds the server asks us to wait (``retry-after-ms``, seconds, or an HTTP-date)."""
     millis = headers.get("retry-after-ms")
     if millis is not None:

@@ -38,6 +38,8 @@ __all__ = [
     "MAX_MESSAGE_VIEWS",
     "ResolvedViews",
     "SchemaSet",
+    "check_registry",
+    "merge_findings",
     "schema_findings",
     "validate_registry",
 ]
@@ -141,15 +143,50 @@ def validate_registry(
             CODEOWNERS, fragments, environments, overlays, eval suites).
         keep: Filled with the views of ``keep.env`` and the template analyses.
     """
+    common, each = check_registry(files, schemas, prompts=prompts, shared=shared, keep=keep)
+    return merge_findings(common, each.values())
+
+
+def check_registry(
+    files: RegistryFiles,
+    schemas: SchemaSet,
+    *,
+    prompts: Collection[str] | None = None,
+    shared: bool = True,
+    keep: ResolvedViews | None = None,
+) -> tuple[list[Finding], dict[str, list[Finding]]]:
+    """The shared checks' findings, and each checked prompt's own, in the order found.
+
+    A prompt's findings depend only on what its checks read (its file, its
+    overlays, the environments, the fragments, CODEOWNERS), so a caller may
+    keep them by a digest of those and skip the prompt next time; arguments as
+    for :func:`validate_registry`. :func:`merge_findings` makes the report.
+    """
     run = _Run(files, schemas, TemplateEngine(files.fragment_texts()), Owners(*files.codeowners))
     if keep is not None:
         run.keep, run.analyses = keep, keep.analyses
     chosen = files.prompts if prompts is None else {p: files.prompts[p] for p in prompts}
     if shared:
         _check_shared(run)
+    common = list(run.findings)
+    each: dict[str, list[Finding]] = {}
     for prompt_id, doc in chosen.items():
+        run.findings = {}
         _check_prompt(run, prompt_id, doc)
-    return sorted(run.findings, key=Finding.sort_key)
+        each[prompt_id] = list(run.findings)
+    return common, each
+
+
+def merge_findings(common: Iterable[Finding], each: Iterable[Iterable[Finding]]) -> list[Finding]:
+    """One report: the shared findings, then every prompt's, each once, sorted by place.
+
+    Pass the prompts' findings in registry order: findings at the same place
+    keep the order they were found in, as in a single run.
+    """
+    merged = dict.fromkeys(common)
+    for found in each:
+        merged.update(dict.fromkeys(found))
+    return sorted(merged, key=Finding.sort_key)
 
 
 def _check_shared(run: _Run) -> None:

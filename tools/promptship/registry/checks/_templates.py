@@ -68,9 +68,18 @@ def template_line(files: RegistryFiles, where: Location, problem: str) -> Locati
     found = _LINE.match(problem)
     if not found:
         return where
-    docs = (*files.prompts.values(), *files.overlays.values(), *files.fragments.values())
-    doc = next((d for d in docs if d.path == where.file), None)
+    doc = _document_at(files, where.file)
     return doc.line_location(where, int(found.group(1))) if doc else where
+
+
+def _document_at(files: RegistryFiles, path: str) -> YamlDoc | None:
+    """The prompt, overlay or fragment loaded from ``path`` (a prompt looked up by its id only)."""
+    if path.startswith("registry/") and path.endswith(".yaml"):
+        doc = files.prompts.get(path[len("registry/") : -len(".yaml")])
+        if doc is not None and doc.path == path:
+            return doc
+    others = (*files.overlays.values(), *files.fragments.values())
+    return next((d for d in others if d.path == path), None)
 
 
 _RENDERED = re.compile(
