@@ -254,6 +254,7 @@ CLIENT_IMPORT = [
     "promptship.core.budget",
     "promptship.core.errors",
     "promptship.core.input_check",
+    "promptship.core.input_code",
     "promptship.core.names",
     "promptship.core.render",
     "promptship.core.schema_compile",

@@ -311,3 +311,106 @@ def test_every_registry_template_and_eval_case_renders_as_jinja_does() -> None:
         compiled += not isinstance(engine.compile(source), BudgetedRenderer)
     # every template of the example registry is compiled to Python (none is left to Jinja)
     assert compiled == len(cases)
+
+
+TINY = TemplateEngine(FRAGMENTS, RenderLimits(max_output_chars=1, max_work=60))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for w in words %}{{ loop.index }}{% endfor %}",
+        "{% for w in words %}{% if w %}{{ loop.revindex0 }}{% endif %}{% endfor %}",
+        "{{ words|length }}",
+        "{{ s|count }}{{ s }}",
+        "{% for w in words %}{% if loop.first %}A{% else %}B{% endif %}{% endfor %}",
+        "{% for w in words %}{{ w|length }}{{ loop.length }}{% endfor %}",
+        "{{ n|length }}",
+    ],
+)
+@pytest.mark.parametrize("engine", [ENGINES["default"], ENGINES["tight"], TINY])
+def test_inline_counters_lengths_and_text_ifs_render_as_jinja_does(
+    source: str, engine: TemplateEngine
+) -> None:
+    """``int`` outputs written inline pay and check as ``budget_str`` does; text-only ifs inline."""
+    for inputs in (
+        {"words": list("abcdefghijklm"), "s": "abcdefghijk", "n": 3},
+        {"words": ["", "b"], "s": "", "n": 3},
+    ):
+        compiled, reference = both(engine, source, inputs)
+        assert compiled == reference, (source, inputs)
+    assert _compiled(engine, source)
+
+
+ITEM_FIELDS = {"items": frozenset({"title", "urgent", "tags", "n"})}
+"""What an input check vouches for INPUT_VALUES' items (each holds all four)."""
+
+
+@settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(source=blocks(), inputs=INPUT_VALUES, budget=st.sampled_from(sorted(ENGINES)))
+def test_templates_reading_vouched_item_fields_directly_render_as_jinja_does(
+    source: str, inputs: dict[str, Any], budget: str
+) -> None:
+    """``item.title`` / ``item['n']`` read straight from the dict when the check vouched."""
+    engine = ENGINES[budget]
+    if _compiles(engine, source):
+        compiled = engine.compile(source, items=ITEM_FIELDS)
+        vouched = getattr(compiled, "vouched", compiled)
+        reference = BudgetedRenderer(engine.env.from_string(source), engine.limits, "")
+        assert _outcome(vouched, inputs) == _outcome(reference, inputs), source
+
+
+TICKETS_VIEW = {
+    "id": "t/tickets",
+    "model": {"provider": "openai", "name": "m"},
+    "inputs": {
+        "type": "object",
+        "properties": {
+            "tickets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"title": {"type": "string"}, "keys": {"type": "string"}},
+                    "required": ["title", "keys"],
+                },
+            }
+        },
+        "required": ["tickets"],
+    },
+    "messages": [
+        {
+            "role": "user",
+            "content": "{% for t in tickets %}{{ t.title }}/{{ t['keys'] }}/{{ t.keys is callable }}"
+            "{% if t.title %}!{% endif %}{% endfor %}",
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "tickets",
+    [
+        [{"title": "a", "keys": "k"}, {"title": "", "keys": "j"}],  # the quick check vouches
+        [{"title": "a", "keys": "k", "more": 1}],  # an undeclared field: the full check passes it
+    ],
+)
+def test_a_prompt_renders_the_same_whether_or_not_its_check_vouched(
+    tickets: list[dict[str, Any]],
+) -> None:
+    from promptship.core.input_check import input_check
+    from promptship.core.render import CompiledPrompt
+
+    engine = TemplateEngine({})
+    prompt = CompiledPrompt(TICKETS_VIEW, engine)
+    content = TICKETS_VIEW["messages"][0]["content"]  # type: ignore[index]
+    reference = BudgetedRenderer(engine.env.from_string(content), engine.limits, "")
+    rendered = prompt.render({"tickets": tickets})
+    assert rendered.messages == [{"role": "user", "content": reference({"tickets": tickets})}]
+    fn = prompt._messages[0][1]  # type: ignore[index]
+    assert fn.vouched is not fn  # type: ignore[attr-defined]  # a renderer reading fields directly
+    vouched = input_check(TICKETS_VIEW["inputs"])({"tickets": tickets})  # type: ignore[arg-type]
+    assert (vouched is True) == (len(tickets[0]) == 2)

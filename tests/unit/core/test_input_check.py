@@ -145,6 +145,74 @@ TICKETS = {
 }
 
 
+@pytest.mark.parametrize(
+    ("schema", "inputs"),
+    [
+        (TICKETS, {"name": "x", "tickets": [{"title": "a", "urgent": True}] * 3}),
+        (TICKETS, {"tickets": [], "name": "x"}),
+        (
+            {
+                "type": "object",
+                "properties": {
+                    "n": {"type": "integer"},
+                    "tone": {"type": "string", "enum": ["warm", "dry"]},
+                    "tag": {"type": "string", "minLength": 1, "maxLength": 3},
+                    "rows": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "k": {"type": ["string", "null"]},
+                                "v": {"type": "number"},
+                            },
+                            "required": ["k"],
+                        },
+                    },
+                },
+                "required": ["n"],
+            },
+            {"n": 3, "tone": "dry", "tag": "abc", "rows": [{"k": None}, {"k": "a", "v": 1.5}]},
+        ),
+    ],
+)
+def test_valid_inputs_pass_the_generated_check_without_the_full_one(
+    schema: dict[str, Any], inputs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scalars, enums, lengths, optional inputs and arrays of objects: the quick code accepts them."""
+    from promptship.core import input_check as module
+
+    def refuse(_schema: Any) -> Any:
+        raise AssertionError("the full check was compiled for valid inputs")
+
+    monkeypatch.setattr(module, "shared_check", refuse)
+    input_check(schema)(inputs)
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"name": "x", "tickets": [{"title": "a", "urgent": True, "more": 1}]},
+        {"name": "x", "tickets": [{"title": "a", "urgent": 1}]},
+        {"name": "x", "tickets": [{"title": "a"}]},
+        {"name": "x", "tickets": ({"title": "a", "urgent": True},)},
+        {"name": "x", "tickets": [["title", "urgent"]]},
+        {"name": "x"},
+        {"name": "x", "tickets": [], "other": "y"},
+    ],
+)
+def test_what_the_generated_check_does_not_accept_goes_to_the_full_check(
+    inputs: dict[str, Any],
+) -> None:
+    """An item field the schema does not declare is allowed (no additionalProperties: false)."""
+    accepted = _reference(TICKETS, inputs)
+    try:
+        input_check(TICKETS)(inputs)
+    except InputError:
+        assert not accepted
+    else:
+        assert accepted
+
+
 def test_prompts_with_equal_schemas_share_one_check_and_others_do_not() -> None:
     copy = json.loads(json.dumps(TICKETS))  # equal, not the same objects
     assert input_check(copy) is input_check(TICKETS)

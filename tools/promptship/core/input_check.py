@@ -6,9 +6,12 @@ r"""Render inputs checked against a prompt's ``inputs`` schema, fast; pure.
   ``additionalProperties`` says: ``validate`` already requires the templates to
   use exactly the declared inputs, so an undeclared one is a caller's mistake;
 - a schema whose properties only name types (``string`` with ``enum``,
-  ``minLength`` or ``maxLength`` at most) is checked by a loop over the inputs
-  that accepts only values the full check accepts; anything it does not accept
-  goes to the full check, which finds the reason;
+  ``minLength`` or ``maxLength`` at most, or arrays of objects of such
+  fields) is checked by a quick check that accepts only values the full check
+  accepts: a loop for plain strings, else straight-line code generated from the
+  schema (:mod:`promptship.core.input_code`: every input and item field read by
+  name and tested inline); anything it does not accept goes to the full check,
+  which finds the reason;
 - the full check is fastjsonschema's generated code with its patterns on RE2
   (:mod:`promptship.core.schema_compile`), compiled once per distinct schema
   (a thousand prompts with the same inputs share one) and only when first needed;
@@ -25,12 +28,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from promptship.core.errors import InputError
+from promptship.core.input_code import Items, Scalar, quick_check
 from promptship.core.schema_compile import shared_check
 
-__all__ = ["InputCheck", "input_check"]
+__all__ = ["InputCheck", "input_check", "item_fields"]
 
-InputCheck = Callable[[Mapping[str, Any]], None]
-"""Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered."""
+InputCheck = Callable[[Mapping[str, Any]], "bool | None"]
+"""Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered.
+
+Returns ``True`` only when the quick check accepted the inputs itself: then
+every array input of :func:`item_fields` is a ``list`` of ``dict`` items each
+holding those fields (``None`` otherwise, the inputs being valid all the same)."""
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -50,8 +58,8 @@ _ROOT = frozenset(
     {"type", "properties", "required", "additionalProperties", "$schema", "description", "title"}
 )
 
-_Quick = tuple[tuple[type, ...], frozenset[str] | None, int, int]
-"""A property the quick loop checks: exact types, string enum, minLength, maxLength."""
+_Quick = Scalar
+"""A property the quick check tests: exact types, string enum, minLength, maxLength."""
 
 
 def _types(kind: Any) -> tuple[type, ...] | None:
@@ -102,31 +110,10 @@ def _has_default(schema: Mapping[str, Any]) -> bool:
     return False
 
 
-class _Items:
-    """An array of objects the quick loop checks: each item a ``dict`` passing ``plan``."""
-
-    __slots__ = ("plan", "required")
-
-    def __init__(self, plan: dict[str, _Quick], required: frozenset[str]) -> None:
-        self.plan, self.required = plan, required
-
-    def accepts(self, value: list[Any]) -> bool:
-        """Whether every item passes (``False``: ask the full check)."""
-        plan, required = self.plan, self.required
-        for item in value:
-            if item.__class__ is not dict or not required <= item.keys():
-                return False
-            for name, field in item.items():  # _passes inlined: it runs once per item
-                quick = plan.get(name)
-                if quick is None or not _scalar_passes(quick, field):
-                    return False
-        return True
-
-
 _ITEM_OBJECT = frozenset({"type", "properties", "required", "additionalProperties"}) | _NOTES
 
 
-def _quick_items(schema: Any) -> _Items | None:
+def _quick_items(schema: Any) -> Items | None:
     """``type: array`` whose ``items`` are objects of quick properties, else ``None``."""
     if not isinstance(schema, Mapping) or not schema.keys() <= _NOTES | {"items"}:
         return None
@@ -141,7 +128,7 @@ def _quick_items(schema: Any) -> _Items | None:
     plan = _properties_plan(properties)
     if plan is None or not all(isinstance(n, str) for n in required):
         return None
-    return _Items(plan, frozenset(required))
+    return Items(plan, frozenset(required))
 
 
 def _properties_plan(properties: Mapping[str, Any]) -> dict[str, _Quick] | None:
@@ -154,11 +141,11 @@ def _properties_plan(properties: Mapping[str, Any]) -> dict[str, _Quick] | None:
     return plan
 
 
-def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick | _Items] | None:
+def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick | Items] | None:
     """Every property's quick check, or ``None`` when one needs the full check."""
     if not schema.keys() <= _ROOT or _has_default(schema):
         return None  # a default fills in missing inputs: only the full check does that
-    plan: dict[str, _Quick | _Items] = {}
+    plan: dict[str, _Quick | Items] = {}
     for name, prop in schema.get("properties", {}).items():
         quick = _quick_property(prop) or _quick_items(prop)
         if quick is None:
@@ -167,33 +154,23 @@ def _quick_plan(schema: Mapping[str, Any]) -> dict[str, _Quick | _Items] | None:
     return plan
 
 
-def _passes(plan: Mapping[str, _Quick | _Items], inputs: Mapping[str, Any]) -> bool:
-    """Whether the quick loop accepts every input (``False``: ask the full check)."""
-    for name, value in inputs.items():
-        quick = plan.get(name)
-        if quick is None:
-            return False
-        if quick.__class__ is _Items:
-            if value.__class__ is not list or not quick.accepts(value):
-                return False
-            continue
-        if not _scalar_passes(quick, value):  # type: ignore[arg-type]
-            return False
-    return True
+def item_fields(inputs_schema: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """The fields every item of each array input holds when the check returns ``True``.
 
-
-def _scalar_passes(quick: _Quick, value: Any) -> bool:
-    """Whether one value has the exact type, is in the enum and within the lengths."""
-    types, enum, lo, hi = quick
-    if value.__class__ not in types:
-        return False
-    if enum is not None and value not in enum:
-        return False
-    if lo or hi >= 0:
-        size = len(value)  # type: ignore[arg-type]  # a str: limits come with types (str,)
-        if size < lo or 0 <= hi < size:
-            return False
-    return True
+    For each input that is an array of objects of simple fields (the quick
+    check's kind), its required declared fields: when the check returns
+    ``True``, that input (if given) is exactly a ``list`` of exactly ``dict``
+    items, each holding them. Compiled templates read such fields directly.
+    """
+    schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
+    plan = _quick_plan(schema)
+    if plan is None:
+        return {}
+    return {
+        name: frozenset(q.required & q.plan.keys())
+        for name, q in plan.items()
+        if isinstance(q, Items) and q.required & q.plan.keys()
+    }
 
 
 _CHECKS: dict[str, InputCheck] = {}
@@ -205,7 +182,7 @@ _CHECKS_SIZE = 4096
 def input_check(inputs_schema: Mapping[str, Any]) -> InputCheck:
     """The check of render inputs against a prompt's ``inputs`` schema (see the module doc).
 
-    Nothing is compiled until inputs fail the quick loop (or the schema has none).
+    Nothing but the quick check is compiled until inputs fail it (or the schema has none).
     Prompts whose schemas are equal share one check.
 
     Raises:
@@ -249,12 +226,7 @@ def _made(schema: dict[str, Any]) -> InputCheck:
 
     if all(q == ((str,), None, 0, -1) for q in plan.values()):
         return _strings_check(frozenset(plan), required, slow)
-
-    def quick(inputs: Mapping[str, Any]) -> None:
-        if not (_passes(plan, inputs) and required <= inputs.keys()):
-            slow(inputs)
-
-    return quick
+    return quick_check(plan, required, slow)
 
 
 def _strings_check(
@@ -262,13 +234,14 @@ def _strings_check(
 ) -> InputCheck:
     """The quick check of a schema whose properties are all plain strings (most prompts)."""
 
-    def strings(inputs: Mapping[str, Any]) -> None:
+    def strings(inputs: Mapping[str, Any]) -> bool | None:
         for name, value in inputs.items():
             if value.__class__ is not str or name not in names:
                 slow(inputs)
-                return
+                return None
         if not required <= inputs.keys():
             slow(inputs)
+        return None
 
     return strings
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptship.core.budget import Budget, bind, unbind
-from promptship.core.input_check import InputCheck, input_check
+from promptship.core.input_check import InputCheck, input_check, item_fields
 
 if TYPE_CHECKING:
     from promptship.core.media import MediaSpec
@@ -249,6 +249,7 @@ class CompiledPrompt:
         "_rich",
         "_static",
         "_text",
+        "_vouched",
         "engine",
         "view",
     )
@@ -258,6 +259,7 @@ class CompiledPrompt:
         self.engine = engine
         self._check: InputCheck | None = None
         self._messages: list[tuple[str, Renderer]] | None = None
+        self._vouched: list[tuple[str, Renderer]] | None = None
         self._rich: list[_RichMessage] | None = None
         self._media: tuple[MediaSpec, ...] = ()
         self._text: Renderer | None = None
@@ -299,10 +301,19 @@ class CompiledPrompt:
             if rich:
                 self._rich = [self._plan(m, i) for i, m in enumerate(messages, 1)]
             else:
+                # fields read directly when the check vouches (a loop needs a block tag)
+                loops = any("{%" in m["content"] for m in messages)
+                items = item_fields(view["inputs"]) if loops else None
                 self._messages = [
-                    (m["role"], self.engine.compile(m["content"], label=self._label(i, m["role"])))
+                    (
+                        m["role"],
+                        self.engine.compile(
+                            m["content"], label=self._label(i, m["role"]), items=items
+                        ),
+                    )
                     for i, m in enumerate(messages, 1)
                 ]
+                self._vouched = [(r, getattr(fn, "vouched", fn)) for r, fn in self._messages]
         # a budget is bound for a render only when a template calls the budget's hooks
         self._budgeted = any(getattr(fn, "needs_budget", True) for fn in self._renderers())
         model = view["model"]
@@ -389,7 +400,7 @@ class CompiledPrompt:
         check = self._check
         if check is None:
             check = self._check = input_check(self.view["inputs"])
-        check(inputs)
+        vouched = check(inputs)
         provider, name, parameters, schema, fmt, features = static
         messages = self._messages
         if messages is not None and not self._budgeted:  # the hot path: no Jinja, no budget
@@ -409,23 +420,34 @@ class CompiledPrompt:
                 ref,
                 features,
             )
+        if messages is not None and len(messages) == 1:  # its renderer binds its own budget
+            role, fn = (self._vouched if vouched is True else messages)[0]  # type: ignore[index]
+            one = [{"role": role, "content": fn(inputs)}]
+            return cls(one, None, provider, name, parameters.copy(), schema, fmt, ref, features)
         # one budget for every message of the render
         token = bind(Budget(self.engine.limits)) if self._budgeted else None
         try:
-            if messages is not None:
-                out: list[dict[str, Any]] | None = [
-                    {"role": role, "content": fn(inputs)} for role, fn in messages
-                ]
-                text = None
-            elif self._rich is not None:
-                out, text = self._render_rich(inputs), None
-            else:
-                assert self._text is not None
-                out, text = None, self._text(inputs)
+            out, text = self._fill(inputs, vouched is True)
             return cls(out, text, provider, name, parameters.copy(), schema, fmt, ref, features)
         finally:
             if token is not None:
                 unbind(token)
+
+    def _fill(
+        self, inputs: Mapping[str, Any], vouched: bool
+    ) -> tuple[list[dict[str, Any]] | None, str | None]:
+        """The messages (or the text) of checked inputs, under the budget bound by :meth:`render`.
+
+        ``vouched``: the input check returned ``True``, so the templates may read
+        the item fields it vouched for directly (:func:`promptship.core.input_check.item_fields`).
+        """
+        messages = self._vouched if vouched else self._messages
+        if messages is not None:
+            return [{"role": role, "content": fn(inputs)} for role, fn in messages], None
+        if self._rich is not None:
+            return self._render_rich(inputs), None
+        assert self._text is not None
+        return None, self._text(inputs)
 
 
 def _render_parts(plans: list[_PartPlan], inputs: Mapping[str, Any]) -> list[dict[str, Any]]:

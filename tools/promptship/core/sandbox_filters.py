@@ -272,7 +272,7 @@ _MATERIALIZE = frozenset({"join", "sum", "batch", "slice"})
 """Filters whose estimate needs the whole input: a generator is made a list first (paid per item)."""
 
 
-def _weight(value: Any) -> int:
+def item_weight(value: Any) -> int:
     """Work units for going through ``value``: one per item, or per four characters."""
     if isinstance(value, str | bytes):
         return len(value) >> 2
@@ -316,7 +316,7 @@ def _budgeted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             value = list(_paid(value, budget))
         if estimate is not None:
             budget.check_estimate(estimate(budget, value, *args, **kwargs), what)
-        budget.charge(1 + _weight(value))
+        budget.charge(1 + item_weight(value))
         if kind is None:
             result = fn(value, *args, **kwargs)
         elif kind == 0:

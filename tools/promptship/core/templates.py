@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 Renderer = Callable[[Mapping[str, Any]], str]
+ItemFields = Mapping[str, frozenset[str]]
+"""The fields each item of an array input holds when the input check vouched (``item_fields``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,12 +317,15 @@ class TemplateEngine:
             node = max(options, key=lambda k: depth.get(k, 0))
             chain.append(node)
 
-    def compile(self, source: str, label: str | None = None) -> Renderer:
+    def compile(
+        self, source: str, label: str | None = None, items: ItemFields | None = None
+    ) -> Renderer:
         """Compile a template into a function of its inputs, rendering under the engine's budget.
 
         Args:
             source: The template text.
             label: What the template is, for messages (``prompt support/triage, message 2``).
+            items: Read directly when the input check vouched (:class:`SubsetRenderer`).
 
         Raises:
             TemplateError: On syntax errors, constructs the sandbox refuses, unknown
@@ -330,9 +335,9 @@ class TemplateEngine:
         pieces = plain_pieces(source)
         if pieces is not None:
             return compile_plain(pieces, self.limits, where)  # type: ignore[no-any-return]
-        return self._compile_parsed(source, where)
+        return self._compile_parsed(source, where, items)
 
-    def _compile_parsed(self, source: str, where: str) -> Renderer:
+    def _compile_parsed(self, source: str, where: str, items: ItemFields | None = None) -> Renderer:
         """Parse and check ``source``; compile it to Python when in the subset, else to Jinja."""
         import jinja2
 
@@ -349,7 +354,7 @@ class TemplateEngine:
         if include_problems:
             raise TemplateError(f"{where}template {include_problems[0]}")
         fragments = {n: t for n in includes if not isinstance(t := self._fragment_ast(n), str)}
-        root = compile_subset(ast, self.env, fragments)
+        root = compile_subset(ast, self.env, fragments, items)
         if root is not None:
             return SubsetRenderer(root, self.limits, where)
         try:
@@ -404,19 +409,30 @@ class SubsetRenderer:
     """A template of the checked subset compiled to Python, rendering under a budget.
 
     The same contract as :class:`BudgetedRenderer` (its budget, its errors), without
-    Jinja's runtime (:func:`promptship.core.compiled.compile_subset`).
+    Jinja's runtime (:func:`promptship.core.compiled.compile_subset`). Its
+    ``vouched`` is the same template for inputs the prompt's input check returned
+    ``True`` for: it reads the fields ``items`` named (:meth:`TemplateEngine.compile`)
+    directly, and must be called with no other inputs.
     """
 
-    __slots__ = ("_max", "_root", "_where", "limits")
+    __slots__ = ("_max", "_root", "_vouched", "_where", "limits", "vouched")
     needs_budget = True
 
     def __init__(
-        self, root: Callable[[Mapping[str, Any]], list[str]], limits: RenderLimits, where: str
+        self,
+        root: Callable[[Mapping[str, Any], bool], list[str]],
+        limits: RenderLimits,
+        where: str,
+        vouched: bool = False,
     ) -> None:
         self._root = root
         self._where = where
         self._max = limits.max_output_chars
+        self._vouched = vouched
         self.limits = limits
+        self.vouched: SubsetRenderer = (
+            self if vouched else SubsetRenderer(root, limits, where, True)
+        )
 
     def __call__(self, inputs: Mapping[str, Any]) -> str:
         """The rendered text.
@@ -426,7 +442,7 @@ class SubsetRenderer:
         """
         token = None if bound() is not None else bind(Budget(self.limits))
         try:
-            text = "".join(self._root(inputs))
+            text = "".join(self._root(inputs, self._vouched))
             if len(text) > self._max:
                 Budget(self.limits).check_size(len(text), "output")
             return text

@@ -15,7 +15,10 @@ compiles that subset to a Python function that builds the text directly:
   Jinja's code calls (:mod:`promptship.core.sandbox`): loops pay through
   ``budget_loop`` with the same weights, ``{{ … }}`` through ``budget_str``,
   ``~`` through ``budget_join``, ``+ * % **`` through the sandbox's
-  ``call_binop``, every filter is the sandbox's wrapped filter, and attribute
+  ``call_binop``, every filter is the sandbox's wrapped filter (``length`` and
+  ``count``, which are ``len``, pay its charge inline; so does the ``{{ … }}`` of
+  a loop counter or a length, an ``int``: the work unit and size check
+  ``budget_str`` makes), and attribute
   and item access are the sandbox's ``getattr``/``getitem`` (a plain ``dict``
   key is read directly only when no ``dict`` attribute has that name, which is
   exactly when the sandbox would read the key). So the same budget errors are
@@ -23,6 +26,9 @@ compiles that subset to a Python function that builds the text directly:
   sandbox: a template using anything else (calls, macros, ``{% set %}``,
   filters that take the render context, other ``loop`` attributes …) is
   rendered by Jinja's sandbox as before (:func:`compile_subset` returns ``None``).
+  Output is computed into locals in template order and written by one
+  f-string per run of outputs; an ``if`` whose branches are constant text is
+  one of its values.
 
 The subset's code generator is :mod:`._subset` (statements) and
 :mod:`._expressions` (expressions); both import Jinja, so they are imported
@@ -180,22 +186,26 @@ def compile_subset(
     ast: nodes.Template,
     env: BudgetedSandbox,
     fragments: Mapping[str, nodes.Template],
-) -> Callable[[Mapping[str, Any]], list[str]] | None:
+    items: Mapping[str, frozenset[str]] | None = None,
+) -> Callable[[Mapping[str, Any], bool], list[str]] | None:
     """The template as a function of its inputs returning its output pieces, or ``None``.
 
     Args:
         ast: The parsed template, already checked (``template_checks.unsafe``, includes).
         env: The sandbox whose hooks, filters, tests, ``getattr`` and ``getitem`` it calls.
         fragments: Parsed fragments by name (what ``{% include %}`` inlines).
+        items: The fields each item of an array input holds when the input check
+            vouched (:func:`promptship.core.input_check.item_fields`).
 
     Returns:
-        The function (the budget of the render must be bound while it runs; its
+        The function of the inputs and whether the check vouched for ``items``
+        (the budget of the render must be bound while it runs; its
         code maps back to template lines through ``__ps_lines__`` in its globals),
         or ``None`` when the template uses something outside the subset.
     """
     from promptship.core.compiled._subset import Outside, compile_checked
 
     try:
-        return compile_checked(ast, env, fragments)
+        return compile_checked(ast, env, fragments, items)
     except (Outside, RecursionError, SyntaxError, MemoryError):
         return None  # outside the subset (or too deep to compile): Jinja's sandbox renders it

@@ -21,6 +21,10 @@ _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": 
 _LOOP_ATTRS = frozenset({"index", "index0", "first", "last", "length", "revindex", "revindex0"})
 SIZED_LOOP = frozenset({"last", "length", "revindex", "revindex0"})
 """``loop`` attributes that need the sequence's length."""
+_INT_LOOP = frozenset({"index", "index0", "length", "revindex", "revindex0"})
+"""``loop`` attributes whose value is always an ``int``."""
+_LENGTH_FILTERS = frozenset({"length", "count"})
+"""Filters that are Jinja's ``len`` (their value is always an ``int``)."""
 _DICT_ATTRS = frozenset(dir(dict))
 
 
@@ -44,6 +48,9 @@ class Expressions:
     inputs: dict[str, str]
     scopes: list[dict[str, str]]
     loops: list[Loop]
+    uses_budget: bool
+    typed: dict[str, frozenset[str]]
+    """Loop variables known to be a ``dict`` holding these keys when the check vouched."""
 
     def fresh(self, prefix: str) -> str:
         """A new local name."""
@@ -65,6 +72,32 @@ class Expressions:
         if handler is None:
             raise Outside(type(node).__name__)
         return handler(self, node)
+
+    def int_expr(self, node: nodes.Node) -> str | None:
+        """Source of ``node`` when its value is always an ``int`` (a loop counter, ``|length``).
+
+        Such an output is written inline (:meth:`_Writer.output`), paying exactly
+        what ``budget_str`` charges an ``int``. ``None`` for anything else.
+        """
+        if (
+            isinstance(node, nodes.Getattr)
+            and isinstance(node.node, nodes.Name)
+            and self._is_loop(node.node.name)
+            and node.attr in _INT_LOOP
+        ):
+            return self.loop_attr(node.attr)
+        if isinstance(node, nodes.Filter) and self._is_length(node):
+            return self.expr(node)
+        return None
+
+    def _is_length(self, node: nodes.Filter) -> bool:
+        """``x|length`` (or ``count``) without arguments, the filter being Jinja's ``len``."""
+        fn = self.env.filters.get(node.name)
+        return (
+            node.name in _LENGTH_FILTERS
+            and getattr(fn, "__wrapped_filter__", None) is len
+            and not (node.args or node.kwargs or node.dyn_args or node.dyn_kwargs)
+        )
 
     def literal(self, node: nodes.Const) -> str:
         value = node.value
@@ -119,15 +152,30 @@ class Expressions:
             return f"GETATTR({obj}, {node.attr!r})"
         # the sandbox reads a plain dict's key when no dict attribute has its name
         tmp = self.fresh("g")
-        return (
+        generic = (
             f"({tmp}[{node.attr!r}] if ({tmp} := {obj}).__class__ is dict and {node.attr!r} in {tmp} "
             f"else GETATTR({tmp}, {node.attr!r}))"
         )
+        return self._typed(obj, node.attr, generic)
 
     def getitem(self, node: nodes.Getitem) -> str:
         if isinstance(node.arg, nodes.Slice):
             raise Outside("slice")
-        return f"GETITEM({self.expr(node.node)}, {self.expr(node.arg)})"
+        obj = self.expr(node.node)
+        generic = f"GETITEM({obj}, {self.expr(node.arg)})"
+        key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        return self._typed(obj, key, generic) if isinstance(key, str) else generic
+
+    def _typed(self, obj: str, key: str, generic: str) -> str:
+        """``obj[key]`` when the check vouched (``V``) that ``obj`` is a dict holding ``key``.
+
+        Only for a loop variable over an array input whose items hold ``key``
+        (:func:`promptship.core.input_check.item_fields`): then the sandbox too
+        reads the key (no ``dict`` attribute has its name, or it is ``[…]``).
+        """
+        if key not in self.typed.get(obj, ()):
+            return generic
+        return f"({obj}[{key!r}] if V else {generic})"
 
     def _args(self, node: nodes.Filter | nodes.Test) -> str:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
@@ -142,6 +190,9 @@ class Expressions:
         if fn is None or original is None or _PassArg.from_obj(original) is _PassArg.context:
             raise Outside(f"filter {node.name}")
         assert node.node is not None
+        if self._is_length(node):  # the wrapped filter's charge and len(), without its calls
+            self.uses_budget = True
+            return f"LENGTH(B, {self.expr(node.node)})"
         ref = self.const(fn, "f_")
         return f"{ref}(CTX, {self.expr(node.node)}{self._args(node)})"
 
