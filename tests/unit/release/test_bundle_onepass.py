@@ -20,7 +20,7 @@ import pytest
 from promptship.core.errors import BundleError, PromptshipError
 from promptship.release import allowed_signers, sshsig
 from promptship.release import bundle as b
-from promptship.release.manifest import format_time, manifest_digest
+from promptship.release.manifest import manifest_digest
 from signkeys import KeyPair
 
 CREATED = datetime(2025, 5, 1, 9, 30, 15, tzinfo=UTC)
@@ -90,18 +90,7 @@ def _full_verify(
         namespace=sshsig.BUNDLE_NAMESPACE,
         now=now,
     )
-    bundle = b._check(tar, members, signer)
-    if bundle.manifest.environment != environment:
-        raise BundleError(
-            f"bundle is for environment {bundle.manifest.environment!r}, expected {environment!r}",
-            hint="a bundle built for one environment is never served in another",
-        )
-    if now.astimezone(UTC) >= bundle.manifest.expires:
-        raise BundleError(
-            f"bundle expired at {format_time(bundle.manifest.expires)}",
-            hint="publish a fresh bundle; an expired one may be a replayed old release",
-        )
-    return bundle
+    return b._servable(b._check(tar, members, signer), environment, now)
 
 
 def _outcome(call: Callable[[], b.VerifiedBundle]) -> tuple[Any, ...]:

@@ -383,6 +383,11 @@ def verify_bundle(  # noqa: PLR0913 - the size caps are keyword options with def
                     hint="the store serves another bundle under that name: tampered or corrupt",
                 )
         bundle = _check(tar, members, sign(members[0][1]))
+    return _servable(bundle, environment, now)
+
+
+def _servable(bundle: VerifiedBundle, environment: str, now: datetime) -> VerifiedBundle:
+    """``bundle`` if it is for ``environment`` and not expired at ``now``."""
     if bundle.manifest.environment != environment:
         raise BundleError(
             f"bundle is for environment {bundle.manifest.environment!r}, expected {environment!r}",
