@@ -23,7 +23,7 @@ class Prompt:
     Request ids and render events come from the client's ``emitter``.
     """
 
-    __slots__ = ("_bundle", "_emitter", "_entry", "_experiment", "_unit", "_variant")
+    __slots__ = ("_bundle", "_emitter", "_entry", "_experiment", "_fixed", "_unit", "_variant")
 
     def __init__(  # noqa: PLR0917 - built in one place by LoadedBundle, on the hot path
         self,
@@ -40,6 +40,17 @@ class Prompt:
         self._experiment = experiment
         self._variant = variant
         self._unit = unit
+        # every field of its refs but the request id
+        self._fixed = (
+            entry.prompt_id,
+            entry.version,
+            entry.content_digest,
+            variant,
+            experiment,
+            bundle.env,
+            bundle.release,
+            bundle.digest,
+        )
 
     def __repr__(self) -> str:
         arm = f" variant={self._variant!r}" if self._variant else ""
@@ -93,22 +104,11 @@ class Prompt:
         """
         emitter = self._emitter
         entry = self._entry
-        bundle = self._bundle
         sink = emitter.sink
         start = time.perf_counter_ns() if sink is not None else 0
-        ref: PromptRef = _new_tuple(  # PromptRef(…) without its generated __new__: ~0.1 µs
-            PromptRef,
-            (
-                entry.prompt_id,
-                entry.version,
-                entry.content_digest,
-                self._variant,
-                self._experiment,
-                bundle.env,
-                bundle.release,
-                bundle.digest,
-                emitter.request_id(),
-            ),
+        # PromptRef(…) without its generated __new__, the request id formatted inline
+        ref: PromptRef = _new_tuple(
+            PromptRef, (*self._fixed, emitter.id_format % next(emitter.counter))
         )
         result: Served = entry.compiled.render(inputs, ref, Served)  # type: ignore[assignment]
         if sink is not None:

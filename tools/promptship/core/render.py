@@ -246,6 +246,7 @@ class CompiledPrompt:
         "_check",
         "_media",
         "_messages",
+        "_one",
         "_rich",
         "_static",
         "_text",
@@ -265,6 +266,7 @@ class CompiledPrompt:
         self._text: Renderer | None = None
         self._static: tuple[str, str, dict[str, Any], Any, Any, Features | None] | None = None
         self._budgeted = False
+        self._one: tuple[Any, ...] | None = None
 
     def _label(self, i: int, role: str) -> str:
         """What a message's template is, for messages: ``prompt ID, message I (ROLE)``."""
@@ -392,6 +394,22 @@ class CompiledPrompt:
             RenderBudgetError: When the render goes over the engine's budget (a
                 ``TemplateError`` naming the limit, in ``limit``).
         """
+        one = self._one
+        if one is not None:  # the hot path: one chat message, compiled and checked before
+            check, role, fn, vouched_fn, provider, name, parameters, schema, fmt, features = one
+            if check(inputs) is True:  # the templates may read the fields it vouched for
+                fn = vouched_fn
+            return cls(
+                [{"role": role, "content": fn(inputs)}],
+                None,
+                provider,
+                name,
+                parameters.copy(),
+                schema,
+                fmt,
+                ref,
+                features,
+            )
         static = self._static
         if static is None:
             static = self._static = self._compile()
@@ -400,15 +418,15 @@ class CompiledPrompt:
         check = self._check
         if check is None:
             check = self._check = input_check(self.view["inputs"])
+        messages = self._messages
+        if messages is not None and len(messages) == 1:
+            # one message: its renderer binds its own budget (with the same limits) if it needs one
+            self._one = (check, *messages[0], self._vouched[0][1], *static)  # type: ignore[index]
+            return self.render(inputs, ref, cls)
         vouched = check(inputs)
         provider, name, parameters, schema, fmt, features = static
-        messages = self._messages
-        if messages is not None and not self._budgeted:  # the hot path: no Jinja, no budget
-            if len(messages) == 1:  # most prompts: no comprehension's frame (~0.1 µs)
-                role, fn = messages[0]
-                plain = [{"role": role, "content": fn(inputs)}]
-            else:
-                plain = [{"role": role, "content": fn(inputs)} for role, fn in messages]
+        if messages is not None and not self._budgeted:  # no Jinja, no budget
+            plain = [{"role": role, "content": fn(inputs)} for role, fn in messages]
             return cls(
                 plain,
                 None,
@@ -420,10 +438,6 @@ class CompiledPrompt:
                 ref,
                 features,
             )
-        if messages is not None and len(messages) == 1:  # its renderer binds its own budget
-            role, fn = (self._vouched if vouched is True else messages)[0]  # type: ignore[index]
-            one = [{"role": role, "content": fn(inputs)}]
-            return cls(one, None, provider, name, parameters.copy(), schema, fmt, ref, features)
         # one budget for every message of the render
         token = bind(Budget(self.engine.limits)) if self._budgeted else None
         try:
