@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptship.core.budget import Budget, bind, unbind
-from promptship.core.input_check import InputCheck, input_check, item_fields
+from promptship.core.input_check import InputCheck, input_check, item_fields, vouched_types
 
 if TYPE_CHECKING:
     from promptship.core.media import MediaSpec
@@ -306,12 +306,11 @@ class CompiledPrompt:
                 # fields read directly when the check vouches (a loop needs a block tag)
                 loops = any("{%" in m["content"] for m in messages)
                 items = item_fields(view["inputs"]) if loops else None
+                types = vouched_types(view["inputs"]) if loops else None
                 self._messages = [
                     (
                         m["role"],
-                        self.engine.compile(
-                            m["content"], label=self._label(i, m["role"]), items=items
-                        ),
+                        self.engine.compile(m["content"], self._label(i, m["role"]), items, types),
                     )
                     for i, m in enumerate(messages, 1)
                 ]

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from promptship.core.sandbox import BudgetedSandbox
 
-__all__ = ["compile_plain", "compile_subset", "plain_pieces"]
+__all__ = ["compile_lean", "compile_plain", "compile_subset", "plain_pieces"]
 
 _NOT_PLAIN_NAMES = frozenset(
     {"true", "false", "none", "True", "False", "None", "loop"}
@@ -209,3 +209,21 @@ def compile_subset(
         return compile_checked(ast, env, fragments, items)
     except (Outside, RecursionError, SyntaxError, MemoryError):
         return None  # outside the subset (or too deep to compile): Jinja's sandbox renders it
+
+
+def compile_lean(
+    ast: nodes.Template,
+    env: BudgetedSandbox,
+    fragments: Mapping[str, nodes.Template],
+    types: Mapping[str, Any],
+    limits: RenderLimits,
+) -> Callable[[Mapping[str, Any]], list[str] | None] | None:
+    """The template's lean variant for inputs the check vouched for, or ``None``.
+
+    See :mod:`promptship.core.compiled._lean`: the same text as the exact code,
+    no per-step accounting, ``None`` from the function when a limit would be
+    crossed (the exact code then renders and raises).
+    """
+    from promptship.core.compiled._lean import compile_lean as lean
+
+    return lean(ast, env, fragments, types, limits)
