@@ -110,7 +110,11 @@ class Prompt:
         ref: PromptRef = _new_tuple(
             PromptRef, (*self._fixed, emitter.id_format % next(emitter.counter))
         )
-        result: Served = entry.compiled.render(inputs, ref, Served)  # type: ignore[assignment]
+        compiled = entry.compiled
+        server = compiled.server
+        result: Served = (
+            server(inputs, ref) if server is not None else compiled.first_serve(inputs, ref)
+        )
         if sink is not None:
             emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
         return result

@@ -12,6 +12,7 @@ module: the client's import stays cheap.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -21,6 +22,7 @@ from promptship.core.input_check import InputCheck, input_check, item_fields, vo
 
 if TYPE_CHECKING:
     from promptship.core.media import MediaSpec
+    from promptship.core.serving import Server
     from promptship.core.targets import Api, Features
     from promptship.core.templates import Renderer, TemplateEngine
 
@@ -252,6 +254,7 @@ class CompiledPrompt:
         "_text",
         "_vouched",
         "engine",
+        "server",
         "view",
     )
 
@@ -267,6 +270,8 @@ class CompiledPrompt:
         self._static: tuple[str, str, dict[str, Any], Any, Any, Features | None] | None = None
         self._budgeted = False
         self._one: tuple[Any, ...] | None = None
+        self.server: Server | None = None
+        """``server(inputs, ref)``: a client's render, once :meth:`first_serve` has made it."""
 
     def _label(self, i: int, role: str) -> str:
         """What a message's template is, for messages: ``prompt ID, message I (ROLE)``."""
@@ -393,22 +398,6 @@ class CompiledPrompt:
             RenderBudgetError: When the render goes over the engine's budget (a
                 ``TemplateError`` naming the limit, in ``limit``).
         """
-        one = self._one
-        if one is not None:  # the hot path: one chat message, compiled and checked before
-            check, role, fn, vouched_fn, provider, name, parameters, schema, fmt, features = one
-            if check(inputs) is True:  # the templates may read the fields it vouched for
-                fn = vouched_fn
-            return cls(
-                [{"role": role, "content": fn(inputs)}],
-                None,
-                provider,
-                name,
-                parameters.copy(),
-                schema,
-                fmt,
-                ref,
-                features,
-            )
         static = self._static
         if static is None:
             static = self._static = self._compile()
@@ -418,25 +407,15 @@ class CompiledPrompt:
         if check is None:
             check = self._check = input_check(self.view["inputs"])
         messages = self._messages
-        if messages is not None and len(messages) == 1:
-            # one message: its renderer binds its own budget (with the same limits) if it needs one
+        if messages is not None and len(messages) == 1 and self._one is None:
             self._one = (check, *messages[0], self._vouched[0][1], *static)  # type: ignore[index]
-            return self.render(inputs, ref, cls)
         vouched = check(inputs)
         provider, name, parameters, schema, fmt, features = static
-        if messages is not None and not self._budgeted:  # no Jinja, no budget
-            plain = [{"role": role, "content": fn(inputs)} for role, fn in messages]
-            return cls(
-                plain,
-                None,
-                provider,
-                name,
-                parameters.copy(),
-                schema,
-                fmt,
-                ref,
-                features,
-            )
+        if messages is not None and (len(messages) == 1 or not self._budgeted):
+            # no budget, or one message whose renderer binds its own (with the same limits)
+            fns = self._vouched if vouched is True else messages
+            plain = [{"role": role, "content": fn(inputs)} for role, fn in fns]  # type: ignore[union-attr]
+            return cls(plain, None, provider, name, parameters.copy(), schema, fmt, ref, features)
         # one budget for every message of the render
         token = bind(Budget(self.engine.limits)) if self._budgeted else None
         try:
@@ -445,6 +424,23 @@ class CompiledPrompt:
         finally:
             if token is not None:
                 unbind(token)
+
+    def first_serve(self, inputs: Mapping[str, Any], ref: PromptRef) -> Served:
+        """A client's render (a :class:`Served`); then :attr:`server` does the same faster.
+
+        Raises:
+            The errors of :meth:`render`.
+        """
+        from promptship.core.serving import one_message_server  # once per prompt
+
+        result = self.render(inputs, ref, Served)
+        if self.server is None:
+            one = self._one
+            if one is None:  # more than one message, parts, or a text prompt
+                self.server = functools.partial(self.render, cls=Served)
+            else:
+                self.server = one_message_server(one, self.engine.limits.max_output_chars, Served)
+        return result  # type: ignore[return-value]
 
     def _fill(
         self, inputs: Mapping[str, Any], vouched: bool

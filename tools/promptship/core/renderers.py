@@ -75,7 +75,7 @@ class SubsetRenderer:
     which renders without per-step accounting unless a limit would be crossed.
     """
 
-    __slots__ = ("_lean", "_max", "_root", "_vouched", "_where", "limits", "vouched")
+    __slots__ = ("_lean", "_max", "_root", "_vouched", "_where", "lean", "limits", "vouched")
     needs_budget = True
 
     def __init__(
@@ -91,6 +91,8 @@ class SubsetRenderer:
         self._max = limits.max_output_chars
         self._vouched = vouched
         self._lean = lean if vouched else None
+        self.lean = self._lean
+        """The lean variant this renderer tries first (for vouched inputs), or ``None``."""
         self.limits = limits
         self.vouched: SubsetRenderer = (
             self if vouched else SubsetRenderer(root, limits, where, True, lean)
