@@ -31,7 +31,7 @@ from promptship.core.errors import InputError
 from promptship.core.input_code import Items, Scalar, quick_check
 from promptship.core.schema_compile import shared_check
 
-__all__ = ["InputCheck", "input_check", "item_fields", "vouched_types"]
+__all__ = ["InputCheck", "input_check", "item_fields", "required_strings", "vouched_types"]
 
 InputCheck = Callable[[Mapping[str, Any]], "bool | None"]
 """Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered.
@@ -201,6 +201,21 @@ def vouched_types(inputs_schema: Mapping[str, Any]) -> dict[str, Any]:
         elif (kind := _KINDS.get(q[0])) is not None:
             out[name] = kind
     return out
+
+
+def required_strings(inputs_schema: Mapping[str, Any]) -> frozenset[str] | None:
+    """The inputs when the schema declares only plain strings, every one required, else ``None``.
+
+    Then the check accepts the inputs itself exactly when they are these names,
+    each a ``str`` (:func:`promptship.core.compiled.plain_quick` tests the same).
+    """
+    schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
+    plan = _quick_plan(schema)
+    if plan is None or not all(q == ((str,), None, 0, -1) for q in plan.values()):
+        return None
+    names = frozenset(plan)
+    required = schema.get("required", ())
+    return names if isinstance(required, list) and names == frozenset(required) else None
 
 
 _CHECKS: dict[str, InputCheck] = {}

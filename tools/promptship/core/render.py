@@ -439,7 +439,8 @@ class CompiledPrompt:
             if one is None:  # more than one message, parts, or a text prompt
                 self.server = functools.partial(self.render, cls=Served)
             else:
-                self.server = one_message_server(one, self.engine.limits.max_output_chars, Served)
+                limit = self.engine.limits.max_output_chars
+                self.server = one_message_server(one, limit, Served, self.view["inputs"])
         return result  # type: ignore[return-value]
 
     def _fill(

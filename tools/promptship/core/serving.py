@@ -6,6 +6,8 @@ prompt of one chat message has rendered, :func:`one_message_server` gives the
 same result with fewer calls: the input check, then the template's lean
 variant when the check vouched and no budget is bound (its text, if no limit
 would be crossed), else its compiled renderer, and the result built in place.
+A plain template whose inputs are the schema's required strings is checked and
+filled by one straight-line function (:func:`promptship.core.compiled.plain_quick`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ Server = Callable[[Mapping[str, Any], Any], Any]
 """``server(inputs, ref)``: the render's result (a ``Served``) for checked ``inputs``."""
 
 
-def one_message_server(one: tuple[Any, ...], max_chars: int, cls: type) -> Server:
+def one_message_server(
+    one: tuple[Any, ...], max_chars: int, cls: type, inputs_schema: Mapping[str, Any]
+) -> Server:
     """The render of a one-message prompt as one function of its inputs and ref.
 
     Args:
@@ -29,9 +33,30 @@ def one_message_server(one: tuple[Any, ...], max_chars: int, cls: type) -> Serve
             provider, model, parameters, output schema and format, features.
         max_chars: The engine's ``max_output_chars`` (the lean text's limit).
         cls: The result's class (``Served``).
+        inputs_schema: The prompt's ``inputs`` schema.
     """
     check, role, fn, vouched_fn, provider, name, parameters, schema, fmt, features = one
     lean = getattr(vouched_fn, "lean", None)
+    quick = _quick(fn, inputs_schema) if lean is None else None
+    if quick is not None:
+
+        def checked_plain(inputs: Mapping[str, Any], ref: Any) -> Any:
+            text = quick(inputs)
+            if text is None:  # not exactly the declared strings, or too long: as below
+                text = vouched_fn(inputs) if check(inputs) is True else fn(inputs)
+            return cls(
+                [{"role": role, "content": text}],
+                None,
+                provider,
+                name,
+                parameters.copy(),
+                schema,
+                fmt,
+                ref,
+                features,
+            )
+
+        return checked_plain
     if lean is None:
 
         def plain(inputs: Mapping[str, Any], ref: Any) -> Any:
@@ -77,3 +102,19 @@ def one_message_server(one: tuple[Any, ...], max_chars: int, cls: type) -> Serve
         )
 
     return lean_first
+
+
+def _quick(fn: Any, inputs_schema: Mapping[str, Any]) -> Any:
+    """The check and template in one function, for a plain template of required strings.
+
+    Only when the template reads exactly the inputs the schema declares, each a
+    required plain string: its quick form accepts exactly what the check accepts
+    itself (:func:`promptship.core.compiled.plain_quick`).
+    """
+    from promptship.core.compiled import plain_quick
+    from promptship.core.input_check import required_strings
+
+    found = plain_quick(fn)
+    if found is None or found[0] != required_strings(inputs_schema):
+        return None
+    return found[1]

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from promptship.core.sandbox import BudgetedSandbox
 
-__all__ = ["compile_lean", "compile_plain", "compile_subset", "plain_pieces"]
+__all__ = ["compile_lean", "compile_plain", "compile_subset", "plain_pieces", "plain_quick"]
 
 _NOT_PLAIN_NAMES = frozenset(
     {"true", "false", "none", "True", "False", "None", "loop"}
@@ -101,26 +101,37 @@ def _undefined_error(name: str, where: str) -> Exception:
     return TemplateError(f"{where}template uses an undefined value: '{name}' is undefined")
 
 
-_PLAIN_CODE: dict[tuple[int | None, ...], CodeType] = {}
-"""Compiled code by shape (which pieces are literal, which name which input), shared."""
+_PLAIN_CODE: dict[tuple[tuple[int | None, ...], bool], CodeType] = {}
+"""Compiled code by shape (which pieces are literal, which name which input) and kind, shared."""
 _PLAIN_CODE_SIZE = 1024
 
 
-def _plain_code(shape: tuple[int | None, ...], names: int) -> CodeType:
+def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) -> CodeType:
     """The code of a plain template of this shape: names, texts, where and limits as defaults.
 
     Compiling is ~100 µs, filling a function with new defaults ~1 µs: a thousand
-    prompts of the same shape (most of a registry) compile once.
+    prompts of the same shape (most of a registry) compile once. ``quick``: the
+    code of :func:`plain_quick`'s function instead.
     """
     literals = sum(1 for i in shape if i is None)
     params = [f"n{i}" for i in range(names)] + [f"l{i}" for i in range(literals)]
     lines = [f"def render(inputs, {', '.join([*params, 'where', 'limits', 'limit'])}):"]
+    if quick:
+        lines.append(f"    if len(inputs) != {names}: return None")
     if names:
         lines.append("    try:")
         lines.extend(f"        v{i} = inputs[n{i}]" for i in range(names))
         lines.append("    except KeyError as e:")
-        lines.append("        raise MISSING(e.args[0], where) from None")
-        lines.extend(f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names))
+        lines.append(
+            "        return None" if quick else "        raise MISSING(e.args[0], where) from None"
+        )
+        if quick:
+            tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
+            lines.append(f"    if {tests}: return None")
+        else:
+            lines.extend(
+                f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names)
+            )
     body, k = [], 0
     for i in shape:
         if i is None:
@@ -129,12 +140,43 @@ def _plain_code(shape: tuple[int | None, ...], names: int) -> CodeType:
         else:
             body.append(f"{{v{i}}}")
     lines.append(f"    text = f{''.join(body)!r}")
-    lines.append("    if len(text) > limit: OVER(limits, where, len(text))")
+    over = "return None" if quick else "OVER(limits, where, len(text))"
+    lines.append(f"    if len(text) > limit: {over}")
     lines.append("    return text")
     space: dict[str, Any] = {}
     exec(compile("\n".join(lines), "<promptship plain template>", "exec"), space)  # noqa: S102
     code: CodeType = space["render"].__code__
     return code
+
+
+def _shared_code(shape: tuple[int | None, ...], names: int, quick: bool) -> CodeType:
+    code = _PLAIN_CODE.get((shape, quick))
+    if code is None:
+        code = _plain_code(shape, names, quick)
+        if len(_PLAIN_CODE) >= _PLAIN_CODE_SIZE:  # each step atomic: a race compiles twice
+            _PLAIN_CODE.clear()
+        _PLAIN_CODE[shape, quick] = code
+    return code
+
+
+def plain_quick(
+    render: Any,
+) -> tuple[frozenset[str], Callable[[Mapping[str, Any]], str | None]] | None:
+    """The input names of a plain template's function and its quick form, or ``None``.
+
+    The quick form returns the text only when the inputs are exactly those names,
+    each a ``str``, and the text is within ``max_output_chars``; else ``None``
+    (nothing raised). For a prompt whose ``inputs`` schema declares exactly those
+    names as required plain strings, that is exactly when its input check accepts
+    the inputs itself: the check and the template in one straight-line function.
+    """
+    shape = getattr(render, "shape", None)
+    if shape is None:
+        return None
+    names = 1 + max((i for i in shape if i is not None), default=-1)
+    defaults = render.__defaults__
+    quick = FunctionType(_shared_code(shape, names, True), _PLAIN_GLOBALS, "quick", defaults)
+    return frozenset(defaults[:names]), quick
 
 
 def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: str) -> Any:
@@ -149,16 +191,12 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
     names = list(dict.fromkeys(p[0] for p in pieces if isinstance(p, tuple)))
     index = {n: i for i, n in enumerate(names)}
     shape = tuple(index[p[0]] if isinstance(p, tuple) else None for p in pieces)
-    code = _PLAIN_CODE.get(shape)
-    if code is None:
-        code = _plain_code(shape, len(names))
-        if len(_PLAIN_CODE) >= _PLAIN_CODE_SIZE:  # each step atomic: a race compiles twice
-            _PLAIN_CODE.clear()
-        _PLAIN_CODE[shape] = code
+    code = _shared_code(shape, len(names), False)
     literals = tuple(p for p in pieces if not isinstance(p, tuple))
     defaults = (*names, *literals, where, limits, limits.max_output_chars)
     render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
+    render.shape = shape  # type: ignore[attr-defined]  # read by plain_quick
     return render
 
 
