@@ -84,7 +84,7 @@ class SubsetRenderer:
         limits: RenderLimits,
         where: str,
         vouched: bool = False,
-        lean: Callable[[Mapping[str, Any]], list[str] | None] | None = None,
+        lean: Callable[[Mapping[str, Any]], str | None] | None = None,
     ) -> None:
         self._root = root
         self._where = where
@@ -107,11 +107,11 @@ class SubsetRenderer:
         lean = self._lean
         if lean is not None and bound() is None:  # a render of its own: its budget starts at 0
             try:
-                out = lean(inputs)
+                lean_text = lean(inputs)
             except Exception as e:
                 raise _render_error(e, self._where) from None
-            if out is not None and len(text := "".join(out)) <= self._max:
-                return text  # else the exact code renders, and raises what Jinja's sandbox does
+            if lean_text is not None:
+                return lean_text  # else the exact code renders, and raises what Jinja's would
         token = None if bound() is not None else bind(Budget(self.limits))
         try:
             text = "".join(self._root(inputs, self._vouched))

@@ -75,18 +75,16 @@ def one_message_server(
 
         return plain
 
-    join = "".join
-
     def lean_first(inputs: Mapping[str, Any], ref: Any) -> Any:
         if check(inputs) is not True:
             text = fn(inputs)
         elif bound() is None:  # a render of its own: its budget starts at 0
             try:
-                out = lean(inputs)
+                lean_text = lean(inputs)
             except Exception:  # never expected: the renderer renders again and says why
-                out = None
-            if out is None or len(text := join(out)) > max_chars:
-                text = vouched_fn(inputs)  # the exact code raises what Jinja's sandbox does
+                lean_text = None
+            # None: a limit might be crossed; the exact code raises what Jinja's sandbox does
+            text = vouched_fn(inputs) if lean_text is None else lean_text
         else:
             text = vouched_fn(inputs)
         return cls(

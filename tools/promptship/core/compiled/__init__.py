@@ -255,7 +255,7 @@ def compile_lean(
     fragments: Mapping[str, nodes.Template],
     types: Mapping[str, Any],
     limits: RenderLimits,
-) -> Callable[[Mapping[str, Any]], list[str] | None] | None:
+) -> Callable[[Mapping[str, Any]], str | None] | None:
     """The template's lean variant for inputs the check vouched for, or ``None``.
 
     See :mod:`promptship.core.compiled._lean`: the same text as the exact code,

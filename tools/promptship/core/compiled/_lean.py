@@ -3,17 +3,21 @@
 When the input check accepted the inputs itself, the type of every required
 input and of every required field of an array input's items is known
 (:func:`promptship.core.input_check.vouched_types`). A template that only
-reads such values (outputs of strings, integers and booleans, ``|length``,
-``loop`` counters, ``if`` on them, ``==``/``!=``, ``for`` over such arrays,
-includes) cannot fail while it renders except by going over its budget, and
-what each step costs is then known without calling any hook: the lean variant
-adds the very charges the exact code pays (:mod:`._subset`: ``LOOP``,
-``LENGTH``, the ``{{ … }}`` of a value) to local counters and checks them once
-per loop and at the end. When a limit would be crossed it returns ``None``
-and the exact code renders again from the start, raising the error Jinja's
-sandbox raises; otherwise every count the exact code checks along the way was
-at most the final one (counts only grow), so it would have passed too, and the
-text is the same. Anything else is outside (:class:`Outside`): no lean variant.
+reads such values (outputs of strings, booleans, ``|length`` and ``loop``
+counters, ``if`` on them, ``==``/``!=``, ``for`` over such arrays, includes)
+cannot fail while it renders except by going over its budget, and what the
+exact code (:mod:`._subset`) pays for each step is known without calling any
+hook. The lean variant adds it to local counters: ``LOOP``'s charge and the
+work units every iteration pays outside its ifs once per loop, ``LENGTH``'s
+and a value's unit where they run, and for the strings written (``len >> 4``
+each when longer than ``SMALL_TEXT``) at most ``len(text) >> 4`` at the end,
+every string written being part of the text. The counts are compared with
+the limits before each loop and at the end: over a limit, or possibly over,
+it returns ``None`` and the exact code renders again from the start, raising
+the error Jinja's sandbox raises. Otherwise every count the exact code checks
+along the way was at most the final bound (counts only grow), so it would
+have passed too, and the text is the same. Anything else is outside
+(:class:`Outside`): no lean variant.
 """
 
 from __future__ import annotations
@@ -67,10 +71,24 @@ class _Lean:
         self.scopes: list[dict[str, tuple[str, Type]]] = [{}]
         self.loops: list[tuple[str, str]] = []
         self.counter = 0
+        self.items_of: list[str] = []
+        """The item of each loop, innermost last."""
+        self.extras: list[list[str]] = []
+        """Per loop: what strings it writes that do not change while it runs cost per item."""
+        self.each: list[int] | None = None
+        """Work units every iteration of the innermost loop pays (outside its ifs), or
+        ``None`` outside loops and in conditional code."""
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
         return f"{prefix}{self.counter}"
+
+    def unit(self, depth: int) -> None:
+        """One work unit: counted into the loop's charge when it runs once per iteration."""
+        if self.each is not None:
+            self.each[-1] += 1
+        else:
+            self.line(depth, "W += 1")
 
     def line(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -184,11 +202,28 @@ class _Lean:
             if kind not in _SCALARS:
                 raise Outside("an output of no known type")
             self.line(depth, f"{tmp} = {value}")
-            if kind == "str":
-                self.line(depth, f"if len({tmp}) > {SMALL_TEXT}: W += len({tmp}) >> 4")
-            else:  # an int's work unit; a bool's size bound (one unit): short texts
-                self.line(depth, "W += 1")
+            if kind != "str":  # an int's work unit; a bool's size bound (one unit): short texts
+                self.unit(depth)
+            elif self.loops:
+                self.string_in_loop(value)
         self.pending.append("{" + tmp + "}")
+
+    def string_in_loop(self, value: str) -> None:
+        """Pay for a string written in a loop (``len >> 4``, at most) before the loop runs.
+
+        A string written outside loops, or a field of the innermost loop's own
+        item (each item's written once per run of the loop), is part of the text
+        as often as it is charged: the bound at the end covers it. One constant
+        while the innermost loop runs (an input, a field of an outer loop's item)
+        is paid for every iteration when that loop starts, so the text can never
+        grow much past what the budget allows before a count is compared.
+        """
+        owner = next((k for k, v in enumerate(self.items_of) if value.startswith(v + "[")), None)
+        innermost = len(self.loops) - 1
+        if owner != innermost:
+            self.extras[-1].append(f"(len({value}) >> 4)")
+        elif innermost > 0:  # its items could be written again and again by the outer loop
+            raise Outside("an item's field written in a loop inside another loop")
 
     def is_length(self, node: nodes.Filter) -> bool:
         fn = self.env.filters.get(node.name)
@@ -224,6 +259,7 @@ class _Lean:
             self.pending.append("{" + tmp + "}")
             return
         self.flush(depth)
+        each, self.each = self.each, None  # what a branch pays is not paid every iteration
         self.line(depth, f"if {self.expr(node.test)[0]}:")
         self.block(node.body, depth + 1)
         for elif_ in node.elif_:
@@ -232,6 +268,7 @@ class _Lean:
         if node.else_:
             self.line(depth, "else:")
             self.block(node.else_, depth + 1)
+        self.each = each
 
     def block(self, stmts: list[nodes.Node], depth: int) -> None:
         mark = len(self.lines)
@@ -252,12 +289,24 @@ class _Lean:
         self.flush(depth)
         weight = 1 + self.env.weigh(node.body)
         i, n, item = self.fresh("i"), self.fresh("n"), self.fresh("l_")
-        self.line(depth, f"{n} = len({seq}); I += {n}; W += {n} * {weight}")
+        mark = len(self.lines)
         self.line(depth, "if I > MI or W > MW: return None")
         self.line(depth, f"for {i}, {item} in enumerate({seq}):")
         self.scopes.append({node.target.name: (item, ("dict", kind[1])), "loop": ("", "loop")})
         self.loops.append((i, n))
+        self.items_of.append(item)
+        self.extras.append([])
+        outer, self.each = self.each, [0]
         self.block(node.body, depth + 1)
+        # LOOP's charge, the units every iteration pays and the strings it writes that do not
+        # change while it runs, for all the items at once: counts are only compared once per
+        # loop and at the end, where they are at least what the exact code's would be
+        units = " + ".join([str(weight + self.each[0]), *self.extras.pop()])
+        self.each = outer
+        per_item = units if units.isdigit() else f"({units})"
+        header = f"{n} = len({seq}); I += {n}; W += {n} * {per_item}"
+        self.lines.insert(mark, "    " * depth + header)
+        self.items_of.pop()
         self.loops.pop()
         self.scopes.pop()
 
@@ -280,7 +329,7 @@ def compile_lean(
     fragments: Mapping[str, nodes.Template],
     types: Mapping[str, Type],
     limits: RenderLimits,
-) -> Callable[[Mapping[str, Any]], list[str] | None] | None:
+) -> Callable[[Mapping[str, Any]], str | None] | None:
     """The lean variant of a template in the subset (see the module doc), or ``None``.
 
     Args:
@@ -292,9 +341,9 @@ def compile_lean(
             value's text this variant writes can go over it on its own).
 
     Returns:
-        A function of vouched inputs returning the output pieces, or ``None`` when
-        the render would go over ``max_loop_iterations`` or ``max_work`` (the exact
-        code must then render); ``None`` when the template reads anything else.
+        A function of vouched inputs returning the text, or ``None`` when the render
+        might go over a limit (the exact code must then render); ``None`` when the
+        template reads anything else.
     """
     if not types or limits.max_output_chars < SMALL_TEXT:
         return None
@@ -306,12 +355,22 @@ def compile_lean(
     writer.flush(1)
     head = ["def lean(inputs):", "    out = []; w = out.append; W = 0; I = 0"]
     head += [f"    {local} = inputs[{name!r}]" for name, local in writer.inputs.items()]
-    tail = ["    if W > MW: return None", "    return out"]
+    # every string written is part of the text: their charges (len >> 4 each) add up to at
+    # most len(text) >> 4
+    tail = [
+        "    text = ''.join(out)",
+        "    if len(text) > MC or W + (len(text) >> 4) > MW: return None",
+        "    return text",
+    ]
     code = "\n".join([*head, *writer.lines, *tail])
-    space: dict[str, Any] = {"MW": limits.max_work, "MI": limits.max_loop_iterations}
+    space: dict[str, Any] = {
+        "MW": limits.max_work,
+        "MI": limits.max_loop_iterations,
+        "MC": limits.max_output_chars,
+    }
     try:
         exec(compile(code, "<promptship lean template>", "exec"), space)  # noqa: S102
     except (SyntaxError, RecursionError, MemoryError):
         return None
-    lean: Callable[[Mapping[str, Any]], list[str] | None] = space["lean"]
+    lean: Callable[[Mapping[str, Any]], str | None] = space["lean"]
     return lean
