@@ -23,7 +23,18 @@ class Prompt:
     Request ids and render events come from the client's ``emitter``.
     """
 
-    __slots__ = ("_bundle", "_emitter", "_entry", "_experiment", "_fixed", "_unit", "_variant")
+    __slots__ = (
+        "_bundle",
+        "_counter",
+        "_emitter",
+        "_entry",
+        "_experiment",
+        "_fixed",
+        "_id_format",
+        "_server",
+        "_unit",
+        "_variant",
+    )
 
     def __init__(  # noqa: PLR0917 - built in one place by LoadedBundle, on the hot path
         self,
@@ -40,6 +51,9 @@ class Prompt:
         self._experiment = experiment
         self._variant = variant
         self._unit = unit
+        self._counter = emitter.counter  # request ids: id_format % next(counter)
+        self._id_format = emitter.id_format
+        self._server = entry.compiled.server  # None until the prompt's first render
         # every field of its refs but the request id
         self._fixed = (
             entry.prompt_id,
@@ -102,19 +116,22 @@ class Prompt:
             InputError: An input is missing, not declared by the prompt, or of the wrong type.
             TemplateError: A template failed while rendering.
         """
-        emitter = self._emitter
-        entry = self._entry
-        sink = emitter.sink
+        sink = self._emitter.sink
         start = time.perf_counter_ns() if sink is not None else 0
         # PromptRef(…) without its generated __new__, the request id formatted inline
         ref: PromptRef = _new_tuple(
-            PromptRef, (*self._fixed, emitter.id_format % next(emitter.counter))
+            PromptRef, (*self._fixed, self._id_format % next(self._counter))
         )
-        compiled = entry.compiled
-        server = compiled.server
-        result: Served = (
-            server(inputs, ref) if server is not None else compiled.first_serve(inputs, ref)
-        )
+        server = self._server
+        result: Served = server(inputs, ref) if server is not None else self._first(inputs, ref)
         if sink is not None:
-            emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
+            self._emitter.rendered(ref, inputs, self._entry.sensitive, self._unit, start)
+        return result
+
+    def _first(self, inputs: dict[str, Any], ref: PromptRef) -> Served:
+        """A render before this object knew its prompt's server (made at the prompt's first)."""
+        compiled = self._entry.compiled
+        server = compiled.server
+        result = server(inputs, ref) if server is not None else compiled.first_serve(inputs, ref)
+        self._server = compiled.server
         return result
