@@ -1,6 +1,6 @@
 """A client's one-closure render serves exactly what ``CompiledPrompt.render`` does.
 
-:func:`promptship.core.serving.one_message_server` (made at a prompt's first
+:func:`promptship.core.serving.one_message_server` (made at a prompt's second
 serve) takes shortcuts: the straight-line check-and-fill of a plain template of
 required strings, the lean variant of a template for vouched inputs. For every
 kind of prompt and generated inputs, valid or not, its result (or its error,
@@ -107,10 +107,12 @@ _SERVING: dict[tuple[str, str], CompiledPrompt] = {}
 
 
 def _serving(kind: str, engine: str) -> CompiledPrompt:
-    """A prompt that has served once (its server is made)."""
+    """A prompt that has served twice (its server is made)."""
     prompt = _SERVING.get((kind, engine))
     if prompt is None:
         prompt = _SERVING[kind, engine] = _prompt(kind, engine)
+        prompt.first_serve(_good(kind), REF)
+        assert prompt.server is None  # a prompt rendered once costs nothing more
         prompt.first_serve(_good(kind), REF)
     return prompt
 
@@ -128,12 +130,14 @@ def test_the_server_serves_what_render_renders(
     assert _outcome(lambda i: server(i, REF), inputs) == expected
     fresh = _prompt(kind, engine)  # a first serve renders as render does too
     assert _outcome(lambda i: fresh.first_serve(i, REF), inputs) == expected
+    assert _outcome(lambda i: fresh.first_serve(i, REF), inputs) == expected
 
 
 @pytest.mark.parametrize("kind", sorted(PROMPTS))
 def test_every_prompt_kind_gets_a_server(kind: str) -> None:
     prompt = _prompt(kind, "default")
     inputs = _good(kind)
+    prompt.first_serve(inputs, REF)
     prompt.first_serve(inputs, REF)
     assert prompt.server is not None
     shortcut = {"required strings": "checked_plain", "a repeated name": "checked_plain"}

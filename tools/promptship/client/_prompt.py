@@ -29,7 +29,6 @@ class Prompt:
         "_emitter",
         "_entry",
         "_experiment",
-        "_fixed",
         "_id_format",
         "_server",
         "_unit",
@@ -53,18 +52,7 @@ class Prompt:
         self._unit = unit
         self._counter = emitter.counter  # request ids: id_format % next(counter)
         self._id_format = emitter.id_format
-        self._server = entry.compiled.server  # None until the prompt's first render
-        # every field of its refs but the request id
-        self._fixed = (
-            entry.prompt_id,
-            entry.version,
-            entry.content_digest,
-            variant,
-            experiment,
-            bundle.env,
-            bundle.release,
-            bundle.digest,
-        )
+        self._server = entry.compiled.server  # None until the prompt has rendered twice
 
     def __repr__(self) -> str:
         arm = f" variant={self._variant!r}" if self._variant else ""
@@ -119,17 +107,30 @@ class Prompt:
         sink = self._emitter.sink
         start = time.perf_counter_ns() if sink is not None else 0
         # PromptRef(…) without its generated __new__, the request id formatted inline
+        entry = self._entry
+        bundle = self._bundle
         ref: PromptRef = _new_tuple(
-            PromptRef, (*self._fixed, self._id_format % next(self._counter))
+            PromptRef,
+            (
+                entry.prompt_id,
+                entry.version,
+                entry.content_digest,
+                self._variant,
+                self._experiment,
+                bundle.env,
+                bundle.release,
+                bundle.digest,
+                self._id_format % next(self._counter),
+            ),
         )
         server = self._server
         result: Served = server(inputs, ref) if server is not None else self._first(inputs, ref)
         if sink is not None:
-            self._emitter.rendered(ref, inputs, self._entry.sensitive, self._unit, start)
+            self._emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
         return result
 
     def _first(self, inputs: dict[str, Any], ref: PromptRef) -> Served:
-        """A render before this object knew its prompt's server (made at the prompt's first)."""
+        """A render before this object knew its prompt's server (made at the prompt's second)."""
         compiled = self._entry.compiled
         server = compiled.server
         result = server(inputs, ref) if server is not None else compiled.first_serve(inputs, ref)

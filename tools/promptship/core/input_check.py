@@ -203,21 +203,6 @@ def vouched_types(inputs_schema: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def required_strings(inputs_schema: Mapping[str, Any]) -> frozenset[str] | None:
-    """The inputs when the schema declares only plain strings, every one required, else ``None``.
-
-    Then the check accepts the inputs itself exactly when they are these names,
-    each a ``str`` (:func:`promptship.core.compiled.plain_quick` tests the same).
-    """
-    schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
-    plan = _quick_plan(schema)
-    if plan is None or not all(q == ((str,), None, 0, -1) for q in plan.values()):
-        return None
-    names = frozenset(plan)
-    required = schema.get("required", ())
-    return names if isinstance(required, list) and names == frozenset(required) else None
-
-
 _CHECKS: dict[str, InputCheck] = {}
 """The check of each distinct schema, by its ``repr`` (equal reprs: equal schemas)."""
 _CHECKS_SIZE = 4096
@@ -289,7 +274,19 @@ def _strings_check(
             return None
         return True
 
+    strings.required_strings = names if names == required else None  # type: ignore[attr-defined]
     return strings
+
+
+def required_strings(check: InputCheck) -> frozenset[str] | None:
+    """The inputs when the check's schema declares only plain strings, every one required.
+
+    Then the check accepts the inputs itself exactly when they are these names,
+    each a ``str`` (:func:`promptship.core.compiled.plain_quick` tests the same).
+    ``None`` for any other schema. Read from the check: once per distinct schema.
+    """
+    found: frozenset[str] | None = getattr(check, "required_strings", None)
+    return found
 
 
 def _input_error(

@@ -248,8 +248,8 @@ class CompiledPrompt:
         "_check",
         "_media",
         "_messages",
-        "_one",
         "_rich",
+        "_served",
         "_static",
         "_text",
         "_vouched",
@@ -269,7 +269,7 @@ class CompiledPrompt:
         self._text: Renderer | None = None
         self._static: tuple[str, str, dict[str, Any], Any, Any, Features | None] | None = None
         self._budgeted = False
-        self._one: tuple[Any, ...] | None = None
+        self._served = False
         self.server: Server | None = None
         """``server(inputs, ref)``: a client's render, once :meth:`first_serve` has made it."""
 
@@ -407,8 +407,6 @@ class CompiledPrompt:
         if check is None:
             check = self._check = input_check(self.view["inputs"])
         messages = self._messages
-        if messages is not None and len(messages) == 1 and self._one is None:
-            self._one = (check, *messages[0], self._vouched[0][1], *static)  # type: ignore[index]
         vouched = check(inputs)
         provider, name, parameters, schema, fmt, features = static
         if messages is not None and (len(messages) == 1 or not self._budgeted):
@@ -426,22 +424,28 @@ class CompiledPrompt:
                 unbind(token)
 
     def first_serve(self, inputs: Mapping[str, Any], ref: PromptRef) -> Served:
-        """A client's render (a :class:`Served`); then :attr:`server` does the same faster.
+        """A client's render (a :class:`Served`) until :attr:`server` does the same faster.
+
+        The server is made at the prompt's second render: a prompt rendered once
+        (most of a large bundle at start-up) costs nothing more.
 
         Raises:
             The errors of :meth:`render`.
         """
-        from promptship.core.serving import one_message_server  # once per prompt
-
         result = self.render(inputs, ref, Served)
-        if self.server is None:
-            one = self._one
-            if one is None:  # more than one message, parts, or a text prompt
-                self.server = functools.partial(self.render, cls=Served)
-            else:
-                limit = self.engine.limits.max_output_chars
-                self.server = one_message_server(one, limit, Served, self.view["inputs"])
+        if self._served and self.server is None:
+            self.server = self._server()
+        self._served = True
         return result  # type: ignore[return-value]
+
+    def _server(self) -> Server:
+        from promptship.core.serving import one_message_server
+
+        messages, check, static = self._messages, self._check, self._static
+        if messages is None or len(messages) != 1 or check is None or static is None:
+            return functools.partial(self.render, cls=Served)  # messages, parts, or a text prompt
+        assert self._vouched is not None
+        return one_message_server((check, *messages[0], self._vouched[0][1], *static), Served)
 
     def _fill(
         self, inputs: Mapping[str, Any], vouched: bool

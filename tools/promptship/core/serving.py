@@ -2,7 +2,7 @@
 
 :meth:`promptship.core.render.CompiledPrompt.render` does the same steps with
 more branches (any number of messages, parts, media, text prompts); once a
-prompt of one chat message has rendered, :func:`one_message_server` gives the
+prompt of one chat message has rendered twice, :func:`one_message_server` gives the
 same result with fewer calls: the input check, then the template's lean
 variant when the check vouched and no budget is bound (its text, if no limit
 would be crossed), else its compiled renderer, and the result built in place.
@@ -23,21 +23,17 @@ Server = Callable[[Mapping[str, Any], Any], Any]
 """``server(inputs, ref)``: the render's result (a ``Served``) for checked ``inputs``."""
 
 
-def one_message_server(
-    one: tuple[Any, ...], max_chars: int, cls: type, inputs_schema: Mapping[str, Any]
-) -> Server:
+def one_message_server(one: tuple[Any, ...], cls: type) -> Server:
     """The render of a one-message prompt as one function of its inputs and ref.
 
     Args:
         one: The prompt's check, role, renderer, renderer for vouched inputs, then
             provider, model, parameters, output schema and format, features.
-        max_chars: The engine's ``max_output_chars`` (the lean text's limit).
         cls: The result's class (``Served``).
-        inputs_schema: The prompt's ``inputs`` schema.
     """
     check, role, fn, vouched_fn, provider, name, parameters, schema, fmt, features = one
     lean = getattr(vouched_fn, "lean", None)
-    quick = _quick(fn, inputs_schema) if lean is None else None
+    quick = _quick(fn, check) if lean is None else None
     if quick is not None:
 
         def checked_plain(inputs: Mapping[str, Any], ref: Any) -> Any:
@@ -102,7 +98,7 @@ def one_message_server(
     return lean_first
 
 
-def _quick(fn: Any, inputs_schema: Mapping[str, Any]) -> Any:
+def _quick(fn: Any, check: Any) -> Any:
     """The check and template in one function, for a plain template of required strings.
 
     Only when the template reads exactly the inputs the schema declares, each a
@@ -113,6 +109,6 @@ def _quick(fn: Any, inputs_schema: Mapping[str, Any]) -> Any:
     from promptship.core.input_check import required_strings
 
     found = plain_quick(fn)
-    if found is None or found[0] != required_strings(inputs_schema):
+    if found is None or found[0] != required_strings(check):
         return None
     return found[1]

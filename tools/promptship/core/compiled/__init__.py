@@ -149,13 +149,19 @@ def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) 
     return code
 
 
+_SHAPES: dict[CodeType, tuple[int | None, ...]] = {}
+"""The shape of each plain template's shared code (what :func:`plain_quick` reads)."""
+
+
 def _shared_code(shape: tuple[int | None, ...], names: int, quick: bool) -> CodeType:
     code = _PLAIN_CODE.get((shape, quick))
     if code is None:
         code = _plain_code(shape, names, quick)
         if len(_PLAIN_CODE) >= _PLAIN_CODE_SIZE:  # each step atomic: a race compiles twice
             _PLAIN_CODE.clear()
+            _SHAPES.clear()
         _PLAIN_CODE[shape, quick] = code
+        _SHAPES[code] = shape
     return code
 
 
@@ -170,7 +176,7 @@ def plain_quick(
     names as required plain strings, that is exactly when its input check accepts
     the inputs itself: the check and the template in one straight-line function.
     """
-    shape = getattr(render, "shape", None)
+    shape = _SHAPES.get(getattr(render, "__code__", None))  # type: ignore[arg-type]
     if shape is None:
         return None
     names = 1 + max((i for i in shape if i is not None), default=-1)
@@ -196,7 +202,6 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
     defaults = (*names, *literals, where, limits, limits.max_output_chars)
     render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
-    render.shape = shape  # type: ignore[attr-defined]  # read by plain_quick
     return render
 
 
