@@ -288,3 +288,44 @@ def test_a_lean_variant_stops_before_writing_far_more_than_the_budget_allows(sou
         tracemalloc.stop()
     assert peak < 20_000_000
     assert _outcome(vouched, inputs) == _outcome(reference, inputs) == ("budget", "max_work")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    source=lean_blocks(),
+    inputs=LEAN_INPUTS,
+    budget=st.sampled_from(["default", "tight", "lean-tight"]),
+    bad=st.sampled_from([None, {"title": 1, "urgent": True, "n": 1}, {"title": "t", "n": 1}]),
+)
+def test_the_check_fused_with_the_lean_variant_answers_only_for_vouched_inputs(
+    source: str, inputs: dict[str, Any], budget: str, bad: dict[str, Any] | None
+) -> None:
+    """With the check's code in it (an item checked in the loop that reads it): Jinja's text."""
+    from promptship.core.compiled import fuse_lean
+
+    vouched, reference = _renderers(ENGINES[budget], source)
+    assume(isinstance(vouched, SubsetRenderer) and vouched._lean is not None)
+    fused = fuse_lean(vouched._lean, input_check(SCHEMA))
+    assert fused is not None, source
+    if bad is not None:  # the check would not vouch: never an answer
+        inputs = {**inputs, "items": [*inputs["items"], bad]}
+    text = fused(inputs)
+    if bad is not None:
+        assert text is None, source
+    elif text is not None:
+        assert ("text", text) == _outcome(reference, inputs), source
+
+
+@pytest.mark.parametrize("n", [64, 65, 2_000, 3_000, 20_000])
+@pytest.mark.parametrize("source", ["{{ s }}", "{{ s }}-{{ s }}", "a{{s}}b{{ opt }}"])
+@pytest.mark.parametrize("budget", ["lean-tight", "tight", "default"])
+def test_plain_templates_pay_for_long_strings_as_jinja_does(
+    source: str, n: int, budget: str
+) -> None:
+    """A plain substitution (one f-string) raises the limit Jinja's sandbox raises first."""
+    engine = ENGINES[budget]
+    inputs = {"s": _long(n), "opt": "o"}
+    compiled = engine.compile(source)
+    assert not isinstance(compiled, SubsetRenderer)
+    reference = BudgetedRenderer(engine.env.from_string(source), engine.limits, "")
+    assert _outcome(compiled, inputs) == _outcome(reference, inputs)

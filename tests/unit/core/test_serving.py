@@ -147,3 +147,34 @@ def test_every_prompt_kind_gets_a_server(kind: str) -> None:
     parameters = prompt.server(inputs, REF).parameters  # type: ignore[misc]
     parameters["temperature"] = 9  # a result's parameters are its own
     assert prompt.server(inputs, REF).parameters == {"temperature": 0.1}  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("items", "fused_text"),
+    [
+        ([{"title": "t", "urgent": True}, {"title": "u", "urgent": False}], True),
+        ([], True),
+        ([{"title": "t", "urgent": True}, {"title": "u"}], False),  # a field missing
+        ([{"title": "t", "urgent": True, "x": 1}], False),  # an undeclared field
+        ([{"title": 1, "urgent": True}], False),  # a field of another type
+        ([{"title": "t", "urgent": 1}], False),  # 1 is not a boolean here
+        ((), False),  # a tuple is not an array here
+        ([{"title": "T" * 3000, "urgent": True}] * 5, False),  # over the tight budget
+    ],
+)
+def test_the_fused_check_and_lean_variant_answer_only_for_what_the_check_vouches(
+    items: Any, fused_text: bool
+) -> None:
+    from promptship.core.compiled import fuse_lean
+
+    prompt = _serving("lean loop", "tight")
+    vouched = prompt._vouched[0][1]  # type: ignore[index]
+    fused = fuse_lean(vouched.lean, prompt._check)  # type: ignore[attr-defined]
+    assert fused is not None
+    inputs = {"a": "x", "items": items}
+    expected = _outcome(lambda i: _prompt("lean loop", "tight").render(i, REF, Served), inputs)
+    text = fused(inputs)
+    assert (text is not None) == fused_text
+    if text is not None:
+        assert expected[1] == [{"role": "user", "content": text}]
+    assert _outcome(lambda i: prompt.server(i, REF), inputs) == expected  # type: ignore[misc]

@@ -71,18 +71,18 @@ def one_message_server(one: tuple[Any, ...], cls: type) -> Server:
 
         return plain
 
+    fused = _fused(lean, check)
+
     def lean_first(inputs: Mapping[str, Any], ref: Any) -> Any:
-        if check(inputs) is not True:
-            text = fn(inputs)
-        elif bound() is None:  # a render of its own: its budget starts at 0
+        text = None
+        if fused is not None and bound() is None:  # check and lean variant in one function
             try:
-                lean_text = lean(inputs)
-            except Exception:  # never expected: the renderer renders again and says why
-                lean_text = None
-            # None: a limit might be crossed; the exact code raises what Jinja's sandbox does
-            text = vouched_fn(inputs) if lean_text is None else lean_text
-        else:
-            text = vouched_fn(inputs)
+                text = fused(inputs)
+            except Exception:  # never expected: checked and rendered below, as always
+                text = None
+        if text is None:  # not vouched, over a limit, or no fused function: as render does
+            # (the renderer for vouched inputs tries the lean variant itself, then the exact code)
+            text = vouched_fn(inputs) if check(inputs) is True else fn(inputs)
         return cls(
             [{"role": role, "content": text}],
             None,
@@ -112,3 +112,10 @@ def _quick(fn: Any, check: Any) -> Any:
     if found is None or found[0] != required_strings(check):
         return None
     return found[1]
+
+
+def _fused(lean: Any, check: Any) -> Any:
+    """The check and the lean variant in one function (:func:`promptship.core.compiled.fuse_lean`)."""
+    from promptship.core.compiled import fuse_lean
+
+    return fuse_lean(lean, check)

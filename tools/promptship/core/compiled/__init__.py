@@ -53,7 +53,14 @@ if TYPE_CHECKING:
 
     from promptship.core.sandbox import BudgetedSandbox
 
-__all__ = ["compile_lean", "compile_plain", "compile_subset", "plain_pieces", "plain_quick"]
+__all__ = [
+    "compile_lean",
+    "compile_plain",
+    "compile_subset",
+    "fuse_lean",
+    "plain_pieces",
+    "plain_quick",
+]
 
 _NOT_PLAIN_NAMES = frozenset(
     {"true", "false", "none", "True", "False", "None", "loop"}
@@ -140,7 +147,8 @@ def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) 
         else:
             body.append(f"{{v{i}}}")
     lines.append(f"    text = f{''.join(body)!r}")
-    over = "return None" if quick else "OVER(limits, where, len(text))"
+    values = "".join(f"v{i}, " for i in shape if i is not None)
+    over = "return None" if quick else f"OVER(limits, where, len(text), ({values}))"
     lines.append(f"    if len(text) > limit: {over}")
     lines.append("    return text")
     space: dict[str, Any] = {}
@@ -189,7 +197,9 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
     """A function of the inputs that fills ``pieces`` (from :func:`plain_pieces`) with one f-string.
 
     Values are written as Jinja writes them (``str``); the text is held to
-    ``max_output_chars``. A missing input is a ``TemplateError`` naming it. The
+    ``max_output_chars``, and a string longer than ``SMALL_TEXT`` costs work as
+    in the sandbox (:func:`_over`, called only when the text is long enough to
+    be over a limit). A missing input is a ``TemplateError`` naming it. The
     code is compiled once per shape (:func:`_plain_code`); names, texts, ``where``
     and the limits are the function's defaults, and every such function shares
     one globals dict: a prompt's first render makes one function, nothing else.
@@ -199,7 +209,10 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
     shape = tuple(index[p[0]] if isinstance(p, tuple) else None for p in pieces)
     code = _shared_code(shape, len(names), False)
     literals = tuple(p for p in pieces if not isinstance(p, tuple))
-    defaults = (*names, *literals, where, limits, limits.max_output_chars)
+    # no text up to this long can be over a limit: its strings' charges (len >> 4 each,
+    # when over SMALL_TEXT) add up to at most len(text) >> 4
+    guard = min(limits.max_output_chars, 16 * limits.max_work + 15)
+    defaults = (*names, *literals, where, limits, guard)
     render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
     return render
@@ -210,13 +223,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _over(limits: RenderLimits, where: str, n: int) -> None:
-    """Raise the budget's error for an output of ``n`` characters (over ``max_output_chars``)."""
-    from promptship.core.budget import Budget
+def _over(limits: RenderLimits, where: str, n: int, values: tuple[str, ...]) -> None:
+    """Raise what Jinja's sandbox raises for a text of ``n`` characters written from ``values``.
+
+    Each value written (in order, once per time it is written) longer than
+    ``SMALL_TEXT`` costs ``len >> 4`` work units, charged as it is written: over
+    ``max_work``, that error comes first; then the text's size, over
+    ``max_output_chars``. Neither: nothing.
+    """
+    from promptship.core.budget import SMALL_TEXT, Budget
     from promptship.core.errors import RenderBudgetError, prefixed
 
+    budget = Budget(limits)
     try:
-        Budget(limits).check_size(n, "output")
+        budget.charge(sum(len(v) >> 4 for v in values if len(v) > SMALL_TEXT))
+        budget.check_size(n, "output")
     except RenderBudgetError as e:
         raise prefixed(e, f"{where}template") from None
 
@@ -270,3 +291,15 @@ def compile_lean(
     from promptship.core.compiled._lean import compile_lean as lean
 
     return lean(ast, env, fragments, types, limits)
+
+
+def fuse_lean(lean: Any, check: Any) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """A prompt's input check and its template's lean variant in one function, or ``None``.
+
+    See :func:`promptship.core.compiled._lean.fuse_lean`: the text for inputs the
+    check accepts itself within the budget, else ``None`` (the caller checks and
+    renders as usual).
+    """
+    from promptship.core.compiled._lean import fuse_lean as fuse
+
+    return fuse(lean, check)

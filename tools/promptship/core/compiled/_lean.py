@@ -73,6 +73,8 @@ class _Lean:
         self.counter = 0
         self.items_of: list[str] = []
         """The item of each loop, innermost last."""
+        self.top_loops: dict[str, list[tuple[str, int]]] = {}
+        """Loops over an input at the top level: its item's variable, the line of its ``for``."""
         self.extras: list[list[str]] = []
         """Per loop: what strings it writes that do not change while it runs cost per item."""
         self.each: list[int] | None = None
@@ -306,6 +308,9 @@ class _Lean:
         per_item = units if units.isdigit() else f"({units})"
         header = f"{n} = len({seq}); I += {n}; W += {n} * {per_item}"
         self.lines.insert(mark, "    " * depth + header)
+        name = next((k for k, v in self.inputs.items() if v == seq), None)
+        if depth == 1 and name is not None:  # runs once, unconditionally: its items all seen
+            self.top_loops.setdefault(name, []).append((item, mark + 2))
         self.items_of.pop()
         self.loops.pop()
         self.scopes.pop()
@@ -362,15 +367,53 @@ def compile_lean(
         "    if len(text) > MC or W + (len(text) >> 4) > MW: return None",
         "    return text",
     ]
-    code = "\n".join([*head, *writer.lines, *tail])
     space: dict[str, Any] = {
         "MW": limits.max_work,
         "MI": limits.max_loop_iterations,
         "MC": limits.max_output_chars,
     }
+    found = _function("lean", [*head, *writer.lines, *tail], space)
+    if found is not None:  # what fuse_lean reads
+        once = {name: loops[0] for name, loops in writer.top_loops.items() if len(loops) == 1}
+        found.parts = (head[1:], writer.lines, tail, once, space)
+    lean: Callable[[Mapping[str, Any]], str | None] | None = found
+    return lean
+
+
+def _function(name: str, lines: list[str], space: dict[str, Any]) -> Any:
+    """The function ``lines`` define, with ``space`` as its globals (``None``: too big)."""
     try:
-        exec(compile(code, "<promptship lean template>", "exec"), space)  # noqa: S102
+        exec(compile("\n".join(lines), f"<promptship {name} template>", "exec"), space)  # noqa: S102
     except (SyntaxError, RecursionError, MemoryError):
         return None
-    lean: Callable[[Mapping[str, Any]], str | None] = space["lean"]
-    return lean
+    return space[name]
+
+
+def fuse_lean(lean: Any, check: Any) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """The input check and the lean variant in one function: the text, or ``None``.
+
+    ``None`` from the function when the check would not accept the inputs
+    itself, or a limit might be crossed: the caller then checks and renders as
+    usual (and raises what they raise). An array input the template loops over
+    once at its top level has its items checked in that loop, as it reads them
+    (:func:`promptship.core.input_code.check_parts`). ``None`` when either
+    function is not generated code of this kind.
+    """
+    from promptship.core.input_code import check_parts
+
+    parts = getattr(lean, "parts", None)
+    if parts is None:
+        return None
+    head, lines, tail, once, space = parts
+    found = check_parts(check, {name: item for name, (item, _) in once.items()}, "c_")
+    if found is None:
+        return None
+    checks, merged, consts = found
+    body = list(lines)
+    for name, (_, at) in sorted(once.items(), key=lambda x: -x[1][1]):  # from the last line up
+        indent = "    " * (1 + (len(body[at]) - len(body[at].lstrip())) // 4)
+        body[at + 1 : at + 1] = [indent + line for line in merged[name]]
+    fused: Callable[[Mapping[str, Any]], str | None] | None = _function(
+        "fused", ["def fused(inputs):", *checks, *head, *body, *tail], {**space, **consts}
+    )
+    return fused
