@@ -329,3 +329,18 @@ def test_plain_templates_pay_for_long_strings_as_jinja_does(
     assert not isinstance(compiled, SubsetRenderer)
     reference = BudgetedRenderer(engine.env.from_string(source), engine.limits, "")
     assert _outcome(compiled, inputs) == _outcome(reference, inputs)
+
+
+def test_an_array_read_by_more_than_one_loop_is_checked_before_any() -> None:
+    """Its items are checked before the first loop reads them, not in one of the loops."""
+    from promptship.core.compiled import fuse_lean
+
+    source = (
+        "{% if flag %}{% for t in items %}{{ t.title }}{% endfor %}{% endif %}"
+        "{% for t in items %}{{ t.title }}{% endfor %}"
+    )
+    vouched, _ = _renderers(ENGINES["default"], source)
+    fused = fuse_lean(vouched._lean, input_check(SCHEMA))
+    assert fused is not None
+    bad = {"s": "x", "flag": True, "num": 1, "items": ["not an object"]}
+    assert fused(bad) is None  # refused by the check before the first loop reads "title"

@@ -74,7 +74,8 @@ class _Lean:
         self.items_of: list[str] = []
         """The item of each loop, innermost last."""
         self.top_loops: dict[str, list[tuple[str, int]]] = {}
-        """Loops over an input at the top level: its item's variable, the line of its ``for``."""
+        """Loops over an input: its item's variable, the line of its ``for`` (-1: not at the
+        top level)."""
         self.extras: list[list[str]] = []
         """Per loop: what strings it writes that do not change while it runs cost per item."""
         self.each: list[int] | None = None
@@ -309,8 +310,8 @@ class _Lean:
         header = f"{n} = len({seq}); I += {n}; W += {n} * {per_item}"
         self.lines.insert(mark, "    " * depth + header)
         name = next((k for k, v in self.inputs.items() if v == seq), None)
-        if depth == 1 and name is not None:  # runs once, unconditionally: its items all seen
-            self.top_loops.setdefault(name, []).append((item, mark + 2))
+        if name is not None:  # at the top level it runs once, unconditionally: all items seen
+            self.top_loops.setdefault(name, []).append((item, mark + 2 if depth == 1 else -1))
         self.items_of.pop()
         self.loops.pop()
         self.scopes.pop()
@@ -374,7 +375,9 @@ def compile_lean(
     }
     found = _function("lean", [*head, *writer.lines, *tail], space)
     if found is not None:  # what fuse_lean reads
-        once = {name: loops[0] for name, loops in writer.top_loops.items() if len(loops) == 1}
+        # an array read by one loop, at the top level: its items can be checked as it reads them
+        once = {n: loops[0] for n, loops in writer.top_loops.items() if len(loops) == 1}
+        once = {n: loop for n, loop in once.items() if loop[1] >= 0}
         found.parts = (head[1:], writer.lines, tail, once, space)
     lean: Callable[[Mapping[str, Any]], str | None] | None = found
     return lean
