@@ -178,3 +178,24 @@ def test_the_fused_check_and_lean_variant_answer_only_for_what_the_check_vouches
     if text is not None:
         assert expected[1] == [{"role": "user", "content": text}]
     assert _outcome(lambda i: prompt.server(i, REF), inputs) == expected  # type: ignore[misc]
+
+
+def test_a_prompt_of_two_messages_is_served_by_render_and_holds_no_cycle() -> None:
+    import gc
+
+    view = {
+        "id": "t/two",
+        "model": {"provider": "openai", "name": "m"},
+        "inputs": {"type": "object", "properties": STRINGS, "required": ["a", "b"]},
+        "messages": [
+            {"role": "system", "content": "{% if a %}A{% endif %}"},
+            {"role": "user", "content": "{{ b }}"},
+        ],
+    }
+    prompt = CompiledPrompt(view, TemplateEngine({}))
+    inputs = {"a": "x", "b": "y"}
+    for _ in range(3):
+        served = prompt.first_serve(inputs, REF)
+    assert prompt.server is None
+    assert served.messages == prompt.render(inputs, REF, Served).messages
+    assert not gc.get_referrers(prompt)  # nothing it holds points back at it

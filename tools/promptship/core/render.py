@@ -12,7 +12,6 @@ module: the client's import stays cheap.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -438,12 +437,16 @@ class CompiledPrompt:
         self._served = True
         return result  # type: ignore[return-value]
 
-    def _server(self) -> Server:
+    def _server(self) -> Server | None:
+        """The server of a one-message prompt; ``None`` for any other (:meth:`render` serves it).
+
+        The server holds the prompt's pieces, never the prompt: no reference cycle.
+        """
         from promptship.core.serving import one_message_server
 
         messages, check, static = self._messages, self._check, self._static
         if messages is None or len(messages) != 1 or check is None or static is None:
-            return functools.partial(self.render, cls=Served)  # messages, parts, or a text prompt
+            return None  # more than one message, parts, or a text prompt
         assert self._vouched is not None
         return one_message_server((check, *messages[0], self._vouched[0][1], *static), Served)
 
