@@ -439,12 +439,23 @@ def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
             )
         )
         envs, variants = [None], [None]  # the prompt file's own view only
+    passed: list[tuple[Any, RenderLimits]] = []
     for env in envs:
         for variant in variants:
-            _check_view(run, prompt_id, env, variant)
+            _check_view(run, prompt_id, env, variant, passed)
 
 
-def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None) -> None:
+def _check_view(
+    run: _Run,
+    prompt_id: str,
+    env: str | None,
+    variant: str | None,
+    passed: list[tuple[Any, RenderLimits]],
+) -> None:
+    """Check one view; one equal to a view in ``passed`` (clean so far) under an equal budget is clean.
+
+    The schema reads only the view, the template checks the view and the budget.
+    """
     try:
         view, problems = resolve(run.files, prompt_id, env, variant)
     except PromptshipError as e:
@@ -455,6 +466,9 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
         return
     if run.keep is not None and env == run.keep.env:
         run.keep.views[(prompt_id, variant)] = view.data
+    limits = run.limits(env)
+    if any(data == view.data and budget == limits for data, budget in passed):
+        return
     where = "".join([f" (in {env})" if env else "", f" (variant {variant})" if variant else ""])
     if (env is not None or variant is not None) and view.data != run.files.prompts[prompt_id].data:
         # a view equal to the prompt file (no overlay or default changed it) passed with the file
@@ -475,7 +489,10 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
             )
             return
     seen = run.seen.setdefault(prompt_id, set())
-    for f in check_templates(run, prompt_id, view, env, variant):
+    found = check_templates(run, prompt_id, view, env, variant)
+    if not found:
+        passed.append((view.data, limits))
+    for f in found:
         key = (f.code, f.location, f.message)
         if key in seen:
             continue
