@@ -144,13 +144,12 @@ class TemplateEngine:
         return cached
 
     def shape(self, source: str) -> Shape | None:
-        """``source``'s :func:`~promptship.core.template_shape.template_shape` (the last few kept).
-
-        Templates of one shape parse to one tree but for its literal text, which
-        neither :meth:`analyse` nor :meth:`budget_problems` reads: they share answers.
-        """
+        """Its :mod:`~promptship.core.template_shape` (one shape, one analysis and budget answer)."""
         from promptship.core.template_shape import template_shape
 
+        unchecked: object = source  # a caller's unchecked value is analysed (and refused) alone
+        if not isinstance(unchecked, str):
+            return None
         if source in self._shapes:
             return self._shapes[source]
         found = template_shape(self.env, source)

@@ -452,10 +452,7 @@ def _check_view(
     variant: str | None,
     passed: list[tuple[Any, RenderLimits]],
 ) -> None:
-    """Check one view; one equal to a view in ``passed`` (clean so far) under an equal budget is clean.
-
-    The schema reads only the view, the template checks the view and the budget.
-    """
+    """Check one view: clean if equal to one in ``passed`` (clean so far) under an equal budget."""
     try:
         view, problems = resolve(run.files, prompt_id, env, variant)
     except PromptshipError as e:
@@ -470,24 +467,8 @@ def _check_view(
     if any(data == view.data and budget == limits for data, budget in passed):
         return
     where = "".join([f" (in {env})" if env else "", f" (variant {variant})" if variant else ""])
-    if (env is not None or variant is not None) and view.data != run.files.prompts[prompt_id].data:
-        # a view equal to the prompt file (no overlay or default changed it) passed with the file
-        violations = list(run.schemas["prompt"].iter_errors(view.data))
-        if violations:
-            tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
-            locate = origin_locator(tracked, run.files.prompts[prompt_id])
-            run.extend(
-                view_findings(
-                    run,
-                    prompt_id,
-                    env,
-                    view=view.data,
-                    violations=violations,
-                    locate=locate,
-                    where=where,
-                )
-            )
-            return
+    if _refused(run, prompt_id, (env, variant), view.data, where):
+        return
     seen = run.seen.setdefault(prompt_id, set())
     found = check_templates(run, prompt_id, view, env, variant)
     if not found:
@@ -498,3 +479,21 @@ def _check_view(
             continue
         seen.add(key)
         run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint, f.severity))
+
+
+def _refused(
+    run: _Run, prompt_id: str, at: tuple[str | None, str | None], data: Any, where: str
+) -> bool:
+    """Whether the prompt schema refuses a view (told); one equal to the file passed with it."""
+    env, variant = at
+    if (env is None and variant is None) or data == run.files.prompts[prompt_id].data:
+        return False
+    violations = list(run.schemas["prompt"].iter_errors(data))
+    if violations:
+        tracked = resolve(run.files, prompt_id, env, variant, track=True)[0]
+        locate = origin_locator(tracked, run.files.prompts[prompt_id])
+        found = view_findings(
+            run, prompt_id, env, view=data, violations=violations, locate=locate, where=where
+        )
+        run.extend(found)
+    return bool(violations)
