@@ -38,6 +38,9 @@ __all__ = ["prompt_keys", "validate"]
 
 _FORK_FROM = 500
 """Fewest prompts left to check for which forking workers pays."""
+_SHARES = 4
+"""Shares of the prompts per worker, handed out as workers finish: one slowed by other work
+on the machine takes fewer, and the others do not wait for it."""
 
 
 def validate(
@@ -339,7 +342,8 @@ def _spread(
     )
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            parts = pool.map(_parse_and_check, [todo[i::jobs] for i in range(jobs)])
+            shares = [todo[i :: jobs * _SHARES] for i in range(jobs * _SHARES)]
+            parts = pool.map(_parse_and_check, shares, chunksize=1)
     finally:
         _FORKED.clear()
     each: dict[str, list[Finding]] = {}
