@@ -331,6 +331,8 @@ def _spread(
     if not isinstance(prompts, DeferredDocs):
         raise TypeError("every prompt must be deferred")
     validators["prompt"]  # compiled once, here, rather than in every worker
+    import promptship.core.sandbox  # noqa: F401 - Jinja too: imported once, here
+
     _FORKED.update(
         files=files,
         prompts=prompts,
