@@ -85,6 +85,7 @@ class _Run:
     keep: ResolvedViews | None = None
     budgets: dict[tuple[str, RenderLimits], tuple[str, ...]] = field(default_factory=dict)
     env_limits: dict[str | None, RenderLimits] = field(default_factory=dict)
+    patterns: list[Any] = field(default_factory=list)  # checks._features.PatternMemo
 
     def add(self, finding: Finding) -> None:
         self.findings.setdefault(finding, None)
