@@ -148,3 +148,34 @@ def test_equal_views_in_other_budgets_or_with_findings(
     found, reference = _both(tmp_path, monkeypatch)
     assert found == reference
     assert {f.code for f in found} == codes
+
+
+@pytest.mark.parametrize(
+    ("in_file", "tokens", "told"),
+    [
+        # production's view is clean; staging's is == to it (True == 1) but not valid
+        (None, {"production": "1", "staging": "true"}, {"staging"}),
+        # the file says 1; both environments' views are == to it, neither is valid
+        ("1", {"production": "true", "staging": "true"}, {"production", "staging"}),
+        ("1", {"production": "1", "staging": "1.5"}, {"staging"}),
+    ],
+)
+def test_views_equal_only_by_python_equality_are_checked(
+    tmp_path: Path, in_file: str | None, tokens: dict[str, str], told: set[str]
+) -> None:
+    (tmp_path / "CODEOWNERS").write_text("* @acme/support\n")
+    (tmp_path / "registry" / "support").mkdir(parents=True)
+    (tmp_path / "environments").mkdir()
+    text = PROMPT.format(name="a", content="{{ ticket }}")
+    if in_file is not None:
+        text = text.replace(
+            "  name: gpt-4o-mini\n",
+            f"  name: gpt-4o-mini\n  parameters:\n    max_tokens: {in_file}\n",
+        )
+    (tmp_path / "registry" / "support" / "a.yaml").write_text(text)
+    for env, value in tokens.items():
+        env_text = ENV.format(env=env, policy=PLAIN, tokens=value)
+        (tmp_path / "environments" / f"{env}.yaml").write_text(env_text)
+    _, found = registry.validate(DirectorySnapshot(tmp_path), jobs=1)
+    assert {f.code for f in found} == {"schema"}
+    assert {f.location.file.split("/")[-1][: -len(".yaml")] for f in found if f.location} == told

@@ -32,7 +32,7 @@ from promptship.registry.checks._schema import Validator, schema_findings
 from promptship.registry.checks._suites import check_suites
 from promptship.registry.checks._templates import check_templates, origin_locator, template_line
 from promptship.registry.checks._text import invisible_findings
-from promptship.registry.checks._views import view_findings
+from promptship.registry.checks._views import same_view, view_findings
 
 __all__ = [
     "MAX_MESSAGE_VIEWS",
@@ -465,7 +465,7 @@ def _check_view(
     if run.keep is not None and env == run.keep.env:
         run.keep.views[(prompt_id, variant)] = view.data
     limits = run.limits(env)
-    if any(data == view.data and budget == limits for data, budget in passed):
+    if any(budget == limits and same_view(data, view.data) for data, budget in passed):
         return
     where = "".join([f" (in {env})" if env else "", f" (variant {variant})" if variant else ""])
     if _refused(run, prompt_id, (env, variant), view.data, where):
@@ -487,7 +487,7 @@ def _refused(
 ) -> bool:
     """Whether the prompt schema refuses a view (told); one equal to the file passed with it."""
     env, variant = at
-    if (env is None and variant is None) or data == run.files.prompts[prompt_id].data:
+    if (env is None and variant is None) or same_view(data, run.files.prompts[prompt_id].data):
         return False
     violations = list(run.schemas["prompt"].iter_errors(data))
     if violations:

@@ -9,6 +9,7 @@ as the typo it is, not as a missing ``role``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -19,7 +20,24 @@ from promptship.core.names import close_names
 from promptship.core.overlay import pointer
 from promptship.registry.checks._schema import Validator, explain_all, schema_findings
 
-__all__ = ["view_findings"]
+__all__ = ["same_view", "view_findings"]
+
+
+def same_view(a: Any, b: Any) -> bool:
+    """Whether two views hold the same values, of the same JSON types, in the same order.
+
+    ``==`` alone takes ``1``, ``1.0`` and ``true`` for one another; a schema
+    (``type: integer``, ``type: boolean``) does not. Views that are ``==`` are
+    compared as JSON text (both made by the same merge, their order agrees).
+    """
+    if a is b:
+        return True
+    if a != b:
+        return False
+    try:
+        return json.dumps(a) == json.dumps(b)
+    except (TypeError, ValueError):  # not JSON values: not taken as the same
+        return False
 
 
 class ViewRun(Protocol):
