@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptship import registry
 from promptship.core.model import Finding
 from promptship.registry import checks
+from promptship.registry.checks._views import same_view
 from promptship.registry.files import DirectorySnapshot
 from tests.benchmarks.synth import generate
 
@@ -179,3 +182,37 @@ def test_views_equal_only_by_python_equality_are_checked(
     _, found = registry.validate(DirectorySnapshot(tmp_path), jobs=1)
     assert {f.code for f in found} == {"schema"}
     assert {f.location.file.split("/")[-1][: -len(".yaml")] for f in found if f.location} == told
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with each scalar's type beside it, a mapping's order left out."""
+    if isinstance(value, dict):
+        return ("dict", sorted((k, _typed(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    return (type(value).__name__, value)
+
+
+JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-2, 2),
+        st.sampled_from([0.0, 1.0, 2.5]),
+        st.text("ab"),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from("xyz"), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(JSON, JSON)
+def test_same_view_is_equality_of_values_and_types(a: Any, b: Any) -> None:
+    assert same_view(a, b) is (_typed(a) == _typed(b))
+    assert same_view(a, a)
+    shared = {"kept": a, "changed": b}
+    assert same_view(shared, {"changed": b, "kept": a})  # order aside
+    assert not same_view(shared, {**shared, "changed": [b]})

@@ -9,7 +9,6 @@ as the typo it is, not as a missing ``role``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -24,20 +23,30 @@ __all__ = ["same_view", "view_findings"]
 
 
 def same_view(a: Any, b: Any) -> bool:
-    """Whether two views hold the same values, of the same JSON types, in the same order.
+    """Whether two views hold the same values of the same types (their order aside).
 
     ``==`` alone takes ``1``, ``1.0`` and ``true`` for one another; a schema
-    (``type: integer``, ``type: boolean``) does not. Views that are ``==`` are
-    compared as JSON text (both made by the same merge, their order agrees).
+    (``type: integer``, ``type: boolean``) does not. Parts the two share (a
+    view shares what no layer changed with its file) are not walked.
     """
-    if a is b:
-        return True
-    if a != b:
-        return False
-    try:
-        return json.dumps(a) == json.dumps(b)
-    except (TypeError, ValueError):  # not JSON values: not taken as the same
-        return False
+    stack: list[tuple[Any, Any]] = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        if type(x) is not type(y):
+            return False
+        if type(x) is dict:
+            if x.keys() != y.keys():
+                return False
+            stack.extend((x[k], y[k]) for k in x)
+        elif type(x) is list:
+            if len(x) != len(y):
+                return False
+            stack.extend(zip(x, y, strict=True))
+        elif x != y:
+            return False
+    return True
 
 
 class ViewRun(Protocol):
