@@ -22,14 +22,13 @@ imported only when a template needs its parser.
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from promptship.core.budget import DEFAULT_LIMITS, Budget, RenderLimits, bind, bound, unbind
 from promptship.core.compiled import compile_plain, compile_subset, plain_pieces
-from promptship.core.errors import RenderBudgetError, TemplateError, prefixed
+from promptship.core.errors import TemplateError, prefixed
 from promptship.core.names import did_you_mean
 from promptship.core.template_words import syntax_message
 
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from jinja2 import nodes
 
     from promptship.core.sandbox import BudgetedSandbox
+    from promptship.core.template_shape import Shape
 
 __all__ = [
     "Analysis",
@@ -87,6 +87,9 @@ class TemplateEngine:
         self._parsed: dict[str, nodes.Template | str] = {}
         self._recent: dict[str, nodes.Template] = {}
         self._fragment_facts: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
+        self._shapes: dict[str, Shape | None] = {}
+        self._by_shape: dict[Shape, Analysis] = {}
+        self._budget_by_shape: dict[tuple[Shape, RenderLimits], tuple[str, ...]] = {}
 
     @property
     def env(self) -> BudgetedSandbox:
@@ -140,8 +143,35 @@ class TemplateEngine:
             self._parsed[name] = cached
         return cached
 
+    def shape(self, source: str) -> Shape | None:
+        """Its :mod:`~promptship.core.template_shape` (one shape, one analysis and budget answer)."""
+        from promptship.core.template_shape import template_shape
+
+        unchecked: object = source  # a caller's unchecked value is analysed (and refused) alone
+        if not isinstance(unchecked, str):
+            return None
+        if source in self._shapes:
+            return self._shapes[source]
+        found = template_shape(self.env, source)
+        if len(self._shapes) >= _RECENT_TREES:
+            del self._shapes[next(iter(self._shapes))]
+        self._shapes[source] = found
+        return found
+
     def analyse(self, source: str) -> Analysis:
-        """Find the variables and fragments a template uses, and why it cannot be used."""
+        """Find the variables and fragments a template uses, and why it cannot be used.
+
+        Templates of one :meth:`shape` share one analysis, found for the first.
+        """
+        shape = self.shape(source)
+        if shape is None:
+            return self._analyse(source)
+        found = self._by_shape.get(shape)
+        if found is None:
+            found = self._by_shape[shape] = self._analyse(source)
+        return found
+
+    def _analyse(self, source: str) -> Analysis:
         import jinja2
 
         try:
@@ -200,13 +230,24 @@ class TemplateEngine:
         """What a template's literals prove about the render budget (``line N: why``).
 
         See :func:`promptship.core.template_checks.over_budget`; fragments it
-        includes are checked too (prefixed ``fragment 'NAME':``).
+        includes are checked too (prefixed ``fragment 'NAME':``). Templates of
+        one :meth:`shape` share one answer (the check reads no template text).
         """
+        limits = limits or self.limits
+        shape = self.shape(source)
+        if shape is None:
+            return self._budget_problems(source, limits)
+        found = self._budget_by_shape.get((shape, limits))
+        if found is None:
+            found = tuple(self._budget_problems(source, limits))
+            self._budget_by_shape[(shape, limits)] = found
+        return list(found)
+
+    def _budget_problems(self, source: str, limits: RenderLimits) -> list[str]:
         import jinja2
 
         from promptship.core.template_checks import over_budget
 
-        limits = limits or self.limits
         try:
             ast = self._parse_read(source)
         except jinja2.TemplateSyntaxError:
@@ -399,7 +440,9 @@ class BudgetedRenderer:
                 Budget(self.limits).check_size(len(text), "output")
             return text
         except Exception as e:
-            raise _render_error(e, self._where) from None
+            from promptship.core.template_errors import render_error
+
+            raise render_error(e, self._where) from None
         finally:
             if token is not None:
                 unbind(token)
@@ -447,54 +490,9 @@ class SubsetRenderer:
                 Budget(self.limits).check_size(len(text), "output")
             return text
         except Exception as e:
-            raise _render_error(e, self._where) from None
+            from promptship.core.template_errors import render_error
+
+            raise render_error(e, self._where) from None
         finally:
             if token is not None:
                 unbind(token)
-
-
-def _template_line(tb: types.TracebackType | None) -> str:
-    """``template line N`` (or ``fragment 'NAME' line N``) of the innermost template frame."""
-    found = ""
-    while tb is not None:
-        lines = tb.tb_frame.f_globals.get("__ps_lines__")
-        if lines is not None:  # a template compiled to Python (core.compiled)
-            fragment, line = lines(tb.tb_lineno)
-            found = f"fragment '{fragment}' line {line}" if fragment else f"template line {line}"
-        owner = tb.tb_frame.f_globals.get("__jinja_template__")
-        if owner is not None:
-            line = owner.get_corresponding_lineno(tb.tb_lineno)
-            found = (
-                f"fragment '{owner.name}' line {line}" if owner.name else f"template line {line}"
-            )
-        tb = tb.tb_next
-    return found or "template"
-
-
-def _render_error(e: BaseException, where: str) -> TemplateError:
-    import jinja2
-
-    at = f"{where}{_template_line(e.__traceback__)}"
-    if isinstance(e, TemplateError):
-        return prefixed(e, at)
-    if isinstance(e, jinja2.UndefinedError):
-        return TemplateError(f"{at}: template uses an undefined value: {e.message}")
-    if isinstance(e, jinja2.TemplateNotFound):
-        return TemplateError(f"{at}: unknown fragment '{e.name}'")
-    if isinstance(e, jinja2.exceptions.SecurityError):
-        return TemplateError(f"{at}: refused by the sandbox: {e}")
-    if isinstance(e, jinja2.TemplateError):
-        return TemplateError(f"{at}: template error: {e}")
-    if isinstance(e, RecursionError):
-        return RenderBudgetError(
-            f"{at}: render budget exceeded: nesting too deep (a deeply nested value or call)",
-            limit="max_recursion_depth",
-            hint="flatten the input or the template",
-        )
-    if isinstance(e, MemoryError):
-        return RenderBudgetError(
-            f"{at}: render budget exceeded: out of memory", limit="max_output_chars"
-        )
-    text = str(e)
-    text = text if len(text) <= 200 else text[:199] + "…"
-    return TemplateError(f"{at}: template failed: {type(e).__name__}: {text}")
