@@ -67,6 +67,7 @@ PURE: frozenset[str] = frozenset(
         "core",
         "registry.checks",
         "registry.yamlhelp",
+        "registry.yamlscalars",
         "history.diff",
         "history.report",
         "history.versions",

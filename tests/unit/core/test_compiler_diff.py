@@ -134,23 +134,25 @@ def expressions(draw: st.DrawFn, names: tuple[str, ...], depth: int = 0) -> str:
 
 
 @st.composite
-def blocks(draw: st.DrawFn, names: tuple[str, ...] = (), depth: int = 0) -> str:
-    """A sequence of text, outputs, conditions, loops and includes."""
+def blocks(
+    draw: st.DrawFn, names: tuple[str, ...] = (), depth: int = 0, texts: tuple[str, ...] = TEXTS
+) -> str:
+    """A sequence of text (one of ``texts``), outputs, conditions, loops and includes."""
     out: list[str] = []
     for _ in range(draw(st.integers(1, 4 if depth == 0 else 3))):
         kind = draw(st.integers(0, 9 if depth < 2 else 3))
         dash = draw(st.sampled_from(["", "-"]))
         if kind <= 1:
-            out.append(draw(st.sampled_from(TEXTS)))
+            out.append(draw(st.sampled_from(texts)))
         elif kind <= 3:
             out.append(f"{{{{{dash} {draw(expressions(names))} }}}}")
         elif kind <= 5:
-            body = draw(blocks(names, depth + 1))
+            body = draw(blocks(names, depth + 1, texts))
             text = f"{{%{dash} if {draw(expressions(names))} %}}{body}"
             for _ in range(draw(st.integers(0, 2))):
-                text += f"{{% elif {draw(expressions(names))} %}}{draw(blocks(names, depth + 1))}"
+                text += f"{{% elif {draw(expressions(names))} %}}{draw(blocks(names, depth + 1, texts))}"
             if draw(st.booleans()):
-                text += f"{{% else %}}{draw(blocks(names, depth + 1))}"
+                text += f"{{% else %}}{draw(blocks(names, depth + 1, texts))}"
             out.append(text + "{% endif %}")
         elif kind <= 7:
             target = draw(st.sampled_from(["item", "w", "k, v", "s"]))
@@ -161,9 +163,9 @@ def blocks(draw: st.DrawFn, names: tuple[str, ...] = (), depth: int = 0) -> str:
             )  # fmt: skip
             bound = tuple(n for n in inner if n != "loop")  # no loop in a loop's own test
             test = f" if {draw(expressions(bound))}" if draw(st.integers(0, 3)) == 0 else ""
-            text = f"{{% for {target} in {seq}{test} %}}{draw(blocks(inner, depth + 1))}"
+            text = f"{{% for {target} in {seq}{test} %}}{draw(blocks(inner, depth + 1, texts))}"
             if draw(st.booleans()):
-                text += f"{{% else %}}{draw(blocks(names, depth + 1))}"
+                text += f"{{% else %}}{draw(blocks(names, depth + 1, texts))}"
             out.append(text + f"{{%{dash} endfor %}}")
         elif kind == 8:
             out.append(f"{{% include '{draw(st.sampled_from(sorted(FRAGMENTS)))}' %}}")

@@ -9,7 +9,7 @@ import pytest
 import evalregistry
 from promptship import registry
 from promptship.core.model import Finding, MemorySnapshot
-from promptship.registry.checks._features import tool_schema_problem
+from promptship.registry.checks._features import feature_problems, tool_schema_problem
 
 PROMPT = "registry/demo/lookup.yaml"
 BASE = """\
@@ -277,3 +277,21 @@ def test_an_input_pattern_re2_runs_validates() -> None:
         "    question:\n      type: string\n      pattern: '^(a+)+$'\n",
     )
     assert "prompt.input-pattern" not in _codes(text)
+
+
+def test_an_overlay_with_its_own_bad_pattern_is_told_for_that_view_only() -> None:
+    # the views of a prompt share the answer for their file's inputs; an overlay
+    # that replaces them (which its schema refuses) is checked on its own
+    over = "inputs:\n  properties:\n    question:\n      pattern: '^(a)\\1$'\n"
+    found = _findings(BASE, **{"environments/production/demo/lookup.yaml": over})
+    told = [f.message.rsplit(" (", 1)[-1] for f in found if f.code == "prompt.input-pattern"]
+    assert told == ["in production)"]
+
+
+def test_pattern_problems_remembered_equal_those_found_afresh() -> None:
+    bad = {"type": "object", "properties": {"q": {"type": "string", "pattern": "^(a)\\1$"}}}
+    good = {"type": "object", "properties": {"q": {"type": "string", "pattern": "^a+$"}}}
+    empty: dict[str, object] = {"type": "object"}
+    datas = [{"inputs": x} for x in (bad, bad, good, good, bad, empty, empty, dict(bad), bad)]
+    memo: list[object] = []
+    assert [feature_problems(d, memo) for d in datas] == [feature_problems(d) for d in datas]

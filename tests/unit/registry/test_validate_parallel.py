@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from promptship import registry
+from promptship.core.errors import UsageError
 from promptship.core.model import Finding
 from promptship.registry.files import DirectorySnapshot
 from tests.benchmarks.synth import generate, prompt_path
@@ -80,3 +81,23 @@ def test_validate_leaves_the_garbage_collector_as_it_was(broken_registry: Path) 
         registry.validate(None, jobs=1)  # type: ignore[arg-type]  # fails inside the load
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_file_no_worker_could_read_is_the_error_one_process_raises(tmp_path: Path) -> None:
+    # workers read a working tree's files themselves; one they cannot read (a
+    # symbolic link here) is read again by the parent, which raises its error:
+    # the first such prompt's, as one process does
+    generate(tmp_path, 600)
+    for i in (321, 17):
+        ns, name = prompt_path(i)
+        path = tmp_path / "registry" / ns / f"{name}.yaml"
+        path.unlink()
+        path.symlink_to(tmp_path / "CODEOWNERS")
+    errors = []
+    for jobs in (1, 2):
+        with pytest.raises(UsageError) as caught:
+            registry.validate(DirectorySnapshot(tmp_path), jobs=jobs)
+        errors.append((caught.value.message, caught.value.hint))
+    ns, name = sorted([prompt_path(17), prompt_path(321)])[0]
+    assert errors[0] == errors[1]
+    assert errors[0][0] == f"registry/{ns}/{name}.yaml: symbolic links are not read"

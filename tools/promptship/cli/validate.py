@@ -13,7 +13,6 @@ from promptship.cli._cache import cache_options
 from promptship.cli._common import format_option, report_findings, root_option, working_tree
 from promptship.core.errors import EXIT_FINDINGS, EXIT_OK
 from promptship.core.model import ParseCache, RegistryFiles, Snapshot
-from promptship.git import open_repository
 from promptship.history.checkcache import open_check_cache
 from promptship.history.parsecache import open_repo_cache
 from promptship.registry.catalog import findings_under
@@ -95,6 +94,8 @@ def _source(
     tree = working_tree(root)
     if ref is None:
         return tree, None
+    from promptship.git import open_repository  # pygit2: only for --ref
+
     repo = open_repository(root or Path.cwd())
     return repo.snapshot(ref), open_repo_cache(repo, cache_dir, enabled=not no_cache)
 

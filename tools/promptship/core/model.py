@@ -139,6 +139,9 @@ class YamlDoc:
         blocks: Where the text of each literal block scalar (``|``) starts, by the
             position of its value (the ``|``): line N of a template written so is
             line ``start + N - 1`` of the file.
+        visible: The loader found no invisible character and no backslash escape in
+            the file's text, so none of its strings holds an invisible character
+            (``False``: not known).
     """
 
     path: str
@@ -146,6 +149,7 @@ class YamlDoc:
     values: dict[DocPath, tuple[int, int]]
     keys: dict[DocPath, tuple[int, int]]
     blocks: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    visible: bool = field(default=False, compare=False)
 
     def location(self, at: DocPath = ()) -> Location:
         """The location of the value at ``at``, or of its nearest located ancestor."""

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from jinja2 import nodes
 
     from promptship.core.sandbox import BudgetedSandbox
+    from promptship.core.template_shape import Shape
 
 __all__ = [
     "Analysis",
@@ -86,6 +87,9 @@ class TemplateEngine:
         self._parsed: dict[str, nodes.Template | str] = {}
         self._recent: dict[str, nodes.Template] = {}
         self._fragment_facts: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
+        self._shapes: dict[str, Shape | None] = {}
+        self._by_shape: dict[Shape, Analysis] = {}
+        self._budget_by_shape: dict[tuple[Shape, RenderLimits], tuple[str, ...]] = {}
 
     @property
     def env(self) -> BudgetedSandbox:
@@ -139,8 +143,35 @@ class TemplateEngine:
             self._parsed[name] = cached
         return cached
 
+    def shape(self, source: str) -> Shape | None:
+        """Its :mod:`~promptship.core.template_shape` (one shape, one analysis and budget answer)."""
+        from promptship.core.template_shape import template_shape
+
+        unchecked: object = source  # a caller's unchecked value is analysed (and refused) alone
+        if not isinstance(unchecked, str):
+            return None
+        if source in self._shapes:
+            return self._shapes[source]
+        found = template_shape(self.env, source)
+        if len(self._shapes) >= _RECENT_TREES:
+            del self._shapes[next(iter(self._shapes))]
+        self._shapes[source] = found
+        return found
+
     def analyse(self, source: str) -> Analysis:
-        """Find the variables and fragments a template uses, and why it cannot be used."""
+        """Find the variables and fragments a template uses, and why it cannot be used.
+
+        Templates of one :meth:`shape` share one analysis, found for the first.
+        """
+        shape = self.shape(source)
+        if shape is None:
+            return self._analyse(source)
+        found = self._by_shape.get(shape)
+        if found is None:
+            found = self._by_shape[shape] = self._analyse(source)
+        return found
+
+    def _analyse(self, source: str) -> Analysis:
         import jinja2
 
         try:
@@ -199,13 +230,24 @@ class TemplateEngine:
         """What a template's literals prove about the render budget (``line N: why``).
 
         See :func:`promptship.core.template_checks.over_budget`; fragments it
-        includes are checked too (prefixed ``fragment 'NAME':``).
+        includes are checked too (prefixed ``fragment 'NAME':``). Templates of
+        one :meth:`shape` share one answer (the check reads no template text).
         """
+        limits = limits or self.limits
+        shape = self.shape(source)
+        if shape is None:
+            return self._budget_problems(source, limits)
+        found = self._budget_by_shape.get((shape, limits))
+        if found is None:
+            found = tuple(self._budget_problems(source, limits))
+            self._budget_by_shape[(shape, limits)] = found
+        return list(found)
+
+    def _budget_problems(self, source: str, limits: RenderLimits) -> list[str]:
         import jinja2
 
         from promptship.core.template_checks import over_budget
 
-        limits = limits or self.limits
         try:
             ast = self._parse_read(source)
         except jinja2.TemplateSyntaxError:

@@ -46,6 +46,7 @@ class DirectorySnapshot:
     label: str = "working tree"
     _listing: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
     _resolved_root: list[Path] = field(default_factory=list, init=False, repr=False, compare=False)
+    _folders: dict[Path, Path] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _all(self) -> list[str]:
         if not self._listing:
@@ -70,7 +71,7 @@ class DirectorySnapshot:
                 raise UsageError(
                     f"{path}: symbolic links are not read", hint="commit the file itself"
                 )
-            resolved = full.resolve()
+            resolved = self._resolve(full)
             if not self._resolved_root:  # once: a large registry reads thousands of files
                 self._resolved_root.append(self.root.resolve())
             root = self._resolved_root[0]
@@ -80,6 +81,20 @@ class DirectorySnapshot:
             raise UsageError(f"{path}: cannot read: {e.strerror}") from None
         # a FIFO or a device is refused, never waited on or read forever
         return read_file(resolved, MAX_FILE_BYTES, what="the file", follow_symlinks=False)
+
+    def _resolve(self, full: Path) -> Path:
+        """``full.resolve()`` for a path that is not a symbolic link itself.
+
+        Its folder is resolved once and kept (a large registry reads thousands of
+        files from a few folders): the real path of a plain name (or of one not
+        there) is its folder's real path and the name.
+        """
+        if full.name in ("", ".", ".."):
+            return full.resolve()
+        folder = self._folders.get(full.parent)
+        if folder is None:
+            folder = self._folders[full.parent] = full.parent.resolve()
+        return folder / full.name
 
     def blob_id(self, path: str) -> str | None:
         """Unknown on a plain directory."""

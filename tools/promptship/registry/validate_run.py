@@ -20,7 +20,9 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from promptship.core.errors import UsageError
 from promptship.core.model import CheckCache, Finding, ParseCache, RegistryFiles, Snapshot
+from promptship.registry.files import DirectorySnapshot
 from promptship.registry.load import (
     DeferredDocs,
     classify,
@@ -36,6 +38,9 @@ __all__ = ["prompt_keys", "validate"]
 
 _FORK_FROM = 500
 """Fewest prompts left to check for which forking workers pays."""
+_SHARES = 4
+"""Shares of the prompts per worker, handed out as workers finish: one slowed by other work
+on the machine takes fewer, and the others do not wait for it."""
 
 
 def validate(
@@ -242,20 +247,52 @@ class _Prefetched:
         return self._files[path][0]
 
 
+def _prefetch(snapshot: Snapshot, todo: list[str], cache: ParseCache | None) -> _Prefetched:
+    """The bytes of the prompts of ``todo`` (and blob ids, for ``cache``), read before forking."""
+    source: dict[str, tuple[str | None, bytes]] = {}
+    for prompt_id in todo:
+        path = f"registry/{prompt_id}.yaml"
+        source[path] = (snapshot.blob_id(path) if cache is not None else None, snapshot.read(path))
+    return _Prefetched(snapshot.label, source)
+
+
+def _reread(snapshot: Snapshot, unread: list[str]) -> None:
+    """Read again the prompts a worker could not read: the first one's error is raised.
+
+    Raises:
+        UsageError: Why the first could not be read (or that it changed during the run).
+    """
+    for prompt_id in unread:
+        path = f"registry/{prompt_id}.yaml"
+        snapshot.read(path)
+        raise UsageError(
+            f"{path}: could not be read while validating; it may have changed during the run",
+            hint="run validate again",
+        )
+
+
 def _parse_and_check(
     prompt_ids: list[str],
-) -> tuple[dict[str, list[Finding]], list[Finding], list[str]]:
-    """In a worker: each prompt's findings, the load problems, and the prompts that do not load."""
+) -> tuple[dict[str, list[Finding]], list[Finding], list[str], list[str]]:
+    """In a worker: each prompt's findings, the load problems, and the prompts that do not load.
+
+    Last, the prompts it could not read (the parent reads them again to say why).
+    """
     from promptship.registry.checks import check_registry
 
     prompts: DeferredDocs = _FORKED["prompts"]
     problems: list[Finding] = []
     loaded: list[str] = []
     broken: list[str] = []
+    unread: list[str] = []
     with _collector_paused():
         for prompt_id in prompt_ids:
             path = f"registry/{prompt_id}.yaml"
-            doc = load_document(_FORKED["source"], path, _FORKED["cache"], problems)
+            try:
+                doc = load_document(_FORKED["source"], path, _FORKED["cache"], problems)
+            except UsageError:
+                unread.append(prompt_id)
+                continue
             if doc is None:
                 broken.append(prompt_id)
             else:
@@ -264,7 +301,7 @@ def _parse_and_check(
     gc.freeze()  # what it parsed lives to the end, like the parent's load: no collection walks it
     files: RegistryFiles = _FORKED["files"]
     each = check_registry(files, _FORKED["validators"], prompts=loaded, shared=False)[1]
-    return each, problems, broken
+    return each, problems, broken, unread
 
 
 def _spread(
@@ -280,7 +317,11 @@ def _spread(
 
     ``files`` holds every prompt deferred: this process parses only those a
     shared check reads. Workers send back findings only (a parsed document
-    costs more to pickle than to parse) and which prompts do not load.
+    costs more to pickle than to parse) and which prompts do not load. They
+    read a working tree's files themselves; a git snapshot's are read here
+    before forking (a repository handle is not shared across a fork). A file
+    a worker could not read is read here again, in ``todo``'s order, and its
+    error raised as a single process would.
     """
     import multiprocessing
 
@@ -289,30 +330,34 @@ def _spread(
     prompts = files.prompts
     if not isinstance(prompts, DeferredDocs):
         raise TypeError("every prompt must be deferred")
-    source: dict[str, tuple[str | None, bytes]] = {}
-    for prompt_id in todo:
-        path = f"registry/{prompt_id}.yaml"
-        source[path] = (snapshot.blob_id(path) if cache is not None else None, snapshot.read(path))
     validators["prompt"]  # compiled once, here, rather than in every worker
+    import promptship.core.sandbox  # noqa: F401 - Jinja too: imported once, here
+
     _FORKED.update(
         files=files,
         prompts=prompts,
         validators=validators,
         cache=cache,
-        source=_Prefetched(snapshot.label, source),
+        source=snapshot
+        if isinstance(snapshot, DirectorySnapshot)
+        else _prefetch(snapshot, todo, cache),
     )
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            parts = pool.map(_parse_and_check, [todo[i::jobs] for i in range(jobs)])
+            shares = [todo[i :: jobs * _SHARES] for i in range(jobs * _SHARES)]
+            parts = pool.map(_parse_and_check, shares, chunksize=1)
     finally:
         _FORKED.clear()
     each: dict[str, list[Finding]] = {}
     problems: list[Finding] = []
-    for part, found, broken in parts:
+    unread: set[str] = set()
+    for part, found, broken, missed in parts:
         each.update(part)
         problems += found
+        unread.update(missed)
         for prompt_id in broken:
             prompts.drop(prompt_id)
+    _reread(snapshot, [p for p in todo if p in unread])
     files = dataclasses.replace(files, findings=(*files.findings, *problems))
     common, _ = check_registry(files, validators, prompts=(), shared=True)
     return files, common, each

@@ -18,9 +18,7 @@ Two jobs:
 from __future__ import annotations
 
 import io
-import math
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Literal
 
 from ruamel.yaml import YAML
@@ -31,7 +29,9 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from promptship.core.errors import Location, YamlError
 from promptship.core.model import DocPath as Path
 from promptship.core.model import YamlDoc
+from promptship.core.textsafe import has_invisible
 from promptship.registry import yamlhelp
+from promptship.registry.yamlscalars import NUMBER_HINT, NotJson, plain_key, resolve_scalar
 
 __all__ = [
     "MAX_DEPTH",
@@ -46,18 +46,6 @@ __all__ = [
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-MAX_SAFE_INT = 2**53 - 1
-"""The largest integer a registry file may hold: I-JSON's (RFC 7493), which bundles are."""
-_NUMBER_HINT = "bundles are JSON: write a finite number within ±9007199254740991, or quote it"
-
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT10 = re.compile(r"^[-+]?[0-9]+$")
-_INT8 = re.compile(r"^0o[0-7]+$")
-_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
-_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_INF = re.compile(r"^([-+]?)\.(?:inf|Inf|INF)$")
-_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
 
 def _fail(path: str, message: str, hint: str, line: int = 1, col: int = 1) -> YamlError:
@@ -88,51 +76,6 @@ def _decode(data: bytes, path: str, max_bytes: int) -> str:
         ) from None
 
 
-class _NotJson(ValueError):
-    """A number a bundle (JSON) cannot carry: too large, infinite or not a number."""
-
-
-def _int(text: str, base: int) -> int:
-    if len(text) > 64:  # before int(): a 5,000-digit literal must not reach it
-        raise _NotJson(f"the integer {text[:20]}… ({len(text):,} digits) is too large")
-    value = int(text, base)
-    if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-        raise _NotJson(f"the integer {text} is too large")
-    return value
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _NotJson(f"the number {text[:40]} is too large")
-    return value
-
-
-def _scalar(value: str, event: ev.ScalarEvent) -> Any:
-    """Resolve a scalar by the YAML 1.2 core schema; quoted and block scalars stay strings.
-
-    Raises:
-        _NotJson: A number JSON cannot carry (``.nan``, ``.inf``, ``1e999``, 2**64).
-    """
-    if event.style or not event.implicit[0]:
-        return value
-    if _NULL.match(value):
-        return None
-    if value in _BOOL:
-        return _BOOL[value]
-    if _INT10.match(value):
-        return _int(value, 10)
-    if _INT8.match(value):
-        return _int(value[2:], 8)
-    if _INT16.match(value):
-        return _int(value[2:], 16)
-    if _FLOAT.match(value):
-        return _float(value)
-    if _INF.match(value) or _NAN.match(value):
-        raise _NotJson(f"{value} is not a number JSON can carry")
-    return value
-
-
 try:  # libyaml's event parser, shipped by ruamel.yaml.clib: ~25x faster than pure Python
     from ruamel.yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - the pure parser gives the same events
@@ -141,17 +84,14 @@ except ImportError:  # pragma: no cover - the pure parser gives the same events
 Engine = Literal["auto", "c", "pure"]
 
 
-def _events(text: str, engine: Engine) -> Iterator[ev.Event]:
+def _events(text: str, engine: Engine) -> Callable[[], ev.Event]:
+    """The parser's next event, one per call, to the stream's end."""
     if engine != "pure" and _CParser is not None:
-        parser = _CParser(text)
-        while True:
-            event = parser.get_event()
-            yield event
-            if isinstance(event, ev.StreamEndEvent):
-                return
+        return _CParser(text).get_event  # type: ignore[no-any-return]
     yaml = YAML(typ="safe", pure=True)
     yaml.version = (1, 2)
-    yield from yaml.parse(io.StringIO(text))
+    events: Callable[[], ev.Event] = iter(yaml.parse(io.StringIO(text))).__next__
+    return events
 
 
 def load(
@@ -182,7 +122,9 @@ def load(
     """
     text = _decode(data, path, max_bytes)
     try:
-        return _build(_events(text, engine), path, max_depth, text)
+        # an escape can write any character: then the strings are looked at one by one
+        visible = "\\" not in text and not has_invisible(text)
+        doc = _build(_events(text, engine), path, max_depth, text, visible)
     except _ComplexKey as e:
         told = yamlhelp.explain_complex_key(text, *e.pos)
         raise _fail(path, told.message, told.hint, told.line, told.col) from None
@@ -191,6 +133,7 @@ def load(
         raise _fail(path, told.message, told.hint, told.line, told.col) from None
     except YAMLError as e:
         raise _fail(path, f"YAML error: {e}", "check the file's syntax") from None
+    return doc
 
 
 def _explain(e: MarkedYAMLError, text: str) -> yamlhelp.Explained:
@@ -215,16 +158,23 @@ class _ComplexKey(Exception):
         self.pos = pos
 
 
-def _build(events: Iterator[ev.Event], path: str, max_depth: int, text: str = "") -> YamlDoc:
-    """The document that ``events`` describe, each event passed to its kind's handler."""
+def _build(
+    next_event: Callable[[], ev.Event],
+    path: str,
+    max_depth: int,
+    text: str = "",
+    visible: bool = False,
+) -> YamlDoc:
+    """The document of the events ``next_event`` gives, each passed to its kind's handler."""
     builder = _Builder(path, max_depth, text)
     handlers = _HANDLERS
-    for event in events:
+    while True:
+        event = next_event()
         handler = handlers.get(type(event))
         if handler is None:
             handler = _handler_for(type(event))
-        handler(builder, event)
-    return builder.finish()
+        if handler(builder, event):
+            return builder.finish(visible)  # the stream's end
 
 
 class _Frame:
@@ -275,10 +225,10 @@ class _Builder:
     def fail(self, message: str, hint: str, pos: tuple[int, int]) -> YamlError:
         return _fail(self.path, message, hint, *pos)
 
-    def finish(self) -> YamlDoc:
+    def finish(self, visible: bool = False) -> YamlDoc:
         if not self.root:
             raise _fail(self.path, "the file is empty", "write the document's fields")
-        return YamlDoc(self.path, self.root[0], self.values, self.keys, self.blocks)
+        return YamlDoc(self.path, self.root[0], self.values, self.keys, self.blocks, visible)
 
     def block_start(self, indicator_line: int) -> tuple[int, int]:
         """Line and column (1-based) where a literal block's text starts.
@@ -355,9 +305,9 @@ class _Builder:
             self.take_key(frame, event, pos)
             return
         try:
-            value = _scalar(event.value, event)
-        except _NotJson as e:
-            raise self.fail(str(e), _NUMBER_HINT, pos) from None
+            value = resolve_scalar(event.value, event)
+        except NotJson as e:
+            raise self.fail(str(e), NUMBER_HINT, pos) from None
         if (
             value is None
             and event.value == ""
@@ -372,7 +322,7 @@ class _Builder:
     def take_key(self, frame: _Frame, event: ev.ScalarEvent, pos: tuple[int, int]) -> None:
         """Record a mapping's next key: a plain string, not ``<<``, not seen before."""
         key = event.value
-        if not event.style and _plain_key(key, event) is not key:
+        if not event.style and plain_key(key, event) is not key:
             raise self.fail(
                 f"key {key[:40]!r} is not a string", "keys must be strings; quote it", pos
             )
@@ -418,9 +368,13 @@ class _Builder:
     def ignore(self, event: ev.Event) -> None:
         pass
 
+    def on_stream_end(self, event: ev.StreamEndEvent) -> bool:
+        return True
 
-_Handler = Callable[[_Builder, Any], None]
+
+_Handler = Callable[[_Builder, Any], bool | None]
 _BY_KIND: tuple[tuple[type[ev.Event], _Handler], ...] = (
+    (ev.StreamEndEvent, _Builder.on_stream_end),
     (ev.AliasEvent, _Builder.on_alias),
     (ev.DocumentStartEvent, _Builder.on_document),
     (ev.ScalarEvent, _Builder.on_scalar),
@@ -429,14 +383,6 @@ _BY_KIND: tuple[tuple[type[ev.Event], _Handler], ...] = (
 )
 _HANDLERS: dict[type[ev.Event], _Handler] = {}
 """Handler by event class, filled on first sight of each class by :func:`_handler_for`."""
-
-
-def _plain_key(key: str, event: ev.ScalarEvent) -> Any:
-    """What an unquoted key resolves to (``None`` for a number JSON cannot carry)."""
-    try:
-        return _scalar(key, event)
-    except _NotJson:
-        return None
 
 
 def _handler_for(kind: type[ev.Event]) -> _Handler:

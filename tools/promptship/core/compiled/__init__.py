@@ -113,6 +113,22 @@ _PLAIN_CODE: dict[tuple[tuple[int | None, ...], bool], CodeType] = {}
 _PLAIN_CODE_SIZE = 1024
 
 
+def _plain_reads(names: int, quick: bool) -> list[str]:
+    """Lines reading the inputs ``n0``… into ``v0``….
+
+    A missing one raises, a value not a ``str`` is made one (quick: ``None`` for either).
+    """
+    if not names:
+        return []
+    lines = ["    try:", *(f"        v{i} = inputs[n{i}]" for i in range(names))]
+    lines.append("    except KeyError as e:")
+    if quick:
+        tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
+        return [*lines, "        return None", f"    if {tests}: return None"]
+    lines.append("        raise MISSING(e.args[0], where) from None")
+    return lines + [f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names)]
+
+
 def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) -> CodeType:
     """The code of a plain template of this shape: names, texts, where and limits as defaults.
 
@@ -125,20 +141,7 @@ def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) 
     lines = [f"def render(inputs, {', '.join([*params, 'where', 'limits', 'limit'])}):"]
     if quick:
         lines.append(f"    if len(inputs) != {names}: return None")
-    if names:
-        lines.append("    try:")
-        lines.extend(f"        v{i} = inputs[n{i}]" for i in range(names))
-        lines.append("    except KeyError as e:")
-        lines.append(
-            "        return None" if quick else "        raise MISSING(e.args[0], where) from None"
-        )
-        if quick:
-            tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
-            lines.append(f"    if {tests}: return None")
-        else:
-            lines.extend(
-                f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names)
-            )
+    lines += _plain_reads(names, quick)
     body, k = [], 0
     for i in shape:
         if i is None:

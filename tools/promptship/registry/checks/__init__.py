@@ -32,7 +32,7 @@ from promptship.registry.checks._schema import Validator, schema_findings
 from promptship.registry.checks._suites import check_suites
 from promptship.registry.checks._templates import check_templates, origin_locator, template_line
 from promptship.registry.checks._text import invisible_findings
-from promptship.registry.checks._views import view_findings
+from promptship.registry.checks._views import same_view, view_findings
 
 __all__ = [
     "MAX_MESSAGE_VIEWS",
@@ -85,6 +85,7 @@ class _Run:
     keep: ResolvedViews | None = None
     budgets: dict[tuple[str, RenderLimits], tuple[str, ...]] = field(default_factory=dict)
     env_limits: dict[str | None, RenderLimits] = field(default_factory=dict)
+    patterns: list[Any] = field(default_factory=list)  # checks._features.PatternMemo
 
     def add(self, finding: Finding) -> None:
         self.findings.setdefault(finding, None)
@@ -439,12 +440,20 @@ def _check_prompt(run: _Run, prompt_id: str, doc: YamlDoc) -> None:
             )
         )
         envs, variants = [None], [None]  # the prompt file's own view only
+    passed: list[tuple[Any, RenderLimits]] = []
     for env in envs:
         for variant in variants:
-            _check_view(run, prompt_id, env, variant)
+            _check_view(run, prompt_id, env, variant, passed)
 
 
-def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None) -> None:
+def _check_view(
+    run: _Run,
+    prompt_id: str,
+    env: str | None,
+    variant: str | None,
+    passed: list[tuple[Any, RenderLimits]],
+) -> None:
+    """Check one view: clean if equal to one in ``passed`` (clean so far) under an equal budget."""
     try:
         view, problems = resolve(run.files, prompt_id, env, variant)
     except PromptshipError as e:
@@ -455,29 +464,37 @@ def _check_view(run: _Run, prompt_id: str, env: str | None, variant: str | None)
         return
     if run.keep is not None and env == run.keep.env:
         run.keep.views[(prompt_id, variant)] = view.data
+    limits = run.limits(env)
+    if any(budget == limits and same_view(data, view.data) for data, budget in passed):
+        return
     where = "".join([f" (in {env})" if env else "", f" (variant {variant})" if variant else ""])
-    if (env is not None or variant is not None) and view.data != run.files.prompts[prompt_id].data:
-        # a view equal to the prompt file (no overlay or default changed it) passed with the file
-        violations = list(run.schemas["prompt"].iter_errors(view.data))
-        if violations:
-            tracked, _ = resolve(run.files, prompt_id, env, variant, track=True)
-            locate = origin_locator(tracked, run.files.prompts[prompt_id])
-            run.extend(
-                view_findings(
-                    run,
-                    prompt_id,
-                    env,
-                    view=view.data,
-                    violations=violations,
-                    locate=locate,
-                    where=where,
-                )
-            )
-            return
+    if _refused(run, prompt_id, (env, variant), view.data, where):
+        return
     seen = run.seen.setdefault(prompt_id, set())
-    for f in check_templates(run, prompt_id, view, env, variant):
+    found = check_templates(run, prompt_id, view, env, variant)
+    if not found:
+        passed.append((view.data, limits))
+    for f in found:
         key = (f.code, f.location, f.message)
         if key in seen:
             continue
         seen.add(key)
         run.add(Finding(f.code, f.message + where, f.location, f.pointer, f.hint, f.severity))
+
+
+def _refused(
+    run: _Run, prompt_id: str, at: tuple[str | None, str | None], data: Any, where: str
+) -> bool:
+    """Whether the prompt schema refuses a view (told); one equal to the file passed with it."""
+    env, variant = at
+    if (env is None and variant is None) or same_view(data, run.files.prompts[prompt_id].data):
+        return False
+    violations = list(run.schemas["prompt"].iter_errors(data))
+    if violations:
+        tracked = resolve(run.files, prompt_id, env, variant, track=True)[0]
+        locate = origin_locator(tracked, run.files.prompts[prompt_id])
+        found = view_findings(
+            run, prompt_id, env, view=data, violations=violations, locate=locate, where=where
+        )
+        run.extend(found)
+    return bool(violations)

@@ -19,6 +19,7 @@ from promptship.core.views import template_sources
 __all__ = [
     "MAX_BREAKPOINTS",
     "MAX_SCHEMA_DEPTH",
+    "PatternMemo",
     "Problem",
     "feature_problems",
     "media_inputs",
@@ -26,6 +27,8 @@ __all__ = [
 
 Problem = tuple[DocPath, str, str, str, Severity]
 """``(path, code, message, hint, severity)``."""
+PatternMemo = list[Any]
+"""The last ``inputs`` object whose patterns were checked and its problems (empty at first)."""
 
 MAX_SCHEMA_DEPTH = 64
 """Deepest tool parameters schema checked (the YAML loader stops at 64 levels too)."""
@@ -336,13 +339,27 @@ def _breakpoint_problems(data: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
-def _pattern_problems(data: Mapping[str, Any]) -> list[Problem]:
-    """Input patterns RE2 cannot run: the client checks inputs with RE2, never with ``re``."""
+def _pattern_problems(data: Mapping[str, Any], memo: PatternMemo | None) -> list[Problem]:
+    """Input patterns RE2 cannot run: the client checks inputs with RE2, never with ``re``.
+
+    ``memo`` holds the answer for the last ``inputs`` object seen (the views of
+    a prompt share their file's unless an overlay replaced it).
+    """
+    inputs = data.get("inputs")
+    if memo is not None and memo and memo[0] is inputs:
+        return list(memo[1])
+    found = _inputs_pattern_problems(inputs)
+    if memo is not None:
+        memo[:] = [inputs, found]
+    return list(found)
+
+
+def _inputs_pattern_problems(inputs: Any) -> list[Problem]:
     from promptship.core.regex import LinearRegex, RegexError
     from promptship.core.schema_compile import schema_patterns
 
     out: list[Problem] = []
-    for pattern in sorted(set(schema_patterns(data.get("inputs")))):
+    for pattern in sorted(set(schema_patterns(inputs))):
         try:
             LinearRegex(pattern)
         except RegexError as e:
@@ -358,10 +375,13 @@ def _pattern_problems(data: Mapping[str, Any]) -> list[Problem]:
     return out
 
 
-def feature_problems(data: Mapping[str, Any]) -> list[Problem]:
-    """Every problem of a valid view's tools, parts, media inputs, input patterns and breakpoints."""
+def feature_problems(data: Mapping[str, Any], memo: PatternMemo | None = None) -> list[Problem]:
+    """Every problem of a valid view's tools, parts, media inputs, input patterns and breakpoints.
+
+    ``memo``: an empty list the views of one prompt share (see :func:`_pattern_problems`).
+    """
     return [
-        *_pattern_problems(data),
+        *_pattern_problems(data, memo),
         *_tool_problems(data),
         *_media_problems(data),
         *_template_problems(data),

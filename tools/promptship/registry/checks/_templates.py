@@ -11,7 +11,7 @@ from promptship.core.model import DocPath, Finding, RegistryFiles, YamlDoc
 from promptship.core.overlay import Resolved, pointer
 from promptship.core.templates import Analysis
 from promptship.core.views import resolve, template_sources
-from promptship.registry.checks._features import feature_problems, media_inputs
+from promptship.registry.checks._features import PatternMemo, feature_problems, media_inputs
 
 __all__ = [
     "TemplateRun",
@@ -26,6 +26,7 @@ class TemplateRun(Protocol):
     """What the template checks need of a validation run."""
 
     files: RegistryFiles
+    patterns: PatternMemo
 
     def analyse(self, source: str) -> Analysis:
         """The analysis of a template (cached)."""
@@ -147,7 +148,7 @@ def check_templates(
     data = view.data
     doc = run.files.prompts[prompt_id]
     sources = _sources(data, doc, out)
-    problems = feature_problems(data)
+    problems = feature_problems(data, run.patterns)
     media = media_inputs(data)
     used: set[str] = set(media)
     broken = False

@@ -37,8 +37,11 @@ def invisible_findings(doc: YamlDoc, what: str) -> list[Finding]:
     Such a text renders (and reaches the model) differently from how it reads
     in review: a bidi override reorders what a reviewer sees, a zero-width
     character changes a word that looks the same. Tabs and newlines are fine.
+    None when the loader saw none in the file's text (``doc.visible``).
     """
     out: list[Finding] = []
+    if doc.visible:
+        return out
     for path, text in _strings(doc.data):
         if not has_invisible(text):
             continue

@@ -19,7 +19,34 @@ from promptship.core.names import close_names
 from promptship.core.overlay import pointer
 from promptship.registry.checks._schema import Validator, explain_all, schema_findings
 
-__all__ = ["view_findings"]
+__all__ = ["same_view", "view_findings"]
+
+
+def same_view(a: Any, b: Any) -> bool:
+    """Whether two views hold the same values of the same types (their order aside).
+
+    ``==`` alone takes ``1``, ``1.0`` and ``true`` for one another; a schema
+    (``type: integer``, ``type: boolean``) does not. Parts the two share (a
+    view shares what no layer changed with its file) are not walked.
+    """
+    stack: list[tuple[Any, Any]] = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        if type(x) is not type(y):
+            return False
+        if type(x) is dict:
+            if x.keys() != y.keys():
+                return False
+            stack.extend((x[k], y[k]) for k in x)
+        elif type(x) is list:
+            if len(x) != len(y):
+                return False
+            stack.extend(zip(x, y, strict=True))
+        elif x != y:
+            return False
+    return True
 
 
 class ViewRun(Protocol):
