@@ -36,19 +36,27 @@ class Emitter:
         clock: Seconds since the epoch, for the events' ``ts``.
         unit_key: Secret key of the experiment unit's pseudonym in render events.
         prefix: Random per client, so request ids are unique across clients.
+        id_format: ``<prefix>-%x``: a request id is ``id_format % next(counter)``.
+        counter: The request ids' counter (1, 2, …).
     """
 
     sink: Sink | None
     clock: Callable[[], float]
     unit_key: bytes = field(repr=False)
     prefix: str = field(default_factory=_prefix)
-    _counter: Iterator[int] = field(
+    counter: Iterator[int] = field(
         default_factory=lambda: itertools.count(1), repr=False, compare=False
     )
+    id_format: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # ``%`` on a fixed format: about half the cost of an f-string in a method, and a
+        # prompt's render applies it inline (the prefix is hex: no other ``%`` in it)
+        object.__setattr__(self, "id_format", self.prefix.replace("%", "%%") + "-%x")
 
     def request_id(self) -> str:
         """A request id unique to this client (``<prefix>-<hex counter>``)."""
-        return f"{self.prefix}-{next(self._counter):x}"
+        return self.id_format % next(self.counter)
 
     def emit(self, event: Event) -> None:
         """Give ``event`` to the sink; a sink's exception never reaches the application."""

@@ -23,7 +23,17 @@ class Prompt:
     Request ids and render events come from the client's ``emitter``.
     """
 
-    __slots__ = ("_bundle", "_emitter", "_entry", "_experiment", "_unit", "_variant")
+    __slots__ = (
+        "_bundle",
+        "_counter",
+        "_emitter",
+        "_entry",
+        "_experiment",
+        "_id_format",
+        "_server",
+        "_unit",
+        "_variant",
+    )
 
     def __init__(  # noqa: PLR0917 - built in one place by LoadedBundle, on the hot path
         self,
@@ -40,6 +50,9 @@ class Prompt:
         self._experiment = experiment
         self._variant = variant
         self._unit = unit
+        self._counter = emitter.counter  # request ids: id_format % next(counter)
+        self._id_format = emitter.id_format
+        self._server = entry.compiled.server  # None until the prompt has rendered twice
 
     def __repr__(self) -> str:
         arm = f" variant={self._variant!r}" if self._variant else ""
@@ -91,12 +104,12 @@ class Prompt:
             InputError: An input is missing, not declared by the prompt, or of the wrong type.
             TemplateError: A template failed while rendering.
         """
-        emitter = self._emitter
+        sink = self._emitter.sink
+        start = time.perf_counter_ns() if sink is not None else 0
+        # PromptRef(…) without its generated __new__, the request id formatted inline
         entry = self._entry
         bundle = self._bundle
-        sink = emitter.sink
-        start = time.perf_counter_ns() if sink is not None else 0
-        ref: PromptRef = _new_tuple(  # PromptRef(…) without its generated __new__: ~0.1 µs
+        ref: PromptRef = _new_tuple(
             PromptRef,
             (
                 entry.prompt_id,
@@ -107,10 +120,19 @@ class Prompt:
                 bundle.env,
                 bundle.release,
                 bundle.digest,
-                emitter.request_id(),
+                self._id_format % next(self._counter),
             ),
         )
-        result: Served = entry.compiled.render(inputs, ref, Served)  # type: ignore[assignment]
+        server = self._server
+        result: Served = server(inputs, ref) if server is not None else self._first(inputs, ref)
         if sink is not None:
-            emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
+            self._emitter.rendered(ref, inputs, entry.sensitive, self._unit, start)
+        return result
+
+    def _first(self, inputs: dict[str, Any], ref: PromptRef) -> Served:
+        """A render before this object knew its prompt's server (made at the prompt's second)."""
+        compiled = self._entry.compiled
+        server = compiled.server
+        result = server(inputs, ref) if server is not None else compiled.first_serve(inputs, ref)
+        self._server = compiled.server
         return result

@@ -54,6 +54,7 @@ from promptship.core.errors import RenderBudgetError
 __all__ = [
     "DEFAULT_LIMITS",
     "HARD_FACTOR",
+    "SMALL_TEXT",
     "LIMIT_BOUNDS",
     "Budget",
     "RenderLimits",
@@ -79,6 +80,10 @@ CALL_WORK = 10
 
 HARD_FACTOR = 8
 """How far past ``max_output_chars`` an upper-bound estimate may go before the step is refused."""
+
+SMALL_TEXT = 64
+"""A string output this long or shorter is not charged by length (its output node is);
+a longer one costs one work unit per 16 characters."""
 
 _WHAT = {
     "max_output_chars": "output size",

@@ -31,7 +31,7 @@ from promptship.core.errors import InputError
 from promptship.core.input_code import Items, Scalar, quick_check
 from promptship.core.schema_compile import shared_check
 
-__all__ = ["InputCheck", "input_check", "item_fields"]
+__all__ = ["InputCheck", "input_check", "item_fields", "required_strings", "vouched_types"]
 
 InputCheck = Callable[[Mapping[str, Any]], "bool | None"]
 """Raises :class:`~promptship.core.errors.InputError` when the inputs cannot be rendered.
@@ -173,6 +173,36 @@ def item_fields(inputs_schema: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     }
 
 
+_KINDS = {(str,): "str", (bool,): "bool", (int,): "num", (int, float): "num"}
+"""The kind of value the quick check's exact types prove (``num``: a number of any size)."""
+
+
+def vouched_types(inputs_schema: Mapping[str, Any]) -> dict[str, Any]:
+    """What the check proves of each input when it returns ``True``, by input name.
+
+    For a required input of one plain type: ``str``, ``bool`` or ``num``; for a
+    required array of objects: ``("items", {field: kind})`` with the kinds of
+    the items' required fields of one plain type (the input is exactly a
+    ``list`` of exactly ``dict`` items holding them). Lean template code reads
+    these without any test (:mod:`promptship.core.compiled._lean`).
+    """
+    schema = {k: v for k, v in inputs_schema.items() if k != "$schema"}
+    plan = _quick_plan(schema)
+    required = schema.get("required", ())
+    if plan is None or not isinstance(required, list):
+        return {}
+    out: dict[str, Any] = {}
+    for name, q in plan.items():
+        if name not in required:
+            continue
+        if isinstance(q, Items):
+            fields = {f: _KINDS.get(p[0]) for f, p in q.plan.items() if f in q.required}
+            out[name] = ("items", {f: k for f, k in fields.items() if k is not None})
+        elif (kind := _KINDS.get(q[0])) is not None:
+            out[name] = kind
+    return out
+
+
 _CHECKS: dict[str, InputCheck] = {}
 """The check of each distinct schema, by its ``repr`` (equal reprs: equal schemas)."""
 _CHECKS_SIZE = 4096
@@ -241,9 +271,22 @@ def _strings_check(
                 return None
         if not required <= inputs.keys():
             slow(inputs)
-        return None
+            return None
+        return True
 
+    strings.required_strings = names if names == required else None  # type: ignore[attr-defined]
     return strings
+
+
+def required_strings(check: InputCheck) -> frozenset[str] | None:
+    """The inputs when the check's schema declares only plain strings, every one required.
+
+    Then the check accepts the inputs itself exactly when they are these names,
+    each a ``str`` (:func:`promptship.core.compiled.plain_quick` tests the same).
+    ``None`` for any other schema. Read from the check: once per distinct schema.
+    """
+    found: frozenset[str] | None = getattr(check, "required_strings", None)
+    return found
 
 
 def _input_error(

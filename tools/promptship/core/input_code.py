@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FunctionType
 from typing import Any
 
-__all__ = ["Items", "Scalar", "quick_check"]
+__all__ = ["Items", "Scalar", "check_parts", "quick_check"]
 
 Scalar = tuple[tuple[type, ...], frozenset[str] | None, int, int]
 """A property the quick check tests: exact types, string enum, minLength, maxLength (-1: none)."""
@@ -45,14 +45,22 @@ _FAIL = "return SLOW(inputs)"
 class _Source:
     """The lines and constants of one generated check."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, prefix: str = "", fail: str = _FAIL, merge: Mapping[str, str] | None = None
+    ) -> None:
         self.lines = ["def check(inputs):"]
         self.consts: dict[str, Any] = {}
         self.count = 0
+        self.prefix = prefix
+        self.fail = fail
+        self.merge = merge or {}
+        """Array inputs whose items are checked elsewhere, by name: the item's variable there."""
+        self.merged: dict[str, list[str]] = {}
+        """The check of one item of each of those, with the item in that variable."""
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
-        return f"{prefix}{self.count}"
+        return f"{self.prefix}{prefix}{self.count}"
 
     def const(self, value: Any) -> str:
         name = self.fresh("K")
@@ -80,7 +88,7 @@ class _Source:
     def fields(self, depth: int, obj: str, plan: Plan, required: frozenset[str]) -> None:
         """Check the object ``obj``: exactly the planned keys it has, every required one."""
         if not required <= plan.keys():
-            self.add(depth, _FAIL)  # a required field the plan lacks: the full check answers
+            self.add(depth, self.fail)  # a required field the plan lacks: the full check answers
             return
         names = [n for n in plan if n in required]
         optional = [n for n in plan if n not in required]
@@ -96,7 +104,7 @@ class _Source:
             self.add(depth + 1, f"{seen} += 1")
             self.add(depth + 1, f"{var} = {obj}[{n!r}]")
             self.value(depth + 1, var, plan[n])
-        self.add(depth, f"if len({obj}) != {seen}: {_FAIL}")
+        self.add(depth, f"if len({obj}) != {seen}: {self.fail}")
 
     def required(self, depth: int, obj: str, plan: Plan, names: list[str], exact: bool) -> None:
         """Read the required ``names`` of ``obj``, test them (and its key count when ``exact``)."""
@@ -106,25 +114,35 @@ class _Source:
             for n in names:
                 self.add(depth + 1, f"{local[n]} = {obj}[{n!r}]")
             self.add(depth, "except KeyError:")
-            self.add(depth + 1, _FAIL)
+            self.add(depth + 1, self.fail)
         tests = [self.refuses(local[n], q) for n in names if not isinstance(q := plan[n], Items)]
         if exact:
             tests.append(f"len({obj}) != {len(names)}")
         if tests:
-            self.add(depth, f"if {' or '.join(tests)}: {_FAIL}")
+            self.add(depth, f"if {' or '.join(tests)}: {self.fail}")
         for n in names:
             if isinstance(plan[n], Items):
-                self.value(depth, local[n], plan[n])
+                self.value(depth, local[n], plan[n], n if obj == "inputs" else None)
 
-    def value(self, depth: int, var: str, how: Scalar | Items) -> None:
-        """Check one value: a scalar inline, an array of objects by a loop over its items."""
+    def value(self, depth: int, var: str, how: Scalar | Items, name: str | None = None) -> None:
+        """Check one value: a scalar inline, an array of objects by a loop over its items.
+
+        ``name``: the required input ``var`` holds; when it is one of :attr:`merge`,
+        only its type is tested here, its items' check going to :attr:`merged`.
+        """
         if not isinstance(how, Items):
-            self.add(depth, f"if {self.refuses(var, how)}: {_FAIL}")
+            self.add(depth, f"if {self.refuses(var, how)}: {self.fail}")
+            return
+        self.add(depth, f"if {var}.__class__ is not list: {self.fail}")
+        if name is not None and name in self.merge:
+            item, lines, self.lines = self.merge[name], self.lines, []
+            self.add(0, f"if {item}.__class__ is not dict: {self.fail}")
+            self.fields(0, item, how.plan, how.required)
+            self.merged[name], self.lines = self.lines, lines
             return
         item = self.fresh("i")
-        self.add(depth, f"if {var}.__class__ is not list: {_FAIL}")
         self.add(depth, f"for {item} in {var}:")
-        self.add(depth + 1, f"if {item}.__class__ is not dict: {_FAIL}")
+        self.add(depth + 1, f"if {item}.__class__ is not dict: {self.fail}")
         self.fields(depth + 1, item, how.plan, how.required)
 
 
@@ -166,4 +184,33 @@ def quick_check(
         },
         "check",
     )
+    check.plan = (plan, required)  # type: ignore[attr-defined]  # read by check_parts
     return check
+
+
+def check_parts(
+    check: Any, merge: Mapping[str, str], prefix: str
+) -> tuple[list[str], dict[str, list[str]], dict[str, Any]] | None:
+    """A generated check's code as parts of another function that answers ``None`` on failure.
+
+    Args:
+        check: A check from :func:`quick_check` (anything else: ``None``).
+        merge: Required array inputs whose items the other function checks in its
+            own loop over them, by name: the item's variable there.
+        prefix: Before every name the check's code makes (so none collides).
+
+    Returns:
+        The lines checking the inputs (at the top level of a function body, the
+        items of ``merge``'s arrays left out), the lines checking one item of each
+        of those (unindented), and the constants they read; ``None`` when ``check``
+        is not a generated check.
+    """
+    found = getattr(check, "plan", None)
+    if found is None:
+        return None
+    plan, required = found
+    source = _Source(prefix, "return None", merge)
+    source.fields(1, "inputs", plan, required)
+    if set(source.merged) != set(merge):
+        return None  # an array merge names is not a required one
+    return source.lines[1:], source.merged, source.consts

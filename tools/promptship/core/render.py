@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptship.core.budget import Budget, bind, unbind
-from promptship.core.input_check import InputCheck, input_check, item_fields
+from promptship.core.input_check import InputCheck, input_check, item_fields, vouched_types
 
 if TYPE_CHECKING:
     from promptship.core.media import MediaSpec
+    from promptship.core.serving import Server
     from promptship.core.targets import Api, Features
     from promptship.core.templates import Renderer, TemplateEngine
 
@@ -247,10 +248,12 @@ class CompiledPrompt:
         "_media",
         "_messages",
         "_rich",
+        "_served",
         "_static",
         "_text",
         "_vouched",
         "engine",
+        "server",
         "view",
     )
 
@@ -265,6 +268,9 @@ class CompiledPrompt:
         self._text: Renderer | None = None
         self._static: tuple[str, str, dict[str, Any], Any, Any, Features | None] | None = None
         self._budgeted = False
+        self._served = False
+        self.server: Server | None = None
+        """``server(inputs, ref)``: a client's render, once :meth:`first_serve` has made it."""
 
     def _label(self, i: int, role: str) -> str:
         """What a message's template is, for messages: ``prompt ID, message I (ROLE)``."""
@@ -304,12 +310,11 @@ class CompiledPrompt:
                 # fields read directly when the check vouches (a loop needs a block tag)
                 loops = any("{%" in m["content"] for m in messages)
                 items = item_fields(view["inputs"]) if loops else None
+                types = vouched_types(view["inputs"]) if loops else None
                 self._messages = [
                     (
                         m["role"],
-                        self.engine.compile(
-                            m["content"], label=self._label(i, m["role"]), items=items
-                        ),
+                        self.engine.compile(m["content"], self._label(i, m["role"]), items, types),
                     )
                     for i, m in enumerate(messages, 1)
                 ]
@@ -400,30 +405,14 @@ class CompiledPrompt:
         check = self._check
         if check is None:
             check = self._check = input_check(self.view["inputs"])
+        messages = self._messages
         vouched = check(inputs)
         provider, name, parameters, schema, fmt, features = static
-        messages = self._messages
-        if messages is not None and not self._budgeted:  # the hot path: no Jinja, no budget
-            if len(messages) == 1:  # most prompts: no comprehension's frame (~0.1 µs)
-                role, fn = messages[0]
-                plain = [{"role": role, "content": fn(inputs)}]
-            else:
-                plain = [{"role": role, "content": fn(inputs)} for role, fn in messages]
-            return cls(
-                plain,
-                None,
-                provider,
-                name,
-                parameters.copy(),
-                schema,
-                fmt,
-                ref,
-                features,
-            )
-        if messages is not None and len(messages) == 1:  # its renderer binds its own budget
-            role, fn = (self._vouched if vouched is True else messages)[0]  # type: ignore[index]
-            one = [{"role": role, "content": fn(inputs)}]
-            return cls(one, None, provider, name, parameters.copy(), schema, fmt, ref, features)
+        if messages is not None and (len(messages) == 1 or not self._budgeted):
+            # no budget, or one message whose renderer binds its own (with the same limits)
+            fns = self._vouched if vouched is True else messages
+            plain = [{"role": role, "content": fn(inputs)} for role, fn in fns]  # type: ignore[union-attr]
+            return cls(plain, None, provider, name, parameters.copy(), schema, fmt, ref, features)
         # one budget for every message of the render
         token = bind(Budget(self.engine.limits)) if self._budgeted else None
         try:
@@ -432,6 +421,34 @@ class CompiledPrompt:
         finally:
             if token is not None:
                 unbind(token)
+
+    def first_serve(self, inputs: Mapping[str, Any], ref: PromptRef) -> Served:
+        """A client's render (a :class:`Served`) until :attr:`server` does the same faster.
+
+        The server is made at the prompt's second render: a prompt rendered once
+        (most of a large bundle at start-up) costs nothing more.
+
+        Raises:
+            The errors of :meth:`render`.
+        """
+        result = self.render(inputs, ref, Served)
+        if self._served and self.server is None:
+            self.server = self._server()
+        self._served = True
+        return result  # type: ignore[return-value]
+
+    def _server(self) -> Server | None:
+        """The server of a one-message prompt; ``None`` for any other (:meth:`render` serves it).
+
+        The server holds the prompt's pieces, never the prompt: no reference cycle.
+        """
+        from promptship.core.serving import one_message_server
+
+        messages, check, static = self._messages, self._check, self._static
+        if messages is None or len(messages) != 1 or check is None or static is None:
+            return None  # more than one message, parts, or a text prompt
+        assert self._vouched is not None
+        return one_message_server((check, *messages[0], self._vouched[0][1], *static), Served)
 
     def _fill(
         self, inputs: Mapping[str, Any], vouched: bool

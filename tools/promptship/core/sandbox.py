@@ -45,7 +45,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatt
 from jinja2.sandbox import SandboxedFormatter as _JinjaFormatter
 from markupsafe import Markup
 
-from promptship.core.budget import HARD_FACTOR, Budget, RenderLimits, current, size_bound
+from promptship.core.budget import (
+    HARD_FACTOR,
+    SMALL_TEXT,
+    Budget,
+    RenderLimits,
+    current,
+    size_bound,
+)
 from promptship.core.errors import RenderBudgetError
 from promptship.core.sandbox_filters import (
     MAX_INT_BITS,
@@ -56,13 +63,11 @@ from promptship.core.sandbox_filters import (
     text_method_size,
 )
 
-__all__ = ["BudgetedSandbox", "budget_concat", "count_nodes", "make_sandbox"]
+__all__ = ["SMALL_TEXT", "BudgetedSandbox", "budget_concat", "count_nodes", "make_sandbox"]
 
 
 OUTPUT_WEIGHT = 16
 """Work units of one ``{{ … }}`` output beyond its node: what bounds the text small values add."""
-SMALL_TEXT = 64
-"""A string output this long or shorter is not charged by length (its output node is)."""
 
 
 def count_nodes(node: nodes.Node) -> int:

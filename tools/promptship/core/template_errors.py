@@ -1,7 +1,7 @@
 """What went wrong while rendering a template, as a :class:`TemplateError` naming its line; pure.
 
-:class:`~promptship.core.templates.BudgetedRenderer` and
-:class:`~promptship.core.templates.SubsetRenderer` turn whatever a render raised
+:class:`~promptship.core.renderers.BudgetedRenderer` and
+:class:`~promptship.core.renderers.SubsetRenderer` turn whatever a render raised
 into one of these (imported when a render fails).
 """
 

@@ -26,14 +26,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from promptship.core.budget import DEFAULT_LIMITS, Budget, RenderLimits, bind, bound, unbind
-from promptship.core.compiled import compile_plain, compile_subset, plain_pieces
+from promptship.core.budget import DEFAULT_LIMITS, RenderLimits
+from promptship.core.compiled import compile_lean, compile_plain, compile_subset, plain_pieces
 from promptship.core.errors import TemplateError, prefixed
 from promptship.core.names import did_you_mean
+from promptship.core.renderers import BudgetedRenderer, SubsetRenderer
 from promptship.core.template_words import syntax_message
 
 if TYPE_CHECKING:
-    import jinja2
     from jinja2 import nodes
 
     from promptship.core.sandbox import BudgetedSandbox
@@ -359,7 +359,11 @@ class TemplateEngine:
             chain.append(node)
 
     def compile(
-        self, source: str, label: str | None = None, items: ItemFields | None = None
+        self,
+        source: str,
+        label: str | None = None,
+        items: ItemFields | None = None,
+        types: Mapping[str, Any] | None = None,
     ) -> Renderer:
         """Compile a template into a function of its inputs, rendering under the engine's budget.
 
@@ -367,6 +371,9 @@ class TemplateEngine:
             source: The template text.
             label: What the template is, for messages (``prompt support/triage, message 2``).
             items: Read directly when the input check vouched (:class:`SubsetRenderer`).
+            types: What the check proves of each input when it vouched
+                (:func:`promptship.core.input_check.vouched_types`): the template's
+                lean variant, if it has one, renders such inputs.
 
         Raises:
             TemplateError: On syntax errors, constructs the sandbox refuses, unknown
@@ -376,9 +383,15 @@ class TemplateEngine:
         pieces = plain_pieces(source)
         if pieces is not None:
             return compile_plain(pieces, self.limits, where)  # type: ignore[no-any-return]
-        return self._compile_parsed(source, where, items)
+        return self._compile_parsed(source, where, items, types)
 
-    def _compile_parsed(self, source: str, where: str, items: ItemFields | None = None) -> Renderer:
+    def _compile_parsed(
+        self,
+        source: str,
+        where: str,
+        items: ItemFields | None = None,
+        types: Mapping[str, Any] | None = None,
+    ) -> Renderer:
         """Parse and check ``source``; compile it to Python when in the subset, else to Jinja."""
         import jinja2
 
@@ -397,7 +410,8 @@ class TemplateEngine:
         fragments = {n: t for n in includes if not isinstance(t := self._fragment_ast(n), str)}
         root = compile_subset(ast, self.env, fragments, items)
         if root is not None:
-            return SubsetRenderer(root, self.limits, where)
+            lean = compile_lean(ast, self.env, fragments, types, self.limits) if types else None
+            return SubsetRenderer(root, self.limits, where, lean=lean)
         try:
             template = self.env.from_string(source)
         except (jinja2.TemplateError, SyntaxError, RecursionError, MemoryError) as e:
@@ -405,94 +419,3 @@ class TemplateEngine:
                 f"{where}template cannot be compiled: {type(e).__name__}: {e}"
             ) from None
         return BudgetedRenderer(template, self.limits, where)
-
-
-class BudgetedRenderer:
-    """A compiled Jinja template as a function of its inputs, rendering under a budget.
-
-    Called alone, it renders under a fresh :class:`~promptship.core.budget.Budget`
-    of its limits; called while a budget is bound (:func:`promptship.core.budget.bind`:
-    a prompt binds one for all its messages), it pays into that one.
-    """
-
-    __slots__ = ("_max", "_new_context", "_root", "_where", "limits")
-    needs_budget = True
-
-    def __init__(self, template: jinja2.Template, limits: RenderLimits, where: str) -> None:
-        self._root = template.root_render_func
-        self._new_context = template.new_context
-        self._where = where
-        self._max = limits.max_output_chars
-        self.limits = limits
-
-    def __call__(self, inputs: Mapping[str, Any]) -> str:
-        """The rendered text.
-
-        Raises:
-            TemplateError: Naming the template line (a RenderBudgetError for a limit).
-        """
-        token = None if bound() is not None else bind(Budget(self.limits))
-        try:
-            # new_context copies the mapping into a fresh dict of its own (dict(globals, **vars));
-            # every piece of the stream was paid for as work (sandbox.budget_concat's reasoning)
-            text = "".join(self._root(self._new_context(inputs)))  # type: ignore[arg-type]
-            if len(text) > self._max:
-                Budget(self.limits).check_size(len(text), "output")
-            return text
-        except Exception as e:
-            from promptship.core.template_errors import render_error
-
-            raise render_error(e, self._where) from None
-        finally:
-            if token is not None:
-                unbind(token)
-
-
-class SubsetRenderer:
-    """A template of the checked subset compiled to Python, rendering under a budget.
-
-    The same contract as :class:`BudgetedRenderer` (its budget, its errors), without
-    Jinja's runtime (:func:`promptship.core.compiled.compile_subset`). Its
-    ``vouched`` is the same template for inputs the prompt's input check returned
-    ``True`` for: it reads the fields ``items`` named (:meth:`TemplateEngine.compile`)
-    directly, and must be called with no other inputs.
-    """
-
-    __slots__ = ("_max", "_root", "_vouched", "_where", "limits", "vouched")
-    needs_budget = True
-
-    def __init__(
-        self,
-        root: Callable[[Mapping[str, Any], bool], list[str]],
-        limits: RenderLimits,
-        where: str,
-        vouched: bool = False,
-    ) -> None:
-        self._root = root
-        self._where = where
-        self._max = limits.max_output_chars
-        self._vouched = vouched
-        self.limits = limits
-        self.vouched: SubsetRenderer = (
-            self if vouched else SubsetRenderer(root, limits, where, True)
-        )
-
-    def __call__(self, inputs: Mapping[str, Any]) -> str:
-        """The rendered text.
-
-        Raises:
-            TemplateError: Naming the template line (a RenderBudgetError for a limit).
-        """
-        token = None if bound() is not None else bind(Budget(self.limits))
-        try:
-            text = "".join(self._root(inputs, self._vouched))
-            if len(text) > self._max:
-                Budget(self.limits).check_size(len(text), "output")
-            return text
-        except Exception as e:
-            from promptship.core.template_errors import render_error
-
-            raise render_error(e, self._where) from None
-        finally:
-            if token is not None:
-                unbind(token)

@@ -53,7 +53,14 @@ if TYPE_CHECKING:
 
     from promptship.core.sandbox import BudgetedSandbox
 
-__all__ = ["compile_plain", "compile_subset", "plain_pieces"]
+__all__ = [
+    "compile_lean",
+    "compile_plain",
+    "compile_subset",
+    "fuse_lean",
+    "plain_pieces",
+    "plain_quick",
+]
 
 _NOT_PLAIN_NAMES = frozenset(
     {"true", "false", "none", "True", "False", "None", "loop"}
@@ -101,26 +108,40 @@ def _undefined_error(name: str, where: str) -> Exception:
     return TemplateError(f"{where}template uses an undefined value: '{name}' is undefined")
 
 
-_PLAIN_CODE: dict[tuple[int | None, ...], CodeType] = {}
-"""Compiled code by shape (which pieces are literal, which name which input), shared."""
+_PLAIN_CODE: dict[tuple[tuple[int | None, ...], bool], CodeType] = {}
+"""Compiled code by shape (which pieces are literal, which name which input) and kind, shared."""
 _PLAIN_CODE_SIZE = 1024
 
 
-def _plain_code(shape: tuple[int | None, ...], names: int) -> CodeType:
+def _plain_reads(names: int, quick: bool) -> list[str]:
+    """Lines reading the inputs ``n0``… into ``v0``….
+
+    A missing one raises, a value not a ``str`` is made one (quick: ``None`` for either).
+    """
+    if not names:
+        return []
+    lines = ["    try:", *(f"        v{i} = inputs[n{i}]" for i in range(names))]
+    lines.append("    except KeyError as e:")
+    if quick:
+        tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
+        return [*lines, "        return None", f"    if {tests}: return None"]
+    lines.append("        raise MISSING(e.args[0], where) from None")
+    return lines + [f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names)]
+
+
+def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) -> CodeType:
     """The code of a plain template of this shape: names, texts, where and limits as defaults.
 
     Compiling is ~100 µs, filling a function with new defaults ~1 µs: a thousand
-    prompts of the same shape (most of a registry) compile once.
+    prompts of the same shape (most of a registry) compile once. ``quick``: the
+    code of :func:`plain_quick`'s function instead.
     """
     literals = sum(1 for i in shape if i is None)
     params = [f"n{i}" for i in range(names)] + [f"l{i}" for i in range(literals)]
     lines = [f"def render(inputs, {', '.join([*params, 'where', 'limits', 'limit'])}):"]
-    if names:
-        lines.append("    try:")
-        lines.extend(f"        v{i} = inputs[n{i}]" for i in range(names))
-        lines.append("    except KeyError as e:")
-        lines.append("        raise MISSING(e.args[0], where) from None")
-        lines.extend(f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names))
+    if quick:
+        lines.append(f"    if len(inputs) != {names}: return None")
+    lines += _plain_reads(names, quick)
     body, k = [], 0
     for i in shape:
         if i is None:
@@ -129,7 +150,9 @@ def _plain_code(shape: tuple[int | None, ...], names: int) -> CodeType:
         else:
             body.append(f"{{v{i}}}")
     lines.append(f"    text = f{''.join(body)!r}")
-    lines.append("    if len(text) > limit: OVER(limits, where, len(text))")
+    values = "".join(f"v{i}, " for i in shape if i is not None)
+    over = "return None" if quick else f"OVER(limits, where, len(text), ({values}))"
+    lines.append(f"    if len(text) > limit: {over}")
     lines.append("    return text")
     space: dict[str, Any] = {}
     exec(compile("\n".join(lines), "<promptship plain template>", "exec"), space)  # noqa: S102
@@ -137,11 +160,49 @@ def _plain_code(shape: tuple[int | None, ...], names: int) -> CodeType:
     return code
 
 
+_SHAPES: dict[CodeType, tuple[int | None, ...]] = {}
+"""The shape of each plain template's shared code (what :func:`plain_quick` reads)."""
+
+
+def _shared_code(shape: tuple[int | None, ...], names: int, quick: bool) -> CodeType:
+    code = _PLAIN_CODE.get((shape, quick))
+    if code is None:
+        code = _plain_code(shape, names, quick)
+        if len(_PLAIN_CODE) >= _PLAIN_CODE_SIZE:  # each step atomic: a race compiles twice
+            _PLAIN_CODE.clear()
+            _SHAPES.clear()
+        _PLAIN_CODE[shape, quick] = code
+        _SHAPES[code] = shape
+    return code
+
+
+def plain_quick(
+    render: Any,
+) -> tuple[frozenset[str], Callable[[Mapping[str, Any]], str | None]] | None:
+    """The input names of a plain template's function and its quick form, or ``None``.
+
+    The quick form returns the text only when the inputs are exactly those names,
+    each a ``str``, and the text is within ``max_output_chars``; else ``None``
+    (nothing raised). For a prompt whose ``inputs`` schema declares exactly those
+    names as required plain strings, that is exactly when its input check accepts
+    the inputs itself: the check and the template in one straight-line function.
+    """
+    shape = _SHAPES.get(getattr(render, "__code__", None))  # type: ignore[arg-type]
+    if shape is None:
+        return None
+    names = 1 + max((i for i in shape if i is not None), default=-1)
+    defaults = render.__defaults__
+    quick = FunctionType(_shared_code(shape, names, True), _PLAIN_GLOBALS, "quick", defaults)
+    return frozenset(defaults[:names]), quick
+
+
 def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: str) -> Any:
     """A function of the inputs that fills ``pieces`` (from :func:`plain_pieces`) with one f-string.
 
     Values are written as Jinja writes them (``str``); the text is held to
-    ``max_output_chars``. A missing input is a ``TemplateError`` naming it. The
+    ``max_output_chars``, and a string longer than ``SMALL_TEXT`` costs work as
+    in the sandbox (:func:`_over`, called only when the text is long enough to
+    be over a limit). A missing input is a ``TemplateError`` naming it. The
     code is compiled once per shape (:func:`_plain_code`); names, texts, ``where``
     and the limits are the function's defaults, and every such function shares
     one globals dict: a prompt's first render makes one function, nothing else.
@@ -149,14 +210,12 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
     names = list(dict.fromkeys(p[0] for p in pieces if isinstance(p, tuple)))
     index = {n: i for i, n in enumerate(names)}
     shape = tuple(index[p[0]] if isinstance(p, tuple) else None for p in pieces)
-    code = _PLAIN_CODE.get(shape)
-    if code is None:
-        code = _plain_code(shape, len(names))
-        if len(_PLAIN_CODE) >= _PLAIN_CODE_SIZE:  # each step atomic: a race compiles twice
-            _PLAIN_CODE.clear()
-        _PLAIN_CODE[shape] = code
+    code = _shared_code(shape, len(names), False)
     literals = tuple(p for p in pieces if not isinstance(p, tuple))
-    defaults = (*names, *literals, where, limits, limits.max_output_chars)
+    # no text up to this long can be over a limit: its strings' charges (len >> 4 each,
+    # when over SMALL_TEXT) add up to at most len(text) >> 4
+    guard = min(limits.max_output_chars, 16 * limits.max_work + 15)
+    defaults = (*names, *literals, where, limits, guard)
     render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
     return render
@@ -167,13 +226,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _over(limits: RenderLimits, where: str, n: int) -> None:
-    """Raise the budget's error for an output of ``n`` characters (over ``max_output_chars``)."""
-    from promptship.core.budget import Budget
+def _over(limits: RenderLimits, where: str, n: int, values: tuple[str, ...]) -> None:
+    """Raise what Jinja's sandbox raises for a text of ``n`` characters written from ``values``.
+
+    Each value written (in order, once per time it is written) longer than
+    ``SMALL_TEXT`` costs ``len >> 4`` work units, charged as it is written: over
+    ``max_work``, that error comes first; then the text's size, over
+    ``max_output_chars``. Neither: nothing.
+    """
+    from promptship.core.budget import SMALL_TEXT, Budget
     from promptship.core.errors import RenderBudgetError, prefixed
 
+    budget = Budget(limits)
     try:
-        Budget(limits).check_size(n, "output")
+        budget.charge(sum(len(v) >> 4 for v in values if len(v) > SMALL_TEXT))
+        budget.check_size(n, "output")
     except RenderBudgetError as e:
         raise prefixed(e, f"{where}template") from None
 
@@ -209,3 +276,33 @@ def compile_subset(
         return compile_checked(ast, env, fragments, items)
     except (Outside, RecursionError, SyntaxError, MemoryError):
         return None  # outside the subset (or too deep to compile): Jinja's sandbox renders it
+
+
+def compile_lean(
+    ast: nodes.Template,
+    env: BudgetedSandbox,
+    fragments: Mapping[str, nodes.Template],
+    types: Mapping[str, Any],
+    limits: RenderLimits,
+) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """The template's lean variant for inputs the check vouched for, or ``None``.
+
+    See :mod:`promptship.core.compiled._lean`: the same text as the exact code,
+    no per-step accounting, ``None`` from the function when a limit would be
+    crossed (the exact code then renders and raises).
+    """
+    from promptship.core.compiled._lean import compile_lean as lean
+
+    return lean(ast, env, fragments, types, limits)
+
+
+def fuse_lean(lean: Any, check: Any) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """A prompt's input check and its template's lean variant in one function, or ``None``.
+
+    See :func:`promptship.core.compiled._lean.fuse_lean`: the text for inputs the
+    check accepts itself within the budget, else ``None`` (the caller checks and
+    renders as usual).
+    """
+    from promptship.core.compiled._lean import fuse_lean as fuse
+
+    return fuse(lean, check)

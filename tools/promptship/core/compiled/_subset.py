@@ -19,7 +19,7 @@ from promptship.core.compiled._expressions import SIZED_LOOP, Expressions, Loop,
 from promptship.core.sandbox import SMALL_TEXT, BudgetedSandbox
 from promptship.core.sandbox_filters import item_weight
 
-__all__ = ["Outside", "compile_checked"]
+__all__ = ["Outside", "compile_checked", "folded_text"]
 
 
 def _sized(seq: Any) -> Any:
@@ -199,20 +199,8 @@ class _Writer(Expressions):
         return True
 
     def folded(self, child: nodes.Node) -> str | None:
-        """The text of an output that Jinja folds into a constant while compiling, else ``None``.
-
-        Jinja folds what it can even with its optimizer off (its output-level
-        folding: literals, arithmetic on literals, never a filter or a sandboxed
-        operator), and writes such text without the output hook: so does this.
-        Whatever fails to fold (an error included) is evaluated while rendering,
-        as Jinja does.
-        """
-        if isinstance(child, nodes.TemplateData):
-            return child.data
-        try:
-            return str(child.as_const(self.eval_ctx))  # type: ignore[attr-defined]
-        except Exception:  # Impossible, or an error Jinja also leaves to the render
-            return None
+        """The text of an output that Jinja folds into a constant while compiling, else ``None``."""
+        return folded_text(child, self.eval_ctx)
 
     def if_(self, node: nodes.If, depth: int) -> None:
         if self.inline_if(node, depth):
@@ -298,6 +286,23 @@ class _Writer(Expressions):
         self.fragment, self.top = name, False
         self.body(tree.body, depth)
         self.fragment, self.lineno, self.top = outer, lineno, top
+
+
+def folded_text(child: nodes.Node, eval_ctx: EvalContext) -> str | None:
+    """The text of an output that Jinja folds into a constant while compiling, else ``None``.
+
+    Jinja folds what it can even with its optimizer off (its output-level
+    folding: literals, arithmetic on literals, never a filter or a sandboxed
+    operator), and writes such text without the output hook: so does this.
+    Whatever fails to fold (an error included) is evaluated while rendering,
+    as Jinja does.
+    """
+    if isinstance(child, nodes.TemplateData):
+        return child.data
+    try:
+        return str(child.as_const(eval_ctx))  # type: ignore[attr-defined]
+    except Exception:  # Impossible, or an error Jinja also leaves to the render
+        return None
 
 
 class _Context:
