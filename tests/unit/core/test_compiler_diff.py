@@ -42,8 +42,9 @@ ENGINES = {
 }
 
 
-_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
-"""Printed objects (a bound method) name their address, which differs between two objects."""
+_ADDRESS = re.compile(r"(?: |%20|\+)at(?: |%20|\+)0x[0-9a-f]+")
+"""Printed objects (a bound method) name their address, which differs between two objects
+(also urlencoded: ``{{ d.keys|urlencode }}``)."""
 
 
 def _outcome(render: Any, inputs: Mapping[str, Any]) -> tuple[str, Any]:
@@ -416,3 +417,32 @@ def test_a_prompt_renders_the_same_whether_or_not_its_check_vouched(
     assert fn.vouched is not fn  # type: ignore[attr-defined]  # a renderer reading fields directly
     vouched = input_check(TICKETS_VIEW["inputs"])({"tickets": tickets})  # type: ignore[arg-type]
     assert (vouched is True) == (len(tickets[0]) == 2)
+
+
+WORK_TIGHT = TemplateEngine(FRAGMENTS, RenderLimits(max_output_chars=100_000, max_work=100))
+"""Room for text, little for work: a value's size estimate goes over ``max_work`` first."""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        list(range(1_000)),  # size_bound pays one work unit an element: over max_work
+        [0] * 150,  # 450 characters, 151 work units for its size estimate
+        {f"k{i}": i for i in range(300)},
+        10**500,  # an int of 501 digits: its text is over max_output_chars (400)
+        [["x" * 90] * 4] * 2,  # a nested list whose text is over max_output_chars
+        7,
+        None,
+        ["short"],
+    ],
+    ids=["long-list", "many-zeros", "dict", "huge-int", "nested", "int", "none", "short-list"],
+)
+@pytest.mark.parametrize("source", ["{{ x }}", "a{{ x }}b{{ s }}", "{{ s }}{{ x }}{{ x }}"])
+@pytest.mark.parametrize("engine", [ENGINES["tight"], WORK_TIGHT], ids=["tight", "work-tight"])
+def test_plain_templates_pay_for_values_that_are_not_strings_as_jinja_does(
+    source: str, value: Any, engine: TemplateEngine
+) -> None:
+    """A plain substitution of a list, a dict or an int raises the limit Jinja's sandbox raises."""
+    inputs = {"x": value, "s": "abc"}
+    compiled, reference = both(engine, source, inputs)
+    assert compiled == reference

@@ -113,10 +113,11 @@ _PLAIN_CODE: dict[tuple[tuple[int | None, ...], bool], CodeType] = {}
 _PLAIN_CODE_SIZE = 1024
 
 
-def _plain_reads(names: int, quick: bool) -> list[str]:
+def _plain_reads(shape: tuple[int | None, ...], names: int, quick: bool) -> list[str]:
     """Lines reading the inputs ``n0``… into ``v0``….
 
-    A missing one raises, a value not a ``str`` is made one (quick: ``None`` for either).
+    A missing one raises; when a value is not a ``str``, :func:`_exact` renders
+    (quick: ``None`` for either).
     """
     if not names:
         return []
@@ -126,7 +127,11 @@ def _plain_reads(names: int, quick: bool) -> list[str]:
         tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
         return [*lines, "        return None", f"    if {tests}: return None"]
     lines.append("        raise MISSING(e.args[0], where) from None")
-    return lines + [f"    if v{i}.__class__ is not str: v{i} = TEXT(v{i})" for i in range(names)]
+    tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
+    values = "".join(f"v{i}, " for i in range(names))
+    literals = "".join(f"l{k}, " for k in range(shape.count(None)))
+    exact = f"EXACT(limits, where, {shape!r}, ({literals}), ({values}))"
+    return [*lines, f"    if {tests}: return {exact}"]
 
 
 def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) -> CodeType:
@@ -141,7 +146,7 @@ def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) 
     lines = [f"def render(inputs, {', '.join([*params, 'where', 'limits', 'limit'])}):"]
     if quick:
         lines.append(f"    if len(inputs) != {names}: return None")
-    lines += _plain_reads(names, quick)
+    lines += _plain_reads(shape, names, quick)
     body, k = [], 0
     for i in shape:
         if i is None:
@@ -202,7 +207,8 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
     Values are written as Jinja writes them (``str``); the text is held to
     ``max_output_chars``, and a string longer than ``SMALL_TEXT`` costs work as
     in the sandbox (:func:`_over`, called only when the text is long enough to
-    be over a limit). A missing input is a ``TemplateError`` naming it. The
+    be over a limit). When a value is not a string, :func:`_exact` makes the
+    text through the sandbox's own hook, paying for each value's size estimate. A missing input is a ``TemplateError`` naming it. The
     code is compiled once per shape (:func:`_plain_code`); names, texts, ``where``
     and the limits are the function's defaults, and every such function shares
     one globals dict: a prompt's first render makes one function, nothing else.
@@ -221,9 +227,34 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
     return render
 
 
-def _text(value: Any) -> str:
-    """Jinja's text of a value in ``{{ … }}`` (``str``)."""
-    return str(value)
+def _exact(
+    limits: RenderLimits,
+    where: str,
+    shape: tuple[int | None, ...],
+    literals: tuple[str, ...],
+    values: tuple[Any, ...],
+) -> str:
+    """The text, when a value is not a ``str``, paid for as Jinja's sandbox pays.
+
+    Each value's text is made by the sandbox's own hook (``budget_str``: its size
+    estimated and paid for before it is made), in the order the template
+    writes them, under one budget; then the whole text's size is checked.
+    """
+    from promptship.core.budget import Budget, bind, unbind
+    from promptship.core.errors import RenderBudgetError, prefixed
+    from promptship.core.sandbox import budget_str
+
+    budget = Budget(limits)
+    token = bind(budget)
+    try:
+        texts = iter(literals)
+        parts = [next(texts) if i is None else budget_str(values[i]) for i in shape]
+        budget.check_size(sum(map(len, parts)), "output")
+        return "".join(parts)
+    except RenderBudgetError as e:
+        raise prefixed(e, f"{where}template") from None
+    finally:
+        unbind(token)
 
 
 def _over(limits: RenderLimits, where: str, n: int, values: tuple[str, ...]) -> None:
@@ -245,7 +276,7 @@ def _over(limits: RenderLimits, where: str, n: int, values: tuple[str, ...]) -> 
         raise prefixed(e, f"{where}template") from None
 
 
-_PLAIN_GLOBALS: dict[str, Any] = {"MISSING": _undefined_error, "TEXT": _text, "OVER": _over}
+_PLAIN_GLOBALS: dict[str, Any] = {"MISSING": _undefined_error, "EXACT": _exact, "OVER": _over}
 """The globals of every plain template's function (what varies by prompt is in its defaults)."""
 
 
