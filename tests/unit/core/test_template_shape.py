@@ -163,3 +163,19 @@ def test_a_shape_is_analysed_once() -> None:
     assert (first.variables, first.includes, first.problems) == ({"s"}, {"tone"}, ())
     assert engine.shape("{{ 'unclosed }}") is None  # does not lex: analysed on its own
     assert engine.analyse("{{ 'unclosed }}").problems == ('line 1: unexpected char "\'" at 3',)
+
+
+def test_an_engine_keeps_a_bounded_number_of_answers_by_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Templates of ever new shapes (a long-lived process) do not grow an engine's memos."""
+    from promptship.core import templates
+
+    monkeypatch.setattr(templates, "_SHAPE_ANSWERS", 8)
+    engine = TemplateEngine({})
+    for i in range(40):
+        source = "{{ a }}" + "{% if b %}x{% endif %}" * (i + 1)
+        assert engine.analyse(source).variables == {"a", "b"}
+        assert engine.budget_problems(source) == []
+    assert len(engine._by_shape) == 8
+    assert len(engine._budget_by_shape) == 8

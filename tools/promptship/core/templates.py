@@ -70,6 +70,16 @@ class Analysis:
 
 _RECENT_TREES = 64
 """Parsed templates an engine keeps for :meth:`TemplateEngine._parse_read`."""
+_SHAPE_ANSWERS = 4096
+"""Analyses and budget answers an engine keeps by shape (the oldest go first)."""
+
+
+def _keep(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    """Store ``value`` under ``key`` in a memo of at most ``_SHAPE_ANSWERS`` entries; return it."""
+    if len(memo) >= _SHAPE_ANSWERS:
+        del memo[next(iter(memo))]
+    memo[key] = value
+    return value
 
 
 class TemplateEngine:
@@ -168,7 +178,7 @@ class TemplateEngine:
             return self._analyse(source)
         found = self._by_shape.get(shape)
         if found is None:
-            found = self._by_shape[shape] = self._analyse(source)
+            found = _keep(self._by_shape, shape, self._analyse(source))
         return found
 
     def _analyse(self, source: str) -> Analysis:
@@ -239,8 +249,9 @@ class TemplateEngine:
             return self._budget_problems(source, limits)
         found = self._budget_by_shape.get((shape, limits))
         if found is None:
-            found = tuple(self._budget_problems(source, limits))
-            self._budget_by_shape[(shape, limits)] = found
+            found = _keep(
+                self._budget_by_shape, (shape, limits), tuple(self._budget_problems(source, limits))
+            )
         return list(found)
 
     def _budget_problems(self, source: str, limits: RenderLimits) -> list[str]:
