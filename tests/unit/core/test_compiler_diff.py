@@ -446,3 +446,55 @@ def test_plain_templates_pay_for_values_that_are_not_strings_as_jinja_does(
     inputs = {"x": value, "s": "abc"}
     compiled, reference = both(engine, source, inputs)
     assert compiled == reference
+
+
+def _jinja_render_of_messages(
+    engine: TemplateEngine, sources: list[str], inputs: Mapping[str, Any]
+) -> tuple[str, Any]:
+    """Each message rendered by Jinja's sandbox, all under one budget (one render of a prompt)."""
+    from promptship.core.budget import Budget, bind, unbind
+
+    token = bind(Budget(engine.limits))
+    try:
+        texts = [BudgetedRenderer(engine.env.from_string(s), engine.limits, "") for s in sources]
+        return "text", [render(inputs) for render in texts]
+    except RenderBudgetError as e:
+        return "budget", e.limit
+    finally:
+        unbind(token)
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        ["{{ a }}", "{{ a }}"],  # each message alone within max_work, both together over it
+        ["{{ a }}", "{% if a %}{{ a }}{% endif %}"],  # a plain one beside a compiled one
+        ["{{ a }}", "{{ n }}"],  # a long string, then a value that is not a string
+        ["{{ n }}", "{{ a }}", "x"],
+    ],
+)
+def test_the_messages_of_a_prompt_share_one_budget_as_in_jinja(sources: list[str]) -> None:
+    """A prompt's messages are one render: plain ones pay into the budget the others pay into."""
+    from promptship.core.render import CompiledPrompt
+
+    engine = TemplateEngine({}, RenderLimits(max_output_chars=100_000, max_work=100))
+    view = {
+        "id": "t/messages",
+        "model": {"provider": "openai", "name": "m"},
+        "inputs": {
+            "type": "object",
+            "properties": {"a": {"type": "string"}, "n": {"type": "array"}},
+            "required": ["a", "n"],
+        },
+        "messages": [{"role": "user", "content": s} for s in sources],
+    }
+    prompt = CompiledPrompt(view, engine)
+    for inputs in ({"a": "x" * 1_000, "n": [0] * 60}, {"a": "x" * 100, "n": [0]}):
+        try:
+            ours: tuple[str, Any] = (
+                "text",
+                [m["content"] for m in prompt.render(inputs).messages or []],
+            )
+        except RenderBudgetError as e:
+            ours = ("budget", e.limit)
+        assert ours == _jinja_render_of_messages(engine, sources, inputs), inputs

@@ -283,12 +283,12 @@ class CompiledPrompt:
         cache = bool(message.get("cache"))
         label = self._label(i, message["role"])
         if isinstance(content, str):
-            return message["role"], cache, self.engine.compile(content, label=label)
+            return message["role"], cache, self.engine.compile(content, label, plain=False)
         declared = self.view["inputs"].get("properties", {})
         parts: list[_PartPlan] = []
         for part in content:
             if part["type"] == "text":
-                compiled = self.engine.compile(part["text"], label=label)
+                compiled = self.engine.compile(part["text"], label, plain=False)
                 parts.append(("text", compiled, bool(part.get("cache")), None))
                 continue
             spec = media_spec(part["input"], declared.get(part["input"], {}))
@@ -311,10 +311,14 @@ class CompiledPrompt:
                 loops = any("{%" in m["content"] for m in messages)
                 items = item_fields(view["inputs"]) if loops else None
                 types = vouched_types(view["inputs"]) if loops else None
+                # a plain template pays its own budget: only where it is the render's one template
+                plain = len(messages) == 1
                 self._messages = [
                     (
                         m["role"],
-                        self.engine.compile(m["content"], self._label(i, m["role"]), items, types),
+                        self.engine.compile(
+                            m["content"], self._label(i, m["role"]), items, types, plain=plain
+                        ),
                     )
                     for i, m in enumerate(messages, 1)
                 ]

@@ -375,6 +375,8 @@ class TemplateEngine:
         label: str | None = None,
         items: ItemFields | None = None,
         types: Mapping[str, Any] | None = None,
+        *,
+        plain: bool = True,
     ) -> Renderer:
         """Compile a template into a function of its inputs, rendering under the engine's budget.
 
@@ -385,13 +387,17 @@ class TemplateEngine:
             types: What the check proves of each input when it vouched
                 (:func:`promptship.core.input_check.vouched_types`): the template's
                 lean variant, if it has one, renders such inputs.
+            plain: A template that only substitutes names may be one f-string
+                (:func:`~promptship.core.compiled.compile_plain`), which pays its
+                own budget: ``False`` when it is one of several templates of one
+                render, which share the budget bound around them.
 
         Raises:
             TemplateError: On syntax errors, constructs the sandbox refuses, unknown
                 fragments, include cycles, or includes nested deeper than the budget allows.
         """
         where = f"{label}: " if label else ""
-        pieces = plain_pieces(source)
+        pieces = plain_pieces(source) if plain else None
         if pieces is not None:
             return compile_plain(pieces, self.limits, where)  # type: ignore[no-any-return]
         return self._compile_parsed(source, where, items, types)
