@@ -225,8 +225,25 @@ def hand(i):
     lines.append("Answer the most urgent first.")
     return [{"role": "user", "content": "".join(lines)}]
 assert hand(complex_in)[0]["content"] == client.get("bench/complex").render(**complex_in).messages[0]["content"]
+# floors of what any client keeping promptship's guarantees pays on top of the loop: the
+# result (a Served with its PromptRef and request id, called with **inputs), then the
+# input check too (the generated check, called on its own)
+import itertools
+from promptship.core.input_check import input_check
+from promptship.core.render import PromptRef, Served
+view = client.get("bench/complex").view
+check, ids, params = input_check(view["inputs"]), itertools.count(1), {}
+def hand_served(**i):
+    ref = tuple.__new__(PromptRef, (view["id"], "1.0.0", "sha256:0", None, None, "production",
+                                    1, "sha256:1", "c-%x" % next(ids)))
+    return Served(hand(i), None, "openai", "gpt-4o-mini", params.copy(), None, None, ref, None)
+def hand_checked(**i):
+    check(i)
+    return hand_served(**i)
 m = n // 2
 out["c hand loop"] = per_call(lambda: hand(complex_in), m)
+out["c  + result: Served, PromptRef, **inputs"] = per_call(lambda: hand_served(**complex_in), m)
+out["c  + the input check"] = per_call(lambda: hand_checked(**complex_in), m)
 out["c jinja sandbox"] = per_call(lambda: [{"role": "user", "content": c_tpl.render(complex_in)}], m)
 out["c promptship get+render"] = per_call(lambda: client.get("bench/complex").render(**complex_in), m)
 print(json.dumps(out))
@@ -346,7 +363,13 @@ def measure(tools: Path, tmp: Path, n_render: int = 100_000) -> None:
         if name in r:
             _line(name, r[name], None if name == "str.format" else r["str.format"])
     print("complex prompt (loop over 5 items with an if, length filter), p50 per call:")
-    for name in ("c hand loop", "c jinja sandbox", "c promptship get+render"):
+    for name in (
+        "c hand loop",
+        "c  + result: Served, PromptRef, **inputs",
+        "c  + the input check",
+        "c jinja sandbox",
+        "c promptship get+render",
+    ):
         _line(name[2:], r[name], None if name == "c hand loop" else r["c hand loop"])
     print("load N single-text prompts + first render of each (fresh process, best of 3):")
     for n in (1_000, 10_000):

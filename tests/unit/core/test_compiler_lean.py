@@ -344,3 +344,29 @@ def test_an_array_read_by_more_than_one_loop_is_checked_before_any() -> None:
     assert fused is not None
     bad = {"s": "x", "flag": True, "num": 1, "items": ["not an object"]}
     assert fused(bad) is None  # refused by the check before the first loop reads "title"
+
+
+class _CountingInputs(dict[str, Any]):
+    """Inputs that count how often each is read."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.reads: dict[str, int] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().__getitem__(key)
+
+
+def test_the_fused_function_reads_each_input_once() -> None:
+    """The check reads every input into the variable the template writes from: no second read."""
+    from promptship.core.compiled import fuse_lean
+
+    source = "{{ s }} {{ s }}{% for it in items %}{{ it.title }}{{ it.title }}{% endfor %}"
+    vouched, reference = _renderers(ENGINES["default"], source)
+    fused = fuse_lean(vouched._lean, input_check(SCHEMA))
+    assert fused is not None
+    values = {"s": "x", "flag": True, "num": 1, "items": [{"title": "T", "urgent": False, "n": 1}]}
+    inputs = _CountingInputs(values)
+    assert fused(inputs) == "x xTT" == reference(values)
+    assert inputs.reads == {"s": 1, "flag": 1, "num": 1, "items": 1}

@@ -46,7 +46,11 @@ class _Source:
     """The lines and constants of one generated check."""
 
     def __init__(
-        self, prefix: str = "", fail: str = _FAIL, merge: Mapping[str, str] | None = None
+        self,
+        prefix: str = "",
+        fail: str = _FAIL,
+        merge: Mapping[str, str] | None = None,
+        names: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
         self.lines = ["def check(inputs):"]
         self.consts: dict[str, Any] = {}
@@ -57,10 +61,22 @@ class _Source:
         """Array inputs whose items are checked elsewhere, by name: the item's variable there."""
         self.merged: dict[str, list[str]] = {}
         """The check of one item of each of those, with the item in that variable."""
+        self.names = names or {}
+        """The variable to read a required field into, by (object's variable, field)."""
+        self.read: set[tuple[str, str]] = set()
+        """The (object's variable, field) pairs read into the variable :attr:`names` gives."""
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
         return f"{self.prefix}{prefix}{self.count}"
+
+    def local(self, obj: str, field: str) -> str:
+        """The variable a required ``field`` of ``obj`` is read into."""
+        name = self.names.get((obj, field))
+        if name is None:
+            return self.fresh("v")
+        self.read.add((obj, field))
+        return name
 
     def const(self, value: Any) -> str:
         name = self.fresh("K")
@@ -108,7 +124,7 @@ class _Source:
 
     def required(self, depth: int, obj: str, plan: Plan, names: list[str], exact: bool) -> None:
         """Read the required ``names`` of ``obj``, test them (and its key count when ``exact``)."""
-        local = {n: self.fresh("v") for n in names}
+        local = {n: self.local(obj, n) for n in names}
         if names:
             self.add(depth, "try:")
             for n in names:
@@ -189,8 +205,11 @@ def quick_check(
 
 
 def check_parts(
-    check: Any, merge: Mapping[str, str], prefix: str
-) -> tuple[list[str], dict[str, list[str]], dict[str, Any]] | None:
+    check: Any,
+    merge: Mapping[str, str],
+    prefix: str,
+    names: Mapping[tuple[str, str], str] | None = None,
+) -> tuple[list[str], dict[str, list[str]], dict[str, Any], set[tuple[str, str]]] | None:
     """A generated check's code as parts of another function that answers ``None`` on failure.
 
     Args:
@@ -198,19 +217,23 @@ def check_parts(
         merge: Required array inputs whose items the other function checks in its
             own loop over them, by name: the item's variable there.
         prefix: Before every name the check's code makes (so none collides).
+        names: Variables of the other function to read required fields into, by
+            (object's variable, field): ``("inputs", "name")`` for an input,
+            (an item's variable in ``merge``, field) for an item's field.
 
     Returns:
         The lines checking the inputs (at the top level of a function body, the
         items of ``merge``'s arrays left out), the lines checking one item of each
-        of those (unindented), and the constants they read; ``None`` when ``check``
-        is not a generated check.
+        of those (unindented), the constants they read, and which of ``names``
+        they read (a variable read only when its value passed its type's test);
+        ``None`` when ``check`` is not a generated check.
     """
     found = getattr(check, "plan", None)
     if found is None:
         return None
     plan, required = found
-    source = _Source(prefix, "return None", merge)
+    source = _Source(prefix, "return None", merge, names)
     source.fields(1, "inputs", plan, required)
     if set(source.merged) != set(merge):
         return None  # an array merge names is not a required one
-    return source.lines[1:], source.merged, source.consts
+    return source.lines[1:], source.merged, source.consts, source.read

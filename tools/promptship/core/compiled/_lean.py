@@ -22,8 +22,8 @@ have passed too, and the text is the same. Anything else is outside
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, NamedTuple
 
 from jinja2 import nodes
 from jinja2.nodes import EvalContext
@@ -73,9 +73,14 @@ class _Lean:
         self.counter = 0
         self.items_of: list[str] = []
         """The item of each loop, innermost last."""
-        self.top_loops: dict[str, list[tuple[str, int]]] = {}
+        self.item_fields: list[dict[str, str]] = []
+        """Per loop: the fields of its item the body reads, each into a local at every
+        iteration's start (field name: local)."""
+        self.field_owner: dict[str, int] = {}
+        """A field's local: the nesting level of the loop whose item holds it."""
+        self.top_loops: dict[str, list[_Loop]] = {}
         """Loops over an input: its item's variable, the line of its ``for`` (-1: not at the
-        top level)."""
+        top level), the fields it reads into locals (on the lines after the ``for``)."""
         self.extras: list[list[str]] = []
         """Per loop: what strings it writes that do not change while it runs cost per item."""
         self.each: list[int] | None = None
@@ -98,7 +103,7 @@ class _Lean:
 
     def flush(self, depth: int) -> None:
         if self.pending:
-            self.line(depth, f"w(f{''.join(self.pending)!r})")
+            self.line(depth, f"out.append(f{''.join(self.pending)!r})")
             self.pending = []
 
     # --- expressions: (source, type) ---
@@ -160,7 +165,19 @@ class _Lean:
         fields = kind[1] if isinstance(kind, tuple) and kind[0] == "dict" else {}
         if not isinstance(key, str) or key not in fields:
             raise Outside("a field of no vouched type")
-        return f"{obj}[{key!r}]", fields[key]
+        return self.item_field(obj, key), fields[key]
+
+    def item_field(self, item: str, key: str) -> str:
+        """The local holding field ``key`` of a loop's ``item`` (read once per iteration)."""
+        if item not in self.items_of:  # never: only a loop's item is a vouched object
+            raise Outside("a field of no loop's item")
+        level = self.items_of.index(item)
+        reads = self.item_fields[level]
+        local = reads.get(key)
+        if local is None:
+            local = reads[key] = self.fresh("f")
+            self.field_owner[local] = level
+        return local
 
     def loop_attr(self, attr: str) -> tuple[str, Type]:
         i, n = self.loops[-1]
@@ -204,7 +221,10 @@ class _Lean:
             value, kind = self.expr(child)
             if kind not in _SCALARS:
                 raise Outside("an output of no known type")
-            self.line(depth, f"{tmp} = {value}")
+            if value.isidentifier():  # a local already: written as it is
+                tmp = value
+            else:
+                self.line(depth, f"{tmp} = {value}")
             if kind != "str":  # an int's work unit; a bool's size bound (one unit): short texts
                 self.unit(depth)
             elif self.loops:
@@ -221,7 +241,7 @@ class _Lean:
         is paid for every iteration when that loop starts, so the text can never
         grow much past what the budget allows before a count is compared.
         """
-        owner = next((k for k, v in enumerate(self.items_of) if value.startswith(v + "[")), None)
+        owner = self.field_owner.get(value)
         innermost = len(self.loops) - 1
         if owner != innermost:
             self.extras[-1].append(f"(len({value}) >> 4)")
@@ -298,9 +318,14 @@ class _Lean:
         self.scopes.append({node.target.name: (item, ("dict", kind[1])), "loop": ("", "loop")})
         self.loops.append((i, n))
         self.items_of.append(item)
+        self.item_fields.append({})
         self.extras.append([])
         outer, self.each = self.each, [0]
         self.block(node.body, depth + 1)
+        reads = self.item_fields.pop()  # every field the body reads, at each iteration's start
+        self.lines[mark + 2 : mark + 2] = [
+            "    " * (depth + 1) + f"{local} = {item}[{key!r}]" for key, local in reads.items()
+        ]
         # LOOP's charge, the units every iteration pays and the strings it writes that do not
         # change while it runs, for all the items at once: counts are only compared once per
         # loop and at the end, where they are at least what the exact code's would be
@@ -311,7 +336,9 @@ class _Lean:
         self.lines.insert(mark, "    " * depth + header)
         name = next((k for k, v in self.inputs.items() if v == seq), None)
         if name is not None:  # at the top level it runs once, unconditionally: all items seen
-            self.top_loops.setdefault(name, []).append((item, mark + 2 if depth == 1 else -1))
+            self.top_loops.setdefault(name, []).append(
+                _Loop(item, mark + 2 if depth == 1 else -1, reads)
+            )
         self.items_of.pop()
         self.loops.pop()
         self.scopes.pop()
@@ -327,6 +354,30 @@ class _Lean:
 
 
 _DICT_ATTRS = frozenset(dir(dict))
+
+
+class _Loop(NamedTuple):
+    """A loop over an input: its item's variable, the line of its ``for``, its field reads."""
+
+    item: str
+    at: int
+    """The index of its ``for`` line (-1: the loop is not at the top level)."""
+    reads: dict[str, str]
+    """The fields it reads (field: local), one line each right after the ``for``."""
+
+
+class _Parts(NamedTuple):
+    """A lean variant's code in pieces, for :func:`fuse_lean`."""
+
+    start: str
+    """The first line of the body (the output list and counters)."""
+    inputs: dict[str, str]
+    """The inputs it reads (name: local), one line each after :attr:`start`."""
+    lines: list[str]
+    tail: list[str]
+    once: dict[str, _Loop]
+    """The arrays read by one loop, at the top level, by name (their items checked there)."""
+    space: dict[str, Any]
 
 
 def compile_lean(
@@ -359,8 +410,8 @@ def compile_lean(
     except (Outside, RecursionError):
         return None
     writer.flush(1)
-    head = ["def lean(inputs):", "    out = []; w = out.append; W = 0; I = 0"]
-    head += [f"    {local} = inputs[{name!r}]" for name, local in writer.inputs.items()]
+    start = "    out = []; W = 0; I = 0"
+    head = ["def lean(inputs):", start, *_input_reads(writer.inputs, ())]
     # every string written is part of the text: their charges (len >> 4 each) add up to at
     # most len(text) >> 4
     tail = [
@@ -377,10 +428,19 @@ def compile_lean(
     if found is not None:  # what fuse_lean reads
         # an array read by one loop, at the top level: its items can be checked as it reads them
         once = {n: loops[0] for n, loops in writer.top_loops.items() if len(loops) == 1}
-        once = {n: loop for n, loop in once.items() if loop[1] >= 0}
-        found.parts = (head[1:], writer.lines, tail, once, space)
+        once = {n: loop for n, loop in once.items() if loop.at >= 0}
+        found.parts = _Parts(start, writer.inputs, writer.lines, tail, once, space)
     lean: Callable[[Mapping[str, Any]], str | None] | None = found
     return lean
+
+
+def _input_reads(inputs: Mapping[str, str], skip: Collection[tuple[str, str]]) -> list[str]:
+    """A line reading each input into its local, but those ``skip`` names as read already."""
+    return [
+        f"    {local} = inputs[{name!r}]"
+        for name, local in inputs.items()
+        if ("inputs", name) not in skip
+    ]
 
 
 def _function(name: str, lines: list[str], space: dict[str, Any]) -> Any:
@@ -404,19 +464,32 @@ def fuse_lean(lean: Any, check: Any) -> Callable[[Mapping[str, Any]], str | None
     """
     from promptship.core.input_code import check_parts
 
-    parts = getattr(lean, "parts", None)
+    parts: _Parts | None = getattr(lean, "parts", None)
     if parts is None:
         return None
-    head, lines, tail, once, space = parts
-    found = check_parts(check, {name: item for name, (item, _) in once.items()}, "c_")
+    # the check reads each input and item field the template reads into the template's local
+    names = {("inputs", name): local for name, local in parts.inputs.items()}
+    for loop in parts.once.values():
+        names.update({(loop.item, key): local for key, local in loop.reads.items()})
+    found = check_parts(check, {name: loop.item for name, loop in parts.once.items()}, "c_", names)
     if found is None:
         return None
-    checks, merged, consts = found
-    body = list(lines)
-    for name, (_, at) in sorted(once.items(), key=lambda x: -x[1][1]):  # from the last line up
-        indent = "    " * (1 + (len(body[at]) - len(body[at].lstrip())) // 4)
-        body[at + 1 : at + 1] = [indent + line for line in merged[name]]
+    checks, merged, consts, read = found
+    body = list(parts.lines)
+    for name, loop in sorted(parts.once.items(), key=lambda x: -x[1].at):  # from the last up
+        at, line = loop.at, body[loop.at]
+        indent = "    " * (1 + (len(line) - len(line.lstrip())) // 4)
+        field_lines = body[at + 1 : at + 1 + len(loop.reads)]
+        kept = [
+            ln
+            for ln, key in zip(field_lines, loop.reads, strict=True)
+            if (loop.item, key) not in read
+        ]
+        body[at + 1 : at + 1 + len(loop.reads)] = [indent + ln for ln in merged[name]] + kept
+    head = [parts.start, *_input_reads(parts.inputs, read)]
     fused: Callable[[Mapping[str, Any]], str | None] | None = _function(
-        "fused", ["def fused(inputs):", *checks, *head, *body, *tail], {**space, **consts}
+        "fused",
+        ["def fused(inputs):", *checks, *head, *body, *parts.tail],
+        {**parts.space, **consts},
     )
     return fused
