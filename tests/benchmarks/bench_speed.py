@@ -74,11 +74,15 @@ inputs:
 {properties}
   required: [{required}]
 messages:
-  - id: user
-    role: user
-    content: {content}
+{messages}
 """
+MESSAGE = """\
+  - id: {role}
+    role: {role}
+    content: {content}"""
 SIMPLE_PROPS = "\n".join(f"    {n}: {{type: string}}" for n in SIMPLE_INPUTS)
+TWO_SYSTEM = SIMPLE_TEXT.split("\n\nQuestion", maxsplit=1)[0]
+"""The simple prompt as a system message (its instructions) and a user one (the question)."""
 COMPLEX_PROPS = """\
     customer_name: {type: string}
     tickets:
@@ -97,17 +101,19 @@ COMPLEX_PROPS = """\
 def _registry(root: Path) -> dict[str, bytes]:
     """Bundle files of the two benchmark prompts, through the real release pipeline."""
     generate(root, 1)
-    for name, props, inputs, text in (
-        ("simple", SIMPLE_PROPS, SIMPLE_INPUTS, SIMPLE_TEXT),
-        ("complex", COMPLEX_PROPS, COMPLEX_INPUTS, COMPLEX_TEXT),
+    for name, props, inputs, texts in (
+        ("simple", SIMPLE_PROPS, SIMPLE_INPUTS, {"user": SIMPLE_TEXT}),
+        ("complex", COMPLEX_PROPS, COMPLEX_INPUTS, {"user": COMPLEX_TEXT}),
+        ("two", SIMPLE_PROPS, SIMPLE_INPUTS, {"system": TWO_SYSTEM, "user": "{{ question }}"}),
     ):
+        messages = [MESSAGE.format(role=r, content=json.dumps(t)) for r, t in texts.items()]
         (root / "registry" / "bench").mkdir(parents=True, exist_ok=True)
         (root / "registry" / "bench" / f"{name}.yaml").write_text(
             PROMPT.format(
                 name=name,
                 properties=props,
                 required=", ".join(inputs),
-                content=json.dumps(text),
+                messages="\n".join(messages),
             )
         )
     files = release.checked_files(DirectorySnapshot(root))
@@ -118,7 +124,7 @@ def _copies(model: dict[str, bytes], n: int) -> dict[str, bytes]:
     """The two benchmark prompts and ``n`` copies of bench/simple under new ids (own texts)."""
     doc0 = json.loads(model["prompts/bench/simple.json"])
     out = {"environment.json": model["environment.json"]}
-    for name in ("simple", "complex"):
+    for name in ("simple", "complex", "two"):
         out[f"prompts/bench/{name}.json"] = model[f"prompts/bench/{name}.json"]
     for i in range(n):
         doc = copy.deepcopy(doc0)
@@ -217,6 +223,13 @@ out["jinja sandbox"] = per_call(lambda: [{"role": "user", "content": s_tpl.rende
 out["promptship get+render"] = per_call(lambda: client.get("bench/simple").render(**simple_in), n)
 held = client.get("bench/simple")
 out["promptship held prompt"] = per_call(lambda: held.render(**simple_in), n)
+two = client.get("bench/two").view["messages"][0]["content"]
+two_fmt = two.replace("{{ ", "{").replace(" }}", "}")
+out["two str.format"] = per_call(lambda: [
+    {"role": "system", "content": two_fmt.format(**simple_in)},
+    {"role": "user", "content": "{question}".format(**simple_in)}], n)
+out["two promptship get+render"] = per_call(
+    lambda: client.get("bench/two").render(**simple_in), n)
 def hand(i):
     tickets = i["tickets"]
     lines = [f"{i['customer_name']} has {len(tickets)} open tickets:\n"]
@@ -362,6 +375,9 @@ def measure(tools: Path, tmp: Path, n_render: int = 100_000) -> None:
     ):
         if name in r:
             _line(name, r[name], None if name == "str.format" else r["str.format"])
+    print("the simple prompt as a system message and a user message, p50 per call:")
+    _line("str.format", r["two str.format"], None)
+    _line("promptship get+render", r["two promptship get+render"], r["two str.format"])
     print("complex prompt (loop over 5 items with an if, length filter), p50 per call:")
     for name in (
         "c hand loop",

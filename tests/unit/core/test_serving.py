@@ -29,7 +29,11 @@ ITEMS = {
         "required": ["title", "urgent"],
     },
 }
-PROMPTS: dict[str, tuple[dict[str, Any], str]] = {
+LOOP = (
+    "{{ a }} {{ items|length }}\n{% for t in items %}{{ loop.index }}. {{ t.title }}"
+    "{% if t.urgent %}!{% endif %}\n{% endfor %}"
+)
+PROMPTS: dict[str, tuple[dict[str, Any], str | list[str]]] = {
     # template reads exactly the required strings: checked and filled in one function
     "required strings": ({"properties": STRINGS, "required": ["a", "b"]}, "A={{ a }} B={{b}}"),
     "a repeated name": ({"properties": STRINGS, "required": ["a", "b"]}, "{{a}}{{ b }}{{a}}"),
@@ -41,8 +45,20 @@ PROMPTS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "lean loop": (
         {"properties": {"a": {"type": "string"}, "items": ITEMS}, "required": ["a", "items"]},
-        "{{ a }} {{ items|length }}\n{% for t in items %}{{ loop.index }}. {{ t.title }}"
-        "{% if t.urgent %}!{% endif %}\n{% endfor %}",
+        LOOP,
+    ),
+    # several messages, one budget: each lean variant within its share, else render's way
+    "system and user": (
+        {"properties": STRINGS, "required": ["a", "b"]},
+        ["You are {{ a }}. Be brief.", "{{ b }}"],
+    ),
+    "three messages, a loop": (
+        {"properties": {"a": {"type": "string"}, "items": ITEMS}, "required": ["a", "items"]},
+        ["System text.", LOOP, "{% for t in items %}{{ t.title }}{{ a }}{% endfor %}"],
+    ),
+    "two messages, one not lean": (
+        {"properties": STRINGS, "required": ["a", "b"]},
+        ["{{ a }}", "{{ b|upper }}"],
     ),
     "exact loop": (
         {"properties": {"a": {"type": "string"}, "items": ITEMS}, "required": ["a"]},
@@ -77,11 +93,15 @@ INPUTS = st.dictionaries(st.sampled_from(["a", "b", "items", "c"]), VALUES, max_
 
 def _prompt(kind: str, engine: str) -> CompiledPrompt:
     schema, content = PROMPTS[kind]
+    texts = [content] if isinstance(content, str) else content
     view = {
         "id": f"t/{kind.replace(' ', '-')}",
         "model": {"provider": "openai", "name": "m", "parameters": {"temperature": 0.1}},
         "inputs": {"type": "object", **schema},
-        "messages": [{"role": "user", "content": content}],
+        "messages": [
+            {"role": "system" if n < len(texts) else "user", "content": text}
+            for n, text in enumerate(texts, 1)
+        ],
     }
     return CompiledPrompt(view, ENGINES[engine])
 
@@ -124,8 +144,11 @@ def _serving(kind: str, engine: str) -> CompiledPrompt:
 def test_the_server_serves_what_render_renders(
     kind: str, engine: str, inputs: dict[str, Any]
 ) -> None:
-    server = _serving(kind, engine).server
-    assert server is not None
+    prompt = _serving(kind, engine)
+    server = prompt.server
+    if server is None:  # render serves it (a template without a lean variant)
+        assert kind == "two messages, one not lean"
+        server = prompt.first_serve
     expected = _outcome(lambda i: _prompt(kind, engine).render(i, REF, Served), inputs)
     assert _outcome(lambda i: server(i, REF), inputs) == expected
     fresh = _prompt(kind, engine)  # a first serve renders as render does too
@@ -139,9 +162,13 @@ def test_every_prompt_kind_gets_a_server(kind: str) -> None:
     inputs = _good(kind)
     prompt.first_serve(inputs, REF)
     prompt.first_serve(inputs, REF)
+    if kind == "two messages, one not lean":
+        assert prompt.server is None  # render serves it
+        return
     assert prompt.server is not None
     shortcut = {"required strings": "checked_plain", "a repeated name": "checked_plain"}
     shortcut["lean loop"] = "lean_first"
+    shortcut["system and user"] = shortcut["three messages, a loop"] = "lean_messages"
     assert prompt.server.__name__ == shortcut.get(kind, "plain")
     assert _outcome(lambda i: prompt.server(i, REF), inputs)[0] == "served"  # type: ignore[misc]
     parameters = prompt.server(inputs, REF).parameters  # type: ignore[misc]
@@ -180,7 +207,7 @@ def test_the_fused_check_and_lean_variant_answer_only_for_what_the_check_vouches
     assert _outcome(lambda i: prompt.server(i, REF), inputs) == expected  # type: ignore[misc]
 
 
-def test_a_prompt_of_two_messages_is_served_by_render_and_holds_no_cycle() -> None:
+def test_a_prompt_of_two_messages_has_a_server_that_holds_no_cycle() -> None:
     import gc
 
     view = {
@@ -196,6 +223,37 @@ def test_a_prompt_of_two_messages_is_served_by_render_and_holds_no_cycle() -> No
     inputs = {"a": "x", "b": "y"}
     for _ in range(3):
         served = prompt.first_serve(inputs, REF)
-    assert prompt.server is None
+    assert prompt.server is not None
     assert served.messages == prompt.render(inputs, REF, Served).messages
+    assert prompt.server(inputs, REF).messages == [
+        {"role": "system", "content": "A"},
+        {"role": "user", "content": "y"},
+    ]
     assert not gc.get_referrers(prompt)  # nothing it holds points back at it
+
+
+@pytest.mark.parametrize(
+    ("n", "limit"), [(2, None), (3, "max_loop_iterations"), (5, "max_loop_iterations")]
+)
+def test_messages_share_one_budget_when_served(n: int, limit: str | None) -> None:
+    """Two loops of ``n`` items each: each within the budget alone, together maybe not."""
+    engine = TemplateEngine({}, RenderLimits(max_loop_iterations=5))
+    loop = "{% for t in items %}{{ t.title }}{% endfor %}"
+    view = {
+        "id": "t/shared",
+        "model": {"provider": "openai", "name": "m"},
+        "inputs": {"type": "object", "properties": {"items": ITEMS}, "required": ["items"]},
+        "messages": [{"role": "system", "content": loop}, {"role": "user", "content": loop}],
+    }
+    prompt = CompiledPrompt(view, engine)
+    inputs = {"items": [{"title": f"t{i}", "urgent": False} for i in range(n)]}
+    good = {"items": []}
+    prompt.first_serve(good, REF)
+    prompt.first_serve(good, REF)
+    assert prompt.server is not None
+    expected = _outcome(lambda i: CompiledPrompt(view, engine).render(i, REF, Served), inputs)
+    assert _outcome(lambda i: prompt.server(i, REF), inputs) == expected  # type: ignore[misc]
+    if limit is None:
+        assert expected[0] == "served"
+    else:
+        assert expected[::2] == ("RenderBudgetError", limit)

@@ -310,7 +310,9 @@ class CompiledPrompt:
                 # fields read directly when the check vouches (a loop needs a block tag)
                 loops = any("{%" in m["content"] for m in messages)
                 items = item_fields(view["inputs"]) if loops else None
-                types = vouched_types(view["inputs"]) if loops else None
+                # lean variants: for a loop, or for messages sharing a budget (many_messages_server)
+                several = len(messages) > 1
+                types = vouched_types(view["inputs"]) if loops or several else None
                 # a plain template pays its own budget: only where it is the render's one template
                 plain = len(messages) == 1
                 self._messages = [
@@ -442,16 +444,25 @@ class CompiledPrompt:
         return result  # type: ignore[return-value]
 
     def _server(self) -> Server | None:
-        """The server of a one-message prompt; ``None`` for any other (:meth:`render` serves it).
+        """The server of a prompt of chat messages; ``None`` for any other (:meth:`render` serves it).
+
+        One message: :func:`~promptship.core.serving.one_message_server`; several:
+        :func:`~promptship.core.serving.many_messages_server` (``None`` when one of
+        their templates has no lean variant).
 
         The server holds the prompt's pieces, never the prompt: no reference cycle.
         """
-        from promptship.core.serving import one_message_server
+        from promptship.core.serving import many_messages_server, one_message_server
 
         messages, check, static = self._messages, self._check, self._static
-        if messages is None or len(messages) != 1 or check is None or static is None:
-            return None  # more than one message, parts, or a text prompt
+        if messages is None or check is None or static is None:
+            return None  # parts, or a text prompt
         assert self._vouched is not None
+        if len(messages) > 1:
+            budget = self.engine.limits if self._budgeted else None
+            return many_messages_server(
+                check, messages, self._vouched, budget, static=static, cls=Served
+            )
         return one_message_server((check, *messages[0], self._vouched[0][1], *static), Served)
 
     def _fill(

@@ -58,6 +58,7 @@ __all__ = [
     "compile_plain",
     "compile_subset",
     "fuse_lean",
+    "lean_share",
     "plain_pieces",
     "plain_quick",
 ]
@@ -325,6 +326,17 @@ def compile_lean(
     from promptship.core.compiled._lean import compile_lean as lean
 
     return lean(ast, env, fragments, types, limits)
+
+
+def lean_share(lean: Any, share: int) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """The lean variant with ``1/share`` of the work and loop iterations, or ``None``.
+
+    See :func:`promptship.core.compiled._lean.lean_share`: for one of ``share``
+    templates of a render that share one budget.
+    """
+    from promptship.core.compiled._lean import lean_share as share_of
+
+    return share_of(lean, share)
 
 
 def fuse_lean(lean: Any, check: Any) -> Callable[[Mapping[str, Any]], str | None] | None:

@@ -23,6 +23,7 @@ have passed too, and the text is the same. Anything else is outside
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from types import FunctionType
 from typing import Any, NamedTuple
 
 from jinja2 import nodes
@@ -493,3 +494,20 @@ def fuse_lean(lean: Any, check: Any) -> Callable[[Mapping[str, Any]], str | None
         {**parts.space, **consts},
     )
     return fused
+
+
+def lean_share(lean: Any, share: int) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """The same lean variant allowed ``1/share`` of the work and loop iterations, or ``None``.
+
+    For one of ``share`` templates rendered under one budget: when each gives its
+    text within its share, the counts of all of them together stay within the
+    budget, so each renders the same text under the shared budget as well (the
+    output limit holds for each text on its own either way). ``None`` when
+    ``lean`` is not a lean variant.
+    """
+    parts: _Parts | None = getattr(lean, "parts", None)
+    if parts is None or share < 1:
+        return None
+    space = {**parts.space, "MW": parts.space["MW"] // share, "MI": parts.space["MI"] // share}
+    shared: Callable[[Mapping[str, Any]], str | None] = FunctionType(lean.__code__, space, "lean")
+    return shared
