@@ -9,6 +9,7 @@ class and message) must be the one ``render`` gives.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from promptship.core.budget import RenderLimits
 from promptship.core.errors import PromptshipError
 from promptship.core.render import CompiledPrompt, PromptRef, Served
 from promptship.core.templates import TemplateEngine
+from tests.unit.core import test_compiler_lean as lean
 
 STRINGS = {"a": {"type": "string"}, "b": {"type": "string"}}
 ITEMS = {
@@ -257,3 +259,29 @@ def test_messages_share_one_budget_when_served(n: int, limit: str | None) -> Non
         assert expected[0] == "served"
     else:
         assert expected[::2] == ("RenderBudgetError", limit)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_prompts_of_several_messages_are_served_as_render_renders(
+    data: st.DataObject,
+) -> None:
+    """Two or three generated templates under one budget: the server's result is render's."""
+    texts = data.draw(st.lists(lean.lean_blocks(other=True), min_size=2, max_size=3))
+    engine = lean.ENGINES[data.draw(st.sampled_from(sorted(lean.ENGINES)))]
+    view = {
+        "id": "t/generated",
+        "model": {"provider": "openai", "name": "m"},
+        "inputs": lean.SCHEMA,
+        "messages": [{"role": "user", "content": text} for text in texts],
+    }
+    prompt = CompiledPrompt(view, engine)
+    small = {"s": "a", "flag": True, "num": 1, "items": []}
+    for _ in range(2):  # the server is made at the second serve (one that does not raise)
+        with contextlib.suppress(PromptshipError):
+            prompt.first_serve(small, REF)
+    server = prompt.server or prompt.first_serve  # render serves one without lean variants
+    for _ in range(3):
+        inputs = data.draw(lean.LEAN_INPUTS)
+        expected = _outcome(lambda i: CompiledPrompt(view, engine).render(i, REF, Served), inputs)
+        assert _outcome(lambda i: server(i, REF), inputs) == expected, texts
