@@ -49,7 +49,7 @@ PROMPTS: dict[str, tuple[dict[str, Any], str | list[str]]] = {
         {"properties": {"a": {"type": "string"}, "items": ITEMS}, "required": ["a", "items"]},
         LOOP,
     ),
-    # several messages, one budget: each lean variant within its share, else render's way
+    # several messages, one budget: the check and every lean variant as one function
     "system and user": (
         {"properties": STRINGS, "required": ["a", "b"]},
         ["You are {{ a }}. Be brief.", "{{ b }}"],
@@ -285,3 +285,60 @@ def test_generated_prompts_of_several_messages_are_served_as_render_renders(
         inputs = data.draw(lean.LEAN_INPUTS)
         expected = _outcome(lambda i: CompiledPrompt(view, engine).render(i, REF, Served), inputs)
         assert _outcome(lambda i: server(i, REF), inputs) == expected, texts
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # the same variable names in both templates, for other inputs
+        [
+            "{{ a }}{% for t in items %}{{ t.title }}{% endfor %}",
+            "{{ b }}{% for t in items %}{{ t.title }}{% endfor %}",
+        ],
+        # an array two templates loop over: its items checked before either
+        [
+            "{% for t in items %}{{ t.title }}{% endfor %}",
+            "{% for t in items %}{{ t.urgent }}{% endfor %}",
+        ],
+        # an array one template loops over, its length written by the one before
+        ["{{ items|length }} {{ b }}", "{% for t in items %}{{ t.title }}{% endfor %}{{ a }}"],
+        # an input the first template does not read
+        ["Constant.", "{{ a }}{{ b }}", "{{ b }}"],
+    ],
+)
+@pytest.mark.parametrize(
+    "items",
+    [
+        [{"title": "t", "urgent": True}, {"title": "u", "urgent": False}],
+        [{"title": "t", "urgent": True}, {"title": "u"}],  # a field missing
+        [{"title": "t", "urgent": True}, "not an object"],
+    ],
+)
+def test_several_messages_served_as_render_renders_them(texts: list[str], items: Any) -> None:
+    schema = {"properties": {**STRINGS, "items": ITEMS}, "required": ["a", "b", "items"]}
+    view = {
+        "id": "t/several",
+        "model": {"provider": "openai", "name": "m"},
+        "inputs": {"type": "object", **schema},
+        "messages": [{"role": "user", "content": text} for text in texts],
+    }
+    prompt = CompiledPrompt(view, TemplateEngine({}))
+    good = {"a": "A", "b": "B", "items": []}
+    prompt.first_serve(good, REF)
+    prompt.first_serve(good, REF)
+    assert prompt.server is not None
+    inputs = {"a": "x", "b": "y", "items": items}
+    expected = _outcome(
+        lambda i: CompiledPrompt(view, TemplateEngine({})).render(i, REF, Served), inputs
+    )
+    assert _outcome(lambda i: prompt.server(i, REF), inputs) == expected  # type: ignore[misc]
+    valid = isinstance(items[1], dict) and len(items[1]) == 2
+    assert (expected[0] == "served") == valid
+    from promptship.core.compiled import fuse_messages
+
+    vouched = prompt._vouched
+    assert vouched is not None
+    leans = [fn.lean for _, fn in vouched]
+    fused = fuse_messages([role for role, _ in vouched], leans, prompt._check)
+    assert fused is not None
+    assert fused(inputs) == (expected[1] if valid else None)  # the fused function served it

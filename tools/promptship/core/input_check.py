@@ -255,7 +255,10 @@ def _made(schema: dict[str, Any]) -> InputCheck:
         return slow
 
     if all(q == ((str,), None, 0, -1) for q in plan.values()):
-        return _strings_check(frozenset(plan), required, slow)
+        strings = _strings_check(frozenset(plan), required, slow)
+        # what it accepts itself, as generated code would check it (read by check_parts)
+        strings.plan = (plan, required)  # type: ignore[attr-defined]
+        return strings
     return quick_check(plan, required, slow)
 
 

@@ -213,7 +213,8 @@ def check_parts(
     """A generated check's code as parts of another function that answers ``None`` on failure.
 
     Args:
-        check: A check from :func:`quick_check` (anything else: ``None``).
+        check: A check carrying its plan (from :func:`quick_check`, or the strings check of
+            :func:`promptship.core.input_check.input_check`; anything else: ``None``).
         merge: Required array inputs whose items the other function checks in its
             own loop over them, by name: the item's variable there.
         prefix: Before every name the check's code makes (so none collides).

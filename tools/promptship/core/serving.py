@@ -10,8 +10,8 @@ A plain template whose inputs are the schema's required strings is checked and
 filled by one straight-line function (:func:`promptship.core.compiled.plain_quick`).
 
 A prompt of several chat messages whose templates all have a lean variant is
-served by :func:`many_messages_server`: the check once, then each template's
-lean variant allowed its share of the budget the messages share.
+served by :func:`many_messages_server`: the check and every template's lean
+variant in one function, counting the one budget the messages share.
 """
 
 from __future__ import annotations
@@ -136,11 +136,10 @@ def many_messages_server(
 ) -> Server | None:
     """The render of a prompt of several chat messages as one function, or ``None``.
 
-    When the check vouches for the inputs and no budget is bound, each message's
-    lean variant renders with ``1/n`` of the work and loop iterations of the
-    budget the ``n`` messages share (:func:`promptship.core.compiled.lean_share`):
-    all of them within their shares, the texts are the ones the shared budget
-    gives. Otherwise (not vouched, a share possibly crossed, a budget bound by
+    When no budget is bound, the check and every message's lean variant run as
+    one function (:func:`promptship.core.compiled.fuse_messages`), counting the
+    work and loop iterations of the one budget the messages share. Otherwise
+    (inputs it does not vouch for, a limit possibly crossed, a budget bound by
     the caller) the messages render as :meth:`~promptship.core.render.CompiledPrompt.render`
     renders them, under one budget, raising what it raises.
 
@@ -155,37 +154,29 @@ def many_messages_server(
     Returns:
         ``None`` when a template has no lean variant (``render`` serves the prompt).
     """
-    from promptship.core.compiled import lean_share
+    from promptship.core.compiled import fuse_messages
 
-    shares = [lean_share(getattr(fn, "lean", None), len(vouched)) for _, fn in vouched]
-    leans = [
-        (role, lean) for (role, _), lean in zip(vouched, shares, strict=True) if lean is not None
-    ]
-    if len(leans) < 2 or len(leans) != len(vouched):
+    roles = [role for role, _ in vouched]
+    fused = fuse_messages(roles, [getattr(fn, "lean", None) for _, fn in vouched], check)
+    if fused is None or len(vouched) < 2:
         return None
     provider, name, parameters, schema, fmt, features = static
 
     def lean_messages(inputs: Mapping[str, Any], ref: Any) -> Any:
-        vouches = check(inputs)  # raises the inputs' errors, as render does
-        if vouches is True and bound() is None:
-            out = []
-            for role, lean in leans:
-                try:
-                    text = lean(inputs)
-                except Exception:  # never expected: rendered below, as always
-                    break
-                if text is None:  # over its share, possibly: as render does
-                    break
-                out.append({"role": role, "content": text})
-            else:
-                return cls(out, None, provider, name, parameters.copy(), schema, fmt, ref, features)
-        fns = vouched if vouches is True else messages
-        token = bind(Budget(budget)) if budget is not None else None
-        try:
-            rendered = [{"role": role, "content": fn(inputs)} for role, fn in fns]
-        finally:
-            if token is not None:
-                unbind(token)
-        return cls(rendered, None, provider, name, parameters.copy(), schema, fmt, ref, features)
+        out = None
+        if bound() is None:
+            try:
+                out = fused(inputs)
+            except Exception:  # never expected: checked and rendered below, as always
+                out = None
+        if out is None:  # not vouched, over a limit: as render does
+            fns = vouched if check(inputs) is True else messages
+            token = bind(Budget(budget)) if budget is not None else None
+            try:
+                out = [{"role": role, "content": fn(inputs)} for role, fn in fns]
+            finally:
+                if token is not None:
+                    unbind(token)
+        return cls(out, None, provider, name, parameters.copy(), schema, fmt, ref, features)
 
     return lean_messages

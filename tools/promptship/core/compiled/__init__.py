@@ -42,7 +42,7 @@ class of error, through both engines.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,7 @@ __all__ = [
     "compile_plain",
     "compile_subset",
     "fuse_lean",
-    "lean_share",
+    "fuse_messages",
     "plain_pieces",
     "plain_quick",
 ]
@@ -328,24 +328,27 @@ def compile_lean(
     return lean(ast, env, fragments, types, limits)
 
 
-def lean_share(lean: Any, share: int) -> Callable[[Mapping[str, Any]], str | None] | None:
-    """The lean variant with ``1/share`` of the work and loop iterations, or ``None``.
-
-    See :func:`promptship.core.compiled._lean.lean_share`: for one of ``share``
-    templates of a render that share one budget.
-    """
-    from promptship.core.compiled._lean import lean_share as share_of
-
-    return share_of(lean, share)
-
-
 def fuse_lean(lean: Any, check: Any) -> Callable[[Mapping[str, Any]], str | None] | None:
     """A prompt's input check and its template's lean variant in one function, or ``None``.
 
-    See :func:`promptship.core.compiled._lean.fuse_lean`: the text for inputs the
+    See :func:`promptship.core.compiled._fuse.fuse_lean`: the text for inputs the
     check accepts itself within the budget, else ``None`` (the caller checks and
     renders as usual).
     """
-    from promptship.core.compiled._lean import fuse_lean as fuse
+    from promptship.core.compiled._fuse import fuse_lean as fuse
 
     return fuse(lean, check)
+
+
+def fuse_messages(
+    roles: Sequence[str], leans: Sequence[Any], check: Any
+) -> Callable[[Mapping[str, Any]], list[dict[str, Any]] | None] | None:
+    """A prompt's input check and its messages' lean variants in one function, or ``None``.
+
+    See :func:`promptship.core.compiled._fuse.fuse_messages`: the messages for
+    inputs the check accepts itself within the budget the messages share, else
+    ``None`` (the caller checks and renders as usual).
+    """
+    from promptship.core.compiled._fuse import fuse_messages as fuse
+
+    return fuse(roles, leans, check)

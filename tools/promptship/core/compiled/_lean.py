@@ -23,7 +23,6 @@ have passed too, and the text is the same. Anything else is outside
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from types import FunctionType
 from typing import Any, NamedTuple
 
 from jinja2 import nodes
@@ -79,7 +78,7 @@ class _Lean:
         iteration's start (field name: local)."""
         self.field_owner: dict[str, int] = {}
         """A field's local: the nesting level of the loop whose item holds it."""
-        self.top_loops: dict[str, list[_Loop]] = {}
+        self.top_loops: dict[str, list[LeanLoop]] = {}
         """Loops over an input: its item's variable, the line of its ``for`` (-1: not at the
         top level), the fields it reads into locals (on the lines after the ``for``)."""
         self.extras: list[list[str]] = []
@@ -338,7 +337,7 @@ class _Lean:
         name = next((k for k, v in self.inputs.items() if v == seq), None)
         if name is not None:  # at the top level it runs once, unconditionally: all items seen
             self.top_loops.setdefault(name, []).append(
-                _Loop(item, mark + 2 if depth == 1 else -1, reads)
+                LeanLoop(item, mark + 2 if depth == 1 else -1, reads)
             )
         self.items_of.pop()
         self.loops.pop()
@@ -357,7 +356,7 @@ class _Lean:
 _DICT_ATTRS = frozenset(dir(dict))
 
 
-class _Loop(NamedTuple):
+class LeanLoop(NamedTuple):
     """A loop over an input: its item's variable, the line of its ``for``, its field reads."""
 
     item: str
@@ -367,7 +366,7 @@ class _Loop(NamedTuple):
     """The fields it reads (field: local), one line each right after the ``for``."""
 
 
-class _Parts(NamedTuple):
+class LeanParts(NamedTuple):
     """A lean variant's code in pieces, for :func:`fuse_lean`."""
 
     start: str
@@ -376,9 +375,11 @@ class _Parts(NamedTuple):
     """The inputs it reads (name: local), one line each after :attr:`start`."""
     lines: list[str]
     tail: list[str]
-    once: dict[str, _Loop]
+    once: dict[str, LeanLoop]
     """The arrays read by one loop, at the top level, by name (their items checked there)."""
     space: dict[str, Any]
+    looped: frozenset[str]
+    """The arrays any of its loops goes over (at any depth), by name."""
 
 
 def compile_lean(
@@ -412,7 +413,7 @@ def compile_lean(
         return None
     writer.flush(1)
     start = "    out = []; W = 0; I = 0"
-    head = ["def lean(inputs):", start, *_input_reads(writer.inputs, ())]
+    head = ["def lean(inputs):", start, *input_reads(writer.inputs, ())]
     # every string written is part of the text: their charges (len >> 4 each) add up to at
     # most len(text) >> 4
     tail = [
@@ -425,17 +426,18 @@ def compile_lean(
         "MI": limits.max_loop_iterations,
         "MC": limits.max_output_chars,
     }
-    found = _function("lean", [*head, *writer.lines, *tail], space)
+    found = define("lean", [*head, *writer.lines, *tail], space)
     if found is not None:  # what fuse_lean reads
         # an array read by one loop, at the top level: its items can be checked as it reads them
         once = {n: loops[0] for n, loops in writer.top_loops.items() if len(loops) == 1}
         once = {n: loop for n, loop in once.items() if loop.at >= 0}
-        found.parts = _Parts(start, writer.inputs, writer.lines, tail, once, space)
+        looped = frozenset(writer.top_loops)
+        found.parts = LeanParts(start, writer.inputs, writer.lines, tail, once, space, looped)
     lean: Callable[[Mapping[str, Any]], str | None] | None = found
     return lean
 
 
-def _input_reads(inputs: Mapping[str, str], skip: Collection[tuple[str, str]]) -> list[str]:
+def input_reads(inputs: Mapping[str, str], skip: Collection[tuple[str, str]]) -> list[str]:
     """A line reading each input into its local, but those ``skip`` names as read already."""
     return [
         f"    {local} = inputs[{name!r}]"
@@ -444,70 +446,10 @@ def _input_reads(inputs: Mapping[str, str], skip: Collection[tuple[str, str]]) -
     ]
 
 
-def _function(name: str, lines: list[str], space: dict[str, Any]) -> Any:
+def define(name: str, lines: list[str], space: dict[str, Any]) -> Any:
     """The function ``lines`` define, with ``space`` as its globals (``None``: too big)."""
     try:
         exec(compile("\n".join(lines), f"<promptship {name} template>", "exec"), space)  # noqa: S102
     except (SyntaxError, RecursionError, MemoryError):
         return None
     return space[name]
-
-
-def fuse_lean(lean: Any, check: Any) -> Callable[[Mapping[str, Any]], str | None] | None:
-    """The input check and the lean variant in one function: the text, or ``None``.
-
-    ``None`` from the function when the check would not accept the inputs
-    itself, or a limit might be crossed: the caller then checks and renders as
-    usual (and raises what they raise). An array input the template loops over
-    once at its top level has its items checked in that loop, as it reads them
-    (:func:`promptship.core.input_code.check_parts`). ``None`` when either
-    function is not generated code of this kind.
-    """
-    from promptship.core.input_code import check_parts
-
-    parts: _Parts | None = getattr(lean, "parts", None)
-    if parts is None:
-        return None
-    # the check reads each input and item field the template reads into the template's local
-    names = {("inputs", name): local for name, local in parts.inputs.items()}
-    for loop in parts.once.values():
-        names.update({(loop.item, key): local for key, local in loop.reads.items()})
-    found = check_parts(check, {name: loop.item for name, loop in parts.once.items()}, "c_", names)
-    if found is None:
-        return None
-    checks, merged, consts, read = found
-    body = list(parts.lines)
-    for name, loop in sorted(parts.once.items(), key=lambda x: -x[1].at):  # from the last up
-        at, line = loop.at, body[loop.at]
-        indent = "    " * (1 + (len(line) - len(line.lstrip())) // 4)
-        field_lines = body[at + 1 : at + 1 + len(loop.reads)]
-        kept = [
-            ln
-            for ln, key in zip(field_lines, loop.reads, strict=True)
-            if (loop.item, key) not in read
-        ]
-        body[at + 1 : at + 1 + len(loop.reads)] = [indent + ln for ln in merged[name]] + kept
-    head = [parts.start, *_input_reads(parts.inputs, read)]
-    fused: Callable[[Mapping[str, Any]], str | None] | None = _function(
-        "fused",
-        ["def fused(inputs):", *checks, *head, *body, *parts.tail],
-        {**parts.space, **consts},
-    )
-    return fused
-
-
-def lean_share(lean: Any, share: int) -> Callable[[Mapping[str, Any]], str | None] | None:
-    """The same lean variant allowed ``1/share`` of the work and loop iterations, or ``None``.
-
-    For one of ``share`` templates rendered under one budget: when each gives its
-    text within its share, the counts of all of them together stay within the
-    budget, so each renders the same text under the shared budget as well (the
-    output limit holds for each text on its own either way). ``None`` when
-    ``lean`` is not a lean variant.
-    """
-    parts: _Parts | None = getattr(lean, "parts", None)
-    if parts is None or share < 1:
-        return None
-    space = {**parts.space, "MW": parts.space["MW"] // share, "MI": parts.space["MI"] // share}
-    shared: Callable[[Mapping[str, Any]], str | None] = FunctionType(lean.__code__, space, "lean")
-    return shared
