@@ -49,6 +49,11 @@ PROMPTS: dict[str, tuple[dict[str, Any], str | list[str]]] = {
         {"properties": {"a": {"type": "string"}, "items": ITEMS}, "required": ["a", "items"]},
         LOOP,
     ),
+    # a template of strings in the lean subset: the strings check fused with it
+    "strings and an if": (
+        {"properties": STRINGS, "required": ["a", "b"]},
+        "{% if a == 'x' %}A={{ a }}{% else %}{{ b }}{% endif %} {{ b|length }}",
+    ),
     # several messages, one budget: the check and every lean variant as one function
     "system and user": (
         {"properties": STRINGS, "required": ["a", "b"]},
@@ -169,7 +174,7 @@ def test_every_prompt_kind_gets_a_server(kind: str) -> None:
         return
     assert prompt.server is not None
     shortcut = {"required strings": "checked_plain", "a repeated name": "checked_plain"}
-    shortcut["lean loop"] = "lean_first"
+    shortcut["lean loop"] = shortcut["strings and an if"] = "lean_first"
     shortcut["system and user"] = shortcut["three messages, a loop"] = "lean_messages"
     assert prompt.server.__name__ == shortcut.get(kind, "plain")
     assert _outcome(lambda i: prompt.server(i, REF), inputs)[0] == "served"  # type: ignore[misc]
