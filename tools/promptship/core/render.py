@@ -311,8 +311,7 @@ class CompiledPrompt:
                 loops = any("{%" in m["content"] for m in messages)
                 items = item_fields(view["inputs"]) if loops else None
                 # lean variants: for a loop, or for messages sharing a budget (many_messages_server)
-                several = len(messages) > 1
-                types = vouched_types(view["inputs"]) if loops or several else None
+                types = vouched_types(view["inputs"]) if loops or len(messages) > 1 else None
                 # a plain template pays its own budget: only where it is the render's one template
                 plain = len(messages) == 1
                 self._messages = [
@@ -446,11 +445,9 @@ class CompiledPrompt:
     def _server(self) -> Server | None:
         """The server of a prompt of chat messages; ``None`` for any other (:meth:`render` serves it).
 
-        One message: :func:`~promptship.core.serving.one_message_server`; several:
-        :func:`~promptship.core.serving.many_messages_server` (``None`` when one of
-        their templates has no lean variant).
-
-        The server holds the prompt's pieces, never the prompt: no reference cycle.
+        :func:`~promptship.core.serving.one_message_server`, or for several messages
+        :func:`~promptship.core.serving.many_messages_server`. The server holds the
+        prompt's pieces, never the prompt: no reference cycle.
         """
         from promptship.core.serving import many_messages_server, one_message_server
 
