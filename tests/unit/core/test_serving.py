@@ -340,10 +340,11 @@ def test_several_messages_served_as_render_renders_them(texts: list[str], items:
     valid = isinstance(items[1], dict) and len(items[1]) == 2
     assert (expected[0] == "served") == valid
     from promptship.core.compiled import fuse_messages
+    from promptship.core.serving import message_leans
 
     vouched = prompt._vouched
     assert vouched is not None
-    leans = [fn.lean for _, fn in vouched]
+    leans = message_leans(view, prompt.engine, vouched, prompt._label)
     fused = fuse_messages([role for role, _ in vouched], leans, prompt._check)
     assert fused is not None
     assert fused(inputs) == (expected[1] if valid else None)  # the fused function served it

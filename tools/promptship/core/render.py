@@ -310,8 +310,7 @@ class CompiledPrompt:
                 # fields read directly when the check vouches (a loop needs a block tag)
                 loops = any("{%" in m["content"] for m in messages)
                 items = item_fields(view["inputs"]) if loops else None
-                # lean variants: for a loop, or for messages sharing a budget (many_messages_server)
-                types = vouched_types(view["inputs"]) if loops or len(messages) > 1 else None
+                types = vouched_types(view["inputs"]) if loops else None
                 # a plain template pays its own budget: only where it is the render's one template
                 plain = len(messages) == 1
                 self._messages = [
@@ -443,13 +442,11 @@ class CompiledPrompt:
         return result  # type: ignore[return-value]
 
     def _server(self) -> Server | None:
-        """The server of a prompt of chat messages; ``None`` for any other (:meth:`render` serves it).
+        """The server of a prompt of chat messages (:mod:`promptship.core.serving`), else ``None``.
 
-        :func:`~promptship.core.serving.one_message_server`, or for several messages
-        :func:`~promptship.core.serving.many_messages_server`. The server holds the
-        prompt's pieces, never the prompt: no reference cycle.
+        It holds the prompt's pieces, never the prompt: no reference cycle.
         """
-        from promptship.core.serving import many_messages_server, one_message_server
+        from promptship.core import serving
 
         messages, check, static = self._messages, self._check, self._static
         if messages is None or check is None or static is None:
@@ -457,10 +454,12 @@ class CompiledPrompt:
         assert self._vouched is not None
         if len(messages) > 1:
             budget = self.engine.limits if self._budgeted else None
-            return many_messages_server(
-                check, messages, self._vouched, budget, static=static, cls=Served
+            leans = serving.message_leans(self.view, self.engine, self._vouched, self._label)
+            return serving.many_messages_server(
+                check, messages, self._vouched, budget, leans=leans, static=static, cls=Served
             )
-        return one_message_server((check, *messages[0], self._vouched[0][1], *static), Served)
+        one = (check, *messages[0], self._vouched[0][1], *static)
+        return serving.one_message_server(one, Served)
 
     def _fill(
         self, inputs: Mapping[str, Any], vouched: bool

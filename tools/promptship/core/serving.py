@@ -125,12 +125,42 @@ def _fused(lean: Any, check: Any) -> Any:
     return fuse_lean(lean, check)
 
 
+def message_leans(
+    view: Mapping[str, Any],
+    engine: Any,
+    vouched: Sequence[tuple[str, Any]],
+    label: Callable[[int, str], str],
+) -> list[Any] | None:
+    """Each message's lean variant: its renderer's own, else compiled now; ``None`` if one lacks it.
+
+    A prompt's first render compiles lean variants only for templates with a
+    loop (nothing else uses them then): the others are compiled here, once, when
+    the prompt's server is made at its second render.
+    """
+    leans = [getattr(fn, "lean", None) for _, fn in vouched]
+    if None not in leans:
+        return leans
+    from promptship.core.input_check import item_fields, vouched_types
+
+    types = vouched_types(view["inputs"])
+    if not types:
+        return None
+    items = item_fields(view["inputs"])
+    leans = []
+    for i, message in enumerate(view["messages"], 1):
+        content = message["content"]
+        fn = engine.compile(content, label(i, message["role"]), items, types, plain=False)
+        leans.append(getattr(getattr(fn, "vouched", fn), "lean", None))
+    return None if None in leans else leans
+
+
 def many_messages_server(
     check: Any,
     messages: Sequence[tuple[str, Any]],
     vouched: Sequence[tuple[str, Any]],
     budget: RenderLimits | None,
     *,
+    leans: Sequence[Any] | None,
     static: tuple[Any, ...],
     cls: type,
 ) -> Server | None:
@@ -149,6 +179,7 @@ def many_messages_server(
         vouched: The same with each renderer for vouched inputs.
         budget: The limits of the budget bound around the messages (``None``: none is).
         static: Provider, model, parameters, output schema and format, features.
+        leans: Each message's lean variant (:func:`message_leans`; ``None``: not all have one).
         cls: The result's class (``Served``).
 
     Returns:
@@ -156,9 +187,9 @@ def many_messages_server(
     """
     from promptship.core.compiled import fuse_messages
 
-    roles = [role for role, _ in vouched]
-    fused = fuse_messages(roles, [getattr(fn, "lean", None) for _, fn in vouched], check)
-    if fused is None or len(vouched) < 2:
+    roles = [role for role, _ in messages]
+    fused = fuse_messages(roles, leans, check) if leans is not None else None
+    if fused is None or len(messages) < 2:
         return None
     provider, name, parameters, schema, fmt, features = static
 
