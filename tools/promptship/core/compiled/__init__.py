@@ -80,8 +80,12 @@ def _is_name(text: str) -> bool:
     )
 
 
-def plain_pieces(source: str) -> list[str | tuple[str]] | None:
-    """Literal pieces and ``(name,)`` variables when ``source`` only substitutes names.
+Piece = str | tuple[str, int]
+"""Literal text, or a variable: its name and the template line the name is on (as Jinja counts)."""
+
+
+def plain_pieces(source: str) -> list[Piece] | None:
+    """Literal pieces and ``(name, line)`` variables when ``source`` only substitutes names.
 
     Recognised without Jinja's parser, conservatively: no block or comment
     tags, no carriage return (Jinja rewrites newlines), every ``{{`` opening
@@ -91,22 +95,26 @@ def plain_pieces(source: str) -> list[str | tuple[str]] | None:
     if "{%" in source or "{#" in source or "\r" in source:
         return None
     chunks = source.split("{{")
-    pieces: list[str | tuple[str]] = [chunks[0]] if chunks[0] else []
+    pieces: list[Piece] = [chunks[0]] if chunks[0] else []
+    line = 1 + chunks[0].count("\n")
     for chunk in chunks[1:]:
         inside, sep, after = chunk.partition("}}")
         name = inside.strip(" \t\n")
         if not sep or not _is_name(name):
             return None
-        pieces.append((name,))
+        pieces.append((name, line + inside[: inside.index(name)].count("\n")))
+        line += inside.count("\n") + after.count("\n")
         if after:
             pieces.append(after)
     return pieces
 
 
-def _undefined_error(name: str, where: str) -> Exception:
+def _undefined_error(name: str, where: str, firsts: Mapping[str, int]) -> Exception:
+    """What Jinja's sandbox says of a missing input (at the line it is first written)."""
     from promptship.core.errors import TemplateError
 
-    return TemplateError(f"{where}template uses an undefined value: '{name}' is undefined")
+    at = f"{where}template line {firsts[name]}: " if name in firsts else where
+    return TemplateError(f"{at}template uses an undefined value: '{name}' is undefined")
 
 
 _PLAIN_CODE: dict[tuple[tuple[int | None, ...], bool], CodeType] = {}
@@ -127,11 +135,11 @@ def _plain_reads(shape: tuple[int | None, ...], names: int, quick: bool) -> list
     if quick:
         tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
         return [*lines, "        return None", f"    if {tests}: return None"]
-    lines.append("        raise MISSING(e.args[0], where) from None")
+    lines.append("        raise MISSING(e.args[0], where, firsts) from None")
     tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
     values = "".join(f"v{i}, " for i in range(names))
     literals = "".join(f"l{k}, " for k in range(shape.count(None)))
-    exact = f"EXACT(limits, where, {shape!r}, ({literals}), ({values}))"
+    exact = f"EXACT(limits, where, ({shape!r}, ({literals}), lines), ({values}))"
     return [*lines, f"    if {tests}: return {exact}"]
 
 
@@ -144,7 +152,8 @@ def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) 
     """
     literals = sum(1 for i in shape if i is None)
     params = [f"n{i}" for i in range(names)] + [f"l{i}" for i in range(literals)]
-    lines = [f"def render(inputs, {', '.join([*params, 'where', 'limits', 'limit'])}):"]
+    defaults = ["where", "limits", "limit", "lines", "firsts"]
+    lines = [f"def render(inputs, {', '.join([*params, *defaults])}):"]
     if quick:
         lines.append(f"    if len(inputs) != {names}: return None")
     lines += _plain_reads(shape, names, quick)
@@ -157,7 +166,7 @@ def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) 
             body.append(f"{{v{i}}}")
     lines.append(f"    text = f{''.join(body)!r}")
     values = "".join(f"v{i}, " for i in shape if i is not None)
-    over = "return None" if quick else f"OVER(limits, where, len(text), ({values}))"
+    over = "return None" if quick else f"OVER(limits, where, len(text), ({values}), lines)"
     lines.append(f"    if len(text) > limit: {over}")
     lines.append("    return text")
     space: dict[str, Any] = {}
@@ -202,15 +211,16 @@ def plain_quick(
     return frozenset(defaults[:names]), quick
 
 
-def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: str) -> Any:
+def compile_plain(pieces: list[Piece], limits: RenderLimits, where: str) -> Any:
     """A function of the inputs that fills ``pieces`` (from :func:`plain_pieces`) with one f-string.
 
     Values are written as Jinja writes them (``str``); the text is held to
     ``max_output_chars``, and a string longer than ``SMALL_TEXT`` costs work as
     in the sandbox (:func:`_over`, called only when the text is long enough to
     be over a limit). When a value is not a string, :func:`_exact` makes the
-    text through the sandbox's own hook, paying for each value's size estimate. A missing input is a ``TemplateError`` naming it. The
-    code is compiled once per shape (:func:`_plain_code`); names, texts, ``where``
+    text through the sandbox's own hook, paying for each value's size estimate.
+    A missing input is a ``TemplateError`` naming it. Errors name the template
+    line of the value that raised them, as Jinja's do. The code is compiled once per shape (:func:`_plain_code`); names, texts, ``where``
     and the limits are the function's defaults, and every such function shares
     one globals dict: a prompt's first render makes one function, nothing else.
     """
@@ -222,7 +232,12 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
     # no text up to this long can be over a limit: its strings' charges (len >> 4 each,
     # when over SMALL_TEXT) add up to at most len(text) >> 4
     guard = min(limits.max_output_chars, 16 * limits.max_work + 15)
-    defaults = (*names, *literals, where, limits, guard)
+    lines = tuple(p[1] for p in pieces if isinstance(p, tuple))  # of each value written
+    firsts: dict[str, int] = {}
+    for p in pieces:
+        if isinstance(p, tuple):
+            firsts.setdefault(p[0], p[1])
+    defaults = (*names, *literals, where, limits, guard, lines, firsts)
     render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
     return render
@@ -231,47 +246,66 @@ def compile_plain(pieces: list[str | tuple[str]], limits: RenderLimits, where: s
 def _exact(
     limits: RenderLimits,
     where: str,
-    shape: tuple[int | None, ...],
-    literals: tuple[str, ...],
+    pieces: tuple[tuple[int | None, ...], tuple[str, ...], tuple[int, ...]],
     values: tuple[Any, ...],
 ) -> str:
     """The text, when a value is not a ``str``, paid for as Jinja's sandbox pays.
 
     Each value's text is made by the sandbox's own hook (``budget_str``: its size
     estimated and paid for before it is made), in the order the template
-    writes them, under one budget; then the whole text's size is checked.
+    writes them, under one budget, an error naming that value's line;
+    then the whole text's size is checked. ``pieces``: the template's shape,
+    its literal texts, the line of each value written.
     """
     from promptship.core.budget import Budget, bind, unbind
     from promptship.core.errors import RenderBudgetError, prefixed
     from promptship.core.sandbox import budget_str
 
+    shape, literals, lines = pieces
     budget = Budget(limits)
     token = bind(budget)
+    texts, at = iter(literals), iter(lines)
+    parts: list[str] = []
     try:
-        texts = iter(literals)
-        parts = [next(texts) if i is None else budget_str(values[i]) for i in shape]
-        budget.check_size(sum(map(len, parts)), "output")
+        for i in shape:
+            if i is None:
+                parts.append(next(texts))
+                continue
+            line = next(at)
+            try:
+                parts.append(budget_str(values[i]))
+            except RenderBudgetError as e:
+                raise prefixed(e, f"{where}template line {line}") from None
+        try:
+            budget.check_size(sum(map(len, parts)), "output")
+        except RenderBudgetError as e:
+            raise prefixed(e, f"{where}template") from None
         return "".join(parts)
-    except RenderBudgetError as e:
-        raise prefixed(e, f"{where}template") from None
     finally:
         unbind(token)
 
 
-def _over(limits: RenderLimits, where: str, n: int, values: tuple[str, ...]) -> None:
+def _over(
+    limits: RenderLimits, where: str, n: int, values: tuple[str, ...], lines: tuple[int, ...]
+) -> None:
     """Raise what Jinja's sandbox raises for a text of ``n`` characters written from ``values``.
 
-    Each value written (in order, once per time it is written) longer than
-    ``SMALL_TEXT`` costs ``len >> 4`` work units, charged as it is written: over
-    ``max_work``, that error comes first; then the text's size, over
-    ``max_output_chars``. Neither: nothing.
+    Each value written (in order, once per time it is written, on its line of
+    ``lines``) longer than ``SMALL_TEXT`` costs ``len >> 4`` work units, charged
+    as it is written: over ``max_work``, that error comes first, naming the
+    line; then the text's size, over ``max_output_chars``. Neither: nothing.
     """
     from promptship.core.budget import SMALL_TEXT, Budget
     from promptship.core.errors import RenderBudgetError, prefixed
 
     budget = Budget(limits)
+    for value, line in zip(values, lines, strict=True):
+        if len(value) > SMALL_TEXT:
+            try:
+                budget.charge(len(value) >> 4)
+            except RenderBudgetError as e:
+                raise prefixed(e, f"{where}template line {line}") from None
     try:
-        budget.charge(sum(len(v) >> 4 for v in values if len(v) > SMALL_TEXT))
         budget.check_size(n, "output")
     except RenderBudgetError as e:
         raise prefixed(e, f"{where}template") from None
