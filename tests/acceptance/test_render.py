@@ -239,3 +239,28 @@ def test_a_parameter_cannot_override_the_model(cli: Cli) -> None:
     strict = render(cli, case, *args, "json")
     assert strict.exit == 1
     assert "openai-chat: has no parameter model" in strict.err
+
+
+def test_a_plain_template_over_the_budget_is_told_at_its_line_in_the_file(
+    cli: Cli, copy_case: Callable[..., Path]
+) -> None:
+    """A one-message prompt of ``{{ name }}`` only (one f-string) names its file line too."""
+    root = copy_case("minimal_chat")
+    prompt = root / "registry/support/triage.yaml"
+    text = prompt.read_text()
+    start = text.index("messages:")
+    prompt.write_text(
+        text[:start] + "messages:\n  - id: user\n    role: user\n    content: |\n"
+        "      Sort this ticket.\n      Ticket: {{ ticket }}\n"
+    )
+    env = root / "environments/staging.yaml"
+    env.write_text(
+        env.read_text().replace("policy:\n", "policy:\n  render_budget: {max_work: 100}\n")
+    )
+    result = render(
+        cli, root, "support/triage", "--env", "staging", "--input", "ticket=" + "x" * 5000
+    )
+    assert result.exit == 1, result.err
+    assert "template line 2: render budget exceeded: work 312" in result.err, result.err
+    line = text[:start].count("\n") + 6  # the template's second line, in the file
+    assert f"registry/support/triage.yaml:{line}:7" in result.err, result.err
