@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,3 +67,21 @@ def test_a_plain_template_fails_as_jinjas_sandbox_does(
     assert getattr(plain, "needs_budget", True) is False  # the one-f-string renderer
     jinja = BudgetedRenderer(templates.env.from_string(source), templates.limits, WHERE)
     assert _outcome(plain, inputs) == _outcome(jinja, inputs), source
+
+
+@pytest.mark.parametrize(
+    ("source", "inputs"),
+    [
+        ("{{ a }}{{ b }}", {"a": "w" * 5_000}),  # over max_work before the missing one
+        ("{{ b }}{{ a }}", {"a": "w" * 5_000}),  # the missing one first
+        ("{{ a }}\n{{ b }}{{ a }}", {"a": [0] * 400}),  # a list over the budget, then missing
+        ("{{ a }}\n{{ c }}\n{{ b }}", {"a": "x"}),  # two missing: the first written
+    ],
+)
+def test_what_a_plain_template_raises_first_is_what_jinja_raises_first(
+    source: str, inputs: dict[str, Any]
+) -> None:
+    templates = ENGINES["work"]
+    plain = templates.compile(source, WHERE.removesuffix(": "))
+    jinja = BudgetedRenderer(templates.env.from_string(source), templates.limits, WHERE)
+    assert _outcome(plain, inputs) == _outcome(jinja, inputs)

@@ -109,11 +109,11 @@ def plain_pieces(source: str) -> list[Piece] | None:
     return pieces
 
 
-def _undefined_error(name: str, where: str, firsts: Mapping[str, int]) -> Exception:
-    """What Jinja's sandbox says of a missing input (at the line it is first written)."""
+def _undefined_error(name: str, where: str, line: int) -> Exception:
+    """What Jinja's sandbox says of a missing input (where it is first written)."""
     from promptship.core.errors import TemplateError
 
-    at = f"{where}template line {firsts[name]}: " if name in firsts else where
+    at = f"{where}template line {line}: "
     return TemplateError(f"{at}template uses an undefined value: '{name}' is undefined")
 
 
@@ -125,21 +125,24 @@ _PLAIN_CODE_SIZE = 1024
 def _plain_reads(shape: tuple[int | None, ...], names: int, quick: bool) -> list[str]:
     """Lines reading the inputs ``n0``… into ``v0``….
 
-    A missing one raises; when a value is not a ``str``, :func:`_exact` renders
-    (quick: ``None`` for either).
+    When one is missing or not a ``str``, :func:`_exact` renders (and raises
+    what Jinja's sandbox raises first); quick: ``None`` for either.
     """
     if not names:
         return []
     lines = ["    try:", *(f"        v{i} = inputs[n{i}]" for i in range(names))]
-    lines.append("    except KeyError as e:")
+    lines.append("    except KeyError:")
     if quick:
         tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
         return [*lines, "        return None", f"    if {tests}: return None"]
-    lines.append("        raise MISSING(e.args[0], where, firsts) from None")
+    all_names = "".join(f"n{i}, " for i in range(names))
+    literals = "".join(f"l{k}, " for k in range(shape.count(None)))
+    pieces = f"({shape!r}, ({literals}), lines)"
+    got = f"tuple(inputs.get(n, ABSENT) for n in ({all_names}))"
+    lines.append(f"        return EXACT(limits, where, {pieces}, {got}, ({all_names}))")
     tests = " or ".join(f"v{i}.__class__ is not str" for i in range(names))
     values = "".join(f"v{i}, " for i in range(names))
-    literals = "".join(f"l{k}, " for k in range(shape.count(None)))
-    exact = f"EXACT(limits, where, ({shape!r}, ({literals}), lines), ({values}))"
+    exact = f"EXACT(limits, where, {pieces}, ({values}), ({all_names}))"
     return [*lines, f"    if {tests}: return {exact}"]
 
 
@@ -152,7 +155,7 @@ def _plain_code(shape: tuple[int | None, ...], names: int, quick: bool = False) 
     """
     literals = sum(1 for i in shape if i is None)
     params = [f"n{i}" for i in range(names)] + [f"l{i}" for i in range(literals)]
-    defaults = ["where", "limits", "limit", "lines", "firsts"]
+    defaults = ["where", "limits", "limit", "lines"]
     lines = [f"def render(inputs, {', '.join([*params, *defaults])}):"]
     if quick:
         lines.append(f"    if len(inputs) != {names}: return None")
@@ -233,11 +236,7 @@ def compile_plain(pieces: list[Piece], limits: RenderLimits, where: str) -> Any:
     # when over SMALL_TEXT) add up to at most len(text) >> 4
     guard = min(limits.max_output_chars, 16 * limits.max_work + 15)
     lines = tuple(p[1] for p in pieces if isinstance(p, tuple))  # of each value written
-    firsts: dict[str, int] = {}
-    for p in pieces:
-        if isinstance(p, tuple):
-            firsts.setdefault(p[0], p[1])
-    defaults = (*names, *literals, where, limits, guard, lines, firsts)
+    defaults = (*names, *literals, where, limits, guard, lines)
     render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
     return render
@@ -248,14 +247,16 @@ def _exact(
     where: str,
     pieces: tuple[tuple[int | None, ...], tuple[str, ...], tuple[int, ...]],
     values: tuple[Any, ...],
+    names: tuple[str, ...],
 ) -> str:
-    """The text, when a value is not a ``str``, paid for as Jinja's sandbox pays.
+    """The text, when a value is not a ``str`` or is missing, made as Jinja's sandbox makes it.
 
     Each value's text is made by the sandbox's own hook (``budget_str``: its size
     estimated and paid for before it is made), in the order the template
-    writes them, under one budget, an error naming that value's line;
-    then the whole text's size is checked. ``pieces``: the template's shape,
-    its literal texts, the line of each value written.
+    writes them, under one budget, an error naming that value's line; a missing
+    one (:data:`_ABSENT`) is undefined where it is first written. Then the
+    whole text's size is checked. ``pieces``: the template's shape, its literal
+    texts, the line of each value written; ``names``: the inputs' names.
     """
     from promptship.core.budget import Budget, bind, unbind
     from promptship.core.errors import RenderBudgetError, prefixed
@@ -272,6 +273,8 @@ def _exact(
                 parts.append(next(texts))
                 continue
             line = next(at)
+            if values[i] is _ABSENT:
+                raise _undefined_error(names[i], where, line)
             try:
                 parts.append(budget_str(values[i]))
             except RenderBudgetError as e:
@@ -311,7 +314,9 @@ def _over(
         raise prefixed(e, f"{where}template") from None
 
 
-_PLAIN_GLOBALS: dict[str, Any] = {"MISSING": _undefined_error, "EXACT": _exact, "OVER": _over}
+_ABSENT = object()
+"""A missing input's value, for :func:`_exact`."""
+_PLAIN_GLOBALS: dict[str, Any] = {"ABSENT": _ABSENT, "EXACT": _exact, "OVER": _over}
 """The globals of every plain template's function (what varies by prompt is in its defaults)."""
 
 
