@@ -120,9 +120,10 @@ def _registry(root: Path) -> dict[str, bytes]:
     return release.bundle_files(files, ENV, 1, "0" * 40)
 
 
-def _copies(model: dict[str, bytes], n: int) -> dict[str, bytes]:
-    """The two benchmark prompts and ``n`` copies of bench/simple under new ids (own texts)."""
-    doc0 = json.loads(model["prompts/bench/simple.json"])
+def _copies(model: dict[str, bytes], n: int, base: str = "simple") -> dict[str, bytes]:
+    """The benchmark prompts and ``n`` copies of bench/``base`` under new ids (own texts)."""
+    doc0 = json.loads(model[f"prompts/bench/{base}.json"])
+    first = SIMPLE_TEXT if base == "simple" else TWO_SYSTEM
     out = {"environment.json": model["environment.json"]}
     for name in ("simple", "complex", "two"):
         out[f"prompts/bench/{name}.json"] = model[f"prompts/bench/{name}.json"]
@@ -130,7 +131,7 @@ def _copies(model: dict[str, bytes], n: int) -> dict[str, bytes]:
         doc = copy.deepcopy(doc0)
         pid = f"ns{i % 50}/p{i:05d}"
         doc["id"] = doc["view"]["id"] = pid
-        doc["view"]["messages"][0]["content"] = f"[{i}] " + SIMPLE_TEXT
+        doc["view"]["messages"][0]["content"] = f"[{i}] " + first
         doc["content_digest"] = content_digest(doc["view"], doc["variants"], doc["fragments"])
         out[f"prompts/{pid}.json"] = json.dumps(doc, sort_keys=True).encode()
     return out
@@ -416,6 +417,16 @@ def measure(tools: Path, tmp: Path, n_render: int = 100_000) -> None:
             f"  {'':<44} from_bundle alone: RSS after {ps['loaded']:5.1f} MB, "
             f"peak {ps['loaded_peak']:5.1f} MB"
         )
+        if n == 1_000:  # the same prompts split into a system and a user message
+            two = _write(_copies(model, n, "two"), tmp / f"load-two-{n}.tar", key)
+            two_s = min(
+                _child(
+                    tools, LOAD, "promptship", str(two), str(signers), json.dumps(SIMPLE_INPUTS)
+                )["s"]
+                for _ in range(3)
+            )
+            _line("promptship, each as system + user messages", two_s * 1000, floor * 1000, "ms")
+            print(f"  {'':<44} {two_s / peer:9.2f}x promptpin (of one text each)")
     print("import, net of the bare interpreter (median of 15 fresh processes):")
     bare = _import_s(tools, IMPORTS["bare interpreter"], 15)
     pin_s = _import_s(tools, IMPORTS["promptpin"], 15) - bare

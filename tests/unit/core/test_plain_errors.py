@@ -85,3 +85,53 @@ def test_what_a_plain_template_raises_first_is_what_jinja_raises_first(
     plain = templates.compile(source, WHERE.removesuffix(": "))
     jinja = BudgetedRenderer(templates.env.from_string(source), templates.limits, WHERE)
     assert _outcome(plain, inputs) == _outcome(jinja, inputs)
+
+
+def _jinja_messages(templates: TemplateEngine, sources: list[str], inputs: dict[str, Any]) -> Any:
+    """Each message rendered by Jinja's sandbox, all under one budget (one render of a prompt)."""
+    from promptship.core.budget import Budget, bind, unbind
+
+    token = bind(Budget(templates.limits))
+    try:
+        return [
+            BudgetedRenderer(
+                templates.env.from_string(source),
+                templates.limits,
+                f"prompt t/several, message {i} (user): ",
+            )(inputs)
+            for i, source in enumerate(sources, 1)
+        ]
+    finally:
+        unbind(token)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sources=st.lists(plain_templates(), min_size=2, max_size=3),
+    engine=st.sampled_from(sorted(ENGINES)),
+    inputs=st.dictionaries(st.sampled_from(["a", "b", "c"]), VALUES, max_size=3),
+)
+def test_plain_messages_of_one_prompt_pay_into_one_budget_as_in_jinja(
+    sources: list[str], engine: str, inputs: dict[str, Any]
+) -> None:
+    """A prompt's plain messages pay into the one budget of its render: Jinja's words."""
+    from promptship.core.render import CompiledPrompt
+
+    templates = ENGINES[engine]
+    view = {
+        "id": "t/several",
+        "model": {"provider": "openai", "name": "m"},
+        "inputs": {"type": "object", "properties": {n: {} for n in "abc"}},
+        "messages": [{"role": "user", "content": source} for source in sources],
+    }
+    prompt = CompiledPrompt(view, templates)
+
+    def ours(i: dict[str, Any]) -> Any:
+        return [m["content"] for m in prompt.render(i).messages or []]
+
+    assert _outcome(ours, inputs) == _outcome(
+        lambda i: _jinja_messages(templates, sources, i), inputs
+    ), sources
+    from promptship.core.templates import SubsetRenderer
+
+    assert not any(isinstance(fn, SubsetRenderer) for _, fn in prompt._messages or [])

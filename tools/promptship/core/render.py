@@ -311,13 +311,13 @@ class CompiledPrompt:
                 loops = any("{%" in m["content"] for m in messages)
                 items = item_fields(view["inputs"]) if loops else None
                 types = vouched_types(view["inputs"]) if loops else None
-                # a plain template pays its own budget: only where it is the render's one template
-                plain = len(messages) == 1
+                # several messages share one budget: a plain template pays into it
+                shared = len(messages) > 1
                 self._messages = [
                     (
                         m["role"],
                         self.engine.compile(
-                            m["content"], self._label(i, m["role"]), items, types, plain=plain
+                            m["content"], self._label(i, m["role"]), items, types, shared=shared
                         ),
                     )
                     for i, m in enumerate(messages, 1)

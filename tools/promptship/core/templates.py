@@ -377,6 +377,7 @@ class TemplateEngine:
         types: Mapping[str, Any] | None = None,
         *,
         plain: bool = True,
+        shared: bool = False,
     ) -> Renderer:
         """Compile a template into a function of its inputs, rendering under the engine's budget.
 
@@ -389,8 +390,10 @@ class TemplateEngine:
                 lean variant, if it has one, renders such inputs.
             plain: A template that only substitutes names may be one f-string
                 (:func:`~promptship.core.compiled.compile_plain`), which pays its
-                own budget: ``False`` when it is one of several templates of one
-                render, which share the budget bound around them.
+                own budget (``False``: always the parsed template).
+            shared: The template is one of several of one render (a prompt's
+                messages), which share the budget bound around them: a plain one
+                pays into that budget.
 
         Raises:
             TemplateError: On syntax errors, constructs the sandbox refuses, unknown
@@ -399,7 +402,7 @@ class TemplateEngine:
         where = f"{label}: " if label else ""
         pieces = plain_pieces(source) if plain else None
         if pieces is not None:
-            return compile_plain(pieces, self.limits, where)  # type: ignore[no-any-return]
+            return compile_plain(pieces, self.limits, where, shared=shared)  # type: ignore[no-any-return]
         return self._compile_parsed(source, where, items, types)
 
     def _compile_parsed(

@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
-from promptship.core.budget import RenderLimits
+from promptship.core.budget import Budget, RenderLimits
 
 if TYPE_CHECKING:
     from jinja2 import nodes
@@ -214,7 +214,9 @@ def plain_quick(
     return frozenset(defaults[:names]), quick
 
 
-def compile_plain(pieces: list[Piece], limits: RenderLimits, where: str) -> Any:
+def compile_plain(
+    pieces: list[Piece], limits: RenderLimits, where: str, *, shared: bool = False
+) -> Any:
     """A function of the inputs that fills ``pieces`` (from :func:`plain_pieces`) with one f-string.
 
     Values are written as Jinja writes them (``str``); the text is held to
@@ -226,6 +228,10 @@ def compile_plain(pieces: list[Piece], limits: RenderLimits, where: str) -> Any:
     line of the value that raised them, as Jinja's do. The code is compiled once per shape (:func:`_plain_code`); names, texts, ``where``
     and the limits are the function's defaults, and every such function shares
     one globals dict: a prompt's first render makes one function, nothing else.
+
+    ``shared``: the template is one of several of one render (a prompt's
+    messages), which pay into the budget bound around them: with a budget bound,
+    its values are written as :func:`_exact` writes them, into that budget.
     """
     names = list(dict.fromkeys(p[0] for p in pieces if isinstance(p, tuple)))
     index = {n: i for i, n in enumerate(names)}
@@ -239,7 +245,29 @@ def compile_plain(pieces: list[Piece], limits: RenderLimits, where: str) -> Any:
     defaults = (*names, *literals, where, limits, guard, lines)
     render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
-    return render
+    if not shared:
+        return render
+    return _shared_plain(render, tuple(names), (shape, literals, lines), where)
+
+
+def _shared_plain(
+    own: Callable[[Mapping[str, Any]], str],
+    names: tuple[str, ...],
+    pieces: tuple[tuple[int | None, ...], tuple[str, ...], tuple[int, ...]],
+    where: str,
+) -> Callable[[Mapping[str, Any]], str]:
+    """A plain template that pays into the budget bound around it (``own``'s when none is)."""
+    from promptship.core.budget import bound
+
+    def shared(inputs: Mapping[str, Any]) -> str:
+        budget = bound()
+        if budget is None:
+            return own(inputs)
+        values = tuple(inputs.get(name, _ABSENT) for name in names)
+        return _written(budget, where, pieces, values, names)
+
+    shared.needs_budget = True  # type: ignore[attr-defined]
+    return shared
 
 
 def _exact(
@@ -259,33 +287,45 @@ def _exact(
     texts, the line of each value written; ``names``: the inputs' names.
     """
     from promptship.core.budget import Budget, bind, unbind
+
+    budget = Budget(limits)
+    token = bind(budget)
+    try:
+        return _written(budget, where, pieces, values, names)
+    finally:
+        unbind(token)
+
+
+def _written(
+    budget: Budget,
+    where: str,
+    pieces: tuple[tuple[int | None, ...], tuple[str, ...], tuple[int, ...]],
+    values: tuple[Any, ...],
+    names: tuple[str, ...],
+) -> str:
+    """:func:`_exact`'s text, under ``budget`` (the one bound: the hooks pay into it)."""
     from promptship.core.errors import RenderBudgetError, prefixed
     from promptship.core.sandbox import budget_str
 
     shape, literals, lines = pieces
-    budget = Budget(limits)
-    token = bind(budget)
     texts, at = iter(literals), iter(lines)
     parts: list[str] = []
-    try:
-        for i in shape:
-            if i is None:
-                parts.append(next(texts))
-                continue
-            line = next(at)
-            if values[i] is _ABSENT:
-                raise _undefined_error(names[i], where, line)
-            try:
-                parts.append(budget_str(values[i]))
-            except RenderBudgetError as e:
-                raise prefixed(e, f"{where}template line {line}") from None
+    for i in shape:
+        if i is None:
+            parts.append(next(texts))
+            continue
+        line = next(at)
+        if values[i] is _ABSENT:
+            raise _undefined_error(names[i], where, line)
         try:
-            budget.check_size(sum(map(len, parts)), "output")
+            parts.append(budget_str(values[i]))
         except RenderBudgetError as e:
-            raise prefixed(e, f"{where}template") from None
-        return "".join(parts)
-    finally:
-        unbind(token)
+            raise prefixed(e, f"{where}template line {line}") from None
+    try:
+        budget.check_size(sum(map(len, parts)), "output")
+    except RenderBudgetError as e:
+        raise prefixed(e, f"{where}template") from None
+    return "".join(parts)
 
 
 def _over(
