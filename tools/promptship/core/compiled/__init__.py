@@ -120,6 +120,8 @@ def _undefined_error(name: str, where: str, line: int) -> Exception:
 _PLAIN_CODE: dict[tuple[tuple[int | None, ...], bool], CodeType] = {}
 """Compiled code by shape (which pieces are literal, which name which input) and kind, shared."""
 _PLAIN_CODE_SIZE = 1024
+_LINES: dict[tuple[int, ...], tuple[int, ...]] = {}
+"""The template lines of the values of plain templates, one tuple per distinct value."""
 
 
 def _plain_reads(shape: tuple[int | None, ...], names: int, quick: bool) -> list[str]:
@@ -242,6 +244,11 @@ def compile_plain(
     # when over SMALL_TEXT) add up to at most len(text) >> 4
     guard = min(limits.max_output_chars, 16 * limits.max_work + 15)
     lines = tuple(p[1] for p in pieces if isinstance(p, tuple))  # of each value written
+    lines = _LINES.setdefault(
+        lines, lines
+    )  # one tuple for every template alike: no memory per prompt
+    if len(_LINES) > _PLAIN_CODE_SIZE:  # each step atomic: a race keeps two equal tuples
+        _LINES.clear()
     defaults = (*names, *literals, where, limits, guard, lines)
     render = FunctionType(code, _PLAIN_GLOBALS, "render", defaults)
     render.needs_budget = False  # type: ignore[attr-defined]
