@@ -189,7 +189,7 @@ def many_messages_server(
 
     roles = [role for role, _ in messages]
     fused = fuse_messages(roles, leans, check) if leans is not None else None
-    if fused is None or len(messages) < 2:
+    if fused is None:
         return None
     provider, name, parameters, schema, fmt, features = static
 
